@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Cuts the byte stream of GStreamer's mp4mux (fragmented, one fragment per
+ * frame) into an init segment (ftyp+moov) and fragments (moof+mdat), and tells
+ * whether a fragment starts with a sync sample. Only top-level boxes and the
+ * moof/traf/tfhd/trun sample flags are read; decoding is left to real players.
+ */
+typedef struct _HearthFmp4Splitter HearthFmp4Splitter;
+
+typedef enum {
+  HEARTH_FMP4_INIT,      /* ftyp + moov */
+  HEARTH_FMP4_FRAGMENT,  /* moof + mdat */
+} HearthFmp4Kind;
+
+HearthFmp4Splitter *hearth_fmp4_splitter_new (void);
+void hearth_fmp4_splitter_free (HearthFmp4Splitter *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthFmp4Splitter, hearth_fmp4_splitter_free)
+
+/* Appends muxer output. Fails (HEARTH_ERROR_MEDIA) on a malformed box. */
+gboolean hearth_fmp4_splitter_push (HearthFmp4Splitter *self,
+                                    const guint8 *data, gsize len,
+                                    GError **error);
+
+/*
+ * Takes the next complete unit, if any. Other top-level boxes (e.g. mfra,
+ * sidx, free) are dropped. (transfer full) on @bytes.
+ */
+gboolean hearth_fmp4_splitter_pop (HearthFmp4Splitter *self,
+                                   HearthFmp4Kind *kind,
+                                   GBytes **bytes,
+                                   gboolean *keyframe);
+
+/* TRUE if the first sample of this moof is a sync sample. */
+gboolean hearth_fmp4_moof_starts_with_keyframe (const guint8 *moof, gsize len,
+                                                gboolean *keyframe,
+                                                GError **error);
+
+G_END_DECLS

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Keys and certificates (GnuTLS). Everything crosses this API as PEM text or DER
+ * bytes, so no other file needs gnutls.h. Keys are ECDSA P-256.
+ */
+
+/* Default lifetimes, in days. */
+#define HEARTH_PKI_GATEWAY_DAYS 3650
+#define HEARTH_PKI_CA_DAYS 7300
+#define HEARTH_PKI_CLIENT_DAYS 3650
+
+/* A new ECDSA P-256 private key, PEM (PKCS#8). (transfer full) */
+char *hearth_pki_generate_key (GError **error);
+
+/* The PEM SubjectPublicKeyInfo of a PEM private key. (transfer full) */
+char *hearth_pki_public_key_from_private (const char *key_pem, GError **error);
+
+/*
+ * A self-signed TLS server certificate for @key_pem: CN @common_name, subject
+ * alternative names @dns_names and @ip_addresses (NULL-terminated, nullable),
+ * key purpose TLS server, valid from one hour ago for @days days. (transfer full)
+ */
+char *hearth_pki_make_server_cert (const char *key_pem,
+                                   const char *common_name,
+                                   const char *const *dns_names,
+                                   const char *const *ip_addresses,
+                                   guint days,
+                                   GError **error);
+
+/* A new CA (its own key + self-signed CA certificate, CN @common_name). */
+gboolean hearth_pki_make_ca (const char *common_name,
+                             guint days,
+                             char **ca_cert_pem,
+                             char **ca_key_pem,
+                             GError **error);
+
+/*
+ * A TLS client certificate for @public_key_pem (PEM SubjectPublicKeyInfo; must be
+ * ECDSA P-256, else HEARTH_ERROR_INVALID), CN @common_name, serial @serial, key
+ * purpose TLS client, signed by the CA. (transfer full)
+ */
+char *hearth_pki_issue_client_cert (const char *ca_cert_pem,
+                                    const char *ca_key_pem,
+                                    const char *public_key_pem,
+                                    const char *common_name,
+                                    guint64 serial,
+                                    guint days,
+                                    GError **error);
+
+/* SHA-256 of the DER, 64 lowercase hex characters. (transfer full) */
+char *hearth_pki_fingerprint_der (const guint8 *der, gsize len);
+char *hearth_pki_fingerprint_pem (const char *cert_pem, GError **error);
+
+/* The DER bytes of a PEM certificate. (transfer full) */
+GBytes *hearth_pki_cert_der_from_pem (const char *cert_pem, GError **error);
+
+/*
+ * TRUE if the DER certificate verifies against @ca_cert_pem as its only trust
+ * anchor and is currently valid; else HEARTH_ERROR_DENIED saying why.
+ */
+gboolean hearth_pki_verify_issued_by (const guint8 *der,
+                                      gsize len,
+                                      const char *ca_cert_pem,
+                                      GError **error);
+
+/*
+ * Writes @contents to @path with mode 0600, atomically (temp file in the same
+ * directory, fsync, rename). Used for every private key and secret file.
+ */
+gboolean hearth_pki_write_private_file (const char *path,
+                                        const char *contents,
+                                        gssize len,
+                                        GError **error);
+
+/* Fills @buf with @len cryptographically random bytes. */
+gboolean hearth_pki_random (guint8 *buf, gsize len, GError **error);
+
+/* Constant-time comparison of two equal-length buffers. */
+gboolean hearth_pki_equal_ct (const guint8 *a, const guint8 *b, gsize len);
+
+G_END_DECLS

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+/*
+ * HearthStore: the household/camera/display/pairing/audit store (SQLite, WAL,
+ * foreign keys on, numbered migrations from schema/ applied under user_version).
+ * Every multi-step change is one transaction. Used on the main context only.
+ */
+#define HEARTH_TYPE_STORE (hearth_store_get_type ())
+G_DECLARE_FINAL_TYPE (HearthStore, hearth_store, HEARTH, STORE, GObject)
+
+typedef struct {
+  gint64 id;
+  char *name;
+  char *ca_cert_pem;
+  char *ca_key_pem;   /* secret: never log */
+  gint64 created;     /* unix seconds */
+} HearthHousehold;
+
+typedef struct {
+  char *id;           /* UUID, gateway-assigned */
+  gint64 household_id;
+  char *household;    /* household name */
+  char *name;
+  char *url;
+  gint64 created;
+} HearthCameraRow;
+
+typedef struct {
+  gint64 id;
+  gint64 household_id;
+  char *household;    /* household name */
+  char *name;
+  char *fingerprint;  /* 64 hex, SHA-256 of the client cert DER */
+  char *cert_pem;
+  gint64 created;
+  gint64 revoked_at;  /* 0 when not revoked */
+} HearthDisplayRow;
+
+typedef struct {
+  gint64 id;
+  gint64 at;          /* unix microseconds */
+  char *kind;         /* e.g. "pairing", "revoke", "access-denied", "egress-mismatch" */
+  gint64 household_id;  /* 0 when none */
+  char *detail;
+} HearthAuditRow;
+
+void hearth_household_free (HearthHousehold *h);
+void hearth_camera_row_free (HearthCameraRow *c);
+void hearth_display_row_free (HearthDisplayRow *d);
+void hearth_audit_row_free (HearthAuditRow *a);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthHousehold, hearth_household_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthCameraRow, hearth_camera_row_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthDisplayRow, hearth_display_row_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthAuditRow, hearth_audit_row_free)
+
+/* Opens (creating, mode 0600) and migrates. (transfer full) */
+HearthStore *hearth_store_open (const char *path, GError **error);
+/* The schema version after migration (PRAGMA user_version). */
+int hearth_store_get_schema_version (HearthStore *self);
+
+/* Households. Names: 1..64 bytes UTF-8, no control characters, unique. */
+gint64 hearth_store_household_add (HearthStore *self, const char *name,
+                                   const char *ca_cert_pem, const char *ca_key_pem,
+                                   GError **error);          /* 0 on error; EXISTS */
+HearthHousehold *hearth_store_household_get (HearthStore *self, gint64 id,
+                                             GError **error); /* NOT_FOUND */
+HearthHousehold *hearth_store_household_get_by_name (HearthStore *self,
+                                                     const char *name,
+                                                     GError **error);
+GPtrArray *hearth_store_household_list (HearthStore *self, GError **error);
+/* Deletes the household, its cameras, displays and pairing windows (one tx). */
+gboolean hearth_store_household_delete (HearthStore *self, const char *name,
+                                        GError **error);
+
+/* Cameras. Returns the new UUID. (transfer full) */
+char *hearth_store_camera_add (HearthStore *self, gint64 household_id,
+                               const char *name, const char *url, GError **error);
+HearthCameraRow *hearth_store_camera_get (HearthStore *self, const char *id,
+                                          GError **error);  /* NOT_FOUND */
+/* @household_id 0 = every household. (element-type HearthCameraRow) */
+GPtrArray *hearth_store_camera_list (HearthStore *self, gint64 household_id,
+                                     GError **error);
+gboolean hearth_store_camera_remove (HearthStore *self, const char *id,
+                                     GError **error);
+
+/* Displays. @household_id 0 = every household. */
+GPtrArray *hearth_store_display_list (HearthStore *self, gint64 household_id,
+                                      GError **error);
+HearthDisplayRow *hearth_store_display_get (HearthStore *self, gint64 id,
+                                            GError **error);
+/* Includes revoked rows; callers check revoked_at. NOT_FOUND if none. */
+HearthDisplayRow *hearth_store_display_get_by_fingerprint (HearthStore *self,
+                                                           const char *fingerprint,
+                                                           GError **error);
+/* Marks revoked (idempotent-safe: a second revoke is NOT_FOUND-free, returns TRUE). */
+gboolean hearth_store_display_revoke (HearthStore *self, gint64 id, GError **error);
+
+/* Pairing windows: only SHA-256(token) is stored. */
+gint64 hearth_store_pairing_window_add (HearthStore *self, gint64 household_id,
+                                        const guint8 token_hash[32],
+                                        gint64 expires_at_us, GError **error);
+/* TRUE while any window is unexpired and unspent at @now_us. */
+gboolean hearth_store_pairing_window_any_open (HearthStore *self, gint64 now_us);
+/* The earliest expiry among open windows, or 0. */
+gint64 hearth_store_pairing_window_next_expiry (HearthStore *self, gint64 now_us);
+
+/*
+ * Called inside the redeem transaction, after the display row exists: issue the
+ * client certificate for @display_id of @household and return its PEM and
+ * fingerprint. Returning FALSE rolls everything back.
+ */
+typedef gboolean (*HearthIssueFunc) (const HearthHousehold *household,
+                                     gint64 display_id,
+                                     gpointer user_data,
+                                     char **cert_pem,
+                                     char **fingerprint,
+                                     GError **error);
+
+/*
+ * In ONE transaction (BEGIN IMMEDIATE): find the window whose hash equals
+ * @token_hash (constant-time comparison over candidate windows), check it is
+ * unexpired (TOKEN_EXPIRED) and unspent (TOKEN_SPENT) — no match is
+ * TOKEN_INVALID; insert the display row, call @issue, store the certificate and
+ * fingerprint, spend the token, write a "pairing" audit row, commit. Any failure
+ * rolls back: no row is left behind. Returns the display. (transfer full)
+ */
+HearthDisplayRow *hearth_store_pairing_redeem (HearthStore *self,
+                                               const guint8 token_hash[32],
+                                               gint64 now_us,
+                                               const char *display_name,
+                                               HearthIssueFunc issue,
+                                               gpointer user_data,
+                                               gint64 *window_id,
+                                               GError **error);
+
+/* Audit log. */
+gboolean hearth_store_audit_add (HearthStore *self, const char *kind,
+                                 gint64 household_id, const char *detail,
+                                 GError **error);
+/* Rows with at >= @since_us, oldest first. (element-type HearthAuditRow) */
+GPtrArray *hearth_store_audit_list (HearthStore *self, gint64 since_us,
+                                    GError **error);
+
+G_END_DECLS

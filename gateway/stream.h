@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+/*
+ * HearthChunk: one immutable, refcounted piece of a camera's stream (the init
+ * segment or one fMP4 fragment), tagged with the camera UUID and generation it
+ * came from. Every subscriber of a camera shares the same chunks.
+ */
+typedef struct _HearthChunk HearthChunk;
+
+HearthChunk *hearth_chunk_ref (HearthChunk *chunk);
+void hearth_chunk_unref (HearthChunk *chunk);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthChunk, hearth_chunk_unref)
+const char *hearth_chunk_get_camera_id (const HearthChunk *chunk);
+guint64 hearth_chunk_get_generation (const HearthChunk *chunk);
+guint64 hearth_chunk_get_sequence (const HearthChunk *chunk);
+gboolean hearth_chunk_is_init (const HearthChunk *chunk);
+gboolean hearth_chunk_is_keyframe (const HearthChunk *chunk);
+/* (transfer none) */
+GBytes *hearth_chunk_get_bytes (const HearthChunk *chunk);
+
+/*
+ * HearthStream: a camera's init segment, GOP cache (from the latest keyframe,
+ * bounded in bytes) and subscribers, for one generation at a time. Main
+ * context only.
+ */
+#define HEARTH_TYPE_STREAM (hearth_stream_get_type ())
+G_DECLARE_FINAL_TYPE (HearthStream, hearth_stream, HEARTH, STREAM, GObject)
+
+typedef struct _HearthSubscription HearthSubscription;
+
+/* Called for each chunk, in order: the init segment, the cached GOP, then live. */
+typedef void (*HearthStreamChunkFunc) (HearthChunk *chunk, gpointer user_data);
+/* Called once when the generation this subscription belongs to ends (camera
+ * reconnected or removed). The subscription is finished after it; the
+ * subscriber still calls hearth_subscription_free(). */
+typedef void (*HearthStreamEndFunc) (gpointer user_data);
+
+HearthStream *hearth_stream_new (const char *camera_id, gsize gop_cache_max_bytes);
+const char *hearth_stream_get_camera_id (HearthStream *self);
+guint64 hearth_stream_get_generation (HearthStream *self);
+/* TRUE once the current generation has an init segment and a keyframe. */
+gboolean hearth_stream_is_ready (HearthStream *self);
+
+/* Ends the current generation (subscribers get end_func), drops the init
+ * segment and GOP cache, and returns the new generation number. */
+guint64 hearth_stream_begin_generation (HearthStream *self);
+/* Ends the current generation without starting a new one (camera removed). */
+void hearth_stream_end (HearthStream *self);
+
+/* Feed from the ingest, on the main context. Data of @generation other than the
+ * current one is dropped (returns FALSE). */
+gboolean hearth_stream_push_init (HearthStream *self, guint64 generation,
+                                  GBytes *init);
+gboolean hearth_stream_push_fragment (HearthStream *self, guint64 generation,
+                                      GBytes *fragment, gboolean keyframe);
+
+/*
+ * Subscribes to the current generation. If the stream is ready, @chunk_func is
+ * called synchronously for the init segment and each cached chunk before this
+ * returns; then for each live chunk. (transfer full)
+ */
+HearthSubscription *hearth_stream_subscribe (HearthStream *self,
+                                             HearthStreamChunkFunc chunk_func,
+                                             HearthStreamEndFunc end_func,
+                                             gpointer user_data);
+/* Stops delivery (no callback after this) and frees. */
+void hearth_subscription_free (HearthSubscription *sub);
+guint hearth_stream_get_n_subscribers (HearthStream *self);
+
+G_END_DECLS
