@@ -1,1 +1,872 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * HearthDisplayClient: how hearth-display talks to a gateway.
+ *
+ * main.c makes one per run, either from a pairing payload (pairing listener,
+ * server authentication only) or from the configuration directory written by a
+ * pairing (stream port, mutual TLS). It owns one SoupSession with no TLS
+ * database, so every gateway certificate fails CA validation and
+ * SoupMessage::accept-certificate decides: only the certificate whose SHA-256
+ * fingerprint was pinned is accepted, and the answer's peer certificate is
+ * checked again before its body is used. The session keeps its connection
+ * alive between requests. Requests try the gateway's addresses in turn,
+ * starting with the one that answered last.
+ *
+ * This file also reads and writes the configuration directory (display.ini
+ * and the PEM files next to it).
+ */
+#define G_LOG_DOMAIN "hearth-display-client"
+
+#include "client.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+
+#include "error.h"
+#include "hearth-config.h"
+#include "pki.h"
+
+/* Largest JSON answer read into memory. */
+#define MAX_JSON_BODY (4 * 1024 * 1024)
+#define READ_CHUNK 65536
+
+/* Key on a SoupMessage: the fingerprint of a certificate that was refused. */
+#define REJECTED_FP_KEY "hearth-rejected-fingerprint"
+
+struct _HearthDisplayClient {
+  GObject parent_instance;
+
+  HearthDisplayConfig *config;  /* NULL while pairing */
+  char *fingerprint;            /* pinned gateway certificate */
+  GPtrArray *addresses;         /* of char* "host:port" */
+  GTlsCertificate *certificate; /* nullable: the display's identity */
+  SoupSession *session;
+  guint preferred;              /* index of the address that answered last */
+};
+
+G_DEFINE_TYPE (HearthDisplayClient, hearth_display_client, G_TYPE_OBJECT)
+
+void
+hearth_display_config_free (HearthDisplayConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->gateway_fingerprint);
+  g_free (config->gateway_name);
+  g_free (config->household);
+  g_strfreev (config->stream_addresses);
+  g_free (config->display_name);
+  g_free (config);
+}
+
+/**
+ * hearth_display_default_config_dir:
+ *
+ * Returns: (transfer full): $XDG_CONFIG_HOME/hearth-display.
+ */
+char *
+hearth_display_default_config_dir (void)
+{
+  return g_build_filename (g_get_user_config_dir (), "hearth-display", NULL);
+}
+
+static gboolean
+is_lower_hex (const char *s, gsize len)
+{
+  gsize i;
+
+  if (s == NULL || strlen (s) != len)
+    return FALSE;
+  for (i = 0; i < len; i++) {
+    if (!g_ascii_isxdigit (s[i]) || g_ascii_isupper (s[i]))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/**
+ * hearth_display_config_load:
+ * @config_dir: the configuration directory
+ *
+ * Reads display.ini. A directory without one is HEARTH_ERROR_NOT_FOUND
+ * ("not paired yet").
+ *
+ * Returns: (transfer full): the pairing, or NULL with @error set.
+ */
+HearthDisplayConfig *
+hearth_display_config_load (const char *config_dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (config_dir, HEARTH_DISPLAY_INI, NULL);
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (HearthDisplayConfig) config = g_new0 (HearthDisplayConfig, 1);
+  g_autoptr (GError) local_error = NULL;
+  gsize n_addresses = 0;
+
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local_error)) {
+    if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
+                   "not paired yet: %s does not exist (run “hearth-display pair” first)",
+                   path);
+    } else {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                   "cannot read %s: %s", path, local_error->message);
+    }
+    return NULL;
+  }
+
+  config->gateway_fingerprint = g_key_file_get_string (kf, "gateway", "fingerprint", &local_error);
+  if (config->gateway_fingerprint == NULL)
+    goto bad;
+  if (!is_lower_hex (config->gateway_fingerprint, 64)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "%s: [gateway] fingerprint is not 64 lowercase hex digits", path);
+    return NULL;
+  }
+  config->gateway_name = g_key_file_get_string (kf, "gateway", "name", &local_error);
+  if (config->gateway_name == NULL)
+    goto bad;
+  config->household = g_key_file_get_string (kf, "gateway", "household", &local_error);
+  if (config->household == NULL)
+    goto bad;
+  config->stream_addresses = g_key_file_get_string_list (kf, "gateway", "stream-addresses",
+                                                         &n_addresses, &local_error);
+  if (config->stream_addresses == NULL)
+    goto bad;
+  if (n_addresses == 0) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "%s: [gateway] stream-addresses is empty", path);
+    return NULL;
+  }
+  config->display_id = g_key_file_get_int64 (kf, "display", "id", &local_error);
+  if (local_error != NULL)
+    goto bad;
+  config->display_name = g_key_file_get_string (kf, "display", "name", &local_error);
+  if (config->display_name == NULL)
+    goto bad;
+
+  return g_steal_pointer (&config);
+
+bad:
+  g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+               "%s: %s", path, local_error->message);
+  return NULL;
+}
+
+static gboolean
+write_public_file (const char *dir, const char *name, const char *contents, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  return g_file_set_contents_full (path, contents, -1,
+                                   G_FILE_SET_CONTENTS_CONSISTENT |
+                                   G_FILE_SET_CONTENTS_DURABLE,
+                                   0644, error);
+}
+
+/**
+ * hearth_display_config_save:
+ * @config_dir: the configuration directory; made (0700) if missing
+ * @config: what display.ini will say
+ * @key_pem: the display's private key (written 0600)
+ * @cert_pem: the display's client certificate
+ * @ca_cert_pem: the household CA certificate
+ * @gateway_cert_pem: the gateway's certificate
+ *
+ * Writes a whole pairing. An older display.ini is removed first and the new
+ * one is written last, so that a crash in between leaves no pairing rather
+ * than a pairing whose files do not belong together.
+ *
+ * Returns: TRUE, or FALSE with @error set.
+ */
+gboolean
+hearth_display_config_save (const char *config_dir,
+                            const HearthDisplayConfig *config,
+                            const char *key_pem,
+                            const char *cert_pem,
+                            const char *ca_cert_pem,
+                            const char *gateway_cert_pem,
+                            GError **error)
+{
+  g_autofree char *ini_path = g_build_filename (config_dir, HEARTH_DISPLAY_INI, NULL);
+  g_autofree char *key_path = g_build_filename (config_dir, HEARTH_DISPLAY_KEY, NULL);
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autofree char *ini = NULL;
+  gsize ini_len = 0;
+
+  if (g_mkdir_with_parents (config_dir, 0700) != 0 || g_chmod (config_dir, 0700) != 0) {
+    int saved_errno = errno;
+
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                 "cannot create %s: %s", config_dir, g_strerror (saved_errno));
+    return FALSE;
+  }
+
+  if (g_unlink (ini_path) != 0 && errno != ENOENT) {
+    int saved_errno = errno;
+
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                 "cannot remove the old %s: %s", ini_path, g_strerror (saved_errno));
+    return FALSE;
+  }
+
+  if (!hearth_pki_write_private_file (key_path, key_pem, -1, error) ||
+      !write_public_file (config_dir, HEARTH_DISPLAY_CERT, cert_pem, error) ||
+      !write_public_file (config_dir, HEARTH_DISPLAY_CA_CERT, ca_cert_pem, error) ||
+      !write_public_file (config_dir, HEARTH_DISPLAY_GATEWAY_CERT, gateway_cert_pem, error))
+    return FALSE;
+
+  g_key_file_set_string (kf, "gateway", "fingerprint", config->gateway_fingerprint);
+  g_key_file_set_string (kf, "gateway", "name", config->gateway_name);
+  g_key_file_set_string_list (kf, "gateway", "stream-addresses",
+                              (const char *const *) config->stream_addresses,
+                              g_strv_length (config->stream_addresses));
+  g_key_file_set_string (kf, "gateway", "household", config->household);
+  g_key_file_set_int64 (kf, "display", "id", config->display_id);
+  g_key_file_set_string (kf, "display", "name", config->display_name);
+  ini = g_key_file_to_data (kf, &ini_len, NULL);
+
+  return g_file_set_contents_full (ini_path, ini, ini_len,
+                                   G_FILE_SET_CONTENTS_CONSISTENT |
+                                   G_FILE_SET_CONTENTS_DURABLE,
+                                   0600, error);
+}
+
+static void
+hearth_display_client_finalize (GObject *object)
+{
+  HearthDisplayClient *self = HEARTH_DISPLAY_CLIENT (object);
+
+  g_clear_object (&self->session);
+  g_clear_object (&self->certificate);
+  g_clear_pointer (&self->addresses, g_ptr_array_unref);
+  g_clear_pointer (&self->fingerprint, g_free);
+  g_clear_pointer (&self->config, hearth_display_config_free);
+
+  G_OBJECT_CLASS (hearth_display_client_parent_class)->finalize (object);
+}
+
+static void
+hearth_display_client_class_init (HearthDisplayClientClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = hearth_display_client_finalize;
+}
+
+static void
+hearth_display_client_init (HearthDisplayClient *self)
+{
+  self->addresses = g_ptr_array_new_with_free_func (g_free);
+}
+
+static gboolean
+check_tls_backend (GError **error)
+{
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ())) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_TLS,
+                 "TLS is not available: is glib-networking installed?");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static HearthDisplayClient *
+client_new (const char *fingerprint, GError **error)
+{
+  HearthDisplayClient *self;
+
+  if (!check_tls_backend (error))
+    return NULL;
+
+  self = g_object_new (HEARTH_TYPE_DISPLAY_CLIENT, NULL);
+  self->fingerprint = g_strdup (fingerprint);
+  self->session = soup_session_new_with_options ("timeout", HEARTH_DISPLAY_IO_TIMEOUT_S,
+                                                 "user-agent", "hearth-display/" HEARTH_VERSION,
+                                                 NULL);
+  /* No database: no certificate is trusted by CA, accept-certificate decides. */
+  soup_session_set_tls_database (self->session, NULL);
+  return self;
+}
+
+/**
+ * hearth_display_client_new_for_pairing:
+ * @payload: the pairing payload
+ *
+ * A client for the pairing listener: the payload's addresses, its pinned
+ * fingerprint, no client certificate.
+ *
+ * Returns: (transfer full): the client, or NULL with @error set.
+ */
+HearthDisplayClient *
+hearth_display_client_new_for_pairing (const HearthPayload *payload, GError **error)
+{
+  HearthDisplayClient *self = client_new (payload->fingerprint, error);
+  guint i;
+
+  if (self == NULL)
+    return NULL;
+  for (i = 0; i < payload->addresses->len; i++)
+    g_ptr_array_add (self->addresses, g_strdup (g_ptr_array_index (payload->addresses, i)));
+  return self;
+}
+
+/**
+ * hearth_display_client_new_from_config_dir:
+ * @config_dir: a configuration directory written by a pairing
+ *
+ * A client for the stream API: the stored addresses and fingerprint, the
+ * display's certificate and key. HEARTH_ERROR_NOT_FOUND if not paired yet.
+ *
+ * Returns: (transfer full): the client, or NULL with @error set.
+ */
+HearthDisplayClient *
+hearth_display_client_new_from_config_dir (const char *config_dir, GError **error)
+{
+  g_autoptr (HearthDisplayConfig) config = NULL;
+  g_autoptr (HearthDisplayClient) self = NULL;
+  g_autofree char *cert_path = g_build_filename (config_dir, HEARTH_DISPLAY_CERT, NULL);
+  g_autofree char *key_path = g_build_filename (config_dir, HEARTH_DISPLAY_KEY, NULL);
+  g_autofree char *cert_pem = NULL;
+  g_autofree char *key_pem = NULL;
+  g_autofree char *both = NULL;
+  guint i;
+
+  config = hearth_display_config_load (config_dir, error);
+  if (config == NULL)
+    return NULL;
+
+  if (!g_file_get_contents (cert_path, &cert_pem, NULL, error) ||
+      !g_file_get_contents (key_path, &key_pem, NULL, error))
+    return NULL;
+
+  self = client_new (config->gateway_fingerprint, error);
+  if (self == NULL)
+    return NULL;
+
+  both = g_strconcat (cert_pem, "\n", key_pem, NULL);
+  self->certificate = g_tls_certificate_new_from_pem (both, -1, error);
+  if (self->certificate == NULL) {
+    g_prefix_error (error, "cannot load %s with %s: ", cert_path, key_path);
+    return NULL;
+  }
+
+  for (i = 0; config->stream_addresses[i] != NULL; i++)
+    g_ptr_array_add (self->addresses, g_strdup (config->stream_addresses[i]));
+  self->config = g_steal_pointer (&config);
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * hearth_display_client_get_config:
+ *
+ * Returns: (transfer none) (nullable): the pairing, or NULL for a pairing client.
+ */
+const HearthDisplayConfig *
+hearth_display_client_get_config (HearthDisplayClient *self)
+{
+  g_return_val_if_fail (HEARTH_IS_DISPLAY_CLIENT (self), NULL);
+
+  return self->config;
+}
+
+static char *
+certificate_fingerprint (GTlsCertificate *certificate)
+{
+  g_autoptr (GByteArray) der = NULL;
+
+  if (certificate == NULL)
+    return NULL;
+  g_object_get (certificate, "certificate", &der, NULL);
+  if (der == NULL)
+    return NULL;
+  return hearth_pki_fingerprint_der (der->data, der->len);
+}
+
+static gboolean
+on_accept_certificate (SoupMessage *msg,
+                       GTlsCertificate *certificate,
+                       GTlsCertificateFlags errors,
+                       gpointer user_data)
+{
+  HearthDisplayClient *self = user_data;
+  g_autofree char *fp = certificate_fingerprint (certificate);
+
+  /* CA validation always fails (no database); the pin is the only trust. */
+  if (fp != NULL && g_str_equal (fp, self->fingerprint)) {
+    g_debug ("new connection to %s: gateway certificate matches the pin",
+             g_uri_get_host (soup_message_get_uri (msg)));
+    return TRUE;
+  }
+
+  g_object_set_data_full (G_OBJECT (msg), REJECTED_FP_KEY,
+                          g_strdup (fp != NULL ? fp : "none"), g_free);
+  return FALSE;
+}
+
+static gboolean
+on_request_certificate (SoupMessage *msg,
+                        GTlsClientConnection *connection,
+                        gpointer user_data)
+{
+  HearthDisplayClient *self = user_data;
+
+  /* Normally the certificate was set before sending; answer anyway. */
+  soup_message_set_tls_client_certificate (msg, self->certificate);
+  return TRUE;
+}
+
+/**
+ * hearth_display_json_get_string:
+ *
+ * Returns: (transfer none) (nullable): the member if it is a string, else NULL.
+ */
+const char *
+hearth_display_json_get_string (JsonObject *object, const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/**
+ * hearth_display_json_get_number:
+ *
+ * Returns: TRUE and sets @value if the member is a number (integer or not).
+ */
+gboolean
+hearth_display_json_get_number (JsonObject *object, const char *name, double *value)
+{
+  JsonNode *node = json_object_get_member (object, name);
+  GType type;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  type = json_node_get_value_type (node);
+  if (type == G_TYPE_INT64)
+    *value = (double) json_node_get_int (node);
+  else if (type == G_TYPE_DOUBLE)
+    *value = json_node_get_double (node);
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static HearthError
+error_code_from_gateway (const char *error_name, guint status)
+{
+  static const struct {
+    const char *name;
+    HearthError code;
+  } codes[] = {
+    { "not_found", HEARTH_ERROR_NOT_FOUND },
+    { "bad_request", HEARTH_ERROR_INVALID },
+    { "token_invalid", HEARTH_ERROR_TOKEN_INVALID },
+    { "token_expired", HEARTH_ERROR_TOKEN_EXPIRED },
+    { "token_spent", HEARTH_ERROR_TOKEN_SPENT },
+    { "rate_limited", HEARTH_ERROR_RATE_LIMITED },
+    { "not_local", HEARTH_ERROR_NOT_LOCAL },
+    { "denied", HEARTH_ERROR_DENIED },
+    { "forbidden", HEARTH_ERROR_DENIED },
+  };
+  guint i;
+
+  for (i = 0; error_name != NULL && i < G_N_ELEMENTS (codes); i++) {
+    if (g_str_equal (error_name, codes[i].name))
+      return codes[i].code;
+  }
+  if (status == SOUP_STATUS_NOT_FOUND)
+    return HEARTH_ERROR_NOT_FOUND;
+  if (status == SOUP_STATUS_UNAUTHORIZED || status == SOUP_STATUS_FORBIDDEN)
+    return HEARTH_ERROR_DENIED;
+  return HEARTH_ERROR_FAILED;
+}
+
+/* The GError for a non-2xx answer: the gateway's own message when it sent one. */
+static GError *
+error_from_answer (SoupMessage *msg, GBytes *body)
+{
+  guint status = soup_message_get_status (msg);
+  const char *reason = soup_message_get_reason_phrase (msg);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  const char *error_name = NULL;
+  const char *message = NULL;
+
+  if (reason == NULL || *reason == '\0')
+    reason = soup_status_get_phrase (status);
+
+  if (body != NULL && g_bytes_get_size (body) > 0 &&
+      json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
+                                  g_bytes_get_size (body), NULL)) {
+    JsonNode *root = json_parser_get_root (parser);
+
+    if (root != NULL && JSON_NODE_HOLDS_OBJECT (root)) {
+      JsonObject *obj = json_node_get_object (root);
+
+      error_name = hearth_display_json_get_string (obj, "error");
+      message = hearth_display_json_get_string (obj, "message");
+    }
+  }
+
+  if (message != NULL && g_utf8_validate (message, -1, NULL))
+    return g_error_new (HEARTH_ERROR, error_code_from_gateway (error_name, status),
+                        "%s (%u %s)", message, status, reason);
+  return g_error_new (HEARTH_ERROR, error_code_from_gateway (error_name, status),
+                      "the gateway answered %u %s", status, reason);
+}
+
+/* One request in flight: the address being tried and what failed before. */
+typedef struct {
+  char *method;
+  char *path;
+  GBytes *body;       /* nullable: JSON to send */
+  guint tried;        /* addresses tried so far */
+  guint index;        /* address being tried */
+  GString *failures;  /* "addr: reason; …" */
+  gboolean rejected;  /* a certificate was refused somewhere */
+  SoupMessage *msg;
+  GInputStream *stream;
+  GByteArray *error_body;
+} SendData;
+
+static void
+send_data_free (SendData *data)
+{
+  g_free (data->method);
+  g_free (data->path);
+  g_clear_pointer (&data->body, g_bytes_unref);
+  g_string_free (data->failures, TRUE);
+  g_clear_object (&data->msg);
+  g_clear_object (&data->stream);
+  g_clear_pointer (&data->error_body, g_byte_array_unref);
+  g_free (data);
+}
+
+static void try_next_address (GTask *task);
+
+static void
+add_failure (SendData *data, const char *address, const char *reason)
+{
+  if (data->failures->len > 0)
+    g_string_append (data->failures, "; ");
+  g_string_append_printf (data->failures, "%s: %s", address, reason);
+}
+
+static char *
+describe_send_error (SoupMessage *msg, const char *expected_fp, GError *error, gboolean *rejected)
+{
+  const char *rejected_fp = g_object_get_data (G_OBJECT (msg), REJECTED_FP_KEY);
+
+  if (rejected_fp != NULL) {
+    *rejected = TRUE;
+    return g_strdup_printf ("certificate rejected: the gateway's certificate has "
+                            "fingerprint %s, expected %s", rejected_fp, expected_fp);
+  }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
+    return g_strdup ("connection refused");
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return g_strdup ("timed out");
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE) ||
+      g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
+    return g_strdup_printf ("the gateway closed the connection (certificate "
+                            "rejected or display revoked?): %s", error->message);
+  if (error->domain == G_TLS_ERROR)
+    return g_strdup_printf ("TLS error: %s", error->message);
+  return g_strdup (error->message);
+}
+
+static void
+on_error_body_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  SendData *data = g_task_get_task_data (task);
+  g_autoptr (GBytes) chunk = NULL;
+  g_autoptr (GBytes) body = NULL;
+
+  chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, NULL);
+  if (chunk != NULL && g_bytes_get_size (chunk) > 0 && data->error_body->len < MAX_JSON_BODY) {
+    g_byte_array_append (data->error_body, g_bytes_get_data (chunk, NULL),
+                         g_bytes_get_size (chunk));
+    GCancellable *cancellable = g_task_get_cancellable (task);
+
+    g_input_stream_read_bytes_async (data->stream, READ_CHUNK, G_PRIORITY_DEFAULT,
+                                     cancellable, on_error_body_read,
+                                     g_steal_pointer (&task));
+    return;
+  }
+
+  body = g_byte_array_free_to_bytes (g_steal_pointer (&data->error_body));
+  g_task_return_error (task, error_from_answer (data->msg, body));
+}
+
+static void
+on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  HearthDisplayClient *self = g_task_get_source_object (task);
+  SendData *data = g_task_get_task_data (task);
+  const char *address = g_ptr_array_index (self->addresses, data->index);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInputStream) stream = NULL;
+  g_autofree char *peer_fp = NULL;
+  GCancellable *cancellable;
+  guint status;
+
+  stream = soup_session_send_finish (SOUP_SESSION (source), result, &error);
+  if (stream == NULL) {
+    g_autofree char *reason = NULL;
+
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+    reason = describe_send_error (data->msg, self->fingerprint, error, &data->rejected);
+    g_debug ("%s %s at %s: %s", data->method, data->path, address, reason);
+    add_failure (data, address, reason);
+    g_clear_object (&data->msg);
+    try_next_address (g_steal_pointer (&task));
+    return;
+  }
+
+  /* The handshake was pinned; check that this answer came over it. */
+  peer_fp = certificate_fingerprint (soup_message_get_tls_peer_certificate (data->msg));
+  if (peer_fp == NULL || !g_str_equal (peer_fp, self->fingerprint)) {
+    g_task_return_new_error (task, HEARTH_ERROR, HEARTH_ERROR_TLS,
+                             "%s: certificate rejected: the answer came with certificate %s, "
+                             "expected %s", address, peer_fp ? peer_fp : "none",
+                             self->fingerprint);
+    return;
+  }
+
+  self->preferred = data->index;
+  data->stream = g_steal_pointer (&stream);
+  status = soup_message_get_status (data->msg);
+  if (SOUP_STATUS_IS_SUCCESSFUL (status)) {
+    g_task_return_pointer (task, g_steal_pointer (&data->stream), g_object_unref);
+    return;
+  }
+
+  data->error_body = g_byte_array_new ();
+  cancellable = g_task_get_cancellable (task);
+  g_input_stream_read_bytes_async (data->stream, READ_CHUNK, G_PRIORITY_DEFAULT,
+                                   cancellable, on_error_body_read,
+                                   g_steal_pointer (&task));
+}
+
+static void
+try_next_address (GTask *task_in)
+{
+  g_autoptr (GTask) task = task_in;
+  HearthDisplayClient *self = g_task_get_source_object (task);
+  SendData *data = g_task_get_task_data (task);
+
+  while (data->tried < self->addresses->len) {
+    g_autofree char *host = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GUri) uri = NULL;
+    GCancellable *cancellable;
+    const char *address;
+    guint16 port = 0;
+
+    data->index = (self->preferred + data->tried) % self->addresses->len;
+    data->tried++;
+    address = g_ptr_array_index (self->addresses, data->index);
+    if (!hearth_payload_split_address (address, &host, &port, &error)) {
+      add_failure (data, address, error->message);
+      continue;
+    }
+
+    uri = g_uri_build (G_URI_FLAGS_NONE, "https", NULL, host, port, data->path, NULL, NULL);
+    data->msg = soup_message_new_from_uri (data->method, uri);
+    if (data->msg == NULL) {
+      add_failure (data, address, "cannot make a request URI");
+      continue;
+    }
+    if (data->body != NULL)
+      soup_message_set_request_body_from_bytes (data->msg, "application/json", data->body);
+    if (self->certificate != NULL)
+      soup_message_set_tls_client_certificate (data->msg, self->certificate);
+    g_signal_connect_object (data->msg, "accept-certificate",
+                             G_CALLBACK (on_accept_certificate), self, 0);
+    if (self->certificate != NULL)
+      g_signal_connect_object (data->msg, "request-certificate",
+                               G_CALLBACK (on_request_certificate), self, 0);
+
+    cancellable = g_task_get_cancellable (task);
+    soup_session_send_async (self->session, data->msg, G_PRIORITY_DEFAULT,
+                             cancellable, on_sent, g_steal_pointer (&task));
+    return;
+  }
+
+  g_task_return_new_error (task, HEARTH_ERROR,
+                           data->rejected ? HEARTH_ERROR_TLS : HEARTH_ERROR_FAILED,
+                           "could not reach the gateway: %s",
+                           data->failures->len > 0 ? data->failures->str : "no address");
+}
+
+/**
+ * hearth_display_client_send_async:
+ * @self: a client
+ * @method: "GET", "POST"…
+ * @path: the request path, e.g. "/v1/cameras"
+ * @body: (nullable): JSON to send
+ * @cancellable: (nullable): cancels the request, including its body
+ *
+ * Sends a request to the first address that answers. Connection failures and
+ * refused certificates move on to the next address; an answer does not.
+ */
+void
+hearth_display_client_send_async (HearthDisplayClient *self,
+                                  const char *method,
+                                  const char *path,
+                                  JsonNode *body,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  SendData *data;
+
+  g_return_if_fail (HEARTH_IS_DISPLAY_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, hearth_display_client_send_async);
+  data = g_new0 (SendData, 1);
+  data->method = g_strdup (method);
+  data->path = g_strdup (path);
+  data->failures = g_string_new (NULL);
+  if (body != NULL) {
+    g_autofree char *text = json_to_string (body, FALSE);
+    gsize len = strlen (text);
+
+    data->body = g_bytes_new_take (g_steal_pointer (&text), len);
+  }
+  g_task_set_task_data (task, data, (GDestroyNotify) send_data_free);
+
+  try_next_address (g_steal_pointer (&task));
+}
+
+/**
+ * hearth_display_client_send_finish:
+ *
+ * Returns: (transfer full): the body of a 2xx answer, or NULL with @error set
+ *   (HEARTH_ERROR with the gateway's message for any other status).
+ */
+GInputStream *
+hearth_display_client_send_finish (HearthDisplayClient *self,
+                                   GAsyncResult *result,
+                                   GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* State of a blocking JSON request, driven by the thread-default main context. */
+typedef struct {
+  GCancellable *cancellable;
+  GInputStream *stream;
+  GByteArray *body;
+  GError *error;
+  gboolean done;
+} JsonRequest;
+
+static void
+on_json_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  JsonRequest *req = user_data;
+  g_autoptr (GBytes) chunk = NULL;
+
+  chunk = g_input_stream_read_bytes_finish (req->stream, result, &req->error);
+  if (chunk == NULL || g_bytes_get_size (chunk) == 0) {
+    req->done = TRUE;
+    return;
+  }
+  if (req->body->len + g_bytes_get_size (chunk) > MAX_JSON_BODY) {
+    req->error = g_error_new (HEARTH_ERROR, HEARTH_ERROR_LIMIT,
+                              "the gateway's answer is larger than %d bytes", MAX_JSON_BODY);
+    req->done = TRUE;
+    return;
+  }
+  g_byte_array_append (req->body, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk));
+  g_input_stream_read_bytes_async (req->stream, READ_CHUNK, G_PRIORITY_DEFAULT,
+                                   req->cancellable, on_json_read, req);
+}
+
+static void
+on_json_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  JsonRequest *req = user_data;
+
+  req->stream = hearth_display_client_send_finish (HEARTH_DISPLAY_CLIENT (source),
+                                                   result, &req->error);
+  if (req->stream == NULL) {
+    req->done = TRUE;
+    return;
+  }
+  g_input_stream_read_bytes_async (req->stream, READ_CHUNK, G_PRIORITY_DEFAULT,
+                                   req->cancellable, on_json_read, req);
+}
+
+/**
+ * hearth_display_client_request_json:
+ * @self: a client
+ * @method: "GET", "POST"…
+ * @path: the request path
+ * @body: (nullable): JSON to send
+ * @raw_body: (out) (optional) (transfer full): the answer's bytes as received
+ * @cancellable: (nullable): a cancellable
+ *
+ * Sends a request and waits for its whole JSON answer, iterating the
+ * thread-default main context meanwhile.
+ *
+ * Returns: (transfer full): the parsed answer, or NULL with @error set.
+ */
+JsonNode *
+hearth_display_client_request_json (HearthDisplayClient *self,
+                                    const char *method,
+                                    const char *path,
+                                    JsonNode *body,
+                                    GBytes **raw_body,
+                                    GCancellable *cancellable,
+                                    GError **error)
+{
+  JsonRequest req = { .cancellable = cancellable };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GBytes) bytes = NULL;
+  GMainContext *context = g_main_context_get_thread_default ();
+  g_autoptr (GError) parse_error = NULL;
+
+  g_return_val_if_fail (HEARTH_IS_DISPLAY_CLIENT (self), NULL);
+
+  req.body = g_byte_array_new ();
+  hearth_display_client_send_async (self, method, path, body, cancellable,
+                                    on_json_sent, &req);
+  while (!req.done)
+    g_main_context_iteration (context, TRUE);
+
+  bytes = g_byte_array_free_to_bytes (req.body);
+  g_clear_object (&req.stream);
+  if (req.error != NULL) {
+    g_propagate_error (error, req.error);
+    return NULL;
+  }
+
+  if (!json_parser_load_from_data (parser, g_bytes_get_data (bytes, NULL),
+                                   g_bytes_get_size (bytes), &parse_error)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                 "the gateway's answer to %s %s is not JSON: %s",
+                 method, path, parse_error->message);
+    return NULL;
+  }
+  if (json_parser_get_root (parser) == NULL) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                 "the gateway's answer to %s %s is empty", method, path);
+    return NULL;
+  }
+  if (raw_body != NULL)
+    *raw_body = g_steal_pointer (&bytes);
+  return json_parser_steal_root (parser);
+}

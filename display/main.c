@@ -1,2 +1,386 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-int main (void) { return 0; }
+/*
+ * hearth-display: the reference display client.
+ *
+ * Parses the command line, runs one command (pair, info, list, play, check)
+ * and turns its outcome into an exit status. Pairing lives in pair.c, the
+ * gateway connection and the configuration directory in client.c, the camera
+ * commands in watch.c.
+ */
+#define G_LOG_DOMAIN "hearth-display"
+
+#include <locale.h>
+#include <sysexits.h>
+
+#include <gio/gio.h>
+#include <gst/gst.h>
+
+#include "client.h"
+#include "error.h"
+#include "hearth-config.h"
+#include "pair.h"
+#include "payload.h"
+#include "stamp.h"
+#include "watch.h"
+
+/* Exit statuses besides sysexits.h. */
+#define EXIT_CHECK_FAILED 1 /* check failed, or the stream ended */
+#define EXIT_NETWORK 2      /* network, TLS or gateway error */
+
+#define DEFAULT_TIMEOUT_S 30
+
+static const char description[] =
+  "Commands:\n"
+  "  pair PAYLOAD [--name NAME]          Pair with a gateway: PAYLOAD is the text of its\n"
+  "  pair --qr-image FILE [--name NAME]  pairing QR code (hearth://pair?…), or FILE a\n"
+  "                                      picture of that QR code\n"
+  "  info                                Show the gateway and household this display\n"
+  "                                      is paired with\n"
+  "  list [--json]                       List the household's cameras: ID, NAME, STATE,\n"
+  "                                      CODEC, SIZE, FPS (--json: the gateway's JSON)\n"
+  "  play CAMERA [--sink ELEMENT]        Play a camera (id or exact name) in a window;\n"
+  "                                      Ctrl-C quits\n"
+  "  check CAMERA --frames N [--expect-stamp UUID] [--timeout SECONDS]\n"
+  "                                      Receive N frames without showing them, check\n"
+  "                                      their test stamps and print frames,\n"
+  "                                      time-to-first-frame-ms, lag-ms-p50, lag-ms-p99,\n"
+  "                                      unstamped, mismatched, out-of-order, stamp-id,\n"
+  "                                      then \"ok\" or \"FAILED: reason\"\n"
+  "\n"
+  "Exit status:\n"
+  "  0   success\n"
+  "  1   check failed (a frame without a stamp or with another camera's stamp, or\n"
+  "      the stream ended or was cut before N frames); play: the stream ended\n"
+  "  2   network, TLS or gateway error (refused, certificate rejected, not found…)\n"
+  "  64  usage error\n"
+  "  65  bad pairing payload or QR image\n"
+  "  73  the pairing could not be written\n"
+  "  78  not paired yet\n";
+
+typedef struct {
+  char *config_dir;
+  char *qr_image;
+  char *name;
+  gboolean json;
+  char *sink;
+  int frames;
+  char *expect_stamp;
+  int timeout;
+} Options;
+
+static void
+options_clear (Options *options)
+{
+  g_free (options->config_dir);
+  g_free (options->qr_image);
+  g_free (options->name);
+  g_free (options->sink);
+  g_free (options->expect_stamp);
+}
+
+static int
+usage_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+static int
+usage_error (const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("hearth-display: %s\nTry “hearth-display --help”.\n", message);
+  return EX_USAGE;
+}
+
+static int
+fail (int status, const GError *error)
+{
+  g_printerr ("hearth-display: %s\n", error->message);
+  return status;
+}
+
+/* Options that only one command takes; NULL if all given options fit @command. */
+static const char *
+misplaced_option (const Options *options, const char *command)
+{
+  if (options->qr_image != NULL && !g_str_equal (command, "pair"))
+    return "--qr-image";
+  if (options->name != NULL && !g_str_equal (command, "pair"))
+    return "--name";
+  if (options->json && !g_str_equal (command, "list"))
+    return "--json";
+  if (options->sink != NULL && !g_str_equal (command, "play"))
+    return "--sink";
+  if (options->frames >= 0 && !g_str_equal (command, "check"))
+    return "--frames";
+  if (options->expect_stamp != NULL && !g_str_equal (command, "check"))
+    return "--expect-stamp";
+  if (options->timeout >= 0 && !g_str_equal (command, "check"))
+    return "--timeout";
+  return NULL;
+}
+
+static int
+command_pair (const Options *options, char **args, guint n_args)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthPayload) payload = NULL;
+  g_autoptr (HearthPairing) pairing = NULL;
+  g_autofree char *text = NULL;
+  const char *name;
+
+  if (options->qr_image != NULL && n_args > 0)
+    return usage_error ("pair takes either PAYLOAD or --qr-image FILE, not both");
+  if (options->qr_image == NULL && n_args != 1)
+    return usage_error (n_args == 0 ? "pair needs PAYLOAD or --qr-image FILE"
+                                    : "pair takes one PAYLOAD");
+
+  name = options->name != NULL ? options->name : g_get_host_name ();
+  if (*name == '\0' || !g_utf8_validate (name, -1, NULL))
+    return usage_error ("--name must be non-empty UTF-8");
+
+  if (options->qr_image != NULL) {
+    gst_init (NULL, NULL);
+    text = hearth_display_read_qr_image (options->qr_image, &error);
+    if (text == NULL)
+      return fail (EX_DATAERR, error);
+  } else {
+    text = g_strdup (args[0]);
+  }
+
+  payload = hearth_payload_parse (text, &error);
+  if (payload == NULL) {
+    if (options->qr_image != NULL)
+      g_prefix_error (&error, "the QR code in %s is not a Hearth pairing code: ",
+                      options->qr_image);
+    return fail (EX_DATAERR, error);
+  }
+
+  pairing = hearth_display_pair_request (payload, name, &error);
+  if (pairing == NULL)
+    return fail (EXIT_NETWORK, error);
+
+  if (!hearth_display_pairing_save (pairing, options->config_dir, &error)) {
+    g_prefix_error (&error, "paired as display %" G_GINT64_FORMAT ", but ",
+                    pairing->config->display_id);
+    return fail (EX_CANTCREAT, error);
+  }
+
+  g_print ("paired as display %" G_GINT64_FORMAT " of household %s\n",
+           pairing->config->display_id, pairing->config->household);
+  return EXIT_SUCCESS;
+}
+
+static int
+command_info (const Options *options)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthDisplayConfig) config = NULL;
+  g_autofree char *addresses = NULL;
+
+  config = hearth_display_config_load (options->config_dir, &error);
+  if (config == NULL)
+    return fail (EX_CONFIG, error);
+
+  addresses = g_strjoinv (", ", config->stream_addresses);
+  g_print ("gateway: %s\n", config->gateway_name);
+  g_print ("gateway-fingerprint: %s\n", config->gateway_fingerprint);
+  g_print ("household: %s\n", config->household);
+  g_print ("display-id: %" G_GINT64_FORMAT "\n", config->display_id);
+  g_print ("display-name: %s\n", config->display_name);
+  g_print ("stream-addresses: %s\n", addresses);
+  g_print ("config-dir: %s\n", options->config_dir);
+  return EXIT_SUCCESS;
+}
+
+/* The client for list, play and check; NULL and *status set on failure. */
+static HearthDisplayClient *
+paired_client (const Options *options, int *status)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthDisplayConfig) config = NULL;
+  HearthDisplayClient *client;
+
+  /* Not paired (or a broken pairing) is a configuration problem. */
+  config = hearth_display_config_load (options->config_dir, &error);
+  if (config == NULL) {
+    *status = fail (EX_CONFIG, error);
+    return NULL;
+  }
+
+  client = hearth_display_client_new_from_config_dir (options->config_dir, &error);
+  if (client == NULL) {
+    *status = fail (error->domain == HEARTH_ERROR && error->code == HEARTH_ERROR_TLS ?
+                    EXIT_NETWORK : EX_CONFIG, error);
+    return NULL;
+  }
+  return client;
+}
+
+static int
+status_for_error (const GError *error)
+{
+  if (g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA))
+    return fail (EXIT_CHECK_FAILED, error);
+  return fail (EXIT_NETWORK, error);
+}
+
+static int
+command_list (const Options *options, guint n_args)
+{
+  g_autoptr (HearthDisplayClient) client = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+
+  if (n_args > 0)
+    return usage_error ("list takes no arguments");
+  client = paired_client (options, &status);
+  if (client == NULL)
+    return status;
+  if (!hearth_display_list_cameras (client, options->json, &error))
+    return status_for_error (error);
+  return EXIT_SUCCESS;
+}
+
+static int
+command_play (const Options *options, char **args, guint n_args)
+{
+  g_autoptr (HearthDisplayClient) client = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean passed = FALSE;
+  int status = 0;
+
+  if (n_args != 1)
+    return usage_error ("play takes one CAMERA (id or name)");
+  client = paired_client (options, &status);
+  if (client == NULL)
+    return status;
+
+  gst_init (NULL, NULL);
+  if (!hearth_display_play (client, args[0], options->sink, &passed, &error))
+    return status_for_error (error);
+  return passed ? EXIT_SUCCESS : EXIT_CHECK_FAILED;
+}
+
+static int
+command_check (const Options *options, char **args, guint n_args)
+{
+  g_autoptr (HearthDisplayClient) client = NULL;
+  g_autoptr (GError) error = NULL;
+  HearthCheckOptions check = { 0 };
+  gboolean passed = FALSE;
+  int status = 0;
+
+  if (n_args != 1)
+    return usage_error ("check takes one CAMERA (id or name)");
+  if (options->frames < 0)
+    return usage_error ("check needs --frames N");
+  if (options->frames == 0)
+    return usage_error ("--frames must be at least 1");
+  if (options->timeout == 0)
+    return usage_error ("--timeout must be at least 1 second");
+  if (options->expect_stamp != NULL) {
+    if (!hearth_stamp_id_parse (options->expect_stamp, check.expected))
+      return usage_error ("--expect-stamp: “%s” is not a UUID", options->expect_stamp);
+    check.have_expected = TRUE;
+  }
+  check.camera = args[0];
+  check.frames = options->frames;
+  check.timeout_s = options->timeout > 0 ? options->timeout : DEFAULT_TIMEOUT_S;
+
+  client = paired_client (options, &status);
+  if (client == NULL)
+    return status;
+
+  gst_init (NULL, NULL);
+  if (!hearth_display_check (client, &check, &passed, &error))
+    return status_for_error (error);
+  return passed ? EXIT_SUCCESS : EXIT_CHECK_FAILED;
+}
+
+int
+main (int argc, char **argv)
+{
+  Options options = { .frames = -1, .timeout = -1 };
+  const GOptionEntry entries[] = {
+    { "config-dir", 0, 0, G_OPTION_ARG_FILENAME, &options.config_dir,
+      "Where the pairing is kept (default: $XDG_CONFIG_HOME/hearth-display)", "DIR" },
+    { "qr-image", 0, 0, G_OPTION_ARG_FILENAME, &options.qr_image,
+      "pair: read the payload from a picture of the QR code", "FILE" },
+    { "name", 0, 0, G_OPTION_ARG_STRING, &options.name,
+      "pair: this display's name (default: the host name)", "NAME" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &options.json,
+      "list: print the gateway's JSON as it is", NULL },
+    { "sink", 0, 0, G_OPTION_ARG_STRING, &options.sink,
+      "play: the video sink (default: autovideosink)", "ELEMENT" },
+    { "frames", 0, 0, G_OPTION_ARG_INT, &options.frames,
+      "check: how many frames to receive (required)", "N" },
+    { "expect-stamp", 0, 0, G_OPTION_ARG_STRING, &options.expect_stamp,
+      "check: the camera stamp id every frame must carry (default: the first frame's)",
+      "UUID" },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &options.timeout,
+      "check: give up after this many seconds (default: 30)", "SECONDS" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) args = NULL;
+  const char *command;
+  const char *misplaced;
+  guint n_args;
+  int status;
+
+  setlocale (LC_ALL, "");
+  g_set_prgname ("hearth-display");
+
+  context = g_option_context_new ("COMMAND [ARGUMENT…]");
+  g_option_context_set_summary (context,
+                                "The reference display of Hearth " HEARTH_VERSION ": pairs with "
+                                "a Hearth gateway by its QR code,\nlists the household's cameras "
+                                "and plays or checks their live streams.");
+  g_option_context_set_description (context, description);
+  g_option_context_add_main_entries (context, entries, NULL);
+
+  args = g_strdupv (argv);
+  if (!g_option_context_parse_strv (context, &args, &error)) {
+    status = usage_error ("%s", error->message);
+    options_clear (&options);
+    return status;
+  }
+
+  if (options.config_dir == NULL)
+    options.config_dir = hearth_display_default_config_dir ();
+
+  n_args = g_strv_length (args);
+  if (n_args < 2) {
+    options_clear (&options);
+    return usage_error ("no command given");
+  }
+  command = args[1];
+  n_args -= 2;
+
+  misplaced = misplaced_option (&options, command);
+  if (g_str_equal (command, "pair") || g_str_equal (command, "info") ||
+      g_str_equal (command, "list") || g_str_equal (command, "play") ||
+      g_str_equal (command, "check")) {
+    if (misplaced != NULL)
+      status = usage_error ("%s is not an option of %s", misplaced, command);
+    else if (g_str_equal (command, "pair"))
+      status = command_pair (&options, args + 2, n_args);
+    else if (g_str_equal (command, "info"))
+      status = n_args > 0 ? usage_error ("info takes no arguments") : command_info (&options);
+    else if (g_str_equal (command, "list"))
+      status = command_list (&options, n_args);
+    else if (g_str_equal (command, "play"))
+      status = command_play (&options, args + 2, n_args);
+    else
+      status = command_check (&options, args + 2, n_args);
+  } else {
+    status = usage_error ("unknown command “%s”", command);
+  }
+
+  options_clear (&options);
+  return status;
+}

@@ -1,1 +1,902 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Watching cameras: `list`, `check` and `play`.
+ *
+ * A HearthWatch makes one GET /v1/cameras/{id}/live.mp4 through the
+ * HearthDisplayClient and pushes the body, as it arrives, into a GStreamer
+ * pipeline through an appsrc; qtdemux takes the fragmented MP4 apart.
+ *
+ * check:  appsrc ! qtdemux ! h264parse ! video/x-h264,avc,au ! appsink
+ *   The appsink callback (a streaming thread) reads the test stamp of each
+ *   access unit and hands a small record to the main context, where the
+ *   counters live. It stops after N frames, on a timeout, or when the stream
+ *   ends, and prints one "key: value" line per measurement.
+ * play:   appsrc ! qtdemux ! decodebin ! videoconvert ! autovideosink (or --sink)
+ *
+ * Everything but the appsink callback runs on the thread-default main context.
+ */
+#define G_LOG_DOMAIN "hearth-display-watch"
+
+#include "watch.h"
+
+#include <stdio.h>
+
+#include <glib-unix.h>
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+
+#include "error.h"
+#include "stamp.h"
+
+#define READ_CHUNK 65536
+
+typedef enum {
+  WATCH_RUNNING,
+  WATCH_DONE,           /* check: N frames arrived; play: quit by the user */
+  WATCH_ENDED,          /* the stream ended or was cut */
+  WATCH_TIMED_OUT,
+  WATCH_MEDIA_ERROR,    /* the pipeline failed; error says why */
+  WATCH_REQUEST_FAILED, /* no stream at all; error says why */
+  WATCH_INTERRUPTED,    /* SIGINT or SIGTERM */
+} WatchState;
+
+#define HEARTH_TYPE_WATCH (hearth_watch_get_type ())
+G_DECLARE_FINAL_TYPE (HearthWatch, hearth_watch, HEARTH, WATCH, GObject)
+
+struct _HearthWatch {
+  GObject parent_instance;
+
+  HearthDisplayClient *client;
+  GMainContext *context;     /* immutable; also read by the appsink callback */
+  GMainLoop *loop;
+  GCancellable *cancellable; /* the request and its body */
+  GstElement *pipeline;
+  GstElement *src;
+  GstElement *sink;          /* play: the video sink bin */
+  GInputStream *body;
+  GList *sources;            /* of GSource*: timeout, signals, bus watch */
+
+  WatchState state;
+  GError *error;
+  char *end_reason;          /* why the body ended early, if it said */
+  gboolean body_done;
+  gboolean end_pending;
+
+  /* check */
+  guint want_frames;
+  gboolean have_expected;
+  guint8 expected[16];
+  guint frames;
+  guint unstamped;
+  guint mismatched;
+  guint out_of_order;
+  gboolean have_counter;
+  guint64 last_counter;
+  gint64 request_us;         /* monotonic time the request was sent */
+  gint64 first_frame_us;     /* monotonic time of the first access unit, or 0 */
+  GArray *lags_us;           /* of gint64: receipt - capture, stamped frames */
+};
+
+G_DEFINE_TYPE (HearthWatch, hearth_watch, G_TYPE_OBJECT)
+
+/* One access unit, measured on the streaming thread, counted on the main one. */
+typedef struct {
+  HearthWatch *watch;
+  gint64 receipt_real_us;
+  gint64 receipt_mono_us;
+  gboolean stamped;
+  HearthStamp stamp;
+} Frame;
+
+static void
+frame_free (gpointer data)
+{
+  Frame *frame = data;
+
+  g_object_unref (frame->watch);
+  g_free (frame);
+}
+
+static void
+hearth_watch_finalize (GObject *object)
+{
+  HearthWatch *self = HEARTH_WATCH (object);
+
+  g_clear_object (&self->body);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->src);
+  g_clear_object (&self->sink);
+  g_clear_object (&self->pipeline);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_object (&self->client);
+  g_clear_error (&self->error);
+  g_free (self->end_reason);
+  g_array_unref (self->lags_us);
+
+  G_OBJECT_CLASS (hearth_watch_parent_class)->finalize (object);
+}
+
+static void
+hearth_watch_class_init (HearthWatchClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = hearth_watch_finalize;
+}
+
+static void
+hearth_watch_init (HearthWatch *self)
+{
+  self->lags_us = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->cancellable = g_cancellable_new ();
+}
+
+static HearthWatch *
+hearth_watch_new (HearthDisplayClient *client)
+{
+  HearthWatch *self = g_object_new (HEARTH_TYPE_WATCH, NULL);
+
+  self->client = g_object_ref (client);
+  self->context = g_main_context_ref_thread_default ();
+  self->loop = g_main_loop_new (self->context, FALSE);
+  return self;
+}
+
+static void
+watch_finish (HearthWatch *self, WatchState state)
+{
+  if (self->state != WATCH_RUNNING)
+    return;
+  self->state = state;
+  g_cancellable_cancel (self->cancellable);
+  g_main_loop_quit (self->loop);
+}
+
+static void
+watch_add_source (HearthWatch *self, GSource *source, GSourceFunc func)
+{
+  g_source_set_callback (source, func, self, NULL);
+  g_source_attach (source, self->context);
+  self->sources = g_list_prepend (self->sources, source);
+}
+
+static void
+source_destroy_and_unref (gpointer source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+/* Stops everything the run started; the object stays readable. */
+static void
+watch_stop (HearthWatch *self)
+{
+  g_list_free_full (g_steal_pointer (&self->sources), source_destroy_and_unref);
+  g_cancellable_cancel (self->cancellable);
+
+  if (self->pipeline != NULL)
+    gst_element_set_state (self->pipeline, GST_STATE_NULL);
+
+  /* The streaming threads are gone: drop the frames they handed over. */
+  while (g_main_context_iteration (self->context, FALSE))
+    ;
+
+  /*
+   * Closing skips the rest of the body; with the cancellable cancelled it gives
+   * up at once and the connection is dropped instead of drained.
+   */
+  if (self->body != NULL)
+    g_input_stream_close (self->body, self->cancellable, NULL);
+  g_clear_object (&self->body);
+}
+
+static gboolean
+on_timeout (gpointer user_data)
+{
+  watch_finish (user_data, WATCH_TIMED_OUT);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  watch_finish (user_data, WATCH_INTERRUPTED);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_end_idle (gpointer user_data)
+{
+  watch_finish (user_data, WATCH_ENDED);
+  return G_SOURCE_REMOVE;
+}
+
+/*
+ * The end of the stream is acted on at low priority, after every frame the
+ * streaming thread handed over before it.
+ */
+static void
+watch_end_soon (HearthWatch *self)
+{
+  GSource *source;
+
+  if (self->end_pending)
+    return;
+  self->end_pending = TRUE;
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_LOW);
+  watch_add_source (self, source, on_end_idle);
+}
+
+static gboolean
+is_window_closed (HearthWatch *self, GstMessage *msg, const GError *error)
+{
+  /* Video sinks report a closed window as RESOURCE_NOT_FOUND. */
+  return self->sink != NULL &&
+         g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND) &&
+         GST_IS_ELEMENT (GST_MESSAGE_SRC (msg)) &&
+         (GST_MESSAGE_SRC (msg) == GST_OBJECT (self->sink) ||
+          gst_object_has_as_ancestor (GST_MESSAGE_SRC (msg), GST_OBJECT (self->sink)));
+}
+
+static gboolean
+on_bus_message (GstBus *bus, GstMessage *msg, gpointer user_data)
+{
+  HearthWatch *self = user_data;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+  case GST_MESSAGE_EOS:
+    watch_end_soon (self);
+    break;
+  case GST_MESSAGE_ERROR: {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *debug = NULL;
+
+    gst_message_parse_error (msg, &error, &debug);
+    g_debug ("%s: %s (%s)", GST_MESSAGE_SRC_NAME (msg), error->message, debug);
+    if (self->body_done) {
+      /* A demuxer left with a truncated stream: the stream ended. */
+      watch_end_soon (self);
+    } else if (is_window_closed (self, msg, error)) {
+      watch_finish (self, WATCH_DONE);
+    } else if (self->state == WATCH_RUNNING) {
+      self->error = g_error_new (HEARTH_ERROR, HEARTH_ERROR_MEDIA, "%s: %s",
+                                 GST_MESSAGE_SRC_NAME (msg), error->message);
+      watch_finish (self, WATCH_MEDIA_ERROR);
+    }
+    break;
+  }
+  default:
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+body_done (HearthWatch *self, const char *reason)
+{
+  if (self->body_done)
+    return;
+  self->body_done = TRUE;
+  if (reason != NULL)
+    self->end_reason = g_strdup (reason);
+  gst_app_src_end_of_stream (GST_APP_SRC (self->src));
+}
+
+static void
+on_body_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (HearthWatch) self = user_data;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GError) error = NULL;
+  GstFlowReturn flow;
+
+  bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
+  if (self->state != WATCH_RUNNING)
+    return;
+  if (bytes == NULL) {
+    g_debug ("reading the stream: %s", error->message);
+    body_done (self, error->message);
+    return;
+  }
+  if (g_bytes_get_size (bytes) == 0) {
+    body_done (self, NULL);
+    return;
+  }
+
+  flow = gst_app_src_push_buffer (GST_APP_SRC (self->src),
+                                  gst_buffer_new_wrapped_bytes (bytes));
+  if (flow != GST_FLOW_OK) {
+    g_debug ("appsrc refused data: %s", gst_flow_get_name (flow));
+    return;
+  }
+
+  g_input_stream_read_bytes_async (self->body, READ_CHUNK, G_PRIORITY_DEFAULT,
+                                   self->cancellable, on_body_read,
+                                   g_object_ref (self));
+}
+
+static void
+on_stream_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (HearthWatch) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  self->body = hearth_display_client_send_finish (HEARTH_DISPLAY_CLIENT (source),
+                                                  result, &error);
+  if (self->body == NULL) {
+    if (self->state == WATCH_RUNNING) {
+      self->error = g_steal_pointer (&error);
+      watch_finish (self, WATCH_REQUEST_FAILED);
+    }
+    return;
+  }
+  if (self->state != WATCH_RUNNING)
+    return;
+
+  g_input_stream_read_bytes_async (self->body, READ_CHUNK, G_PRIORITY_DEFAULT,
+                                   self->cancellable, on_body_read,
+                                   g_object_ref (self));
+}
+
+/* Looks @camera up by id, then by exact name, among the household's cameras. */
+static gboolean
+resolve_camera (HearthDisplayClient *client,
+                const char *camera,
+                gboolean need_name,
+                char **id,
+                char **name,
+                GError **error)
+{
+  g_autoptr (JsonNode) root = NULL;
+  JsonNode *cameras_node;
+  JsonArray *cameras;
+  const char *found_id = NULL;
+  const char *found_name = NULL;
+  guint i;
+
+  /* An id goes straight to the gateway, which alone decides what is ours. */
+  if (g_uuid_string_is_valid (camera) && !need_name) {
+    *id = g_strdup (camera);
+    *name = g_strdup (camera);
+    return TRUE;
+  }
+
+  root = hearth_display_client_request_json (client, "GET", "/v1/cameras", NULL,
+                                             NULL, NULL, error);
+  if (root == NULL)
+    return FALSE;
+  if (!JSON_NODE_HOLDS_OBJECT (root) ||
+      (cameras_node = json_object_get_member (json_node_get_object (root), "cameras")) == NULL ||
+      !JSON_NODE_HOLDS_ARRAY (cameras_node)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                 "the gateway's camera list has no “cameras” array");
+    return FALSE;
+  }
+  cameras = json_node_get_array (cameras_node);
+
+  for (i = 0; i < json_array_get_length (cameras) && found_id == NULL; i++) {
+    JsonNode *node = json_array_get_element (cameras, i);
+    const char *cam_id;
+
+    if (!JSON_NODE_HOLDS_OBJECT (node))
+      continue;
+    cam_id = hearth_display_json_get_string (json_node_get_object (node), "id");
+    if (cam_id != NULL && g_str_equal (cam_id, camera)) {
+      found_id = cam_id;
+      found_name = hearth_display_json_get_string (json_node_get_object (node), "name");
+    }
+  }
+  for (i = 0; i < json_array_get_length (cameras) && found_id == NULL; i++) {
+    JsonNode *node = json_array_get_element (cameras, i);
+    const char *cam_name;
+
+    if (!JSON_NODE_HOLDS_OBJECT (node))
+      continue;
+    cam_name = hearth_display_json_get_string (json_node_get_object (node), "name");
+    if (cam_name != NULL && g_str_equal (cam_name, camera)) {
+      found_id = hearth_display_json_get_string (json_node_get_object (node), "id");
+      found_name = cam_name;
+    }
+  }
+
+  /* Not listed: still ask, and let the gateway answer. */
+  if (found_id == NULL && g_uuid_string_is_valid (camera))
+    found_id = camera;
+  if (found_id == NULL) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
+                 "not found: the household has no camera with id or name “%s” "
+                 "(see “hearth-display list”)", camera);
+    return FALSE;
+  }
+
+  *id = g_strdup (found_id);
+  *name = g_strdup (found_name != NULL ? found_name : found_id);
+  return TRUE;
+}
+
+/* Sends the request and runs the main loop until the watch is over. */
+static gboolean
+watch_run (HearthWatch *self, const char *camera_id, guint timeout_s, GError **error)
+{
+  g_autoptr (GstBus) bus = gst_element_get_bus (self->pipeline);
+  g_autofree char *escaped = g_uri_escape_string (camera_id, NULL, FALSE);
+  g_autofree char *path = g_strdup_printf ("/v1/cameras/%s/live.mp4", escaped);
+  GSource *source;
+
+  source = gst_bus_create_watch (bus);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_bus_message), self, NULL);
+  g_source_attach (source, self->context);
+  self->sources = g_list_prepend (self->sources, source);
+
+  watch_add_source (self, g_unix_signal_source_new (SIGINT), on_signal);
+  watch_add_source (self, g_unix_signal_source_new (SIGTERM), on_signal);
+  if (timeout_s > 0)
+    watch_add_source (self, g_timeout_source_new_seconds (timeout_s), on_timeout);
+
+  if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA, "cannot start the pipeline");
+    watch_stop (self);
+    return FALSE;
+  }
+
+  self->request_us = g_get_monotonic_time ();
+  hearth_display_client_send_async (self->client, "GET", path, NULL, self->cancellable,
+                                    on_stream_sent, g_object_ref (self));
+  g_main_loop_run (self->loop);
+  watch_stop (self);
+
+  if (self->state == WATCH_REQUEST_FAILED) {
+    g_propagate_error (error, g_steal_pointer (&self->error));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static GstElement *
+make_pipeline (HearthWatch *self, const char *tail, GError **error)
+{
+  g_autofree char *description = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  description = g_strdup_printf ("appsrc name=src is-live=true format=bytes "
+                                 "caps=video/quicktime max-bytes=16777216 ! "
+                                 "qtdemux name=demux demux.video_0 ! %s", tail);
+  self->pipeline = gst_parse_launch_full (description, NULL, GST_PARSE_FLAG_FATAL_ERRORS,
+                                          &local_error);
+  if (self->pipeline == NULL) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "cannot make the pipeline: %s", local_error->message);
+    return NULL;
+  }
+  gst_object_ref_sink (self->pipeline);
+  self->src = gst_bin_get_by_name (GST_BIN (self->pipeline), "src");
+  return self->pipeline;
+}
+
+/* check */
+
+static gboolean
+on_frame (gpointer user_data)
+{
+  Frame *frame = user_data;
+  HearthWatch *self = frame->watch;
+
+  if (self->state != WATCH_RUNNING)
+    return G_SOURCE_REMOVE;
+
+  self->frames++;
+  if (self->first_frame_us == 0)
+    self->first_frame_us = frame->receipt_mono_us;
+
+  if (!frame->stamped) {
+    self->unstamped++;
+  } else {
+    gint64 lag = frame->receipt_real_us - frame->stamp.capture_time_us;
+
+    if (!self->have_expected) {
+      memcpy (self->expected, frame->stamp.camera_id, sizeof self->expected);
+      self->have_expected = TRUE;
+    }
+    if (memcmp (frame->stamp.camera_id, self->expected, sizeof self->expected) != 0)
+      self->mismatched++;
+    if (self->have_counter && frame->stamp.counter <= self->last_counter)
+      self->out_of_order++;
+    self->have_counter = TRUE;
+    self->last_counter = frame->stamp.counter;
+    g_array_append_val (self->lags_us, lag);
+  }
+
+  if (self->frames >= self->want_frames)
+    watch_finish (self, WATCH_DONE);
+  return G_SOURCE_REMOVE;
+}
+
+static GstFlowReturn
+on_new_sample (GstAppSink *appsink, gpointer user_data)
+{
+  HearthWatch *self = user_data;
+  g_autoptr (GstSample) sample = gst_app_sink_pull_sample (appsink);
+  GstBuffer *buffer;
+  GstCaps *caps;
+  GstMapInfo map;
+  guint nal_length_size = 4;
+  Frame *frame;
+
+  if (sample == NULL)
+    return GST_FLOW_EOS;
+
+  frame = g_new0 (Frame, 1);
+  frame->receipt_real_us = g_get_real_time ();
+  frame->receipt_mono_us = g_get_monotonic_time ();
+
+  caps = gst_sample_get_caps (sample);
+  if (caps != NULL && gst_caps_get_size (caps) > 0) {
+    const GValue *value = gst_structure_get_value (gst_caps_get_structure (caps, 0),
+                                                   "codec_data");
+    GstBuffer *codec_data = value != NULL && G_VALUE_HOLDS (value, GST_TYPE_BUFFER) ?
+                            gst_value_get_buffer (value) : NULL;
+    guint8 byte4;
+
+    /* avcC: lengthSizeMinusOne is the low two bits of byte 4. */
+    if (codec_data != NULL && gst_buffer_extract (codec_data, 4, &byte4, 1) == 1)
+      nal_length_size = (byte4 & 3) + 1;
+  }
+
+  buffer = gst_sample_get_buffer (sample);
+  if (buffer != NULL && gst_buffer_map (buffer, &map, GST_MAP_READ)) {
+    frame->stamped = hearth_stamp_find (map.data, map.size, nal_length_size, &frame->stamp);
+    gst_buffer_unmap (buffer, &map);
+  }
+
+  /* The counters belong to the main context. */
+  frame->watch = g_object_ref (self);
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, on_frame, frame, frame_free);
+  return GST_FLOW_OK;
+}
+
+static int
+compare_gint64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a;
+  gint64 y = *(const gint64 *) b;
+
+  return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted values, in milliseconds. */
+static double
+percentile_ms (GArray *sorted, double p)
+{
+  gsize rank = (gsize) (p * sorted->len + 0.999999);
+
+  if (rank < 1)
+    rank = 1;
+  if (rank > sorted->len)
+    rank = sorted->len;
+  return g_array_index (sorted, gint64, rank - 1) / 1000.0;
+}
+
+static void
+print_check_report (HearthWatch *self, guint timeout_s, gboolean *passed)
+{
+  g_autoptr (GString) reason = g_string_new (NULL);
+  g_autofree char *stamp_id = NULL;
+
+  g_print ("frames: %u\n", self->frames);
+  if (self->first_frame_us != 0)
+    g_print ("time-to-first-frame-ms: %.1f\n",
+             (self->first_frame_us - self->request_us) / 1000.0);
+  else
+    g_print ("time-to-first-frame-ms: none\n");
+  if (self->lags_us->len > 0) {
+    g_array_sort (self->lags_us, compare_gint64);
+    g_print ("lag-ms-p50: %.1f\n", percentile_ms (self->lags_us, 0.50));
+    g_print ("lag-ms-p99: %.1f\n", percentile_ms (self->lags_us, 0.99));
+  } else {
+    g_print ("lag-ms-p50: none\nlag-ms-p99: none\n");
+  }
+  g_print ("unstamped: %u\n", self->unstamped);
+  g_print ("mismatched: %u\n", self->mismatched);
+  g_print ("out-of-order: %u\n", self->out_of_order);
+  if (self->have_expected)
+    stamp_id = hearth_stamp_id_to_string (self->expected);
+  g_print ("stamp-id: %s\n", stamp_id != NULL ? stamp_id : "none");
+
+  switch (self->state) {
+  case WATCH_DONE:
+    if (self->mismatched > 0)
+      g_string_append_printf (reason, "%u frames carried another camera's stamp",
+                              self->mismatched);
+    if (self->unstamped > 0)
+      g_string_append_printf (reason, "%s%u frames had no stamp",
+                              reason->len > 0 ? "; " : "", self->unstamped);
+    break;
+  case WATCH_ENDED:
+    g_string_append_printf (reason, "stream ended after %u frames", self->frames);
+    if (self->end_reason != NULL)
+      g_printerr ("hearth-display: the stream was cut: %s\n", self->end_reason);
+    break;
+  case WATCH_TIMED_OUT:
+    g_string_append_printf (reason, "timed out after %u s with %u of %u frames",
+                            timeout_s, self->frames, self->want_frames);
+    break;
+  case WATCH_INTERRUPTED:
+    g_string_append_printf (reason, "interrupted after %u frames", self->frames);
+    break;
+  case WATCH_MEDIA_ERROR:
+    g_string_append_printf (reason, "cannot demux the stream after %u frames: %s",
+                            self->frames, self->error->message);
+    break;
+  case WATCH_RUNNING:
+  case WATCH_REQUEST_FAILED:
+    g_assert_not_reached ();
+  }
+
+  *passed = reason->len == 0;
+  if (*passed)
+    g_print ("ok\n");
+  else
+    g_print ("FAILED: %s\n", reason->str);
+}
+
+/**
+ * hearth_display_check:
+ * @client: a paired client
+ * @options: what to receive and expect
+ * @passed: (out): TRUE if N frames arrived, all stamped by the expected camera
+ *
+ * Receives a camera's live stream headlessly and prints what it measured.
+ *
+ * Returns: FALSE with @error set if there was no stream to check (unreachable
+ *   gateway, refused certificate, no such camera…); TRUE once a report was
+ *   printed.
+ */
+gboolean
+hearth_display_check (HearthDisplayClient *client,
+                      const HearthCheckOptions *options,
+                      gboolean *passed,
+                      GError **error)
+{
+  g_autoptr (HearthWatch) self = hearth_watch_new (client);
+  g_autoptr (GstElement) appsink = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *name = NULL;
+  GstAppSinkCallbacks callbacks = { .new_sample = on_new_sample };
+
+  *passed = FALSE;
+  self->want_frames = options->frames;
+  self->have_expected = options->have_expected;
+  memcpy (self->expected, options->expected, sizeof self->expected);
+
+  if (make_pipeline (self, "h264parse ! video/x-h264,stream-format=avc,alignment=au ! "
+                     "appsink name=sink sync=false", error) == NULL)
+    return FALSE;
+  appsink = gst_bin_get_by_name (GST_BIN (self->pipeline), "sink");
+  /* No reference: the pipeline stops (joining its threads) before self goes. */
+  gst_app_sink_set_callbacks (GST_APP_SINK (appsink), &callbacks, self, NULL);
+
+  if (!resolve_camera (client, options->camera, FALSE, &id, &name, error))
+    return FALSE;
+  if (!watch_run (self, id, options->timeout_s, error))
+    return FALSE;
+
+  print_check_report (self, options->timeout_s, passed);
+  return TRUE;
+}
+
+/* play */
+
+static GstPadProbeReturn
+on_first_video_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  const char *title = user_data;
+
+  /* Video sinks name their window after the stream's title tag. */
+  gst_pad_push_event (pad, gst_event_new_tag (gst_tag_list_new (GST_TAG_TITLE, title, NULL)));
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static void
+sink_no_sync (const GValue *value, gpointer user_data)
+{
+  GObject *element = g_value_get_object (value);
+
+  /* A live view shows each frame when it arrives. */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (element), "sync") != NULL)
+    g_object_set (element, "sync", FALSE, NULL);
+}
+
+/**
+ * hearth_display_play:
+ * @client: a paired client
+ * @camera: id or exact name
+ * @sink: (nullable): video sink description, default "autovideosink"
+ * @passed: (out): FALSE if the stream ended or the player failed
+ *
+ * Plays a camera in a window until Ctrl-C, a closed window or the end of the
+ * stream.
+ *
+ * Returns: FALSE with @error set if there was no stream to play.
+ */
+gboolean
+hearth_display_play (HearthDisplayClient *client,
+                     const char *camera,
+                     const char *sink,
+                     gboolean *passed,
+                     GError **error)
+{
+  g_autoptr (HearthWatch) self = hearth_watch_new (client);
+  g_autoptr (GstElement) convert = NULL;
+  g_autoptr (GstPad) pad = NULL;
+  g_autoptr (GstIterator) it = NULL;
+  g_autoptr (GError) sink_error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *name = NULL;
+
+  *passed = FALSE;
+  if (make_pipeline (self, "decodebin ! videoconvert name=convert", error) == NULL)
+    return FALSE;
+
+  self->sink = gst_parse_bin_from_description_full (sink != NULL ? sink : "autovideosink",
+                                                    TRUE, NULL, GST_PARSE_FLAG_FATAL_ERRORS,
+                                                    &sink_error);
+  if (self->sink == NULL) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "cannot make the video sink “%s”: %s", sink, sink_error->message);
+    return FALSE;
+  }
+  gst_object_ref_sink (self->sink);
+  it = gst_bin_iterate_sinks (GST_BIN (self->sink));
+  gst_iterator_foreach (it, sink_no_sync, NULL);
+  convert = gst_bin_get_by_name (GST_BIN (self->pipeline), "convert");
+  gst_bin_add (GST_BIN (self->pipeline), self->sink);
+  if (!gst_element_link (convert, self->sink)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "the video sink “%s” does not take video", sink);
+    return FALSE;
+  }
+
+  if (!resolve_camera (client, camera, TRUE, &id, &name, error))
+    return FALSE;
+
+  pad = gst_element_get_static_pad (convert, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_first_video_buffer,
+                     g_strdup (name), g_free);
+
+  g_print ("playing %s (%s); Ctrl-C stops\n", name, id);
+  if (!watch_run (self, id, 0, error))
+    return FALSE;
+
+  switch (self->state) {
+  case WATCH_DONE:
+  case WATCH_INTERRUPTED:
+    *passed = TRUE;
+    break;
+  case WATCH_ENDED:
+    g_printerr ("hearth-display: the stream ended%s%s\n",
+                self->end_reason != NULL ? ": " : "",
+                self->end_reason != NULL ? self->end_reason : "");
+    break;
+  case WATCH_MEDIA_ERROR:
+    g_printerr ("hearth-display: cannot play the stream: %s\n", self->error->message);
+    break;
+  case WATCH_TIMED_OUT:
+  case WATCH_RUNNING:
+  case WATCH_REQUEST_FAILED:
+    g_assert_not_reached ();
+  }
+  return TRUE;
+}
+
+/* list */
+
+static void
+print_padded (const char *text, guint width)
+{
+  glong len = g_utf8_strlen (text, -1);
+
+  g_print ("%s", text);
+  for (; len < (glong) width; len++)
+    g_print (" ");
+}
+
+/**
+ * hearth_display_list_cameras:
+ * @client: a paired client
+ * @raw_json: print the gateway's JSON as received
+ *
+ * Prints the household's cameras: ID, NAME, STATE, CODEC, SIZE, FPS.
+ *
+ * Returns: TRUE, or FALSE with @error set.
+ */
+gboolean
+hearth_display_list_cameras (HearthDisplayClient *client, gboolean raw_json, GError **error)
+{
+  static const char *const headers[] = { "ID", "NAME", "STATE", "CODEC", "SIZE", "FPS" };
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GBytes) raw = NULL;
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  JsonNode *cameras_node;
+  JsonArray *cameras;
+  guint widths[G_N_ELEMENTS (headers)];
+  guint i, c;
+
+  root = hearth_display_client_request_json (client, "GET", "/v1/cameras", NULL, &raw,
+                                             NULL, error);
+  if (root == NULL)
+    return FALSE;
+
+  if (raw_json) {
+    gsize len;
+    const char *data = g_bytes_get_data (raw, &len);
+
+    fwrite (data, 1, len, stdout);
+    if (len == 0 || data[len - 1] != '\n')
+      g_print ("\n");
+    return TRUE;
+  }
+
+  if (!JSON_NODE_HOLDS_OBJECT (root) ||
+      (cameras_node = json_object_get_member (json_node_get_object (root), "cameras")) == NULL ||
+      !JSON_NODE_HOLDS_ARRAY (cameras_node)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                 "the gateway's camera list has no “cameras” array");
+    return FALSE;
+  }
+  cameras = json_node_get_array (cameras_node);
+
+  for (i = 0; i < json_array_get_length (cameras); i++) {
+    JsonNode *node = json_array_get_element (cameras, i);
+    JsonObject *obj;
+    const char *s;
+    double w, h, fps;
+    char **row;
+
+    if (!JSON_NODE_HOLDS_OBJECT (node))
+      continue;
+    obj = json_node_get_object (node);
+    row = g_new0 (char *, G_N_ELEMENTS (headers) + 1);
+    row[0] = g_strdup ((s = hearth_display_json_get_string (obj, "id")) ? s : "-");
+    row[1] = g_strdup ((s = hearth_display_json_get_string (obj, "name")) ? s : "-");
+    row[2] = g_strdup ((s = hearth_display_json_get_string (obj, "state")) ? s : "-");
+    row[3] = g_strdup ((s = hearth_display_json_get_string (obj, "codec")) ? s : "-");
+    if (hearth_display_json_get_number (obj, "width", &w) &&
+        hearth_display_json_get_number (obj, "height", &h))
+      row[4] = g_strdup_printf ("%.0fx%.0f", w, h);
+    else
+      row[4] = g_strdup ("-");
+    if (hearth_display_json_get_number (obj, "fps", &fps))
+      row[5] = g_strdup_printf ("%.4g", fps);
+    else
+      row[5] = g_strdup ("-");
+    g_ptr_array_add (rows, row);
+  }
+
+  for (c = 0; c < G_N_ELEMENTS (headers); c++) {
+    widths[c] = strlen (headers[c]);
+    for (i = 0; i < rows->len; i++) {
+      char **row = g_ptr_array_index (rows, i);
+
+      widths[c] = MAX (widths[c], (guint) g_utf8_strlen (row[c], -1));
+    }
+  }
+
+  for (c = 0; c < G_N_ELEMENTS (headers); c++) {
+    if (c + 1 < G_N_ELEMENTS (headers))
+      print_padded (headers[c], widths[c] + 2);
+    else
+      g_print ("%s\n", headers[c]);
+  }
+  for (i = 0; i < rows->len; i++) {
+    char **row = g_ptr_array_index (rows, i);
+
+    for (c = 0; c < G_N_ELEMENTS (headers); c++) {
+      if (c + 1 < G_N_ELEMENTS (headers))
+        print_padded (row[c], widths[c] + 2);
+      else
+        g_print ("%s\n", row[c]);
+    }
+  }
+  return TRUE;
+}

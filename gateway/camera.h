@@ -47,6 +47,10 @@ void hearth_camera_start (HearthCamera *self);
 /* Stops the pipeline, ends the stream's generation; no retry. */
 void hearth_camera_stop (HearthCamera *self);
 
+/* @text with the user:password@ of every URL in it replaced by "***@", for
+ * logs and messages. (transfer full) */
+char *hearth_camera_redact_url (const char *text);
+
 /* Signal "state-changed" (HearthCamera *, guint state) on the main context. */
 
 G_END_DECLS

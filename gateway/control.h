@@ -20,6 +20,10 @@ G_BEGIN_DECLS
  * Limits: request line ≤ 64 KiB, ≤ 16 concurrent connections, idle timeout 30 s
  * (not for a connection waiting for events).
  */
+#define HEARTH_CONTROL_MAX_LINE (64 * 1024)   /* bytes, without the newline */
+#define HEARTH_CONTROL_MAX_CONNECTIONS 16
+#define HEARTH_CONTROL_IDLE_TIMEOUT_MS (30 * 1000)
+
 #define HEARTH_TYPE_CONTROL (hearth_control_get_type ())
 G_DECLARE_FINAL_TYPE (HearthControl, hearth_control, HEARTH, CONTROL, GObject)
 
@@ -41,6 +45,9 @@ HearthControl *hearth_control_new (HearthControlHandler handler,
 gboolean hearth_control_listen (HearthControl *self, const char *path,
                                 GError **error);
 void hearth_control_close (HearthControl *self);
+/* Idle timeout for connections without an outstanding request (default
+ * HEARTH_CONTROL_IDLE_TIMEOUT_MS); applies to connections accepted later. */
+void hearth_control_set_idle_timeout (HearthControl *self, guint timeout_ms);
 
 HearthControlRequest *hearth_control_request_ref (HearthControlRequest *req);
 void hearth_control_request_unref (HearthControlRequest *req);

@@ -1,1 +1,818 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * HearthDaemon: hearthd's one owner of state.
+ *
+ * Created by main.c with an immutable HearthConfig. It owns the HearthStore,
+ * the gateway's TLS identity, one HearthCamera per camera row, the stream port
+ * (HearthHttpServer), HearthPairing and the admin socket (HearthControl), and
+ * turns hearthctl requests into store changes. After every change that can
+ * take access away (revocation, deletion, removal) it makes the stream port
+ * re-check its live streams at once (invariant 4).
+ */
+#define G_LOG_DOMAIN "hearth-daemon"
+
+#include "daemon.h"
+#include "access.h"
+#include "camera.h"
+#include "control.h"
+#include "error.h"
+#include "http-server.h"
+#include "pairing.h"
+#include "pki.h"
+#include "qr.h"
+#include "store.h"
+
+#include "hearth-config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#define DEMO_HOUSEHOLD "Home"
+#define DEMO_CAMERA_URL "synthetic:"
+
+struct _HearthDaemon {
+  GObject parent_instance;
+
+  HearthConfig *config;
+  HearthStore *store;
+  HearthAccess *access;
+  GTlsCertificate *certificate;
+  char *certificate_pem;
+  GHashTable *cameras;          /* id → HearthCamera */
+  HearthHttpServer *http;
+  HearthPairing *pairing;
+  HearthControl *control;
+  GHashTable *pair_requests;    /* window id (gint64*) → HearthControlRequest */
+};
+
+G_DEFINE_TYPE (HearthDaemon, hearth_daemon, G_TYPE_OBJECT)
+
+/* --- state directory and TLS identity ------------------------------------------ */
+
+static gboolean
+ensure_private_dir (const char *path, GError **error)
+{
+  if (g_mkdir_with_parents (path, 0700) != 0) {
+    int saved = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                 "cannot create the state directory %s: %s", path,
+                 g_strerror (saved));
+    return FALSE;
+  }
+  if (g_chmod (path, 0700) != 0) {
+    int saved = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                 "cannot make %s private: %s", path, g_strerror (saved));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+load_identity (HearthDaemon *self, GError **error)
+{
+  g_autofree char *key_path = g_build_filename (self->config->state_dir,
+                                                "gateway.key", NULL);
+  g_autofree char *cert_path = g_build_filename (self->config->state_dir,
+                                                 "gateway.crt", NULL);
+  g_autofree char *key_pem = NULL;
+  g_autofree char *both = NULL;
+
+  if (!g_file_test (key_path, G_FILE_TEST_EXISTS)) {
+    g_autoptr (GPtrArray) ips = hearth_net_local_addresses (self->config->local_ranges);
+    g_autofree char *local_name = g_strconcat (g_get_host_name (), ".local", NULL);
+    const char *dns[] = { "localhost", g_get_host_name (), local_name, NULL };
+    g_autofree char *cert_pem = NULL;
+
+    g_ptr_array_add (ips, NULL);
+    key_pem = hearth_pki_generate_key (error);
+    if (key_pem == NULL)
+      return FALSE;
+    cert_pem = hearth_pki_make_server_cert (key_pem, self->config->name, dns,
+                                            (const char *const *) ips->pdata,
+                                            HEARTH_PKI_GATEWAY_DAYS, error);
+    if (cert_pem == NULL ||
+        !hearth_pki_write_private_file (cert_path, cert_pem, -1, error) ||
+        !hearth_pki_write_private_file (key_path, key_pem, -1, error))
+      return FALSE;
+    g_message ("Made the gateway's key and certificate in %s",
+               self->config->state_dir);
+    g_clear_pointer (&key_pem, g_free);
+  }
+
+  if (!g_file_get_contents (cert_path, &self->certificate_pem, NULL, error) ||
+      !g_file_get_contents (key_path, &key_pem, NULL, error))
+    return FALSE;
+  both = g_strconcat (self->certificate_pem, "\n", key_pem, NULL);
+  explicit_bzero (key_pem, strlen (key_pem));
+  self->certificate = g_tls_certificate_new_from_pem (both, -1, error);
+  explicit_bzero (both, strlen (both));
+  if (self->certificate == NULL) {
+    g_prefix_error (error, "cannot load %s: ", cert_path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* --- cameras ---------------------------------------------------------------------- */
+
+static void
+on_camera_state_changed (HearthCamera *camera, guint state, gpointer user_data)
+{
+  const char *reason = hearth_camera_get_last_error (camera);
+
+  if (state == HEARTH_CAMERA_OFFLINE)
+    g_message ("Camera %s is offline: %s", hearth_camera_get_id (camera),
+               reason ? reason : "unknown reason");
+  else
+    g_message ("Camera %s is %s", hearth_camera_get_id (camera),
+               hearth_camera_state_to_string (state));
+}
+
+static void
+camera_start (HearthDaemon *self, const HearthCameraRow *row)
+{
+  g_autoptr (HearthCamera) camera = hearth_camera_new (row->id, row->url);
+
+  hearth_camera_set_backoff (camera, self->config->camera_backoff_min_ms,
+                             self->config->camera_backoff_max_ms);
+  g_signal_connect (camera, "state-changed",
+                    G_CALLBACK (on_camera_state_changed), self);
+  g_hash_table_replace (self->cameras, g_strdup (row->id), g_object_ref (camera));
+  hearth_camera_start (camera);
+}
+
+static void
+camera_stop (HearthDaemon *self, const char *id)
+{
+  HearthCamera *camera = g_hash_table_lookup (self->cameras, id);
+
+  if (camera == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (camera, self);
+  hearth_camera_stop (camera);
+  g_hash_table_remove (self->cameras, id);
+}
+
+/* Stops cameras that no longer have a row (e.g. after a household deletion). */
+static void
+cameras_sync (HearthDaemon *self)
+{
+  g_autoptr (GPtrArray) rows = hearth_store_camera_list (self->store, 0, NULL);
+  g_autoptr (GHashTable) keep = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) gone = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer id;
+
+  if (rows == NULL)
+    return;
+  for (guint i = 0; i < rows->len; i++)
+    g_hash_table_add (keep, ((HearthCameraRow *) rows->pdata[i])->id);
+  g_hash_table_iter_init (&iter, self->cameras);
+  while (g_hash_table_iter_next (&iter, &id, NULL))
+    if (!g_hash_table_contains (keep, id))
+      g_ptr_array_add (gone, g_strdup (id));
+  for (guint i = 0; i < gone->len; i++)
+    camera_stop (self, gone->pdata[i]);
+}
+
+/* After any change that can take access away. */
+static void
+access_changed (HearthDaemon *self)
+{
+  cameras_sync (self);
+  hearth_http_server_recheck (self->http);
+}
+
+static gint64
+household_add (HearthDaemon *self, const char *name, GError **error)
+{
+  g_autofree char *ca_cert = NULL;
+  g_autofree char *ca_key = NULL;
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *cn = g_strdup_printf ("Hearth household CA %s", uuid);
+  gint64 id;
+
+  if (!hearth_pki_make_ca (cn, HEARTH_PKI_CA_DAYS, &ca_cert, &ca_key, error))
+    return 0;
+  id = hearth_store_household_add (self->store, name, ca_cert, ca_key, error);
+  explicit_bzero (ca_key, strlen (ca_key));
+  return id;
+}
+
+/* --- admin requests ------------------------------------------------------------- */
+
+typedef JsonNode *(*MethodFunc) (HearthDaemon *self, HearthControlRequest *req,
+                                 GError **error);
+
+static JsonNode *
+builder_result (JsonBuilder *b)
+{
+  return json_builder_get_root (b);
+}
+
+static JsonNode *
+method_status (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (GPtrArray) households = hearth_store_household_list (self->store, NULL);
+  g_autoptr (GPtrArray) displays = hearth_store_display_list (self->store, 0, NULL);
+  g_autofree char *fingerprint = hearth_pki_fingerprint_pem (self->certificate_pem, NULL);
+  g_autofree char *ranges = hearth_net_ranges_to_string (self->config->local_ranges);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "version");
+  json_builder_add_string_value (b, HEARTH_VERSION);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, self->config->name);
+  json_builder_set_member_name (b, "state_dir");
+  json_builder_add_string_value (b, self->config->state_dir);
+  json_builder_set_member_name (b, "stream_port");
+  json_builder_add_int_value (b, hearth_http_server_get_port (self->http));
+  json_builder_set_member_name (b, "pairing_port");
+  json_builder_add_int_value (b, hearth_pairing_get_port (self->pairing));
+  json_builder_set_member_name (b, "certificate_fingerprint");
+  json_builder_add_string_value (b, fingerprint);
+  json_builder_set_member_name (b, "local_networks");
+  json_builder_add_string_value (b, ranges);
+  json_builder_set_member_name (b, "households");
+  json_builder_add_int_value (b, households ? households->len : 0);
+  json_builder_set_member_name (b, "cameras");
+  json_builder_add_int_value (b, g_hash_table_size (self->cameras));
+  json_builder_set_member_name (b, "displays");
+  json_builder_add_int_value (b, displays ? displays->len : 0);
+  json_builder_set_member_name (b, "live_streams");
+  json_builder_add_int_value (b, hearth_http_server_get_n_streams (self->http));
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+static JsonNode *
+method_household_add (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  const char *name = hearth_control_request_get_string (req, "name", error);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  gint64 id;
+
+  if (name == NULL)
+    return NULL;
+  id = household_add (self, name, error);
+  if (id == 0)
+    return NULL;
+  g_message ("Household “%s” added", name);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_int_value (b, id);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, name);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+static JsonNode *
+method_household_list (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  g_autoptr (GPtrArray) list = hearth_store_household_list (self->store, error);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  if (list == NULL)
+    return NULL;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "households");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < list->len; i++) {
+    HearthHousehold *h = list->pdata[i];
+    g_autoptr (GPtrArray) cameras = hearth_store_camera_list (self->store, h->id, NULL);
+    g_autoptr (GPtrArray) displays = hearth_store_display_list (self->store, h->id, NULL);
+    guint active = 0;
+
+    for (guint d = 0; displays && d < displays->len; d++)
+      if (((HearthDisplayRow *) displays->pdata[d])->revoked_at == 0)
+        active++;
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, h->id);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, h->name);
+    json_builder_set_member_name (b, "cameras");
+    json_builder_add_int_value (b, cameras ? cameras->len : 0);
+    json_builder_set_member_name (b, "displays");
+    json_builder_add_int_value (b, active);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+static JsonNode *
+method_household_delete (HearthDaemon *self, HearthControlRequest *req,
+                         GError **error)
+{
+  const char *name = hearth_control_request_get_string (req, "name", error);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  if (name == NULL || !hearth_store_household_delete (self->store, name, error))
+    return NULL;
+  g_message ("Household “%s” deleted", name);
+  access_changed (self);
+  json_builder_begin_object (b);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+static JsonNode *
+method_camera_add (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  const char *household, *name, *url;
+  g_autoptr (HearthHousehold) h = NULL;
+  g_autoptr (HearthCameraRow) row = NULL;
+  g_autofree char *checked = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  if (!(household = hearth_control_request_get_string (req, "household", error)) ||
+      !(name = hearth_control_request_get_string (req, "name", error)) ||
+      !(url = hearth_control_request_get_string (req, "url", error)))
+    return NULL;
+  checked = hearth_camera_url_check (url, self->config->local_ranges, error);
+  if (checked == NULL)
+    return NULL;
+  h = hearth_store_household_get_by_name (self->store, household, error);
+  if (h == NULL)
+    return NULL;
+  id = hearth_store_camera_add (self->store, h->id, name, checked, error);
+  if (id == NULL)
+    return NULL;
+  row = hearth_store_camera_get (self->store, id, error);
+  if (row == NULL)
+    return NULL;
+  camera_start (self, row);
+  g_message ("Camera %s (“%s”) added to household “%s”", id, name, household);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, id);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+static JsonNode *
+method_camera_list (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  g_autoptr (GPtrArray) rows = hearth_store_camera_list (self->store, 0, error);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  if (rows == NULL)
+    return NULL;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "cameras");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < rows->len; i++) {
+    HearthCameraRow *row = rows->pdata[i];
+    HearthCamera *camera = g_hash_table_lookup (self->cameras, row->id);
+    g_autofree char *url = hearth_url_redact (row->url);
+    const char *reason = camera ? hearth_camera_get_last_error (camera) : NULL;
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_string_value (b, row->id);
+    json_builder_set_member_name (b, "household");
+    json_builder_add_string_value (b, row->household);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, row->name);
+    json_builder_set_member_name (b, "url");
+    json_builder_add_string_value (b, url);
+    json_builder_set_member_name (b, "state");
+    json_builder_add_string_value (
+        b, camera ? hearth_camera_state_to_string (hearth_camera_get_state (camera))
+                  : "stopped");
+    json_builder_set_member_name (b, "reason");
+    if (reason && camera && hearth_camera_get_state (camera) == HEARTH_CAMERA_OFFLINE)
+      json_builder_add_string_value (b, reason);
+    else
+      json_builder_add_null_value (b);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+static JsonNode *
+method_camera_remove (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  const char *id = hearth_control_request_get_string (req, "id", error);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  if (id == NULL || !hearth_store_camera_remove (self->store, id, error))
+    return NULL;
+  camera_stop (self, id);
+  access_changed (self);
+  g_message ("Camera %s removed", id);
+  json_builder_begin_object (b);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+static JsonNode *
+method_display_list (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  const char *household = hearth_control_request_get_string (req, "household", NULL);
+  g_autoptr (HearthHousehold) h = NULL;
+  g_autoptr (GPtrArray) rows = NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  if (household != NULL) {
+    h = hearth_store_household_get_by_name (self->store, household, error);
+    if (h == NULL)
+      return NULL;
+  }
+  rows = hearth_store_display_list (self->store, h ? h->id : 0, error);
+  if (rows == NULL)
+    return NULL;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "displays");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < rows->len; i++) {
+    HearthDisplayRow *d = rows->pdata[i];
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, d->id);
+    json_builder_set_member_name (b, "household");
+    json_builder_add_string_value (b, d->household);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, d->name);
+    json_builder_set_member_name (b, "fingerprint");
+    json_builder_add_string_value (b, d->fingerprint ? d->fingerprint : "");
+    json_builder_set_member_name (b, "paired_at");
+    json_builder_add_int_value (b, d->created);
+    json_builder_set_member_name (b, "revoked");
+    json_builder_add_boolean_value (b, d->revoked_at != 0);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+static JsonNode *
+method_display_revoke (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  gint64 id = hearth_control_request_get_int (req, "id", -1);
+  g_autoptr (HearthDisplayRow) display = NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  if (id <= 0) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "id: want a display id (see hearthctl display list)");
+    return NULL;
+  }
+  display = hearth_store_display_get (self->store, id, error);
+  if (display == NULL || !hearth_store_display_revoke (self->store, id, error))
+    return NULL;
+  g_message ("Display %" G_GINT64_FORMAT " (“%s”) revoked", id, display->name);
+  access_changed (self);
+  json_builder_begin_object (b);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+static JsonNode *
+method_audit_list (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  gint64 since = hearth_control_request_get_int (req, "since_us", 0);
+  g_autoptr (GPtrArray) rows = hearth_store_audit_list (self->store, since, error);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  if (rows == NULL)
+    return NULL;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "events");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < rows->len; i++) {
+    HearthAuditRow *a = rows->pdata[i];
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "time_us");
+    json_builder_add_int_value (b, a->at);
+    json_builder_set_member_name (b, "kind");
+    json_builder_add_string_value (b, a->kind);
+    json_builder_set_member_name (b, "household_id");
+    json_builder_add_int_value (b, a->household_id);
+    json_builder_set_member_name (b, "detail");
+    json_builder_add_string_value (b, a->detail);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+/* pair.open answers at once, then keeps the request for a "paired" or
+ * "expired" event. */
+static JsonNode *
+method_pair_open (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  const char *household = hearth_control_request_get_string (req, "household", error);
+  gint64 ttl = hearth_control_request_get_int (req, "ttl_seconds",
+                                               self->config->pairing_ttl);
+  g_autofree char *payload = NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  gint64 window_id = 0, expires = 0;
+
+  if (household == NULL)
+    return NULL;
+  if (ttl < 1 || ttl > 86400) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "ttl_seconds: want 1 to 86400");
+    return NULL;
+  }
+  payload = hearth_pairing_open_window (self->pairing, household, (guint) ttl,
+                                        &window_id, &expires, error);
+  if (payload == NULL)
+    return NULL;
+  g_message ("Pairing window %" G_GINT64_FORMAT " open for household “%s” for %"
+             G_GINT64_FORMAT " s", window_id, household, ttl);
+  g_hash_table_insert (self->pair_requests, g_memdup2 (&window_id, sizeof window_id),
+                       hearth_control_request_ref (req));
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "payload");
+  json_builder_add_string_value (b, payload);
+  json_builder_set_member_name (b, "window_id");
+  json_builder_add_int_value (b, window_id);
+  json_builder_set_member_name (b, "expires_at");
+  json_builder_add_int_value (b, expires / G_USEC_PER_SEC);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+static void
+pair_event (HearthDaemon *self, gint64 window_id, JsonNode *event)
+{
+  HearthControlRequest *req = g_hash_table_lookup (self->pair_requests, &window_id);
+
+  if (req == NULL) {
+    json_node_unref (event);
+    return;
+  }
+  if (!hearth_control_request_is_closed (req)) {
+    hearth_control_request_send_event (req, event);
+    hearth_control_request_finish (req);
+  } else {
+    json_node_unref (event);
+  }
+  g_hash_table_remove (self->pair_requests, &window_id);
+}
+
+static void
+on_paired (HearthPairing *pairing, gint64 window_id, gint64 display_id,
+           const char *name, gpointer user_data)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, "paired");
+  json_builder_set_member_name (b, "display_id");
+  json_builder_add_int_value (b, display_id);
+  json_builder_set_member_name (b, "display_name");
+  json_builder_add_string_value (b, name);
+  json_builder_end_object (b);
+  pair_event (user_data, window_id, json_builder_get_root (b));
+}
+
+static void
+on_window_closed (HearthPairing *pairing, gint64 window_id, gpointer user_data)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  g_message ("Pairing window %" G_GINT64_FORMAT " expired", window_id);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, "expired");
+  json_builder_end_object (b);
+  pair_event (user_data, window_id, json_builder_get_root (b));
+}
+
+static const struct {
+  const char *name;
+  MethodFunc func;
+} methods[] = {
+  { "status", method_status },
+  { "household.add", method_household_add },
+  { "household.list", method_household_list },
+  { "household.delete", method_household_delete },
+  { "camera.add", method_camera_add },
+  { "camera.list", method_camera_list },
+  { "camera.remove", method_camera_remove },
+  { "display.list", method_display_list },
+  { "display.revoke", method_display_revoke },
+  { "audit.list", method_audit_list },
+  { "pair.open", method_pair_open },
+};
+
+static void
+on_control_request (HearthControl *control, HearthControlRequest *req,
+                    gpointer user_data)
+{
+  HearthDaemon *self = user_data;
+  const char *method = hearth_control_request_get_method (req);
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++) {
+    if (g_str_equal (methods[i].name, method)) {
+      JsonNode *result = methods[i].func (self, req, &error);
+
+      if (result != NULL)
+        hearth_control_request_reply (req, result);
+      else
+        hearth_control_request_reply_error (req, error);
+      if (result != NULL && g_str_equal (method, "pair.open"))
+        return; /* stays open for its event */
+      hearth_control_request_finish (req);
+      return;
+    }
+  }
+  g_set_error (&error, HEARTH_ERROR, HEARTH_ERROR_INVALID, "unknown method “%s”",
+               method);
+  hearth_control_request_reply_error (req, error);
+  hearth_control_request_finish (req);
+}
+
+/* --- start and stop -------------------------------------------------------------- */
+
+static gboolean
+demo_setup (HearthDaemon *self, GError **error)
+{
+  g_autoptr (HearthHousehold) home = NULL;
+  g_autoptr (GPtrArray) cameras = NULL;
+  g_autofree char *payload = NULL;
+  g_autofree char *qr = NULL;
+  gint64 expires = 0;
+
+  home = hearth_store_household_get_by_name (self->store, DEMO_HOUSEHOLD, NULL);
+  if (home == NULL) {
+    if (household_add (self, DEMO_HOUSEHOLD, error) == 0)
+      return FALSE;
+    home = hearth_store_household_get_by_name (self->store, DEMO_HOUSEHOLD, error);
+    if (home == NULL)
+      return FALSE;
+  }
+  cameras = hearth_store_camera_list (self->store, home->id, error);
+  if (cameras == NULL)
+    return FALSE;
+  if (cameras->len == 0) {
+    g_autofree char *id = hearth_store_camera_add (self->store, home->id, "Demo",
+                                                   DEMO_CAMERA_URL, error);
+    g_autoptr (HearthCameraRow) row = NULL;
+
+    if (id == NULL || !(row = hearth_store_camera_get (self->store, id, error)))
+      return FALSE;
+    camera_start (self, row);
+    g_message ("Demo camera %s added to household “%s”", id, DEMO_HOUSEHOLD);
+  }
+
+  payload = hearth_pairing_open_window (self->pairing, DEMO_HOUSEHOLD,
+                                        self->config->pairing_ttl, NULL, &expires,
+                                        error);
+  if (payload == NULL)
+    return FALSE;
+  qr = hearth_qr_render_terminal (payload, error);
+  if (qr == NULL)
+    return FALSE;
+  g_print ("\nScan this with a display to pair it with household “%s”\n"
+           "(or run: hearth-display pair '%s')\n\n%s\n"
+           "The code works once and expires in %u minutes.\n\n",
+           DEMO_HOUSEHOLD, payload, qr, self->config->pairing_ttl / 60);
+  return TRUE;
+}
+
+gboolean
+hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
+{
+  g_autofree char *db_path = NULL;
+  g_autofree char *socket_path = NULL;
+  g_autoptr (GPtrArray) rows = NULL;
+
+  if (!ensure_private_dir (self->config->state_dir, error))
+    return FALSE;
+  db_path = g_build_filename (self->config->state_dir, "hearth.db", NULL);
+  self->store = hearth_store_open (db_path, error);
+  if (self->store == NULL)
+    return FALSE;
+  if (!load_identity (self, error))
+    return FALSE;
+
+  self->access = hearth_access_new (self->store, self->config->local_ranges);
+  self->http = hearth_http_server_new (self->access, self->cameras, self->config);
+  if (!hearth_http_server_listen (self->http, self->certificate,
+                                  self->config->listen, error))
+    return FALSE;
+
+  self->pairing = hearth_pairing_new (self->store, self->access, self->config,
+                                      self->certificate, self->certificate_pem);
+  hearth_pairing_set_stream_port (self->pairing,
+                                  hearth_http_server_get_port (self->http));
+  g_signal_connect (self->pairing, "paired", G_CALLBACK (on_paired), self);
+  g_signal_connect (self->pairing, "window-closed", G_CALLBACK (on_window_closed),
+                    self);
+  if (!hearth_pairing_start (self->pairing, error))
+    return FALSE;
+
+  socket_path = self->config->control_socket
+      ? g_strdup (self->config->control_socket)
+      : g_build_filename (self->config->state_dir, HEARTH_DEFAULT_SOCKET_NAME, NULL);
+  self->control = hearth_control_new (on_control_request, self, NULL);
+  if (!hearth_control_listen (self->control, socket_path, error))
+    return FALSE;
+
+  rows = hearth_store_camera_list (self->store, 0, error);
+  if (rows == NULL)
+    return FALSE;
+  for (guint i = 0; i < rows->len; i++)
+    camera_start (self, rows->pdata[i]);
+
+  g_message ("Hearth %s serving streams on port %u (state in %s, admin socket %s)",
+             HEARTH_VERSION, hearth_http_server_get_port (self->http),
+             self->config->state_dir, socket_path);
+  if (demo && !demo_setup (self, error))
+    return FALSE;
+  return TRUE;
+}
+
+void
+hearth_daemon_stop (HearthDaemon *self)
+{
+  GHashTableIter iter;
+  gpointer camera;
+
+  if (self->control)
+    hearth_control_close (self->control);
+  g_hash_table_remove_all (self->pair_requests);
+  if (self->pairing)
+    hearth_pairing_close (self->pairing);
+  if (self->http)
+    hearth_http_server_close (self->http);
+  g_hash_table_iter_init (&iter, self->cameras);
+  while (g_hash_table_iter_next (&iter, NULL, &camera)) {
+    g_signal_handlers_disconnect_by_data (camera, self);
+    hearth_camera_stop (camera);
+  }
+  g_hash_table_remove_all (self->cameras);
+}
+
+static void
+hearth_daemon_dispose (GObject *object)
+{
+  HearthDaemon *self = HEARTH_DAEMON (object);
+
+  hearth_daemon_stop (self);
+  g_clear_object (&self->control);
+  g_clear_object (&self->pairing);
+  g_clear_object (&self->http);
+  g_clear_object (&self->access);
+  g_clear_object (&self->store);
+  g_clear_object (&self->certificate);
+  G_OBJECT_CLASS (hearth_daemon_parent_class)->dispose (object);
+}
+
+static void
+hearth_daemon_finalize (GObject *object)
+{
+  HearthDaemon *self = HEARTH_DAEMON (object);
+
+  g_hash_table_unref (self->cameras);
+  g_hash_table_unref (self->pair_requests);
+  g_free (self->certificate_pem);
+  hearth_config_free (self->config);
+  G_OBJECT_CLASS (hearth_daemon_parent_class)->finalize (object);
+}
+
+static void
+hearth_daemon_class_init (HearthDaemonClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = hearth_daemon_dispose;
+  G_OBJECT_CLASS (klass)->finalize = hearth_daemon_finalize;
+}
+
+static void
+hearth_daemon_init (HearthDaemon *self)
+{
+  self->cameras = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         g_object_unref);
+  self->pair_requests = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+      (GDestroyNotify) hearth_control_request_unref);
+}
+
+HearthDaemon *
+hearth_daemon_new (HearthConfig *config)
+{
+  HearthDaemon *self = g_object_new (HEARTH_TYPE_DAEMON, NULL);
+
+  self->config = config;
+  return self;
+}

@@ -1,1 +1,758 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Fragmented-MP4 splitter: the one place in the gateway that reads MP4 bytes.
+ *
+ * HearthCamera feeds it the byte stream of GStreamer's mp4mux (fragmented
+ * mode) on the main context, one splitter per stream generation. It cuts the
+ * stream at top-level boxes into an init segment (ftyp + moov) and fragments
+ * (moof + mdat, contiguous), and reads just enough of each moof
+ * (moof/traf/tfhd/trun, with the moov/mvex/trex defaults) to tell whether the
+ * fragment starts with a sync sample. Everything it reads comes from a camera,
+ * so every read is bounds-checked, and a malformed box is a HEARTH_ERROR_MEDIA
+ * error that stays sticky: the camera restarts with a new generation rather
+ * than serve bytes nobody understood.
+ */
+#define G_LOG_DOMAIN "hearth-fmp4"
+
+#include <string.h>
+
+#include "error.h"
+#include "fmp4.h"
+
+/* A live camera's boxes are small (one frame per fragment); a bigger one is
+ * broken or hostile and would only grow the pending buffer. */
+#define MAX_BOX_SIZE (64u * 1024 * 1024)
+/* moov/mvex/trex entries remembered (one per track; cameras have 1–2). */
+#define MAX_TREX 8
+
+/* ISO/IEC 14496-12 sample_flags: sample_is_non_sync_sample. */
+#define SAMPLE_IS_NON_SYNC 0x00010000u
+
+#define TFHD_BASE_DATA_OFFSET   0x000001u
+#define TFHD_SAMPLE_DESC_INDEX  0x000002u
+#define TFHD_DEFAULT_DURATION   0x000008u
+#define TFHD_DEFAULT_SIZE       0x000010u
+#define TFHD_DEFAULT_FLAGS      0x000020u
+
+#define TRUN_DATA_OFFSET        0x000001u
+#define TRUN_FIRST_SAMPLE_FLAGS 0x000004u
+#define TRUN_SAMPLE_DURATION    0x000100u
+#define TRUN_SAMPLE_SIZE        0x000200u
+#define TRUN_SAMPLE_FLAGS       0x000400u
+#define TRUN_SAMPLE_CTO         0x000800u
+
+#define FOURCC(a, b, c, d) \
+  (((guint32) (a) << 24) | ((guint32) (b) << 16) | \
+   ((guint32) (c) << 8) | (guint32) (d))
+
+#define BOX_FTYP FOURCC ('f', 't', 'y', 'p')
+#define BOX_MOOV FOURCC ('m', 'o', 'o', 'v')
+#define BOX_MOOF FOURCC ('m', 'o', 'o', 'f')
+#define BOX_MDAT FOURCC ('m', 'd', 'a', 't')
+#define BOX_MVEX FOURCC ('m', 'v', 'e', 'x')
+#define BOX_TREX FOURCC ('t', 'r', 'e', 'x')
+#define BOX_TRAF FOURCC ('t', 'r', 'a', 'f')
+#define BOX_TFHD FOURCC ('t', 'f', 'h', 'd')
+#define BOX_TRUN FOURCC ('t', 'r', 'u', 'n')
+
+typedef struct {
+  guint32 track_id;
+  guint32 default_sample_flags;
+} Trex;
+
+typedef struct {
+  HearthFmp4Kind kind;
+  GBytes *bytes;
+  gboolean keyframe;
+} Unit;
+
+struct _HearthFmp4Splitter {
+  GByteArray *pending;   /* bytes not yet cut into boxes */
+  GQueue units;          /* of Unit *, ready for pop */
+  GBytes *ftyp;          /* (nullable) waiting for its moov */
+  GBytes *moof;          /* (nullable) waiting for its mdat */
+  gboolean moof_keyframe;
+  gboolean started;      /* saw the leading ftyp */
+  gboolean have_init;
+  Trex trex[MAX_TREX];
+  guint n_trex;
+  GError *error;         /* (nullable) sticky: the stream is broken */
+};
+
+/* A cursor over untrusted bytes; every read checks what is left. */
+typedef struct {
+  const guint8 *data;
+  gsize len;
+  gsize pos;
+} Reader;
+
+typedef struct {
+  guint32 type;
+  const guint8 *body;    /* after the (large)size/type header */
+  gsize body_len;
+} Box;
+
+static void
+unit_free (Unit *unit)
+{
+  g_bytes_unref (unit->bytes);
+  g_free (unit);
+}
+
+static gsize
+reader_left (const Reader *r)
+{
+  return r->len - r->pos;
+}
+
+static gboolean
+reader_skip (Reader *r, gsize n)
+{
+  if (reader_left (r) < n)
+    return FALSE;
+  r->pos += n;
+  return TRUE;
+}
+
+static gboolean
+reader_u32 (Reader *r, guint32 *out)
+{
+  guint32 v;
+
+  if (reader_left (r) < 4)
+    return FALSE;
+  memcpy (&v, r->data + r->pos, 4);
+  *out = GUINT32_FROM_BE (v);
+  r->pos += 4;
+  return TRUE;
+}
+
+static gboolean
+reader_u64 (Reader *r, guint64 *out)
+{
+  guint64 v;
+
+  if (reader_left (r) < 8)
+    return FALSE;
+  memcpy (&v, r->data + r->pos, 8);
+  *out = GUINT64_FROM_BE (v);
+  r->pos += 8;
+  return TRUE;
+}
+
+/* The type as text for messages; non-printable bytes become '?'. */
+static void
+fourcc_to_string (guint32 type, char out[5])
+{
+  for (guint i = 0; i < 4; i++) {
+    char c = (char) ((type >> (24 - 8 * i)) & 0xff);
+    out[i] = g_ascii_isprint (c) ? c : '?';
+  }
+  out[4] = '\0';
+}
+
+static gboolean
+fourcc_is_valid (guint32 type)
+{
+  for (guint i = 0; i < 4; i++) {
+    guint8 c = (type >> (24 - 8 * i)) & 0xff;
+    if (c < 0x20 || c > 0x7e)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/*
+ * Reads a box header at @data. Returns FALSE with @error on a malformed
+ * header; returns TRUE with *@need_more set if @len does not hold the header
+ * yet. On success *@header_len and *@box_len (whole box) are set; the box
+ * itself may extend past @len.
+ */
+static gboolean
+parse_box_header (const guint8 *data, gsize len, guint32 *type,
+                  gsize *header_len, guint64 *box_len, gboolean *need_more,
+                  GError **error)
+{
+  Reader r = { data, len, 0 };
+  guint32 size32;
+  guint64 size;
+  char name[5];
+
+  *need_more = FALSE;
+  if (len < 8) {
+    *need_more = TRUE;
+    return TRUE;
+  }
+  reader_u32 (&r, &size32);
+  reader_u32 (&r, type);
+  fourcc_to_string (*type, name);
+
+  if (!fourcc_is_valid (*type)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "Box type is not a four-character code (\"%s\")", name);
+    return FALSE;
+  }
+
+  if (size32 == 0) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "Box \"%s\" extends to the end of the file, which a live "
+                 "stream does not have", name);
+    return FALSE;
+  }
+
+  if (size32 == 1) {
+    if (!reader_u64 (&r, &size)) {
+      *need_more = TRUE;
+      return TRUE;
+    }
+    *header_len = 16;
+  } else {
+    size = size32;
+    *header_len = 8;
+  }
+
+  if (size < *header_len) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "Box \"%s\" is %" G_GUINT64_FORMAT " bytes, shorter than "
+                 "its own header", name, size);
+    return FALSE;
+  }
+  if (size > MAX_BOX_SIZE) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "Box \"%s\" is %" G_GUINT64_FORMAT " bytes, over the "
+                 "limit of %u", name, size, MAX_BOX_SIZE);
+    return FALSE;
+  }
+
+  *box_len = size;
+  return TRUE;
+}
+
+/* Takes the next child box out of a container's body held in @r. */
+static gboolean
+reader_box (Reader *r, Box *box, GError **error)
+{
+  gsize header_len;
+  guint64 box_len;
+  gboolean need_more;
+  char name[5];
+
+  if (!parse_box_header (r->data + r->pos, reader_left (r), &box->type,
+                         &header_len, &box_len, &need_more, error))
+    return FALSE;
+
+  if (need_more) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                         "Truncated box header inside a container");
+    return FALSE;
+  }
+  if (box_len > reader_left (r)) {
+    fourcc_to_string (box->type, name);
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "Box \"%s\" (%" G_GUINT64_FORMAT " bytes) overruns its "
+                 "container (%" G_GSIZE_FORMAT " bytes left)",
+                 name, box_len, reader_left (r));
+    return FALSE;
+  }
+
+  box->body = r->data + r->pos + header_len;
+  box->body_len = (gsize) box_len - header_len;
+  r->pos += (gsize) box_len;
+  return TRUE;
+}
+
+/* The body of the box at the start of @data, which must be of @expected
+ * type; whatever follows it is ignored. */
+static gboolean
+reader_whole_box (const guint8 *data, gsize len, guint32 expected, Box *box,
+                  GError **error)
+{
+  Reader r = { data, len, 0 };
+  char name[5];
+
+  if (!reader_box (&r, box, error))
+    return FALSE;
+  if (box->type != expected) {
+    fourcc_to_string (box->type, name);
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "Unexpected \"%s\" box", name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+reader_full_box_header (Reader *r, guint32 *version_flags, const char *name,
+                        GError **error)
+{
+  if (!reader_u32 (r, version_flags)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "Truncated %s box", name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+trex_lookup (const Trex *trex, guint n_trex, guint32 track_id, guint32 *flags)
+{
+  for (guint i = 0; i < n_trex; i++) {
+    if (trex[i].track_id == track_id) {
+      *flags = trex[i].default_sample_flags;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/*
+ * Reads the first track fragment of a moof: the flags of its first sample
+ * and how many samples it holds. @trex: the init segment's defaults, if
+ * known. @keyframe may be NULL when only the count is wanted.
+ */
+static gboolean
+parse_moof (const guint8 *moof, gsize len, const Trex *trex, guint n_trex,
+            gboolean *keyframe, guint *n_samples, GError **error)
+{
+  Box moof_box, traf = { 0, NULL, 0 }, child;
+  Reader r;
+  gboolean have_traf = FALSE, have_tfhd = FALSE, have_first = FALSE;
+  guint32 track_id = 0, tfhd_flags = 0, tfhd_default_flags = 0;
+  guint32 first_flags = 0;
+  guint64 samples = 0;
+
+  if (!reader_whole_box (moof, len, BOX_MOOF, &moof_box, error))
+    return FALSE;
+
+  r = (Reader) { moof_box.body, moof_box.body_len, 0 };
+  while (reader_left (&r) > 0) {
+    if (!reader_box (&r, &child, error))
+      return FALSE;
+    if (child.type == BOX_TRAF) {
+      traf = child;
+      have_traf = TRUE;
+      break;
+    }
+  }
+  if (!have_traf) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                         "Fragment has no track (no traf box)");
+    return FALSE;
+  }
+
+  r = (Reader) { traf.body, traf.body_len, 0 };
+  while (reader_left (&r) > 0) {
+    Reader b;
+    guint32 vf, flags, count, record = 0;
+
+    if (!reader_box (&r, &child, error))
+      return FALSE;
+    b = (Reader) { child.body, child.body_len, 0 };
+
+    if (child.type == BOX_TFHD) {
+      if (!reader_full_box_header (&b, &vf, "tfhd", error))
+        return FALSE;
+      flags = vf & 0xffffff;
+      if (!reader_u32 (&b, &track_id) ||
+          ((flags & TFHD_BASE_DATA_OFFSET) && !reader_skip (&b, 8)) ||
+          ((flags & TFHD_SAMPLE_DESC_INDEX) && !reader_skip (&b, 4)) ||
+          ((flags & TFHD_DEFAULT_DURATION) && !reader_skip (&b, 4)) ||
+          ((flags & TFHD_DEFAULT_SIZE) && !reader_skip (&b, 4)) ||
+          ((flags & TFHD_DEFAULT_FLAGS) &&
+           !reader_u32 (&b, &tfhd_default_flags))) {
+        g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                             "Truncated tfhd box");
+        return FALSE;
+      }
+      tfhd_flags = flags;
+      have_tfhd = TRUE;
+      continue;
+    }
+
+    if (child.type != BOX_TRUN)
+      continue;
+
+    if (!have_tfhd) {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                           "trun box before tfhd");
+      return FALSE;
+    }
+    if (!reader_full_box_header (&b, &vf, "trun", error))
+      return FALSE;
+    flags = vf & 0xffffff;
+    if (!reader_u32 (&b, &count) ||
+        ((flags & TRUN_DATA_OFFSET) && !reader_skip (&b, 4))) {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                           "Truncated trun box");
+      return FALSE;
+    }
+
+    if (flags & TRUN_FIRST_SAMPLE_FLAGS) {
+      guint32 fsf;
+
+      if (!reader_u32 (&b, &fsf)) {
+        g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                             "Truncated trun box");
+        return FALSE;
+      }
+      if (!have_first && count > 0) {
+        first_flags = fsf;
+        have_first = TRUE;
+      }
+    }
+
+    /* Each sample record holds the optional fields, 4 bytes each, in this
+     * order: duration, size, flags, composition time offset. */
+    if (flags & TRUN_SAMPLE_DURATION)
+      record += 4;
+    if (flags & TRUN_SAMPLE_SIZE)
+      record += 4;
+    if (flags & TRUN_SAMPLE_FLAGS)
+      record += 4;
+    if (flags & TRUN_SAMPLE_CTO)
+      record += 4;
+    if ((guint64) count * record > reader_left (&b)) {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                   "trun box claims %u samples but holds %" G_GSIZE_FORMAT
+                   " bytes of sample records", count, reader_left (&b));
+      return FALSE;
+    }
+
+    if (!have_first && count > 0) {
+      if (flags & TRUN_SAMPLE_FLAGS) {
+        Reader s = b;
+        guint32 sf;
+
+        /* Bounds checked above: the first record is all there. */
+        reader_skip (&s, (flags & TRUN_SAMPLE_DURATION ? 4 : 0) +
+                         (flags & TRUN_SAMPLE_SIZE ? 4 : 0));
+        reader_u32 (&s, &sf);
+        first_flags = sf;
+        have_first = TRUE;
+      } else if (tfhd_flags & TFHD_DEFAULT_FLAGS) {
+        first_flags = tfhd_default_flags;
+        have_first = TRUE;
+      } else if (trex_lookup (trex, n_trex, track_id, &first_flags)) {
+        have_first = TRUE;
+      } else if (keyframe == NULL) {
+        /* Only counting samples: the flags do not matter. */
+        have_first = TRUE;
+      } else {
+        g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                             "Fragment does not say whether its first sample "
+                             "is a sync sample");
+        return FALSE;
+      }
+    }
+
+    samples += count;
+  }
+
+  if (!have_first || samples == 0) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                         "Fragment holds no samples");
+    return FALSE;
+  }
+  if (samples > G_MAXUINT) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                         "Fragment claims too many samples");
+    return FALSE;
+  }
+
+  if (keyframe)
+    *keyframe = (first_flags & SAMPLE_IS_NON_SYNC) == 0;
+  if (n_samples)
+    *n_samples = (guint) samples;
+  return TRUE;
+}
+
+/* Remembers the per-track defaults of moov/mvex/trex. */
+static gboolean
+parse_moov (HearthFmp4Splitter *self, const guint8 *moov, gsize len,
+            GError **error)
+{
+  Box moov_box, child, grandchild;
+  Reader r, m;
+
+  if (!reader_whole_box (moov, len, BOX_MOOV, &moov_box, error))
+    return FALSE;
+
+  self->n_trex = 0;
+  r = (Reader) { moov_box.body, moov_box.body_len, 0 };
+  while (reader_left (&r) > 0) {
+    if (!reader_box (&r, &child, error))
+      return FALSE;
+    if (child.type != BOX_MVEX)
+      continue;
+
+    m = (Reader) { child.body, child.body_len, 0 };
+    while (reader_left (&m) > 0) {
+      Reader t;
+      guint32 vf, track_id, flags;
+
+      if (!reader_box (&m, &grandchild, error))
+        return FALSE;
+      if (grandchild.type != BOX_TREX)
+        continue;
+
+      /* version/flags, track_ID, default sample description index,
+       * duration, size, flags */
+      t = (Reader) { grandchild.body, grandchild.body_len, 0 };
+      if (!reader_u32 (&t, &vf) || !reader_u32 (&t, &track_id) ||
+          !reader_skip (&t, 12) || !reader_u32 (&t, &flags)) {
+        g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                             "Truncated trex box");
+        return FALSE;
+      }
+      if (self->n_trex < MAX_TREX) {
+        self->trex[self->n_trex].track_id = track_id;
+        self->trex[self->n_trex].default_sample_flags = flags;
+        self->n_trex++;
+      }
+    }
+  }
+  return TRUE;
+}
+
+/**
+ * hearth_fmp4_moof_starts_with_keyframe:
+ * @moof: a whole moof box, possibly followed by more (e.g. its mdat)
+ * @keyframe: (out): whether the first sample of the first track fragment is
+ *   a sync sample
+ *
+ * Without the init segment's trex defaults, a moof that relies on them is an
+ * error.
+ *
+ * Returns: FALSE with HEARTH_ERROR_MEDIA if the moof is malformed.
+ */
+gboolean
+hearth_fmp4_moof_starts_with_keyframe (const guint8 *moof, gsize len,
+                                       gboolean *keyframe, GError **error)
+{
+  g_return_val_if_fail (moof != NULL || len == 0, FALSE);
+  g_return_val_if_fail (keyframe != NULL, FALSE);
+
+  return parse_moof (moof, len, NULL, 0, keyframe, NULL, error);
+}
+
+/**
+ * hearth_fmp4_moof_get_sample_count:
+ * @moof: a whole moof box, possibly followed by more (e.g. its mdat)
+ * @n_samples: (out): samples in its first track fragment
+ *
+ * Returns: FALSE with HEARTH_ERROR_MEDIA if the moof is malformed.
+ */
+gboolean
+hearth_fmp4_moof_get_sample_count (const guint8 *moof, gsize len,
+                                   guint *n_samples, GError **error)
+{
+  g_return_val_if_fail (moof != NULL || len == 0, FALSE);
+  g_return_val_if_fail (n_samples != NULL, FALSE);
+
+  return parse_moof (moof, len, NULL, 0, NULL, n_samples, error);
+}
+
+HearthFmp4Splitter *
+hearth_fmp4_splitter_new (void)
+{
+  HearthFmp4Splitter *self = g_new0 (HearthFmp4Splitter, 1);
+
+  self->pending = g_byte_array_new ();
+  g_queue_init (&self->units);
+  return self;
+}
+
+void
+hearth_fmp4_splitter_free (HearthFmp4Splitter *self)
+{
+  if (self == NULL)
+    return;
+  g_byte_array_unref (self->pending);
+  g_queue_clear_full (&self->units, (GDestroyNotify) unit_free);
+  g_clear_pointer (&self->ftyp, g_bytes_unref);
+  g_clear_pointer (&self->moof, g_bytes_unref);
+  g_clear_error (&self->error);
+  g_free (self);
+}
+
+static void
+emit_unit (HearthFmp4Splitter *self, HearthFmp4Kind kind,
+           GBytes *first, const guint8 *second, gsize second_len,
+           gboolean keyframe)
+{
+  gsize first_len = g_bytes_get_size (first);
+  guint8 *data = g_malloc (first_len + second_len);
+  Unit *unit = g_new0 (Unit, 1);
+
+  /* One contiguous allocation per unit: every subscriber then shares it. */
+  memcpy (data, g_bytes_get_data (first, NULL), first_len);
+  memcpy (data + first_len, second, second_len);
+  unit->kind = kind;
+  unit->bytes = g_bytes_new_take (data, first_len + second_len);
+  unit->keyframe = keyframe;
+  g_queue_push_tail (&self->units, unit);
+}
+
+/* Acts on one whole top-level box. */
+static gboolean
+handle_box (HearthFmp4Splitter *self, guint32 type, const guint8 *box,
+            gsize len, GError **error)
+{
+  switch (type) {
+  case BOX_FTYP:
+    if (self->have_init || self->ftyp != NULL) {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                           "A second ftyp box in one stream");
+      return FALSE;
+    }
+    self->started = TRUE;
+    self->ftyp = g_bytes_new (box, len);
+    return TRUE;
+
+  case BOX_MOOV:
+    if (self->ftyp == NULL) {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                           "moov box without a preceding ftyp");
+      return FALSE;
+    }
+    if (!parse_moov (self, box, len, error))
+      return FALSE;
+    emit_unit (self, HEARTH_FMP4_INIT, self->ftyp, box, len, FALSE);
+    g_clear_pointer (&self->ftyp, g_bytes_unref);
+    self->have_init = TRUE;
+    return TRUE;
+
+  case BOX_MOOF:
+    if (!self->have_init) {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                           "Fragment before the init segment");
+      return FALSE;
+    }
+    if (self->moof != NULL) {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                           "moof box without an mdat");
+      return FALSE;
+    }
+    if (!parse_moof (box, len, self->trex, self->n_trex,
+                     &self->moof_keyframe, NULL, error))
+      return FALSE;
+    self->moof = g_bytes_new (box, len);
+    return TRUE;
+
+  case BOX_MDAT:
+    if (self->moof == NULL) {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                           "mdat box without a moof");
+      return FALSE;
+    }
+    emit_unit (self, HEARTH_FMP4_FRAGMENT, self->moof, box, len,
+               self->moof_keyframe);
+    g_clear_pointer (&self->moof, g_bytes_unref);
+    return TRUE;
+
+  default:
+    /* free, skip, sidx, mfra, …: nothing a live player needs. */
+    return TRUE;
+  }
+}
+
+/**
+ * hearth_fmp4_splitter_push:
+ * @data: (array length=len): the next bytes of mp4mux output, cut anywhere
+ *
+ * Returns: FALSE with HEARTH_ERROR_MEDIA on a malformed stream; every later
+ *   push fails the same way.
+ */
+gboolean
+hearth_fmp4_splitter_push (HearthFmp4Splitter *self, const guint8 *data,
+                           gsize len, GError **error)
+{
+  gsize off = 0;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+
+  if (self->error != NULL) {
+    g_propagate_error (error, g_error_copy (self->error));
+    return FALSE;
+  }
+
+  if (len > G_MAXUINT - self->pending->len) {
+    g_set_error_literal (&self->error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                         "Too much unsplit data");
+    goto failed;
+  }
+  g_byte_array_append (self->pending, data, (guint) len);
+
+  for (;;) {
+    const guint8 *at = self->pending->data + off;
+    gsize left = self->pending->len - off;
+    guint32 type;
+    gsize header_len;
+    guint64 box_len;
+    gboolean need_more;
+
+    if (!parse_box_header (at, left, &type, &header_len, &box_len,
+                           &need_more, &self->error))
+      goto failed;
+    if (need_more)
+      break;
+    /* Refuse a stream that does not start with ftyp before waiting for
+     * the rest of a box that may never come. */
+    if (!self->started && type != BOX_FTYP) {
+      char name[5];
+
+      fourcc_to_string (type, name);
+      g_set_error (&self->error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                   "Stream starts with a \"%s\" box, not ftyp", name);
+      goto failed;
+    }
+    if (box_len > left)
+      break;
+    if (!handle_box (self, type, at, (gsize) box_len, &self->error))
+      goto failed;
+    off += (gsize) box_len;
+  }
+
+  if (off > 0)
+    g_byte_array_remove_range (self->pending, 0, (guint) off);
+  return TRUE;
+
+failed:
+  g_byte_array_set_size (self->pending, 0);
+  g_clear_pointer (&self->ftyp, g_bytes_unref);
+  g_clear_pointer (&self->moof, g_bytes_unref);
+  g_propagate_error (error, g_error_copy (self->error));
+  return FALSE;
+}
+
+/**
+ * hearth_fmp4_splitter_pop:
+ * @kind: (out): what the unit is
+ * @bytes: (out) (transfer full): ftyp+moov, or moof+mdat
+ * @keyframe: (out) (optional): for a fragment, whether it starts with a
+ *   sync sample; FALSE for the init segment
+ *
+ * Returns: FALSE if no complete unit is waiting.
+ */
+gboolean
+hearth_fmp4_splitter_pop (HearthFmp4Splitter *self, HearthFmp4Kind *kind,
+                          GBytes **bytes, gboolean *keyframe)
+{
+  Unit *unit;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (kind != NULL, FALSE);
+  g_return_val_if_fail (bytes != NULL, FALSE);
+
+  unit = g_queue_pop_head (&self->units);
+  if (unit == NULL)
+    return FALSE;
+
+  *kind = unit->kind;
+  *bytes = g_steal_pointer (&unit->bytes);
+  if (keyframe)
+    *keyframe = unit->keyframe;
+  g_free (unit);
+  return TRUE;
+}

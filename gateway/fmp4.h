@@ -36,9 +36,17 @@ gboolean hearth_fmp4_splitter_pop (HearthFmp4Splitter *self,
                                    GBytes **bytes,
                                    gboolean *keyframe);
 
-/* TRUE if the first sample of this moof is a sync sample. */
+/* Both take a moof box, possibly followed by more bytes (a whole fragment).
+ * Sets *keyframe to whether the first sample of this moof is a sync sample.
+ * Fails (HEARTH_ERROR_MEDIA) on a malformed moof. */
 gboolean hearth_fmp4_moof_starts_with_keyframe (const guint8 *moof, gsize len,
                                                 gboolean *keyframe,
                                                 GError **error);
+
+/* Sets *n_samples to the number of samples (frames) in this moof's first
+ * track fragment. Fails (HEARTH_ERROR_MEDIA) on a malformed moof. */
+gboolean hearth_fmp4_moof_get_sample_count (const guint8 *moof, gsize len,
+                                            guint *n_samples,
+                                            GError **error);
 
 G_END_DECLS

@@ -1,1 +1,599 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * HearthHttpServer: the stream port (HTTPS, client certificate required).
+ *
+ * Created by HearthDaemon. At each TLS handshake glib-networking asks the
+ * message's "accept-certificate"; we answer through HearthAccess and keep the
+ * accepted fingerprint on the connection's GSocket, because libsoup 3.2 asks
+ * only once per connection and returns no peer certificate for later requests
+ * on a kept-alive connection (PLATFORM.md). Every request then resolves that
+ * fingerprint again through HearthAccess — nothing about who may see what is
+ * cached here.
+ *
+ * Live streams go through one writer (LiveStream): it shares the camera's
+ * refcounted chunks (no copy per display), checks each chunk's camera UUID and
+ * generation against the subscription before it is written (invariant 3),
+ * bounds what a slow display can queue, and can be cut at once when a recheck
+ * fails (invariant 4).
+ */
+#define G_LOG_DOMAIN "hearth-http"
+
+#include "http-server.h"
+#include "error.h"
+
+#include <sys/socket.h>
+
+#define FINGERPRINT_KEY "hearth-fingerprint"
+/* A display that cannot keep up for this long is disconnected. */
+#define SLOW_DISPLAY_LIMIT_US (10 * G_USEC_PER_SEC)
+
+typedef struct {
+  HearthHttpServer *server;   /* unowned: the server closes us before it dies */
+  SoupServerMessage *msg;
+  GSocket *socket;
+  HearthSubscription *subscription;
+  char *camera_id;
+  guint64 generation;
+  char *fingerprint;
+  gint64 display_id;
+  gint64 household_id;
+  guint64 queued;             /* bytes appended to the response */
+  guint64 written;            /* bytes libsoup has written */
+  gboolean skipping;          /* dropping chunks until the next keyframe */
+  gint64 skipping_since;
+  guint64 skipped;
+  gboolean done;
+} LiveStream;
+
+struct _HearthHttpServer {
+  GObject parent_instance;
+
+  SoupServer *soup;
+  HearthAccess *access;
+  GHashTable *cameras;        /* unowned view of the daemon's id → HearthCamera */
+  const HearthConfig *config; /* immutable, outlives us */
+  GList *streams;             /* of LiveStream */
+  GHashTable *connections;    /* set of GSocket (weak): open authenticated ones */
+};
+
+G_DEFINE_TYPE (HearthHttpServer, hearth_http_server, G_TYPE_OBJECT)
+
+static void live_stream_cut (LiveStream *live);
+
+/* --- replies --------------------------------------------------------------- */
+
+void
+hearth_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node)
+{
+  g_autofree char *text = json_to_string (node, FALSE);
+
+  soup_server_message_set_status (msg, status, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Cache-Control", "no-store");
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
+                                    g_steal_pointer (&text), strlen (text));
+}
+
+void
+hearth_http_reply_error (SoupServerMessage *msg, guint status, const char *code,
+                         const char *message)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) node = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "error");
+  json_builder_add_string_value (b, code);
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  json_builder_end_object (b);
+  node = json_builder_get_root (b);
+  hearth_http_reply_json (msg, status, node);
+}
+
+void
+hearth_http_reply_gerror (SoupServerMessage *msg, const GError *error)
+{
+  guint status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
+  const char *code = "internal";
+  const char *message = error->message;
+
+  if (error->domain == HEARTH_ERROR) {
+    switch (error->code) {
+      case HEARTH_ERROR_NOT_FOUND: status = 404; code = "not_found"; break;
+      case HEARTH_ERROR_DENIED: status = 403; code = "forbidden"; break;
+      case HEARTH_ERROR_INVALID: status = 400; code = "bad_request"; break;
+      case HEARTH_ERROR_NOT_LOCAL: status = 403; code = "not_local"; break;
+      case HEARTH_ERROR_LIMIT: status = 429; code = "limit"; break;
+      case HEARTH_ERROR_RATE_LIMITED: status = 429; code = "rate_limited"; break;
+      case HEARTH_ERROR_TOKEN_INVALID: status = 403; code = "token_invalid"; break;
+      case HEARTH_ERROR_TOKEN_EXPIRED: status = 403; code = "token_expired"; break;
+      case HEARTH_ERROR_TOKEN_SPENT: status = 403; code = "token_spent"; break;
+      default: break;
+    }
+  }
+  if (error->domain == HEARTH_ERROR && error->code == HEARTH_ERROR_TOKEN_INVALID)
+    message = "this pairing code is not valid";
+  else if (error->domain == HEARTH_ERROR && error->code == HEARTH_ERROR_TOKEN_EXPIRED)
+    message = "this pairing code has expired";
+  else if (error->domain == HEARTH_ERROR && error->code == HEARTH_ERROR_TOKEN_SPENT)
+    message = "this pairing code was already used";
+  else if (status == SOUP_STATUS_INTERNAL_SERVER_ERROR)
+    message = "internal error";
+  hearth_http_reply_error (msg, status, code, message);
+}
+
+/* --- connections and identity ------------------------------------------------ */
+
+static void
+connection_gone (gpointer data, GObject *where_the_socket_was)
+{
+  HearthHttpServer *self = data;
+
+  g_hash_table_remove (self->connections, where_the_socket_was);
+}
+
+static gboolean
+on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
+                       GTlsCertificateFlags errors, gpointer user_data)
+{
+  HearthHttpServer *self = user_data;
+  GSocket *socket = soup_server_message_get_socket (msg);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *fingerprint = NULL;
+
+  /* CA validation is ours (per household), so @errors is not consulted. */
+  if (socket == NULL)
+    return FALSE;
+  if (!g_hash_table_contains (self->connections, socket) &&
+      g_hash_table_size (self->connections) >= self->config->max_connections) {
+    g_message ("Refusing a connection: %u connections open (the limit)",
+               g_hash_table_size (self->connections));
+    return FALSE;
+  }
+  fingerprint = hearth_access_accept_certificate (
+      self->access, soup_server_message_get_remote_address (msg), peer, &error);
+  if (fingerprint == NULL) {
+    g_message ("Refused a TLS client: %s", error->message);
+    return FALSE;
+  }
+  if (g_hash_table_add (self->connections, socket))
+    g_object_weak_ref (G_OBJECT (socket), connection_gone, self);
+  g_object_set_data_full (G_OBJECT (socket), FINGERPRINT_KEY,
+                          g_steal_pointer (&fingerprint), g_free);
+  return TRUE;
+}
+
+void
+hearth_http_refuse_large_body (SoupServerMessage *msg, goffset max)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  /* Answer before libsoup reads a body we would not take. */
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CHUNKED ||
+      soup_message_headers_get_content_length (headers) > max) {
+    hearth_http_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+                             "too_large", max == 0
+                                 ? "this API takes no request body"
+                                 : "the request body is too large");
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "Connection", "close");
+  }
+}
+
+static void
+on_got_headers (SoupServerMessage *msg, gpointer user_data)
+{
+  hearth_http_refuse_large_body (msg, 0);
+}
+
+static void
+on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
+{
+  g_signal_connect (msg, "accept-certificate",
+                    G_CALLBACK (on_accept_certificate), user_data);
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
+}
+
+/* --- routing ----------------------------------------------------------------- */
+
+static void
+handle_v1 (SoupServer *soup, SoupServerMessage *msg, const char *path,
+           GHashTable *query, gpointer user_data)
+{
+  HearthHttpServer *self = user_data;
+  GSocket *socket = soup_server_message_get_socket (msg);
+  const char *fingerprint = NULL;
+  g_autoptr (HearthDisplayRow) display = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) parts = NULL;
+  HearthHttpRequest request;
+  guint n;
+
+  if (soup_server_message_get_status (msg) != 0)
+    return; /* already answered in got-headers */
+
+  /* The one choke point: every route starts here. */
+  if (socket != NULL)
+    fingerprint = g_object_get_data (G_OBJECT (socket), FINGERPRINT_KEY);
+  display = hearth_access_resolve_display (self->access, fingerprint, &error);
+  if (display == NULL) {
+    hearth_http_reply_gerror (msg, error);
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "Connection", "close");
+    return;
+  }
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_GET &&
+      soup_server_message_get_method (msg) != SOUP_METHOD_HEAD) {
+    hearth_http_reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+                             "method_not_allowed", "only GET is supported");
+    return;
+  }
+
+  request.server = self;
+  request.msg = msg;
+  request.display = display;
+  request.fingerprint = fingerprint;
+
+  parts = g_strsplit (path, "/", 6);
+  n = g_strv_length (parts);
+  /* parts[0] is the empty string before the leading '/'. */
+  if (n == 3 && g_str_equal (parts[1], "v1") && g_str_equal (parts[2], "cameras")) {
+    hearth_api_cameras_list (&request);
+    return;
+  }
+  if (n == 5 && g_str_equal (parts[1], "v1") &&
+      g_str_equal (parts[2], "cameras") && g_str_equal (parts[4], "live.mp4")) {
+    hearth_api_camera_live (&request, parts[3]);
+    return;
+  }
+  hearth_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
+                           "no such resource");
+}
+
+/* --- live streams ------------------------------------------------------------ */
+
+static void
+live_stream_free (LiveStream *live)
+{
+  g_clear_pointer (&live->subscription, hearth_subscription_free);
+  g_clear_object (&live->socket);
+  g_clear_object (&live->msg);
+  g_free (live->camera_id);
+  g_free (live->fingerprint);
+  g_free (live);
+}
+
+/* Ends the response cleanly (camera reconnected or removed). */
+static void
+live_stream_end (LiveStream *live)
+{
+  if (live->done)
+    return;
+  live->done = TRUE;
+  g_clear_pointer (&live->subscription, hearth_subscription_free);
+  soup_message_body_complete (soup_server_message_get_response_body (live->msg));
+  soup_server_message_unpause (live->msg);
+}
+
+static void
+on_live_end (gpointer user_data)
+{
+  LiveStream *live = user_data;
+
+  g_debug ("Stream of camera %s ended for display %" G_GINT64_FORMAT,
+           live->camera_id, live->display_id);
+  live_stream_end (live);
+}
+
+static void
+on_live_chunk (HearthChunk *chunk, gpointer user_data)
+{
+  LiveStream *live = user_data;
+  GBytes *bytes = hearth_chunk_get_bytes (chunk);
+  guint64 pending;
+
+  if (live->done)
+    return;
+
+  /* Invariant 3: checked again at the exit. */
+  if (g_strcmp0 (hearth_chunk_get_camera_id (chunk), live->camera_id) != 0 ||
+      hearth_chunk_get_generation (chunk) != live->generation) {
+    g_autofree char *detail = g_strdup_printf (
+        "chunk of camera %s generation %" G_GUINT64_FORMAT " reached the stream "
+        "of camera %s generation %" G_GUINT64_FORMAT " for display %" G_GINT64_FORMAT
+        "; connection dropped", hearth_chunk_get_camera_id (chunk),
+        hearth_chunk_get_generation (chunk), live->camera_id, live->generation,
+        live->display_id);
+    g_critical ("Egress mismatch: %s", detail);
+    hearth_access_audit (live->server->access, "egress-mismatch",
+                         live->household_id, detail);
+    live_stream_cut (live);
+    return;
+  }
+
+  /* A slow display queues at most display_queue_bytes; past that it skips
+   * to the next keyframe, and one that stays behind is disconnected. */
+  pending = live->queued - live->written;
+  if (!hearth_chunk_is_init (chunk)) {
+    if (live->skipping) {
+      if (!hearth_chunk_is_keyframe (chunk) ||
+          pending > live->server->config->display_queue_bytes / 2) {
+        live->skipped++;
+        if (g_get_monotonic_time () - live->skipping_since > SLOW_DISPLAY_LIMIT_US) {
+          g_message ("Display %" G_GINT64_FORMAT " cannot keep up with camera "
+                     "%s; disconnecting it", live->display_id, live->camera_id);
+          live_stream_cut (live);
+        }
+        return;
+      }
+      live->skipping = FALSE;
+    } else if (pending + g_bytes_get_size (bytes) >
+               live->server->config->display_queue_bytes) {
+      live->skipping = TRUE;
+      live->skipping_since = g_get_monotonic_time ();
+      live->skipped++;
+      return;
+    }
+  }
+
+  live->queued += g_bytes_get_size (bytes);
+  soup_message_body_append_bytes (soup_server_message_get_response_body (live->msg),
+                                  bytes);
+  soup_server_message_unpause (live->msg);
+}
+
+static void
+on_live_wrote_body_data (SoupServerMessage *msg, guint size, gpointer user_data)
+{
+  LiveStream *live = user_data;
+
+  live->written += size;
+}
+
+static void
+on_live_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  LiveStream *live = user_data;
+  HearthHttpServer *self = live->server;
+
+  g_signal_handlers_disconnect_by_data (msg, live);
+  self->streams = g_list_remove (self->streams, live);
+  live_stream_free (live);
+}
+
+/* Drops the connection at once: nothing more reaches the display. */
+static void
+live_stream_cut (LiveStream *live)
+{
+  if (live->socket != NULL)
+    g_socket_shutdown (live->socket, TRUE, TRUE, NULL);
+  live_stream_end (live);
+}
+
+void
+hearth_http_server_start_live (HearthHttpRequest *request,
+                               const HearthCameraRow *row)
+{
+  HearthHttpServer *self = request->server;
+  HearthCamera *camera = hearth_http_server_lookup_camera (self, row->id);
+  SoupMessageHeaders *headers;
+  HearthStream *stream;
+  LiveStream *live;
+  guint per_display = 0;
+
+  if (camera == NULL) {
+    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                             "unavailable", "this camera is not running");
+    return;
+  }
+  for (GList *l = self->streams; l != NULL; l = l->next)
+    if (((LiveStream *) l->data)->display_id == request->display->id)
+      per_display++;
+  if (per_display >= self->config->max_streams_per_display) {
+    hearth_http_reply_error (request->msg, 429, "limit",
+                             "too many streams open for this display");
+    return;
+  }
+
+  stream = hearth_camera_get_stream (camera);
+  live = g_new0 (LiveStream, 1);
+  live->server = self;
+  live->msg = g_object_ref (request->msg);
+  live->socket = soup_server_message_get_socket (request->msg);
+  if (live->socket)
+    g_object_ref (live->socket);
+  live->camera_id = g_strdup (row->id);
+  live->generation = hearth_stream_get_generation (stream);
+  live->fingerprint = g_strdup (request->fingerprint);
+  live->display_id = request->display->id;
+  live->household_id = request->display->household_id;
+  self->streams = g_list_prepend (self->streams, live);
+
+  soup_server_message_set_status (request->msg, SOUP_STATUS_OK, NULL);
+  headers = soup_server_message_get_response_headers (request->msg);
+  soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
+  soup_message_headers_set_content_type (headers, "video/mp4", NULL);
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+  /* A stream ends with its connection, so a cut stream cannot be followed
+   * by anything on the same connection. */
+  soup_message_headers_replace (headers, "Connection", "close");
+  soup_message_body_set_accumulate (
+      soup_server_message_get_response_body (request->msg), FALSE);
+
+  g_signal_connect (request->msg, "wrote-body-data",
+                    G_CALLBACK (on_live_wrote_body_data), live);
+  g_signal_connect (request->msg, "finished", G_CALLBACK (on_live_finished), live);
+
+  if (soup_server_message_get_method (request->msg) == SOUP_METHOD_HEAD) {
+    live_stream_end (live);
+    return;
+  }
+  /* Delivers the init segment and the cached GOP synchronously. */
+  live->subscription = hearth_stream_subscribe (stream, on_live_chunk,
+                                                on_live_end, live);
+  if (!live->done && live->queued == 0)
+    soup_server_message_pause (request->msg);
+}
+
+void
+hearth_http_server_recheck (HearthHttpServer *self)
+{
+  g_autoptr (GList) snapshot = g_list_copy (self->streams);
+
+  for (GList *l = snapshot; l != NULL; l = l->next) {
+    LiveStream *live = l->data;
+    g_autoptr (HearthDisplayRow) display = NULL;
+    g_autoptr (HearthCameraRow) camera = NULL;
+    g_autoptr (GError) error = NULL;
+
+    if (live->done)
+      continue;
+    display = hearth_access_resolve_display (self->access, live->fingerprint,
+                                             &error);
+    if (display != NULL)
+      camera = hearth_access_camera (self->access, display, live->camera_id,
+                                     &error);
+    if (camera == NULL) {
+      g_message ("Cutting the stream of camera %s to display %" G_GINT64_FORMAT
+                 ": %s", live->camera_id, live->display_id, error->message);
+      live_stream_cut (live);
+    }
+  }
+}
+
+/* --- object -------------------------------------------------------------------- */
+
+HearthAccess *
+hearth_http_server_get_access (HearthHttpServer *self)
+{
+  return self->access;
+}
+
+HearthCamera *
+hearth_http_server_lookup_camera (HearthHttpServer *self, const char *id)
+{
+  return g_hash_table_lookup (self->cameras, id);
+}
+
+guint
+hearth_http_server_get_n_streams (HearthHttpServer *self)
+{
+  return g_list_length (self->streams);
+}
+
+gboolean
+hearth_http_server_listen (HearthHttpServer *self, GTlsCertificate *certificate,
+                           const char *address, GError **error)
+{
+  g_autofree char *host = NULL;
+  g_autoptr (GInetAddress) inet = NULL;
+  g_autoptr (GSocketAddress) sockaddr = NULL;
+  guint16 port;
+
+  if (!hearth_parse_host_port (address, &host, &port, error))
+    return FALSE;
+  inet = g_inet_address_new_from_string (host);
+  if (inet == NULL) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "“%s” is not an IP address", host);
+    return FALSE;
+  }
+  sockaddr = g_inet_socket_address_new (inet, port);
+
+  self->soup = soup_server_new ("tls-certificate", certificate,
+                                "server-header", "hearth", NULL);
+  soup_server_set_tls_auth_mode (self->soup, G_TLS_AUTHENTICATION_REQUIRED);
+  g_signal_connect (self->soup, "request-started",
+                    G_CALLBACK (on_request_started), self);
+  soup_server_add_handler (self->soup, "/v1", handle_v1, self, NULL);
+  if (!soup_server_listen (self->soup, sockaddr, SOUP_SERVER_LISTEN_HTTPS, error)) {
+    g_prefix_error (error, "cannot listen on %s: ", address);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+guint16
+hearth_http_server_get_port (HearthHttpServer *self)
+{
+  GSList *listeners;
+  g_autoptr (GSocketAddress) local = NULL;
+
+  if (self->soup == NULL)
+    return 0;
+  listeners = soup_server_get_listeners (self->soup);
+  if (listeners == NULL)
+    return 0;
+  local = g_socket_get_local_address (listeners->data, NULL);
+  g_slist_free (listeners);
+  return local ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)) : 0;
+}
+
+void
+hearth_http_server_close (HearthHttpServer *self)
+{
+  while (self->streams != NULL) {
+    LiveStream *live = self->streams->data;
+
+    g_signal_handlers_disconnect_by_data (live->msg, live);
+    self->streams = g_list_delete_link (self->streams, self->streams);
+    live_stream_free (live);
+  }
+  if (self->soup != NULL) {
+    soup_server_disconnect (self->soup);
+    g_clear_object (&self->soup);
+  }
+}
+
+static void
+hearth_http_server_dispose (GObject *object)
+{
+  HearthHttpServer *self = HEARTH_HTTP_SERVER (object);
+
+  GHashTableIter iter;
+  gpointer socket;
+
+  hearth_http_server_close (self);
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &socket, NULL))
+    g_object_weak_unref (socket, connection_gone, self);
+  g_hash_table_remove_all (self->connections);
+  g_clear_object (&self->access);
+  G_OBJECT_CLASS (hearth_http_server_parent_class)->dispose (object);
+}
+
+static void
+hearth_http_server_finalize (GObject *object)
+{
+  HearthHttpServer *self = HEARTH_HTTP_SERVER (object);
+
+  g_hash_table_unref (self->connections);
+  G_OBJECT_CLASS (hearth_http_server_parent_class)->finalize (object);
+}
+
+static void
+hearth_http_server_class_init (HearthHttpServerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = hearth_http_server_dispose;
+  G_OBJECT_CLASS (klass)->finalize = hearth_http_server_finalize;
+}
+
+static void
+hearth_http_server_init (HearthHttpServer *self)
+{
+  self->connections = g_hash_table_new (NULL, NULL);
+}
+
+HearthHttpServer *
+hearth_http_server_new (HearthAccess *access, GHashTable *cameras,
+                        const HearthConfig *config)
+{
+  HearthHttpServer *self = g_object_new (HEARTH_TYPE_HTTP_SERVER, NULL);
+
+  self->access = g_object_ref (access);
+  self->cameras = cameras;
+  self->config = config;
+  return self;
+}

@@ -1,1 +1,583 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * HearthPairing: how a display joins a household.
+ *
+ * An admin opens a window (hearthctl pair): a 128-bit random token is made,
+ * only its SHA-256 is stored with the household, the expiry and one use, and
+ * the token itself leaves the daemon only inside the QR payload. While any
+ * window is open, a TLS listener (server authentication only; the display pins
+ * our certificate by the fingerprint in the payload) takes POST /v1/pair. The
+ * whole pairing — token check, display row, client certificate signed by the
+ * household CA, token spent, audit entry — is one store transaction. Peers
+ * outside the local ranges are refused; repeated failures from one address are
+ * answered 429 without touching the store.
+ */
+#define G_LOG_DOMAIN "hearth-pairing"
+
+#include "pairing.h"
+#include "error.h"
+#include "http-server.h"
+#include "payload.h"
+#include "pki.h"
+
+#include <string.h>
+
+#define MAX_BODY 16384
+#define MAX_PUBLIC_KEY 4096
+#define FAILURE_WINDOW_US (60 * G_USEC_PER_SEC)
+
+typedef struct {
+  gint64 window_id;
+  gint64 expires_at;
+} OpenWindow;
+
+typedef struct {
+  guint count;
+  gint64 since;
+} Failures;
+
+struct _HearthPairing {
+  GObject parent_instance;
+
+  HearthStore *store;
+  HearthAccess *access;
+  const HearthConfig *config;
+  GTlsCertificate *certificate;
+  char *certificate_pem;
+  char *fingerprint;
+  guint16 stream_port;
+
+  SoupServer *soup;           /* non-NULL while a window is open */
+  guint16 port;               /* kept across re-opens when configured as 0 */
+  GArray *windows;            /* of OpenWindow: opened by this process */
+  guint expiry_source;
+  GHashTable *failures;       /* peer address text → Failures */
+};
+
+enum { SIGNAL_PAIRED, SIGNAL_WINDOW_CLOSED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (HearthPairing, hearth_pairing, G_TYPE_OBJECT)
+
+static void schedule_expiry (HearthPairing *self);
+
+/* --- addresses ----------------------------------------------------------------- */
+
+/* The addresses a display should dial for @listen, with @port. */
+static GPtrArray *
+advertised_addresses (HearthPairing *self, const char *listen, guint16 port)
+{
+  g_autofree char *host = NULL;
+  g_autoptr (GInetAddress) inet = NULL;
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+
+  if (!hearth_parse_host_port (listen, &host, NULL, NULL))
+    return out;
+  inet = g_inet_address_new_from_string (host);
+  if (inet != NULL && g_inet_address_get_is_any (inet)) {
+    g_autoptr (GPtrArray) local = hearth_net_local_addresses (self->config->local_ranges);
+
+    for (guint i = 0; i < local->len && out->len < HEARTH_PAYLOAD_MAX_ADDRESSES; i++)
+      g_ptr_array_add (out, hearth_format_host_port (local->pdata[i], port));
+  } else {
+    g_ptr_array_add (out, hearth_format_host_port (host, port));
+  }
+  return out;
+}
+
+/* --- the listener ------------------------------------------------------------- */
+
+static gboolean
+peer_rate_limited (HearthPairing *self, const char *peer)
+{
+  Failures *f = g_hash_table_lookup (self->failures, peer);
+
+  if (f == NULL)
+    return FALSE;
+  if (g_get_monotonic_time () - f->since > FAILURE_WINDOW_US) {
+    g_hash_table_remove (self->failures, peer);
+    return FALSE;
+  }
+  return f->count >= self->config->pairing_max_failures;
+}
+
+static void
+peer_failed (HearthPairing *self, const char *peer)
+{
+  Failures *f = g_hash_table_lookup (self->failures, peer);
+
+  if (f == NULL) {
+    f = g_new0 (Failures, 1);
+    f->since = g_get_monotonic_time ();
+    g_hash_table_insert (self->failures, g_strdup (peer), f);
+  }
+  f->count++;
+}
+
+typedef struct {
+  HearthPairing *self;
+  const char *public_key;
+} IssueData;
+
+static gboolean
+issue_certificate (const HearthHousehold *household, gint64 display_id,
+                   gpointer user_data, char **cert_pem, char **fingerprint,
+                   GError **error)
+{
+  IssueData *data = user_data;
+  g_autofree char *cn = g_strdup_printf ("hearth display %" G_GINT64_FORMAT,
+                                         display_id);
+  g_autofree char *pem = hearth_pki_issue_client_cert (
+      household->ca_cert_pem, household->ca_key_pem, data->public_key, cn,
+      (guint64) display_id, HEARTH_PKI_CLIENT_DAYS, error);
+
+  if (pem == NULL)
+    return FALSE;
+  *fingerprint = hearth_pki_fingerprint_pem (pem, error);
+  if (*fingerprint == NULL)
+    return FALSE;
+  *cert_pem = g_steal_pointer (&pem);
+  return TRUE;
+}
+
+static gboolean
+valid_display_name (const char *name)
+{
+  gsize len;
+
+  if (name == NULL || !g_utf8_validate (name, -1, NULL))
+    return FALSE;
+  len = strlen (name);
+  if (len == 0 || len > 64)
+    return FALSE;
+  for (const char *p = name; *p; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+token_hash_from_hex (const char *hex, guint8 hash[32])
+{
+  guint8 token[16];
+  gsize len = 32;
+  g_autoptr (GChecksum) sum = NULL;
+
+  if (hex == NULL || strlen (hex) != 32)
+    return FALSE;
+  for (guint i = 0; i < 16; i++) {
+    int hi = g_ascii_xdigit_value (hex[2 * i]);
+    int lo = g_ascii_xdigit_value (hex[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return FALSE;
+    token[i] = (guint8) (hi << 4 | lo);
+  }
+  sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_checksum_update (sum, token, sizeof token);
+  g_checksum_get_digest (sum, hash, &len);
+  return TRUE;
+}
+
+static JsonNode *
+pairing_answer (HearthPairing *self, const HearthDisplayRow *display)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (HearthHousehold) household =
+      hearth_store_household_get (self->store, display->household_id, NULL);
+  g_autoptr (GPtrArray) streams =
+      advertised_addresses (self, self->config->listen, self->stream_port);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "display_id");
+  json_builder_add_int_value (b, display->id);
+  json_builder_set_member_name (b, "household");
+  json_builder_add_string_value (b, display->household);
+  json_builder_set_member_name (b, "certificate");
+  json_builder_add_string_value (b, display->cert_pem);
+  json_builder_set_member_name (b, "ca_certificate");
+  json_builder_add_string_value (b, household ? household->ca_cert_pem : "");
+  json_builder_set_member_name (b, "gateway_certificate");
+  json_builder_add_string_value (b, self->certificate_pem);
+  json_builder_set_member_name (b, "stream_addresses");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < streams->len; i++)
+    json_builder_add_string_value (b, streams->pdata[i]);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+static gboolean
+reschedule_idle (gpointer user_data)
+{
+  schedule_expiry (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_answer_sent (SoupServerMessage *msg, gpointer user_data)
+{
+  /* Not from inside the message's own signal: closing the listener frees it. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, reschedule_idle, g_object_ref (user_data),
+                   g_object_unref);
+}
+
+static void
+handle_pair (SoupServer *soup, SoupServerMessage *msg, const char *path,
+             GHashTable *query, gpointer user_data)
+{
+  HearthPairing *self = user_data;
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  g_autofree char *peer = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonParser) parser = NULL;
+  g_autoptr (HearthDisplayRow) display = NULL;
+  g_autoptr (JsonNode) answer = NULL;
+  g_autoptr (GBytes) body = NULL;
+  SoupMessageBody *request_body;
+  JsonObject *object;
+  const char *token, *public_key, *name;
+  guint8 hash[32];
+  gint64 window_id = 0;
+  IssueData issue;
+
+  if (soup_server_message_get_status (msg) != 0)
+    return; /* answered in got-headers */
+  if (!hearth_access_check_peer (self->access, remote, &error)) {
+    g_message ("Pairing refused: %s", error->message);
+    hearth_http_reply_error (msg, 403, "not_local", "pairing is only possible from the local network");
+    return;
+  }
+  peer = g_inet_address_to_string (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  if (peer_rate_limited (self, peer)) {
+    hearth_http_reply_error (msg, 429, "rate_limited",
+                 "too many failed pairing attempts; try again in a minute");
+    return;
+  }
+  if (!g_str_equal (path, "/v1/pair")) {
+    hearth_http_reply_error (msg, 404, "not_found", "no such resource");
+    return;
+  }
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST) {
+    hearth_http_reply_error (msg, 405, "method_not_allowed", "use POST");
+    return;
+  }
+
+  request_body = soup_server_message_get_request_body (msg);
+  body = soup_message_body_flatten (request_body);
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
+                                   g_bytes_get_size (body), NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+    peer_failed (self, peer);
+    hearth_http_reply_error (msg, 400, "bad_request", "the request is not a JSON object");
+    return;
+  }
+  object = json_node_get_object (json_parser_get_root (parser));
+  token = json_object_get_string_member_with_default (object, "token", NULL);
+  public_key = json_object_get_string_member_with_default (object, "public_key", NULL);
+  name = json_object_get_string_member_with_default (object, "name", NULL);
+
+  if (!token_hash_from_hex (token, hash)) {
+    peer_failed (self, peer);
+    hearth_http_reply_error (msg, 400, "bad_request", "token: want 32 hexadecimal digits");
+    return;
+  }
+  if (public_key == NULL || strlen (public_key) > MAX_PUBLIC_KEY) {
+    peer_failed (self, peer);
+    hearth_http_reply_error (msg, 400, "bad_request", "public_key: want a PEM public key");
+    return;
+  }
+  if (!valid_display_name (name)) {
+    peer_failed (self, peer);
+    hearth_http_reply_error (msg, 400, "bad_request",
+                 "name: want 1 to 64 bytes of UTF-8 without control characters");
+    return;
+  }
+
+  issue.self = self;
+  issue.public_key = public_key;
+  display = hearth_store_pairing_redeem (self->store, hash, g_get_real_time (),
+                                         name, issue_certificate, &issue,
+                                         &window_id, &error);
+  if (display == NULL) {
+    peer_failed (self, peer);
+    g_message ("Pairing from %s refused: %s", peer, error->message);
+    hearth_http_reply_gerror (msg, error);
+    return;
+  }
+
+  g_message ("Display %" G_GINT64_FORMAT " (“%s”) paired into household “%s”",
+             display->id, display->name, display->household);
+  answer = pairing_answer (self, display);
+  hearth_http_reply_json (msg, SOUP_STATUS_OK, answer);
+
+  for (guint i = 0; i < self->windows->len; i++)
+    if (g_array_index (self->windows, OpenWindow, i).window_id == window_id) {
+      g_array_remove_index (self->windows, i);
+      break;
+    }
+  g_signal_emit (self, signals[SIGNAL_PAIRED], 0, window_id, display->id,
+                 display->name);
+  /* The listener may close now that this window is spent, but only once the
+   * answer has reached the display. */
+  g_signal_connect_object (msg, "finished", G_CALLBACK (on_answer_sent), self, 0);
+}
+
+static void
+on_got_headers (SoupServerMessage *msg, gpointer user_data)
+{
+  hearth_http_refuse_large_body (msg, MAX_BODY);
+}
+
+static void
+on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
+{
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
+}
+
+static gboolean
+listener_open (HearthPairing *self, GError **error)
+{
+  g_autofree char *host = NULL;
+  g_autoptr (GInetAddress) inet = NULL;
+  g_autoptr (GSocketAddress) address = NULL;
+  g_autoptr (SoupServer) soup = NULL;
+  GSList *listeners;
+  guint16 port;
+
+  if (self->soup != NULL)
+    return TRUE;
+  if (!hearth_parse_host_port (self->config->pairing_listen, &host, &port, error))
+    return FALSE;
+  if (port == 0)
+    port = self->port;
+  inet = g_inet_address_new_from_string (host);
+  address = g_inet_socket_address_new (inet, port);
+  soup = soup_server_new ("tls-certificate", self->certificate,
+                          "server-header", "hearth", NULL);
+  g_signal_connect (soup, "request-started", G_CALLBACK (on_request_started), self);
+  soup_server_add_handler (soup, "/", handle_pair, self, NULL);
+  if (!soup_server_listen (soup, address, SOUP_SERVER_LISTEN_HTTPS, error)) {
+    g_prefix_error (error, "cannot open the pairing listener on %s: ",
+                    self->config->pairing_listen);
+    return FALSE;
+  }
+  listeners = soup_server_get_listeners (soup);
+  if (listeners != NULL) {
+    g_autoptr (GSocketAddress) local = g_socket_get_local_address (listeners->data, NULL);
+    if (local != NULL)
+      self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+    g_slist_free (listeners);
+  }
+  self->soup = g_steal_pointer (&soup);
+  g_message ("Pairing listener open on port %u", self->port);
+  return TRUE;
+}
+
+static void
+listener_close (HearthPairing *self)
+{
+  if (self->soup == NULL)
+    return;
+  soup_server_disconnect (self->soup);
+  g_clear_object (&self->soup);
+  g_message ("Pairing listener closed: no pairing window is open");
+}
+
+/* --- windows and their expiry ------------------------------------------------- */
+
+static gboolean
+on_expiry (gpointer user_data)
+{
+  HearthPairing *self = user_data;
+  gint64 now = g_get_real_time ();
+
+  self->expiry_source = 0;
+  for (guint i = 0; i < self->windows->len;) {
+    OpenWindow w = g_array_index (self->windows, OpenWindow, i);
+
+    if (w.expires_at <= now) {
+      g_array_remove_index (self->windows, i);
+      g_signal_emit (self, signals[SIGNAL_WINDOW_CLOSED], 0, w.window_id);
+    } else {
+      i++;
+    }
+  }
+  schedule_expiry (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Closes the listener when no window is open, else wakes at the next expiry. */
+static void
+schedule_expiry (HearthPairing *self)
+{
+  gint64 now = g_get_real_time ();
+  gint64 next = hearth_store_pairing_window_next_expiry (self->store, now);
+
+  g_clear_handle_id (&self->expiry_source, g_source_remove);
+  for (guint i = 0; i < self->windows->len; i++) {
+    gint64 e = g_array_index (self->windows, OpenWindow, i).expires_at;
+    if (next == 0 || e < next)
+      next = e;
+  }
+  if (!hearth_store_pairing_window_any_open (self->store, now))
+    listener_close (self);
+  if (next != 0) {
+    gint64 ms = MAX (0, (next - now) / 1000 + 1);
+    self->expiry_source = g_timeout_add ((guint) MIN (ms, G_MAXUINT), on_expiry, self);
+  }
+}
+
+char *
+hearth_pairing_open_window (HearthPairing *self, const char *household_name,
+                            guint ttl, gint64 *window_id, gint64 *expires_at_us,
+                            GError **error)
+{
+  g_autoptr (HearthHousehold) household = NULL;
+  g_autoptr (HearthPayload) payload = NULL;
+  g_autoptr (GChecksum) sum = NULL;
+  g_autoptr (GPtrArray) addresses = NULL;
+  guint8 token[16];
+  guint8 hash[32];
+  gsize hash_len = sizeof hash;
+  gint64 expires;
+  OpenWindow w;
+
+  if (ttl < 1 || ttl > 86400) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "the pairing window must last 1 s to 24 h");
+    return NULL;
+  }
+  household = hearth_store_household_get_by_name (self->store, household_name, error);
+  if (household == NULL)
+    return NULL;
+  if (!hearth_pki_random (token, sizeof token, error))
+    return NULL;
+  sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_checksum_update (sum, token, sizeof token);
+  g_checksum_get_digest (sum, hash, &hash_len);
+
+  expires = g_get_real_time () + (gint64) ttl * G_USEC_PER_SEC;
+  w.window_id = hearth_store_pairing_window_add (self->store, household->id, hash,
+                                                 expires, error);
+  if (w.window_id == 0)
+    return NULL;
+  w.expires_at = expires;
+  if (!listener_open (self, error))
+    return NULL;
+  g_array_append_val (self->windows, w);
+  schedule_expiry (self);
+
+  payload = hearth_payload_new ();
+  payload->fingerprint = g_strdup (self->fingerprint);
+  payload->token = g_malloc (33);
+  for (guint i = 0; i < 16; i++)
+    g_snprintf (payload->token + 2 * i, 3, "%02x", token[i]);
+  payload->name = g_strdup (self->config->name);
+  addresses = advertised_addresses (self, self->config->pairing_listen, self->port);
+  for (guint i = 0; i < addresses->len; i++)
+    g_ptr_array_add (payload->addresses, g_strdup (addresses->pdata[i]));
+  explicit_bzero (token, sizeof token);
+
+  if (window_id)
+    *window_id = w.window_id;
+  if (expires_at_us)
+    *expires_at_us = expires;
+  return hearth_payload_format (payload);
+}
+
+gboolean
+hearth_pairing_start (HearthPairing *self, GError **error)
+{
+  if (hearth_store_pairing_window_any_open (self->store, g_get_real_time ()) &&
+      !listener_open (self, error))
+    return FALSE;
+  schedule_expiry (self);
+  return TRUE;
+}
+
+guint16
+hearth_pairing_get_port (HearthPairing *self)
+{
+  return self->soup ? self->port : 0;
+}
+
+void
+hearth_pairing_set_stream_port (HearthPairing *self, guint16 port)
+{
+  self->stream_port = port;
+}
+
+void
+hearth_pairing_close (HearthPairing *self)
+{
+  g_clear_handle_id (&self->expiry_source, g_source_remove);
+  listener_close (self);
+}
+
+/* --- object --------------------------------------------------------------------- */
+
+static void
+hearth_pairing_dispose (GObject *object)
+{
+  HearthPairing *self = HEARTH_PAIRING (object);
+
+  hearth_pairing_close (self);
+  g_clear_object (&self->store);
+  g_clear_object (&self->access);
+  g_clear_object (&self->certificate);
+  G_OBJECT_CLASS (hearth_pairing_parent_class)->dispose (object);
+}
+
+static void
+hearth_pairing_finalize (GObject *object)
+{
+  HearthPairing *self = HEARTH_PAIRING (object);
+
+  g_free (self->certificate_pem);
+  g_free (self->fingerprint);
+  g_array_unref (self->windows);
+  g_hash_table_unref (self->failures);
+  G_OBJECT_CLASS (hearth_pairing_parent_class)->finalize (object);
+}
+
+static void
+hearth_pairing_class_init (HearthPairingClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = hearth_pairing_dispose;
+  object_class->finalize = hearth_pairing_finalize;
+
+  signals[SIGNAL_PAIRED] = g_signal_new ("paired", G_TYPE_FROM_CLASS (klass),
+      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_INT64,
+      G_TYPE_INT64, G_TYPE_STRING);
+  signals[SIGNAL_WINDOW_CLOSED] = g_signal_new ("window-closed",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 1, G_TYPE_INT64);
+}
+
+static void
+hearth_pairing_init (HearthPairing *self)
+{
+  self->windows = g_array_new (FALSE, FALSE, sizeof (OpenWindow));
+  self->failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+HearthPairing *
+hearth_pairing_new (HearthStore *store, HearthAccess *access,
+                    const HearthConfig *config, GTlsCertificate *certificate,
+                    const char *certificate_pem)
+{
+  HearthPairing *self = g_object_new (HEARTH_TYPE_PAIRING, NULL);
+
+  self->store = g_object_ref (store);
+  self->access = g_object_ref (access);
+  self->config = config;
+  self->certificate = g_object_ref (certificate);
+  self->certificate_pem = g_strdup (certificate_pem);
+  self->fingerprint = hearth_pki_fingerprint_pem (certificate_pem, NULL);
+  return self;
+}

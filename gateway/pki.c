@@ -1,1 +1,1002 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Keys and certificates: the gateway's TLS server certificate, one CA per
+ * household, and the client certificates the pairing flow issues to displays
+ * from their own public keys. Also the small crypto helpers the rest of the
+ * gateway needs (random bytes, constant-time compare, 0600 file writes).
+ *
+ * This is the only file that includes GnuTLS; everything crosses pki.h as PEM
+ * text or DER bytes. The TLS sockets themselves are GIO's (glib-networking).
+ * All keys are ECDSA P-256 and every signature is SHA-256.
+ */
+#define G_LOG_DOMAIN "hearth-pki"
+
+#include "pki.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/x509.h>
+
+#include "autocleanups.h"
+#include "error.h"
+
+#define SECONDS_PER_DAY (24 * 60 * 60)
+/* Certificates start one hour in the past, so a peer whose clock is a little
+ * behind ours still accepts them. */
+#define BACKDATE_SECONDS (60 * 60)
+#define MAX_DAYS (100 * 366)
+/* X.520 upper bound for a common name, in characters. */
+#define MAX_COMMON_NAME 64
+#define SERIAL_BYTES 16
+#define KEY_ID_MAX 64
+
+static gboolean
+set_gnutls_error (GError **error, HearthError code, int ret, const char *what)
+{
+  g_set_error (error, HEARTH_ERROR, code, "%s: %s", what, gnutls_strerror (ret));
+  return FALSE;
+}
+
+static gboolean
+import_privkey (const char *key_pem, gnutls_privkey_t *out, GError **error)
+{
+  g_auto (gnutls_privkey_t) key = NULL;
+  gnutls_datum_t data;
+  int ret;
+
+  g_return_val_if_fail (key_pem != NULL, FALSE);
+
+  ret = gnutls_privkey_init (&key);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate a private key");
+
+  data.data = (unsigned char *) key_pem;
+  data.size = strlen (key_pem);
+  ret = gnutls_privkey_import_x509_raw (key, &data, GNUTLS_X509_FMT_PEM, NULL, 0);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_INVALID, ret, "Cannot read the PEM private key");
+
+  *out = g_steal_pointer (&key);
+  return TRUE;
+}
+
+static gboolean
+import_crt (const gnutls_datum_t *data,
+            gnutls_x509_crt_fmt_t format,
+            HearthError code,
+            gnutls_x509_crt_t *out,
+            GError **error)
+{
+  g_auto (gnutls_x509_crt_t) crt = NULL;
+  int ret;
+
+  ret = gnutls_x509_crt_init (&crt);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate a certificate");
+
+  ret = gnutls_x509_crt_import (crt, data, format);
+  if (ret < 0)
+    return set_gnutls_error (error, code, ret, "Cannot read the certificate");
+
+  *out = g_steal_pointer (&crt);
+  return TRUE;
+}
+
+static gboolean
+import_crt_pem (const char *cert_pem, gnutls_x509_crt_t *out, GError **error)
+{
+  gnutls_datum_t data;
+
+  g_return_val_if_fail (cert_pem != NULL, FALSE);
+
+  data.data = (unsigned char *) cert_pem;
+  data.size = strlen (cert_pem);
+  return import_crt (&data, GNUTLS_X509_FMT_PEM, HEARTH_ERROR_INVALID, out, error);
+}
+
+static gboolean
+pubkey_from_privkey (gnutls_privkey_t key, gnutls_pubkey_t *out, GError **error)
+{
+  g_auto (gnutls_pubkey_t) pub = NULL;
+  int ret;
+
+  ret = gnutls_pubkey_init (&pub);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate a public key");
+
+  ret = gnutls_pubkey_import_privkey (pub, key, 0, 0);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot derive the public key");
+
+  *out = g_steal_pointer (&pub);
+  return TRUE;
+}
+
+static gboolean
+pubkey_key_id (gnutls_pubkey_t pub, guint8 *id, size_t *id_len, GError **error)
+{
+  int ret;
+
+  *id_len = KEY_ID_MAX;
+  ret = gnutls_pubkey_get_key_id (pub, GNUTLS_KEYID_USE_SHA1, id, id_len);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot compute the key identifier");
+  return TRUE;
+}
+
+static gboolean
+check_common_name (const char *common_name, GError **error)
+{
+  const char *p;
+
+  if (common_name == NULL || *common_name == '\0') {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "The common name is empty");
+    return FALSE;
+  }
+  if (!g_utf8_validate (common_name, -1, NULL)) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "The common name is not valid UTF-8");
+    return FALSE;
+  }
+  if (g_utf8_strlen (common_name, -1) > MAX_COMMON_NAME) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "The common name is longer than %d characters", MAX_COMMON_NAME);
+    return FALSE;
+  }
+  for (p = common_name; *p != '\0'; p = g_utf8_next_char (p)) {
+    if (g_unichar_iscntrl (g_utf8_get_char (p))) {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                           "The common name contains a control character");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+check_days (guint days, GError **error)
+{
+  if (days == 0 || days > MAX_DAYS) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "A certificate lifetime of %u days is not between 1 and %d",
+                 days, MAX_DAYS);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* A random positive serial number, as RFC 5280 asks for. */
+static gboolean
+random_serial (guint8 serial[SERIAL_BYTES], GError **error)
+{
+  if (!hearth_pki_random (serial, SERIAL_BYTES, error))
+    return FALSE;
+  serial[0] &= 0x7f;
+  if (serial[0] == 0)
+    serial[0] = 1;
+  return TRUE;
+}
+
+/*
+ * The fields every certificate here has: v3, serial, subject CN, validity from
+ * an hour ago for @days days, the subject's public key and its key identifier.
+ */
+static gboolean
+set_common_fields (gnutls_x509_crt_t crt,
+                   gnutls_pubkey_t subject_key,
+                   const char *common_name,
+                   const guint8 *serial,
+                   gsize serial_len,
+                   guint days,
+                   GError **error)
+{
+  guint8 key_id[KEY_ID_MAX];
+  size_t key_id_len;
+  time_t now = (time_t) (g_get_real_time () / G_USEC_PER_SEC);
+  int ret;
+
+  ret = gnutls_x509_crt_set_version (crt, 3);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot set the certificate version");
+
+  ret = gnutls_x509_crt_set_serial (crt, serial, serial_len);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot set the serial number");
+
+  ret = gnutls_x509_crt_set_dn_by_oid (crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+                                       common_name, strlen (common_name));
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_INVALID, ret, "Cannot set the common name");
+
+  ret = gnutls_x509_crt_set_activation_time (crt, now - BACKDATE_SECONDS);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot set the activation time");
+
+  ret = gnutls_x509_crt_set_expiration_time (crt, now + (time_t) days * SECONDS_PER_DAY);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot set the expiration time");
+
+  ret = gnutls_x509_crt_set_pubkey (crt, subject_key);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot set the public key");
+
+  if (!pubkey_key_id (subject_key, key_id, &key_id_len, error))
+    return FALSE;
+  ret = gnutls_x509_crt_set_subject_key_id (crt, key_id, key_id_len);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot set the subject key identifier");
+
+  return TRUE;
+}
+
+static char *
+sign_and_export (gnutls_x509_crt_t crt,
+                 gnutls_x509_crt_t issuer,
+                 gnutls_privkey_t issuer_key,
+                 GError **error)
+{
+  g_auto (gnutls_datum_t) out = { NULL, 0 };
+  int ret;
+
+  ret = gnutls_x509_crt_privkey_sign (crt, issuer, issuer_key, GNUTLS_DIG_SHA256, 0);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot sign the certificate");
+    return NULL;
+  }
+
+  ret = gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_PEM, &out);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot export the certificate");
+    return NULL;
+  }
+  return g_strndup ((const char *) out.data, out.size);
+}
+
+/**
+ * hearth_pki_generate_key:
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): a new ECDSA P-256 private key, unencrypted PEM
+ *   PKCS#8, or %NULL on error.
+ */
+char *
+hearth_pki_generate_key (GError **error)
+{
+  g_auto (gnutls_x509_privkey_t) key = NULL;
+  g_auto (gnutls_datum_t) out = { NULL, 0 };
+  int ret;
+
+  ret = gnutls_x509_privkey_init (&key);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate a private key");
+    return NULL;
+  }
+
+  ret = gnutls_x509_privkey_generate2 (key, GNUTLS_PK_ECDSA,
+                                       GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1),
+                                       0, NULL, 0);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot generate an ECDSA P-256 key");
+    return NULL;
+  }
+
+  ret = gnutls_x509_privkey_export2_pkcs8 (key, GNUTLS_X509_FMT_PEM, NULL,
+                                           GNUTLS_PKCS_PLAIN, &out);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot export the private key");
+    return NULL;
+  }
+  return g_strndup ((const char *) out.data, out.size);
+}
+
+/**
+ * hearth_pki_public_key_from_private:
+ * @key_pem: a PEM private key
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the PEM SubjectPublicKeyInfo of @key_pem, or %NULL
+ *   with %HEARTH_ERROR_INVALID if @key_pem is not a private key.
+ */
+char *
+hearth_pki_public_key_from_private (const char *key_pem, GError **error)
+{
+  g_auto (gnutls_privkey_t) key = NULL;
+  g_auto (gnutls_pubkey_t) pub = NULL;
+  g_auto (gnutls_datum_t) out = { NULL, 0 };
+  int ret;
+
+  g_return_val_if_fail (key_pem != NULL, NULL);
+
+  if (!import_privkey (key_pem, &key, error) ||
+      !pubkey_from_privkey (key, &pub, error))
+    return NULL;
+
+  ret = gnutls_pubkey_export2 (pub, GNUTLS_X509_FMT_PEM, &out);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot export the public key");
+    return NULL;
+  }
+  return g_strndup ((const char *) out.data, out.size);
+}
+
+static gboolean
+add_ip_san (gnutls_x509_crt_t crt, const char *ip, GError **error)
+{
+  g_autoptr (GInetAddress) address = NULL;
+  g_autofree char *bare = g_strdup (ip);
+  char *zone;
+  int ret;
+
+  /* A zone ("fe80::1%eth0") says where to reach an address, it is not part of
+   * it; a certificate can only name the address. */
+  zone = strchr (bare, '%');
+  if (zone != NULL)
+    *zone = '\0';
+
+  address = g_inet_address_new_from_string (bare);
+  if (address == NULL) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "“%s” is not an IP address", ip);
+    return FALSE;
+  }
+
+  ret = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS,
+                                              g_inet_address_to_bytes (address),
+                                              g_inet_address_get_native_size (address),
+                                              GNUTLS_FSAN_APPEND);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_INVALID, ret, "Cannot add an IP address name");
+  return TRUE;
+}
+
+/**
+ * hearth_pki_make_server_cert:
+ * @key_pem: the server's PEM private key
+ * @common_name: the subject CN
+ * @dns_names: (nullable) (array zero-terminated=1): DNS subject alternative names
+ * @ip_addresses: (nullable) (array zero-terminated=1): IP subject alternative
+ *   names; an IPv6 zone ("%eth0") is accepted and left out
+ * @days: lifetime in days
+ * @error: return location for a #GError
+ *
+ * Makes a self-signed TLS server certificate (not a CA; key usage
+ * digitalSignature; key purpose TLS WWW server), valid from one hour ago.
+ *
+ * Returns: (transfer full): the PEM certificate, or %NULL on error.
+ */
+char *
+hearth_pki_make_server_cert (const char *key_pem,
+                             const char *common_name,
+                             const char *const *dns_names,
+                             const char *const *ip_addresses,
+                             guint days,
+                             GError **error)
+{
+  g_auto (gnutls_privkey_t) key = NULL;
+  g_auto (gnutls_pubkey_t) pub = NULL;
+  g_auto (gnutls_x509_crt_t) crt = NULL;
+  guint8 serial[SERIAL_BYTES];
+  int ret;
+
+  g_return_val_if_fail (key_pem != NULL, NULL);
+
+  if (!check_common_name (common_name, error) ||
+      !check_days (days, error) ||
+      !import_privkey (key_pem, &key, error) ||
+      !pubkey_from_privkey (key, &pub, error) ||
+      !random_serial (serial, error))
+    return NULL;
+
+  ret = gnutls_x509_crt_init (&crt);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate a certificate");
+    return NULL;
+  }
+
+  if (!set_common_fields (crt, pub, common_name, serial, sizeof serial, days, error))
+    return NULL;
+
+  for (gsize i = 0; dns_names != NULL && dns_names[i] != NULL; i++) {
+    if (*dns_names[i] == '\0') {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                           "A DNS name is empty");
+      return NULL;
+    }
+    ret = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_DNSNAME, dns_names[i],
+                                                strlen (dns_names[i]), GNUTLS_FSAN_APPEND);
+    if (ret < 0) {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                   "Cannot use “%s” as a DNS name: %s", dns_names[i], gnutls_strerror (ret));
+      return NULL;
+    }
+  }
+
+  for (gsize i = 0; ip_addresses != NULL && ip_addresses[i] != NULL; i++) {
+    if (!add_ip_san (crt, ip_addresses[i], error))
+      return NULL;
+  }
+
+  ret = gnutls_x509_crt_set_basic_constraints (crt, 0, -1);
+  if (ret >= 0)
+    ret = gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE);
+  if (ret >= 0)
+    ret = gnutls_x509_crt_set_key_purpose_oid (crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot set the certificate extensions");
+    return NULL;
+  }
+
+  return sign_and_export (crt, crt, key, error);
+}
+
+/**
+ * hearth_pki_make_ca:
+ * @common_name: the CA's CN
+ * @days: lifetime in days
+ * @ca_cert_pem: (out) (transfer full): the self-signed PEM CA certificate
+ * @ca_key_pem: (out) (transfer full): the CA's new PEM private key
+ * @error: return location for a #GError
+ *
+ * Makes a CA that may sign end-entity certificates only (path length 0).
+ *
+ * Returns: %TRUE on success; on error the out arguments are left alone.
+ */
+gboolean
+hearth_pki_make_ca (const char *common_name,
+                    guint days,
+                    char **ca_cert_pem,
+                    char **ca_key_pem,
+                    GError **error)
+{
+  g_autofree char *key_pem = NULL;
+  g_autofree char *cert_pem = NULL;
+  g_auto (gnutls_privkey_t) key = NULL;
+  g_auto (gnutls_pubkey_t) pub = NULL;
+  g_auto (gnutls_x509_crt_t) crt = NULL;
+  guint8 serial[SERIAL_BYTES];
+  int ret;
+
+  g_return_val_if_fail (ca_cert_pem != NULL, FALSE);
+  g_return_val_if_fail (ca_key_pem != NULL, FALSE);
+
+  if (!check_common_name (common_name, error) ||
+      !check_days (days, error))
+    return FALSE;
+
+  key_pem = hearth_pki_generate_key (error);
+  if (key_pem == NULL ||
+      !import_privkey (key_pem, &key, error) ||
+      !pubkey_from_privkey (key, &pub, error) ||
+      !random_serial (serial, error))
+    return FALSE;
+
+  ret = gnutls_x509_crt_init (&crt);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate a certificate");
+
+  if (!set_common_fields (crt, pub, common_name, serial, sizeof serial, days, error))
+    return FALSE;
+
+  ret = gnutls_x509_crt_set_basic_constraints (crt, 1, 0);
+  if (ret >= 0)
+    ret = gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot set the CA extensions");
+
+  cert_pem = sign_and_export (crt, crt, key, error);
+  if (cert_pem == NULL)
+    return FALSE;
+
+  *ca_cert_pem = g_steal_pointer (&cert_pem);
+  *ca_key_pem = g_steal_pointer (&key_pem);
+  return TRUE;
+}
+
+static gboolean
+check_client_key (gnutls_pubkey_t pub, GError **error)
+{
+  gnutls_datum_t x = { NULL, 0 };
+  gnutls_datum_t y = { NULL, 0 };
+  gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
+  int ret;
+
+  if (gnutls_pubkey_get_pk_algorithm (pub, NULL) == GNUTLS_PK_ECDSA) {
+    ret = gnutls_pubkey_export_ecc_raw2 (pub, &curve, &x, &y, 0);
+    gnutls_free (x.data);
+    gnutls_free (y.data);
+    if (ret >= 0 && curve == GNUTLS_ECC_CURVE_SECP256R1)
+      return TRUE;
+  }
+
+  g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                       "public key must be ECDSA P-256");
+  return FALSE;
+}
+
+/* The CA certificate's subject key identifier, or failing that the SHA-1 key
+ * id of its public key (what gnutls would have put there). */
+static gboolean
+ca_key_id (gnutls_x509_crt_t ca, gnutls_pubkey_t ca_pub,
+           guint8 *id, size_t *id_len, GError **error)
+{
+  unsigned int critical;
+
+  *id_len = KEY_ID_MAX;
+  if (gnutls_x509_crt_get_subject_key_id (ca, id, id_len, &critical) >= 0)
+    return TRUE;
+  return pubkey_key_id (ca_pub, id, id_len, error);
+}
+
+/**
+ * hearth_pki_issue_client_cert:
+ * @ca_cert_pem: the household CA certificate
+ * @ca_key_pem: the household CA private key
+ * @public_key_pem: the display's PEM SubjectPublicKeyInfo
+ * @common_name: the subject CN (the display name)
+ * @serial: the serial number (the display id)
+ * @days: lifetime in days
+ * @error: return location for a #GError
+ *
+ * Issues a TLS client certificate signed by the CA. A key other than ECDSA
+ * P-256 is refused with %HEARTH_ERROR_INVALID; a CA key that does not belong
+ * to the CA certificate with %HEARTH_ERROR_TLS.
+ *
+ * Returns: (transfer full): the PEM certificate, or %NULL on error.
+ */
+char *
+hearth_pki_issue_client_cert (const char *ca_cert_pem,
+                              const char *ca_key_pem,
+                              const char *public_key_pem,
+                              const char *common_name,
+                              guint64 serial,
+                              guint days,
+                              GError **error)
+{
+  g_auto (gnutls_x509_crt_t) ca = NULL;
+  g_auto (gnutls_privkey_t) ca_key = NULL;
+  g_auto (gnutls_pubkey_t) ca_pub = NULL;
+  g_auto (gnutls_pubkey_t) ca_key_pub = NULL;
+  g_auto (gnutls_pubkey_t) pub = NULL;
+  g_auto (gnutls_x509_crt_t) crt = NULL;
+  guint8 ca_id[KEY_ID_MAX], ca_cert_key_id[KEY_ID_MAX], ca_key_key_id[KEY_ID_MAX];
+  size_t ca_id_len, ca_cert_key_id_len, ca_key_key_id_len;
+  guint8 serial_bytes[9];
+  gsize serial_len = 0;
+  gnutls_datum_t data;
+  int ret;
+
+  g_return_val_if_fail (ca_cert_pem != NULL, NULL);
+  g_return_val_if_fail (ca_key_pem != NULL, NULL);
+  g_return_val_if_fail (public_key_pem != NULL, NULL);
+
+  if (!check_common_name (common_name, error) ||
+      !check_days (days, error))
+    return NULL;
+
+  /* The display's key first: it is the input a peer controls. */
+  ret = gnutls_pubkey_init (&pub);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate a public key");
+    return NULL;
+  }
+  data.data = (unsigned char *) public_key_pem;
+  data.size = strlen (public_key_pem);
+  ret = gnutls_pubkey_import (pub, &data, GNUTLS_X509_FMT_PEM);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_INVALID, ret, "Cannot read the PEM public key");
+    return NULL;
+  }
+  if (!check_client_key (pub, error))
+    return NULL;
+
+  if (!import_crt_pem (ca_cert_pem, &ca, error) ||
+      !import_privkey (ca_key_pem, &ca_key, error)) {
+    g_prefix_error (error, "Household CA: ");
+    return NULL;
+  }
+  if (gnutls_x509_crt_get_ca_status (ca, NULL) <= 0) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_TLS,
+                         "Household CA: the certificate is not a CA certificate");
+    return NULL;
+  }
+
+  ret = gnutls_pubkey_init (&ca_pub);
+  if (ret >= 0)
+    ret = gnutls_pubkey_import_x509 (ca_pub, ca, 0);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Household CA: cannot read its public key");
+    return NULL;
+  }
+  if (!pubkey_from_privkey (ca_key, &ca_key_pub, error) ||
+      !pubkey_key_id (ca_pub, ca_cert_key_id, &ca_cert_key_id_len, error) ||
+      !pubkey_key_id (ca_key_pub, ca_key_key_id, &ca_key_key_id_len, error))
+    return NULL;
+  if (ca_cert_key_id_len != ca_key_key_id_len ||
+      memcmp (ca_cert_key_id, ca_key_key_id, ca_key_key_id_len) != 0) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_TLS,
+                         "Household CA: the private key does not belong to the certificate");
+    return NULL;
+  }
+  if (!ca_key_id (ca, ca_pub, ca_id, &ca_id_len, error))
+    return NULL;
+
+  /* DER INTEGERs are signed: a serial with its top bit set needs a zero byte
+   * in front to stay positive (libtasn1 trims redundant leading zeros). */
+  if (serial >> 63)
+    serial_bytes[serial_len++] = 0;
+  for (int shift = 56; shift >= 0; shift -= 8)
+    serial_bytes[serial_len++] = (guint8) (serial >> shift);
+
+  ret = gnutls_x509_crt_init (&crt);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate a certificate");
+    return NULL;
+  }
+
+  if (!set_common_fields (crt, pub, common_name, serial_bytes, serial_len, days, error))
+    return NULL;
+
+  ret = gnutls_x509_crt_set_basic_constraints (crt, 0, -1);
+  if (ret >= 0)
+    ret = gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE);
+  if (ret >= 0)
+    ret = gnutls_x509_crt_set_key_purpose_oid (crt, GNUTLS_KP_TLS_WWW_CLIENT, 0);
+  if (ret >= 0)
+    ret = gnutls_x509_crt_set_authority_key_id (crt, ca_id, ca_id_len);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot set the certificate extensions");
+    return NULL;
+  }
+
+  return sign_and_export (crt, ca, ca_key, error);
+}
+
+/**
+ * hearth_pki_fingerprint_der:
+ * @der: (array length=len): certificate DER bytes
+ * @len: length of @der
+ *
+ * Returns: (transfer full): the SHA-256 of @der, 64 lowercase hex characters;
+ *   the same as the SHA-256 fingerprint `certtool -i` prints.
+ */
+char *
+hearth_pki_fingerprint_der (const guint8 *der, gsize len)
+{
+  g_return_val_if_fail (der != NULL || len == 0, NULL);
+
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, der, len);
+}
+
+/**
+ * hearth_pki_fingerprint_pem:
+ * @cert_pem: a PEM certificate
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the SHA-256 fingerprint of the certificate's DER,
+ *   or %NULL with %HEARTH_ERROR_INVALID.
+ */
+char *
+hearth_pki_fingerprint_pem (const char *cert_pem, GError **error)
+{
+  g_autoptr (GBytes) der = NULL;
+  gsize len;
+  const guint8 *data;
+
+  der = hearth_pki_cert_der_from_pem (cert_pem, error);
+  if (der == NULL)
+    return NULL;
+  data = g_bytes_get_data (der, &len);
+  return hearth_pki_fingerprint_der (data, len);
+}
+
+/**
+ * hearth_pki_cert_der_from_pem:
+ * @cert_pem: a PEM certificate (the first one is used)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the certificate's DER bytes, or %NULL with
+ *   %HEARTH_ERROR_INVALID.
+ */
+GBytes *
+hearth_pki_cert_der_from_pem (const char *cert_pem, GError **error)
+{
+  g_auto (gnutls_x509_crt_t) crt = NULL;
+  g_auto (gnutls_datum_t) out = { NULL, 0 };
+  int ret;
+
+  g_return_val_if_fail (cert_pem != NULL, NULL);
+
+  if (!import_crt_pem (cert_pem, &crt, error))
+    return NULL;
+
+  ret = gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_DER, &out);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot export the certificate");
+    return NULL;
+  }
+  return g_bytes_new (out.data, out.size);
+}
+
+static const char *
+verify_status_reason (unsigned int status)
+{
+  if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNATURE_FAILURE))
+    return "it was not issued by this CA";
+  if (status & GNUTLS_CERT_EXPIRED)
+    return "it has expired";
+  if (status & GNUTLS_CERT_NOT_ACTIVATED)
+    return "it is not yet valid";
+  if (status & GNUTLS_CERT_REVOKED)
+    return "it has been revoked";
+  if (status & GNUTLS_CERT_INSECURE_ALGORITHM)
+    return "it is signed with an insecure algorithm";
+  if (status & GNUTLS_CERT_SIGNER_NOT_CA)
+    return "its issuer is not a CA";
+  return NULL;
+}
+
+/**
+ * hearth_pki_verify_issued_by:
+ * @der: (array length=len): the certificate to check, DER
+ * @len: length of @der
+ * @ca_cert_pem: the only trust anchor
+ * @error: return location for a #GError
+ *
+ * Checks that the certificate is signed by the CA and valid now. The CA
+ * certificate itself is not accepted as one it issued.
+ *
+ * Returns: %TRUE if so; else %FALSE with %HEARTH_ERROR_DENIED saying why
+ *   (%HEARTH_ERROR_TLS if @ca_cert_pem cannot be read).
+ */
+gboolean
+hearth_pki_verify_issued_by (const guint8 *der,
+                             gsize len,
+                             const char *ca_cert_pem,
+                             GError **error)
+{
+  g_auto (gnutls_x509_crt_t) crt = NULL;
+  g_auto (gnutls_x509_crt_t) ca = NULL;
+  g_auto (gnutls_x509_trust_list_t) list = NULL;
+  g_autoptr (GBytes) ca_der = NULL;
+  g_autoptr (GBytes) der_bytes = NULL;
+  g_autoptr (GError) local_error = NULL;
+  gnutls_datum_t data;
+  unsigned int status = 0;
+  const char *reason;
+  int ret;
+
+  g_return_val_if_fail (der != NULL || len == 0, FALSE);
+  g_return_val_if_fail (ca_cert_pem != NULL, FALSE);
+
+  if (len > G_MAXUINT) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                         "Certificate refused: it is too large");
+    return FALSE;
+  }
+
+  if (!import_crt_pem (ca_cert_pem, &ca, &local_error)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_TLS,
+                 "Household CA: %s", local_error->message);
+    return FALSE;
+  }
+
+  data.data = (unsigned char *) der;
+  data.size = (unsigned int) len;
+  if (!import_crt (&data, GNUTLS_X509_FMT_DER, HEARTH_ERROR_DENIED, &crt, error)) {
+    g_prefix_error (error, "Certificate refused: ");
+    return FALSE;
+  }
+
+  ca_der = hearth_pki_cert_der_from_pem (ca_cert_pem, error);
+  if (ca_der == NULL)
+    return FALSE;
+  der_bytes = g_bytes_new_static (der, len);
+  if (g_bytes_equal (ca_der, der_bytes)) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                         "Certificate refused: it is the CA certificate itself");
+    return FALSE;
+  }
+
+  ret = gnutls_x509_trust_list_init (&list, 0);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate a trust list");
+
+  /* The list owns the CA certificate from here on. */
+  ret = gnutls_x509_trust_list_add_cas (list, &ca, 1, 0);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot add the household CA");
+  ca = NULL;
+
+  ret = gnutls_x509_trust_list_verify_crt2 (list, &crt, 1, NULL, 0, 0, &status, NULL);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_DENIED, ret, "Certificate refused");
+  if (status == 0)
+    return TRUE;
+
+  reason = verify_status_reason (status);
+  if (reason != NULL) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                 "Certificate refused: %s", reason);
+  } else {
+    g_auto (gnutls_datum_t) text = { NULL, 0 };
+
+    if (gnutls_certificate_verification_status_print (status, GNUTLS_CRT_X509, &text, 0) >= 0)
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                   "Certificate refused: %.*s", (int) text.size, (const char *) text.data);
+    else
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                   "Certificate refused: verification status 0x%x", status);
+  }
+  return FALSE;
+}
+
+static gboolean
+write_all (int fd, const char *data, gsize len, GError **error)
+{
+  while (len > 0) {
+    gssize n = write (fd, data, len);
+
+    if (n < 0) {
+      int saved_errno = errno;
+
+      if (saved_errno == EINTR)
+        continue;
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                   "%s", g_strerror (saved_errno));
+      return FALSE;
+    }
+    data += n;
+    len -= (gsize) n;
+  }
+  return TRUE;
+}
+
+/* The rename is only durable once the directory entry is on disk too. */
+static gboolean
+sync_directory (const char *path, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  int fd, saved_errno;
+
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fsync (fd) < 0) {
+    saved_errno = errno;
+    if (fd >= 0)
+      close (fd);
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                 "Cannot sync directory %s: %s", dir, g_strerror (saved_errno));
+    return FALSE;
+  }
+  close (fd);
+  return TRUE;
+}
+
+/**
+ * hearth_pki_write_private_file:
+ * @path: the file to create or replace
+ * @contents: (array length=len): the bytes to write
+ * @len: length of @contents, or -1 if it is NUL-terminated
+ * @error: return location for a #GError
+ *
+ * Writes @contents to @path with mode 0600, atomically: readers see either the
+ * old file or the whole new one, never a part, and never with looser mode. The
+ * temporary file sits in the same directory (rename(2) cannot cross file
+ * systems) and is removed on failure.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+hearth_pki_write_private_file (const char *path,
+                               const char *contents,
+                               gssize len,
+                               GError **error)
+{
+  g_autofree char *tmp_path = NULL;
+  int fd, saved_errno;
+  const char *step;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (contents != NULL || len == 0, FALSE);
+
+  if (len < 0)
+    len = strlen (contents);
+
+  tmp_path = g_strconcat (path, ".tmp-XXXXXX", NULL);
+  fd = g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    saved_errno = errno;
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                 "Cannot create a temporary file next to %s: %s",
+                 path, g_strerror (saved_errno));
+    return FALSE;
+  }
+
+  /* The umask may have taken bits away from 0600; the mode is exact. */
+  step = "set the mode of";
+  if (fchmod (fd, 0600) < 0)
+    goto fail_errno;
+
+  if (!write_all (fd, contents, (gsize) len, error)) {
+    g_prefix_error (error, "Cannot write %s: ", tmp_path);
+    goto fail;
+  }
+
+  step = "sync";
+  if (fsync (fd) < 0)
+    goto fail_errno;
+
+  step = "close";
+  if (close (fd) < 0) {
+    fd = -1;
+    goto fail_errno;
+  }
+  fd = -1;
+
+  step = "rename";
+  if (g_rename (tmp_path, path) < 0)
+    goto fail_errno;
+
+  return sync_directory (path, error);
+
+fail_errno:
+  saved_errno = errno;
+  g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+               "Cannot %s %s: %s", step, tmp_path, g_strerror (saved_errno));
+fail:
+  if (fd >= 0)
+    close (fd);
+  g_unlink (tmp_path);
+  return FALSE;
+}
+
+/**
+ * hearth_pki_random:
+ * @buf: (out caller-allocates) (array length=len): where to put the bytes
+ * @len: how many bytes
+ * @error: return location for a #GError
+ *
+ * Fills @buf from GnuTLS's key-grade generator (for tokens, serials, keys).
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+hearth_pki_random (guint8 *buf, gsize len, GError **error)
+{
+  int ret;
+
+  g_return_val_if_fail (buf != NULL || len == 0, FALSE);
+
+  ret = gnutls_rnd (GNUTLS_RND_KEY, buf, len);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_FAILED, ret, "Cannot get random bytes");
+  return TRUE;
+}
+
+/**
+ * hearth_pki_equal_ct:
+ * @a: (array length=len): a buffer
+ * @b: (array length=len): a buffer of the same length
+ * @len: their length
+ *
+ * Compares in time that depends on @len only, never on where the buffers
+ * differ (for tokens and their hashes).
+ *
+ * Returns: %TRUE if the buffers are equal.
+ */
+gboolean
+hearth_pki_equal_ct (const guint8 *a, const guint8 *b, gsize len)
+{
+  g_return_val_if_fail (a != NULL || len == 0, FALSE);
+  g_return_val_if_fail (b != NULL || len == 0, FALSE);
+
+  return gnutls_memcmp (a, b, len) == 0;
+}

@@ -38,7 +38,7 @@ typedef struct {
   char *fingerprint;  /* 64 hex, SHA-256 of the client cert DER */
   char *cert_pem;
   gint64 created;
-  gint64 revoked_at;  /* 0 when not revoked */
+  gint64 revoked_at;  /* unix seconds; 0 when not revoked */
 } HearthDisplayRow;
 
 typedef struct {
@@ -128,6 +128,8 @@ typedef gboolean (*HearthIssueFunc) (const HearthHousehold *household,
  * TOKEN_INVALID; insert the display row, call @issue, store the certificate and
  * fingerprint, spend the token, write a "pairing" audit row, commit. Any failure
  * rolls back: no row is left behind. Returns the display. (transfer full)
+ * @window_id (out, optional): the window the token matched, 0 when none.
+ * A refused attempt is audited after the rollback as "pairing-refused".
  */
 HearthDisplayRow *hearth_store_pairing_redeem (HearthStore *self,
                                                const guint8 token_hash[32],

@@ -62,14 +62,24 @@ gboolean hearth_stream_push_fragment (HearthStream *self, guint64 generation,
 /*
  * Subscribes to the current generation. If the stream is ready, @chunk_func is
  * called synchronously for the init segment and each cached chunk before this
- * returns; then for each live chunk. (transfer full)
+ * returns; then for each live chunk. The first chunk is always the init
+ * segment and the second a keyframe. If the stream has ended
+ * (hearth_stream_end), the subscription is finished at once and @end_func is
+ * called before this returns. (transfer full)
  */
 HearthSubscription *hearth_stream_subscribe (HearthStream *self,
                                              HearthStreamChunkFunc chunk_func,
                                              HearthStreamEndFunc end_func,
                                              gpointer user_data);
-/* Stops delivery (no callback after this) and frees. */
+/* Stops delivery (no callback after this) and frees. Safe from inside any
+ * callback of this stream. */
 void hearth_subscription_free (HearthSubscription *sub);
+/* What the subscription is for: the writer compares these with each chunk's
+ * camera id before serving its bytes. */
+const char *hearth_subscription_get_camera_id (const HearthSubscription *sub);
+guint64 hearth_subscription_get_generation (const HearthSubscription *sub);
+/* TRUE once its generation has ended (end_func has been called). */
+gboolean hearth_subscription_is_finished (const HearthSubscription *sub);
 guint hearth_stream_get_n_subscribers (HearthStream *self);
 
 G_END_DECLS

@@ -1,3 +1,1096 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <glib.h>
-int main (int argc, char **argv) { g_test_init (&argc, &argv, NULL); return g_test_run (); }
+/*
+ * Tests of HearthStore: the file it creates, migrations, households, cameras,
+ * displays, pairing redemption (including two connections racing for one
+ * token) and the audit log. Each test works on a fresh database in its own
+ * temporary directory and only looks through the store API and the file system.
+ */
+#define G_LOG_DOMAIN "hearth-test-store"
+
+#include "error.h"
+#include "hearth-schema.h"
+#include "store-private.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#define FAKE_CA_CERT "-----BEGIN CERTIFICATE-----\nZmFrZSBjYQ==\n-----END CERTIFICATE-----\n"
+#define FAKE_CA_KEY "-----BEGIN PRIVATE KEY-----\nZmFrZSBrZXk=\n-----END PRIVATE KEY-----\n"
+#define TOKEN "0123456789abcdef0123456789abcdef"
+#define TEN_MINUTES (10 * 60 * G_USEC_PER_SEC)
+
+typedef struct {
+  char *dir;
+  char *path;
+  HearthStore *store;
+} Fixture;
+
+static void
+remove_tree (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (d);
+  while ((name = g_dir_read_name (d)) != NULL) {
+    g_autofree char *file = g_build_filename (dir, name, NULL);
+
+    g_assert_cmpint (g_unlink (file), ==, 0);
+  }
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->path = g_build_filename (f->dir, "hearth.db", NULL);
+  f->store = hearth_store_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->store);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_clear_object (&f->store);
+  remove_tree (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+/* The number of migrations compiled in, counted independently of the store. */
+static int
+newest_schema_version (void)
+{
+  g_auto (GStrv) names = g_resource_enumerate_children (hearth_schema_get_resource (),
+                                                        "/org/hearth/schema/", 0, NULL);
+
+  g_assert_nonnull (names);
+  return (int) g_strv_length (names);
+}
+
+static gint64
+add_household (HearthStore *store, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 id = hearth_store_household_add (store, name, FAKE_CA_CERT, FAKE_CA_KEY, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (id, >, 0);
+  return id;
+}
+
+static void
+hash_token (const char *token, guint8 hash[32])
+{
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize len = 32;
+
+  g_checksum_update (checksum, (const guchar *) token, -1);
+  g_checksum_get_digest (checksum, hash, &len);
+  g_assert_cmpuint (len, ==, 32);
+}
+
+static gint64
+open_window (HearthStore *store, gint64 household_id, const char *token,
+             gint64 expires_at)
+{
+  g_autoptr (GError) error = NULL;
+  guint8 hash[32];
+  gint64 id;
+
+  hash_token (token, hash);
+  id = hearth_store_pairing_window_add (store, household_id, hash, expires_at, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (id, >, 0);
+  return id;
+}
+
+/* Stands in for pki.c: a fake certificate and its SHA-256. */
+typedef struct {
+  guint calls;
+  gint64 display_id;
+  char *household;
+  char *cert_pem;
+  char *fingerprint;
+  gboolean fail;
+} Issuer;
+
+static void
+issuer_clear (Issuer *issuer)
+{
+  g_clear_pointer (&issuer->household, g_free);
+  g_clear_pointer (&issuer->cert_pem, g_free);
+  g_clear_pointer (&issuer->fingerprint, g_free);
+}
+
+static gboolean
+fake_issue (const HearthHousehold *household, gint64 display_id, gpointer user_data,
+            char **cert_pem, char **fingerprint, GError **error)
+{
+  Issuer *issuer = user_data;
+
+  issuer_clear (issuer);
+  issuer->calls++;
+  issuer->display_id = display_id;
+  issuer->household = g_strdup (household->name);
+  if (issuer->fail) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_TLS,
+                 "the display key is not ECDSA P-256");
+    return FALSE;
+  }
+  issuer->cert_pem = g_strdup_printf ("-----BEGIN CERTIFICATE-----\ndisplay %"
+                                      G_GINT64_FORMAT " of %s\n"
+                                      "-----END CERTIFICATE-----\n",
+                                      display_id, household->name);
+  issuer->fingerprint = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
+                                                       issuer->cert_pem, -1);
+  *cert_pem = g_strdup (issuer->cert_pem);
+  *fingerprint = g_strdup (issuer->fingerprint);
+  return TRUE;
+}
+
+static HearthDisplayRow *
+redeem (HearthStore *store, const char *token, gint64 now, const char *name,
+        Issuer *issuer, GError **error)
+{
+  guint8 hash[32];
+
+  hash_token (token, hash);
+  return hearth_store_pairing_redeem (store, hash, now, name, fake_issue, issuer,
+                                      NULL, error);
+}
+
+static guint
+count_displays (HearthStore *store)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) displays = hearth_store_display_list (store, 0, &error);
+
+  g_assert_no_error (error);
+  return displays->len;
+}
+
+static guint
+count_audit (HearthStore *store, const char *kind)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = hearth_store_audit_list (store, 0, &error);
+  guint n = 0;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < rows->len; i++) {
+    HearthAuditRow *row = g_ptr_array_index (rows, i);
+
+    if (g_str_equal (row->kind, kind))
+      n++;
+  }
+  return n;
+}
+
+static HearthAuditRow *
+last_audit (HearthStore *store, const char *kind)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = hearth_store_audit_list (store, 0, &error);
+
+  g_assert_no_error (error);
+  for (guint i = rows->len; i > 0; i--) {
+    HearthAuditRow *row = g_ptr_array_index (rows, i - 1);
+
+    if (g_str_equal (row->kind, kind))
+      return g_ptr_array_steal_index (rows, i - 1);
+  }
+  return NULL;
+}
+
+static guint
+file_mode (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_mode & 0777;
+}
+
+/* Open */
+
+static void
+test_open_creates_private_wal_file (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthStore) store = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "hearth.db", NULL);
+  g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (path, "-shm", NULL);
+  g_autofree char *header = NULL;
+  gsize len;
+  mode_t old_umask;
+  guint32 user_version;
+
+  g_assert_no_error (error);
+
+  /* A permissive umask must not leak into the store's files, and is restored. */
+  old_umask = umask (000);
+  store = hearth_store_open (path, &error);
+  g_assert_cmpuint (umask (old_umask), ==, 000);
+  g_assert_no_error (error);
+  g_assert_cmpint (hearth_store_get_schema_version (store), ==, newest_schema_version ());
+
+  add_household (store, "Home");
+  g_assert_cmpuint (file_mode (path), ==, 0600);
+  g_assert_true (g_file_test (wal, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (shm, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (file_mode (wal), ==, 0600);
+  g_assert_cmpuint (file_mode (shm), ==, 0600);
+  g_clear_object (&store);
+
+  /* The file header: SQLite, WAL (read/write versions 2), user_version. */
+  g_file_get_contents (path, &header, &len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (len, >=, 100);
+  g_assert_cmpmem (header, 16, "SQLite format 3", 16);
+  g_assert_cmpint (header[18], ==, 2);
+  g_assert_cmpint (header[19], ==, 2);
+  memcpy (&user_version, header + 60, sizeof user_version);
+  user_version = GUINT32_FROM_BE (user_version);
+  g_assert_cmpuint (user_version, ==, (guint32) newest_schema_version ());
+
+  remove_tree (dir);
+}
+
+static void
+test_open_makes_existing_file_private (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthStore) store = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "hearth.db", NULL);
+
+  g_assert_no_error (error);
+  g_file_set_contents (path, "", 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (path, 0644), ==, 0);
+
+  g_test_expect_message ("hearth-store", G_LOG_LEVEL_WARNING, "*readable by others*");
+  store = hearth_store_open (path, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpuint (file_mode (path), ==, 0600);
+  g_clear_object (&store);
+  remove_tree (dir);
+}
+
+static void
+test_open_refuses_garbage (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthStore) store = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "hearth.db", NULL);
+  const char *garbage = "this is not a database, but it is long enough to look like one "
+                        "to a reader that does not check the header at all";
+
+  g_assert_no_error (error);
+  g_file_set_contents_full (path, garbage, -1, G_FILE_SET_CONTENTS_NONE, 0600, &error);
+  g_assert_no_error (error);
+
+  store = hearth_store_open (path, &error);
+  g_assert_null (store);
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_STORE);
+  g_assert_nonnull (strstr (error->message, path));
+  remove_tree (dir);
+}
+
+static void
+test_open_reopen_keeps_rows (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthHousehold) household = NULL;
+  g_autoptr (HearthCameraRow) camera = NULL;
+  g_autofree char *camera_id = NULL;
+  gint64 id = add_household (f->store, "Home");
+
+  camera_id = hearth_store_camera_add (f->store, id, "Door", "rtsp://192.168.1.20/stream",
+                                       &error);
+  g_assert_no_error (error);
+
+  g_clear_object (&f->store);
+  f->store = hearth_store_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hearth_store_get_schema_version (f->store), ==, newest_schema_version ());
+
+  household = hearth_store_household_get_by_name (f->store, "Home", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (household->id, ==, id);
+  g_assert_cmpstr (household->ca_cert_pem, ==, FAKE_CA_CERT);
+  g_assert_cmpstr (household->ca_key_pem, ==, FAKE_CA_KEY);
+
+  camera = hearth_store_camera_get (f->store, camera_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (camera->name, ==, "Door");
+  g_assert_cmpstr (camera->url, ==, "rtsp://192.168.1.20/stream");
+}
+
+/* Migrations */
+
+static HearthStore *
+open_with (const char *path, const HearthMigration *migrations, guint n, GError **error)
+{
+  return hearth_store_open_with_migrations (path, migrations, n, error);
+}
+
+static void
+test_migrations_too_new_refused (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthStore) store = NULL;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autofree HearthMigration *migrations = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "hearth.db", NULL);
+  guint n = (guint) newest_schema_version () + 1;
+
+  g_assert_no_error (error);
+
+  /* A file one version ahead of this build, as a newer hearthd would leave it. */
+  migrations = g_new0 (HearthMigration, n);
+  for (guint i = 0; i < n; i++) {
+    g_ptr_array_add (names, g_strdup_printf ("%04u-future.sql", i + 1));
+    migrations[i].name = g_ptr_array_index (names, i);
+    migrations[i].sql = "CREATE TABLE IF NOT EXISTS future (x INTEGER)";
+  }
+  store = open_with (path, migrations, n, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hearth_store_get_schema_version (store), ==, (int) n);
+  g_clear_object (&store);
+
+  store = hearth_store_open (path, &error);
+  g_assert_null (store);
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_STORE);
+  g_assert_nonnull (strstr (error->message, "newer"));
+  g_clear_error (&error);
+
+  /* Refusing did not touch it. */
+  store = open_with (path, migrations, n, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hearth_store_get_schema_version (store), ==, (int) n);
+  g_clear_object (&store);
+  remove_tree (dir);
+}
+
+static void
+assert_migration_refused (const char *path, const HearthMigration *migrations,
+                          guint n, const char *expected_name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthStore) store = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  gsize before_len, after_len;
+
+  g_file_get_contents (path, &before, &before_len, &error);
+  g_assert_no_error (error);
+
+  store = open_with (path, migrations, n, &error);
+  g_assert_null (store);
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_STORE);
+  g_assert_nonnull (strstr (error->message, expected_name));
+  g_clear_error (&error);
+
+  g_file_get_contents (path, &after, &after_len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (after, after_len, before, before_len);
+}
+
+static void
+test_migrations_broken_leaves_db_untouched (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthStore) store = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "hearth.db", NULL);
+  const HearthMigration first[] = {
+    { "0001-one.sql", "CREATE TABLE one (x INTEGER); INSERT INTO one VALUES (1);" },
+  };
+  const HearthMigration broken[] = {
+    first[0],
+    { "0002-broken.sql", "CREATE TABLE two (x INTEGER); INSERT INTO one VALUES (2); "
+                         "THIS IS NOT SQL;" },
+  };
+  const HearthMigration commits[] = {
+    first[0],
+    { "0002-commits.sql", "CREATE TABLE two (x INTEGER); COMMIT; "
+                          "CREATE TABLE three (x INTEGER);" },
+  };
+  const HearthMigration fixed[] = {
+    first[0],
+    /* Fails if table "two" or the row 2 had survived the failed attempts. */
+    { "0002-fixed.sql", "CREATE TABLE two (x INTEGER); "
+                        "CREATE UNIQUE INDEX one_x ON one (x); "
+                        "INSERT INTO one SELECT 2 WHERE (SELECT count(*) FROM one) = 1; "
+                        "CREATE TABLE check_rows (x INTEGER CHECK (x = 2)); "
+                        "INSERT INTO check_rows SELECT count(*) FROM one;" },
+  };
+  const HearthMigration misnumbered[] = {
+    first[0],
+    { "0003-skips.sql", "CREATE TABLE skips (x INTEGER);" },
+  };
+
+  g_assert_no_error (error);
+  store = open_with (path, first, G_N_ELEMENTS (first), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hearth_store_get_schema_version (store), ==, 1);
+  g_clear_object (&store);
+
+  assert_migration_refused (path, broken, G_N_ELEMENTS (broken), "0002-broken.sql");
+  assert_migration_refused (path, commits, G_N_ELEMENTS (commits), "0002-commits.sql");
+  assert_migration_refused (path, misnumbered, G_N_ELEMENTS (misnumbered),
+                            "0003-skips.sql");
+
+  store = open_with (path, first, G_N_ELEMENTS (first), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hearth_store_get_schema_version (store), ==, 1);
+  g_clear_object (&store);
+
+  store = open_with (path, fixed, G_N_ELEMENTS (fixed), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hearth_store_get_schema_version (store), ==, 2);
+  g_clear_object (&store);
+  remove_tree (dir);
+}
+
+/* Households */
+
+static void
+test_households (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+  g_autoptr (HearthHousehold) by_id = NULL;
+  g_autoptr (HearthHousehold) by_name = NULL;
+  HearthHousehold *first;
+  gint64 before = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 home = add_household (f->store, "Home");
+  gint64 flat = add_household (f->store, "Flat 2 🏠");
+
+  g_assert_cmpint (home, !=, flat);
+  g_assert_cmpint (hearth_store_household_add (f->store, "Home", FAKE_CA_CERT, FAKE_CA_KEY,
+                                               &error), ==, 0);
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS);
+  g_clear_error (&error);
+
+  list = hearth_store_household_list (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 2);
+  first = g_ptr_array_index (list, 0);
+  g_assert_cmpint (first->id, ==, home);
+  g_assert_cmpstr (first->name, ==, "Home");
+  g_assert_cmpstr (((HearthHousehold *) g_ptr_array_index (list, 1))->name, ==, "Flat 2 🏠");
+
+  by_id = hearth_store_household_get (f->store, flat, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (by_id->name, ==, "Flat 2 🏠");
+  g_assert_cmpstr (by_id->ca_cert_pem, ==, FAKE_CA_CERT);
+  g_assert_cmpint (by_id->created, >=, before);
+  g_assert_cmpint (by_id->created, <=, g_get_real_time () / G_USEC_PER_SEC);
+
+  by_name = hearth_store_household_get_by_name (f->store, "Home", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (by_name->id, ==, home);
+
+  g_assert_null (hearth_store_household_get (f->store, flat + 100, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (hearth_store_household_get_by_name (f->store, "home", &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (hearth_store_household_delete (f->store, "Nowhere", &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* A household without its CA is not a household. */
+  g_assert_cmpint (hearth_store_household_add (f->store, "Bare", NULL, FAKE_CA_KEY,
+                                               &error), ==, 0);
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+  g_clear_error (&error);
+
+  g_assert_cmpuint (count_audit (f->store, "household-add"), ==, 2);
+}
+
+static void
+test_households_delete_cascades (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) cameras = NULL;
+  g_autoptr (GPtrArray) displays = NULL;
+  g_autoptr (HearthDisplayRow) display = NULL;
+  g_autoptr (HearthAuditRow) audit = NULL;
+  g_autofree char *home_camera = NULL;
+  g_autofree char *flat_camera = NULL;
+  Issuer issuer = { 0, };
+  gint64 now = g_get_real_time ();
+  gint64 home = add_household (f->store, "Home");
+  gint64 flat = add_household (f->store, "Flat");
+
+  home_camera = hearth_store_camera_add (f->store, home, "Door", "rtsp://10.0.0.2/a", &error);
+  g_assert_no_error (error);
+  flat_camera = hearth_store_camera_add (f->store, flat, "Hall", "rtsp://10.0.0.3/a", &error);
+  g_assert_no_error (error);
+  open_window (f->store, home, TOKEN, now + TEN_MINUTES);
+  display = redeem (f->store, TOKEN, now, "Kitchen", &issuer, &error);
+  g_assert_no_error (error);
+  open_window (f->store, home, "a second home token, still open", now + TEN_MINUTES);
+  open_window (f->store, flat, "the flat's token", now + 2 * TEN_MINUTES);
+
+  g_assert_true (hearth_store_household_delete (f->store, "Home", &error));
+  g_assert_no_error (error);
+
+  g_assert_null (hearth_store_household_get (f->store, home, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* Home's camera, display and windows are gone; the flat's are not. */
+  g_assert_null (hearth_store_camera_get (f->store, home_camera, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  cameras = hearth_store_camera_list (f->store, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (cameras->len, ==, 1);
+  g_assert_cmpstr (((HearthCameraRow *) g_ptr_array_index (cameras, 0))->id, ==, flat_camera);
+
+  displays = hearth_store_display_list (f->store, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (displays->len, ==, 0);
+  g_assert_null (hearth_store_display_get_by_fingerprint (f->store, display->fingerprint,
+                                                          &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_cmpint (hearth_store_pairing_window_next_expiry (f->store, now), ==,
+                   now + 2 * TEN_MINUTES);
+  g_assert_null (redeem (f->store, "a second home token, still open", now, "Den",
+                         &issuer, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_TOKEN_INVALID);
+  g_clear_error (&error);
+
+  /* The audit trail outlives the household. */
+  audit = last_audit (f->store, "household-delete");
+  g_assert_nonnull (audit);
+  g_assert_cmpint (audit->household_id, ==, home);
+  g_assert_nonnull (strstr (audit->detail, "Home"));
+  g_assert_cmpuint (count_audit (f->store, "pairing"), ==, 1);
+
+  g_assert_false (hearth_store_household_delete (f->store, "Home", &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  issuer_clear (&issuer);
+}
+
+/* Cameras */
+
+static void
+test_cameras (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) all = NULL;
+  g_autoptr (GPtrArray) home_only = NULL;
+  g_autoptr (HearthCameraRow) camera = NULL;
+  g_autofree char *door = NULL;
+  g_autofree char *yard = NULL;
+  g_autofree char *hall = NULL;
+  g_autofree char *missing = g_uuid_string_random ();
+  gint64 home = add_household (f->store, "Home");
+  gint64 flat = add_household (f->store, "Flat");
+
+  door = hearth_store_camera_add (f->store, home, "Door", "rtsp://192.168.1.20/live", &error);
+  g_assert_no_error (error);
+  yard = hearth_store_camera_add (f->store, home, "Yard", "rtsps://192.168.1.21/live", &error);
+  g_assert_no_error (error);
+  hall = hearth_store_camera_add (f->store, flat, "Hall", "rtsp://192.168.1.22/live", &error);
+  g_assert_no_error (error);
+  g_assert_true (g_uuid_string_is_valid (door));
+  g_assert_cmpstr (door, !=, yard);
+
+  camera = hearth_store_camera_get (f->store, door, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (camera->id, ==, door);
+  g_assert_cmpint (camera->household_id, ==, home);
+  g_assert_cmpstr (camera->household, ==, "Home");
+  g_assert_cmpstr (camera->name, ==, "Door");
+  g_assert_cmpstr (camera->url, ==, "rtsp://192.168.1.20/live");
+  g_assert_cmpint (camera->created, >, 0);
+
+  all = hearth_store_camera_list (f->store, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (all->len, ==, 3);
+  home_only = hearth_store_camera_list (f->store, home, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (home_only->len, ==, 2);
+  g_assert_cmpstr (((HearthCameraRow *) g_ptr_array_index (home_only, 0))->id, ==, door);
+  g_assert_cmpstr (((HearthCameraRow *) g_ptr_array_index (home_only, 1))->id, ==, yard);
+
+  g_assert_true (hearth_store_camera_remove (f->store, door, &error));
+  g_assert_no_error (error);
+  g_assert_null (hearth_store_camera_get (f->store, door, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (hearth_store_camera_remove (f->store, door, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_null (hearth_store_camera_get (f->store, missing, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (hearth_store_camera_get (f->store, "../../etc/passwd", &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_null (hearth_store_camera_add (f->store, flat + 100, "Ghost", "rtsp://10.0.0.9/",
+                                          &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_cmpuint (count_audit (f->store, "camera-add"), ==, 3);
+  g_assert_cmpuint (count_audit (f->store, "camera-remove"), ==, 1);
+}
+
+/* Names */
+
+static void
+test_names_invalid (Fixture *f, gconstpointer data)
+{
+  const char *const bad[] = {
+    "",
+    "0123456789012345678901234567890123456789012345678901234567890123X",  /* 65 */
+    "bad \xff byte",
+    "two\nlines",
+    "tab\there",
+    "del\x7f",
+    "c1 \xc2\x85 next line",
+    "spoof \xe2\x80\xae gpj.exe",
+  };
+  const char *sixty_four = "0123456789012345678901234567890123456789012345678901234567890123";
+  g_autoptr (GError) error = NULL;
+  g_autofree char *camera = NULL;
+  Issuer issuer = { 0, };
+  gint64 now = g_get_real_time ();
+  gint64 home = add_household (f->store, "Home");
+  gint64 window = open_window (f->store, home, TOKEN, now + TEN_MINUTES);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_test_message ("name %u", i);
+    g_assert_cmpint (hearth_store_household_add (f->store, bad[i], FAKE_CA_CERT,
+                                                 FAKE_CA_KEY, &error), ==, 0);
+    g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+    g_clear_error (&error);
+    g_assert_null (hearth_store_camera_add (f->store, home, bad[i], "rtsp://10.0.0.2/",
+                                            &error));
+    g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+    g_clear_error (&error);
+    g_assert_null (redeem (f->store, TOKEN, now, bad[i], &issuer, &error));
+    g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+    g_clear_error (&error);
+  }
+  g_assert_cmpint (hearth_store_household_add (f->store, NULL, FAKE_CA_CERT, FAKE_CA_KEY,
+                                               &error), ==, 0);
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (hearth_store_camera_add (f->store, home, "Door", "rtsp://x/\r\nevil",
+                                          &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* Nothing was written, and the token is still good. */
+  g_assert_cmpuint (count_audit (f->store, "household-add"), ==, 1);
+  g_assert_cmpuint (count_audit (f->store, "camera-add"), ==, 0);
+  g_assert_cmpuint (count_displays (f->store), ==, 0);
+  g_assert_cmpint (issuer.calls, ==, 0);
+  g_assert_true (hearth_store_pairing_window_any_open (f->store, now));
+  g_assert_cmpint (window, >, 0);
+
+  /* The limits are inclusive; UTF-8 beyond ASCII is fine. */
+  add_household (f->store, sixty_four);
+  camera = hearth_store_camera_add (f->store, home, "Küche 🎥", "rtsp://10.0.0.2/", &error);
+  g_assert_no_error (error);
+}
+
+/* Pairing */
+
+static void
+test_pairing_success (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthDisplayRow) display = NULL;
+  g_autoptr (HearthDisplayRow) by_fingerprint = NULL;
+  g_autoptr (HearthAuditRow) audit = NULL;
+  g_autoptr (GPtrArray) displays = NULL;
+  g_autofree char *display_id = NULL;
+  Issuer issuer = { 0, };
+  guint8 hash[32];
+  gint64 now = g_get_real_time ();
+  gint64 home = add_household (f->store, "Home");
+  gint64 window = open_window (f->store, home, TOKEN, now + TEN_MINUTES);
+  gint64 matched = -1;
+
+  g_assert_true (hearth_store_pairing_window_any_open (f->store, now));
+  g_assert_cmpint (hearth_store_pairing_window_next_expiry (f->store, now), ==,
+                   now + TEN_MINUTES);
+
+  hash_token (TOKEN, hash);
+  display = hearth_store_pairing_redeem (f->store, hash, now, "Kitchen", fake_issue,
+                                         &issuer, &matched, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (display);
+  g_assert_cmpint (matched, ==, window);
+
+  /* The certificate came from the issuer, for this row, in this household. */
+  g_assert_cmpuint (issuer.calls, ==, 1);
+  g_assert_cmpint (issuer.display_id, ==, display->id);
+  g_assert_cmpstr (issuer.household, ==, "Home");
+  g_assert_cmpint (display->household_id, ==, home);
+  g_assert_cmpstr (display->household, ==, "Home");
+  g_assert_cmpstr (display->name, ==, "Kitchen");
+  g_assert_cmpstr (display->cert_pem, ==, issuer.cert_pem);
+  g_assert_cmpstr (display->fingerprint, ==, issuer.fingerprint);
+  g_assert_cmpint (display->revoked_at, ==, 0);
+  g_assert_cmpint (display->created, ==, now / G_USEC_PER_SEC);
+
+  displays = hearth_store_display_list (f->store, home, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (displays->len, ==, 1);
+  by_fingerprint = hearth_store_display_get_by_fingerprint (f->store, issuer.fingerprint,
+                                                            &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (by_fingerprint->id, ==, display->id);
+
+  /* The token is spent: the window is closed and a second use is refused. */
+  g_assert_false (hearth_store_pairing_window_any_open (f->store, now));
+  g_assert_cmpint (hearth_store_pairing_window_next_expiry (f->store, now), ==, 0);
+  g_assert_null (redeem (f->store, TOKEN, now, "Kitchen again", &issuer, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_TOKEN_SPENT);
+  g_assert_cmpuint (issuer.calls, ==, 1);
+  g_assert_cmpuint (count_displays (f->store), ==, 1);
+
+  /* Audited with the display, never with the token. */
+  audit = last_audit (f->store, "pairing");
+  g_assert_nonnull (audit);
+  g_assert_cmpint (audit->household_id, ==, home);
+  g_assert_nonnull (strstr (audit->detail, "Kitchen"));
+  display_id = g_strdup_printf ("display %" G_GINT64_FORMAT " ", display->id);
+  g_assert_nonnull (strstr (audit->detail, display_id));
+  g_assert_null (strstr (audit->detail, TOKEN));
+  g_assert_cmpuint (count_audit (f->store, "pairing"), ==, 1);
+  g_assert_cmpuint (count_audit (f->store, "pairing-refused"), ==, 1);
+  issuer_clear (&issuer);
+}
+
+static void
+test_pairing_wrong_token (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthAuditRow) audit = NULL;
+  Issuer issuer = { 0, };
+  guint8 hash[32];
+  gint64 now = g_get_real_time ();
+  gint64 home = add_household (f->store, "Home");
+  gint64 matched = -1;
+
+  open_window (f->store, home, TOKEN, now + TEN_MINUTES);
+  hash_token ("fedcba9876543210fedcba9876543210", hash);
+  g_assert_null (hearth_store_pairing_redeem (f->store, hash, now, "Kitchen", fake_issue,
+                                              &issuer, &matched, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_TOKEN_INVALID);
+  g_assert_cmpint (matched, ==, 0);
+  g_assert_cmpuint (issuer.calls, ==, 0);
+  g_assert_cmpuint (count_displays (f->store), ==, 0);
+  g_assert_true (hearth_store_pairing_window_any_open (f->store, now));
+
+  audit = last_audit (f->store, "pairing-refused");
+  g_assert_nonnull (audit);
+  g_assert_cmpstr (audit->detail, ==, error->message);
+  g_assert_cmpint (audit->household_id, ==, 0);
+}
+
+static void
+test_pairing_expired (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  Issuer issuer = { 0, };
+  gint64 now = g_get_real_time ();
+  gint64 home = add_household (f->store, "Home");
+
+  open_window (f->store, home, TOKEN, now + TEN_MINUTES);
+  g_assert_false (hearth_store_pairing_window_any_open (f->store, now + TEN_MINUTES));
+
+  /* Expiry is exclusive: at expires_at the window is already closed. */
+  g_assert_null (redeem (f->store, TOKEN, now + TEN_MINUTES, "Kitchen", &issuer, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_TOKEN_EXPIRED);
+  g_assert_cmpuint (issuer.calls, ==, 0);
+  g_assert_cmpuint (count_displays (f->store), ==, 0);
+  g_assert_cmpuint (count_audit (f->store, "pairing-refused"), ==, 1);
+}
+
+static void
+test_pairing_issue_fails (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthDisplayRow) display = NULL;
+  Issuer issuer = { .fail = TRUE };
+  gint64 now = g_get_real_time ();
+  gint64 home = add_household (f->store, "Home");
+
+  open_window (f->store, home, TOKEN, now + TEN_MINUTES);
+  g_assert_null (redeem (f->store, TOKEN, now, "Kitchen", &issuer, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_TLS);
+  g_clear_error (&error);
+  g_assert_cmpuint (issuer.calls, ==, 1);
+
+  /* Rolled back: no display row, and the token still works. */
+  g_assert_cmpuint (count_displays (f->store), ==, 0);
+  g_assert_cmpuint (count_audit (f->store, "pairing"), ==, 0);
+  g_assert_true (hearth_store_pairing_window_any_open (f->store, now));
+
+  issuer.fail = FALSE;
+  display = redeem (f->store, TOKEN, now, "Kitchen", &issuer, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (display->fingerprint, ==, issuer.fingerprint);
+  g_assert_cmpuint (count_displays (f->store), ==, 1);
+  issuer_clear (&issuer);
+}
+
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  guint arrived;  /* protected by lock */
+} Gate;
+
+typedef struct {
+  Gate *gate;
+  HearthStore *store;
+  const char *name;
+  Issuer issuer;
+  HearthDisplayRow *display;
+  GError *error;
+} Racer;
+
+static gpointer
+racer_run (gpointer data)
+{
+  Racer *racer = data;
+  Gate *gate = racer->gate;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+
+  /* Both threads leave the gate together. */
+  g_mutex_lock (&gate->lock);
+  gate->arrived++;
+  g_cond_broadcast (&gate->cond);
+  while (gate->arrived < 2 && g_cond_wait_until (&gate->cond, &gate->lock, deadline))
+    ;
+  g_mutex_unlock (&gate->lock);
+
+  racer->display = redeem (racer->store, TOKEN, g_get_real_time (), racer->name,
+                           &racer->issuer, &racer->error);
+  return NULL;
+}
+
+static void
+test_pairing_concurrent (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthStore) other = NULL;
+  Gate gate = { 0, };
+  Racer racers[2] = {
+    { .gate = &gate, .store = f->store, .name = "Left" },
+    { .gate = &gate, .store = NULL, .name = "Right" },
+  };
+  GThread *threads[2];
+  guint successes = 0;
+  gint64 home = add_household (f->store, "Home");
+
+  open_window (f->store, home, TOKEN, g_get_real_time () + TEN_MINUTES);
+  other = hearth_store_open (f->path, &error);
+  g_assert_no_error (error);
+  racers[1].store = other;
+
+  g_mutex_init (&gate.lock);
+  g_cond_init (&gate.cond);
+  for (guint i = 0; i < 2; i++)
+    threads[i] = g_thread_new (racers[i].name, racer_run, &racers[i]);
+  for (guint i = 0; i < 2; i++)
+    g_thread_join (threads[i]);
+  g_mutex_clear (&gate.lock);
+  g_cond_clear (&gate.cond);
+
+  for (guint i = 0; i < 2; i++) {
+    if (racers[i].display != NULL) {
+      g_assert_no_error (racers[i].error);
+      successes++;
+    } else {
+      g_assert_error (racers[i].error, HEARTH_ERROR, HEARTH_ERROR_TOKEN_SPENT);
+    }
+  }
+  g_assert_cmpuint (successes, ==, 1);
+  g_assert_cmpuint (count_displays (f->store), ==, 1);
+  g_assert_cmpuint (count_displays (other), ==, 1);
+  g_assert_cmpuint (count_audit (f->store, "pairing"), ==, 1);
+
+  for (guint i = 0; i < 2; i++) {
+    g_clear_pointer (&racers[i].display, hearth_display_row_free);
+    g_clear_error (&racers[i].error);
+    issuer_clear (&racers[i].issuer);
+  }
+}
+
+/* Displays */
+
+static void
+test_displays_revoke (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthDisplayRow) display = NULL;
+  g_autoptr (HearthDisplayRow) revoked = NULL;
+  g_autoptr (HearthDisplayRow) again = NULL;
+  g_autoptr (HearthDisplayRow) by_fingerprint = NULL;
+  Issuer issuer = { 0, };
+  gint64 now = g_get_real_time ();
+  gint64 home = add_household (f->store, "Home");
+  gint64 before;
+
+  open_window (f->store, home, TOKEN, now + TEN_MINUTES);
+  display = redeem (f->store, TOKEN, now, "Kitchen", &issuer, &error);
+  g_assert_no_error (error);
+
+  before = g_get_real_time () / G_USEC_PER_SEC;
+  g_assert_true (hearth_store_display_revoke (f->store, display->id, &error));
+  g_assert_no_error (error);
+  revoked = hearth_store_display_get (f->store, display->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (revoked->revoked_at, >=, before);
+  g_assert_cmpint (revoked->revoked_at, <=, g_get_real_time () / G_USEC_PER_SEC);
+
+  /* Revoked rows are still found by fingerprint; the caller checks revoked_at. */
+  by_fingerprint = hearth_store_display_get_by_fingerprint (f->store, display->fingerprint,
+                                                            &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (by_fingerprint->revoked_at, ==, revoked->revoked_at);
+
+  /* A second revoke succeeds and keeps the first time. */
+  g_assert_true (hearth_store_display_revoke (f->store, display->id, &error));
+  g_assert_no_error (error);
+  again = hearth_store_display_get (f->store, display->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (again->revoked_at, ==, revoked->revoked_at);
+  g_assert_cmpuint (count_audit (f->store, "revoke"), ==, 1);
+
+  g_assert_false (hearth_store_display_revoke (f->store, display->id + 100, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (hearth_store_display_get (f->store, display->id + 100, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (hearth_store_display_get_by_fingerprint (f->store, "not-a-fingerprint",
+                                                          &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  issuer_clear (&issuer);
+}
+
+/* Audit */
+
+static void
+test_audit_since (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) all = NULL;
+  g_autoptr (GPtrArray) later = NULL;
+  g_autoptr (GPtrArray) future = NULL;
+  HearthAuditRow *first, *second;
+  gint64 start = g_get_real_time ();
+  gint64 deadline;
+
+  g_assert_true (hearth_store_audit_add (f->store, "access-denied", 0,
+                                         "unknown client certificate", &error));
+  g_assert_no_error (error);
+  all = hearth_store_audit_list (f->store, start, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (all->len, ==, 1);
+  first = g_ptr_array_index (all, 0);
+  g_assert_cmpstr (first->kind, ==, "access-denied");
+  g_assert_cmpint (first->household_id, ==, 0);
+  g_assert_cmpstr (first->detail, ==, "unknown client certificate");
+  g_assert_cmpint (first->at, >=, start);
+
+  /* Let the clock move past the first row, so "since" can separate them. */
+  deadline = g_get_monotonic_time () + G_TIME_SPAN_SECOND;
+  while (g_get_real_time () <= first->at && g_get_monotonic_time () < deadline)
+    ;
+  g_assert_cmpint (g_get_real_time (), >, first->at);
+
+  g_assert_true (hearth_store_audit_add (f->store, "egress-mismatch", 7, NULL, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&all, g_ptr_array_unref);
+  all = hearth_store_audit_list (f->store, start, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (all->len, ==, 2);
+  first = g_ptr_array_index (all, 0);
+  second = g_ptr_array_index (all, 1);
+  g_assert_cmpstr (first->kind, ==, "access-denied");
+  g_assert_cmpstr (second->kind, ==, "egress-mismatch");
+  g_assert_cmpint (second->household_id, ==, 7);
+  g_assert_cmpstr (second->detail, ==, "");
+  g_assert_cmpint (second->at, >, first->at);
+
+  later = hearth_store_audit_list (f->store, first->at + 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (later->len, ==, 1);
+  g_assert_cmpstr (((HearthAuditRow *) g_ptr_array_index (later, 0))->kind, ==,
+                   "egress-mismatch");
+  future = hearth_store_audit_list (f->store, g_get_real_time () + TEN_MINUTES, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (future->len, ==, 0);
+
+  g_assert_false (hearth_store_audit_add (f->store, "", 0, "x", &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define FIXTURE_TEST(path, func) \
+  g_test_add ((path), Fixture, NULL, fixture_set_up, (func), fixture_tear_down)
+
+  g_test_add_func ("/hearth/store/open/creates-private-wal-file",
+                   test_open_creates_private_wal_file);
+  g_test_add_func ("/hearth/store/open/makes-existing-file-private",
+                   test_open_makes_existing_file_private);
+  g_test_add_func ("/hearth/store/open/refuses-garbage", test_open_refuses_garbage);
+  FIXTURE_TEST ("/hearth/store/open/reopen-keeps-rows", test_open_reopen_keeps_rows);
+  g_test_add_func ("/hearth/store/migrations/too-new-refused",
+                   test_migrations_too_new_refused);
+  g_test_add_func ("/hearth/store/migrations/broken-leaves-db-untouched",
+                   test_migrations_broken_leaves_db_untouched);
+  FIXTURE_TEST ("/hearth/store/households", test_households);
+  FIXTURE_TEST ("/hearth/store/households/delete-cascades", test_households_delete_cascades);
+  FIXTURE_TEST ("/hearth/store/cameras", test_cameras);
+  FIXTURE_TEST ("/hearth/store/names/invalid", test_names_invalid);
+  FIXTURE_TEST ("/hearth/store/pairing/success", test_pairing_success);
+  FIXTURE_TEST ("/hearth/store/pairing/wrong-token", test_pairing_wrong_token);
+  FIXTURE_TEST ("/hearth/store/pairing/expired", test_pairing_expired);
+  FIXTURE_TEST ("/hearth/store/pairing/issue-fails-rolls-back", test_pairing_issue_fails);
+  FIXTURE_TEST ("/hearth/store/pairing/concurrent-one-winner", test_pairing_concurrent);
+  FIXTURE_TEST ("/hearth/store/displays/revoke", test_displays_revoke);
+  FIXTURE_TEST ("/hearth/store/audit/since", test_audit_since);
+
+#undef FIXTURE_TEST
+
+  return g_test_run ();
+}

@@ -1,3 +1,487 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <glib.h>
-int main (int argc, char **argv) { g_test_init (&argc, &argv, NULL); return g_test_run (); }
+/*
+ * Tests for HearthStream with synthetic fragments: what a subscriber gets
+ * when it joins before or after a keyframe, the GOP cache (reset at each
+ * keyframe, capped in bytes), generations (ending subscribers, dropping old
+ * data), subscribers freeing themselves or each other from callbacks, and
+ * that every subscriber shares the very same bytes.
+ */
+#include <string.h>
+
+#include "stream.h"
+
+#define CAMERA_ID "6f1c2a4e-1111-4c3b-9a7e-000000000001"
+
+typedef struct _Recorder Recorder;
+
+struct _Recorder {
+  GPtrArray *chunks;            /* of HearthChunk (refs) */
+  guint n_ends;
+  HearthSubscription *sub;
+  /* misbehaviour on demand */
+  guint free_self_after;        /* free own subscription at this many chunks */
+  HearthSubscription **free_other;  /* free this one on the first chunk */
+  gboolean free_self_on_end;
+  HearthStream *subscribe_from_callback;
+  Recorder *child;
+};
+
+static void
+recorder_init (Recorder *r)
+{
+  memset (r, 0, sizeof *r);
+  r->chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) hearth_chunk_unref);
+}
+
+static void
+recorder_clear (Recorder *r)
+{
+  hearth_subscription_free (r->sub);
+  g_ptr_array_unref (r->chunks);
+}
+
+static void on_chunk (HearthChunk *chunk, gpointer user_data);
+static void on_end (gpointer user_data);
+
+static void
+subscribe (HearthStream *stream, Recorder *r)
+{
+  r->sub = hearth_stream_subscribe (stream, on_chunk, on_end, r);
+}
+
+static void
+on_chunk (HearthChunk *chunk, gpointer user_data)
+{
+  Recorder *r = user_data;
+
+  g_ptr_array_add (r->chunks, hearth_chunk_ref (chunk));
+
+  if (r->free_self_after != 0 && r->chunks->len == r->free_self_after)
+    g_clear_pointer (&r->sub, hearth_subscription_free);
+  if (r->free_other != NULL) {
+    g_clear_pointer (r->free_other, hearth_subscription_free);
+    r->free_other = NULL;
+  }
+  if (r->subscribe_from_callback != NULL) {
+    HearthStream *stream = r->subscribe_from_callback;
+
+    r->subscribe_from_callback = NULL;
+    subscribe (stream, r->child);
+  }
+}
+
+static void
+on_end (gpointer user_data)
+{
+  Recorder *r = user_data;
+
+  r->n_ends++;
+  if (r->free_self_on_end)
+    g_clear_pointer (&r->sub, hearth_subscription_free);
+  if (r->free_other != NULL) {
+    g_clear_pointer (r->free_other, hearth_subscription_free);
+    r->free_other = NULL;
+  }
+}
+
+static GBytes *
+fragment_bytes (guint n, gsize size)
+{
+  guint8 *data = g_malloc (size);
+
+  memset (data, (int) (n & 0xff), size);
+  return g_bytes_new_take (data, size);
+}
+
+static GBytes *
+init_bytes (void)
+{
+  return g_bytes_new_static ("ftyp....moov....", 16);
+}
+
+/* Pushes a fragment whose bytes are all @n. */
+static gboolean
+push (HearthStream *stream, guint n, gboolean keyframe)
+{
+  g_autoptr(GBytes) bytes = fragment_bytes (n, 40);
+
+  return hearth_stream_push_fragment (stream,
+                                      hearth_stream_get_generation (stream),
+                                      bytes, keyframe);
+}
+
+static void
+push_init (HearthStream *stream)
+{
+  g_autoptr(GBytes) init = init_bytes ();
+
+  g_assert_true (hearth_stream_push_init (stream,
+                                          hearth_stream_get_generation (stream),
+                                          init));
+}
+
+/* Which fragment (its byte value), or -1 for the init segment. */
+static int
+chunk_label (HearthChunk *chunk)
+{
+  if (hearth_chunk_is_init (chunk))
+    return -1;
+  return ((const guint8 *) g_bytes_get_data (hearth_chunk_get_bytes (chunk),
+                                             NULL))[0];
+}
+
+/* Asserts the recorder got exactly @labels (-1 = init). */
+static void
+assert_got (Recorder *r, const int *labels, guint n)
+{
+  g_autoptr(GString) got = g_string_new (NULL);
+  g_autoptr(GString) want = g_string_new (NULL);
+
+  for (guint i = 0; i < r->chunks->len; i++)
+    g_string_append_printf (got, "%d ", chunk_label (r->chunks->pdata[i]));
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (want, "%d ", labels[i]);
+  g_assert_cmpstr (got->str, ==, want->str);
+}
+
+#define ASSERT_GOT(r, ...) G_STMT_START { \
+  const int labels_[] = { __VA_ARGS__ }; \
+  assert_got ((r), labels_, G_N_ELEMENTS (labels_)); \
+} G_STMT_END
+
+static void
+test_join_after_keyframe (void)
+{
+  g_autoptr(HearthStream) stream = hearth_stream_new (CAMERA_ID, 1 << 20);
+  guint64 generation = hearth_stream_begin_generation (stream);
+  Recorder r;
+
+  recorder_init (&r);
+  push_init (stream);
+  g_assert_true (push (stream, 1, TRUE));
+  g_assert_true (push (stream, 2, FALSE));
+  g_assert_true (push (stream, 3, FALSE));
+  g_assert_true (hearth_stream_is_ready (stream));
+
+  /* init + cached GOP, synchronously, then live */
+  subscribe (stream, &r);
+  ASSERT_GOT (&r, -1, 1, 2, 3);
+  g_assert_true (push (stream, 4, FALSE));
+  ASSERT_GOT (&r, -1, 1, 2, 3, 4);
+
+  g_assert_true (hearth_chunk_is_keyframe (r.chunks->pdata[1]));
+  g_assert_false (hearth_chunk_is_keyframe (r.chunks->pdata[2]));
+  for (guint i = 0; i < r.chunks->len; i++) {
+    HearthChunk *chunk = r.chunks->pdata[i];
+
+    /* Every chunk says which camera and generation it belongs to, as does
+     * the subscription: the writer compares them at the exit. */
+    g_assert_cmpstr (hearth_chunk_get_camera_id (chunk), ==, CAMERA_ID);
+    g_assert_cmpuint (hearth_chunk_get_generation (chunk), ==, generation);
+    g_assert_cmpuint (hearth_chunk_get_sequence (chunk), ==, i);
+  }
+  g_assert_cmpstr (hearth_subscription_get_camera_id (r.sub), ==, CAMERA_ID);
+  g_assert_cmpuint (hearth_subscription_get_generation (r.sub), ==,
+                    generation);
+  g_assert_cmpuint (hearth_stream_get_n_subscribers (stream), ==, 1);
+
+  recorder_clear (&r);
+  g_assert_cmpuint (hearth_stream_get_n_subscribers (stream), ==, 0);
+}
+
+static void
+test_join_before_keyframe (void)
+{
+  g_autoptr(HearthStream) stream = hearth_stream_new (CAMERA_ID, 1 << 20);
+  Recorder early, middle;
+
+  hearth_stream_begin_generation (stream);
+  recorder_init (&early);
+  recorder_init (&middle);
+
+  /* Nothing to decode yet: nothing delivered. */
+  subscribe (stream, &early);
+  g_assert_false (push (stream, 1, TRUE));   /* no init yet: dropped */
+  push_init (stream);
+  g_assert_false (hearth_stream_is_ready (stream));
+  subscribe (stream, &middle);
+  g_assert_false (push (stream, 2, FALSE));  /* before any keyframe */
+  g_assert_cmpuint (early.chunks->len, ==, 0);
+  g_assert_cmpuint (middle.chunks->len, ==, 0);
+
+  /* The first keyframe brings the init segment along. */
+  g_assert_true (push (stream, 3, TRUE));
+  g_assert_true (hearth_stream_is_ready (stream));
+  g_assert_true (push (stream, 4, FALSE));
+  ASSERT_GOT (&early, -1, 3, 4);
+  ASSERT_GOT (&middle, -1, 3, 4);
+
+  recorder_clear (&early);
+  recorder_clear (&middle);
+}
+
+static void
+test_gop_cache_reset (void)
+{
+  g_autoptr(HearthStream) stream = hearth_stream_new (CAMERA_ID, 1 << 20);
+  Recorder r;
+
+  hearth_stream_begin_generation (stream);
+  recorder_init (&r);
+  push_init (stream);
+  push (stream, 1, TRUE);
+  push (stream, 2, FALSE);
+  push (stream, 3, FALSE);
+  push (stream, 4, TRUE);
+  push (stream, 5, FALSE);
+
+  /* Only the GOP of the latest keyframe is served. */
+  subscribe (stream, &r);
+  ASSERT_GOT (&r, -1, 4, 5);
+  recorder_clear (&r);
+}
+
+static void
+test_gop_cache_cap (void)
+{
+  /* Fragments are 40 bytes: two fit, three do not. */
+  g_autoptr(HearthStream) stream = hearth_stream_new (CAMERA_ID, 100);
+  Recorder live, late, later;
+
+  hearth_stream_begin_generation (stream);
+  recorder_init (&live);
+  recorder_init (&late);
+  recorder_init (&later);
+  push_init (stream);
+  subscribe (stream, &live);
+
+  push (stream, 1, TRUE);
+  push (stream, 2, FALSE);
+  subscribe (stream, &late);
+  ASSERT_GOT (&late, -1, 1, 2);
+
+  /* Over the cap: the cache goes; a GOP without its keyframe is never
+   * served, so a new subscriber waits for the next keyframe. */
+  push (stream, 3, FALSE);
+  subscribe (stream, &later);
+  g_assert_cmpuint (later.chunks->len, ==, 0);
+  push (stream, 4, FALSE);
+  g_assert_cmpuint (later.chunks->len, ==, 0);
+  push (stream, 5, TRUE);
+  push (stream, 6, FALSE);
+  ASSERT_GOT (&later, -1, 5, 6);
+
+  /* Subscribers already streaming lose nothing. */
+  ASSERT_GOT (&live, -1, 1, 2, 3, 4, 5, 6);
+  ASSERT_GOT (&late, -1, 1, 2, 3, 4, 5, 6);
+
+  recorder_clear (&live);
+  recorder_clear (&late);
+  recorder_clear (&later);
+}
+
+static void
+test_generations (void)
+{
+  g_autoptr(HearthStream) stream = hearth_stream_new (CAMERA_ID, 1 << 20);
+  guint64 first = hearth_stream_begin_generation (stream), second;
+  g_autoptr(GBytes) old = fragment_bytes (9, 40);
+  Recorder a, b, c;
+
+  recorder_init (&a);
+  recorder_init (&b);
+  recorder_init (&c);
+  push_init (stream);
+  push (stream, 1, TRUE);
+  subscribe (stream, &a);
+  ASSERT_GOT (&a, -1, 1);
+
+  /* A reconnect: the old generation's subscribers end, its cache goes. */
+  second = hearth_stream_begin_generation (stream);
+  g_assert_cmpuint (second, >, first);
+  g_assert_cmpuint (a.n_ends, ==, 1);
+  g_assert_true (hearth_subscription_is_finished (a.sub));
+  g_assert_false (hearth_stream_is_ready (stream));
+  g_assert_cmpuint (hearth_stream_get_n_subscribers (stream), ==, 0);
+
+  /* Data the old pipeline still had in flight is dropped. */
+  g_assert_false (hearth_stream_push_init (stream, first, old));
+  g_assert_false (hearth_stream_push_fragment (stream, first, old, TRUE));
+  subscribe (stream, &b);
+  g_assert_cmpuint (b.chunks->len, ==, 0);
+  push_init (stream);
+  push (stream, 2, TRUE);
+  ASSERT_GOT (&b, -1, 2);
+  ASSERT_GOT (&a, -1, 1);
+  g_assert_cmpuint (hearth_chunk_get_generation (b.chunks->pdata[0]), ==,
+                    second);
+  /* One init segment per generation. */
+  g_assert_false (hearth_stream_push_init (stream, second, old));
+
+  /* The camera is removed: subscribers end, later ones end at once. */
+  hearth_stream_end (stream);
+  g_assert_cmpuint (b.n_ends, ==, 1);
+  g_assert_false (push (stream, 3, TRUE));
+  subscribe (stream, &c);
+  g_assert_cmpuint (c.n_ends, ==, 1);
+  g_assert_true (hearth_subscription_is_finished (c.sub));
+  g_assert_cmpuint (c.chunks->len, ==, 0);
+
+  /* end_func comes once only. */
+  hearth_stream_begin_generation (stream);
+  g_assert_cmpuint (a.n_ends, ==, 1);
+  g_assert_cmpuint (b.n_ends, ==, 1);
+
+  recorder_clear (&a);
+  recorder_clear (&b);
+  recorder_clear (&c);
+}
+
+static void
+test_free_in_callback (void)
+{
+  g_autoptr(HearthStream) stream = hearth_stream_new (CAMERA_ID, 1 << 20);
+  Recorder self_freeing, killer, victim, bystander;
+
+  hearth_stream_begin_generation (stream);
+  recorder_init (&self_freeing);
+  recorder_init (&killer);
+  recorder_init (&victim);
+  recorder_init (&bystander);
+  push_init (stream);
+  push (stream, 1, TRUE);
+
+  /* Frees itself on its 3rd chunk (init, 1, then live 2). */
+  self_freeing.free_self_after = 3;
+  subscribe (stream, &self_freeing);
+  subscribe (stream, &killer);
+  subscribe (stream, &victim);
+  subscribe (stream, &bystander);
+  /* The killer frees the victim on its next chunk. */
+  killer.free_other = &victim.sub;
+
+  push (stream, 2, FALSE);
+  push (stream, 3, FALSE);
+  g_assert_null (self_freeing.sub);
+  g_assert_null (victim.sub);
+  ASSERT_GOT (&self_freeing, -1, 1, 2);
+  ASSERT_GOT (&killer, -1, 1, 2, 3);
+  /* The victim comes after the killer: freed before its turn. */
+  ASSERT_GOT (&victim, -1, 1);
+  ASSERT_GOT (&bystander, -1, 1, 2, 3);
+  g_assert_cmpuint (hearth_stream_get_n_subscribers (stream), ==, 2);
+
+  /* At the end of a generation: one frees itself, one frees the other
+   * before the other's end_func: that one is never called. */
+  killer.free_self_on_end = TRUE;
+  killer.free_other = &bystander.sub;
+  hearth_stream_begin_generation (stream);
+  g_assert_cmpuint (killer.n_ends, ==, 1);
+  g_assert_null (killer.sub);
+  g_assert_null (bystander.sub);
+  g_assert_cmpuint (bystander.n_ends, ==, 0);
+  g_assert_cmpuint (self_freeing.n_ends, ==, 0);
+
+  recorder_clear (&self_freeing);
+  recorder_clear (&killer);
+  recorder_clear (&victim);
+  recorder_clear (&bystander);
+}
+
+static void
+test_subscribe_in_callback (void)
+{
+  g_autoptr(HearthStream) stream = hearth_stream_new (CAMERA_ID, 1 << 20);
+  Recorder parent, child;
+
+  hearth_stream_begin_generation (stream);
+  recorder_init (&parent);
+  recorder_init (&child);
+  push_init (stream);
+  push (stream, 1, TRUE);
+  subscribe (stream, &parent);
+
+  /* A subscriber made while chunk 2 is delivered gets it once, from the
+   * cache, and then the live ones. */
+  parent.subscribe_from_callback = stream;
+  parent.child = &child;
+  push (stream, 2, FALSE);
+  push (stream, 3, FALSE);
+  ASSERT_GOT (&child, -1, 1, 2, 3);
+  ASSERT_GOT (&parent, -1, 1, 2, 3);
+
+  recorder_clear (&parent);
+  recorder_clear (&child);
+}
+
+static void
+test_shared_bytes (void)
+{
+  g_autoptr(HearthStream) stream = hearth_stream_new (CAMERA_ID, 1 << 20);
+  g_autoptr(GBytes) keyframe = fragment_bytes (1, 4000);
+  g_autoptr(GBytes) live = fragment_bytes (2, 4000);
+  Recorder r[8];
+
+  hearth_stream_begin_generation (stream);
+  push_init (stream);
+  g_assert_true (hearth_stream_push_fragment (stream, 1, keyframe, TRUE));
+  for (guint i = 0; i < G_N_ELEMENTS (r); i++) {
+    recorder_init (&r[i]);
+    subscribe (stream, &r[i]);
+  }
+  g_assert_true (hearth_stream_push_fragment (stream, 1, live, FALSE));
+
+  /* Muxed once, shared by all: the same chunks, the same GBytes, no copy. */
+  for (guint i = 0; i < G_N_ELEMENTS (r); i++) {
+    g_assert_cmpuint (r[i].chunks->len, ==, 3);
+    for (guint k = 0; k < 3; k++)
+      g_assert_true (r[i].chunks->pdata[k] == r[0].chunks->pdata[k]);
+    g_assert_true (hearth_chunk_get_bytes (r[i].chunks->pdata[1]) == keyframe);
+    g_assert_true (hearth_chunk_get_bytes (r[i].chunks->pdata[2]) == live);
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (r); i++)
+    recorder_clear (&r[i]);
+}
+
+static void
+test_stream_gone (void)
+{
+  HearthStream *stream = hearth_stream_new (CAMERA_ID, 1 << 20);
+  Recorder r;
+
+  hearth_stream_begin_generation (stream);
+  recorder_init (&r);
+  push_init (stream);
+  push (stream, 1, TRUE);
+  subscribe (stream, &r);
+
+  /* The stream goes away first: the subscriber is told and can still free
+   * its subscription; the chunks it holds stay valid. */
+  g_object_unref (stream);
+  g_assert_cmpuint (r.n_ends, ==, 1);
+  g_assert_cmpstr (hearth_chunk_get_camera_id (r.chunks->pdata[1]), ==,
+                   CAMERA_ID);
+  recorder_clear (&r);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/hearth/stream/join-after-keyframe",
+                   test_join_after_keyframe);
+  g_test_add_func ("/hearth/stream/join-before-keyframe",
+                   test_join_before_keyframe);
+  g_test_add_func ("/hearth/stream/gop-cache-reset", test_gop_cache_reset);
+  g_test_add_func ("/hearth/stream/gop-cache-cap", test_gop_cache_cap);
+  g_test_add_func ("/hearth/stream/generations", test_generations);
+  g_test_add_func ("/hearth/stream/free-in-callback", test_free_in_callback);
+  g_test_add_func ("/hearth/stream/subscribe-in-callback",
+                   test_subscribe_in_callback);
+  g_test_add_func ("/hearth/stream/shared-bytes", test_shared_bytes);
+  g_test_add_func ("/hearth/stream/stream-gone", test_stream_gone);
+
+  return g_test_run ();
+}

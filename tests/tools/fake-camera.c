@@ -1,2 +1,425 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-int main (void) { return 0; }
+/*
+ * fake-camera: a fake IP camera for tests and demos. A real RTSP server
+ * (gst-rtsp-server) serving live H.264 from videotestsrc, where every access
+ * unit carries a test stamp (tests/tools/stamp.h): this camera's id, a frame
+ * counter and the capture wall-clock time.
+ *
+ * One shared media: every client sees the same frames, so stamps seen by two
+ * clients can be compared. The stamp SEI is put in front of each access unit
+ * by a buffer probe on the encoder's src pad, set up when the factory
+ * configures a media. The frame counter lives in the camera, not the media,
+ * so it keeps increasing when the media is torn down and made again.
+ *
+ * Once listening it prints one line, "rtsp://ADDRESS:PORT/MOUNT
+ * stamp-id=UUID", on stdout (and into --ready-file), then serves until
+ * SIGINT or SIGTERM. Exit codes follow sysexits.h: 64 for bad arguments.
+ */
+#define G_LOG_DOMAIN "fake-camera"
+
+#include <glib-unix.h>
+#include <gio/gio.h>
+#include <gst/gst.h>
+#include <gst/rtsp-server/rtsp-server.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "error.h"
+#include "stamp.h"
+
+/* Command line, immutable once parsed. */
+typedef struct {
+  int port;
+  char *address;
+  char *mount;
+  char *stamp_id;
+  int width;
+  int height;
+  int fps;
+  int bitrate;
+  int key_int;
+  char *ready_file;
+} Options;
+
+typedef struct {
+  guint8 camera_id[16];
+
+  GMutex lock;
+  guint64 next_counter; /* protected by lock: streaming threads of every media */
+} Camera;
+
+static void
+options_clear (Options *options)
+{
+  g_clear_pointer (&options->address, g_free);
+  g_clear_pointer (&options->mount, g_free);
+  g_clear_pointer (&options->stamp_id, g_free);
+  g_clear_pointer (&options->ready_file, g_free);
+}
+
+static gboolean
+check_range (const char *name, int value, int min, int max, gboolean even,
+             GError **error)
+{
+  if (value < min || value > max || (even && value % 2 != 0)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--%s must be %s from %d to %d, not %d", name,
+                 even ? "an even number" : "a number", min, max, value);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+mount_is_valid (const char *mount)
+{
+  if (mount[0] != '/' || mount[1] == '\0')
+    return FALSE;
+  for (const char *p = mount; *p != '\0'; p++) {
+    if (!g_ascii_isalnum (*p) && strchr ("/-_.~", *p) == NULL)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_options (int *argc, char ***argv, Options *options, Camera *camera,
+               GError **error)
+{
+  const GOptionEntry entries[] = {
+    { "port", 0, 0, G_OPTION_ARG_INT, &options->port,
+      "TCP port to listen on, 0 picks a free one (default 0)", "N" },
+    { "address", 0, 0, G_OPTION_ARG_STRING, &options->address,
+      "IP address to listen on (default 127.0.0.1)", "ADDRESS" },
+    { "mount", 0, 0, G_OPTION_ARG_STRING, &options->mount,
+      "path of the stream (default /stream)", "PATH" },
+    { "stamp-id", 0, 0, G_OPTION_ARG_STRING, &options->stamp_id,
+      "camera id written into every stamp (default random)", "UUID" },
+    { "width", 0, 0, G_OPTION_ARG_INT, &options->width,
+      "frame width (default 640)", "PIXELS" },
+    { "height", 0, 0, G_OPTION_ARG_INT, &options->height,
+      "frame height (default 360)", "PIXELS" },
+    { "fps", 0, 0, G_OPTION_ARG_INT, &options->fps,
+      "frames per second (default 30)", "N" },
+    { "bitrate", 0, 0, G_OPTION_ARG_INT, &options->bitrate,
+      "encoder bitrate (default 1000)", "KBIT" },
+    { "key-int", 0, 0, G_OPTION_ARG_INT, &options->key_int,
+      "frames from one keyframe to the next (default 30)", "N" },
+    { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &options->ready_file,
+      "also write the ready line to this file", "PATH" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GInetAddress) address = NULL;
+
+  context = g_option_context_new ("- a fake RTSP camera that stamps every "
+                                  "frame");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_group (context, gst_init_get_option_group ());
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+
+  if (*argc > 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                 "unexpected argument “%s”", (*argv)[1]);
+    return FALSE;
+  }
+
+  if (options->address == NULL)
+    options->address = g_strdup ("127.0.0.1");
+  if (options->mount == NULL)
+    options->mount = g_strdup ("/stream");
+  if (options->stamp_id == NULL)
+    options->stamp_id = g_uuid_string_random ();
+
+  if (!check_range ("port", options->port, 0, 65535, FALSE, error) ||
+      !check_range ("width", options->width, 16, 4096, TRUE, error) ||
+      !check_range ("height", options->height, 16, 4096, TRUE, error) ||
+      !check_range ("fps", options->fps, 1, 120, FALSE, error) ||
+      !check_range ("bitrate", options->bitrate, 1, 100000, FALSE, error) ||
+      !check_range ("key-int", options->key_int, 1, 1000, FALSE, error))
+    return FALSE;
+
+  address = g_inet_address_new_from_string (options->address);
+  if (address == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--address must be an IP address, not “%s”",
+                 options->address);
+    return FALSE;
+  }
+  if (!mount_is_valid (options->mount)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--mount must be a path like /stream (letters, digits, "
+                 "/-_.~), not “%s”", options->mount);
+    return FALSE;
+  }
+  if (!hearth_stamp_id_parse (options->stamp_id, camera->camera_id)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--stamp-id must be a UUID (8-4-4-4-12 hex), not “%s”",
+                 options->stamp_id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Fails early and clearly if a GStreamer plugin the pipeline needs is gone. */
+static gboolean
+check_elements (GError **error)
+{
+  static const char *const names[] = {
+    "videotestsrc", "timeoverlay", "x264enc", "rtph264pay",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++) {
+    g_autoptr (GstElementFactory) factory = gst_element_factory_find (names[i]);
+
+    if (factory == NULL) {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                   "GStreamer element “%s” is missing", names[i]);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* Streaming thread: one encoded access unit in, the same with a stamp out. */
+static GstPadProbeReturn
+stamp_access_unit (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  Camera *camera = user_data;
+  GstBuffer *au = GST_PAD_PROBE_INFO_BUFFER (info);
+  g_autoptr (GBytes) nal = NULL;
+  HearthStamp stamp;
+  GstBuffer *stamped;
+  const guint8 *nal_data;
+  guint8 *prefix;
+  gsize nal_len;
+
+  memcpy (stamp.camera_id, camera->camera_id, sizeof stamp.camera_id);
+  g_mutex_lock (&camera->lock);
+  stamp.counter = camera->next_counter++;
+  g_mutex_unlock (&camera->lock);
+  stamp.capture_time_us = g_get_real_time ();
+
+  nal = hearth_stamp_build_sei_nal (&stamp);
+  nal_data = g_bytes_get_data (nal, &nal_len);
+  prefix = g_malloc (4 + nal_len);
+  memcpy (prefix, "\x00\x00\x00\x01", 4);
+  memcpy (prefix + 4, nal_data, nal_len);
+
+  /* A new buffer: start code + SEI, then the encoder's memory (reffed, not
+   * copied) with its timestamps and flags. */
+  stamped = gst_buffer_new_wrapped (prefix, 4 + nal_len);
+  if (!gst_buffer_copy_into (stamped, au,
+                             GST_BUFFER_COPY_METADATA | GST_BUFFER_COPY_MEMORY,
+                             0, -1)) {
+    gst_buffer_unref (stamped);
+    return GST_PAD_PROBE_OK; /* pass it on unstamped; a checker will say so */
+  }
+
+  gst_buffer_unref (au);
+  GST_PAD_PROBE_INFO_DATA (info) = stamped;
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media,
+                    gpointer user_data)
+{
+  Camera *camera = user_data;
+  g_autoptr (GstElement) bin = gst_rtsp_media_get_element (media);
+  g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (bin), "enc");
+  g_autoptr (GstPad) pad = NULL;
+
+  /* "enc" is in our own launch line: missing means the line is wrong. */
+  g_return_if_fail (enc != NULL);
+
+  pad = gst_element_get_static_pad (enc, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, stamp_access_unit, camera,
+                     NULL);
+  g_debug ("new media: stamping its access units");
+}
+
+static gboolean
+cleanup_sessions (gpointer user_data)
+{
+  GstRTSPServer *server = user_data;
+  g_autoptr (GstRTSPSessionPool) pool = gst_rtsp_server_get_session_pool (server);
+
+  gst_rtsp_session_pool_cleanup (pool);
+  return G_SOURCE_CONTINUE;
+}
+
+static GstRTSPFilterResult
+remove_client (GstRTSPServer *server, GstRTSPClient *client, gpointer user_data)
+{
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+static GstRTSPFilterResult
+remove_session (GstRTSPSessionPool *pool, GstRTSPSession *session,
+                gpointer user_data)
+{
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+static gboolean
+on_quit_signal (gpointer user_data)
+{
+  GMainLoop *loop = user_data;
+
+  g_main_loop_quit (loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static GstRTSPServer *
+make_server (const Options *options, Camera *camera)
+{
+  g_autoptr (GstRTSPServer) server = gst_rtsp_server_new ();
+  g_autoptr (GstRTSPMountPoints) mounts = NULL;
+  GstRTSPMediaFactory *factory;
+  g_autofree char *service = g_strdup_printf ("%d", options->port);
+  g_autofree char *launch = NULL;
+
+  /* threads=1: with tune=zerolatency x264 otherwise cuts each frame into
+   * one slice per thread, and rtph264pay (config-interval=-1) then puts
+   * SPS/PPS in front of every IDR slice, which splits an IDR picture in two
+   * for decoders (ffmpeg conceals half of each). One thread adds no latency,
+   * unlike frame threads. */
+  launch = g_strdup_printf (
+      "( videotestsrc is-live=true pattern=ball "
+      "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
+      "! timeoverlay "
+      "! x264enc name=enc tune=zerolatency speed-preset=ultrafast "
+      "key-int-max=%d bitrate=%d byte-stream=true aud=false threads=1 "
+      "! video/x-h264,stream-format=byte-stream,alignment=au,"
+      "profile=constrained-baseline "
+      "! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+      options->width, options->height, options->fps, options->key_int,
+      options->bitrate);
+
+  gst_rtsp_server_set_address (server, options->address);
+  gst_rtsp_server_set_service (server, service);
+
+  factory = gst_rtsp_media_factory_new ();
+  gst_rtsp_media_factory_set_launch (factory, launch);
+  gst_rtsp_media_factory_set_shared (factory, TRUE);
+  g_signal_connect (factory, "media-configure",
+                    G_CALLBACK (on_media_configure), camera);
+
+  mounts = gst_rtsp_server_get_mount_points (server);
+  gst_rtsp_mount_points_add_factory (mounts, options->mount, factory);
+
+  return g_steal_pointer (&server);
+}
+
+/* Closes every client and session, so each media stops its pipeline before
+ * the process exits. */
+static void
+shutdown_server (GstRTSPServer *server)
+{
+  g_autoptr (GstRTSPSessionPool) pool = gst_rtsp_server_get_session_pool (server);
+
+  g_list_free_full (gst_rtsp_server_client_filter (server, remove_client, NULL),
+                    g_object_unref);
+  g_list_free_full (gst_rtsp_session_pool_filter (pool, remove_session, NULL),
+                    g_object_unref);
+}
+
+static gboolean
+write_ready_file (const char *path, const char *line, GError **error)
+{
+  g_autofree char *contents = g_strconcat (line, "\n", NULL);
+
+  /* g_file_set_contents writes a temporary file and renames it: a reader
+   * never sees half a line. */
+  if (!g_file_set_contents (path, contents, -1, error)) {
+    g_prefix_error (error, "cannot write ready file: ");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  Options options = {
+    .port = 0,
+    .width = 640,
+    .height = 360,
+    .fps = 30,
+    .bitrate = 1000,
+    .key_int = 30,
+  };
+  Camera camera = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GMainLoop) loop = NULL;
+  g_autoptr (GstRTSPServer) server = NULL;
+  g_autoptr (GSource) server_source = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *line = NULL;
+  guint sigint_id, sigterm_id, cleanup_id;
+  int status = EXIT_SUCCESS;
+
+  g_mutex_init (&camera.lock);
+
+  if (!parse_options (&argc, &argv, &options, &camera, &error)) {
+    g_printerr ("fake-camera: %s\n", error->message);
+    options_clear (&options);
+    g_mutex_clear (&camera.lock);
+    return EX_USAGE;
+  }
+
+  if (!check_elements (&error)) {
+    g_printerr ("fake-camera: %s\n", error->message);
+    options_clear (&options);
+    g_mutex_clear (&camera.lock);
+    return EX_UNAVAILABLE;
+  }
+
+  loop = g_main_loop_new (NULL, FALSE);
+  server = make_server (&options, &camera);
+  server_source = gst_rtsp_server_create_source (server, NULL, &error);
+  if (server_source == NULL) {
+    g_printerr ("fake-camera: cannot listen on %s port %d: %s\n",
+                options.address, options.port, error->message);
+    options_clear (&options);
+    g_mutex_clear (&camera.lock);
+    return EX_UNAVAILABLE;
+  }
+  g_source_attach (server_source, NULL);
+
+  host = strchr (options.address, ':') != NULL
+             ? g_strdup_printf ("[%s]", options.address)
+             : g_strdup (options.address);
+  line = g_strdup_printf ("rtsp://%s:%d%s stamp-id=%s", host,
+                          gst_rtsp_server_get_bound_port (server),
+                          options.mount, options.stamp_id);
+
+  sigint_id = g_unix_signal_add (SIGINT, on_quit_signal, loop);
+  sigterm_id = g_unix_signal_add (SIGTERM, on_quit_signal, loop);
+  cleanup_id = g_timeout_add_seconds (2, cleanup_sessions, server);
+
+  if (options.ready_file != NULL &&
+      !write_ready_file (options.ready_file, line, &error)) {
+    g_printerr ("fake-camera: %s\n", error->message);
+    status = EX_CANTCREAT;
+  } else {
+    printf ("%s\n", line);
+    fflush (stdout);
+    g_main_loop_run (loop);
+  }
+
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  g_source_remove (cleanup_id);
+  g_source_destroy (server_source);
+  g_clear_pointer (&server_source, g_source_unref);
+  shutdown_server (server);
+  g_clear_object (&server);
+
+  options_clear (&options);
+  g_mutex_clear (&camera.lock);
+  return status;
+}

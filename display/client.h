@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "payload.h"
+
+G_BEGIN_DECLS
+
+/*
+ * The display's side of the gateway: its pairing files and the HTTPS requests
+ * it makes. Every request goes through a HearthDisplayClient, which pins the
+ * gateway certificate by its SHA-256 fingerprint (no CA trust) and, once
+ * paired, presents the display's client certificate.
+ */
+
+/* Seconds a connect, a read or a write may stall before the request fails. */
+#define HEARTH_DISPLAY_IO_TIMEOUT_S 15
+
+/* Files in the configuration directory. display.ini is written last. */
+#define HEARTH_DISPLAY_INI "display.ini"
+#define HEARTH_DISPLAY_KEY "display.key"
+#define HEARTH_DISPLAY_CERT "display.crt"
+#define HEARTH_DISPLAY_CA_CERT "ca.crt"
+#define HEARTH_DISPLAY_GATEWAY_CERT "gateway.crt"
+
+/* What display.ini says. */
+typedef struct {
+  char *gateway_fingerprint; /* 64 lowercase hex */
+  char *gateway_name;
+  char *household;
+  char **stream_addresses;   /* "host:port", NULL-terminated */
+  gint64 display_id;
+  char *display_name;
+} HearthDisplayConfig;
+
+void hearth_display_config_free (HearthDisplayConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthDisplayConfig, hearth_display_config_free)
+
+char *hearth_display_default_config_dir (void);
+
+HearthDisplayConfig *hearth_display_config_load (const char *config_dir,
+                                                 GError **error);
+
+gboolean hearth_display_config_save (const char *config_dir,
+                                     const HearthDisplayConfig *config,
+                                     const char *key_pem,
+                                     const char *cert_pem,
+                                     const char *ca_cert_pem,
+                                     const char *gateway_cert_pem,
+                                     GError **error);
+
+#define HEARTH_TYPE_DISPLAY_CLIENT (hearth_display_client_get_type ())
+G_DECLARE_FINAL_TYPE (HearthDisplayClient, hearth_display_client,
+                      HEARTH, DISPLAY_CLIENT, GObject)
+
+HearthDisplayClient *hearth_display_client_new_for_pairing (const HearthPayload *payload,
+                                                            GError **error);
+HearthDisplayClient *hearth_display_client_new_from_config_dir (const char *config_dir,
+                                                                GError **error);
+
+const HearthDisplayConfig *hearth_display_client_get_config (HearthDisplayClient *self);
+
+void hearth_display_client_send_async (HearthDisplayClient *self,
+                                       const char *method,
+                                       const char *path,
+                                       JsonNode *body,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+GInputStream *hearth_display_client_send_finish (HearthDisplayClient *self,
+                                                 GAsyncResult *result,
+                                                 GError **error);
+
+JsonNode *hearth_display_client_request_json (HearthDisplayClient *self,
+                                              const char *method,
+                                              const char *path,
+                                              JsonNode *body,
+                                              GBytes **raw_body,
+                                              GCancellable *cancellable,
+                                              GError **error);
+
+const char *hearth_display_json_get_string (JsonObject *object, const char *name);
+gboolean hearth_display_json_get_number (JsonObject *object,
+                                         const char *name,
+                                         double *value);
+
+G_END_DECLS

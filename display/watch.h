@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "client.h"
+
+G_BEGIN_DECLS
+
+/*
+ * The household's cameras as a display sees them: the list, the headless
+ * check (frames, stamps, latency) and the player.
+ */
+
+typedef struct {
+  const char *camera;      /* id or exact name */
+  guint frames;            /* stop after this many access units */
+  gboolean have_expected;  /* else the first stamp's id is expected */
+  guint8 expected[16];     /* camera stamp id every frame must carry */
+  guint timeout_s;         /* whole check, from the request on */
+} HearthCheckOptions;
+
+gboolean hearth_display_list_cameras (HearthDisplayClient *client,
+                                      gboolean raw_json,
+                                      GError **error);
+
+gboolean hearth_display_check (HearthDisplayClient *client,
+                               const HearthCheckOptions *options,
+                               gboolean *passed,
+                               GError **error);
+
+gboolean hearth_display_play (HearthDisplayClient *client,
+                              const char *camera,
+                              const char *sink,
+                              gboolean *passed,
+                              GError **error);
+
+G_END_DECLS

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+#include "netaddr.h"
+
+G_BEGIN_DECLS
+
+/*
+ * HearthConfig: the daemon's settings, from a GKeyFile plus command-line
+ * overrides, validated once and immutable after start. Every key has an
+ * embedded default, so the gateway runs with no file at all.
+ */
+typedef struct {
+  char *name;                 /* [gateway] name: shown to displays */
+  char *state_dir;            /* --state-dir / [gateway] state-dir */
+  char *listen;               /* [gateway] listen: stream port, HOST:PORT */
+  char *pairing_listen;       /* [gateway] pairing-listen: HOST:PORT */
+  char *control_socket;       /* [gateway] control-socket */
+  HearthNetRanges *local_ranges; /* [gateway] local-networks */
+  guint pairing_ttl;          /* [pairing] ttl-seconds */
+  guint pairing_max_failures; /* [pairing] max-failures-per-minute per peer */
+  guint max_connections;      /* [limits] max-connections (stream port) */
+  guint max_streams_per_display; /* [limits] max-streams-per-display */
+  guint64 gop_cache_bytes;    /* [limits] gop-cache-bytes */
+  guint64 display_queue_bytes;/* [limits] display-queue-bytes */
+  guint camera_backoff_min_ms;/* [cameras] backoff-min-ms */
+  guint camera_backoff_max_ms;/* [cameras] backoff-max-ms */
+} HearthConfig;
+
+#define HEARTH_DEFAULT_LISTEN "0.0.0.0:8443"
+#define HEARTH_DEFAULT_PAIRING_LISTEN "0.0.0.0:8444"
+#define HEARTH_DEFAULT_STATE_DIR "/var/lib/hearth"
+#define HEARTH_DEFAULT_SOCKET_NAME "hearthd.sock"
+
+/* Loads @path (nullable: defaults only). Unknown groups/keys and bad values
+ * are errors naming the group, key and reason. (transfer full) */
+HearthConfig *hearth_config_load (const char *path, GError **error);
+/* Re-validates after overrides have been written into the fields. */
+gboolean hearth_config_validate (HearthConfig *self, GError **error);
+void hearth_config_free (HearthConfig *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthConfig, hearth_config_free)
+
+G_END_DECLS

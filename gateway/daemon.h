@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib-object.h>
+#include "config.h"
+
+G_BEGIN_DECLS
+
+/*
+ * HearthDaemon: owns and wires every service of hearthd — the store, the PKI
+ * material, the cameras, the stream port, pairing and the admin socket — and
+ * answers hearthctl's requests. All of it on the main context.
+ */
+#define HEARTH_TYPE_DAEMON (hearth_daemon_get_type ())
+G_DECLARE_FINAL_TYPE (HearthDaemon, hearth_daemon, HEARTH, DAEMON, GObject)
+
+/* Takes ownership of @config. (transfer full) */
+HearthDaemon *hearth_daemon_new (HearthConfig *config);
+
+/*
+ * Creates the state directory (0700), opens the store, makes the gateway key
+ * and certificate on first start, starts the cameras and opens the listeners.
+ * With @demo: ensures a household "Home" with a synthetic camera when it has
+ * none, opens a pairing window and prints its QR on stdout.
+ */
+gboolean hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error);
+void hearth_daemon_stop (HearthDaemon *self);
+
+G_END_DECLS

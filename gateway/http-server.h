@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <libsoup/soup.h>
+#include <json-glib/json-glib.h>
+#include "access.h"
+#include "camera.h"
+#include "config.h"
+
+G_BEGIN_DECLS
+
+/*
+ * HearthHttpServer: the stream port. HTTPS with a required client certificate,
+ * accepted only through HearthAccess; routes /v1/...; writes live streams to
+ * displays through one writer that checks every chunk's camera and generation
+ * before it leaves (invariant 3).
+ */
+#define HEARTH_TYPE_HTTP_SERVER (hearth_http_server_get_type ())
+G_DECLARE_FINAL_TYPE (HearthHttpServer, hearth_http_server, HEARTH, HTTP_SERVER,
+                      GObject)
+
+/* @cameras: id → HearthCamera, owned by the daemon and kept up to date. */
+HearthHttpServer *hearth_http_server_new (HearthAccess *access,
+                                          GHashTable *cameras,
+                                          const HearthConfig *config);
+gboolean hearth_http_server_listen (HearthHttpServer *self,
+                                    GTlsCertificate *certificate,
+                                    const char *address,
+                                    GError **error);
+guint16 hearth_http_server_get_port (HearthHttpServer *self);
+/* Re-runs the access check for every live stream now; cuts those that fail. */
+void hearth_http_server_recheck (HearthHttpServer *self);
+guint hearth_http_server_get_n_streams (HearthHttpServer *self);
+void hearth_http_server_close (HearthHttpServer *self);
+
+/* One authenticated request, as handed to the api-*.c handlers. */
+typedef struct {
+  HearthHttpServer *server;
+  SoupServerMessage *msg;
+  HearthDisplayRow *display;
+  const char *fingerprint;
+} HearthHttpRequest;
+
+HearthAccess *hearth_http_server_get_access (HearthHttpServer *self);
+/* (transfer none) (nullable) */
+HearthCamera *hearth_http_server_lookup_camera (HearthHttpServer *self,
+                                                const char *id);
+/* Starts the live MP4 response for an already authorised camera. */
+void hearth_http_server_start_live (HearthHttpRequest *request,
+                                    const HearthCameraRow *camera);
+
+void hearth_http_reply_json (SoupServerMessage *msg, guint status,
+                             JsonNode *node);
+void hearth_http_reply_error (SoupServerMessage *msg, guint status,
+                              const char *code, const char *message);
+/* From "got-headers": answers 413 and closes if the body would exceed @max
+ * bytes (or is chunked), so that it is never read. */
+void hearth_http_refuse_large_body (SoupServerMessage *msg, goffset max);
+/* Maps HEARTH_ERROR codes to statuses (NOT_FOUND → 404, DENIED → 403, …). */
+void hearth_http_reply_gerror (SoupServerMessage *msg, const GError *error);
+
+/* api-cameras.c */
+void hearth_api_cameras_list (HearthHttpRequest *request);
+void hearth_api_camera_live (HearthHttpRequest *request, const char *camera_id);
+
+G_END_DECLS

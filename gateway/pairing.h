@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+#include "access.h"
+#include "config.h"
+#include "store.h"
+
+G_BEGIN_DECLS
+
+/*
+ * HearthPairing: pairing windows and the pairing listener (DESIGN.md
+ * "Pairing"). The listener (TLS, server authentication only) is open only
+ * while a window is open. Signals, on the main context:
+ *   "paired" (gint64 window_id, gint64 display_id, const char *display_name)
+ *   "window-closed" (gint64 window_id)  — expired unused
+ */
+#define HEARTH_TYPE_PAIRING (hearth_pairing_get_type ())
+G_DECLARE_FINAL_TYPE (HearthPairing, hearth_pairing, HEARTH, PAIRING, GObject)
+
+HearthPairing *hearth_pairing_new (HearthStore *store,
+                                   HearthAccess *access,
+                                   const HearthConfig *config,
+                                   GTlsCertificate *certificate,
+                                   const char *certificate_pem);
+/* Where displays stream from, for the pairing answer. */
+void hearth_pairing_set_stream_port (HearthPairing *self, guint16 port);
+
+/* Opens the listener if windows are left open in the store from before a
+ * restart; call once after construction. */
+gboolean hearth_pairing_start (HearthPairing *self, GError **error);
+
+/*
+ * Opens a window for @household for @ttl seconds and returns the QR payload
+ * (which carries the only copy of the token). (transfer full)
+ */
+char *hearth_pairing_open_window (HearthPairing *self, const char *household,
+                                  guint ttl, gint64 *window_id,
+                                  gint64 *expires_at_us, GError **error);
+
+/* The pairing listener's port, 0 while closed. */
+guint16 hearth_pairing_get_port (HearthPairing *self);
+void hearth_pairing_close (HearthPairing *self);
+
+G_END_DECLS

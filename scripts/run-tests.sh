@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Quick start: install what is missing, build, and run the whole test suite:
+# once as built, once with AddressSanitizer and UBSan. Ends with one line
+# "N passed, N failed" for both runs together.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh || exit 1
+BUILD_DIR=build-asan scripts/setup.sh -Db_sanitize=address,undefined \
+  -Db_lundef=false -Dbuildtype=debug || exit 1
+
+status=0
+for dir in build build-asan; do
+  echo "=== meson test -C $dir"
+  meson test -C "$dir" --print-errorlogs --num-processes 2 ||
+    status=1
+done
+
+python3 - build build-asan <<'PY'
+import json, sys
+passed = failed = 0
+for d in sys.argv[1:]:
+    try:
+        with open(f"{d}/meson-logs/testlog.json") as f:
+            for line in f:
+                r = json.loads(line).get("result")
+                if r == "OK":
+                    passed += 1
+                elif r in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"):
+                    failed += 1
+    except FileNotFoundError:
+        failed += 1
+print(f"{passed} passed, {failed} failed")
+PY
+exit $status

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Bad input at the admin's hands: camera URLs to the internet or with other
+# schemes, unknown households, broken configs, a second daemon on the same
+# state directory. Each gets a clear message and a non-zero exit, and the store
+# keeps nothing of it.
+source "$(dirname "$0")/lib.sh"
+
+# Broken configs are refused before anything starts.
+printf '[gateway]\nlisten = nowhere\n' >"$T/bad1.conf"
+printf '[gateway]\nlisten = 8.8.8.8:8443\n' >"$T/bad2.conf"
+printf '[gateway]\nbogus = 1\n' >"$T/bad3.conf"
+printf '[limits]\nmax-connections = -4\n' >"$T/bad4.conf"
+printf 'not a key file\n' >"$T/bad5.conf"
+for i in 1 2 3 4 5; do
+  rc=0; "$BIN_HEARTHD" --config "$T/bad$i.conf" --state-dir "$T/never" --check-config \
+    >"$T/bad.log" 2>&1 || rc=$?
+  [ $rc -eq 78 ] || fail "bad config $i: exit $rc"
+  grep -q "hearthd: " "$T/bad.log" || fail "bad config $i: no message"
+  cat "$T/bad.log"
+done
+[ ! -e "$T/never" ] || fail "a refused config created the state directory"
+"$BIN_HEARTHD" --help | grep -q -- "--state-dir" || fail "hearthd --help"
+"$BIN_CTL" --help | grep -q "pair" || fail "hearthctl --help"
+"$BIN_DISPLAY" --help | grep -q "check" || fail "hearth-display --help"
+
+start_gateway
+ctl household add Home
+
+cameras() { ctl --json camera list | json 'len(j["cameras"])'; }
+for url in "rtsp://8.8.8.8/stream" "rtsp://user:hunter2@1.1.1.1/s" "http://127.0.0.1/x" \
+    "file:///etc/passwd" "rtsp://camera.example.com/x" "rtsp:///x" "not a url"; do
+  rc=0; ctl camera add --household Home --name Bad "$url" >"$T/add.log" 2>&1 || rc=$?
+  [ $rc -ne 0 ] || fail "camera URL $url was accepted"
+  grep -q "hearthctl: " "$T/add.log" || fail "no message for $url"
+  ! grep -q hunter2 "$T/add.log" || fail "the password was repeated back"
+  cat "$T/add.log"
+done
+[ "$(cameras)" -eq 0 ] || fail "a refused camera was stored"
+
+rc=0; ctl camera add --household Nowhere --name X rtsp://127.0.0.1:1/x 2>"$T/nh.log" || rc=$?
+[ $rc -ne 0 ] && grep -qi "household" "$T/nh.log" || fail "unknown household: $(cat "$T/nh.log")"
+rc=0; ctl household add Home 2>"$T/dup.log" || rc=$?
+[ $rc -ne 0 ] && grep -qi "exists\|already" "$T/dup.log" || fail "duplicate household: $(cat "$T/dup.log")"
+rc=0; ctl display revoke 999 2>"$T/rv.log" || rc=$?
+[ $rc -ne 0 ] || fail "revoking an unknown display succeeded"
+
+# A camera whose password is given is listed without it.
+ctl camera add --household Home --name Secret "rtsp://admin:hunter2@127.0.0.1:1/s" >/dev/null
+ctl camera list | tee "$T/list.log"
+! grep -q hunter2 "$T/list.log" || fail "camera list shows the password"
+wait_for 20 "the unreachable camera to be offline" sh -c "'$BIN_CTL' --state-dir '$T/state' camera list | grep -q offline"
+! grep -q hunter2 "$T/hearthd.log" || fail "the password reached the log"
+
+# A second daemon on the same state directory refuses to start.
+rc=0; "$BIN_HEARTHD" --state-dir "$T/state" --listen 127.0.0.1:0 --pairing-listen 127.0.0.1:0 \
+  >"$T/second.log" 2>&1 || rc=$?
+[ $rc -ne 0 ] || fail "a second hearthd started on the same state"
+cat "$T/second.log"
+
+# Unreachable socket: a clear message.
+rc=0; "$BIN_CTL" --socket "$T/nothing.sock" status 2>"$T/nosock.log" || rc=$?
+[ $rc -eq 69 ] || fail "no socket: exit $rc"
+
+stop_gateway
+log "ok"

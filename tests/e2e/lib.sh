@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared helpers for the end-to-end tests: real hearthd, real fake cameras
+# (RTSP), real TLS, real SQLite, real clients (hearth-display, curl, ffprobe).
+# Everything binds to loopback; every wait has a deadline.
+
+set -euo pipefail
+
+: "${HEARTH_BUILD_DIR:?run through meson test}"
+BIN_HEARTHD=$HEARTH_BUILD_DIR/gateway/hearthd
+BIN_CTL=$HEARTH_BUILD_DIR/gateway/hearthctl
+BIN_DISPLAY=$HEARTH_BUILD_DIR/display/hearth-display
+BIN_CAMERA=$HEARTH_BUILD_DIR/tests/tools/fake-camera
+
+T=$(mktemp -d "$HEARTH_BUILD_DIR/tests/e2e-$(basename "$0" .sh)-XXXXXX")
+PIDS=()
+GATEWAY_PID=
+
+cleanup() {
+  local rc=$?
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ $rc -ne 0 ]; then
+    echo "--- test failed; gateway log:" >&2
+    tail -n 60 "$T/hearthd.log" >&2 2>/dev/null || true
+  else
+    rm -rf "$T"
+  fi
+}
+trap cleanup EXIT
+
+log() { echo "# $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
+wait_for() {
+  local seconds=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || fail "timed out after ${seconds}s waiting for $what"
+    sleep 0.1
+  done
+}
+
+# json EXPR: evaluates a Python expression on the JSON on stdin, as "j".
+json() {
+  python3 -c 'import json,sys; j=json.load(sys.stdin); r=eval(sys.argv[1]); print(r if not isinstance(r,(dict,list)) else json.dumps(r))' "$1"
+}
+
+# start_camera NAME: a fake RTSP camera; sets CAM_URL_<NAME> and CAM_ID_<NAME>.
+start_camera() {
+  local name=$1 ready=$T/camera-$1.ready
+  local id
+  id=$(python3 -c 'import uuid; print(uuid.uuid4())')
+  "$BIN_CAMERA" --address 127.0.0.1 --port 0 --stamp-id "$id" \
+    --ready-file "$ready" >"$T/camera-$name.log" 2>&1 &
+  PIDS+=($!)
+  wait_for 20 "camera $name" test -s "$ready"
+  printf -v "CAM_URL_$name" '%s' "$(cut -d' ' -f1 "$ready")"
+  printf -v "CAM_ID_$name" '%s' "$id"
+  printf -v "CAM_PID_$name" '%s' "$!"
+}
+
+# start_gateway [ARGS...]: hearthd on loopback with a private state dir.
+start_gateway() {
+  "$BIN_HEARTHD" --state-dir "$T/state" --listen 127.0.0.1:0 \
+    --pairing-listen 127.0.0.1:0 "$@" >>"$T/hearthd.log" 2>&1 &
+  GATEWAY_PID=$!
+  PIDS+=($GATEWAY_PID)
+  wait_for 20 "hearthd to answer" ctl status
+  STREAM_PORT=$(ctl --json status | json 'j["stream_port"]')
+  [ "$STREAM_PORT" -gt 0 ] || fail "no stream port"
+}
+
+# stop_gateway: SIGTERM, and the daemon must exit 0 (sanitizers report here).
+stop_gateway() {
+  kill -TERM "$GATEWAY_PID"
+  local rc=0
+  wait "$GATEWAY_PID" || rc=$?
+  [ $rc -eq 0 ] || fail "hearthd exited with $rc on SIGTERM"
+}
+
+ctl() { "$BIN_CTL" --state-dir "$T/state" "$@"; }
+
+# display NAME ARGS...: hearth-display with its own config dir.
+display() {
+  local name=$1
+  shift
+  "$BIN_DISPLAY" --config-dir "$T/display-$name" "$@"
+}
+
+# pair_display NAME HOUSEHOLD: opens a window and pairs the display through it.
+pair_display() {
+  local payload
+  payload=$(ctl pair --household "$2" --print-payload)
+  display "$1" pair "$payload" --name "$1" >"$T/pair-$1.log" 2>&1 ||
+    fail "pairing display $1: $(cat "$T/pair-$1.log")"
+}
+
+# Files of a paired display, for curl and ffprobe.
+cert_of() { echo "$T/display-$1/display.crt"; }
+key_of() { echo "$T/display-$1/display.key"; }
+gateway_cert() { echo "$T/state/gateway.crt"; }
+
+# curl_as NAME ARGS...: curl with that display's certificate.
+curl_as() {
+  local name=$1
+  shift
+  curl -sS --cert "$(cert_of "$name")" --key "$(key_of "$name")" \
+    --cacert "$(gateway_cert)" "$@"
+}
+
+url() { echo "https://127.0.0.1:$STREAM_PORT$1"; }

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Pairing under bad input: wrong, spent and expired tokens, malformed payloads,
+# a gateway certificate that does not match the QR, a peer outside the local
+# networks, and one token used twice at the same moment. Each gets a clear
+# error and writes nothing; the concurrent pair yields exactly one display.
+source "$(dirname "$0")/lib.sh"
+
+# Only 127.0.0.1 counts as local, so 127.0.0.2 plays a peer from outside.
+start_gateway --local-networks 127.0.0.1/32
+ctl household add Home
+
+displays() { ctl --json display list | json 'len(j["displays"])'; }
+no_files() { [ ! -e "$T/display-$1/display.ini" ] || fail "display $1 kept a pairing"; }
+
+# A window that stays open keeps the listener up for the whole test.
+keep=$(ctl pair --household Home --ttl 10m --print-payload)
+
+# Wrong token: same gateway, a token that was never issued.
+wrong=$(sed 's/\([?&]t=\)[0-9a-f]*/\10123456789abcdef0123456789abcdef/' <<<"$keep")
+rc=0; display w pair "$wrong" --name w >"$T/wrong.log" 2>&1 || rc=$?
+cat "$T/wrong.log"
+[ $rc -eq 2 ] || fail "wrong token: exit $rc"
+grep -qi "not valid" "$T/wrong.log" || fail "wrong token: unclear message"
+[ "$(displays)" -eq 0 ] || fail "wrong token wrote a display"
+no_files w
+
+# Spent token: the first use pairs, the second is refused.
+payload=$(ctl pair --household Home --print-payload)
+display first pair "$payload" --name first >/dev/null
+rc=0; display second pair "$payload" --name second >"$T/spent.log" 2>&1 || rc=$?
+cat "$T/spent.log"
+[ $rc -eq 2 ] || fail "spent token: exit $rc"
+grep -qi "already used" "$T/spent.log" || fail "spent token: unclear message"
+[ "$(displays)" -eq 1 ] || fail "spent token wrote a display"
+no_files second
+
+# Expired token: a one-second window, waited out through hearthctl itself.
+ctl pair --household Home --ttl 1s >"$T/short.log" 2>&1 &
+short_pid=$!
+wait_for 10 "short payload" grep -q '^hearth://pair?' "$T/short.log"
+short=$(grep -m1 '^hearth://pair?' "$T/short.log")
+rc=0; wait "$short_pid" || rc=$?
+[ $rc -eq 1 ] && grep -q "expired" "$T/short.log" || fail "hearthctl pair did not report expiry (exit $rc)"
+rc=0; display late pair "$short" --name late >"$T/expired.log" 2>&1 || rc=$?
+cat "$T/expired.log"
+[ $rc -eq 2 ] || fail "expired token: exit $rc"
+grep -qi "expired" "$T/expired.log" || fail "expired token: unclear message"
+[ "$(displays)" -eq 1 ] || fail "expired token wrote a display"
+
+# Malformed payloads are refused before anything is sent.
+for bad in "" "hello" "http://example.com/" "hearth://pair?v=2" \
+    "hearth://pair?v=1&fp=abc&a=127.0.0.1:1&t=00" \
+    "$(sed 's/[?&]a=[^&]*//g' <<<"$keep")" \
+    "$(sed 's/\([?&]fp=\)[0-9a-f]*/\1zz/' <<<"$keep")" \
+    "$keep$(head -c 3000 /dev/zero | tr '\0' 'x')"; do
+  rc=0; display m pair "$bad" --name m >"$T/bad.log" 2>&1 || rc=$?
+  [ $rc -eq 65 ] || fail "malformed payload “${bad:0:60}” gave exit $rc: $(cat "$T/bad.log")"
+  [ -s "$T/bad.log" ] || fail "malformed payload without a message"
+done
+no_files m
+[ "$(displays)" -eq 1 ] || fail "a malformed payload wrote a display"
+
+# A QR whose fingerprint is not this gateway's: the display refuses to talk.
+other_fp=$(printf '%064d' 0)
+pinned=$(sed "s/\\([?&]fp=\\)[0-9a-f]*/\\1$other_fp/" <<<"$keep")
+rc=0; display p pair "$pinned" --name p >"$T/pin.log" 2>&1 || rc=$?
+cat "$T/pin.log"
+[ $rc -eq 2 ] || fail "mismatching fingerprint: exit $rc"
+no_files p
+[ "$(displays)" -eq 1 ] || fail "a pinning failure wrote a display"
+
+# A pairing request from outside the local networks is refused and audited.
+port=$(ctl --json status | json 'j["pairing_port"]')
+token=$(sed -n 's/.*[?&]t=\([0-9a-f]*\).*/\1/p' <<<"$keep")
+code=$(curl -sk --interface 127.0.0.2 -o "$T/outside.json" -w '%{http_code}' \
+  -H 'Content-Type: application/json' \
+  -d "{\"token\":\"$token\",\"public_key\":\"x\",\"name\":\"outside\"}" \
+  "https://127.0.0.1:$port/v1/pair")
+[ "$code" = 403 ] || fail "outside peer got $code"
+[ "$(json 'j["error"]' <"$T/outside.json")" = not_local ] || fail "outside peer: $(cat "$T/outside.json")"
+ctl audit | grep -q "peer-refused" || fail "outside peer not audited"
+
+# One token, two displays at the same moment: exactly one pairs.
+payload=$(ctl pair --household Home --print-payload)
+display c1 pair "$payload" --name c1 >"$T/c1.log" 2>&1 & p1=$!
+display c2 pair "$payload" --name c2 >"$T/c2.log" 2>&1 & p2=$!
+r1=0; wait $p1 || r1=$?
+r2=0; wait $p2 || r2=$?
+log "concurrent: exit $r1 and $r2"
+[ $((r1 == 0 ? 1 : 0)) -ne $((r2 == 0 ? 1 : 0)) ] || fail "concurrent pairing: exits $r1 and $r2"
+[ "$(displays)" -eq 2 ] || fail "concurrent pairing wrote $(displays) displays in all"
+grep -qi "already used" "$T/c1.log" "$T/c2.log" || fail "the loser got an unclear message"
+
+# Every surviving display row is whole: a certificate and a fingerprint.
+[ "$(ctl --json display list | json 'all(len(d["fingerprint"])==64 for d in j["displays"])')" = True ] ||
+  fail "a display row without a certificate"
+
+stop_gateway
+log "ok"
