@@ -20,6 +20,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <string.h>
 #include <glib/gstdio.h>
 
 #include "error.h"
@@ -278,7 +279,12 @@ client_new (const char *fingerprint, GError **error)
 
   self = g_object_new (HEARTH_TYPE_DISPLAY_CLIENT, NULL);
   self->fingerprint = g_strdup (fingerprint);
-  self->session = soup_session_new_with_options ("timeout", HEARTH_DISPLAY_IO_TIMEOUT_S,
+  /*
+   * No I/O timeout: a live stream may rightly pause while its camera
+   * reconnects. Connecting has its own deadline (try_next_address()), JSON
+   * requests a whole-request one, check its --timeout.
+   */
+  self->session = soup_session_new_with_options ("timeout", 0,
                                                  "user-agent", "hearth-display/" HEARTH_VERSION,
                                                  NULL);
   /* No database: no certificate is trusted by CA, accept-certificate decides. */
@@ -526,13 +532,94 @@ typedef struct {
   GString *failures;  /* "addr: reason; …" */
   gboolean rejected;  /* a certificate was refused somewhere */
   SoupMessage *msg;
+  GCancellable *attempt;  /* this address's attempt */
+  GSource *connect_timer; /* until the request headers are written */
+  gboolean connect_timed_out;
   GInputStream *stream;
   GByteArray *error_body;
 } SendData;
 
 static void
+stop_connect_timer (SendData *data)
+{
+  if (data->connect_timer == NULL)
+    return;
+  g_source_destroy (data->connect_timer);
+  g_clear_pointer (&data->connect_timer, g_source_unref);
+}
+
+static gboolean
+on_connect_timeout (gpointer user_data)
+{
+  SendData *data = user_data;
+
+  data->connect_timed_out = TRUE;
+  g_cancellable_cancel (data->attempt);
+  g_clear_pointer (&data->connect_timer, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_wrote_headers (SoupMessage *msg, gpointer user_data)
+{
+  /* Connected, TLS included: from here on only the caller's deadlines count. */
+  stop_connect_timer (user_data);
+}
+
+/* Forwards the caller's cancellation to one attempt, for as long as its message lives. */
+typedef struct {
+  GCancellable *outer;
+  gulong handler;
+  GCancellable *attempt;
+} CancelLink;
+
+static void
+cancel_link_free (gpointer user_data)
+{
+  CancelLink *link = user_data;
+
+  if (link->outer != NULL) {
+    g_cancellable_disconnect (link->outer, link->handler);
+    g_object_unref (link->outer);
+  }
+  g_object_unref (link->attempt);
+  g_free (link);
+}
+
+static void
+on_outer_cancelled (GCancellable *outer, gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
+static GCancellable *
+link_attempt (SoupMessage *msg, GCancellable *outer)
+{
+  CancelLink *link = g_new0 (CancelLink, 1);
+
+  link->attempt = g_cancellable_new ();
+  if (outer != NULL) {
+    link->outer = g_object_ref (outer);
+    link->handler = g_cancellable_connect (outer, G_CALLBACK (on_outer_cancelled),
+                                           link->attempt, NULL);
+  }
+  g_object_set_data_full (G_OBJECT (msg), "hearth-cancel-link", link, cancel_link_free);
+  return g_object_ref (link->attempt);
+}
+
+static void
+end_attempt (SendData *data)
+{
+  stop_connect_timer (data);
+  if (data->msg != NULL)
+    g_signal_handlers_disconnect_by_data (data->msg, data);
+  g_clear_object (&data->attempt);
+}
+
+static void
 send_data_free (SendData *data)
 {
+  end_attempt (data);
   g_free (data->method);
   g_free (data->path);
   g_clear_pointer (&data->body, g_bytes_unref);
@@ -615,14 +702,19 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
   guint status;
 
   stream = soup_session_send_finish (SOUP_SESSION (source), result, &error);
+  end_attempt (data);
   if (stream == NULL) {
     g_autofree char *reason = NULL;
 
-    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !data->connect_timed_out) {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-    reason = describe_send_error (data->msg, self->fingerprint, error, &data->rejected);
+    if (data->connect_timed_out)
+      reason = g_strdup_printf ("timed out: no connection after %d s",
+                                HEARTH_DISPLAY_CONNECT_TIMEOUT_S);
+    else
+      reason = describe_send_error (data->msg, self->fingerprint, error, &data->rejected);
     g_debug ("%s %s at %s: %s", data->method, data->path, address, reason);
     add_failure (data, address, reason);
     g_clear_object (&data->msg);
@@ -666,7 +758,6 @@ try_next_address (GTask *task_in)
     g_autofree char *host = NULL;
     g_autoptr (GError) error = NULL;
     g_autoptr (GUri) uri = NULL;
-    GCancellable *cancellable;
     const char *address;
     guint16 port = 0;
 
@@ -694,9 +785,16 @@ try_next_address (GTask *task_in)
       g_signal_connect_object (data->msg, "request-certificate",
                                G_CALLBACK (on_request_certificate), self, 0);
 
-    cancellable = g_task_get_cancellable (task);
+    /* Each address gets a few seconds to connect before the next is tried. */
+    data->attempt = link_attempt (data->msg, g_task_get_cancellable (task));
+    data->connect_timed_out = FALSE;
+    data->connect_timer = g_timeout_source_new_seconds (HEARTH_DISPLAY_CONNECT_TIMEOUT_S);
+    g_source_set_callback (data->connect_timer, on_connect_timeout, data, NULL);
+    g_source_attach (data->connect_timer, g_main_context_get_thread_default ());
+    g_signal_connect (data->msg, "wrote-headers", G_CALLBACK (on_wrote_headers), data);
+
     soup_session_send_async (self->session, data->msg, G_PRIORITY_DEFAULT,
-                             cancellable, on_sent, g_steal_pointer (&task));
+                             data->attempt, on_sent, g_steal_pointer (&task));
     return;
   }
 
@@ -771,7 +869,19 @@ typedef struct {
   GByteArray *body;
   GError *error;
   gboolean done;
+  gboolean eof;
+  gboolean timed_out;
 } JsonRequest;
+
+static gboolean
+on_json_deadline (gpointer user_data)
+{
+  JsonRequest *req = user_data;
+
+  req->timed_out = TRUE;
+  g_cancellable_cancel (req->cancellable);
+  return G_SOURCE_CONTINUE;
+}
 
 static void
 on_json_read (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -781,6 +891,7 @@ on_json_read (GObject *source, GAsyncResult *result, gpointer user_data)
 
   chunk = g_input_stream_read_bytes_finish (req->stream, result, &req->error);
   if (chunk == NULL || g_bytes_get_size (chunk) == 0) {
+    req->eof = chunk != NULL;
     req->done = TRUE;
     return;
   }
@@ -817,10 +928,10 @@ on_json_sent (GObject *source, GAsyncResult *result, gpointer user_data)
  * @path: the request path
  * @body: (nullable): JSON to send
  * @raw_body: (out) (optional) (transfer full): the answer's bytes as received
- * @cancellable: (nullable): a cancellable
  *
- * Sends a request and waits for its whole JSON answer, iterating the
- * thread-default main context meanwhile.
+ * Sends a request and waits for its whole JSON answer, at most
+ * HEARTH_DISPLAY_REQUEST_TIMEOUT_S, iterating the thread-default main context
+ * meanwhile.
  *
  * Returns: (transfer full): the parsed answer, or NULL with @error set.
  */
@@ -830,25 +941,44 @@ hearth_display_client_request_json (HearthDisplayClient *self,
                                     const char *path,
                                     JsonNode *body,
                                     GBytes **raw_body,
-                                    GCancellable *cancellable,
                                     GError **error)
 {
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   JsonRequest req = { .cancellable = cancellable };
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GBytes) bytes = NULL;
   GMainContext *context = g_main_context_get_thread_default ();
   g_autoptr (GError) parse_error = NULL;
+  GSource *deadline;
 
   g_return_val_if_fail (HEARTH_IS_DISPLAY_CLIENT (self), NULL);
+
+  deadline = g_timeout_source_new_seconds (HEARTH_DISPLAY_REQUEST_TIMEOUT_S);
+  g_source_set_callback (deadline, on_json_deadline, &req, NULL);
+  g_source_attach (deadline, context);
 
   req.body = g_byte_array_new ();
   hearth_display_client_send_async (self, method, path, body, cancellable,
                                     on_json_sent, &req);
   while (!req.done)
     g_main_context_iteration (context, TRUE);
+  g_source_destroy (deadline);
+  g_source_unref (deadline);
 
   bytes = g_byte_array_free_to_bytes (req.body);
+  /* A body read to its end leaves the connection reusable; any other is dropped. */
+  if (!req.eof)
+    g_cancellable_cancel (cancellable);
+  if (req.stream != NULL)
+    g_input_stream_close (req.stream, cancellable, NULL);
   g_clear_object (&req.stream);
+  if (req.timed_out) {
+    g_clear_error (&req.error);
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                 "timed out: no whole answer to %s %s within %d s",
+                 method, path, HEARTH_DISPLAY_REQUEST_TIMEOUT_S);
+    return NULL;
+  }
   if (req.error != NULL) {
     g_propagate_error (error, req.error);
     return NULL;

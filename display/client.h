@@ -16,8 +16,10 @@ G_BEGIN_DECLS
  * paired, presents the display's client certificate.
  */
 
-/* Seconds a connect, a read or a write may stall before the request fails. */
-#define HEARTH_DISPLAY_IO_TIMEOUT_S 15
+/* Seconds an address may take to connect (TCP and TLS) before the next is tried. */
+#define HEARTH_DISPLAY_CONNECT_TIMEOUT_S 10
+/* Seconds a JSON request may take, answer included. */
+#define HEARTH_DISPLAY_REQUEST_TIMEOUT_S 30
 
 /* Files in the configuration directory. display.ini is written last. */
 #define HEARTH_DISPLAY_INI "display.ini"
@@ -79,7 +81,6 @@ JsonNode *hearth_display_client_request_json (HearthDisplayClient *self,
                                               const char *path,
                                               JsonNode *body,
                                               GBytes **raw_body,
-                                              GCancellable *cancellable,
                                               GError **error);
 
 const char *hearth_display_json_get_string (JsonObject *object, const char *name);

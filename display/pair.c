@@ -15,6 +15,8 @@
 
 #include "pair.h"
 
+#include <string.h>
+
 #include <gst/gst.h>
 
 #include "error.h"
@@ -258,7 +260,7 @@ hearth_display_pair_request (const HearthPayload *payload,
   request = json_builder_get_root (builder);
 
   answer = hearth_display_client_request_json (client, "POST", "/v1/pair", request,
-                                               NULL, NULL, error);
+                                               NULL, error);
   if (answer == NULL)
     return NULL;
   if (!JSON_NODE_HOLDS_OBJECT (answer)) {

@@ -20,6 +20,7 @@
 #include "watch.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include <glib-unix.h>
 #include <gst/app/gstappsink.h>
@@ -363,7 +364,7 @@ resolve_camera (HearthDisplayClient *client,
   }
 
   root = hearth_display_client_request_json (client, "GET", "/v1/cameras", NULL,
-                                             NULL, NULL, error);
+                                             NULL, error);
   if (root == NULL)
     return FALSE;
   if (!JSON_NODE_HOLDS_OBJECT (root) ||
@@ -822,8 +823,7 @@ hearth_display_list_cameras (HearthDisplayClient *client, gboolean raw_json, GEr
   guint widths[G_N_ELEMENTS (headers)];
   guint i, c;
 
-  root = hearth_display_client_request_json (client, "GET", "/v1/cameras", NULL, &raw,
-                                             NULL, error);
+  root = hearth_display_client_request_json (client, "GET", "/v1/cameras", NULL, &raw, error);
   if (root == NULL)
     return FALSE;
 

@@ -37,6 +37,7 @@
 
 #include "camera.h"
 #include "error.h"
+#include "netaddr.h"
 #include "fmp4.h"
 
 #define DEFAULT_BACKOFF_MIN_MS 500
@@ -126,59 +127,11 @@ static void start_run (HearthCamera *self);
 
 /* ---- credentials ---- */
 
-/**
- * hearth_camera_redact_url:
- * @text: a URL, or any text that may hold URLs
- *
- * Replaces the user:password@ part of every URL in @text with "***@", for
- * logs and messages.
- *
- * Returns: (transfer full): the redacted text
- */
-char *
-hearth_camera_redact_url (const char *text)
-{
-  GString *out;
-  const char *p;
-
-  g_return_val_if_fail (text != NULL, NULL);
-
-  out = g_string_new (NULL);
-  p = text;
-  for (;;) {
-    const char *scheme_end = strstr (p, "://");
-    const char *authority, *end, *at = NULL;
-
-    if (scheme_end == NULL) {
-      g_string_append (out, p);
-      break;
-    }
-    authority = scheme_end + 3;
-    g_string_append_len (out, p, authority - p);
-
-    /* The authority ends at the path, query, fragment or anything that
-     * cannot be in a URL; its last '@' ends the user information. */
-    for (end = authority; *end != '\0' && strchr ("/?#", *end) == NULL &&
-         !g_ascii_isspace (*end) && strchr ("\"'<>", *end) == NULL; end++) {
-      if (*end == '@')
-        at = end;
-    }
-    if (at != NULL) {
-      g_string_append (out, "***");
-      g_string_append_len (out, at, end - at);
-    } else {
-      g_string_append_len (out, authority, end - authority);
-    }
-    p = end;
-  }
-  return g_string_free (out, FALSE);
-}
-
 /* Redacts URLs, and the camera's password wherever it appears in @text. */
 static char *
 redact_for_camera (HearthCamera *self, const char *text)
 {
-  g_autofree char *redacted = hearth_camera_redact_url (text);
+  g_autofree char *redacted = hearth_url_redact (text);
   GString *out = g_string_new (redacted);
   /* The password as written in the URL, and percent-decoded. */
   const GUriFlags flags[] = {
@@ -944,7 +897,7 @@ hearth_camera_new (const char *id, const char *url)
   self = g_object_new (HEARTH_TYPE_CAMERA, NULL);
   self->id = g_strdup (id);
   self->url = g_strdup (url);
-  self->safe_url = hearth_camera_redact_url (url);
+  self->safe_url = hearth_url_redact (url);
   self->context = g_main_context_ref_thread_default ();
   self->stream = hearth_stream_new (id, GOP_CACHE_MAX_BYTES);
   return self;
@@ -1029,6 +982,13 @@ hearth_camera_set_backoff (HearthCamera *self, guint min_ms, guint max_ms)
 }
 
 /* Starts ingest; a started camera keeps retrying until stopped. */
+void
+hearth_camera_set_gop_cache_bytes (HearthCamera *self, gsize max_bytes)
+{
+  g_return_if_fail (HEARTH_IS_CAMERA (self));
+  hearth_stream_set_gop_cache_max_bytes (self->stream, max_bytes);
+}
+
 void
 hearth_camera_start (HearthCamera *self)
 {

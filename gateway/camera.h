@@ -43,13 +43,14 @@ gboolean hearth_camera_get_video_info (HearthCamera *self, const char **codec,
  * Defaults 500 and 30000. */
 void hearth_camera_set_backoff (HearthCamera *self, guint min_ms, guint max_ms);
 
+/* The most its GOP cache may hold (default 8 MiB). */
+void hearth_camera_set_gop_cache_bytes (HearthCamera *self, gsize max_bytes);
+
 void hearth_camera_start (HearthCamera *self);
 /* Stops the pipeline, ends the stream's generation; no retry. */
 void hearth_camera_stop (HearthCamera *self);
 
-/* @text with the user:password@ of every URL in it replaced by "***@", for
- * logs and messages. (transfer full) */
-char *hearth_camera_redact_url (const char *text);
+
 
 /* Signal "state-changed" (HearthCamera *, guint state) on the main context. */
 

@@ -118,27 +118,13 @@ load_identity (HearthDaemon *self, GError **error)
 /* --- cameras ---------------------------------------------------------------------- */
 
 static void
-on_camera_state_changed (HearthCamera *camera, guint state, gpointer user_data)
-{
-  const char *reason = hearth_camera_get_last_error (camera);
-
-  if (state == HEARTH_CAMERA_OFFLINE)
-    g_message ("Camera %s is offline: %s", hearth_camera_get_id (camera),
-               reason ? reason : "unknown reason");
-  else
-    g_message ("Camera %s is %s", hearth_camera_get_id (camera),
-               hearth_camera_state_to_string (state));
-}
-
-static void
 camera_start (HearthDaemon *self, const HearthCameraRow *row)
 {
   g_autoptr (HearthCamera) camera = hearth_camera_new (row->id, row->url);
 
   hearth_camera_set_backoff (camera, self->config->camera_backoff_min_ms,
                              self->config->camera_backoff_max_ms);
-  g_signal_connect (camera, "state-changed",
-                    G_CALLBACK (on_camera_state_changed), self);
+  hearth_camera_set_gop_cache_bytes (camera, self->config->gop_cache_bytes);
   g_hash_table_replace (self->cameras, g_strdup (row->id), g_object_ref (camera));
   hearth_camera_start (camera);
 }

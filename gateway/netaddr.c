@@ -124,20 +124,44 @@ hearth_net_ranges_contains_sockaddr (const HearthNetRanges *ranges,
 }
 
 char *
-hearth_url_redact (const char *url)
+hearth_url_redact (const char *text)
 {
-  g_autoptr (GUri) uri = NULL;
+  GString *out;
+  const char *p;
 
-  if (url == NULL)
-    return NULL;
-  uri = g_uri_parse (url, G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_ENCODED, NULL);
-  if (uri == NULL) {
-    /* Not a URL we can take apart: hide everything before an '@'. */
-    const char *at = strrchr (url, '@');
-    return at ? g_strconcat ("***", at, NULL) : g_strdup (url);
+  g_return_val_if_fail (text != NULL, NULL);
+
+  out = g_string_new (NULL);
+  p = text;
+  for (;;) {
+    const char *scheme_end = strstr (p, "://");
+    const char *authority, *end, *at = NULL;
+
+    if (scheme_end == NULL) {
+      g_string_append (out, p);
+      break;
+    }
+    authority = scheme_end + 3;
+    g_string_append_len (out, p, authority - p);
+
+    /* The authority ends at the path, query, fragment or anything that
+     * cannot be in a URL; its last '@' ends the user information. */
+    for (end = authority; *end != '\0' && strchr ("/?#", *end) == NULL &&
+         !g_ascii_isspace (*end) && strchr ("\"'<>", *end) == NULL; end++) {
+      if (*end == '@')
+        at = end;
+    }
+    if (at != NULL) {
+      g_string_append (out, "***");
+      g_string_append_len (out, at, end - at);
+    } else {
+      g_string_append_len (out, authority, end - authority);
+    }
+    p = end;
   }
-  return g_uri_to_string_partial (uri, G_URI_HIDE_PASSWORD);
+  return g_string_free (out, FALSE);
 }
+
 
 char *
 hearth_camera_url_check (const char *url, const HearthNetRanges *ranges,

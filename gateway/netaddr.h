@@ -38,9 +38,9 @@ gboolean hearth_net_ranges_contains_sockaddr (const HearthNetRanges *ranges,
 char *hearth_camera_url_check (const char *url, const HearthNetRanges *ranges,
                                GError **error);
 
-/* The URL with any password replaced by "***" (for logs and listings).
- * Returns a copy of non-URL text unchanged. (transfer full) */
-char *hearth_url_redact (const char *url);
+/* @text with the user:password@ part of every URL in it replaced by "***@",
+ * for logs, messages and listings. (transfer full) */
+char *hearth_url_redact (const char *text);
 
 /* "host:port", "[v6]:port" → host (without brackets) and port 0..65535. */
 gboolean hearth_parse_host_port (const char *text, char **host, guint16 *port,

@@ -329,6 +329,13 @@ hearth_stream_new (const char *camera_id, gsize gop_cache_max_bytes)
   return self;
 }
 
+void
+hearth_stream_set_gop_cache_max_bytes (HearthStream *self, gsize max_bytes)
+{
+  g_return_if_fail (HEARTH_IS_STREAM (self));
+  self->gop_cache_max_bytes = max_bytes;
+}
+
 const char *
 hearth_stream_get_camera_id (HearthStream *self)
 {

@@ -42,6 +42,8 @@ typedef void (*HearthStreamEndFunc) (gpointer user_data);
 
 HearthStream *hearth_stream_new (const char *camera_id, gsize gop_cache_max_bytes);
 const char *hearth_stream_get_camera_id (HearthStream *self);
+/* Applies from the next chunk on. */
+void hearth_stream_set_gop_cache_max_bytes (HearthStream *self, gsize max_bytes);
 guint64 hearth_stream_get_generation (HearthStream *self);
 /* TRUE once the current generation has an init segment and a keyframe. */
 gboolean hearth_stream_is_ready (HearthStream *self);

@@ -15,6 +15,7 @@
 #include <gst/rtsp-server/rtsp-server.h>
 
 #include "camera.h"
+#include "netaddr.h"
 
 #define CAMERA_ID "0b7e8a52-5d1f-4f0e-8f7a-00000000c4me"
 #define DEADLINE_S 20
@@ -611,7 +612,7 @@ test_redact_url (void)
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
-    g_autofree char *out = hearth_camera_redact_url (cases[i].in);
+    g_autofree char *out = hearth_url_redact (cases[i].in);
 
     g_assert_cmpstr (out, ==, cases[i].out);
   }

@@ -106,8 +106,7 @@ test_redact (void)
   g_autofree char *a = hearth_url_redact ("rtsp://admin:hunter2@192.168.1.2/s");
   g_autofree char *b = hearth_url_redact ("rtsp://192.168.1.2/s");
 
-  g_assert_null (strstr (a, "hunter2"));
-  g_assert_nonnull (strstr (a, "admin"));
+  g_assert_cmpstr (a, ==, "rtsp://***@192.168.1.2/s");
   g_assert_cmpstr (b, ==, "rtsp://192.168.1.2/s");
 }
 
