@@ -41,6 +41,7 @@ static const char description[] =
   "  play CAMERA [--sink ELEMENT]        Play a camera (id or exact name) in a window;\n"
   "                                      Ctrl-C quits\n"
   "  check CAMERA --frames N [--expect-stamp UUID] [--timeout SECONDS]\n"
+  "        [--frame-log FILE]\n"
   "                                      Receive N frames without showing them, check\n"
   "                                      their test stamps and print frames,\n"
   "                                      time-to-first-frame-ms, lag-ms-p50, lag-ms-p99,\n"
@@ -66,6 +67,7 @@ typedef struct {
   int frames;
   char *expect_stamp;
   int timeout;
+  char *frame_log;
 } Options;
 
 static void
@@ -76,6 +78,7 @@ options_clear (Options *options)
   g_free (options->name);
   g_free (options->sink);
   g_free (options->expect_stamp);
+  g_free (options->frame_log);
 }
 
 static int
@@ -119,6 +122,8 @@ misplaced_option (const Options *options, const char *command)
     return "--expect-stamp";
   if (options->timeout >= 0 && !g_str_equal (command, "check"))
     return "--timeout";
+  if (options->frame_log != NULL && !g_str_equal (command, "check"))
+    return "--frame-log";
   return NULL;
 }
 
@@ -287,6 +292,7 @@ command_check (const Options *options, char **args, guint n_args)
     check.have_expected = TRUE;
   }
   check.camera = args[0];
+  check.frame_log = options->frame_log;
   check.frames = options->frames;
   check.timeout_s = options->timeout > 0 ? options->timeout : DEFAULT_TIMEOUT_S;
 
@@ -322,6 +328,9 @@ main (int argc, char **argv)
       "UUID" },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &options.timeout,
       "check: give up after this many seconds (default: 30)", "SECONDS" },
+    { "frame-log", 0, 0, G_OPTION_ARG_FILENAME, &options.frame_log,
+      "check: write one line per frame to FILE: receipt time (µs since the epoch), "
+      "stamp id (or -), counter, capture time", "FILE" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;

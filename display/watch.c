@@ -20,6 +20,7 @@
 #include "watch.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
 
 #include <glib-unix.h>
@@ -77,6 +78,7 @@ struct _HearthWatch {
   gint64 request_us;         /* monotonic time the request was sent */
   gint64 first_frame_us;     /* monotonic time of the first access unit, or 0 */
   GArray *lags_us;           /* of gint64: receipt - capture, stamped frames */
+  FILE *frame_log;           /* (nullable) */
 };
 
 G_DEFINE_TYPE (HearthWatch, hearth_watch, G_TYPE_OBJECT)
@@ -115,6 +117,8 @@ hearth_watch_finalize (GObject *object)
   g_clear_error (&self->error);
   g_free (self->end_reason);
   g_array_unref (self->lags_us);
+  if (self->frame_log != NULL)
+    fclose (self->frame_log);
 
   G_OBJECT_CLASS (hearth_watch_parent_class)->finalize (object);
 }
@@ -490,6 +494,18 @@ on_frame (gpointer user_data)
   if (self->first_frame_us == 0)
     self->first_frame_us = frame->receipt_mono_us;
 
+  if (self->frame_log != NULL) {
+    g_autofree char *id = frame->stamped
+        ? hearth_stamp_id_to_string (frame->stamp.camera_id) : g_strdup ("-");
+
+    /* Flushed per frame: the isolation tests read it after a kill. */
+    fprintf (self->frame_log, "%" G_GINT64_FORMAT " %s %" G_GUINT64_FORMAT " %"
+             G_GINT64_FORMAT "\n", frame->receipt_real_us, id,
+             frame->stamped ? frame->stamp.counter : 0,
+             frame->stamped ? frame->stamp.capture_time_us : 0);
+    fflush (self->frame_log);
+  }
+
   if (!frame->stamped) {
     self->unstamped++;
   } else {
@@ -669,6 +685,15 @@ hearth_display_check (HearthDisplayClient *client,
   self->want_frames = options->frames;
   self->have_expected = options->have_expected;
   memcpy (self->expected, options->expected, sizeof self->expected);
+  if (options->frame_log != NULL) {
+    self->frame_log = fopen (options->frame_log, "a");
+    if (self->frame_log == NULL) {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot write %s: %s", options->frame_log, g_strerror (saved));
+      return FALSE;
+    }
+  }
 
   if (make_pipeline (self, "h264parse ! video/x-h264,stream-format=avc,alignment=au ! "
                      "appsink name=sink sync=false", error) == NULL)

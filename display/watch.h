@@ -18,6 +18,7 @@ typedef struct {
   gboolean have_expected;  /* else the first stamp's id is expected */
   guint8 expected[16];     /* camera stamp id every frame must carry */
   guint timeout_s;         /* whole check, from the request on */
+  const char *frame_log;   /* (nullable) a line per frame, for isolation tests */
 } HearthCheckOptions;
 
 gboolean hearth_display_list_cameras (HearthDisplayClient *client,

@@ -53,6 +53,8 @@ hearth_config_free (HearthConfig *self)
   g_free (self->pairing_listen);
   g_free (self->control_socket);
   hearth_net_ranges_free (self->local_ranges);
+  g_free (self->source_path);
+  g_free (self->source_text);
   g_free (self);
 }
 
@@ -88,6 +90,118 @@ find_key (const char *group, const char *key)
     if (g_str_equal (keys[i].group, group) && g_str_equal (keys[i].key, key))
       return &keys[i];
   return NULL;
+}
+
+/*
+ * GKeyFile does not say where a group or key was: find its line in the text
+ * (1-based; the last one wins, as in GKeyFile), or 0. @key NULL: the group's
+ * header line.
+ */
+static guint
+find_line (const char *text, const char *group, const char *key)
+{
+  g_auto (GStrv) lines = NULL;
+  g_autofree char *current = NULL;
+  guint found = 0;
+
+  if (text == NULL)
+    return 0;
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    char *line = g_strstrip (lines[i]);
+    char *eq;
+
+    if (line[0] == '[' && g_str_has_suffix (line, "]")) {
+      g_free (current);
+      current = g_strndup (line + 1, strlen (line) - 2);
+      if (key == NULL && g_str_equal (current, group))
+        found = i + 1;
+    } else if (key != NULL && current != NULL && g_str_equal (current, group) &&
+               line[0] != '#' && (eq = strchr (line, '=')) != NULL) {
+      *eq = '\0';
+      if (g_str_equal (g_strstrip (line), key))
+        found = i + 1;
+    }
+  }
+  return found;
+}
+
+/* The first line GKeyFile cannot read: not blank, a comment, a [group] or a
+ * key = value inside a group. 0 when every line looks right. */
+static guint
+find_bad_line (const char *text)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  gboolean in_group = FALSE;
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    const char *line = g_strstrip (lines[i]);
+
+    if (line[0] == '\0' || line[0] == '#')
+      continue;
+    if (line[0] == '[' && g_str_has_suffix (line, "]")) {
+      in_group = TRUE;
+      continue;
+    }
+    if (!in_group || strchr (line, '=') == NULL || line[0] == '=')
+      return i + 1;
+  }
+  return 0;
+}
+
+/* "PATH:LINE: " for @group/@key of the loaded file, "PATH: " when the line is
+ * unknown, "" with no file. */
+static char *
+location (const HearthConfig *self, const char *group, const char *key)
+{
+  guint line;
+
+  if (self->source_path == NULL)
+    return g_strdup ("");
+  line = find_line (self->source_text, group, key);
+  if (line == 0)
+    return g_strdup_printf ("%s: ", self->source_path);
+  return g_strdup_printf ("%s:%u: ", self->source_path, line);
+}
+
+/* Prefixes @error with where @group/@key is, if the value in the file is
+ * still the one in effect (a command-line override is not in the file). */
+static void
+prefix_location (const HearthConfig *self, GError **error, const char *group,
+                 const char *key, const char *value)
+{
+  g_autoptr (GKeyFile) file = NULL;
+  g_autofree char *in_file = NULL;
+  g_autofree char *where = NULL;
+
+  if (self->source_text == NULL || error == NULL || *error == NULL)
+    return;
+  file = g_key_file_new ();
+  if (!g_key_file_load_from_data (file, self->source_text, -1, G_KEY_FILE_NONE, NULL))
+    return;
+  in_file = g_key_file_get_string (file, group, key, NULL);
+  if (in_file == NULL || (value != NULL && !g_str_equal (g_strstrip (in_file), value)))
+    return;
+  where = location (self, group, key);
+  g_prefix_error (error, "%s", where);
+}
+
+/* "gateway, pairing, …" or the keys of one group, for "unknown" errors. */
+static char *
+known_names (const char *group)
+{
+  g_autoptr (GString) names = g_string_new (NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++) {
+    const char *name = group ? keys[i].key : keys[i].group;
+
+    if (group != NULL && !g_str_equal (keys[i].group, group))
+      continue;
+    if (group == NULL && i > 0 && g_str_equal (keys[i - 1].group, name))
+      continue;
+    g_string_append_printf (names, "%s%s", names->len ? ", " : "", name);
+  }
+  return g_string_free (g_steal_pointer (&names), FALSE);
 }
 
 static gboolean
@@ -152,6 +266,7 @@ hearth_config_validate (HearthConfig *self, GError **error)
 {
   const char *const addresses[] = { self->listen, self->pairing_listen };
   const char *const names[] = { "[gateway] listen", "[gateway] pairing-listen" };
+  const char *const keys_of_addresses[] = { "listen", "pairing-listen" };
 
   for (guint i = 0; i < G_N_ELEMENTS (addresses); i++) {
     g_autoptr (GError) local_error = NULL;
@@ -161,12 +276,14 @@ hearth_config_validate (HearthConfig *self, GError **error)
     if (!hearth_parse_host_port (addresses[i], &host, NULL, &local_error)) {
       g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID, "%s: %s",
                    names[i], local_error->message);
+      prefix_location (self, error, "gateway", keys_of_addresses[i], addresses[i]);
       return FALSE;
     }
     address = g_inet_address_new_from_string (host);
     if (address == NULL) {
       g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
                    "%s: “%s” is not an IP address", names[i], host);
+      prefix_location (self, error, "gateway", keys_of_addresses[i], addresses[i]);
       return FALSE;
     }
     /* Invariant 7: bind only to the wildcard (peers are filtered at accept)
@@ -174,13 +291,17 @@ hearth_config_validate (HearthConfig *self, GError **error)
     if (!g_inet_address_get_is_any (address) &&
         !hearth_net_ranges_contains (self->local_ranges, address)) {
       g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_LOCAL,
-                   "%s: %s is not a local address", names[i], host);
+                   "%s: %s is not a local address (see [gateway] local-networks)",
+                   names[i], host);
+      prefix_location (self, error, "gateway", keys_of_addresses[i], addresses[i]);
       return FALSE;
     }
   }
   if (self->camera_backoff_min_ms > self->camera_backoff_max_ms) {
-    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
-                         "[cameras] backoff-min-ms is larger than backoff-max-ms");
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "[cameras] backoff-min-ms: %u is larger than backoff-max-ms (%u)",
+                 self->camera_backoff_min_ms, self->camera_backoff_max_ms);
+    prefix_location (self, error, "cameras", "backoff-min-ms", NULL);
     return FALSE;
   }
   if (!g_path_is_absolute (self->state_dir)) {
@@ -203,25 +324,51 @@ hearth_config_load (const char *path, GError **error)
   if (path == NULL)
     return g_steal_pointer (&self);
 
-  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &local_error)) {
+  if (!g_file_get_contents (path, &self->source_text, NULL, &local_error)) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID, "%s: %s", path,
                  local_error->message);
+    return NULL;
+  }
+  self->source_path = g_strdup (path);
+  if (!g_key_file_load_from_data (file, self->source_text, -1, G_KEY_FILE_NONE,
+                                  &local_error)) {
+    guint line = find_bad_line (self->source_text);
+
+    if (line > 0)
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                   "%s:%u: %s (want “[section]”, “key = value” or “# comment”)",
+                   path, line, local_error->message);
+    else
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID, "%s: %s", path,
+                   local_error->message);
     return NULL;
   }
   groups = g_key_file_get_groups (file, NULL);
   for (guint g = 0; groups[g] != NULL; g++) {
     g_auto (GStrv) names = g_key_file_get_keys (file, groups[g], NULL, NULL);
+    g_autofree char *known_groups = known_names (NULL);
+    g_autofree char *known_keys = known_names (groups[g]);
 
+    if (*known_keys == '\0') {
+      g_autofree char *where = location (self, groups[g], NULL);
+
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                   "%s[%s]: unknown section (known: %s)", where, groups[g],
+                   known_groups);
+      return NULL;
+    }
     for (guint k = 0; names && names[k] != NULL; k++) {
       const KeySpec *spec = find_key (groups[g], names[k]);
+      g_autofree char *where = location (self, groups[g], names[k]);
 
       if (spec == NULL) {
         g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
-                     "%s: [%s] %s: unknown option", path, groups[g], names[k]);
+                     "%s[%s] %s: unknown option (known in [%s]: %s)", where,
+                     groups[g], names[k], groups[g], known_keys);
         return NULL;
       }
       if (!apply_key (self, file, spec, error)) {
-        g_prefix_error (error, "%s: ", path);
+        g_prefix_error (error, "%s", where);
         return NULL;
       }
     }

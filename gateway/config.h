@@ -26,6 +26,10 @@ typedef struct {
   guint64 display_queue_bytes;/* [limits] display-queue-bytes */
   guint camera_backoff_min_ms;/* [cameras] backoff-min-ms */
   guint camera_backoff_max_ms;/* [cameras] backoff-max-ms */
+
+  /* Where the settings came from, to name the line of a bad one. */
+  char *source_path;          /* nullable: built-in defaults only */
+  char *source_text;
 } HearthConfig;
 
 #define HEARTH_DEFAULT_LISTEN "0.0.0.0:8443"
@@ -34,7 +38,8 @@ typedef struct {
 #define HEARTH_DEFAULT_SOCKET_NAME "hearthd.sock"
 
 /* Loads @path (nullable: defaults only). Unknown groups/keys and bad values
- * are errors naming the group, key and reason. (transfer full) */
+ * are errors naming the file, line, group, key and reason:
+ * "PATH:LINE: [group] key: why". (transfer full) */
 HearthConfig *hearth_config_load (const char *path, GError **error);
 /* Re-validates after overrides have been written into the fields. */
 gboolean hearth_config_validate (HearthConfig *self, GError **error);

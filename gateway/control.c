@@ -867,7 +867,8 @@ hearth_control_listen (HearthControl *self, const char *path, GError **error)
   self->have_group = group != NULL;
   if (group != NULL) {
     self->group = group->gr_gid;
-    if (chown (path, (uid_t) -1, self->group) < 0)
+    /* Running as the group already (the systemd unit) needs no chown. */
+    if (st.st_gid != self->group && chown (path, (uid_t) -1, self->group) < 0)
       g_message ("cannot give %s to group " CONTROL_GROUP ": %s, ignoring",
                  path, g_strerror (errno));
   }

@@ -25,8 +25,10 @@
 #include "hearth-config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEMO_HOUSEHOLD "Home"
 #define DEMO_CAMERA_URL "synthetic:"
@@ -73,9 +75,9 @@ static gboolean
 load_identity (HearthDaemon *self, GError **error)
 {
   g_autofree char *key_path = g_build_filename (self->config->state_dir,
-                                                "gateway.key", NULL);
+                                                HEARTH_STATE_KEY_FILE, NULL);
   g_autofree char *cert_path = g_build_filename (self->config->state_dir,
-                                                 "gateway.crt", NULL);
+                                                 HEARTH_STATE_CERT_FILE, NULL);
   g_autofree char *key_pem = NULL;
   g_autofree char *both = NULL;
 
@@ -387,6 +389,58 @@ method_camera_list (HearthDaemon *self, HearthControlRequest *req, GError **erro
 }
 
 static JsonNode *
+method_camera_stats (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  const char *id = hearth_control_request_get_string (req, "id", error);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (HearthCameraRow) row = NULL;
+  HearthStreamStats stats;
+  HearthCamera *camera;
+
+  if (id == NULL)
+    return NULL;
+  row = hearth_store_camera_get (self->store, id, error);
+  if (row == NULL)
+    return NULL;
+  camera = g_hash_table_lookup (self->cameras, row->id);
+  if (camera != NULL)
+    hearth_stream_get_stats (hearth_camera_get_stream (camera), &stats);
+  else
+    memset (&stats, 0, sizeof stats);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, row->id);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, row->name);
+  json_builder_set_member_name (b, "state");
+  json_builder_add_string_value (
+      b, camera ? hearth_camera_state_to_string (hearth_camera_get_state (camera))
+                : "stopped");
+  json_builder_set_member_name (b, "generation");
+  json_builder_add_int_value (b, stats.generation);
+  json_builder_set_member_name (b, "bitrate_kbps");
+  json_builder_add_double_value (b, stats.bitrate_bps / 1000.0);
+  json_builder_set_member_name (b, "fps");
+  json_builder_add_double_value (b, stats.fps);
+  json_builder_set_member_name (b, "keyframe_interval_frames");
+  json_builder_add_int_value (b, stats.keyframe_interval);
+  json_builder_set_member_name (b, "keyframe_interval_s");
+  json_builder_add_double_value (b, stats.keyframe_interval_s);
+  json_builder_set_member_name (b, "displays");
+  json_builder_add_int_value (b, hearth_http_server_count_viewers (self->http,
+                                                                   row->id));
+  json_builder_set_member_name (b, "drops");
+  json_builder_add_int_value (b, stats.dropped);
+  json_builder_set_member_name (b, "frames");
+  json_builder_add_int_value (b, stats.frames);
+  json_builder_set_member_name (b, "bytes");
+  json_builder_add_int_value (b, stats.bytes);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+static JsonNode *
 method_camera_remove (HearthDaemon *self, HearthControlRequest *req, GError **error)
 {
   const char *id = hearth_control_request_get_string (req, "id", error);
@@ -397,6 +451,35 @@ method_camera_remove (HearthDaemon *self, HearthControlRequest *req, GError **er
   camera_stop (self, id);
   access_changed (self);
   g_message ("Camera %s removed", id);
+  json_builder_begin_object (b);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+/* A moved camera restarts: its new household never gets frames cached while
+ * it belonged to the old one (a new generation), and the old household's
+ * streams of it are cut. */
+static JsonNode *
+method_camera_move (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  const char *id, *household;
+  g_autoptr (HearthHousehold) to = NULL;
+  g_autoptr (HearthCameraRow) row = NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  if (!(id = hearth_control_request_get_string (req, "id", error)) ||
+      !(household = hearth_control_request_get_string (req, "household", error)))
+    return NULL;
+  to = hearth_store_household_get_by_name (self->store, household, error);
+  if (to == NULL || !hearth_store_camera_move (self->store, id, to->id, error))
+    return NULL;
+  camera_stop (self, id);
+  access_changed (self);
+  row = hearth_store_camera_get (self->store, id, error);
+  if (row == NULL)
+    return NULL;
+  camera_start (self, row);
+  g_message ("Camera %s moved to household “%s”", id, household);
   json_builder_begin_object (b);
   json_builder_end_object (b);
   return builder_result (b);
@@ -493,6 +576,115 @@ method_audit_list (HearthDaemon *self, HearthControlRequest *req, GError **error
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
+  json_builder_end_object (b);
+  return builder_result (b);
+}
+
+/*
+ * backup: a consistent copy of the store (SQLite online backup, taken while
+ * streams run) together with the gateway's key and certificate, so that a
+ * restored gateway keeps the identity its displays pinned. It is made in a
+ * private temporary file in the state directory and sent after the reply
+ * (which gives its size and SHA-256) as "data" events of base64, then "end".
+ */
+#define BACKUP_CHUNK_BYTES (32 * 1024)
+
+typedef struct {
+  HearthControlRequest *req;
+  GBytes *bytes;
+} BackupSend;
+
+static gboolean
+backup_send (gpointer user_data)
+{
+  BackupSend *send = user_data;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (send->bytes, &size);
+  g_autoptr (JsonBuilder) end = json_builder_new ();
+
+  for (gsize offset = 0; offset < size && !hearth_control_request_is_closed (send->req);
+       offset += BACKUP_CHUNK_BYTES) {
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    g_autofree char *chunk = g_base64_encode (data + offset,
+                                              MIN (BACKUP_CHUNK_BYTES, size - offset));
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "type");
+    json_builder_add_string_value (b, "data");
+    json_builder_set_member_name (b, "data");
+    json_builder_add_string_value (b, chunk);
+    json_builder_end_object (b);
+    hearth_control_request_send_event (send->req, json_builder_get_root (b));
+  }
+  json_builder_begin_object (end);
+  json_builder_set_member_name (end, "type");
+  json_builder_add_string_value (end, "end");
+  json_builder_end_object (end);
+  hearth_control_request_send_event (send->req, json_builder_get_root (end));
+  hearth_control_request_finish (send->req);
+  hearth_control_request_unref (send->req);
+  g_bytes_unref (send->bytes);
+  g_free (send);
+  return G_SOURCE_REMOVE;
+}
+
+static JsonNode *
+method_backup (HearthDaemon *self, HearthControlRequest *req, GError **error)
+{
+  static const char *const carried[] = { HEARTH_STATE_KEY_FILE, HEARTH_STATE_CERT_FILE };
+  g_autoptr (GHashTable) files = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                        (GDestroyNotify) g_bytes_unref);
+  g_autofree char *tmp = g_build_filename (self->config->state_dir, "backup-XXXXXX",
+                                           NULL);
+  g_autofree char *sha256 = NULL;
+  char *data = NULL;
+  gsize len = 0;
+  GBytes *bytes;
+  BackupSend *send;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  int fd;
+
+  for (guint i = 0; i < G_N_ELEMENTS (carried); i++) {
+    g_autofree char *path = g_build_filename (self->config->state_dir, carried[i], NULL);
+    char *contents = NULL;
+    gsize size = 0;
+
+    if (!g_file_get_contents (path, &contents, &size, error))
+      return NULL;
+    g_hash_table_insert (files, (gpointer) carried[i], g_bytes_new_take (contents, size));
+  }
+  /* A fresh private name; the store creates the file itself, exclusively. */
+  fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    int saved = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                 "cannot make a temporary file in %s: %s", self->config->state_dir,
+                 g_strerror (saved));
+    return NULL;
+  }
+  close (fd);
+  g_unlink (tmp);
+  if (!hearth_store_backup (self->store, tmp, files, error))
+    return NULL;
+  if (!g_file_get_contents (tmp, &data, &len, error)) {
+    g_unlink (tmp);
+    return NULL;
+  }
+  g_unlink (tmp);
+  bytes = g_bytes_new_take (data, len);
+  sha256 = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+  g_message ("Backup taken (%" G_GSIZE_FORMAT " bytes)", len);
+
+  send = g_new0 (BackupSend, 1);
+  send->req = hearth_control_request_ref (req);
+  send->bytes = bytes;
+  g_idle_add (backup_send, send);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "bytes");
+  json_builder_add_int_value (b, (gint64) len);
+  json_builder_set_member_name (b, "sha256");
+  json_builder_add_string_value (b, sha256);
   json_builder_end_object (b);
   return builder_result (b);
 }
@@ -595,10 +787,13 @@ static const struct {
   { "camera.add", method_camera_add },
   { "camera.list", method_camera_list },
   { "camera.remove", method_camera_remove },
+  { "camera.stats", method_camera_stats },
+  { "camera.move", method_camera_move },
   { "display.list", method_display_list },
   { "display.revoke", method_display_revoke },
   { "audit.list", method_audit_list },
   { "pair.open", method_pair_open },
+  { "backup", method_backup },
 };
 
 static void
@@ -617,8 +812,9 @@ on_control_request (HearthControl *control, HearthControlRequest *req,
         hearth_control_request_reply (req, result);
       else
         hearth_control_request_reply_error (req, error);
-      if (result != NULL && g_str_equal (method, "pair.open"))
-        return; /* stays open for its event */
+      if (result != NULL && (g_str_equal (method, "pair.open") ||
+                             g_str_equal (method, "backup")))
+        return; /* stays open for its events */
       hearth_control_request_finish (req);
       return;
     }
@@ -686,7 +882,8 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
 
   if (!ensure_private_dir (self->config->state_dir, error))
     return FALSE;
-  db_path = g_build_filename (self->config->state_dir, "hearth.db", NULL);
+  db_path = g_build_filename (self->config->state_dir, HEARTH_STATE_DB_FILE,
+                             NULL);
   self->store = hearth_store_open (db_path, error);
   if (self->store == NULL)
     return FALSE;

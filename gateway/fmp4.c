@@ -756,3 +756,45 @@ hearth_fmp4_splitter_pop (HearthFmp4Splitter *self, HearthFmp4Kind *kind,
   g_free (unit);
   return TRUE;
 }
+
+/**
+ * hearth_fmp4_fragment_find_mdat:
+ * @payload: (out) (transfer none): points into @data
+ * @size: (out): the payload's size
+ *
+ * Walks the top-level boxes of @data (a fragment as the splitter returns it).
+ *
+ * Returns: TRUE if an mdat box lies wholly within @data
+ */
+gboolean
+hearth_fmp4_fragment_find_mdat (const guint8 *data, gsize len,
+                                const guint8 **payload, gsize *size)
+{
+  gsize pos = 0;
+
+  g_return_val_if_fail (payload != NULL && size != NULL, FALSE);
+
+  while (data != NULL && len - pos >= 8) {
+    guint64 box = ((guint64) data[pos] << 24) | (data[pos + 1] << 16) |
+                  (data[pos + 2] << 8) | data[pos + 3];
+    gsize header = 8;
+
+    if (box == 1) {
+      if (len - pos < 16)
+        return FALSE;
+      box = 0;
+      for (guint i = 0; i < 8; i++)
+        box = (box << 8) | data[pos + 8 + i];
+      header = 16;
+    }
+    if (box < header || box > len - pos)
+      return FALSE;
+    if (memcmp (data + pos + 4, "mdat", 4) == 0) {
+      *payload = data + pos + header;
+      *size = box - header;
+      return TRUE;
+    }
+    pos += box;
+  }
+  return FALSE;
+}

@@ -49,4 +49,9 @@ gboolean hearth_fmp4_moof_get_sample_count (const guint8 *moof, gsize len,
                                             guint *n_samples,
                                             GError **error);
 
+/* The payload of the mdat box in a fragment (moof+mdat): for one frame, its
+ * length-prefixed NAL units. FALSE if there is none or a box is malformed. */
+gboolean hearth_fmp4_fragment_find_mdat (const guint8 *data, gsize len,
+                                         const guint8 **payload, gsize *size);
+
 G_END_DECLS

@@ -21,6 +21,7 @@
 #include "http-server.h"
 #include "error.h"
 
+#include <string.h>
 #include <sys/socket.h>
 
 #define FINGERPRINT_KEY "hearth-fingerprint"
@@ -54,6 +55,8 @@ struct _HearthHttpServer {
   const HearthConfig *config; /* immutable, outlives us */
   GList *streams;             /* of LiveStream */
   GHashTable *connections;    /* set of GSocket (weak): open authenticated ones */
+  HearthSnapshotCache *snapshots;
+  HearthHlsIndexes *hls;
 };
 
 G_DEFINE_TYPE (HearthHttpServer, hearth_http_server, G_TYPE_OBJECT)
@@ -235,6 +238,7 @@ handle_v1 (SoupServer *soup, SoupServerMessage *msg, const char *path,
   request.msg = msg;
   request.display = display;
   request.fingerprint = fingerprint;
+  request.query = query;
 
   parts = g_strsplit (path, "/", 6);
   n = g_strv_length (parts);
@@ -248,8 +252,65 @@ handle_v1 (SoupServer *soup, SoupServerMessage *msg, const char *path,
     hearth_api_camera_live (&request, parts[3]);
     return;
   }
+  if (n == 5 && g_str_equal (parts[1], "v1") &&
+      g_str_equal (parts[2], "cameras") && g_str_equal (parts[4], "snapshot.jpg")) {
+    hearth_api_camera_snapshot (&request, parts[3]);
+    return;
+  }
+  if (n == 6 && g_str_equal (parts[1], "v1") &&
+      g_str_equal (parts[2], "cameras") && g_str_equal (parts[4], "hls") &&
+      strchr (parts[5], '/') == NULL) {
+    hearth_api_camera_hls (&request, parts[3], parts[5]);
+    return;
+  }
   hearth_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
                            "no such resource");
+}
+
+/* --- the exit ---------------------------------------------------------------- */
+
+/**
+ * hearth_http_server_check_egress:
+ * @camera_id: @generation: what the request resolved to
+ * @data_camera_id: @data_generation: what the bytes about to leave are of
+ * @what: "stream", "snapshot", … for the log and audit
+ *
+ * Invariant 3, for every response that carries camera data. On a mismatch
+ * nothing is written: the connection is dropped at once, and the event is
+ * logged and audited.
+ *
+ * Returns: TRUE if the bytes may be written
+ */
+gboolean
+hearth_http_server_check_egress (HearthHttpServer *self, SoupServerMessage *msg,
+                                 gint64 household_id, gint64 display_id,
+                                 const char *camera_id, guint64 generation,
+                                 const char *data_camera_id,
+                                 guint64 data_generation, const char *what)
+{
+  g_autofree char *detail = NULL;
+  GSocket *socket;
+
+  if (g_strcmp0 (data_camera_id, camera_id) == 0 && data_generation == generation)
+    return TRUE;
+
+  detail = g_strdup_printf (
+      "%s of camera %s generation %" G_GUINT64_FORMAT " reached the %s of "
+      "camera %s generation %" G_GUINT64_FORMAT " for display %" G_GINT64_FORMAT
+      "; connection dropped", what, data_camera_id, data_generation, what,
+      camera_id, generation, display_id);
+  g_critical ("Egress mismatch: %s", detail);
+  hearth_access_audit (self->access, "egress-mismatch", household_id, detail);
+  socket = soup_server_message_get_socket (msg);
+  if (socket != NULL)
+    g_socket_shutdown (socket, TRUE, TRUE, NULL);
+  /* A response not yet begun still needs a status; its connection is gone. */
+  if (soup_server_message_get_status (msg) == 0) {
+    soup_server_message_set_status (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL);
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "Connection", "close");
+  }
+  return FALSE;
 }
 
 /* --- live streams ------------------------------------------------------------ */
@@ -298,18 +359,13 @@ on_live_chunk (HearthChunk *chunk, gpointer user_data)
     return;
 
   /* Invariant 3: checked again at the exit. */
-  if (g_strcmp0 (hearth_chunk_get_camera_id (chunk), live->camera_id) != 0 ||
-      hearth_chunk_get_generation (chunk) != live->generation) {
-    g_autofree char *detail = g_strdup_printf (
-        "chunk of camera %s generation %" G_GUINT64_FORMAT " reached the stream "
-        "of camera %s generation %" G_GUINT64_FORMAT " for display %" G_GINT64_FORMAT
-        "; connection dropped", hearth_chunk_get_camera_id (chunk),
-        hearth_chunk_get_generation (chunk), live->camera_id, live->generation,
-        live->display_id);
-    g_critical ("Egress mismatch: %s", detail);
-    hearth_access_audit (live->server->access, "egress-mismatch",
-                         live->household_id, detail);
-    live_stream_cut (live);
+  if (!hearth_http_server_check_egress (live->server, live->msg,
+                                        live->household_id, live->display_id,
+                                        live->camera_id, live->generation,
+                                        hearth_chunk_get_camera_id (chunk),
+                                        hearth_chunk_get_generation (chunk),
+                                        "stream")) {
+    live_stream_end (live);
     return;
   }
 
@@ -321,6 +377,7 @@ on_live_chunk (HearthChunk *chunk, gpointer user_data)
       if (!hearth_chunk_is_keyframe (chunk) ||
           pending > live->server->config->display_queue_bytes / 2) {
         live->skipped++;
+        hearth_subscription_note_dropped (live->subscription, 1);
         if (g_get_monotonic_time () - live->skipping_since > SLOW_DISPLAY_LIMIT_US) {
           g_message ("Display %" G_GINT64_FORMAT " cannot keep up with camera "
                      "%s; disconnecting it", live->display_id, live->camera_id);
@@ -334,6 +391,7 @@ on_live_chunk (HearthChunk *chunk, gpointer user_data)
       live->skipping = TRUE;
       live->skipping_since = g_get_monotonic_time ();
       live->skipped++;
+      hearth_subscription_note_dropped (live->subscription, 1);
       return;
     }
   }
@@ -471,6 +529,18 @@ hearth_http_server_get_access (HearthHttpServer *self)
   return self->access;
 }
 
+HearthSnapshotCache *
+hearth_http_server_get_snapshot_cache (HearthHttpServer *self)
+{
+  return self->snapshots;
+}
+
+HearthHlsIndexes *
+hearth_http_server_get_hls_indexes (HearthHttpServer *self)
+{
+  return self->hls;
+}
+
 HearthCamera *
 hearth_http_server_lookup_camera (HearthHttpServer *self, const char *id)
 {
@@ -481,6 +551,21 @@ guint
 hearth_http_server_get_n_streams (HearthHttpServer *self)
 {
   return g_list_length (self->streams);
+}
+
+/* Displays watching @camera_id's live.mp4 now. */
+guint
+hearth_http_server_count_viewers (HearthHttpServer *self, const char *camera_id)
+{
+  guint n = 0;
+
+  for (GList *l = self->streams; l != NULL; l = l->next) {
+    LiveStream *live = l->data;
+
+    if (!live->done && g_str_equal (live->camera_id, camera_id))
+      n++;
+  }
+  return n;
 }
 
 gboolean
@@ -541,6 +626,8 @@ hearth_http_server_close (HearthHttpServer *self)
     self->streams = g_list_delete_link (self->streams, self->streams);
     live_stream_free (live);
   }
+  g_clear_pointer (&self->snapshots, hearth_snapshot_cache_free);
+  g_clear_pointer (&self->hls, hearth_hls_indexes_free);
   if (self->soup != NULL) {
     soup_server_disconnect (self->soup);
     g_clear_object (&self->soup);
@@ -584,6 +671,8 @@ static void
 hearth_http_server_init (HearthHttpServer *self)
 {
   self->connections = g_hash_table_new (NULL, NULL);
+  self->snapshots = hearth_snapshot_cache_new ();
+  self->hls = hearth_hls_indexes_new ();
 }
 
 HearthHttpServer *

@@ -31,6 +31,8 @@ guint16 hearth_http_server_get_port (HearthHttpServer *self);
 /* Re-runs the access check for every live stream now; cuts those that fail. */
 void hearth_http_server_recheck (HearthHttpServer *self);
 guint hearth_http_server_get_n_streams (HearthHttpServer *self);
+guint hearth_http_server_count_viewers (HearthHttpServer *self,
+                                        const char *camera_id);
 void hearth_http_server_close (HearthHttpServer *self);
 
 /* One authenticated request, as handed to the api-*.c handlers. */
@@ -39,6 +41,7 @@ typedef struct {
   SoupServerMessage *msg;
   HearthDisplayRow *display;
   const char *fingerprint;
+  GHashTable *query;          /* (nullable) the URL's query */
 } HearthHttpRequest;
 
 HearthAccess *hearth_http_server_get_access (HearthHttpServer *self);
@@ -58,6 +61,35 @@ void hearth_http_reply_error (SoupServerMessage *msg, guint status,
 void hearth_http_refuse_large_body (SoupServerMessage *msg, goffset max);
 /* Maps HEARTH_ERROR codes to statuses (NOT_FOUND → 404, DENIED → 403, …). */
 void hearth_http_reply_gerror (SoupServerMessage *msg, const GError *error);
+
+/* Invariant 3 for any response with camera data (live chunks, snapshots,
+ * HLS): FALSE, with the connection dropped and the event audited, unless
+ * @data_camera_id/@data_generation are @camera_id/@generation. */
+gboolean hearth_http_server_check_egress (HearthHttpServer *self,
+                                          SoupServerMessage *msg,
+                                          gint64 household_id, gint64 display_id,
+                                          const char *camera_id,
+                                          guint64 generation,
+                                          const char *data_camera_id,
+                                          guint64 data_generation,
+                                          const char *what);
+
+/* api-snapshot.c: JPEGs keyed by (camera UUID, generation, keyframe). */
+typedef struct _HearthSnapshotCache HearthSnapshotCache;
+HearthSnapshotCache *hearth_snapshot_cache_new (void);
+void hearth_snapshot_cache_free (HearthSnapshotCache *cache);
+HearthSnapshotCache *hearth_http_server_get_snapshot_cache (HearthHttpServer *self);
+void hearth_api_camera_snapshot (HearthHttpRequest *request,
+                                 const char *camera_id);
+
+/* api-hls.c: per camera and generation, the segments and parts served. */
+typedef struct _HearthHlsIndexes HearthHlsIndexes;
+HearthHlsIndexes *hearth_hls_indexes_new (void);
+void hearth_hls_indexes_free (HearthHlsIndexes *self);
+HearthHlsIndexes *hearth_http_server_get_hls_indexes (HearthHttpServer *self);
+/* @name: index.m3u8, init-G.mp4, seg-G-S.m4s or part-G-S.m4s */
+void hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
+                            const char *name);
 
 /* api-cameras.c */
 void hearth_api_cameras_list (HearthHttpRequest *request);

@@ -87,6 +87,9 @@ GPtrArray *hearth_store_camera_list (HearthStore *self, gint64 household_id,
                                      GError **error);
 gboolean hearth_store_camera_remove (HearthStore *self, const char *id,
                                      GError **error);
+/* Moves a camera to another household (one transaction, audited for both). */
+gboolean hearth_store_camera_move (HearthStore *self, const char *id,
+                                   gint64 household_id, GError **error);
 
 /* Displays. @household_id 0 = every household. */
 GPtrArray *hearth_store_display_list (HearthStore *self, gint64 household_id,
@@ -147,5 +150,25 @@ gboolean hearth_store_audit_add (HearthStore *self, const char *kind,
 /* Rows with at >= @since_us, oldest first. (element-type HearthAuditRow) */
 GPtrArray *hearth_store_audit_list (HearthStore *self, gint64 since_us,
                                     GError **error);
+
+/*
+ * Backup and restore. A backup is one SQLite file (0600): a consistent copy of
+ * the store made with SQLite's online backup API while the daemon runs, plus
+ * the state files that are not in the database (the gateway's key and
+ * certificate), so that a restored gateway keeps the identity its displays
+ * pinned. Restore is offline: it makes a new database file.
+ */
+#define HEARTH_STATE_DB_FILE "hearth.db"
+#define HEARTH_STATE_KEY_FILE "gateway.key"
+#define HEARTH_STATE_CERT_FILE "gateway.crt"
+
+/* @files: (element-type utf8 GBytes) name → content, stored in the backup.
+ * @path must not exist; nothing is left there on failure. */
+gboolean hearth_store_backup (HearthStore *self, const char *path,
+                              GHashTable *files, GError **error);
+/* Checks @backup_path and copies its store into @db_path (must not exist).
+ * @files: (out) (transfer full) (element-type utf8 GBytes): the carried files. */
+gboolean hearth_store_restore (const char *backup_path, const char *db_path,
+                               GHashTable **files, GError **error);
 
 G_END_DECLS

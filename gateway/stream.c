@@ -20,6 +20,11 @@
 
 #include "stream.h"
 
+#include <string.h>
+
+/* Frames the fps and bitrate are measured over (about 4 s at 30 fps). */
+#define STATS_WINDOW 120
+
 struct _HearthChunk {
   char *camera_id;
   guint64 generation;
@@ -56,6 +61,18 @@ struct _HearthStream {
   GPtrArray *gop;          /* of HearthChunk: from the latest keyframe */
   gsize gop_bytes;
   gboolean gop_overflow;   /* cache dropped until the next keyframe */
+  HearthChunk *keyframe;   /* (nullable) the latest, even past the cache */
+
+  /* Stats of the generation; the window is a ring of recent frames. */
+  guint64 frames;
+  guint64 bytes;
+  guint64 dropped;
+  guint64 keyframe_frame;      /* frame number of the latest keyframe */
+  gint64 keyframe_time_us;
+  guint keyframe_interval;
+  gint64 keyframe_interval_us;
+  gint64 window_time_us[STATS_WINDOW];
+  gsize window_bytes[STATS_WINDOW];
 
   GPtrArray *subs;         /* of HearthSubscription (each holds no ref here) */
 };
@@ -243,7 +260,13 @@ end_generation (HearthStream *self)
   g_autoptr(GPtrArray) subs = snapshot_subscribers (self);
 
   g_clear_pointer (&self->init, hearth_chunk_unref);
+  g_clear_pointer (&self->keyframe, hearth_chunk_unref);
   clear_cache (self);
+  self->frames = self->bytes = self->dropped = 0;
+  self->keyframe_frame = 0;
+  self->keyframe_time_us = 0;
+  self->keyframe_interval = 0;
+  self->keyframe_interval_us = 0;
   self->have_keyframe = FALSE;
   self->gop_overflow = FALSE;
   self->next_sequence = 0;
@@ -427,6 +450,26 @@ hearth_stream_push_init (HearthStream *self, guint64 generation, GBytes *init)
   return TRUE;
 }
 
+static void
+record_frame (HearthStream *self, gsize size, gboolean keyframe)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint slot = self->frames % STATS_WINDOW;
+
+  if (keyframe) {
+    if (self->keyframe_time_us != 0) {
+      self->keyframe_interval = self->frames - self->keyframe_frame;
+      self->keyframe_interval_us = now - self->keyframe_time_us;
+    }
+    self->keyframe_frame = self->frames;
+    self->keyframe_time_us = now;
+  }
+  self->window_time_us[slot] = now;
+  self->window_bytes[slot] = size;
+  self->frames++;
+  self->bytes += size;
+}
+
 /**
  * hearth_stream_push_fragment:
  * @fragment: (transfer none): one moof+mdat; every subscriber gets this very
@@ -459,10 +502,13 @@ hearth_stream_push_fragment (HearthStream *self, guint64 generation,
 
   /* The cache first, so that a subscriber joining from a callback below
    * finds this chunk in it (and is not in the snapshot: no duplicate). */
+  record_frame (self, size, keyframe);
   if (keyframe) {
     clear_cache (self);
     self->gop_overflow = FALSE;
     self->have_keyframe = TRUE;
+    g_clear_pointer (&self->keyframe, hearth_chunk_unref);
+    self->keyframe = hearth_chunk_ref (chunk);
   }
   if (!self->gop_overflow) {
     if (size > self->gop_cache_max_bytes - self->gop_bytes ||
@@ -601,4 +647,71 @@ hearth_stream_get_n_subscribers (HearthStream *self)
 {
   g_return_val_if_fail (HEARTH_IS_STREAM (self), 0);
   return self->subs->len;
+}
+
+/**
+ * hearth_stream_ref_latest_keyframe:
+ * @init: (out) (transfer full) (optional): the generation's init segment
+ * @keyframe: (out) (transfer full): its latest keyframe chunk
+ *
+ * Returns: FALSE while the current generation has no keyframe yet
+ */
+gboolean
+hearth_stream_ref_latest_keyframe (HearthStream *self, HearthChunk **init,
+                                   HearthChunk **keyframe)
+{
+  g_return_val_if_fail (HEARTH_IS_STREAM (self), FALSE);
+  g_return_val_if_fail (keyframe != NULL, FALSE);
+
+  if (init != NULL)
+    *init = NULL;
+  *keyframe = NULL;
+  if (self->ended || self->init == NULL || self->keyframe == NULL)
+    return FALSE;
+  if (init != NULL)
+    *init = hearth_chunk_ref (self->init);
+  *keyframe = hearth_chunk_ref (self->keyframe);
+  return TRUE;
+}
+
+void
+hearth_stream_get_stats (HearthStream *self, HearthStreamStats *stats)
+{
+  guint n;
+
+  g_return_if_fail (HEARTH_IS_STREAM (self));
+  g_return_if_fail (stats != NULL);
+
+  memset (stats, 0, sizeof *stats);
+  stats->generation = self->generation;
+  stats->frames = self->frames;
+  stats->bytes = self->bytes;
+  stats->subscribers = self->subs->len;
+  stats->dropped = self->dropped;
+  stats->keyframe_interval = self->keyframe_interval;
+  stats->keyframe_interval_s = self->keyframe_interval_us / (double) G_USEC_PER_SEC;
+
+  n = MIN (self->frames, STATS_WINDOW);
+  if (n >= 2) {
+    guint newest = (self->frames - 1) % STATS_WINDOW;
+    guint oldest = (self->frames - n) % STATS_WINDOW;
+    gint64 span = self->window_time_us[newest] - self->window_time_us[oldest];
+    guint64 bytes = 0;
+
+    /* Bytes that arrived after the oldest frame, over the time they took. */
+    for (guint i = 1; i < n; i++)
+      bytes += self->window_bytes[(oldest + i) % STATS_WINDOW];
+    if (span > 0) {
+      stats->fps = (n - 1) * (double) G_USEC_PER_SEC / span;
+      stats->bitrate_bps = bytes * 8.0 * G_USEC_PER_SEC / span;
+    }
+  }
+}
+
+/* @sub: (nullable): NULL while hearth_stream_subscribe() is still priming it */
+void
+hearth_subscription_note_dropped (HearthSubscription *sub, guint n)
+{
+  if (sub != NULL && sub->stream != NULL)
+    sub->stream->dropped += n;
 }

@@ -84,4 +84,31 @@ guint64 hearth_subscription_get_generation (const HearthSubscription *sub);
 gboolean hearth_subscription_is_finished (const HearthSubscription *sub);
 guint hearth_stream_get_n_subscribers (HearthStream *self);
 
+/*
+ * The current generation's init segment and latest keyframe chunk (kept even
+ * when its GOP outgrew the cache), for snapshots and playlists. Both (transfer
+ * full); FALSE (and both NULL) until the generation has had a keyframe.
+ */
+gboolean hearth_stream_ref_latest_keyframe (HearthStream *self,
+                                            HearthChunk **init,
+                                            HearthChunk **keyframe);
+
+/* What hearthctl camera stats shows, measured over the last few seconds of
+ * the current generation (fps and bitrate 0 until two frames arrived). */
+typedef struct {
+  guint64 generation;
+  guint64 frames;              /* this generation */
+  guint64 bytes;               /* this generation, fragments only */
+  double fps;
+  double bitrate_bps;
+  guint keyframe_interval;     /* frames from the previous keyframe to the last */
+  double keyframe_interval_s;
+  guint subscribers;
+  guint64 dropped;             /* chunks subscribers skipped, this generation */
+} HearthStreamStats;
+
+void hearth_stream_get_stats (HearthStream *self, HearthStreamStats *stats);
+/* A subscriber skipped @n chunks (slow display); counted in the stats. */
+void hearth_subscription_note_dropped (HearthSubscription *sub, guint n);
+
 G_END_DECLS

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start: install what is missing, build, and run the whole test suite:
 # once as built, once with AddressSanitizer and UBSan. Ends with one line
-# "N passed, N failed" for both runs together.
+# "N passed, N failed" for both runs together (", N skipped" when a test
+# was skipped, e.g. the package test outside CI).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ done
 
 python3 - build build-asan <<'PY'
 import json, sys
-passed = failed = 0
+passed = failed = skipped = 0
 for d in sys.argv[1:]:
     try:
         with open(f"{d}/meson-logs/testlog.json") as f:
@@ -29,8 +30,11 @@ for d in sys.argv[1:]:
                     passed += 1
                 elif r in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"):
                     failed += 1
+                elif r == "SKIP":
+                    skipped += 1
     except FileNotFoundError:
         failed += 1
-print(f"{passed} passed, {failed} failed")
+print(f"{passed} passed, {failed} failed" +
+      (f", {skipped} skipped" if skipped else ""))
 PY
 exit $status

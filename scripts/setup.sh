@@ -13,7 +13,8 @@ PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-x
   libsoup-3.0-dev glib-networking libgnutls28-dev gnutls-bin libsqlite3-dev
   libjson-glib-dev libqrencode-dev libpng-dev qrencode
-  ffmpeg curl iproute2 procps
+  ffmpeg curl iproute2 procps strace
+  sqlite3 debhelper dpkg-dev fakeroot lintian
 )
 
 missing=()

@@ -217,19 +217,28 @@ test_wire_format (void)
   HearthStamp stamp;
   g_autoptr (GByteArray) expected = g_byte_array_new ();
   g_autoptr (GBytes) nal = hearth_stamp_build_sei_nal (plain_stamp (&stamp));
-  const guint8 head[] = { 0x06, 0x05, 48 };
-  const guint8 tail[] = {
+  const guint8 head[] = { 0x06, 0x05, 52 };
+  const guint8 fields[] = {
     0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
     0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,
-    0x80,
   };
+  const guint8 trailing = 0x80;
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 digest[32];
+  gsize digest_len = sizeof digest;
   gsize len;
   const guint8 *data = g_bytes_get_data (nal, &len);
 
   g_byte_array_append (expected, head, sizeof head);
   g_byte_array_append (expected, stamp_uuid, sizeof stamp_uuid);
   g_byte_array_append (expected, stamp.camera_id, 16);
-  g_byte_array_append (expected, tail, sizeof tail);
+  g_byte_array_append (expected, fields, sizeof fields);
+  /* The check: the first 4 bytes of SHA-256 over id, counter and time. */
+  g_checksum_update (sum, stamp.camera_id, 16);
+  g_checksum_update (sum, fields, sizeof fields);
+  g_checksum_get_digest (sum, digest, &digest_len);
+  g_byte_array_append (expected, digest, 4);
+  g_byte_array_append (expected, &trailing, 1);
 
   g_assert_cmpmem (data, len, expected->data, expected->len);
 }
@@ -266,9 +275,9 @@ test_emulation_prevention (void)
       escapes++;
     }
   }
-  /* header + type + size + 48 payload bytes + trailing bits, plus escapes */
+  /* header + type + size + 52 payload bytes + trailing bits, plus escapes */
   g_assert_cmpuint (escapes, >, 0);
-  g_assert_cmpuint (len, ==, 52 + escapes);
+  g_assert_cmpuint (len, ==, 56 + escapes);
 
   for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++) {
     g_autoptr (AccessUnit) au = make_access_unit (&stamp, sizes[i], FALSE);
@@ -400,7 +409,7 @@ raw_stamp_nal (void)
   gsize len;
   const guint8 *data = g_bytes_get_data (built, &len);
 
-  g_assert_cmpuint (len, ==, 52);
+  g_assert_cmpuint (len, ==, 56);
   g_byte_array_append (nal, data, len);
   return nal;
 }
@@ -445,7 +454,7 @@ test_hostile (void)
 
     /* payload size one more than there is, then far more */
     bad = raw_stamp_nal ();
-    bad->data[2] = 49;
+    bad->data[2] = 53;
     g_assert_false (find_in_nal (bad->data, bad->len, nls));
     g_clear_pointer (&bad, g_byte_array_unref);
 
@@ -468,7 +477,7 @@ test_hostile (void)
 
     /* a payload too short for a stamp, trailing bits right after */
     bad = raw_stamp_nal ();
-    bad->data[2] = 47;
+    bad->data[2] = 51;
     g_byte_array_remove_index (bad, bad->len - 2);
     g_assert_false (find_in_nal (bad->data, bad->len, nls));
     g_clear_pointer (&bad, g_byte_array_unref);
@@ -483,6 +492,18 @@ test_hostile (void)
     /* no rbsp trailing bits */
     bad = raw_stamp_nal ();
     g_byte_array_set_size (bad, bad->len - 1);
+    g_assert_false (find_in_nal (bad->data, bad->len, nls));
+    g_clear_pointer (&bad, g_byte_array_unref);
+
+    /* a damaged camera id or counter fails the check: a stamp hurt on the
+     * way is never read as another camera's */
+    bad = raw_stamp_nal ();
+    bad->data[19] ^= 0x01;
+    g_assert_false (find_in_nal (bad->data, bad->len, nls));
+    g_clear_pointer (&bad, g_byte_array_unref);
+
+    bad = raw_stamp_nal ();
+    bad->data[40] ^= 0x80;
     g_assert_false (find_in_nal (bad->data, bad->len, nls));
     g_clear_pointer (&bad, g_byte_array_unref);
 

@@ -11,6 +11,7 @@
 #include "hearth-schema.h"
 #include "store-private.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -1060,6 +1061,174 @@ test_audit_since (Fixture *f, gconstpointer data)
   g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
 }
 
+/* The migrations compiled in from schema/, in order. */
+static HearthMigration *
+compiled_migrations (GPtrArray *keep, guint *n)
+{
+  g_auto (GStrv) names = g_resource_enumerate_children (hearth_schema_get_resource (),
+                                                        "/org/hearth/schema/", 0, NULL);
+  HearthMigration *migrations;
+
+  g_assert_nonnull (names);
+  *n = g_strv_length (names);
+  qsort (names, *n, sizeof (char *), (GCompareFunc) g_strcmp0);
+  migrations = g_new0 (HearthMigration, *n + 2);
+  for (guint i = 0; i < *n; i++) {
+    g_autofree char *path = g_strconcat ("/org/hearth/schema/", names[i], NULL);
+    g_autoptr (GBytes) bytes = g_resource_lookup_data (hearth_schema_get_resource (),
+                                                       path, 0, NULL);
+    char *sql;
+
+    g_assert_nonnull (bytes);
+    sql = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+    g_ptr_array_add (keep, sql);
+    g_ptr_array_add (keep, g_strdup (names[i]));
+    migrations[i].sql = sql;
+    migrations[i].name = g_ptr_array_index (keep, keep->len - 1);
+  }
+  return migrations;
+}
+
+/* A copy of the database the oldest schema made (tests/fixtures). */
+static char *
+copy_fixture (const char *dir)
+{
+  const char *fixture = g_getenv ("HEARTH_STORE_FIXTURE_0001");
+  g_autoptr (GFile) source = NULL;
+  g_autoptr (GFile) target = NULL;
+  g_autoptr (GError) error = NULL;
+  char *path = g_build_filename (dir, "hearth.db", NULL);
+
+  g_assert_nonnull (fixture);
+  source = g_file_new_for_path (fixture);
+  target = g_file_new_for_path (path);
+  g_file_copy (source, target, G_FILE_COPY_NONE, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  /* As the store made it. */
+  g_assert_cmpint (g_chmod (path, 0600), ==, 0);
+  return path;
+}
+
+/* Every row of the fixture, as the store shows it. */
+static void
+assert_fixture_rows (HearthStore *store)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) households = hearth_store_household_list (store, &error);
+  g_autoptr (GPtrArray) cameras = NULL;
+  g_autoptr (GPtrArray) displays = NULL;
+  g_autoptr (GPtrArray) audit = NULL;
+  g_autoptr (HearthDisplayRow) kitchen = NULL;
+  g_autoptr (HearthHousehold) home = NULL;
+  HearthCameraRow *door;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (households->len, ==, 2);
+  home = hearth_store_household_get_by_name (store, "Home", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (home->id, ==, 1);
+  g_assert_nonnull (strstr (home->ca_key_pem, "SG9tZSBrZXk="));
+  g_assert_cmpint (home->created, ==, 1764000000);
+
+  cameras = hearth_store_camera_list (store, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (cameras->len, ==, 1);
+  door = g_ptr_array_index (cameras, 0);
+  g_assert_cmpstr (door->id, ==, "0b6a3c52-5f0e-4d7e-9d43-2f4f6b3a9e01");
+  g_assert_cmpstr (door->name, ==, "Door");
+  g_assert_cmpstr (door->url, ==, "rtsp://admin:secret@192.168.1.20:554/stream");
+  g_clear_pointer (&cameras, g_ptr_array_unref);
+  cameras = hearth_store_camera_list (store, 0, &error);
+  g_assert_cmpuint (cameras->len, ==, 2);
+
+  displays = hearth_store_display_list (store, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (displays->len, ==, 2);
+  kitchen = hearth_store_display_get_by_fingerprint (
+      store, "2222222222222222222222222222222222222222222222222222222222222222", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (kitchen->name, ==, "Kitchen");
+  g_assert_cmpstr (kitchen->household, ==, "Flat 2");
+  g_assert_cmpint (kitchen->revoked_at, ==, 1764000600);
+  g_assert_nonnull (strstr (kitchen->cert_pem, "S2l0Y2hlbg=="));
+
+  g_assert_false (hearth_store_pairing_window_any_open (store, 1764000000000000));
+
+  audit = hearth_store_audit_list (store, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (audit->len, ==, 2);
+  g_assert_cmpstr (((HearthAuditRow *) g_ptr_array_index (audit, 1))->kind, ==, "revoke");
+}
+
+static void
+test_migrations_from_oldest_fixture (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthStore) store = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  g_autofree char *path = copy_fixture (dir);
+
+  store = hearth_store_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hearth_store_get_schema_version (store), ==, newest_schema_version ());
+  assert_fixture_rows (store);
+  g_clear_object (&store);
+
+  /* Opening again changes nothing. */
+  store = hearth_store_open (path, &error);
+  g_assert_no_error (error);
+  assert_fixture_rows (store);
+  g_clear_object (&store);
+  remove_tree (dir);
+}
+
+/*
+ * An upgrade of several steps is one transaction: when its last step fails,
+ * the file is byte for byte what the old release left, and the old release
+ * still opens it. When all steps work, the rows are all there.
+ */
+static void
+test_migrations_upgrade_is_atomic (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthStore) store = NULL;
+  g_autoptr (GPtrArray) keep = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  g_autofree char *path = copy_fixture (dir);
+  g_autofree HearthMigration *migrations = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *third = NULL;
+  guint n;
+
+  migrations = compiled_migrations (keep, &n);
+  second = g_strdup_printf ("%04u-camera-notes.sql", n + 1);
+  third = g_strdup_printf ("%04u-broken.sql", n + 2);
+  migrations[n].name = second;
+  migrations[n].sql = "ALTER TABLE cameras ADD COLUMN note TEXT; "
+                      "UPDATE cameras SET note = 'moved';";
+  migrations[n + 1].name = third;
+  migrations[n + 1].sql = "DELETE FROM displays; THIS IS NOT SQL;";
+
+  /* Bring the fixture to the newest compiled schema first. */
+  store = open_with (path, migrations, n, &error);
+  g_assert_no_error (error);
+  g_clear_object (&store);
+
+  assert_migration_refused (path, migrations, n + 2, third);
+  store = open_with (path, migrations, n, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hearth_store_get_schema_version (store), ==, (int) n);
+  assert_fixture_rows (store);
+  g_clear_object (&store);
+
+  store = open_with (path, migrations, n + 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hearth_store_get_schema_version (store), ==, (int) n + 1);
+  assert_fixture_rows (store);
+  g_clear_object (&store);
+  remove_tree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1078,6 +1247,10 @@ main (int argc, char **argv)
                    test_migrations_too_new_refused);
   g_test_add_func ("/hearth/store/migrations/broken-leaves-db-untouched",
                    test_migrations_broken_leaves_db_untouched);
+  g_test_add_func ("/hearth/store/migrations/from-oldest-fixture",
+                   test_migrations_from_oldest_fixture);
+  g_test_add_func ("/hearth/store/migrations/upgrade-is-atomic",
+                   test_migrations_upgrade_is_atomic);
   FIXTURE_TEST ("/hearth/store/households", test_households);
   FIXTURE_TEST ("/hearth/store/households/delete-cascades", test_households_delete_cascades);
   FIXTURE_TEST ("/hearth/store/cameras", test_cameras);

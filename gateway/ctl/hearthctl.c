@@ -15,12 +15,18 @@
 #include <gio/gunixsocketaddress.h>
 #include <json-glib/json-glib.h>
 #include <locale.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <sysexits.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "error.h"
 #include "hearth-config.h"
 #include "qr.h"
+#include "store.h"
 
 #define DEFAULT_SOCKET "/run/hearth/hearthd.sock"
 #define SOCKET_NAME "hearthd.sock"
@@ -40,6 +46,7 @@
   "                                         rtsps://); prints only its id\n" \
   "  camera list                            List cameras\n" \
   "  camera remove ID                       Remove a camera\n" \
+  "  camera move ID --household H           Move a camera to another household\n" \
   "  display list [--household H]           List paired displays\n" \
   "  display revoke ID                      Revoke a display\n" \
   "  pair --household H [--ttl DURATION] [--png FILE] [--svg FILE]\n" \
@@ -49,6 +56,12 @@
   "  status                                 Show the gateway's status\n" \
   "  audit [--since DURATION]               Show audit events (default:\n" \
   "                                         the last 24h)\n" \
+  "  backup FILE                            Write a consistent copy of the\n" \
+  "                                         database and keys to FILE (0600)\n" \
+  "  restore FILE                           Restore a backup into an empty\n" \
+  "                                         state directory (hearthd stopped;\n" \
+  "                                         --state-dir, default\n" \
+  "                                         " HEARTH_DEFAULT_STATE_DIR ")\n" \
   "\n" \
   "A DURATION is a number with s, m, h or d: 90s, 10m, 1h.\n" \
   "The socket is STATE_DIR/hearthd.sock with --state-dir, else\n" \
@@ -580,12 +593,14 @@ cmd_household (Ctl *ctl, char **argv)
   return usage_error ("household: unknown action '%s'", verb);
 }
 
+static void print_status_object (JsonObject *object, const char *prefix);
+
 static int
 cmd_camera (Ctl *ctl, char **argv)
 {
   const GOptionEntry entries[] = {
     { "household", 0, 0, G_OPTION_ARG_STRING, &ctl->household,
-      "The household the camera joins (camera add)", "NAME" },
+      "The household the camera joins (camera add, camera move)", "NAME" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &ctl->name,
       "The camera's name (camera add)", "NAME" },
     G_OPTION_ENTRY_NULL
@@ -595,8 +610,8 @@ cmd_camera (Ctl *ctl, char **argv)
   int status;
 
   status = parse_command (ctl, "camera",
-                          "add --household H --name N URL|list|remove ID",
-                          "Add, list and remove cameras.", entries, &argv);
+                          "add --household H --name N URL|list|stats ID|remove ID|move ID --household H",
+                          "Add, list, remove and move cameras.", entries, &argv);
   if (status != 0)
     return status;
   verb = argv[1];
@@ -641,6 +656,7 @@ cmd_camera (Ctl *ctl, char **argv)
       { "NAME", "name", NULL },
       { "STATE", "state", NULL },
       { "URL", "url", NULL },
+      { "REASON", "reason", NULL },
     };
 
     if (argv[2] != NULL)
@@ -668,6 +684,39 @@ cmd_camera (Ctl *ctl, char **argv)
       print_json (result);
     else
       printf ("camera %s removed\n", argv[2]);
+    return 0;
+  }
+  if (g_str_equal (verb, "stats")) {
+    JsonObject *params;
+
+    if (argv[2] == NULL || argv[3] != NULL)
+      return usage_error ("camera stats takes one ID");
+    params = json_object_new ();
+    json_object_set_string_member (params, "id", argv[2]);
+    status = ctl_call (ctl, "camera.stats", params, &result);
+    if (status != 0)
+      return status;
+    if (ctl->json || !JSON_NODE_HOLDS_OBJECT (result))
+      print_json (result);
+    else
+      print_status_object (json_node_get_object (result), NULL);
+    return 0;
+  }
+  if (g_str_equal (verb, "move")) {
+    JsonObject *params;
+
+    if (ctl->household == NULL || argv[2] == NULL || argv[3] != NULL)
+      return usage_error ("camera move takes one ID and --household");
+    params = json_object_new ();
+    json_object_set_string_member (params, "id", argv[2]);
+    json_object_set_string_member (params, "household", ctl->household);
+    status = ctl_call (ctl, "camera.move", params, &result);
+    if (status != 0)
+      return status;
+    if (ctl->json)
+      print_json (result);
+    else
+      printf ("camera %s moved to household %s\n", argv[2], ctl->household);
     return 0;
   }
   return usage_error ("camera: unknown action '%s'", verb);
@@ -954,6 +1003,12 @@ cmd_status (Ctl *ctl, char **argv)
 static void
 print_audit_event (JsonNode *node)
 {
+  char utf8_bytes[129];
+
+  for (guint i = 0; i < 128; i++)
+    utf8_bytes[i] = (char) (0x80 + i);
+  utf8_bytes[128] = '\0';
+
   static const char *const time_keys[] = { "time_us", "time", "at" };
   g_autoptr (GString) line = g_string_new (NULL);
   g_autoptr (GList) members = NULL;
@@ -990,7 +1045,8 @@ print_audit_event (JsonNode *node)
     if (line->len > 0)
       g_string_append_c (line, ' ');
     if (strpbrk (value, " \t\"") != NULL) {
-      g_autofree char *quoted = g_strescape (value, NULL);
+      /* Escape quotes and control characters, keep UTF-8 readable. */
+      g_autofree char *quoted = g_strescape (value, utf8_bytes);
 
       g_string_append_printf (line, "%s=\"%s\"", key, quoted);
     } else {
@@ -1041,6 +1097,254 @@ cmd_audit (Ctl *ctl, char **argv)
   return 0;
 }
 
+/* Reads the "data" events of a backup into @out until "end". */
+static int
+backup_receive (Ctl *ctl, int fd, gint64 expected_bytes, const char *expected_sha256)
+{
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gint64 received = 0;
+
+  for (;;) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonObject) message = read_message (ctl, &error);
+    JsonObject *event;
+    const char *type;
+    const char *data;
+    g_autofree guchar *chunk = NULL;
+    gsize len = 0;
+
+    if (message == NULL && error != NULL)
+      return fail (error->message);
+    if (message == NULL)
+      return fail ("hearthd closed the connection before the backup was complete");
+    if (message_error (message) != NULL)
+      return fail (message_error (message));
+    if (!json_object_has_member (message, "event") ||
+        (event = json_object_get_object_member (message, "event")) == NULL)
+      continue;
+    type = json_object_get_string_member_with_default (event, "type", "");
+    if (g_str_equal (type, "end"))
+      break;
+    data = json_object_get_string_member_with_default (event, "data", NULL);
+    if (!g_str_equal (type, "data") || data == NULL)
+      return fail ("hearthd sent the backup in an unexpected form");
+    chunk = g_base64_decode (data, &len);
+    g_checksum_update (checksum, chunk, len);
+    received += (gint64) len;
+    for (gsize done = 0; done < len;) {
+      ssize_t n = write (fd, chunk + done, len - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0) {
+        g_autofree char *message_text = g_strdup_printf (
+            "cannot write the backup: %s", g_strerror (errno));
+        return fail (message_text);
+      }
+      done += (gsize) n;
+    }
+  }
+  if (received != expected_bytes ||
+      g_strcmp0 (g_checksum_get_string (checksum), expected_sha256) != 0)
+    return fail ("the backup arrived incomplete or changed (size or SHA-256 "
+                 "differ); nothing was written");
+  if (fsync (fd) != 0) {
+    g_autofree char *message_text = g_strdup_printf ("cannot write the backup: %s",
+                                                     g_strerror (errno));
+    return fail (message_text);
+  }
+  return 0;
+}
+
+static int
+cmd_backup (Ctl *ctl, char **argv)
+{
+  g_autoptr (JsonNode) result = NULL;
+  g_autofree char *tmp = NULL;
+  JsonObject *object;
+  const char *sha256;
+  gint64 bytes;
+  int status, fd;
+
+  status = parse_command (ctl, "backup", "FILE",
+                          "Write a consistent copy of hearthd's database, keys "
+                          "included, to FILE (mode 0600) while it runs.",
+                          NULL, &argv);
+  if (status != 0)
+    return status;
+  if (argv[1] == NULL || argv[2] != NULL)
+    return usage_error ("backup takes one FILE");
+
+  status = ctl_call (ctl, "backup", NULL, &result);
+  if (status != 0)
+    return status;
+  object = JSON_NODE_HOLDS_OBJECT (result) ? json_node_get_object (result) : NULL;
+  bytes = object ? json_object_get_int_member_with_default (object, "bytes", -1) : -1;
+  sha256 = object ? json_object_get_string_member_with_default (object, "sha256", NULL)
+                  : NULL;
+  if (bytes < 0 || sha256 == NULL)
+    return fail ("hearthd sent the backup in an unexpected form");
+
+  /* Written beside FILE and renamed over it only once complete and checked. */
+  tmp = g_strconcat (argv[1], ".XXXXXX", NULL);
+  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    g_autofree char *message = g_strdup_printf ("cannot create %s: %s", tmp,
+                                                g_strerror (errno));
+    return fail (message);
+  }
+  status = backup_receive (ctl, fd, bytes, sha256);
+  close (fd);
+  if (status == 0 && g_rename (tmp, argv[1]) != 0) {
+    g_autofree char *message = g_strdup_printf ("cannot write %s: %s", argv[1],
+                                                g_strerror (errno));
+    status = fail (message);
+  }
+  if (status != 0) {
+    g_unlink (tmp);
+    return status;
+  }
+  if (ctl->json)
+    print_json (result);
+  else
+    printf ("backup written to %s (%" G_GINT64_FORMAT " bytes)\n", argv[1], bytes);
+  return 0;
+}
+
+/* TRUE when something accepts connections on the admin socket @path. */
+static gboolean
+daemon_answers (const char *path)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketAddress) address = g_unix_socket_address_new (path);
+  g_autoptr (GSocketConnection) connection = NULL;
+
+  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address),
+                                        NULL, NULL);
+  if (connection == NULL)
+    return FALSE;
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  return TRUE;
+}
+
+/* Creates @dir 0700 if missing; refuses one that has anything in it. */
+static int
+restore_prepare_dir (const char *dir)
+{
+  g_autoptr (GDir) d = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!g_file_test (dir, G_FILE_TEST_EXISTS) && g_mkdir_with_parents (dir, 0700) != 0) {
+    g_autofree char *message = g_strdup_printf ("cannot create %s: %s", dir,
+                                                g_strerror (errno));
+    return fail (message);
+  }
+  d = g_dir_open (dir, 0, &error);
+  if (d == NULL)
+    return fail (error->message);
+  if (g_dir_read_name (d) != NULL) {
+    g_autofree char *message = g_strdup_printf (
+        "%s is not empty: restore only into an empty state directory (move the "
+        "old one away first)", dir);
+    return fail (message);
+  }
+  if (g_chmod (dir, 0700) != 0) {
+    g_autofree char *message = g_strdup_printf ("cannot make %s private: %s", dir,
+                                                g_strerror (errno));
+    return fail (message);
+  }
+  return 0;
+}
+
+/* Gives what root restored to the owner of the state directory (the daemon's
+ * user), so that hearthd can open it. */
+static gboolean
+restore_chown (const char *dir, const char *const *names, GError **error)
+{
+  GStatBuf st;
+
+  if (geteuid () != 0 || g_stat (dir, &st) != 0 || st.st_uid == 0)
+    return TRUE;
+  for (guint i = 0; names[i] != NULL; i++) {
+    g_autofree char *path = g_build_filename (dir, names[i], NULL);
+
+    if (lchown (path, st.st_uid, st.st_gid) != 0) {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot give %s to the owner of %s: %s", path, dir,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static int
+cmd_restore (Ctl *ctl, char **argv)
+{
+  static const char *const restored[] = {
+    HEARTH_STATE_DB_FILE, HEARTH_STATE_KEY_FILE, HEARTH_STATE_CERT_FILE, NULL
+  };
+  g_autoptr (GHashTable) files = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *db_path = NULL;
+  const char *dir;
+  int status;
+
+  status = parse_command (ctl, "restore", "FILE",
+                          "Restore a backup made by 'hearthctl backup' into an "
+                          "empty state directory (default " HEARTH_DEFAULT_STATE_DIR
+                          ") while hearthd is stopped.", NULL, &argv);
+  if (status != 0)
+    return status;
+  if (argv[1] == NULL || argv[2] != NULL)
+    return usage_error ("restore takes one FILE");
+  dir = ctl->state_dir != NULL ? ctl->state_dir : HEARTH_DEFAULT_STATE_DIR;
+
+  if (!g_file_test (argv[1], G_FILE_TEST_IS_REGULAR)) {
+    g_autofree char *message = g_strdup_printf ("%s: no such backup file", argv[1]);
+    return fail (message);
+  }
+  if (daemon_answers (resolve_socket (ctl))) {
+    g_autofree char *message = g_strdup_printf (
+        "hearthd is running (it answers at %s): stop it before restoring",
+        resolve_socket (ctl));
+    return fail (message);
+  }
+  status = restore_prepare_dir (dir);
+  if (status != 0)
+    return status;
+
+  db_path = g_build_filename (dir, HEARTH_STATE_DB_FILE, NULL);
+  if (!hearth_store_restore (argv[1], db_path, &files, &error))
+    return fail (error->message);
+  for (guint i = 1; restored[i] != NULL && error == NULL; i++) {
+    g_autofree char *path = g_build_filename (dir, restored[i], NULL);
+    GBytes *content = g_hash_table_lookup (files, restored[i]);
+    gsize size = 0;
+    const char *data = content != NULL ? g_bytes_get_data (content, &size) : NULL;
+
+    if (content == NULL)
+      g_set_error (&error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                   "%s: the backup has no %s", argv[1], restored[i]);
+    else
+      g_file_set_contents_full (path, data != NULL ? data : "", (gssize) size,
+                                G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
+  }
+  if (error == NULL)
+    restore_chown (dir, restored, &error);
+  if (error != NULL) {
+    /* Leave the directory as empty as it was. */
+    for (guint i = 0; restored[i] != NULL; i++) {
+      g_autofree char *path = g_build_filename (dir, restored[i], NULL);
+      g_unlink (path);
+    }
+    return fail (error->message);
+  }
+  printf ("restored %s into %s; start hearthd to use it\n", argv[1], dir);
+  return 0;
+}
+
 typedef struct {
   const char *name;
   int (*run) (Ctl *ctl, char **argv);
@@ -1053,6 +1357,8 @@ static const Command commands[] = {
   { "pair", cmd_pair },
   { "status", cmd_status },
   { "audit", cmd_audit },
+  { "backup", cmd_backup },
+  { "restore", cmd_restore },
 };
 
 int

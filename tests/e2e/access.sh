@@ -59,9 +59,12 @@ cmp -s "$T/other.json" "$T/none.json" || fail "the two 404 answers differ"
 [ "$(json 'j["error"]' <"$T/other.json")" = not_found ] || fail "error is not not_found"
 
 # Hostile paths get the same 404, never another camera.
+long_id=$(head -c 5000 /dev/zero | tr '\0' 'a')
 for path in "/v1/cameras/..%2f..%2f$cam_a/live.mp4" "/v1/cameras/%2e%2e/live.mp4" \
-    "/v1/cameras/$cam_a%00/live.mp4" "/v1/cameras//live.mp4" "/v1/../v1/cameras/$cam_a/live.mp4"; do
-  code=$(curl_as bob --path-as-is -o /dev/null -w '%{http_code}' "$(url "$path")")
+    "/v1/cameras/$cam_a%00/live.mp4" "/v1/cameras//live.mp4" "/v1/../v1/cameras/$cam_a/live.mp4" \
+    "/v1/cameras/%ff%fe/live.mp4" "/v1/cameras/$long_id/live.mp4" \
+    "/v1/cameras/${cam_a^^}/live.mp4" "/v1/cameras/$cam_b/../$cam_a/live.mp4"; do
+  code=$(curl_as bob --max-time 10 --path-as-is -o /dev/null -w '%{http_code}' "$(url "$path")")
   [ "$code" = 404 ] || [ "$code" = 400 ] || fail "$path answered $code"
 done
 
@@ -87,6 +90,20 @@ ctl display list | grep -q "revoked" || fail "display list does not show the rev
 # Bob is untouched.
 display bob check "$cam_b" --frames 10 --expect-stamp "$CAM_ID_b" >/dev/null ||
   fail "bob's stream broke"
+
+# Deleting household B cuts bob's stream and refuses his certificate at once.
+display bob check "$cam_b" --frames 100000 --timeout 120 >"$T/bob-check.log" 2>&1 &
+bob_pid=$!
+wait_for 30 "bob to receive frames" sh -c "[ \$('$BIN_CTL' --state-dir '$T/state' --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"live_streams\"])') -ge 1 ]"
+ctl household delete B
+bob_rc=0
+wait "$bob_pid" || bob_rc=$?
+[ $bob_rc -ne 0 ] || fail "bob's stream survived the deletion of his household"
+if curl_as bob "$(url /v1/cameras)" >/dev/null 2>&1; then
+  fail "a display of a deleted household was answered"
+fi
+[ "$(ctl --json camera list | json '[c["id"] for c in j["cameras"]]')" = "[\"$cam_a\"]" ] ||
+  fail "household B's camera outlived its household"
 
 ctl audit | tee "$T/audit.log"
 grep -q "revoke" "$T/audit.log" || fail "no audit entry for the revocation"

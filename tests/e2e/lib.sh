@@ -58,13 +58,17 @@ json() {
   python3 -c 'import json,sys; j=json.load(sys.stdin); r=eval(sys.argv[1]); print(r if not isinstance(r,(dict,list)) else json.dumps(r))' "$1"
 }
 
-# start_camera NAME: a fake RTSP camera; sets CAM_URL_<NAME> and CAM_ID_<NAME>.
+# start_camera NAME [FAKE-CAMERA ARGS...]: a fake RTSP camera; sets
+# CAM_URL_<NAME>, CAM_ID_<NAME> and CAM_PID_<NAME>.
 start_camera() {
   local name=$1 ready=$T/camera-$1.ready
   local id
+  shift
   id=$(python3 -c 'import uuid; print(uuid.uuid4())')
-  client "$BIN_CAMERA" --address 127.0.0.1 --port 0 --stamp-id "$id" \
-    --ready-file "$ready" >"$T/camera-$name.log" 2>&1 &
+  rm -f "$ready"
+  # exec: $! is the camera itself, so that killing it stops the camera.
+  (ASAN_OPTIONS=detect_leaks=0 exec "$BIN_CAMERA" --address 127.0.0.1 --port 0 \
+    --stamp-id "$id" --ready-file "$ready" "$@" >>"$T/camera-$name.log" 2>&1) &
   PIDS+=($!)
   wait_for 20 "camera $name" test -s "$ready"
   printf -v "CAM_URL_$name" '%s' "$(cut -d' ' -f1 "$ready")"

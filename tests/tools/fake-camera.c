@@ -39,6 +39,7 @@ typedef struct {
   int fps;
   int bitrate;
   int key_int;
+  char *pattern;
   char *ready_file;
 } Options;
 
@@ -56,6 +57,7 @@ options_clear (Options *options)
   g_clear_pointer (&options->mount, g_free);
   g_clear_pointer (&options->stamp_id, g_free);
   g_clear_pointer (&options->ready_file, g_free);
+  g_clear_pointer (&options->pattern, g_free);
 }
 
 static gboolean
@@ -83,6 +85,22 @@ mount_is_valid (const char *mount)
   return TRUE;
 }
 
+/* One of videotestsrc's pattern nicks (it goes into the launch line). */
+static gboolean
+pattern_is_valid (const char *pattern)
+{
+  g_autoptr (GstElement) src = gst_element_factory_make ("videotestsrc", NULL);
+  GParamSpec *spec;
+
+  if (src == NULL)
+    return FALSE;
+  gst_object_ref_sink (src);
+  spec = g_object_class_find_property (G_OBJECT_GET_CLASS (src), "pattern");
+  return spec != NULL && G_IS_PARAM_SPEC_ENUM (spec) &&
+         g_enum_get_value_by_nick (G_PARAM_SPEC_ENUM (spec)->enum_class,
+                                   pattern) != NULL;
+}
+
 static gboolean
 parse_options (int *argc, char ***argv, Options *options, Camera *camera,
                GError **error)
@@ -106,6 +124,9 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
       "encoder bitrate (default 1000)", "KBIT" },
     { "key-int", 0, 0, G_OPTION_ARG_INT, &options->key_int,
       "frames from one keyframe to the next (default 30)", "N" },
+    { "pattern", 0, 0, G_OPTION_ARG_STRING, &options->pattern,
+      "videotestsrc pattern, e.g. red or blue to tell cameras apart in "
+      "pictures (default ball)", "NAME" },
     { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &options->ready_file,
       "also write the ready line to this file", "PATH" },
     { NULL }
@@ -132,6 +153,8 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
     options->mount = g_strdup ("/stream");
   if (options->stamp_id == NULL)
     options->stamp_id = g_uuid_string_random ();
+  if (options->pattern == NULL)
+    options->pattern = g_strdup ("ball");
 
   if (!check_range ("port", options->port, 0, 65535, FALSE, error) ||
       !check_range ("width", options->width, 16, 4096, TRUE, error) ||
@@ -146,6 +169,12 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--address must be an IP address, not “%s”",
                  options->address);
+    return FALSE;
+  }
+  if (!pattern_is_valid (options->pattern)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--pattern must name a videotestsrc pattern, not “%s”",
+                 options->pattern);
     return FALSE;
   }
   if (!mount_is_valid (options->mount)) {
@@ -288,7 +317,7 @@ make_server (const Options *options, Camera *camera)
    * for decoders (ffmpeg conceals half of each). One thread adds no latency,
    * unlike frame threads. */
   launch = g_strdup_printf (
-      "( videotestsrc is-live=true pattern=ball "
+      "( videotestsrc is-live=true pattern=%s "
       "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
       "! timeoverlay "
       "! x264enc name=enc tune=zerolatency speed-preset=ultrafast "
@@ -296,7 +325,7 @@ make_server (const Options *options, Camera *camera)
       "! video/x-h264,stream-format=byte-stream,alignment=au,"
       "profile=constrained-baseline "
       "! rtph264pay name=pay0 pt=96 config-interval=-1 )",
-      options->width, options->height, options->fps, options->key_int,
+      options->pattern, options->width, options->height, options->fps, options->key_int,
       options->bitrate);
 
   gst_rtsp_server_set_address (server, options->address);

@@ -27,10 +27,36 @@ static const guint8 stamp_uuid[HEARTH_STAMP_UUID_LEN] = {
 enum {
   NAL_TYPE_SEI = 6,
   SEI_USER_DATA_UNREGISTERED = 5,
-  /* format uuid + camera id + counter + capture time */
-  STAMP_PAYLOAD_LEN = HEARTH_STAMP_UUID_LEN + 16 + 8 + 8,
+  /* format uuid + camera id + counter + capture time + check */
+  STAMP_FIELDS_LEN = 16 + 8 + 8,
+  STAMP_CHECK_LEN = 4,
+  STAMP_PAYLOAD_LEN = HEARTH_STAMP_UUID_LEN + STAMP_FIELDS_LEN + STAMP_CHECK_LEN,
   RBSP_TRAILING_BITS = 0x80,
 };
+
+/* The first bytes of SHA-256 over id, counter and time: a stamp damaged on
+ * the way (the isolation tests corrupt bytes on purpose) is not mistaken for
+ * the stamp of another camera. */
+static void
+stamp_check (const guint8 *fields, guint8 check[STAMP_CHECK_LEN])
+{
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+
+  g_checksum_update (sum, fields, STAMP_FIELDS_LEN);
+  g_checksum_get_digest (sum, digest, &len);
+  memcpy (check, digest, STAMP_CHECK_LEN);
+}
+
+static gboolean
+stamp_check_ok (const guint8 *fields)
+{
+  guint8 check[STAMP_CHECK_LEN];
+
+  stamp_check (fields, check);
+  return memcmp (check, fields + STAMP_FIELDS_LEN, STAMP_CHECK_LEN) == 0;
+}
 
 static int
 hex_value (char c)
@@ -141,15 +167,20 @@ hearth_stamp_build_sei_nal (const HearthStamp *stamp)
   const guint8 header = NAL_TYPE_SEI; /* forbidden bit 0, nal_ref_idc 0 */
   const guint8 trailing = RBSP_TRAILING_BITS;
   const guint8 escape = 0x03;
+  guint8 check[STAMP_CHECK_LEN];
+  guint fields;
 
   g_return_val_if_fail (stamp != NULL, NULL);
 
   put_sei_value (rbsp, SEI_USER_DATA_UNREGISTERED);
   put_sei_value (rbsp, STAMP_PAYLOAD_LEN);
   g_byte_array_append (rbsp, stamp_uuid, sizeof stamp_uuid);
+  fields = rbsp->len;
   g_byte_array_append (rbsp, stamp->camera_id, sizeof stamp->camera_id);
   put_be64 (rbsp, stamp->counter);
   put_be64 (rbsp, (guint64) stamp->capture_time_us);
+  stamp_check (rbsp->data + fields, check);
+  g_byte_array_append (rbsp, check, sizeof check);
   g_byte_array_append (rbsp, &trailing, 1);
 
   /* Worst case one escape byte per two payload bytes. */
@@ -241,7 +272,8 @@ parse_sei_nal (const guint8 *nal, gsize nal_len, HearthStamp *stamp)
 
     if (!found && type == SEI_USER_DATA_UNREGISTERED &&
         size == STAMP_PAYLOAD_LEN &&
-        memcmp (rbsp + pos, stamp_uuid, sizeof stamp_uuid) == 0) {
+        memcmp (rbsp + pos, stamp_uuid, sizeof stamp_uuid) == 0 &&
+        stamp_check_ok (rbsp + pos + sizeof stamp_uuid)) {
       const guint8 *p = rbsp + pos + sizeof stamp_uuid;
 
       memcpy (candidate.camera_id, p, sizeof candidate.camera_id);

@@ -8,7 +8,8 @@ G_BEGIN_DECLS
 /*
  * Test stamps: an H.264 SEI "user data unregistered" message in every access
  * unit naming the camera that captured it, a frame counter and the capture
- * wall-clock time. The fake camera writes them; hearth-display check reads them.
+ * wall-clock time, followed by a 4-byte check (the start of SHA-256 over those
+ * three) so that a damaged stamp is never read as another camera's. The fake camera writes them; hearth-display check reads them.
  */
 
 #define HEARTH_STAMP_UUID_LEN 16

@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * GET /v1/cameras/{id}/hls/…: LL-HLS cut from the camera's own fragments.
+ *
+ * A HlsIndex per camera, made at the first HLS request, subscribes to the
+ * camera's HearthStream like any display and groups the shared, refcounted
+ * chunks (one fMP4 fragment per frame) into segments that start on a
+ * keyframe, and parts of PART_FRAMES frames. Nothing is re-muxed or copied:
+ * a segment or part response is the very chunks, appended one by one, each
+ * checked at the exit against the camera and generation the request resolved
+ * to (invariant 3).
+ *
+ *   index.m3u8                   playlist; ?_HLS_msn=M&_HLS_part=P blocks
+ *                                until that part exists (at most BLOCK_MS)
+ *   init-G.mp4                   the init segment of generation G (EXT-X-MAP)
+ *   seg-G-S.m4s, part-G-S.m4s    a segment or part whose first chunk has
+ *                                sequence S in generation G
+ *
+ * Names carry the generation and the chunk sequence, and an index belongs to
+ * one camera and one generation: a name of another camera (whose index does
+ * not hold it) or of another generation answers 404. When the generation
+ * ends the index is dropped with everything it held (invariant 6); the next
+ * request builds one for the new generation.
+ */
+#define G_LOG_DOMAIN "hearth-api-hls"
+
+#include "http-server.h"
+#include "error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A part is this many frames (a third of a second at 30 fps). */
+#define PART_FRAMES 10
+/* Segments kept besides the one being filled. */
+#define MAX_SEGMENTS 4
+/* Longest a blocking playlist reload is held. */
+#define BLOCK_MS 3000
+/* Blocked playlist requests per camera. */
+#define MAX_WAITERS 64
+
+typedef struct {
+  guint64 msn;                /* media sequence number */
+  GPtrArray *chunks;          /* of HearthChunk, from a keyframe */
+  GArray *part_ends;          /* of guint: chunks->len at each closed part */
+  gboolean complete;          /* the next keyframe arrived */
+} Segment;
+
+typedef struct _HlsIndex HlsIndex;
+
+typedef struct {
+  HlsIndex *index;
+  SoupServerMessage *msg;
+  char *camera_id;            /* what the request resolved to */
+  gint64 display_id;
+  gint64 household_id;
+  guint64 msn;
+  gint64 part;                /* -1: the whole segment */
+  gulong finished_id;
+  GSource *timeout;
+} HlsWaiter;
+
+struct _HlsIndex {
+  HearthHttpServer *server;   /* unowned */
+  GHashTable *table;          /* unowned: the one holding us */
+  char *camera_id;
+  guint64 generation;
+  double frame_s;             /* one frame's duration */
+  HearthSubscription *sub;
+  HearthChunk *init;          /* (nullable) */
+  GPtrArray *segments;        /* of Segment, oldest first */
+  guint64 next_msn;
+  GPtrArray *waiters;         /* of HlsWaiter */
+};
+
+struct _HearthHlsIndexes {
+  GHashTable *by_camera;      /* camera UUID → HlsIndex */
+};
+
+static void index_answer_waiters (HlsIndex *index, gboolean all);
+
+/* ---- segments ---- */
+
+static void
+segment_free (Segment *seg)
+{
+  g_ptr_array_unref (seg->chunks);
+  g_array_unref (seg->part_ends);
+  g_free (seg);
+}
+
+static guint
+segment_n_parts (const Segment *seg)
+{
+  return seg->part_ends->len;
+}
+
+static guint
+part_start (const Segment *seg, guint part)
+{
+  return part == 0 ? 0 : g_array_index (seg->part_ends, guint, part - 1);
+}
+
+static guint
+part_end (const Segment *seg, guint part)
+{
+  return g_array_index (seg->part_ends, guint, part);
+}
+
+static Segment *
+current_segment (HlsIndex *index)
+{
+  Segment *seg;
+
+  if (index->segments->len == 0)
+    return NULL;
+  seg = g_ptr_array_index (index->segments, index->segments->len - 1);
+  return seg->complete ? NULL : seg;
+}
+
+static void
+close_part (Segment *seg)
+{
+  guint end = seg->chunks->len;
+
+  if (end > (seg->part_ends->len ? part_end (seg, seg->part_ends->len - 1) : 0))
+    g_array_append_val (seg->part_ends, end);
+}
+
+/* ---- the index ---- */
+
+static void
+waiter_free (HlsWaiter *waiter)
+{
+  if (waiter->finished_id != 0)
+    g_signal_handler_disconnect (waiter->msg, waiter->finished_id);
+  if (waiter->timeout != NULL) {
+    g_source_destroy (waiter->timeout);
+    g_source_unref (waiter->timeout);
+  }
+  g_object_unref (waiter->msg);
+  g_free (waiter->camera_id);
+  g_free (waiter);
+}
+
+static void
+index_free (HlsIndex *index)
+{
+  /* Blocked requests get the answer they can still get: none. */
+  for (guint i = 0; i < index->waiters->len; i++) {
+    HlsWaiter *waiter = index->waiters->pdata[i];
+
+    if (waiter->finished_id != 0) {
+      hearth_http_reply_error (waiter->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                               "unavailable", "the camera restarted; try again");
+      soup_server_message_unpause (waiter->msg);
+    }
+  }
+  g_ptr_array_unref (index->waiters);
+  g_clear_pointer (&index->sub, hearth_subscription_free);
+  g_clear_pointer (&index->init, hearth_chunk_unref);
+  g_ptr_array_unref (index->segments);
+  g_free (index->camera_id);
+  g_free (index);
+}
+
+static void
+on_index_chunk (HearthChunk *chunk, gpointer user_data)
+{
+  HlsIndex *index = user_data;
+  Segment *seg;
+
+  /* Only this camera's generation is ever filed here. */
+  if (g_strcmp0 (hearth_chunk_get_camera_id (chunk), index->camera_id) != 0 ||
+      hearth_chunk_get_generation (chunk) != index->generation)
+    return;
+
+  if (hearth_chunk_is_init (chunk)) {
+    g_clear_pointer (&index->init, hearth_chunk_unref);
+    index->init = hearth_chunk_ref (chunk);
+    return;
+  }
+
+  seg = current_segment (index);
+  if (hearth_chunk_is_keyframe (chunk)) {
+    if (seg != NULL) {
+      close_part (seg);
+      seg->complete = TRUE;
+    }
+    seg = g_new0 (Segment, 1);
+    seg->msn = index->next_msn++;
+    seg->chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) hearth_chunk_unref);
+    seg->part_ends = g_array_new (FALSE, FALSE, sizeof (guint));
+    g_ptr_array_add (index->segments, seg);
+    while (index->segments->len > MAX_SEGMENTS + 1)
+      g_ptr_array_remove_index (index->segments, 0);
+  } else if (seg == NULL) {
+    return; /* not after a keyframe: cannot start a segment */
+  }
+
+  g_ptr_array_add (seg->chunks, hearth_chunk_ref (chunk));
+  if (seg->chunks->len - part_start (seg, segment_n_parts (seg)) >= PART_FRAMES)
+    close_part (seg);
+  index_answer_waiters (index, FALSE);
+}
+
+static void
+on_index_end (gpointer user_data)
+{
+  HlsIndex *index = user_data;
+
+  /* The generation is over: nothing of it is served any more. */
+  g_hash_table_remove (index->table, index->camera_id);
+}
+
+HearthHlsIndexes *
+hearth_hls_indexes_new (void)
+{
+  HearthHlsIndexes *self = g_new0 (HearthHlsIndexes, 1);
+
+  self->by_camera = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                           (GDestroyNotify) index_free);
+  return self;
+}
+
+void
+hearth_hls_indexes_free (HearthHlsIndexes *self)
+{
+  if (self == NULL)
+    return;
+  g_hash_table_unref (self->by_camera);
+  g_free (self);
+}
+
+/* The index of @camera's current generation, made if needed. */
+static HlsIndex *
+get_index (HearthHttpServer *server, HearthCamera *camera)
+{
+  HearthHlsIndexes *indexes = hearth_http_server_get_hls_indexes (server);
+  HearthStream *stream = hearth_camera_get_stream (camera);
+  const char *id = hearth_camera_get_id (camera);
+  HlsIndex *index = g_hash_table_lookup (indexes->by_camera, id);
+  HearthSubscription *sub;
+  double fps = 0;
+
+  if (index != NULL && index->generation == hearth_stream_get_generation (stream))
+    return index;
+  g_hash_table_remove (indexes->by_camera, id);
+
+  index = g_new0 (HlsIndex, 1);
+  index->server = server;
+  index->table = indexes->by_camera;
+  index->camera_id = g_strdup (id);
+  index->generation = hearth_stream_get_generation (stream);
+  if (!hearth_camera_get_video_info (camera, NULL, NULL, NULL, &fps) || fps <= 0)
+    fps = 30;
+  index->frame_s = 1.0 / fps;
+  index->segments = g_ptr_array_new_with_free_func ((GDestroyNotify) segment_free);
+  index->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) waiter_free);
+  g_hash_table_insert (indexes->by_camera, index->camera_id, index);
+  /* Primes us with the init segment and the cached GOP. If the stream has
+   * ended, on_index_end has dropped the index before this returns. */
+  sub = hearth_stream_subscribe (stream, on_index_chunk, on_index_end, index);
+  if (g_hash_table_lookup (indexes->by_camera, id) != index) {
+    hearth_subscription_free (sub);
+    return NULL;
+  }
+  index->sub = sub;
+  return index;
+}
+
+/* ---- the playlist ---- */
+
+static double
+frames_s (HlsIndex *index, guint frames)
+{
+  return frames * index->frame_s;
+}
+
+static char *
+playlist (HlsIndex *index)
+{
+  GString *out = g_string_new ("#EXTM3U\n#EXT-X-VERSION:9\n");
+  double part_target = frames_s (index, PART_FRAMES);
+  double target = 1;
+  const Segment *first;
+
+  for (guint i = 0; i < index->segments->len; i++) {
+    const Segment *seg = index->segments->pdata[i];
+
+    if (seg->complete)
+      target = MAX (target, frames_s (index, seg->chunks->len));
+  }
+  first = index->segments->pdata[0];
+  g_string_append_printf (out, "#EXT-X-TARGETDURATION:%d\n", (int) (target + 0.999));
+  g_string_append_printf (out, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
+                          "PART-HOLD-BACK=%.3f\n", 3 * part_target);
+  g_string_append_printf (out, "#EXT-X-PART-INF:PART-TARGET=%.3f\n", part_target);
+  g_string_append_printf (out, "#EXT-X-MEDIA-SEQUENCE:%" G_GUINT64_FORMAT "\n",
+                          first->msn);
+  g_string_append_printf (out, "#EXT-X-MAP:URI=\"init-%" G_GUINT64_FORMAT ".mp4\"\n",
+                          index->generation);
+
+  for (guint i = 0; i < index->segments->len; i++) {
+    const Segment *seg = index->segments->pdata[i];
+
+    /* Parts of the last two segments: enough for a player at the live edge. */
+    if (i + 2 >= index->segments->len) {
+      for (guint p = 0; p < segment_n_parts (seg); p++) {
+        HearthChunk *chunk = seg->chunks->pdata[part_start (seg, p)];
+
+        g_string_append_printf (
+            out, "#EXT-X-PART:DURATION=%.3f,URI=\"part-%" G_GUINT64_FORMAT "-%"
+            G_GUINT64_FORMAT ".m4s\"%s\n",
+            frames_s (index, part_end (seg, p) - part_start (seg, p)),
+            index->generation, hearth_chunk_get_sequence (chunk),
+            p == 0 ? ",INDEPENDENT=YES" : "");
+      }
+    }
+    if (seg->complete)
+      g_string_append_printf (
+          out, "#EXTINF:%.3f,\nseg-%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ".m4s\n",
+          frames_s (index, seg->chunks->len), index->generation,
+          hearth_chunk_get_sequence (seg->chunks->pdata[0]));
+  }
+  return g_string_free (out, FALSE);
+}
+
+/* Has what a blocking reload asks for arrived? */
+static gboolean
+index_has (HlsIndex *index, guint64 msn, gint64 part)
+{
+  for (guint i = 0; i < index->segments->len; i++) {
+    const Segment *seg = index->segments->pdata[i];
+
+    if (seg->msn > msn)
+      return TRUE;
+    if (seg->msn == msn)
+      return seg->complete || (part >= 0 && segment_n_parts (seg) > part);
+  }
+  return FALSE;
+}
+
+/* Answers with the playlist, if this index (camera, generation) is what the
+ * request resolved to. */
+static void
+serve_playlist (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
+                gint64 display_id, gint64 household_id)
+{
+  HearthCamera *camera = hearth_http_server_lookup_camera (index->server, camera_id);
+  guint64 generation = camera != NULL
+      ? hearth_stream_get_generation (hearth_camera_get_stream (camera)) : 0;
+  g_autofree char *text = NULL;
+
+  if (!hearth_http_server_check_egress (index->server, msg, household_id,
+                                        display_id, camera_id, generation,
+                                        index->camera_id, index->generation,
+                                        "playlist"))
+    return;
+  if (index->segments->len == 0) {
+    hearth_http_reply_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
+                             "no keyframe from this camera yet");
+    return;
+  }
+  text = playlist (index);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Cache-Control", "no-store");
+  soup_server_message_set_response (msg, "application/vnd.apple.mpegurl",
+                                    SOUP_MEMORY_TAKE, g_steal_pointer (&text),
+                                    strlen (text));
+}
+
+static void
+waiter_answer (HlsWaiter *waiter)
+{
+  if (waiter->finished_id == 0)
+    return;
+  serve_playlist (waiter->index, waiter->msg, waiter->camera_id,
+                  waiter->display_id, waiter->household_id);
+  soup_server_message_unpause (waiter->msg);
+}
+
+/* Answers the waiters whose part arrived, or all of them. */
+static void
+index_answer_waiters (HlsIndex *index, gboolean all)
+{
+  for (guint i = 0; i < index->waiters->len;) {
+    HlsWaiter *waiter = index->waiters->pdata[i];
+
+    if (all || waiter->finished_id == 0 ||
+        index_has (index, waiter->msn, waiter->part)) {
+      g_ptr_array_steal_index (index->waiters, i);
+      waiter_answer (waiter);
+      waiter_free (waiter);
+    } else {
+      i++;
+    }
+  }
+}
+
+static gboolean
+on_waiter_timeout (gpointer user_data)
+{
+  HlsWaiter *waiter = user_data;
+  HlsIndex *index = waiter->index;
+
+  guint i;
+
+  /* Held long enough: the playlist as it is. */
+  if (g_ptr_array_find (index->waiters, waiter, &i)) {
+    g_ptr_array_steal_index (index->waiters, i);
+    waiter_answer (waiter);
+    waiter_free (waiter);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_waiter_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  HlsWaiter *waiter = user_data;
+
+  g_signal_handler_disconnect (msg, waiter->finished_id);
+  waiter->finished_id = 0;
+}
+
+/* ---- segments and parts ---- */
+
+/* Serves chunks [start, end) of @seg, each checked at the exit. */
+static void
+serve_chunks (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
+              gint64 display_id, gint64 household_id, guint64 generation, GPtrArray *chunks, guint start, guint end,
+              const char *content_type)
+{
+  SoupMessageBody *body = soup_server_message_get_response_body (msg);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  gsize length = 0;
+
+  for (guint i = start; i < end; i++) {
+    HearthChunk *chunk = chunks->pdata[i];
+
+    /* Invariant 3: every chunk, before any byte of the answer goes. */
+    if (!hearth_http_server_check_egress (index->server, msg, household_id,
+                                          display_id, camera_id, generation,
+                                          hearth_chunk_get_camera_id (chunk),
+                                          hearth_chunk_get_generation (chunk),
+                                          "HLS media"))
+      return;
+    length += g_bytes_get_size (hearth_chunk_get_bytes (chunk));
+  }
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_set_content_type (headers, content_type, NULL);
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+  if (soup_server_message_get_method (msg) == SOUP_METHOD_HEAD) {
+    soup_message_headers_set_content_length (headers, length);
+    return;
+  }
+  for (guint i = start; i < end; i++)
+    soup_message_body_append_bytes (
+        body, hearth_chunk_get_bytes (chunks->pdata[i]));
+}
+
+/* "PREFIX-G-S.m4s" or "PREFIX-G.mp4": the numbers, or FALSE. */
+static gboolean
+parse_name (const char *name, const char *prefix, const char *suffix,
+            guint64 *generation, guint64 *sequence)
+{
+  g_autofree char *middle = NULL;
+  g_auto (GStrv) numbers = NULL;
+  gsize plen = strlen (prefix), slen = strlen (suffix), len = strlen (name);
+  guint n;
+
+  if (len <= plen + slen || strncmp (name, prefix, plen) != 0 ||
+      strcmp (name + len - slen, suffix) != 0)
+    return FALSE;
+  middle = g_strndup (name + plen, len - plen - slen);
+  numbers = g_strsplit (middle, "-", 3);
+  n = g_strv_length (numbers);
+  if (n != (sequence != NULL ? 2u : 1u))
+    return FALSE;
+  if (!g_ascii_string_to_unsigned (numbers[0], 10, 0, G_MAXUINT64, generation, NULL))
+    return FALSE;
+  return sequence == NULL ||
+         g_ascii_string_to_unsigned (numbers[1], 10, 0, G_MAXUINT64, sequence, NULL);
+}
+
+static void
+reply_not_found (SoupServerMessage *msg)
+{
+  hearth_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
+                           "no such resource");
+}
+
+/* Segment or part by name, only from this index's generation. */
+static void
+serve_media (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
+             gint64 display_id, gint64 household_id, const char *name)
+{
+  guint64 generation, sequence;
+  gboolean is_part;
+
+  if (parse_name (name, "init-", ".mp4", &generation, NULL)) {
+    g_autoptr (GPtrArray) one = g_ptr_array_new ();
+
+    if (generation != index->generation || index->init == NULL) {
+      reply_not_found (msg);
+      return;
+    }
+    g_ptr_array_add (one, index->init);
+    serve_chunks (index, msg, camera_id, display_id, household_id, index->generation, one, 0, 1, "video/mp4");
+    return;
+  }
+  is_part = parse_name (name, "part-", ".m4s", &generation, &sequence);
+  if ((!is_part && !parse_name (name, "seg-", ".m4s", &generation, &sequence)) ||
+      generation != index->generation) {
+    reply_not_found (msg);
+    return;
+  }
+  for (guint i = 0; i < index->segments->len; i++) {
+    Segment *seg = index->segments->pdata[i];
+
+    if (!is_part) {
+      if (seg->complete &&
+          hearth_chunk_get_sequence (seg->chunks->pdata[0]) == sequence) {
+        serve_chunks (index, msg, camera_id, display_id, household_id, index->generation, seg->chunks, 0,
+                      seg->chunks->len, "video/iso.segment");
+        return;
+      }
+      continue;
+    }
+    for (guint p = 0; p < segment_n_parts (seg); p++) {
+      if (hearth_chunk_get_sequence (seg->chunks->pdata[part_start (seg, p)]) ==
+          sequence) {
+        serve_chunks (index, msg, camera_id, display_id, household_id, index->generation, seg->chunks,
+                      part_start (seg, p), part_end (seg, p), "video/iso.segment");
+        return;
+      }
+    }
+  }
+  reply_not_found (msg);
+}
+
+/* ---- the route ---- */
+
+static gboolean
+query_number (GHashTable *query, const char *key, guint64 *value)
+{
+  const char *text = query != NULL ? g_hash_table_lookup (query, key) : NULL;
+
+  return text != NULL &&
+         g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT32, value, NULL);
+}
+
+void
+hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
+                       const char *name)
+{
+  HearthAccess *access = hearth_http_server_get_access (request->server);
+  g_autoptr (HearthCameraRow) row = NULL;
+  g_autoptr (GError) error = NULL;
+  HearthCamera *camera;
+  HlsIndex *index;
+  guint64 msn = 0, part = 0;
+  gboolean blocking, has_part;
+  gint64 wanted_part;
+  HlsWaiter *waiter;
+
+  row = hearth_access_camera (access, request->display, camera_id, &error);
+  if (row == NULL) {
+    hearth_http_reply_gerror (request->msg, error);
+    return;
+  }
+  camera = hearth_http_server_lookup_camera (request->server, row->id);
+  index = camera != NULL ? get_index (request->server, camera) : NULL;
+  if (index == NULL) {
+    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                             "unavailable", "this camera is not running");
+    return;
+  }
+
+  if (!g_str_equal (name, "index.m3u8")) {
+    serve_media (index, request->msg, row->id, request->display->id,
+                 request->display->household_id, name);
+    return;
+  }
+
+  blocking = query_number (request->query, "_HLS_msn", &msn);
+  has_part = request->query != NULL &&
+             g_hash_table_contains (request->query, "_HLS_part");
+  if ((has_part && !blocking) ||
+      (has_part && !query_number (request->query, "_HLS_part", &part)) ||
+      (blocking && msn > index->next_msn + 1)) {
+    hearth_http_reply_error (request->msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
+                             "_HLS_msn and _HLS_part must name a coming part");
+    return;
+  }
+  wanted_part = has_part ? (gint64) part : -1;
+  if (!blocking && index->segments->len > 0) {
+    /* A first playlist waits for the first whole part. */
+    Segment *first = index->segments->pdata[0];
+
+    msn = first->msn;
+    wanted_part = 0;
+  }
+  if (index->segments->len > 0 && index_has (index, msn, wanted_part)) {
+    serve_playlist (index, request->msg, row->id, request->display->id,
+                    request->display->household_id);
+    return;
+  }
+  if (index->waiters->len >= MAX_WAITERS) {
+    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                             "unavailable", "too many blocked playlist requests");
+    return;
+  }
+
+  /* Hold the request until the part exists (or the first one, if the
+   * camera has not sent a keyframe yet), or BLOCK_MS. */
+  waiter = g_new0 (HlsWaiter, 1);
+  waiter->index = index;
+  waiter->msg = g_object_ref (request->msg);
+  waiter->camera_id = g_strdup (row->id);
+  waiter->display_id = request->display->id;
+  waiter->household_id = request->display->household_id;
+  waiter->msn = index->segments->len > 0 || blocking ? msn : 0;
+  waiter->part = index->segments->len > 0 || blocking ? wanted_part : 0;
+  waiter->finished_id = g_signal_connect (request->msg, "finished",
+                                          G_CALLBACK (on_waiter_finished), waiter);
+  waiter->timeout = g_timeout_source_new (BLOCK_MS);
+  g_source_set_callback (waiter->timeout, on_waiter_timeout, waiter, NULL);
+  g_source_attach (waiter->timeout, NULL);
+  g_ptr_array_add (index->waiters, waiter);
+  soup_server_message_pause (request->msg);
+}

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * GET /v1/cameras/{id}/snapshot.jpg: the camera's latest keyframe as a JPEG.
+ *
+ * The display is resolved by HearthHttpServer (the choke point) and the
+ * camera by HearthAccess, as for every route. The latest keyframe chunk of the
+ * camera's stream is decoded on demand (snapshot.c, on a worker thread) and
+ * the JPEG is cached under the chunk's own identity — (camera UUID,
+ * generation, keyframe sequence) — and under nothing else, so a picture can
+ * only ever be found again by the same camera, the same run of it and the
+ * same keyframe. Requests for a keyframe being decoded wait for that one
+ * decode. The cache holds one picture per camera: a newer keyframe replaces
+ * it.
+ *
+ * Before a JPEG leaves, its camera and generation are compared with what the
+ * request resolved to (invariant 3), and with the camera's current generation
+ * (invariant 6): a picture of an older run is never served once a newer run
+ * has begun. A request that waited for a decode is checked through
+ * HearthAccess again before it is answered.
+ */
+#define G_LOG_DOMAIN "hearth-api-snapshot"
+
+#include "http-server.h"
+#include "error.h"
+#include "snapshot.h"
+
+/* Requests that may wait on one decode; more are told to come back. */
+#define MAX_WAITERS 64
+
+typedef struct _SnapshotEntry SnapshotEntry;
+
+struct _HearthSnapshotCache {
+  GHashTable *entries;        /* set of SnapshotEntry (by identity) */
+  GCancellable *cancellable;  /* decodes in flight */
+};
+
+struct _SnapshotEntry {
+  grefcount ref;              /* the cache's, and a decode's in flight */
+  HearthSnapshotCache *cache; /* (nullable) NULL once out of the cache */
+  char *camera_id;            /* the keyframe chunk's own */
+  guint64 generation;
+  guint64 sequence;
+  GBytes *jpeg;               /* (nullable) NULL while decoding */
+  GPtrArray *waiters;         /* of Waiter */
+};
+
+typedef struct {
+  HearthHttpServer *server;   /* unowned: outlives its messages */
+  SoupServerMessage *msg;
+  char *fingerprint;
+  char *camera_id;            /* what the request resolved to */
+  guint64 generation;
+  gint64 display_id;
+  gint64 household_id;
+  gulong finished_id;         /* 0 once the message finished */
+} Waiter;
+
+/* ---- entries ---- */
+
+static guint
+entry_hash (gconstpointer p)
+{
+  const SnapshotEntry *e = p;
+
+  return g_str_hash (e->camera_id) ^ g_int64_hash (&e->generation) ^
+         (g_int64_hash (&e->sequence) * 31);
+}
+
+static gboolean
+entry_equal (gconstpointer a, gconstpointer b)
+{
+  const SnapshotEntry *x = a, *y = b;
+
+  return g_str_equal (x->camera_id, y->camera_id) &&
+         x->generation == y->generation && x->sequence == y->sequence;
+}
+
+static void
+on_waiter_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  Waiter *waiter = user_data;
+
+  /* The display went away while we decoded: nobody to answer. */
+  g_signal_handler_disconnect (msg, waiter->finished_id);
+  waiter->finished_id = 0;
+}
+
+static void
+waiter_free (Waiter *waiter)
+{
+  if (waiter->finished_id != 0)
+    g_signal_handler_disconnect (waiter->msg, waiter->finished_id);
+  g_object_unref (waiter->msg);
+  g_free (waiter->fingerprint);
+  g_free (waiter->camera_id);
+  g_free (waiter);
+}
+
+static SnapshotEntry *
+entry_new (const char *camera_id, guint64 generation, guint64 sequence)
+{
+  SnapshotEntry *entry = g_new0 (SnapshotEntry, 1);
+
+  g_ref_count_init (&entry->ref);
+  entry->camera_id = g_strdup (camera_id);
+  entry->generation = generation;
+  entry->sequence = sequence;
+  entry->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) waiter_free);
+  return entry;
+}
+
+static SnapshotEntry *
+entry_ref (SnapshotEntry *entry)
+{
+  g_ref_count_inc (&entry->ref);
+  return entry;
+}
+
+static void
+entry_unref (SnapshotEntry *entry)
+{
+  if (!g_ref_count_dec (&entry->ref))
+    return;
+  g_free (entry->camera_id);
+  g_clear_pointer (&entry->jpeg, g_bytes_unref);
+  g_ptr_array_unref (entry->waiters);
+  g_free (entry);
+}
+
+static void
+entry_detach (gpointer p)
+{
+  SnapshotEntry *entry = p;
+
+  entry->cache = NULL;
+  entry_unref (entry);
+}
+
+HearthSnapshotCache *
+hearth_snapshot_cache_new (void)
+{
+  HearthSnapshotCache *cache = g_new0 (HearthSnapshotCache, 1);
+
+  cache->entries = g_hash_table_new_full (entry_hash, entry_equal, NULL,
+                                          entry_detach);
+  cache->cancellable = g_cancellable_new ();
+  return cache;
+}
+
+void
+hearth_snapshot_cache_free (HearthSnapshotCache *cache)
+{
+  if (cache == NULL)
+    return;
+  g_cancellable_cancel (cache->cancellable);
+  g_hash_table_unref (cache->entries);
+  g_object_unref (cache->cancellable);
+  g_free (cache);
+}
+
+/* Drops the pictures of @camera_id other than @keep (finished ones only:
+ * a decode in flight still has requests to answer). */
+static void
+evict_others (HearthSnapshotCache *cache, const char *camera_id,
+              SnapshotEntry *keep)
+{
+  GHashTableIter iter;
+  gpointer p;
+
+  g_hash_table_iter_init (&iter, cache->entries);
+  while (g_hash_table_iter_next (&iter, &p, NULL)) {
+    SnapshotEntry *entry = p;
+
+    if (entry != keep && entry->jpeg != NULL &&
+        g_str_equal (entry->camera_id, camera_id))
+      g_hash_table_iter_remove (&iter);
+  }
+}
+
+/* ---- answering ---- */
+
+/* Serves @entry's JPEG to a request for @camera_id in @generation. */
+static void
+serve (HearthHttpServer *server, SoupServerMessage *msg, const char *camera_id,
+       guint64 generation, gint64 display_id, gint64 household_id,
+       SnapshotEntry *entry)
+{
+  HearthCamera *camera = hearth_http_server_lookup_camera (server, camera_id);
+  SoupMessageHeaders *headers;
+  g_autofree char *generation_text = NULL;
+  g_autofree char *sequence_text = NULL;
+
+  /* Invariant 3: the picture is of the camera and run asked for. */
+  if (!hearth_http_server_check_egress (server, msg, household_id, display_id,
+                                        camera_id, generation, entry->camera_id,
+                                        entry->generation, "snapshot"))
+    return;
+  /* Invariant 6: never a picture of an older run once a newer one began. */
+  if (camera == NULL ||
+      hearth_stream_get_generation (hearth_camera_get_stream (camera)) !=
+          entry->generation) {
+    hearth_http_reply_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
+                             "the camera restarted; try again");
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "Retry-After", "1");
+    return;
+  }
+
+  generation_text = g_strdup_printf ("%" G_GUINT64_FORMAT, entry->generation);
+  sequence_text = g_strdup_printf ("%" G_GUINT64_FORMAT, entry->sequence);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  headers = soup_server_message_get_response_headers (msg);
+  soup_message_headers_set_content_type (headers, "image/jpeg", NULL);
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+  soup_message_headers_replace (headers, "X-Hearth-Generation", generation_text);
+  soup_message_headers_replace (headers, "X-Hearth-Keyframe", sequence_text);
+  if (soup_server_message_get_method (msg) == SOUP_METHOD_HEAD)
+    soup_message_headers_set_content_length (headers,
+                                             g_bytes_get_size (entry->jpeg));
+  else
+    soup_message_body_append_bytes (soup_server_message_get_response_body (msg),
+                                    entry->jpeg);
+}
+
+/* A request that waited: ask the choke point again, then serve or refuse. */
+static void
+answer_waiter (Waiter *waiter, SnapshotEntry *entry, const GError *decode_error)
+{
+  HearthAccess *access = hearth_http_server_get_access (waiter->server);
+  g_autoptr (HearthDisplayRow) display = NULL;
+  g_autoptr (HearthCameraRow) row = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (waiter->finished_id == 0)
+    return;
+
+  display = hearth_access_resolve_display (access, waiter->fingerprint, &error);
+  if (display != NULL)
+    row = hearth_access_camera (access, display, waiter->camera_id, &error);
+  if (row == NULL)
+    hearth_http_reply_gerror (waiter->msg, error);
+  else if (decode_error != NULL)
+    hearth_http_reply_error (waiter->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                             "unavailable", "the picture could not be decoded");
+  else
+    serve (waiter->server, waiter->msg, waiter->camera_id, waiter->generation,
+           waiter->display_id, waiter->household_id, entry);
+  soup_server_message_unpause (waiter->msg);
+}
+
+static void
+on_decoded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SnapshotEntry *entry = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) jpeg = hearth_snapshot_decode_finish (result, &error);
+  g_autoptr (GPtrArray) waiters = NULL;
+
+  if (entry->cache == NULL) {
+    /* The cache is gone (server closing): its messages went with it. */
+    entry_unref (entry);
+    return;
+  }
+
+  waiters = g_steal_pointer (&entry->waiters);
+  entry->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) waiter_free);
+  if (jpeg == NULL) {
+    g_message ("Snapshot of camera %s (generation %" G_GUINT64_FORMAT
+               ", keyframe %" G_GUINT64_FORMAT ") failed: %s",
+               entry->camera_id, entry->generation, entry->sequence,
+               error->message);
+  } else {
+    entry->jpeg = g_steal_pointer (&jpeg);
+  }
+
+  /* Keep a reference: answering may not free the entry under us. */
+  entry_ref (entry);
+  if (entry->jpeg == NULL)
+    g_hash_table_remove (entry->cache->entries, entry);
+  else
+    evict_others (entry->cache, entry->camera_id, entry);
+  for (guint i = 0; i < waiters->len; i++)
+    answer_waiter (waiters->pdata[i], entry, error);
+  entry_unref (entry);
+
+  entry_unref (entry); /* the decode's */
+}
+
+void
+hearth_api_camera_snapshot (HearthHttpRequest *request, const char *camera_id)
+{
+  HearthHttpServer *server = request->server;
+  HearthAccess *access = hearth_http_server_get_access (server);
+  HearthSnapshotCache *cache = hearth_http_server_get_snapshot_cache (server);
+  g_autoptr (HearthCameraRow) row = NULL;
+  g_autoptr (HearthChunk) init = NULL;
+  g_autoptr (HearthChunk) keyframe = NULL;
+  g_autoptr (GError) error = NULL;
+  SnapshotEntry *entry;
+  SnapshotEntry *key;
+  HearthCamera *camera;
+  HearthStream *stream;
+  Waiter *waiter;
+
+  row = hearth_access_camera (access, request->display, camera_id, &error);
+  if (row == NULL) {
+    hearth_http_reply_gerror (request->msg, error);
+    return;
+  }
+  camera = hearth_http_server_lookup_camera (server, row->id);
+  if (camera == NULL) {
+    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                             "unavailable", "this camera is not running");
+    return;
+  }
+  stream = hearth_camera_get_stream (camera);
+  if (!hearth_stream_ref_latest_keyframe (stream, &init, &keyframe)) {
+    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                             "unavailable", "no picture from this camera yet");
+    soup_message_headers_replace (
+        soup_server_message_get_response_headers (request->msg),
+        "Retry-After", "1");
+    return;
+  }
+
+  /* The chunk's own identity is the key, never the request's. */
+  key = entry_new (hearth_chunk_get_camera_id (keyframe),
+                   hearth_chunk_get_generation (keyframe),
+                   hearth_chunk_get_sequence (keyframe));
+  entry = g_hash_table_lookup (cache->entries, key);
+  entry_unref (key);
+
+  if (entry != NULL && entry->jpeg != NULL) {
+    serve (server, request->msg, row->id, hearth_stream_get_generation (stream),
+           request->display->id, request->display->household_id, entry);
+    return;
+  }
+  if (entry != NULL && entry->waiters->len >= MAX_WAITERS) {
+    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                             "unavailable", "too many requests for this picture");
+    soup_message_headers_replace (
+        soup_server_message_get_response_headers (request->msg),
+        "Retry-After", "1");
+    return;
+  }
+  if (entry == NULL) {
+    entry = entry_new (hearth_chunk_get_camera_id (keyframe),
+                       hearth_chunk_get_generation (keyframe),
+                       hearth_chunk_get_sequence (keyframe));
+    entry->cache = cache;
+    g_hash_table_add (cache->entries, entry);
+    hearth_snapshot_decode_async (hearth_chunk_get_bytes (init),
+                                  hearth_chunk_get_bytes (keyframe),
+                                  cache->cancellable, on_decoded,
+                                  entry_ref (entry));
+  }
+
+  waiter = g_new0 (Waiter, 1);
+  waiter->server = server;
+  waiter->msg = g_object_ref (request->msg);
+  waiter->fingerprint = g_strdup (request->fingerprint);
+  waiter->camera_id = g_strdup (row->id);
+  waiter->generation = hearth_stream_get_generation (stream);
+  waiter->display_id = request->display->id;
+  waiter->household_id = request->display->household_id;
+  waiter->finished_id = g_signal_connect (request->msg, "finished",
+                                          G_CALLBACK (on_waiter_finished),
+                                          waiter);
+  g_ptr_array_add (entry->waiters, waiter);
+  soup_server_message_pause (request->msg);
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Backup and restore: a backup taken with hearthctl while a display streams is
+# one private file; restored into a fresh state directory (as on a new
+# machine), the gateway has the same identity, and the same display, with its
+# old certificate and configuration, still lists and watches the camera.
+# Restore refuses a running daemon, a non-empty directory and a file that is
+# not a backup, and leaves the directory as it was.
+source "$(dirname "$0")/lib.sh"
+
+start_camera door
+start_gateway
+
+ctl household add Home >/dev/null
+camera_id=$(ctl camera add --household Home --name Door "$CAM_URL_door")
+wait_for 30 "camera to stream" sh -c "'$BIN_CTL' --state-dir '$T/state' camera list | grep -q streaming"
+pair_display living Home
+
+# A stream runs while the backup is taken, and is not disturbed by it.
+display living check "$camera_id" --frames 150 --expect-stamp "$CAM_ID_door" \
+  --timeout 60 >"$T/check-during.log" 2>&1 &
+check_pid=$!
+PIDS+=($check_pid)
+wait_for 30 "a live stream" sh -c "'$BIN_CTL' --state-dir '$T/state' --json status | grep -q '\"live_streams\" *: *[1-9]'"
+ctl backup "$T/backup.hearth" | tee "$T/backup.log"
+grep -q "backup written to $T/backup.hearth" "$T/backup.log" || fail "backup did not say where"
+[ "$(stat -c %a "$T/backup.hearth")" = 600 ] || fail "backup is not 0600"
+ctl --json status | json 'j["live_streams"]' | grep -qx '[1-9]' ||
+  fail "the stream ended during the backup"
+wait "$check_pid" || fail "the stream was disturbed by the backup: $(cat "$T/check-during.log")"
+grep -qx "ok" "$T/check-during.log" || fail "check during backup: $(cat "$T/check-during.log")"
+
+# Restore refuses while the daemon runs and the directory is in use.
+if ctl restore "$T/backup.hearth" >"$T/restore-running.log" 2>&1; then
+  fail "restore ran while hearthd was running"
+fi
+grep -q "running" "$T/restore-running.log" || fail "restore did not say why: $(cat "$T/restore-running.log")"
+
+old_cert=$(sha256sum <"$T/state/gateway.crt")
+stop_gateway
+mv "$T/state" "$T/old-state"
+
+# Not a backup: refused, nothing left behind.
+echo "not a backup" >"$T/garbage"
+mkdir -m 700 "$T/state"
+if ctl restore "$T/garbage" >"$T/restore-garbage.log" 2>&1; then
+  fail "restore accepted a file that is not a backup"
+fi
+[ -z "$(ls -A "$T/state")" ] || fail "a failed restore left files: $(ls -A "$T/state")"
+
+# A non-empty directory is refused.
+touch "$T/old-state/marker"
+if "$BIN_CTL" --state-dir "$T/old-state" restore "$T/backup.hearth" >"$T/restore-full.log" 2>&1; then
+  fail "restore wrote into a non-empty directory"
+fi
+grep -q "not empty" "$T/restore-full.log" || fail "restore did not say why: $(cat "$T/restore-full.log")"
+
+# The real restore, into the fresh directory.
+rmdir "$T/state"
+ctl restore "$T/backup.hearth" | tee "$T/restore.log"
+[ "$(stat -c %a "$T/state")" = 700 ] || fail "restored state dir is not 0700"
+for f in hearth.db gateway.key gateway.crt; do
+  [ "$(stat -c %a "$T/state/$f")" = 600 ] || fail "restored $f is not 0600"
+done
+[ "$(sha256sum <"$T/state/gateway.crt")" = "$old_cert" ] || fail "the gateway certificate changed"
+
+# The same display, unchanged, works with the restored gateway on its address.
+start_gateway --listen "127.0.0.1:$STREAM_PORT"
+ctl display list | grep -q living || fail "the display is not listed after restore"
+display living list >"$T/list.log" 2>&1 || fail "display list failed: $(cat "$T/list.log")"
+grep -q "$camera_id" "$T/list.log" || fail "camera not listed after restore"
+wait_for 30 "camera to stream" sh -c "'$BIN_CTL' --state-dir '$T/state' camera list | grep -q streaming"
+display living check "$camera_id" --frames 30 --expect-stamp "$CAM_ID_door" \
+  --timeout 60 | tee "$T/check-after.log"
+grep -qx "ok" "$T/check-after.log" || fail "the display could not watch after restore"
+
+stop_gateway
+log "ok"

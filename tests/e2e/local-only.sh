@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Invariant 7, watched from the outside: while hearthd starts, adds a camera,
+# pairs a display and streams to it, every connection it opens (traced with
+# strace) goes to the adopted camera's local address or to a UNIX socket, and
+# nothing else. Then a camera URL naming a public address is refused before
+# anything is dialled.
+source "$(dirname "$0")/lib.sh"
+
+start_camera door
+camera_port=$(sed -n 's|^rtsp://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' <<<"$CAM_URL_door")
+[ -n "$camera_port" ] || fail "no camera port in $CAM_URL_door"
+
+# hearthd runs under strace, recording every connect() of every thread.
+strace -f -q -e trace=connect -o "$T/connect.trace" \
+  "$BIN_HEARTHD" --state-dir "$T/state" --listen 127.0.0.1:0 \
+  --pairing-listen 127.0.0.1:0 >>"$T/hearthd.log" 2>&1 &
+STRACE_PID=$!
+PIDS+=($STRACE_PID)
+wait_for 60 "hearthd to answer" ctl status
+# stop_gateway signals hearthd itself; strace ends with it.
+GATEWAY_PID=$(pgrep -P "$STRACE_PID" -x hearthd)
+STREAM_PORT=$(ctl --json status | json 'j["stream_port"]')
+
+ctl household add Home
+camera_id=$(ctl camera add --household Home --name Door "$CAM_URL_door")
+rc=0; ctl camera add --household Home --name Far rtsp://93.184.216.34/stream 2>/dev/null || rc=$?
+[ $rc -ne 0 ] || fail "a camera on a public address was accepted"
+pair_display tv Home
+display tv check "$camera_id" --frames 30 --expect-stamp "$CAM_ID_door" --timeout 60 >/dev/null ||
+  fail "the display did not receive the camera"
+
+kill -TERM "$GATEWAY_PID"
+wait "$STRACE_PID" || fail "hearthd did not exit cleanly under strace"
+grep -q "+++ exited with 0 +++" "$T/connect.trace" || fail "hearthd did not exit 0"
+# Every inet connect() hearthd made went to the camera, on loopback.
+grep -c 'connect(' "$T/connect.trace" >/dev/null || fail "strace recorded nothing"
+inet=$(grep 'connect(' "$T/connect.trace" | grep -E 'AF_INET6?' || true)
+[ -n "$inet" ] || fail "hearthd never connected to its camera"
+others=$(grep -vE "sin_port=htons\\($camera_port\\).*inet_addr\\(\"127\\.0\\.0\\.1\"\\)" <<<"$inet" || true)
+[ -z "$others" ] || fail "hearthd connected somewhere else than its camera: $others"
+log "$(wc -l <<<"$inet") inet connections, all to the camera at 127.0.0.1:$camera_port"
+log "ok"

@@ -1,0 +1,639 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Household isolation, proven under faults: the torture test.
+
+Three households, six fake RTSP cameras (each stamping its own id into every
+frame), nine displays that watch, disconnect and reconnect at random, while a
+seeded schedule injects faults:
+
+- between every camera and the gateway, a fault-injecting TCP proxy of this
+  test: resets, stalls, delays, dropped bytes, truncation mid-frame and
+  corrupted bytes;
+- cameras killed and restarted (a restarted fake camera stamps a new id);
+- displays that stop reading, read slowly, or reconnect in bursts;
+- displays revoked, cameras moved between households, a household deleted,
+  all while streams run;
+- the gateway killed with SIGKILL and restarted mid-stream.
+
+Every frame every display receives is checked afterwards against the timeline
+of who owned what: its stamp must come from the camera the display asked for,
+while that camera belonged to the display's household and the display was
+paired, allowing one second for a change to bite (invariant 4), and it must
+have been captured after the camera joined that household (nothing cached from
+before a move is served). It prints its counts and fails on any violation, any
+crash, or a household that received too few frames to prove anything.
+
+Everything runs on loopback. HEARTH_TORTURE_SEED replays a run;
+HEARTH_TORTURE_SECONDS sets how long the faults go on (default 60).
+"""
+
+import asyncio
+import collections
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import ssl
+import sys
+import tempfile
+import time
+import uuid
+
+BUILD = os.environ["HEARTH_BUILD_DIR"]
+HEARTHD = os.path.join(BUILD, "gateway", "hearthd")
+HEARTHCTL = os.path.join(BUILD, "gateway", "hearthctl")
+DISPLAY = os.path.join(BUILD, "display", "hearth-display")
+CAMERA = os.path.join(BUILD, "tests", "tools", "fake-camera")
+
+SEED = int(os.environ.get("HEARTH_TORTURE_SEED") or random.SystemRandom().randrange(2**31))
+SECONDS = float(os.environ.get("HEARTH_TORTURE_SECONDS") or 60)
+GRACE_US = 1_000_000  # invariant 4: a change bites within 1 s
+HOUSEHOLDS = ["North", "South", "East"]
+CAMERAS_PER_HOUSEHOLD = 2
+DISPLAYS_PER_HOUSEHOLD = 3
+MIN_FRAMES_PER_HOUSEHOLD = 100
+
+# Clients run without leak checking under AddressSanitizer (the slow unwinder
+# makes each TLS handshake take seconds); hearthd keeps it.
+CLIENT_ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+
+rng = random.Random(SEED)
+faults = collections.Counter()
+
+
+def now_us():
+    return time.time_ns() // 1000
+
+
+def log(*args):
+    print(f"[{time.strftime('%H:%M:%S')}]", *args, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def run(*argv, env=None, timeout=60, check=True):
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=env or CLIENT_ENV)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise RuntimeError(f"timed out: {' '.join(argv)}")
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: "
+                           f"{err.decode(errors='replace').strip()}")
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def wait_until(what, predicate, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        if await predicate():
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+class Gateway:
+    def __init__(self, root):
+        self.state = os.path.join(root, "state")
+        self.log_path = os.path.join(root, "hearthd.log")
+        self.stream_port = free_port()
+        self.pairing_port = free_port()
+        self.proc = None
+        self.crashes = 0
+        # Cameras come back within seconds of a fault, so that the run sees
+        # many reconnects (each a new generation).
+        self.config = os.path.join(root, "hearth.conf")
+        with open(self.config, "w") as f:
+            f.write("[cameras]\nbackoff-min-ms = 200\nbackoff-max-ms = 2000\n")
+
+    async def start(self):
+        log_file = open(self.log_path, "ab")
+        self.proc = await asyncio.create_subprocess_exec(
+            HEARTHD, "--config", self.config, "--state-dir", self.state,
+            "--listen", f"127.0.0.1:{self.stream_port}",
+            "--pairing-listen", f"127.0.0.1:{self.pairing_port}",
+            stdout=log_file, stderr=log_file)
+        log_file.close()
+
+        async def answers():
+            rc, _, _ = await self.ctl("status", check=False)
+            return rc == 0
+        await wait_until("hearthd", answers)
+
+    def alive(self):
+        return self.proc is not None and self.proc.returncode is None
+
+    async def check_alive(self):
+        await asyncio.sleep(0)
+        if self.proc is not None and self.proc.returncode is not None:
+            self.crashes += 1
+            log(f"CRASH: hearthd exited with {self.proc.returncode}")
+            await self.start()
+
+    async def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+        self.proc = None
+
+    async def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = await asyncio.wait_for(self.proc.wait(), 60)
+        self.proc = None
+        if rc != 0:
+            self.crashes += 1
+            log(f"CRASH: hearthd exited with {rc} on SIGTERM")
+
+    async def ctl(self, *args, check=True):
+        return await run(HEARTHCTL, "--state-dir", self.state, *args, check=check)
+
+    async def ctl_json(self, *args):
+        _, out, _ = await self.ctl("--json", *args)
+        return json.loads(out)
+
+
+class Proxy:
+    """A TCP proxy between the gateway and one camera that injects faults
+    into what the camera sends."""
+
+    def __init__(self, target_port):
+        self.port = free_port()
+        self.target_port = target_port
+        self.links = set()
+        self.server = None
+        self.stall_until = 0.0
+        self.delay_until = 0.0
+        self.drop_until = 0.0
+        self.corrupt_chunks = 0
+        self.truncate_next = False
+
+    async def start(self):
+        self.server = await asyncio.start_server(self.accept, "127.0.0.1", self.port)
+
+    async def accept(self, reader, writer):
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        link = (writer, up_writer)
+        self.links.add(link)
+        try:
+            await asyncio.gather(self.pump(reader, up_writer, faulty=False),
+                                 self.pump(up_reader, writer, faulty=True))
+        except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            # Cancelled at the end of the run: end quietly.
+            pass
+        finally:
+            self.links.discard(link)
+            writer.transport.abort()
+            up_writer.transport.abort()
+
+    async def pump(self, reader, writer, faulty):
+        while True:
+            data = await reader.read(16384)
+            if not data:
+                writer.transport.abort()
+                return
+            if faulty:
+                while time.monotonic() < self.stall_until:
+                    await asyncio.sleep(0.05)
+                if time.monotonic() < self.delay_until:
+                    await asyncio.sleep(0.2)
+                if time.monotonic() < self.drop_until:
+                    continue
+                if self.corrupt_chunks > 0:
+                    self.corrupt_chunks -= 1
+                    data = bytearray(data)
+                    for _ in range(1 + len(data) // 512):
+                        data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+                    data = bytes(data)
+                if self.truncate_next:
+                    self.truncate_next = False
+                    writer.write(data[: len(data) // 2])
+                    await writer.drain()
+                    writer.transport.abort()
+                    return
+            writer.write(data)
+            await writer.drain()
+
+    def reset(self):
+        for down, up in list(self.links):
+            down.transport.abort()
+            up.transport.abort()
+
+    async def close(self):
+        self.reset()
+        self.server.close()
+
+
+class Camera:
+    def __init__(self, name, root):
+        self.name = name
+        self.root = root
+        self.port = free_port()
+        self.proc = None
+        self.stamp = None
+        self.gateway_id = None
+        self.proxy = Proxy(self.port)
+        self.starts = 0
+
+    async def start(self, stamp_owner):
+        self.stamp = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        stamp_owner[self.stamp] = self
+        ready = os.path.join(self.root, f"{self.name}-{self.starts}.ready")
+        self.starts += 1
+        log_file = open(os.path.join(self.root, f"camera-{self.name}.log"), "ab")
+        self.proc = await asyncio.create_subprocess_exec(
+            CAMERA, "--address", "127.0.0.1", "--port", str(self.port),
+            "--stamp-id", self.stamp, "--ready-file", ready,
+            "--width", "320", "--height", "240", "--fps", "15", "--bitrate", "400",
+            "--key-int", "15", stdout=log_file, stderr=log_file, env=CLIENT_ENV)
+        log_file.close()
+
+        async def is_ready():
+            return os.path.exists(ready)
+        await wait_until(f"camera {self.name}", is_ready)
+
+    async def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    def url(self):
+        return f"rtsp://127.0.0.1:{self.proxy.port}/stream"
+
+
+class Display:
+    def __init__(self, name, household, root):
+        self.name = name
+        self.household = household
+        self.dir = os.path.join(root, f"display-{name}")
+        self.paired_at = None
+        self.revoked_at = None
+        self.id = None
+        self.sessions = []
+
+    def env_args(self):
+        return [DISPLAY, "--config-dir", self.dir]
+
+
+class Session:
+    """One `hearth-display check` run: the real client, writing every frame
+    it receives to a log this test reads afterwards."""
+
+    count = 0
+
+    def __init__(self, display, camera, root):
+        Session.count += 1
+        self.display = display
+        self.camera = camera
+        self.log = os.path.join(root, f"frames-{Session.count}.log")
+        self.proc = None
+
+    async def start(self):
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.display.env_args(), "check", self.camera.gateway_id,
+            "--frames", "100000000", "--timeout", "3600", "--frame-log", self.log,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            env=CLIENT_ENV)
+
+    def running(self):
+        return self.proc is not None and self.proc.returncode is None
+
+    async def stop(self):
+        if self.running():
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc is not None:
+            await self.proc.wait()
+
+
+class Timeline:
+    """Who owned what, when: camera → household segments, with the time the
+    change was asked for (before the gateway could apply it: the strict
+    reading)."""
+
+    def __init__(self):
+        self.camera_household = collections.defaultdict(list)  # cam → [(t_us, household)]
+        self.household_deleted = {}
+
+    def set_camera(self, camera, household, t_us):
+        self.camera_household[camera].append((t_us, household))
+
+    def segments(self, camera):
+        """[(start, end, household)] with end None for the open segment."""
+        entries = self.camera_household[camera]
+        out = []
+        for i, (t, h) in enumerate(entries):
+            end = entries[i + 1][0] if i + 1 < len(entries) else None
+            out.append((t, end, h))
+        return out
+
+
+def classify(frame_t, capture_t, display, camera, timeline):
+    """None if the frame was allowed, else the kind of violation."""
+    lo = frame_t - GRACE_US
+    revoked = display.revoked_at
+    deleted = timeline.household_deleted.get(display.household)
+    end_of_access = min(x for x in (revoked, deleted, float("inf")) if x is not None)
+    ever_ours = False
+    for start, end, household in timeline.segments(camera):
+        if household != display.household:
+            continue
+        ever_ours = True
+        seg_end = min(end if end is not None else float("inf"), end_of_access)
+        # Allowed if the camera was ours (and we were paired) at some instant
+        # in [frame_t - 1 s, frame_t], and the frame was captured after the
+        # camera joined this household.
+        if start <= frame_t and seg_end >= lo:
+            if capture_t and capture_t < start:
+                return "captured-before-move"
+            return None
+    return "late-after-change" if ever_ours else "cross-household"
+
+
+async def raw_reader(gateway, display, camera, mode, seconds):
+    """A display that stops reading (stalled) or reads slowly, over mutual
+    TLS with its own certificate."""
+    ctx = ssl.create_default_context(cafile=os.path.join(gateway.state, "gateway.crt"))
+    ctx.load_cert_chain(os.path.join(display.dir, "display.crt"),
+                        os.path.join(display.dir, "display.key"))
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(
+            "127.0.0.1", gateway.stream_port, ssl=ctx, server_hostname="127.0.0.1"), 10)
+        writer.write(f"GET /v1/cameras/{camera.gateway_id}/live.mp4 HTTP/1.1\r\n"
+                     f"Host: 127.0.0.1\r\n\r\n".encode())
+        await writer.drain()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if mode == "slow":
+                if not await reader.read(2048):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                await asyncio.sleep(0.2)
+        writer.transport.abort()
+    except (OSError, asyncio.TimeoutError, ssl.SSLError):
+        pass
+
+
+async def pair(gateway, display):
+    _, payload, _ = await gateway.ctl("pair", "--household", display.household,
+                                      "--print-payload")
+    shutil.rmtree(display.dir, ignore_errors=True)
+    await run(*display.env_args(), "pair", payload.strip(), "--name", display.name)
+    display.paired_at = now_us()
+    listing = await gateway.ctl_json("display", "list")
+    display.id = [d["id"] for d in listing["displays"] if d["name"] == display.name][-1]
+
+
+async def main():
+    root = tempfile.mkdtemp(prefix="hearth-torture-", dir=os.path.join(BUILD, "tests"))
+    log(f"seed {SEED} (HEARTH_TORTURE_SEED={SEED} replays this schedule), "
+        f"{SECONDS:.0f} s of faults, work dir {root}")
+    gateway = Gateway(root)
+    timeline = Timeline()
+    stamp_owner = {}
+    cameras, displays, sessions = [], [], []
+    background = set()
+    ok = False
+
+    try:
+        await gateway.start()
+        for h in HOUSEHOLDS:
+            await gateway.ctl("household", "add", h)
+        for i in range(len(HOUSEHOLDS) * CAMERAS_PER_HOUSEHOLD):
+            household = HOUSEHOLDS[i // CAMERAS_PER_HOUSEHOLD]
+            camera = Camera(f"cam{i}", root)
+            await camera.start(stamp_owner)
+            await camera.proxy.start()
+            t = now_us()
+            _, out, _ = await gateway.ctl("camera", "add", "--household", household,
+                                          "--name", camera.name, camera.url())
+            camera.gateway_id = out.strip()
+            timeline.set_camera(camera, household, t)
+            cameras.append(camera)
+        for i in range(len(HOUSEHOLDS) * DISPLAYS_PER_HOUSEHOLD):
+            display = Display(f"disp{i}", HOUSEHOLDS[i // DISPLAYS_PER_HOUSEHOLD], root)
+            await pair(gateway, display)
+            displays.append(display)
+
+        def household_of(camera):
+            return timeline.camera_household[camera][-1][1]
+
+        def live_displays(household=None):
+            return [d for d in displays if d.revoked_at is None
+                    and d.household not in timeline.household_deleted
+                    and (household is None or d.household == household)]
+
+        def live_cameras(household=None):
+            return [c for c in cameras if household_of(c) not in timeline.household_deleted
+                    and (household is None or household_of(c) == household)]
+
+        async def start_session(display, camera=None):
+            camera = camera or rng.choice(live_cameras(display.household) or [None])
+            if camera is None:
+                return
+            s = Session(display, camera, root)
+            await s.start()
+            sessions.append(s)
+
+        async def fault():
+            kind = rng.choice(["reset", "stall", "delay", "drop", "truncate", "corrupt",
+                               "camera-restart"])
+            camera = rng.choice(cameras)
+            faults[kind] += 1
+            p = camera.proxy
+            if kind == "reset":
+                p.reset()
+            elif kind == "stall":
+                p.stall_until = time.monotonic() + rng.uniform(1, 7)
+            elif kind == "delay":
+                p.delay_until = time.monotonic() + rng.uniform(1, 4)
+            elif kind == "drop":
+                p.drop_until = time.monotonic() + rng.uniform(0.2, 2)
+            elif kind == "truncate":
+                p.truncate_next = True
+            elif kind == "corrupt":
+                p.corrupt_chunks = rng.randrange(1, 6)
+            elif kind == "camera-restart":
+                await camera.kill()
+                await camera.start(stamp_owner)
+
+        async def display_event():
+            kind = rng.choice(["watch", "watch", "watch", "leave", "burst", "stalled",
+                               "slow"])
+            candidates = live_displays()
+            if not candidates:
+                return
+            display = rng.choice(candidates)
+            faults["display-" + kind] += 1
+            if kind == "watch":
+                await start_session(display)
+            elif kind == "leave":
+                mine = [s for s in sessions if s.display is display and s.running()]
+                if mine:
+                    await rng.choice(mine).stop()
+            elif kind == "burst":
+                camera = rng.choice(live_cameras(display.household) or [None])
+                for _ in range(3):
+                    await start_session(display, camera)
+            elif kind in ("stalled", "slow"):
+                camera = rng.choice(live_cameras(display.household) or [None])
+                if camera is not None:
+                    task = asyncio.create_task(raw_reader(gateway, display, camera, kind,
+                                                          rng.uniform(3, 10)))
+                    background.add(task)
+                    task.add_done_callback(background.discard)
+
+        async def ownership_event():
+            kind = rng.choice(["move", "move", "revoke"])
+            faults[kind] += 1
+            if kind == "move":
+                camera = rng.choice(live_cameras())
+                others = [h for h in HOUSEHOLDS
+                          if h != household_of(camera) and h not in timeline.household_deleted]
+                if not others:
+                    return
+                target = rng.choice(others)
+                t = now_us()
+                await gateway.ctl("camera", "move", camera.gateway_id, "--household", target)
+                timeline.set_camera(camera, target, t)
+            else:
+                display = rng.choice(live_displays())
+                display.revoked_at = now_us()
+                await gateway.ctl("display", "revoke", str(display.id))
+                # The household gets a new display in its place.
+                replacement = Display(f"disp{len(displays)}", display.household, root)
+                await pair(gateway, replacement)
+                displays.append(replacement)
+
+        async def gateway_kill():
+            faults["gateway-sigkill"] += 1
+            await gateway.kill()
+            await gateway.start()
+
+        for d in displays:
+            await start_session(d)
+
+        deadline = time.monotonic() + SECONDS
+        deleted_household = False
+        killed_gateway = 0
+        while time.monotonic() < deadline:
+            await asyncio.sleep(rng.uniform(0.3, 1.2))
+            await gateway.check_alive()
+            elapsed = 1 - (deadline - time.monotonic()) / SECONDS
+            roll = rng.random()
+            if not deleted_household and elapsed > 0.7:
+                deleted_household = True
+                victim = HOUSEHOLDS[-1]
+                faults["household-delete"] += 1
+                timeline.household_deleted[victim] = now_us()
+                await gateway.ctl("household", "delete", victim)
+            elif killed_gateway < 2 and elapsed > 0.3 + 0.3 * killed_gateway and roll < 0.2:
+                killed_gateway += 1
+                await gateway_kill()
+            elif roll < 0.45:
+                await fault()
+            elif roll < 0.85:
+                await display_event()
+            else:
+                await ownership_event()
+
+        # Let every household that still exists prove it still streams.
+        for d in live_displays():
+            await start_session(d)
+        await asyncio.sleep(3)
+        await gateway.check_alive()
+        ok = True
+    finally:
+        for s in sessions:
+            await s.stop()
+        for t in list(background):
+            t.cancel()
+        for c in cameras:
+            if c.proc is not None and c.proc.returncode is None:
+                await c.kill()
+            if c.proxy.server is not None:
+                await c.proxy.close()
+        if gateway.alive():
+            await gateway.stop()
+
+    # Check every frame every display received.
+    frames = collections.Counter()
+    violations = collections.Counter()
+    unstamped = 0
+    examples = []
+    for s in sessions:
+        if not os.path.exists(s.log):
+            continue
+        with open(s.log) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) != 4:
+                    continue
+                t, stamp, _counter, capture = int(parts[0]), parts[1], parts[2], int(parts[3])
+                if stamp == "-":
+                    unstamped += 1
+                    continue
+                owner = stamp_owner.get(stamp)
+                if owner is None:
+                    kind = "unknown-camera"
+                elif owner is not s.camera:
+                    kind = "wrong-camera"
+                else:
+                    kind = classify(t, capture, s.display, owner, timeline)
+                if kind is None:
+                    frames[s.display.household] += 1
+                else:
+                    violations[kind] += 1
+                    if len(examples) < 5:
+                        examples.append(f"{kind}: display {s.display.name} "
+                                        f"({s.display.household}) got a frame of "
+                                        f"{owner.name if owner else stamp} at {t}")
+
+    print()
+    print(f"seed: {SEED}")
+    for h in HOUSEHOLDS:
+        print(f"frames checked, household {h}: {frames[h]}")
+    print("faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(faults.items())))
+    print(f"display sessions: {len(sessions)}")
+    print(f"unstamped frames (corruption): {unstamped}")
+    print(f"cross-household frames: {violations['cross-household'] + violations['unknown-camera']}")
+    print(f"frames of another camera than asked: {violations['wrong-camera']}")
+    print(f"frames after revocation or move past 1 s: {violations['late-after-change']}")
+    print(f"frames captured before the camera joined the household: "
+          f"{violations['captured-before-move']}")
+    print(f"crashes: {gateway.crashes}")
+    for e in examples:
+        print("  " + e)
+
+    failed = []
+    if not ok:
+        failed.append("the run did not finish")
+    if sum(violations.values()):
+        failed.append("isolation violations")
+    if gateway.crashes:
+        failed.append("gateway crashes")
+    for h in HOUSEHOLDS[:-1]:
+        if frames[h] < MIN_FRAMES_PER_HOUSEHOLD:
+            failed.append(f"household {h} received only {frames[h]} frames")
+    if failed:
+        print("FAILED: " + "; ".join(failed) + f" (gateway log: {gateway.log_path})")
+        return 1
+    shutil.rmtree(root, ignore_errors=True)
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
