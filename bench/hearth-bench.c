@@ -22,6 +22,7 @@
 
 #include <libsoup/soup.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>

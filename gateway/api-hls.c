@@ -27,7 +27,6 @@
 #include "http-server.h"
 #include "error.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* A part is this many frames (a third of a second at 30 fps). */

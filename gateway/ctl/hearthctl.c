@@ -392,47 +392,29 @@ cell_count (JsonObject *row, const char *key)
 static char *
 cell_paired (JsonObject *row, const char *key)
 {
-  JsonNode *node = json_object_get_member (row, "paired_at");
+  JsonNode *node = json_object_get_member (row, key);
 
-  if (node == NULL)
-    node = json_object_get_member (row, key);
   if (node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
       json_node_get_value_type (node) == G_TYPE_INT64)
     return format_time (json_node_get_int (node));
   return format_value (node);
 }
 
+/* "revoked" is a flag. */
 static char *
 cell_status (JsonObject *row, const char *key)
 {
-  JsonNode *node = json_object_get_member (row, key);
-  JsonNode *revoked;
-
-  if (node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
-      json_node_get_value_type (node) == G_TYPE_STRING)
-    return g_strdup (json_node_get_string (node));
-
-  /* Otherwise from "revoked": a flag or the time it happened. */
-  revoked = json_object_get_member (row, "revoked");
-  if (revoked == NULL)
-    revoked = json_object_get_member (row, "revoked_at");
-  if (revoked == NULL || JSON_NODE_HOLDS_NULL (revoked))
-    return g_strdup ("active");
-  if (JSON_NODE_HOLDS_VALUE (revoked) &&
-      json_node_get_value_type (revoked) == G_TYPE_BOOLEAN)
-    return g_strdup (json_node_get_boolean (revoked) ? "revoked" : "active");
-  return g_strdup ("revoked");
+  return g_strdup (json_object_get_boolean_member_with_default (row, key, FALSE)
+                       ? "revoked" : "active");
 }
 
-/* The rows of a list reply: the result itself or its @member array. */
+/* The rows of a list reply: its @member array. */
 static JsonArray *
 result_rows (JsonNode *result, const char *member)
 {
   JsonObject *object;
   JsonNode *node;
 
-  if (JSON_NODE_HOLDS_ARRAY (result))
-    return json_node_get_array (result);
   if (!JSON_NODE_HOLDS_OBJECT (result))
     return NULL;
   object = json_node_get_object (result);
@@ -747,8 +729,8 @@ cmd_display (Ctl *ctl, char **argv)
       { "ID", "id", NULL },
       { "HOUSEHOLD", "household", NULL },
       { "NAME", "name", NULL },
-      { "PAIRED", "paired", cell_paired },
-      { "STATUS", "status", cell_status },
+      { "PAIRED", "paired_at", cell_paired },
+      { "STATUS", "revoked", cell_status },
     };
     JsonObject *params = json_object_new ();
 
@@ -1003,17 +985,16 @@ cmd_status (Ctl *ctl, char **argv)
 static void
 print_audit_event (JsonNode *node)
 {
+  const char *const time_key = "time_us";
+  g_autoptr (GString) line = g_string_new (NULL);
+  g_autoptr (GList) members = NULL;
   char utf8_bytes[129];
+  JsonObject *event;
+  JsonNode *when;
 
   for (guint i = 0; i < 128; i++)
     utf8_bytes[i] = (char) (0x80 + i);
   utf8_bytes[128] = '\0';
-
-  static const char *const time_keys[] = { "time_us", "time", "at" };
-  g_autoptr (GString) line = g_string_new (NULL);
-  g_autoptr (GList) members = NULL;
-  const char *time_key = NULL;
-  JsonObject *event;
 
   if (!JSON_NODE_HOLDS_OBJECT (node)) {
     g_autofree char *value = format_value (node);
@@ -1022,16 +1003,12 @@ print_audit_event (JsonNode *node)
     return;
   }
   event = json_node_get_object (node);
-  for (guint i = 0; i < G_N_ELEMENTS (time_keys) && time_key == NULL; i++) {
-    JsonNode *member = json_object_get_member (event, time_keys[i]);
+  when = json_object_get_member (event, time_key);
+  if (when != NULL && JSON_NODE_HOLDS_VALUE (when) &&
+      json_node_get_value_type (when) == G_TYPE_INT64) {
+    g_autofree char *text = format_time (json_node_get_int (when));
 
-    if (member != NULL && JSON_NODE_HOLDS_VALUE (member) &&
-        json_node_get_value_type (member) == G_TYPE_INT64) {
-      g_autofree char *when = format_time (json_node_get_int (member));
-
-      g_string_append (line, when);
-      time_key = time_keys[i];
-    }
+    g_string_append (line, text);
   }
 
   members = json_object_get_members (event);

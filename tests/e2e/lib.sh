@@ -37,9 +37,8 @@ log() { echo "# $*"; }
 # Under AddressSanitizer, leak checking needs the slow unwinder, which makes a
 # TLS handshake take seconds on a loaded machine. Clients run without leak
 # checking (memory errors are still caught); hearthd keeps it, and
-# stop_gateway checks its exit status. leak_checked runs a client with it.
+# stop_gateway checks its exit status.
 client() { ASAN_OPTIONS=detect_leaks=0 "$@"; }
-leak_checked() { "$@"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.

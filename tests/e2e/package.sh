@@ -6,8 +6,8 @@
 # machine has no systemd: the unit's user, umask, directories and environment
 # are applied by hand, read from the installed unit), let root and a member of
 # the hearth group use hearthctl, pair the installed hearth-display and
-# receive stamped frames from a fake camera; then remove (state kept) and
-# purge (state gone).
+# receive stamped frames from a fake camera; back up, restore into a new state
+# directory and watch again; then remove (state kept) and purge (state gone).
 #
 # It changes the system (packages, a system user), so it runs only in CI
 # (CI=true) or when asked (HEARTH_TEST_PACKAGES=1), as root, and only in the
@@ -147,13 +147,19 @@ as_service=(setpriv --reuid="$user" --regid="$group" --init-groups --no-new-priv
 # shellcheck disable=SC2086
 "${as_service[@]}" $exec_start_pre >>"$T/hearthd.log" 2>&1 || fail "ExecStartPre failed"
 
+# start_service STREAM-PORT: the unit's command, on loopback ports of the
+# test's choosing (0: any free one).
+start_service() {
+  # shellcheck disable=SC2086
+  "${as_service[@]}" $exec_start --listen "127.0.0.1:$1" --pairing-listen 127.0.0.1:0 \
+    >>"$T/hearthd.log" 2>&1 &
+  GATEWAY_PID=$!
+  wait_for 20 "the installed hearthd to answer on /run/hearth/hearthd.sock" ctl status
+  STREAM_PORT=$(ctl --json status | json 'j["stream_port"]')
+}
+
 start_camera door
-# The unit's command, on loopback ports of the test's choosing.
-# shellcheck disable=SC2086
-"${as_service[@]}" $exec_start --listen 127.0.0.1:0 --pairing-listen 127.0.0.1:0 \
-  >>"$T/hearthd.log" 2>&1 &
-GATEWAY_PID=$!
-wait_for 20 "the installed hearthd to answer on /run/hearth/hearthd.sock" ctl status
+start_service 0
 [ "$(stat -c '%U %G %a' /run/hearth/hearthd.sock)" = "hearth hearth 660" ] ||
   fail "admin socket is $(stat -c '%U %G %a' /run/hearth/hearthd.sock)"
 pgrep -u hearth -x hearthd >/dev/null || fail "hearthd does not run as hearth"
@@ -178,12 +184,30 @@ display living check "$camera_id" --frames 60 --expect-stamp "$CAM_ID_door" \
   --timeout 60 | tee "$T/check.log"
 grep -qx "ok" "$T/check.log" || fail "no stamped frames through the installed packages"
 
+ctl backup "$T/hearth.backup" >/dev/null || fail "backup from the installed daemon failed"
+
 stop_gateway
 GATEWAY_PID=
 for f in hearth.db gateway.key gateway.crt; do
   [ "$(stat -c '%a %U' "/var/lib/hearth/$f")" = "600 hearth" ] ||
     fail "/var/lib/hearth/$f is $(stat -c '%a %U' "/var/lib/hearth/$f")"
 done
+
+# --- restore as on a new machine: root restores, the daemon user owns it -----------
+mv /var/lib/hearth "$T/old-state"
+install -d -o hearth -g hearth -m 0700 /var/lib/hearth
+ctl restore "$T/hearth.backup" >/dev/null || fail "restore failed"
+for f in hearth.db gateway.key gateway.crt; do
+  [ "$(stat -c '%a %U' "/var/lib/hearth/$f")" = "600 hearth" ] ||
+    fail "restored /var/lib/hearth/$f is $(stat -c '%a %U' "/var/lib/hearth/$f")"
+done
+start_service "$STREAM_PORT"
+wait_for 30 "camera to stream after restore" sh -c "'$BIN_CTL' camera list | grep -q streaming"
+display living check "$camera_id" --frames 30 --expect-stamp "$CAM_ID_door" \
+  --timeout 60 >"$T/check-restored.log" 2>&1 ||
+  fail "the display cannot watch the restored gateway: $(cat "$T/check-restored.log")"
+stop_gateway
+GATEWAY_PID=
 
 # --- remove keeps the state, purge deletes it ------------------------------------
 DEBIAN_FRONTEND=noninteractive apt-get remove -y -q hearth hearth-display >>"$T/apt.log" 2>&1 ||

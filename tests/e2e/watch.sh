@@ -20,15 +20,14 @@ pair_pid=$!
 wait_for 20 "pairing payload" grep -q '^hearth://pair?' "$T/pair-ctl.log"
 payload=$(grep -m1 '^hearth://pair?' "$T/pair-ctl.log")
 test -s "$T/pair.png" || fail "no QR PNG written"
-leak_checked "$BIN_DISPLAY" --config-dir "$T/display-living" pair --qr-image "$T/pair.png" \
-  --name "Living room" | tee "$T/pair-display.log"
+display living pair --qr-image "$T/pair.png" --name "Living room" | tee "$T/pair-display.log"
 grep -q "paired as display" "$T/pair-display.log" || fail "display did not say it paired"
 wait "$pair_pid" || fail "hearthctl pair did not exit 0 after the pairing"
 grep -q "paired display .*Living room" "$T/pair-ctl.log" || fail "hearthctl pair did not name the display: $(cat "$T/pair-ctl.log")"
 [ -n "$payload" ]
 
 # The display lists the household's camera and watches it.
-leak_checked "$BIN_DISPLAY" --config-dir "$T/display-living" list | tee "$T/list.log"
+display living list | tee "$T/list.log"
 grep -q "$camera_id" "$T/list.log" || fail "camera not listed"
 grep -q "Door" "$T/list.log" || fail "camera name not listed"
 

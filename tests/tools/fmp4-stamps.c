@@ -17,7 +17,7 @@
 #define G_LOG_DOMAIN "fmp4-stamps"
 
 #include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
 #include <sysexits.h>
 #include <unistd.h>
 
