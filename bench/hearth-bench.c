@@ -259,6 +259,10 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
                 soup_message_get_status (stream->msg));
     bench->errors++;
     bench->failed = TRUE;
+    if (stream->is_join) {
+      stream_free (stream);
+      start_join (bench); /* sees the failure: the joins are over */
+    }
     return;
   }
   if (bench->cipher == NULL)

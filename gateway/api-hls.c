@@ -31,8 +31,10 @@
 
 /* A part is this many frames (a third of a second at 30 fps). */
 #define PART_FRAMES 10
-/* Segments kept besides the one being filled. */
+/* Segments kept besides the one being filled, and the most they may hold
+ * together (older segments go first; the one being filled always stays). */
 #define MAX_SEGMENTS 4
+#define MAX_BYTES (32 * 1024 * 1024)
 /* Longest a blocking playlist reload is held. */
 #define BLOCK_MS 3000
 /* Blocked playlist requests per camera. */
@@ -42,6 +44,7 @@ typedef struct {
   guint64 msn;                /* media sequence number */
   GPtrArray *chunks;          /* of HearthChunk, from a keyframe */
   GArray *part_ends;          /* of guint: chunks->len at each closed part */
+  gsize bytes;
   gboolean complete;          /* the next keyframe arrived */
 } Segment;
 
@@ -68,6 +71,7 @@ struct _HlsIndex {
   HearthSubscription *sub;
   HearthChunk *init;          /* (nullable) */
   GPtrArray *segments;        /* of Segment, oldest first */
+  gsize bytes;                /* of all segments */
   guint64 next_msn;
   GPtrArray *waiters;         /* of HlsWaiter */
 };
@@ -191,13 +195,26 @@ on_index_chunk (HearthChunk *chunk, gpointer user_data)
     seg->chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) hearth_chunk_unref);
     seg->part_ends = g_array_new (FALSE, FALSE, sizeof (guint));
     g_ptr_array_add (index->segments, seg);
-    while (index->segments->len > MAX_SEGMENTS + 1)
-      g_ptr_array_remove_index (index->segments, 0);
   } else if (seg == NULL) {
     return; /* not after a keyframe: cannot start a segment */
   }
 
   g_ptr_array_add (seg->chunks, hearth_chunk_ref (chunk));
+  seg->bytes += g_bytes_get_size (hearth_chunk_get_bytes (chunk));
+  index->bytes += g_bytes_get_size (hearth_chunk_get_bytes (chunk));
+  while (index->segments->len > 1 &&
+         (index->segments->len > MAX_SEGMENTS + 1 || index->bytes > MAX_BYTES)) {
+    Segment *oldest = index->segments->pdata[0];
+
+    index->bytes -= oldest->bytes;
+    g_ptr_array_remove_index (index->segments, 0);
+  }
+  if (index->bytes > MAX_BYTES) {
+    /* One GOP larger than all we keep: none of it until the next keyframe. */
+    g_ptr_array_set_size (index->segments, 0);
+    index->bytes = 0;
+    return;
+  }
   if (seg->chunks->len - part_start (seg, segment_n_parts (seg)) >= PART_FRAMES)
     close_part (seg);
   index_answer_waiters (index, FALSE);

@@ -165,12 +165,14 @@ cameras_sync (HearthDaemon *self)
     camera_stop (self, gone->pdata[i]);
 }
 
-/* After any change that can take access away. */
+/* After any change that can take access away: cut what is no longer
+ * allowed first, then stop the cameras that are gone (stopping ends streams
+ * cleanly, which would let their queued bytes out). */
 static void
 access_changed (HearthDaemon *self)
 {
-  cameras_sync (self);
   hearth_http_server_recheck (self->http);
+  cameras_sync (self);
 }
 
 static gint64
@@ -230,6 +232,8 @@ method_status (HearthDaemon *self, HearthControlRequest *req, GError **error)
   json_builder_add_int_value (b, g_hash_table_size (self->cameras));
   json_builder_set_member_name (b, "displays");
   json_builder_add_int_value (b, displays ? displays->len : 0);
+  json_builder_set_member_name (b, "connections");
+  json_builder_add_int_value (b, hearth_http_server_get_n_connections (self->http));
   json_builder_set_member_name (b, "live_streams");
   json_builder_add_int_value (b, hearth_http_server_get_n_streams (self->http));
   json_builder_end_object (b);
@@ -448,7 +452,6 @@ method_camera_remove (HearthDaemon *self, HearthControlRequest *req, GError **er
 
   if (id == NULL || !hearth_store_camera_remove (self->store, id, error))
     return NULL;
-  camera_stop (self, id);
   access_changed (self);
   g_message ("Camera %s removed", id);
   json_builder_begin_object (b);
@@ -473,8 +476,8 @@ method_camera_move (HearthDaemon *self, HearthControlRequest *req, GError **erro
   to = hearth_store_household_get_by_name (self->store, household, error);
   if (to == NULL || !hearth_store_camera_move (self->store, id, to->id, error))
     return NULL;
-  camera_stop (self, id);
   access_changed (self);
+  camera_stop (self, id);
   row = hearth_store_camera_get (self->store, id, error);
   if (row == NULL)
     return NULL;

@@ -17,11 +17,14 @@
  * fails (invariant 4).
  */
 #define G_LOG_DOMAIN "hearth-http"
+#define _GNU_SOURCE /* POLLRDHUP */
 
 #include "http-server.h"
 #include "error.h"
 
 #include <string.h>
+#include <errno.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #define FINGERPRINT_KEY "hearth-fingerprint"
@@ -54,7 +57,8 @@ struct _HearthHttpServer {
   GHashTable *cameras;        /* unowned view of the daemon's id → HearthCamera */
   const HearthConfig *config; /* immutable, outlives us */
   GList *streams;             /* of LiveStream */
-  GHashTable *connections;    /* set of GSocket (weak): open authenticated ones */
+  GHashTable *connections;    /* set of GSocket (weak) → Connection, as data */
+  guint sweep_source;
   HearthSnapshotCache *snapshots;
   HearthHlsIndexes *hls;
 };
@@ -62,6 +66,7 @@ struct _HearthHttpServer {
 G_DEFINE_TYPE (HearthHttpServer, hearth_http_server, G_TYPE_OBJECT)
 
 static void live_stream_cut (LiveStream *live);
+static void connection_abort (GSocket *socket);
 
 /* --- replies --------------------------------------------------------------- */
 
@@ -128,12 +133,52 @@ hearth_http_reply_gerror (SoupServerMessage *msg, const GError *error)
 
 /* --- connections and identity ------------------------------------------------ */
 
+/*
+ * Every connection is tracked from its first message on, before its TLS
+ * handshake, so that the limit counts all of them, a peer that never
+ * completes a handshake is dropped, and idle keep-alive connections are
+ * closed. The last also works around libsoup 3.2.3, which keeps a
+ * connection whose client closed it while idle (CLOSE-WAIT) forever.
+ */
+#define CONNECTION_KEY "hearth-connection"
+#define ACTIVE_KEY "hearth-active"
+#define HANDSHAKE_DEADLINE_US (10 * G_USEC_PER_SEC)
+#define IDLE_TIMEOUT_US (60 * G_USEC_PER_SEC)
+
+typedef struct {
+  gint64 opened_us;
+  gint64 last_active_us;
+  guint active;               /* requests between their headers and the end */
+} Connection;
+
 static void
 connection_gone (gpointer data, GObject *where_the_socket_was)
 {
   HearthHttpServer *self = data;
 
   g_hash_table_remove (self->connections, where_the_socket_was);
+}
+
+static void
+connection_untrack (HearthHttpServer *self, GSocket *socket)
+{
+  if (g_hash_table_remove (self->connections, socket))
+    g_object_weak_unref (G_OBJECT (socket), connection_gone, self);
+}
+
+static Connection *
+connection_track (HearthHttpServer *self, GSocket *socket)
+{
+  Connection *c = g_object_get_data (G_OBJECT (socket), CONNECTION_KEY);
+
+  if (c == NULL) {
+    c = g_new0 (Connection, 1);
+    c->opened_us = c->last_active_us = g_get_monotonic_time ();
+    g_object_set_data_full (G_OBJECT (socket), CONNECTION_KEY, c, g_free);
+  }
+  if (g_hash_table_add (self->connections, socket))
+    g_object_weak_ref (G_OBJECT (socket), connection_gone, self);
+  return c;
 }
 
 static gboolean
@@ -148,10 +193,10 @@ on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
   /* CA validation is ours (per household), so @errors is not consulted. */
   if (socket == NULL)
     return FALSE;
-  if (!g_hash_table_contains (self->connections, socket) &&
-      g_hash_table_size (self->connections) >= self->config->max_connections) {
-    g_message ("Refusing a connection: %u connections open (the limit)",
-               g_hash_table_size (self->connections));
+  if (g_hash_table_size (self->connections) > self->config->max_connections) {
+    g_message ("Refusing a connection: %u connections open (the limit is %u)",
+               g_hash_table_size (self->connections) - 1,
+               self->config->max_connections);
     return FALSE;
   }
   fingerprint = hearth_access_accept_certificate (
@@ -160,8 +205,6 @@ on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
     g_message ("Refused a TLS client: %s", error->message);
     return FALSE;
   }
-  if (g_hash_table_add (self->connections, socket))
-    g_object_weak_ref (G_OBJECT (socket), connection_gone, self);
   g_object_set_data_full (G_OBJECT (socket), FINGERPRINT_KEY,
                           g_steal_pointer (&fingerprint), g_free);
   return TRUE;
@@ -184,18 +227,81 @@ hearth_http_refuse_large_body (SoupServerMessage *msg, goffset max)
   }
 }
 
+static Connection *
+message_connection (SoupServerMessage *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  return socket ? g_object_get_data (G_OBJECT (socket), CONNECTION_KEY) : NULL;
+}
+
 static void
 on_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
+  Connection *c = message_connection (msg);
+
+  if (c != NULL) {
+    c->active++;
+    g_object_set_data (G_OBJECT (msg), ACTIVE_KEY, GINT_TO_POINTER (1));
+  }
   hearth_http_refuse_large_body (msg, 0);
+}
+
+static void
+on_message_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  Connection *c = message_connection (msg);
+
+  if (c != NULL && g_object_get_data (G_OBJECT (msg), ACTIVE_KEY) != NULL) {
+    c->active--;
+    c->last_active_us = g_get_monotonic_time ();
+  }
 }
 
 static void
 on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
 {
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  if (socket != NULL)
+    connection_track (user_data, socket);
   g_signal_connect (msg, "accept-certificate",
                     G_CALLBACK (on_accept_certificate), user_data);
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
+  g_signal_connect (msg, "finished", G_CALLBACK (on_message_finished), user_data);
+}
+
+/* TRUE once the peer has closed its side (or the connection broke). */
+static gboolean
+peer_hung_up (GSocket *socket)
+{
+  struct pollfd p = { .fd = g_socket_get_fd (socket), .events = POLLRDHUP };
+
+  return poll (&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+static gboolean
+sweep_connections (gpointer user_data)
+{
+  HearthHttpServer *self = user_data;
+  g_autoptr (GList) sockets = g_hash_table_get_keys (self->connections);
+  gint64 now = g_get_monotonic_time ();
+
+  for (GList *l = sockets; l != NULL; l = l->next) {
+    GSocket *socket = l->data;
+    Connection *c = g_object_get_data (G_OBJECT (socket), CONNECTION_KEY);
+    gboolean authenticated = g_object_get_data (G_OBJECT (socket),
+                                                FINGERPRINT_KEY) != NULL;
+
+    if (g_socket_is_closed (socket) ||
+        (!authenticated && now - c->opened_us > HANDSHAKE_DEADLINE_US) ||
+        (authenticated && c->active == 0 &&
+         (peer_hung_up (socket) || now - c->last_active_us > IDLE_TIMEOUT_US))) {
+      connection_abort (socket);
+      connection_untrack (self, socket);
+    }
+  }
+  return G_SOURCE_CONTINUE;
 }
 
 /* --- routing ----------------------------------------------------------------- */
@@ -422,11 +528,30 @@ on_live_finished (SoupServerMessage *msg, gpointer user_data)
 }
 
 /* Drops the connection at once: nothing more reaches the display. */
+/*
+ * Drops a connection at once: a TCP reset, with whatever the kernel still
+ * queues for the peer discarded (SO_LINGER 0), so not one more byte reaches
+ * it. Only the GSocket is closed: libsoup keeps a valid, closed object, fails
+ * its next read or write on it and lets the connection go.
+ */
+static void
+connection_abort (GSocket *socket)
+{
+  struct linger hard = { .l_onoff = 1, .l_linger = 0 };
+
+  if (socket == NULL || g_socket_is_closed (socket))
+    return;
+  if (setsockopt (g_socket_get_fd (socket), SOL_SOCKET, SO_LINGER, &hard,
+                  sizeof hard) != 0)
+    g_warning ("Could not make a connection reset on close: %s, ignoring",
+               g_strerror (errno));
+  g_socket_close (socket, NULL);
+}
+
 static void
 live_stream_cut (LiveStream *live)
 {
-  if (live->socket != NULL)
-    g_socket_shutdown (live->socket, TRUE, TRUE, NULL);
+  connection_abort (live->socket);
   live_stream_end (live);
 }
 
@@ -499,15 +624,33 @@ void
 hearth_http_server_recheck (HearthHttpServer *self)
 {
   g_autoptr (GList) snapshot = g_list_copy (self->streams);
+  g_autoptr (GList) sockets = g_hash_table_get_keys (self->connections);
 
+  /* A display that no longer resolves loses every connection it has: live
+   * streams, requests held open and idle keep-alive connections alike. */
+  for (GList *l = sockets; l != NULL; l = l->next) {
+    const char *fingerprint = g_object_get_data (l->data, FINGERPRINT_KEY);
+    g_autoptr (HearthDisplayRow) display =
+        hearth_access_resolve_display (self->access, fingerprint, NULL);
+
+    if (display == NULL) {
+      connection_abort (l->data);
+      connection_untrack (self, l->data);
+    }
+  }
+
+  /* A live stream whose camera is no longer its display's is cut, even one
+   * that has ended but still has bytes queued. */
   for (GList *l = snapshot; l != NULL; l = l->next) {
     LiveStream *live = l->data;
     g_autoptr (HearthDisplayRow) display = NULL;
     g_autoptr (HearthCameraRow) camera = NULL;
     g_autoptr (GError) error = NULL;
 
-    if (live->done)
+    if (live->socket == NULL || g_socket_is_closed (live->socket)) {
+      live_stream_end (live);
       continue;
+    }
     display = hearth_access_resolve_display (self->access, live->fingerprint,
                                              &error);
     if (display != NULL)
@@ -545,6 +688,12 @@ HearthCamera *
 hearth_http_server_lookup_camera (HearthHttpServer *self, const char *id)
 {
   return g_hash_table_lookup (self->cameras, id);
+}
+
+guint
+hearth_http_server_get_n_connections (HearthHttpServer *self)
+{
+  return g_hash_table_size (self->connections);
 }
 
 guint
@@ -593,6 +742,7 @@ hearth_http_server_listen (HearthHttpServer *self, GTlsCertificate *certificate,
   g_signal_connect (self->soup, "request-started",
                     G_CALLBACK (on_request_started), self);
   soup_server_add_handler (self->soup, "/v1", handle_v1, self, NULL);
+  self->sweep_source = g_timeout_add_seconds (1, sweep_connections, self);
   if (!soup_server_listen (self->soup, sockaddr, SOUP_SERVER_LISTEN_HTTPS, error)) {
     g_prefix_error (error, "cannot listen on %s: ", address);
     return FALSE;
@@ -628,6 +778,7 @@ hearth_http_server_close (HearthHttpServer *self)
   }
   g_clear_pointer (&self->snapshots, hearth_snapshot_cache_free);
   g_clear_pointer (&self->hls, hearth_hls_indexes_free);
+  g_clear_handle_id (&self->sweep_source, g_source_remove);
   if (self->soup != NULL) {
     soup_server_disconnect (self->soup);
     g_clear_object (&self->soup);

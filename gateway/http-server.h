@@ -31,6 +31,8 @@ guint16 hearth_http_server_get_port (HearthHttpServer *self);
 /* Re-runs the access check for every live stream now; cuts those that fail. */
 void hearth_http_server_recheck (HearthHttpServer *self);
 guint hearth_http_server_get_n_streams (HearthHttpServer *self);
+/* Open connections to the stream port, authenticated or not yet. */
+guint hearth_http_server_get_n_connections (HearthHttpServer *self);
 guint hearth_http_server_count_viewers (HearthHttpServer *self,
                                         const char *camera_id);
 void hearth_http_server_close (HearthHttpServer *self);

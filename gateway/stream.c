@@ -335,7 +335,8 @@ hearth_stream_init (HearthStream *self)
  * @gop_cache_max_bytes: the most the GOP cache may hold; a GOP that grows
  *   past it is not cached (late joiners wait for the next keyframe)
  *
- * The stream starts at generation 0; hearth_stream_begin_generation() moves on.
+ * The stream starts at generation 0; hearth_stream_begin_generation() moves
+ * on, to numbers that only grow for the life of the process.
  *
  * Returns: (transfer full): a new stream
  */
@@ -395,7 +396,11 @@ hearth_stream_begin_generation (HearthStream *self)
 
   g_object_ref (self);
   end_generation (self);
-  self->generation++;
+  /* From the monotonic clock: a generation number is never used twice for a
+   * camera in this process, even by a new HearthStream of the same camera
+   * (after a move, say), so nothing keyed by (camera, generation) outlives
+   * the stream that filled it. */
+  self->generation = MAX (self->generation + 1, (guint64) g_get_monotonic_time ());
   self->ended = FALSE;
   g_object_unref (self);
 

@@ -424,12 +424,12 @@ test_shared_bytes (void)
 
   hearth_stream_begin_generation (stream);
   push_init (stream);
-  g_assert_true (hearth_stream_push_fragment (stream, 1, keyframe, TRUE));
+  g_assert_true (hearth_stream_push_fragment (stream, hearth_stream_get_generation (stream), keyframe, TRUE));
   for (guint i = 0; i < G_N_ELEMENTS (r); i++) {
     recorder_init (&r[i]);
     subscribe (stream, &r[i]);
   }
-  g_assert_true (hearth_stream_push_fragment (stream, 1, live, FALSE));
+  g_assert_true (hearth_stream_push_fragment (stream, hearth_stream_get_generation (stream), live, FALSE));
 
   /* Muxed once, shared by all: the same chunks, the same GBytes, no copy. */
   for (guint i = 0; i < G_N_ELEMENTS (r); i++) {
