@@ -25,9 +25,7 @@ add_camera_json (JsonBuilder *b, const HearthCameraRow *row, HearthCamera *camer
   json_builder_set_member_name (b, "name");
   json_builder_add_string_value (b, row->name);
   json_builder_set_member_name (b, "state");
-  json_builder_add_string_value (
-      b, camera ? hearth_camera_state_to_string (hearth_camera_get_state (camera))
-                : "stopped");
+  json_builder_add_string_value (b, hearth_camera_get_state_name (camera));
   json_builder_set_member_name (b, "codec");
   if (known)
     json_builder_add_string_value (b, codec);

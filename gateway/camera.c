@@ -875,6 +875,13 @@ hearth_camera_state_to_string (HearthCameraState state)
   }
 }
 
+const char *
+hearth_camera_get_state_name (HearthCamera *camera)
+{
+  return hearth_camera_state_to_string (camera ? hearth_camera_get_state (camera)
+                                               : HEARTH_CAMERA_STOPPED);
+}
+
 /**
  * hearth_camera_new:
  * @id: the camera's UUID

@@ -25,6 +25,9 @@ typedef enum {
 } HearthCameraState;
 
 const char *hearth_camera_state_to_string (HearthCameraState state);
+/* The state of @camera as a word; "stopped" for NULL (a camera with no
+ * running ingest). */
+const char *hearth_camera_get_state_name (HearthCamera *camera);
 
 /* @url: rtsp://, rtsps:// or synthetic: (already validated by the caller). */
 HearthCamera *hearth_camera_new (const char *id, const char *url);

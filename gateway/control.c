@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -577,6 +578,24 @@ groups_line_contains (const char *status, gid_t group)
   return FALSE;
 }
 
+static gboolean
+user_in_group (uid_t uid, gid_t gid, gid_t group)
+{
+  struct passwd pw, *found = NULL;
+  char buf[4096];
+  gid_t groups[256];
+  int n = G_N_ELEMENTS (groups);
+
+  if (getpwuid_r (uid, &pw, buf, sizeof buf, &found) != 0 || found == NULL)
+    return FALSE;
+  if (getgrouplist (pw.pw_name, gid, groups, &n) < 0)
+    return FALSE;
+  for (int i = 0; i < n; i++)
+    if (groups[i] == group)
+      return TRUE;
+  return FALSE;
+}
+
 /* Whether the peer may use the socket; @peer describes it for the log. */
 static gboolean
 connection_check_peer (HearthControl *self, GSocketConnection *stream,
@@ -610,11 +629,13 @@ connection_check_peer (HearthControl *self, GSocketConnection *stream,
   if (ucred->gid == self->group)
     return TRUE;
 
-  /* Supplementary groups: the peer process's own, as the kernel has them. */
+  /* Supplementary groups: the peer process's own, as the kernel has them;
+   * where another user's processes are hidden (ProtectProc=invisible in the
+   * unit), the user's groups from the user database. */
   status_path = g_strdup_printf ("/proc/%d/status", (int) ucred->pid);
-  if (!g_file_get_contents (status_path, &status, NULL, NULL))
-    return FALSE;
-  return groups_line_contains (status, self->group);
+  if (g_file_get_contents (status_path, &status, NULL, NULL))
+    return groups_line_contains (status, self->group);
+  return user_in_group (ucred->uid, ucred->gid, self->group);
 }
 
 static gboolean

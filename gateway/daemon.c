@@ -377,9 +377,7 @@ method_camera_list (HearthDaemon *self, HearthControlRequest *req, GError **erro
     json_builder_set_member_name (b, "url");
     json_builder_add_string_value (b, url);
     json_builder_set_member_name (b, "state");
-    json_builder_add_string_value (
-        b, camera ? hearth_camera_state_to_string (hearth_camera_get_state (camera))
-                  : "stopped");
+    json_builder_add_string_value (b, hearth_camera_get_state_name (camera));
     json_builder_set_member_name (b, "reason");
     if (reason && camera && hearth_camera_get_state (camera) == HEARTH_CAMERA_OFFLINE)
       json_builder_add_string_value (b, reason);
@@ -418,9 +416,7 @@ method_camera_stats (HearthDaemon *self, HearthControlRequest *req, GError **err
   json_builder_set_member_name (b, "name");
   json_builder_add_string_value (b, row->name);
   json_builder_set_member_name (b, "state");
-  json_builder_add_string_value (
-      b, camera ? hearth_camera_state_to_string (hearth_camera_get_state (camera))
-                : "stopped");
+  json_builder_add_string_value (b, hearth_camera_get_state_name (camera));
   json_builder_set_member_name (b, "generation");
   json_builder_add_int_value (b, stats.generation);
   json_builder_set_member_name (b, "bitrate_kbps");

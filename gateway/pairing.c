@@ -25,6 +25,9 @@
 #define MAX_BODY 16384
 #define MAX_PUBLIC_KEY 4096
 #define FAILURE_WINDOW_US (60 * G_USEC_PER_SEC)
+/* Peers remembered for rate limiting; past that, old entries are dropped,
+ * and if none is old, unknown peers are limited too. */
+#define MAX_FAILING_PEERS 1024
 
 typedef struct {
   gint64 window_id;
@@ -87,10 +90,48 @@ advertised_addresses (HearthPairing *self, const char *listen, guint16 port)
 
 /* --- the listener ------------------------------------------------------------- */
 
+/* The key a peer is counted under: its address, or for IPv6 its /64, which
+ * one host can rotate through at will. (transfer full) */
+static char *
+peer_key (GSocketAddress *remote)
+{
+  GInetAddress *address = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+
+  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6) {
+    guint8 prefix[16] = { 0 };
+    g_autoptr (GInetAddress) net = NULL;
+    g_autofree char *text = NULL;
+
+    memcpy (prefix, g_inet_address_to_bytes (address), 8);
+    net = g_inet_address_new_from_bytes (prefix, G_SOCKET_FAMILY_IPV6);
+    text = g_inet_address_to_string (net);
+    return g_strconcat (text, "/64", NULL);
+  }
+  return g_inet_address_to_string (address);
+}
+
+static void
+forget_old_failures (HearthPairing *self)
+{
+  GHashTableIter iter;
+  Failures *f;
+  gint64 now = g_get_monotonic_time ();
+
+  g_hash_table_iter_init (&iter, self->failures);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &f))
+    if (now - f->since > FAILURE_WINDOW_US)
+      g_hash_table_iter_remove (&iter);
+}
+
 static gboolean
 peer_rate_limited (HearthPairing *self, const char *peer)
 {
   Failures *f = g_hash_table_lookup (self->failures, peer);
+
+  if (f == NULL && g_hash_table_size (self->failures) >= MAX_FAILING_PEERS) {
+    forget_old_failures (self);
+    return g_hash_table_size (self->failures) >= MAX_FAILING_PEERS;
+  }
 
   if (f == NULL)
     return FALSE;
@@ -248,8 +289,7 @@ handle_pair (SoupServer *soup, SoupServerMessage *msg, const char *path,
     hearth_http_reply_error (msg, 403, "not_local", "pairing is only possible from the local network");
     return;
   }
-  peer = g_inet_address_to_string (
-      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  peer = peer_key (remote);
   if (peer_rate_limited (self, peer)) {
     hearth_http_reply_error (msg, 429, "rate_limited",
                  "too many failed pairing attempts; try again in a minute");

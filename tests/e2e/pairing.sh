@@ -107,5 +107,23 @@ grep -qi "already used" "$T/c1.log" "$T/c2.log" || fail "the loser got an unclea
 [ "$(ctl --json display list | json 'all(len(d["fingerprint"])==64 for d in j["displays"])')" = True ] ||
   fail "a display row without a certificate"
 
+# Guessing is slowed down: after repeated failures from one address the
+# pairing port answers 429 for a while, even to a good token.
+limited=0
+for i in $(seq 1 15); do
+  code=$(curl -sk -o "$T/guess.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d '{"token":"00000000000000000000000000000000","public_key":"x","name":"guess"}' \
+    "https://127.0.0.1:$port/v1/pair")
+  if [ "$code" = 429 ]; then limited=$i; break; fi
+  [ "$code" = 403 ] || fail "guess $i answered $code"
+done
+[ $limited -gt 0 ] || fail "15 wrong guesses were never slowed down"
+[ "$(json 'j["error"]' <"$T/guess.json")" = rate_limited ] || fail "429 without rate_limited"
+log "rate limited after $limited guesses"
+payload=$(ctl pair --household Home --print-payload)
+rc=0; display late2 pair "$payload" --name late2 >"$T/limited.log" 2>&1 || rc=$?
+[ $rc -eq 2 ] || fail "a rate-limited peer could still pair (exit $rc)"
+[ "$(displays)" -eq 2 ] || fail "a rate-limited attempt wrote a display"
+
 stop_gateway
 log "ok"
