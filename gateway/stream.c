@@ -392,6 +392,8 @@ hearth_stream_is_ready (HearthStream *self)
 guint64
 hearth_stream_begin_generation (HearthStream *self)
 {
+  guint64 now;
+
   g_return_val_if_fail (HEARTH_IS_STREAM (self), 0);
 
   g_object_ref (self);
@@ -400,7 +402,8 @@ hearth_stream_begin_generation (HearthStream *self)
    * camera in this process, even by a new HearthStream of the same camera
    * (after a move, say), so nothing keyed by (camera, generation) outlives
    * the stream that filled it. */
-  self->generation = MAX (self->generation + 1, (guint64) g_get_monotonic_time ());
+  now = (guint64) g_get_monotonic_time ();
+  self->generation = MAX (self->generation + 1, now);
   self->ended = FALSE;
   g_object_unref (self);
 

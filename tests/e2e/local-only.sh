@@ -40,5 +40,6 @@ inet=$(grep 'connect(' "$T/connect.trace" | grep -E 'AF_INET6?' || true)
 [ -n "$inet" ] || fail "hearthd never connected to its camera"
 others=$(grep -vE "sin_port=htons\\($camera_port\\).*inet_addr\\(\"127\\.0\\.0\\.1\"\\)" <<<"$inet" || true)
 [ -z "$others" ] || fail "hearthd connected somewhere else than its camera: $others"
+check_gateway_log
 log "$(wc -l <<<"$inet") inet connections, all to the camera at 127.0.0.1:$camera_port"
 log "ok"

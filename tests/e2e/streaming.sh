@@ -83,6 +83,15 @@ snapshot() { # snapshot DISPLAY CAMERA FILE: prints the HTTP status
 [ "$(colour "$T/b.jpg")" = blue ] || fail "snapshot of B is $(colour "$T/b.jpg"), not blue"
 ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 "$T/a.jpg" |
   grep -qx "mjpeg,640,360" || fail "the snapshot is not a 640x360 JPEG"
+# Asked in turn, over several keyframes (the two cameras' keyframes have the
+# same sequence numbers), each camera still shows its own picture.
+for i in $(seq 1 10); do
+  snapshot one "$cam_a" "$T/ta.jpg" >/dev/null
+  snapshot one "$cam_b" "$T/tb.jpg" >/dev/null
+  echo "$(colour "$T/ta.jpg") $(colour "$T/tb.jpg")"
+done >"$T/turns.txt"
+[ "$(sort -u "$T/turns.txt")" = "red blue" ] ||
+  fail "snapshots asked in turn: $(sort "$T/turns.txt" | uniq -c | tr '\n' ' ')"
 
 # --- LL-HLS: the same fragments as segments and parts -------------------------
 log "hls"
@@ -181,11 +190,15 @@ ctl camera stats 00000000-0000-4000-8000-000000000000 >/dev/null 2>&1 || code=$?
 # --- both cameras restart at once: a new generation each ---------------------
 log "restart"
 gen_a=$(ctl --json camera stats "$cam_a" | json 'j["generation"]')
-# A watcher that keeps (re)opening A's stream and B's snapshots all along.
+# A watcher that keeps (re)opening A's stream and both snapshots all along.
+# Both cameras restart at once, so their new keyframes have the same
+# generation and sequence numbers: only the camera id keeps their pictures
+# apart.
 (
   while [ ! -e "$T/stop-watch" ]; do
     frames_of one "$cam_a" 15 >>"$T/watch-a.txt" 2>/dev/null || true
     snapshot one "$cam_b" "$T/w.jpg" >/dev/null && colour "$T/w.jpg" >>"$T/watch-b.txt" || true
+    snapshot one "$cam_a" "$T/v.jpg" >/dev/null && colour "$T/v.jpg" >>"$T/watch-a-pictures.txt" || true
   done
 ) &
 watch_pid=$!
@@ -214,11 +227,17 @@ awk -v old="$old_a" -v new="$CAM_ID_a" '/^frame/ {
     else if (s[2] != old) { print "frame of " s[2]; exit 1 }
     else if (seen) { print "old frame after a new one"; exit 1 } }' "$T/watch-a.txt" ||
   fail "old generation served after the new one started"
-# B's pictures: blue then white, never A's red or green, never blue after white.
-awk '$0 == "white" { seen = 1; next }
-     $0 == "blue" && !seen { next }
-     { print "picture " $0; exit 1 }' "$T/watch-b.txt" ||
+# Each camera's pictures: its old colour, then its new one; never the other
+# camera's, never the old colour after the new one.
+pictures_ok() { # FILE OLD NEW
+  awk -v old="$2" -v new="$3" '$0 == new { seen = 1; next }
+       $0 == old && !seen { next }
+       { print "picture " $0; exit 1 }' "$1"
+}
+pictures_ok "$T/watch-b.txt" blue white ||
   fail "a wrong picture of camera B: $(tr '\n' ' ' <"$T/watch-b.txt")"
+pictures_ok "$T/watch-a-pictures.txt" red green ||
+  fail "a wrong picture of camera A: $(tr '\n' ' ' <"$T/watch-a-pictures.txt")"
 [ "$(snapshot one "$cam_a" "$T/a2.jpg")" = 200 ] || fail "snapshot of A after restart failed"
 [ "$(colour "$T/a2.jpg")" = green ] || fail "snapshot of A after restart is $(colour "$T/a2.jpg")"
 [ "$(snapshot one "$cam_b" "$T/b2.jpg")" = 200 ] || fail "snapshot of B after restart failed"

@@ -119,11 +119,14 @@ class Gateway:
 
     async def start(self):
         log_file = open(self.log_path, "ab")
+        # Without fatal criticals: rtspsrc itself logs a GStreamer critical on
+        # some reconnects. Any other critical fails the run (criticals()).
+        env = {k: v for k, v in os.environ.items() if k != "G_DEBUG"}
         self.proc = await asyncio.create_subprocess_exec(
             HEARTHD, "--config", self.config, "--state-dir", self.state,
             "--listen", f"127.0.0.1:{self.stream_port}",
             "--pairing-listen", f"127.0.0.1:{self.pairing_port}",
-            stdout=log_file, stderr=log_file)
+            stdout=log_file, stderr=log_file, env=env)
         log_file.close()
 
         async def answers():
@@ -153,6 +156,11 @@ class Gateway:
         if rc != 0:
             self.crashes += 1
             log(f"CRASH: hearthd exited with {rc} on SIGTERM")
+
+    def criticals(self):
+        with open(self.log_path, errors="replace") as f:
+            return [line.strip() for line in f
+                    if "-CRITICAL **" in line and "GStreamer-CRITICAL" not in line]
 
     async def ctl(self, *args, check=True):
         return await run(HEARTHCTL, "--state-dir", self.state, *args, check=check)
@@ -613,7 +621,9 @@ async def main():
     print(f"frames after revocation or move past 1 s: {violations['late-after-change']}")
     print(f"frames captured before the camera joined the household: "
           f"{violations['captured-before-move']}")
+    criticals = gateway.criticals()
     print(f"crashes: {gateway.crashes}")
+    print(f"criticals logged by the gateway (GStreamer's own excepted): {len(criticals)}")
     for e in examples:
         print("  " + e)
 
@@ -624,6 +634,8 @@ async def main():
         failed.append("isolation violations")
     if gateway.crashes:
         failed.append("gateway crashes")
+    if criticals:
+        failed.append("gateway criticals: " + "; ".join(criticals[:3]))
     for h in HOUSEHOLDS[:-1]:
         if frames[h] < MIN_FRAMES_PER_HOUSEHOLD:
             failed.append(f"household {h} received only {frames[h]} frames")
