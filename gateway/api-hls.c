@@ -54,6 +54,7 @@ typedef struct {
   HlsIndex *index;
   SoupServerMessage *msg;
   char *camera_id;            /* what the request resolved to */
+  char *fingerprint;          /* the connection's, to ask the choke point again */
   gint64 display_id;
   gint64 household_id;
   guint64 msn;
@@ -143,6 +144,7 @@ waiter_free (HlsWaiter *waiter)
   }
   g_object_unref (waiter->msg);
   g_free (waiter->camera_id);
+  g_free (waiter->fingerprint);
   g_free (waiter);
 }
 
@@ -392,8 +394,11 @@ waiter_answer (HlsWaiter *waiter)
 {
   if (waiter->finished_id == 0)
     return;
-  serve_playlist (waiter->index, waiter->msg, waiter->camera_id,
-                  waiter->display_id, waiter->household_id);
+  /* Held up to BLOCK_MS: the display may have lost the camera meanwhile. */
+  if (hearth_http_server_still_allowed (waiter->index->server, waiter->msg,
+                                        waiter->fingerprint, waiter->camera_id))
+    serve_playlist (waiter->index, waiter->msg, waiter->camera_id,
+                    waiter->display_id, waiter->household_id);
   soup_server_message_unpause (waiter->msg);
 }
 
@@ -636,6 +641,7 @@ hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
   waiter->index = index;
   waiter->msg = g_object_ref (request->msg);
   waiter->camera_id = g_strdup (row->id);
+  waiter->fingerprint = g_strdup (request->fingerprint);
   waiter->display_id = request->display->id;
   waiter->household_id = request->display->household_id;
   waiter->msn = index->segments->len > 0 || blocking ? msn : 0;

@@ -226,25 +226,19 @@ serve (HearthHttpServer *server, SoupServerMessage *msg, const char *camera_id,
 static void
 answer_waiter (Waiter *waiter, SnapshotEntry *entry, const GError *decode_error)
 {
-  HearthAccess *access = hearth_http_server_get_access (waiter->server);
-  g_autoptr (HearthDisplayRow) display = NULL;
-  g_autoptr (HearthCameraRow) row = NULL;
-  g_autoptr (GError) error = NULL;
-
   if (waiter->finished_id == 0)
     return;
 
-  display = hearth_access_resolve_display (access, waiter->fingerprint, &error);
-  if (display != NULL)
-    row = hearth_access_camera (access, display, waiter->camera_id, &error);
-  if (row == NULL)
-    hearth_http_reply_gerror (waiter->msg, error);
-  else if (decode_error != NULL)
-    hearth_http_reply_error (waiter->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                             "unavailable", "the picture could not be decoded");
-  else
-    serve (waiter->server, waiter->msg, waiter->camera_id, waiter->generation,
-           waiter->display_id, waiter->household_id, entry);
+  /* Refused: still_allowed has answered. */
+  if (hearth_http_server_still_allowed (waiter->server, waiter->msg,
+                                        waiter->fingerprint, waiter->camera_id)) {
+    if (decode_error != NULL)
+      hearth_http_reply_error (waiter->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                               "unavailable", "the picture could not be decoded");
+    else
+      serve (waiter->server, waiter->msg, waiter->camera_id, waiter->generation,
+             waiter->display_id, waiter->household_id, entry);
+  }
   soup_server_message_unpause (waiter->msg);
 }
 

@@ -620,6 +620,24 @@ hearth_http_server_start_live (HearthHttpRequest *request,
     soup_server_message_pause (request->msg);
 }
 
+gboolean
+hearth_http_server_still_allowed (HearthHttpServer *self, SoupServerMessage *msg,
+                                  const char *fingerprint, const char *camera_id)
+{
+  g_autoptr (HearthDisplayRow) display = NULL;
+  g_autoptr (HearthCameraRow) row = NULL;
+  g_autoptr (GError) error = NULL;
+
+  display = hearth_access_resolve_display (self->access, fingerprint, &error);
+  if (display != NULL)
+    row = hearth_access_camera (self->access, display, camera_id, &error);
+  if (row == NULL) {
+    hearth_http_reply_gerror (msg, error);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 void
 hearth_http_server_recheck (HearthHttpServer *self)
 {

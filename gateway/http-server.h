@@ -50,6 +50,17 @@ HearthAccess *hearth_http_server_get_access (HearthHttpServer *self);
 /* (transfer none) (nullable) */
 HearthCamera *hearth_http_server_lookup_camera (HearthHttpServer *self,
                                                 const char *id);
+/*
+ * For a request that was held (a blocking playlist reload, a snapshot being
+ * decoded): asks the choke point again whether the display behind
+ * @fingerprint may still see @camera_id. If not, answers the refusal on @msg
+ * and returns FALSE.
+ */
+gboolean hearth_http_server_still_allowed (HearthHttpServer *self,
+                                           SoupServerMessage *msg,
+                                           const char *fingerprint,
+                                           const char *camera_id);
+
 /* Starts the live MP4 response for an already authorised camera. */
 void hearth_http_server_start_live (HearthHttpRequest *request,
                                     const HearthCameraRow *camera);
