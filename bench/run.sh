@@ -70,7 +70,7 @@ cat >"$T/hearthd.conf" <<CONF
 max-connections = 1000
 max-streams-per-display = 8
 CONF
-(exec "$BIN_HEARTHD" --config "$T/hearthd.conf" --state-dir "$T/state" \
+(exec "$BIN_HEARTHD" --config "$T/hearthd.conf" --state-dir "$T/state" --plugin-dir "$BUILD/plugins" \
   --listen 127.0.0.1:0 --pairing-listen 127.0.0.1:0 >"$T/hearthd.log" 2>&1) &
 gateway=$!
 PIDS+=($gateway)

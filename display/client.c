@@ -10,7 +10,13 @@
  * fingerprint was pinned is accepted, and the answer's peer certificate is
  * checked again before its body is used. The session keeps its connection
  * alive between requests. Requests try the gateway's addresses in turn,
- * starting with the one that answered last.
+ * starting with the one that answered last. When none connects (refused,
+ * unreachable, timed out, or another certificate there), the gateway is
+ * looked up by mDNS (mdns.c) and the addresses found are tried the same way:
+ * their service port for a paired client, their pair= port while pairing.
+ * mDNS gives addresses, never trust: the pin decides as for any address. The
+ * address that answers replaces the stored ones (display.ini), since every
+ * one of those had just failed.
  *
  * This file also reads and writes the configuration directory (display.ini
  * and the PEM files next to it).
@@ -25,6 +31,8 @@
 
 #include "error.h"
 #include "hearth-config.h"
+#include "mdns.h"
+#include "netaddr.h"
 #include "pki.h"
 
 /* Largest JSON answer read into memory. */
@@ -43,7 +51,12 @@ struct _HearthDisplayClient {
   GTlsCertificate *certificate; /* nullable: the display's identity */
   SoupSession *session;
   guint preferred;              /* index of the address that answered last */
+  char *config_dir;             /* NULL while pairing */
+  guint mdns_timeout_ms;        /* 0: no mDNS lookup */
 };
+
+enum { SIGNAL_GATEWAY_MOVED, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (HearthDisplayClient, hearth_display_client, G_TYPE_OBJECT)
 
@@ -165,6 +178,39 @@ write_public_file (const char *dir, const char *name, const char *contents, GErr
 }
 
 /**
+ * hearth_display_config_save_addresses:
+ * @config_dir: a configuration directory written by a pairing
+ * @stream_addresses: the gateway's addresses from now on, "host:port"
+ *
+ * Replaces [gateway] stream-addresses in display.ini, keeping the rest. The
+ * new file replaces the old one in one rename.
+ *
+ * Returns: TRUE, or FALSE with @error set.
+ */
+gboolean
+hearth_display_config_save_addresses (const char *config_dir,
+                                      const char *const *stream_addresses,
+                                      GError **error)
+{
+  g_autofree char *path = g_build_filename (config_dir, HEARTH_DISPLAY_INI, NULL);
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autofree char *ini = NULL;
+  gsize ini_len = 0;
+
+  g_return_val_if_fail (stream_addresses != NULL && stream_addresses[0] != NULL, FALSE);
+
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_KEEP_COMMENTS, error))
+    return FALSE;
+  g_key_file_set_string_list (kf, "gateway", "stream-addresses", stream_addresses,
+                              g_strv_length ((char **) stream_addresses));
+  ini = g_key_file_to_data (kf, &ini_len, NULL);
+  return g_file_set_contents_full (path, ini, ini_len,
+                                   G_FILE_SET_CONTENTS_CONSISTENT |
+                                   G_FILE_SET_CONTENTS_DURABLE,
+                                   0600, error);
+}
+
+/**
  * hearth_display_config_save:
  * @config_dir: the configuration directory; made (0700) if missing
  * @config: what display.ini will say
@@ -242,6 +288,7 @@ hearth_display_client_finalize (GObject *object)
   g_clear_pointer (&self->addresses, g_ptr_array_unref);
   g_clear_pointer (&self->fingerprint, g_free);
   g_clear_pointer (&self->config, hearth_display_config_free);
+  g_clear_pointer (&self->config_dir, g_free);
 
   G_OBJECT_CLASS (hearth_display_client_parent_class)->finalize (object);
 }
@@ -250,12 +297,17 @@ static void
 hearth_display_client_class_init (HearthDisplayClientClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = hearth_display_client_finalize;
+
+  signals[SIGNAL_GATEWAY_MOVED] = g_signal_new ("gateway-moved",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
 hearth_display_client_init (HearthDisplayClient *self)
 {
   self->addresses = g_ptr_array_new_with_free_func (g_free);
+  self->mdns_timeout_ms = HEARTH_DISPLAY_MDNS_TIMEOUT_S * 1000;
 }
 
 static gboolean
@@ -357,6 +409,7 @@ hearth_display_client_new_from_config_dir (const char *config_dir, GError **erro
   for (i = 0; config->stream_addresses[i] != NULL; i++)
     g_ptr_array_add (self->addresses, g_strdup (config->stream_addresses[i]));
   self->config = g_steal_pointer (&config);
+  self->config_dir = g_strdup (config_dir);
 
   return g_steal_pointer (&self);
 }
@@ -372,6 +425,20 @@ hearth_display_client_get_config (HearthDisplayClient *self)
   g_return_val_if_fail (HEARTH_IS_DISPLAY_CLIENT (self), NULL);
 
   return self->config;
+}
+
+/**
+ * hearth_display_client_set_mdns_timeout:
+ * @timeout_ms: how long an mDNS lookup of the gateway may take; 0: none
+ *
+ * Default: HEARTH_DISPLAY_MDNS_TIMEOUT_S.
+ */
+void
+hearth_display_client_set_mdns_timeout (HearthDisplayClient *self, guint timeout_ms)
+{
+  g_return_if_fail (HEARTH_IS_DISPLAY_CLIENT (self));
+
+  self->mdns_timeout_ms = timeout_ms;
 }
 
 static char *
@@ -527,16 +594,25 @@ typedef struct {
   char *method;
   char *path;
   GBytes *body;       /* nullable: JSON to send */
-  guint tried;        /* addresses tried so far */
-  guint index;        /* address being tried */
+  guint tried;        /* known addresses tried so far */
+  guint index;        /* known address being tried */
+  char *address;      /* the address being tried */
   GString *failures;  /* "addr: reason; …" */
   gboolean rejected;  /* a certificate was refused somewhere */
   SoupMessage *msg;
   GCancellable *attempt;  /* this address's attempt */
   GSource *connect_timer; /* until the request headers are written */
+  gboolean tcp_connected;  /* the attempt's TCP connection is up */
   gboolean connect_timed_out;
   GInputStream *stream;
   GByteArray *error_body;
+
+  /* After the known addresses: the gateway looked up by mDNS. */
+  gboolean mdns_done;
+  GPtrArray *candidates;  /* of char* "host:port", found by mDNS */
+  guint next_candidate;
+  gboolean from_mdns;     /* the address being tried is a candidate */
+  char *mdns_note;        /* nullable: why mDNS gave nothing to try */
 } SendData;
 
 static void
@@ -557,6 +633,29 @@ on_connect_timeout (gpointer user_data)
   g_cancellable_cancel (data->attempt);
   g_clear_pointer (&data->connect_timer, g_source_unref);
   return G_SOURCE_REMOVE;
+}
+
+static void
+start_connect_timer (SendData *data, guint seconds)
+{
+  stop_connect_timer (data);
+  data->connect_timer = g_timeout_source_new_seconds (seconds);
+  g_source_set_callback (data->connect_timer, on_connect_timeout, data, NULL);
+  g_source_attach (data->connect_timer, g_main_context_get_thread_default ());
+}
+
+static void
+on_network_event (SoupMessage *msg, GSocketClientEvent event, GIOStream *connection,
+                  gpointer user_data)
+{
+  SendData *data = user_data;
+
+  /* The address answered: a slow TLS handshake (a loaded gateway, a
+   * sanitizer build) gets longer than a silent address. */
+  if (event == G_SOCKET_CLIENT_CONNECTED && data->connect_timer != NULL) {
+    data->tcp_connected = TRUE;
+    start_connect_timer (data, HEARTH_DISPLAY_HANDSHAKE_TIMEOUT_S);
+  }
 }
 
 static void
@@ -622,6 +721,9 @@ send_data_free (SendData *data)
   end_attempt (data);
   g_free (data->method);
   g_free (data->path);
+  g_free (data->address);
+  g_free (data->mdns_note);
+  g_clear_pointer (&data->candidates, g_ptr_array_unref);
   g_clear_pointer (&data->body, g_bytes_unref);
   g_string_free (data->failures, TRUE);
   g_clear_object (&data->msg);
@@ -664,6 +766,27 @@ describe_send_error (SoupMessage *msg, const char *expected_fp, GError *error, g
   return g_strdup (error->message);
 }
 
+/* The gateway answered, pinned, at @address found by mDNS: from now on that
+ * is its address, in this process and, for a paired display, on disk. */
+static void
+adopt_found_address (HearthDisplayClient *self, const char *address)
+{
+  const char *addresses[] = { address, NULL };
+  g_autoptr (GError) error = NULL;
+
+  g_ptr_array_set_size (self->addresses, 0);
+  g_ptr_array_add (self->addresses, g_strdup (address));
+  self->preferred = 0;
+
+  if (self->config != NULL) {
+    g_strfreev (self->config->stream_addresses);
+    self->config->stream_addresses = g_strdupv ((char **) addresses);
+    hearth_display_config_save_addresses (self->config_dir, addresses, &error);
+  }
+  g_signal_emit (self, signals[SIGNAL_GATEWAY_MOVED], 0, address,
+                 error != NULL ? error->message : NULL);
+}
+
 static void
 on_error_body_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -694,7 +817,7 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GTask) task = user_data;
   HearthDisplayClient *self = g_task_get_source_object (task);
   SendData *data = g_task_get_task_data (task);
-  const char *address = g_ptr_array_index (self->addresses, data->index);
+  const char *address = data->address;
   g_autoptr (GError) error = NULL;
   g_autoptr (GInputStream) stream = NULL;
   g_autofree char *peer_fp = NULL;
@@ -711,12 +834,21 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
     if (data->connect_timed_out)
-      reason = g_strdup_printf ("timed out: no connection after %d s",
-                                HEARTH_DISPLAY_CONNECT_TIMEOUT_S);
+      reason = data->tcp_connected
+                   ? g_strdup_printf ("timed out: no TLS handshake within %d s",
+                                      HEARTH_DISPLAY_HANDSHAKE_TIMEOUT_S)
+                   : g_strdup_printf ("timed out: no connection after %d s",
+                                      HEARTH_DISPLAY_CONNECT_TIMEOUT_S);
     else
       reason = describe_send_error (data->msg, self->fingerprint, error, &data->rejected);
     g_debug ("%s %s at %s: %s", data->method, data->path, address, reason);
-    add_failure (data, address, reason);
+    if (data->from_mdns) {
+      g_autofree char *labelled = g_strconcat (address, " (found by mDNS)", NULL);
+
+      add_failure (data, labelled, reason);
+    } else {
+      add_failure (data, address, reason);
+    }
     g_clear_object (&data->msg);
     try_next_address (g_steal_pointer (&task));
     return;
@@ -732,7 +864,10 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   }
 
-  self->preferred = data->index;
+  if (data->from_mdns)
+    adopt_found_address (self, address);
+  else
+    self->preferred = data->index;
   data->stream = g_steal_pointer (&stream);
   status = soup_message_get_status (data->msg);
   if (SOUP_STATUS_IS_SUCCESSFUL (status)) {
@@ -747,6 +882,125 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
                                    g_steal_pointer (&task));
 }
 
+/* Starts one attempt at @address; FALSE (failure noted) if it cannot be made. */
+static gboolean
+start_attempt (GTask *task, const char *address, gboolean from_mdns)
+{
+  HearthDisplayClient *self = g_task_get_source_object (task);
+  SendData *data = g_task_get_task_data (task);
+  g_autofree char *host = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GUri) uri = NULL;
+  guint16 port = 0;
+
+  g_free (data->address);
+  data->address = g_strdup (address);
+  data->from_mdns = from_mdns;
+  if (!hearth_payload_split_address (address, &host, &port, &error)) {
+    add_failure (data, address, error->message);
+    return FALSE;
+  }
+
+  uri = g_uri_build (G_URI_FLAGS_NONE, "https", NULL, host, port, data->path, NULL, NULL);
+  data->msg = soup_message_new_from_uri (data->method, uri);
+  if (data->msg == NULL) {
+    add_failure (data, address, "cannot make a request URI");
+    return FALSE;
+  }
+  if (data->body != NULL)
+    soup_message_set_request_body_from_bytes (data->msg, "application/json", data->body);
+  if (self->certificate != NULL)
+    soup_message_set_tls_client_certificate (data->msg, self->certificate);
+  g_signal_connect_object (data->msg, "accept-certificate",
+                           G_CALLBACK (on_accept_certificate), self, 0);
+  if (self->certificate != NULL)
+    g_signal_connect_object (data->msg, "request-certificate",
+                             G_CALLBACK (on_request_certificate), self, 0);
+
+  /* Each address gets a few seconds to connect before the next is tried. */
+  data->attempt = link_attempt (data->msg, g_task_get_cancellable (task));
+  data->connect_timed_out = FALSE;
+  data->tcp_connected = FALSE;
+  start_connect_timer (data, HEARTH_DISPLAY_CONNECT_TIMEOUT_S);
+  g_signal_connect (data->msg, "network-event", G_CALLBACK (on_network_event), data);
+  g_signal_connect (data->msg, "wrote-headers", G_CALLBACK (on_wrote_headers), data);
+
+  soup_session_send_async (self->session, data->msg, G_PRIORITY_DEFAULT,
+                           data->attempt, on_sent, g_object_ref (task));
+  return TRUE;
+}
+
+static gboolean
+was_tried (HearthDisplayClient *self, SendData *data, const char *address)
+{
+  for (guint i = 0; i < self->addresses->len; i++) {
+    if (g_str_equal (self->addresses->pdata[i], address))
+      return TRUE;
+  }
+  for (guint i = 0; data->candidates != NULL && i < data->candidates->len; i++) {
+    if (g_str_equal (data->candidates->pdata[i], address))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static void
+on_mdns_found (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  HearthDisplayClient *self = g_task_get_source_object (task);
+  SendData *data = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) services = NULL;
+  g_autofree char *ignored = NULL;
+  guint no_pair_port = 0;
+
+  services = hearth_display_mdns_find_finish (result, &ignored, &error);
+  if (services == NULL) {
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+    data->mdns_note = g_strdup_printf ("mDNS lookup was not possible: %s", error->message);
+    try_next_address (g_steal_pointer (&task));
+    return;
+  }
+
+  data->candidates = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < services->len; i++) {
+    const HearthGatewayService *service = services->pdata[i];
+    guint16 port = self->config != NULL ? service->port : service->pair_port;
+    g_autofree char *host_port = NULL;
+
+    if (port == 0) {
+      no_pair_port++;
+      continue;
+    }
+    host_port = hearth_format_host_port (service->address, port);
+    if (was_tried (self, data, host_port))
+      continue;
+    g_debug ("found by mDNS: “%s” at %s", service->name, host_port);
+    g_ptr_array_add (data->candidates, g_steal_pointer (&host_port));
+  }
+
+  if (data->candidates->len == 0) {
+    g_autoptr (GString) note = g_string_new (NULL);
+
+    if (services->len == 0)
+      g_string_append_printf (note, "mDNS: no gateway with this certificate fingerprint "
+                                    "answered within %g s", self->mdns_timeout_ms / 1000.0);
+    else if (no_pair_port > 0)
+      g_string_append (note, "mDNS: the gateway announces no pairing port (is a pairing "
+                             "window open?)");
+    else
+      g_string_append (note, "mDNS: the gateway announces only the addresses above");
+    if (ignored != NULL)
+      g_string_append_printf (note, " (ignored: %s)", ignored);
+    data->mdns_note = g_string_free (g_steal_pointer (&note), FALSE);
+  }
+  try_next_address (g_steal_pointer (&task));
+}
+
 static void
 try_next_address (GTask *task_in)
 {
@@ -755,53 +1009,32 @@ try_next_address (GTask *task_in)
   SendData *data = g_task_get_task_data (task);
 
   while (data->tried < self->addresses->len) {
-    g_autofree char *host = NULL;
-    g_autoptr (GError) error = NULL;
-    g_autoptr (GUri) uri = NULL;
-    const char *address;
-    guint16 port = 0;
-
     data->index = (self->preferred + data->tried) % self->addresses->len;
     data->tried++;
-    address = g_ptr_array_index (self->addresses, data->index);
-    if (!hearth_payload_split_address (address, &host, &port, &error)) {
-      add_failure (data, address, error->message);
-      continue;
-    }
+    if (start_attempt (task, g_ptr_array_index (self->addresses, data->index), FALSE))
+      return;
+  }
 
-    uri = g_uri_build (G_URI_FLAGS_NONE, "https", NULL, host, port, data->path, NULL, NULL);
-    data->msg = soup_message_new_from_uri (data->method, uri);
-    if (data->msg == NULL) {
-      add_failure (data, address, "cannot make a request URI");
-      continue;
-    }
-    if (data->body != NULL)
-      soup_message_set_request_body_from_bytes (data->msg, "application/json", data->body);
-    if (self->certificate != NULL)
-      soup_message_set_tls_client_certificate (data->msg, self->certificate);
-    g_signal_connect_object (data->msg, "accept-certificate",
-                             G_CALLBACK (on_accept_certificate), self, 0);
-    if (self->certificate != NULL)
-      g_signal_connect_object (data->msg, "request-certificate",
-                               G_CALLBACK (on_request_certificate), self, 0);
+  if (!data->mdns_done && self->mdns_timeout_ms > 0) {
+    GCancellable *cancellable = g_task_get_cancellable (task);
 
-    /* Each address gets a few seconds to connect before the next is tried. */
-    data->attempt = link_attempt (data->msg, g_task_get_cancellable (task));
-    data->connect_timed_out = FALSE;
-    data->connect_timer = g_timeout_source_new_seconds (HEARTH_DISPLAY_CONNECT_TIMEOUT_S);
-    g_source_set_callback (data->connect_timer, on_connect_timeout, data, NULL);
-    g_source_attach (data->connect_timer, g_main_context_get_thread_default ());
-    g_signal_connect (data->msg, "wrote-headers", G_CALLBACK (on_wrote_headers), data);
-
-    soup_session_send_async (self->session, data->msg, G_PRIORITY_DEFAULT,
-                             data->attempt, on_sent, g_steal_pointer (&task));
+    data->mdns_done = TRUE;
+    hearth_display_mdns_find_async (self->fingerprint, self->mdns_timeout_ms, cancellable,
+                                    on_mdns_found, g_steal_pointer (&task));
     return;
+  }
+
+  while (data->candidates != NULL && data->next_candidate < data->candidates->len) {
+    if (start_attempt (task, data->candidates->pdata[data->next_candidate++], TRUE))
+      return;
   }
 
   g_task_return_new_error (task, HEARTH_ERROR,
                            data->rejected ? HEARTH_ERROR_TLS : HEARTH_ERROR_FAILED,
-                           "could not reach the gateway: %s",
-                           data->failures->len > 0 ? data->failures->str : "no address");
+                           "could not reach the gateway: %s%s%s",
+                           data->failures->len > 0 ? data->failures->str : "no address",
+                           data->mdns_note != NULL ? "\n" : "",
+                           data->mdns_note != NULL ? data->mdns_note : "");
 }
 
 /**

@@ -13,11 +13,20 @@ G_BEGIN_DECLS
  * The display's side of the gateway: its pairing files and the HTTPS requests
  * it makes. Every request goes through a HearthDisplayClient, which pins the
  * gateway certificate by its SHA-256 fingerprint (no CA trust) and, once
- * paired, presents the display's client certificate.
+ * paired, presents the display's client certificate. When none of the known
+ * addresses connects, it looks the gateway up by mDNS (mdns.h).
+ *
+ * Signals, on the thread-default main context:
+ *   "gateway-moved" (const char *address, const char *store_error)
+ *     a request reached the gateway at @address, found by mDNS; a paired
+ *     client has stored it as the gateway's address (@store_error NULL) or
+ *     could not (@store_error says why)
  */
 
-/* Seconds an address may take to connect (TCP and TLS) before the next is tried. */
-#define HEARTH_DISPLAY_CONNECT_TIMEOUT_S 10
+/* Seconds an address may take to accept the TCP connection before the next is tried. */
+#define HEARTH_DISPLAY_CONNECT_TIMEOUT_S 3
+/* Seconds from there to the request written (TLS handshake included). */
+#define HEARTH_DISPLAY_HANDSHAKE_TIMEOUT_S 10
 /* Seconds a JSON request may take, answer included. */
 #define HEARTH_DISPLAY_REQUEST_TIMEOUT_S 30
 
@@ -46,6 +55,10 @@ char *hearth_display_default_config_dir (void);
 HearthDisplayConfig *hearth_display_config_load (const char *config_dir,
                                                  GError **error);
 
+gboolean hearth_display_config_save_addresses (const char *config_dir,
+                                               const char *const *stream_addresses,
+                                               GError **error);
+
 gboolean hearth_display_config_save (const char *config_dir,
                                      const HearthDisplayConfig *config,
                                      const char *key_pem,
@@ -64,6 +77,8 @@ HearthDisplayClient *hearth_display_client_new_from_config_dir (const char *conf
                                                                 GError **error);
 
 const HearthDisplayConfig *hearth_display_client_get_config (HearthDisplayClient *self);
+
+void hearth_display_client_set_mdns_timeout (HearthDisplayClient *self, guint timeout_ms);
 
 void hearth_display_client_send_async (HearthDisplayClient *self,
                                        const char *method,

@@ -18,6 +18,7 @@
 #include "client.h"
 #include "error.h"
 #include "hearth-config.h"
+#include "mdns.h"
 #include "pair.h"
 #include "payload.h"
 #include "stamp.h"
@@ -48,6 +49,11 @@ static const char description[] =
   "                                      unstamped, mismatched, out-of-order, stamp-id,\n"
   "                                      then \"ok\" or \"FAILED: reason\"\n"
   "\n"
+  "When none of the gateway's known addresses connects, pair, list, play and\n"
+  "check look it up by mDNS (_hearth._tcp, the pinned fingerprint, local\n"
+  "addresses only) for up to --mdns-timeout seconds; an address found that way\n"
+  "and answering with the pinned certificate replaces the stored one.\n"
+  "\n"
   "Exit status:\n"
   "  0   success\n"
   "  1   check failed (a frame without a stamp or with another camera's stamp, or\n"
@@ -68,6 +74,7 @@ typedef struct {
   char *expect_stamp;
   int timeout;
   char *frame_log;
+  int mdns_timeout;
 } Options;
 
 static void
@@ -127,12 +134,41 @@ misplaced_option (const Options *options, const char *command)
   return NULL;
 }
 
+static void
+on_gateway_moved_pairing (HearthDisplayClient *client, const char *address,
+                          const char *store_error, gpointer user_data)
+{
+  g_printerr ("hearth-display: the gateway did not answer at the pairing code's "
+              "addresses; found its pairing port by mDNS at %s\n", address);
+}
+
+static void
+on_gateway_moved (HearthDisplayClient *client, const char *address,
+                  const char *store_error, gpointer user_data)
+{
+  if (store_error == NULL)
+    g_printerr ("hearth-display: the gateway did not answer at its stored address; "
+                "found it by mDNS at %s and stored that address\n", address);
+  else
+    g_printerr ("hearth-display: the gateway did not answer at its stored address; "
+                "found it by mDNS at %s, but could not store that address: %s\n",
+                address, store_error);
+}
+
+static void
+set_up_mdns (HearthDisplayClient *client, const Options *options, GCallback on_moved)
+{
+  hearth_display_client_set_mdns_timeout (client, (guint) options->mdns_timeout * 1000);
+  g_signal_connect (client, "gateway-moved", on_moved, NULL);
+}
+
 static int
 command_pair (const Options *options, char **args, guint n_args)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (HearthPayload) payload = NULL;
   g_autoptr (HearthPairing) pairing = NULL;
+  g_autoptr (HearthDisplayClient) client = NULL;
   g_autofree char *text = NULL;
   const char *name;
 
@@ -163,7 +199,12 @@ command_pair (const Options *options, char **args, guint n_args)
     return fail (EX_DATAERR, error);
   }
 
-  pairing = hearth_display_pair_request (payload, name, &error);
+  client = hearth_display_client_new_for_pairing (payload, &error);
+  if (client == NULL)
+    return fail (EXIT_NETWORK, error);
+  set_up_mdns (client, options, G_CALLBACK (on_gateway_moved_pairing));
+
+  pairing = hearth_display_pair_request (client, payload, name, &error);
   if (pairing == NULL)
     return fail (EXIT_NETWORK, error);
 
@@ -221,6 +262,7 @@ paired_client (const Options *options, int *status)
                     EXIT_NETWORK : EX_CONFIG, error);
     return NULL;
   }
+  set_up_mdns (client, options, G_CALLBACK (on_gateway_moved));
   return client;
 }
 
@@ -309,7 +351,8 @@ command_check (const Options *options, char **args, guint n_args)
 int
 main (int argc, char **argv)
 {
-  Options options = { .frames = -1, .timeout = -1 };
+  Options options = { .frames = -1, .timeout = -1,
+                      .mdns_timeout = HEARTH_DISPLAY_MDNS_TIMEOUT_S };
   const GOptionEntry entries[] = {
     { "config-dir", 0, 0, G_OPTION_ARG_FILENAME, &options.config_dir,
       "Where the pairing is kept (default: $XDG_CONFIG_HOME/hearth-display)", "DIR" },
@@ -331,6 +374,9 @@ main (int argc, char **argv)
     { "frame-log", 0, 0, G_OPTION_ARG_FILENAME, &options.frame_log,
       "check: write one line per frame to FILE: receipt time (µs since the epoch), "
       "stamp id (or -), counter, capture time", "FILE" },
+    { "mdns-timeout", 0, 0, G_OPTION_ARG_INT, &options.mdns_timeout,
+      "how long to look for the gateway by mDNS when its known addresses do not "
+      "answer; 0: never (default: 5)", "SECONDS" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -361,6 +407,10 @@ main (int argc, char **argv)
 
   if (options.config_dir == NULL)
     options.config_dir = hearth_display_default_config_dir ();
+  if (options.mdns_timeout < 0 || options.mdns_timeout > 600) {
+    options_clear (&options);
+    return usage_error ("--mdns-timeout must be 0 to 600 seconds");
+  }
 
   n_args = g_strv_length (args);
   if (n_args < 2) {

@@ -6,8 +6,8 @@
  * (decoded by GStreamer's zbar element), then calls
  * hearth_display_pair_request(): it makes the display's ECDSA P-256 key and
  * POSTs the token, the public key and the display name to the pairing
- * listener through a HearthDisplayClient that pins the gateway certificate by
- * the payload's fingerprint. The answer is checked (gateway certificate is the
+ * listener through a HearthDisplayClient (made by main.c for the payload)
+ * that pins the gateway certificate by the payload's fingerprint. The answer is checked (gateway certificate is the
  * pinned one, client certificate issued by the household CA) before
  * hearth_display_pairing_save() writes anything.
  */
@@ -214,22 +214,24 @@ check_answer (const HearthPayload *payload, HearthPairing *pairing, GError **err
 
 /**
  * hearth_display_pair_request:
+ * @client: from hearth_display_client_new_for_pairing() for @payload
  * @payload: the gateway's pairing payload
  * @display_name: the name this display asks for
  *
  * Makes a key and asks the gateway for a certificate, trying each address of
- * the payload until one answers. Nothing is written.
+ * the payload until one answers (then the gateway's pairing port found by
+ * mDNS). Nothing is written.
  *
  * Returns: (transfer full): the pairing, or NULL with @error set (the
  *   gateway's own message when it refused, e.g. a spent token).
  */
 HearthPairing *
-hearth_display_pair_request (const HearthPayload *payload,
+hearth_display_pair_request (HearthDisplayClient *client,
+                             const HearthPayload *payload,
                              const char *display_name,
                              GError **error)
 {
   g_autoptr (HearthPairing) pairing = g_new0 (HearthPairing, 1);
-  g_autoptr (HearthDisplayClient) client = NULL;
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (JsonNode) request = NULL;
   g_autoptr (JsonNode) answer = NULL;
@@ -243,10 +245,6 @@ hearth_display_pair_request (const HearthPayload *payload,
     return NULL;
   public_pem = hearth_pki_public_key_from_private (pairing->key_pem, error);
   if (public_pem == NULL)
-    return NULL;
-
-  client = hearth_display_client_new_for_pairing (payload, error);
-  if (client == NULL)
     return NULL;
 
   json_builder_begin_object (builder);

@@ -27,7 +27,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthPairing, hearth_pairing_free)
 
 char *hearth_display_read_qr_image (const char *path, GError **error);
 
-HearthPairing *hearth_display_pair_request (const HearthPayload *payload,
+HearthPairing *hearth_display_pair_request (HearthDisplayClient *client,
+                                            const HearthPayload *payload,
                                             const char *display_name,
                                             GError **error);
 

@@ -186,6 +186,13 @@ hearth_access_camera (HearthAccess *self, const HearthDisplayRow *display,
                          "no such camera");
     return NULL;
   }
+  /* Invariant 5: what is at a quarantined camera's address may be another
+   * device; nothing of it is served until the admin adopts it again. */
+  if (camera->quarantined_at != 0) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_QUARANTINED,
+                         "this camera is quarantined: its identity changed");
+    return NULL;
+  }
   return g_steal_pointer (&camera);
 }
 

@@ -41,7 +41,8 @@ HearthDisplayRow *hearth_access_resolve_display (HearthAccess *self,
                                                  GError **error);
 
 /* The camera @camera_id if it belongs to @display's household; else NOT_FOUND
- * (also for malformed ids). (transfer full) */
+ * (also for malformed ids); QUARANTINED when its identity evidence changed
+ * (invariant 5). (transfer full) */
 HearthCameraRow *hearth_access_camera (HearthAccess *self,
                                        const HearthDisplayRow *display,
                                        const char *camera_id,

@@ -177,6 +177,12 @@ evict_others (HearthSnapshotCache *cache, const char *camera_id,
   }
 }
 
+void
+hearth_snapshot_cache_forget (HearthSnapshotCache *cache, const char *camera_id)
+{
+  evict_others (cache, camera_id, NULL);
+}
+
 /* ---- answering ---- */
 
 /* Serves @entry's JPEG to a request for @camera_id in @generation. */

@@ -7,38 +7,64 @@
  * per frame) and an appsink:
  *
  *   rtsp://, rtsps://  rtspsrc ! rtph264depay ! h264parse ! mp4mux ! appsink
- *   synthetic:[pattern=NAME]  videotestsrc ! timeoverlay ! x264enc ! h264parse
- *                      ! mp4mux ! appsink   (the --demo camera)
+ *   with a source func (a plugin's build_source, e.g. synthetic:)
+ *                      SOURCE ! h264parse ! mp4mux ! appsink
  *
  * and begins a new generation of the camera's HearthStream. The pipeline is
  * built from constant descriptions plus properties: a URL never becomes part
- * of a launch line, and its credentials go to rtspsrc's user-id/user-pw, never
- * into a log or an error message.
+ * of a launch line, and credentials (hearth_camera_set_credentials(), else
+ * the URL's) go to rtspsrc's user-id/user-pw, never into a log or an error
+ * message.
+ *
+ * Admission (invariant 5): with an admit func, each run's first output (the
+ * init segment, so rtspsrc has connected and the peer's neighbour-table
+ * entry is fresh) is held until the func says the camera at that address is
+ * still the camera that was adopted. Refused, the run ends without a byte of
+ * it in the stream, and the camera stays REFUSED until started again.
+ *
+ * RTSPS certificates (invariant 5 again): cameras have self-signed
+ * certificates, so the identity is the certificate itself, not a CA. GLib
+ * finds no CA for it and asks rtspsrc's "accept-certificate", which asks us,
+ * on rtspsrc's thread, for every TLS connection (each run's, and each
+ * reconnect inside a run). We accept the certificate whose SHA-256 is the
+ * pin (hearth_camera_set_pinned_certificate()); without a pin, the first one
+ * of the run (trust on first use: the daemon reads it at admission with
+ * hearth_camera_get_peer_certificate() and records it). Another certificate
+ * fails the handshake, so not one RTSP request, let alone credentials,
+ * reaches that device; the run ends REFUSED and "certificate-changed" tells
+ * the daemon. A certificate GLib vouched for by itself (a CA of the system
+ * signed it for the URL's host) never reaches the handler: with a pin, such
+ * a run sends no request either ("before-send") and is refused.
  *
  * Threads: everything here runs on the GMainContext the camera was created
  * on. The appsink's streaming thread only wakes a GSource of the current run
  * (thread-safe g_source_set_ready_time); the main context then pulls the
  * samples, cuts them with HearthFmp4Splitter and pushes the pieces into the
  * stream. The appsink's bounded queue is the back-pressure if the main
- * context falls behind. The bus is watched on the same context.
+ * context falls behind. The bus is watched on the same context. rtspsrc's
+ * certificate handlers touch only the run's RunTls (its own lock) and wake
+ * another GSource of the run.
  *
  * States: CONNECTING after each (re)start, STREAMING once the run's first
  * keyframe reached the stream, OFFLINE after an error, EOS, a stall (no
  * sample for 5 s) or no video within 20 s; then a retry after a backoff that
  * doubles from min_ms to max_ms and starts over after 10 s of streaming.
- * STOPPED after hearth_camera_stop().
+ * REFUSED when the admit func said no (no retry). STOPPED after
+ * hearth_camera_stop().
  */
 #define G_LOG_DOMAIN "hearth-camera"
 
 #include <string.h>
 
+#include <gio/gio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 
 #include "camera.h"
 #include "error.h"
-#include "netaddr.h"
 #include "fmp4.h"
+#include "hearth-plugin.h"
+#include "netaddr.h"
 
 #define DEFAULT_BACKOFF_MIN_MS 500
 #define DEFAULT_BACKOFF_MAX_MS 30000
@@ -61,23 +87,45 @@
  * shows with G_ENABLE_DIAGNOSTIC=1.) fragment-duration=1 (ms) is shorter than
  * any frame, so every frame is its own moof+mdat and keyframes start theirs.
  */
-static const char rtsp_ingest_description[] =
-  "rtph264depay name=depay ! h264parse name=parse config-interval=-1 ! "
-  "video/x-h264,stream-format=avc,alignment=au ! "
-  "mp4mux name=mux fragment-duration=1 streamable=true ! appsink name=sink";
+#define MUX_DESCRIPTION \
+  "h264parse name=parse config-interval=-1 ! " \
+  "video/x-h264,stream-format=avc,alignment=au ! " \
+  "mp4mux name=mux fragment-duration=1 streamable=true ! appsink name=sink"
 
-static const char synthetic_description[] =
-  "videotestsrc name=src is-live=true pattern=ball ! "
-  "video/x-raw,width=640,height=360,framerate=30/1 ! timeoverlay ! "
-  "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 "
-  "bitrate=1000 ! h264parse name=parse ! "
-  "video/x-h264,stream-format=avc,alignment=au ! "
-  "mp4mux name=mux fragment-duration=1 streamable=true ! appsink name=sink";
+/* After rtspsrc (linked on pad-added). */
+static const char rtsp_ingest_description[] =
+  "rtph264depay name=depay ! " MUX_DESCRIPTION;
+
+/* After a source func's element: it gives H.264 in any stream format. */
+static const char source_ingest_description[] = MUX_DESCRIPTION;
 
 enum {
   SIGNAL_STATE_CHANGED,
+  SIGNAL_CERTIFICATE_CHANGED,
   N_SIGNALS
 };
+
+#define SHA256_HEX_LEN 64
+
+/*
+ * What one rtsps:// run knows about its peer's certificate: shared by the
+ * main context and rtspsrc's thread, which calls the handlers. Reference
+ * counted (g_atomic_rc_box): the handlers' closures hold one until the
+ * pipeline is freed, the camera one until the run is torn down.
+ */
+typedef struct {
+  char *pin;          /* (nullable) the camera's pin when the run began;
+                       * immutable */
+  GSource *wake;      /* the run's source on the main context; set before
+                       * the pipeline starts, immutable after */
+
+  GMutex lock;        /* protects the fields below */
+  char *seen;         /* (nullable) the certificate the run accepted first;
+                       * set once */
+  char *refused;      /* (nullable) the first certificate it refused */
+  gboolean unchecked; /* a request was held back: pinned, yet no
+                       * certificate was checked */
+} RunTls;
 
 static guint signals[N_SIGNALS];
 
@@ -87,6 +135,14 @@ struct _HearthCamera {
   char *id;
   char *url;              /* may hold credentials: never logged */
   char *safe_url;         /* for people: credentials redacted */
+  char *user;             /* (nullable) set_credentials(); wiped when freed */
+  char *password;         /* (nullable) ditto; never logged */
+  char *pinned_certificate; /* (nullable) SHA-256, 64 lower-case hex */
+  HearthCameraSourceFunc source_func; /* (nullable): rtspsrc */
+
+  HearthCameraAdmitFunc admit_func;   /* (nullable) */
+  gpointer admit_data;
+  GDestroyNotify admit_destroy;
   GMainContext *context;  /* the camera lives here; all its sources too */
   HearthStream *stream;
 
@@ -106,8 +162,12 @@ struct _HearthCamera {
   GSource *bus_source;
   GSource *wake_source;   /* woken by the streaming thread */
   GSource *watchdog_source;
+  RunTls *tls;            /* (nullable) rtsps:// runs only */
+  GSource *tls_source;    /* (nullable) woken when a certificate is refused */
+  char *peer_certificate; /* (nullable) copy of tls->seen, for the getter */
   HearthFmp4Splitter *splitter;
   guint64 generation;     /* of the stream, for this run */
+  gboolean admitted;      /* this run passed the admit func (or has none) */
   gint64 started_us;
   gint64 streaming_since_us;
   gint64 last_sample_us;
@@ -124,8 +184,23 @@ struct _HearthCamera {
 G_DEFINE_TYPE (HearthCamera, hearth_camera, G_TYPE_OBJECT)
 
 static void start_run (HearthCamera *self);
+static gboolean end_run_if_certificate_refused (HearthCamera *self);
 
 /* ---- credentials ---- */
+
+/* A string that held a secret: overwritten before its memory goes back. */
+typedef char HearthSecret;
+
+static void
+secret_free (HearthSecret *secret)
+{
+  if (secret != NULL) {
+    explicit_bzero (secret, strlen (secret));
+    g_free (secret);
+  }
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthSecret, secret_free)
 
 /* Redacts URLs, and the camera's password wherever it appears in @text. */
 static char *
@@ -146,6 +221,8 @@ redact_for_camera (HearthCamera *self, const char *text)
     if (password != NULL && password[0] != '\0')
       g_string_replace (out, password, "***", 0);
   }
+  if (self->password != NULL && self->password[0] != '\0')
+    g_string_replace (out, self->password, "***", 0);
   return g_string_free (out, FALSE);
 }
 
@@ -190,6 +267,127 @@ parse_rtsp_url (const char *url, char **location, char **user,
   *user = g_strdup (g_uri_get_user (uri));
   *password = g_strdup (g_uri_get_password (uri));
   return TRUE;
+}
+
+static gboolean
+has_prefix_nocase (const char *s, const char *prefix)
+{
+  return g_ascii_strncasecmp (s, prefix, strlen (prefix)) == 0;
+}
+
+/* ---- RTSPS certificates ---- */
+
+static void
+run_tls_clear (gpointer data)
+{
+  RunTls *tls = data;
+
+  g_free (tls->pin);
+  g_clear_pointer (&tls->wake, g_source_unref);
+  g_mutex_clear (&tls->lock);
+  g_free (tls->seen);
+  g_free (tls->refused);
+}
+
+static RunTls *
+run_tls_new (const char *pin)
+{
+  RunTls *tls = g_atomic_rc_box_new0 (RunTls);
+
+  tls->pin = g_strdup (pin);
+  g_mutex_init (&tls->lock);
+  return tls;
+}
+
+static void
+run_tls_unref (RunTls *tls)
+{
+  g_atomic_rc_box_release_full (tls, run_tls_clear);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RunTls, run_tls_unref)
+
+static gboolean
+is_sha256_hex (const char *s)
+{
+  gsize i;
+
+  for (i = 0; s[i] != '\0'; i++) {
+    if (!g_ascii_isdigit (s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+      return FALSE;
+  }
+  return i == SHA256_HEX_LEN;
+}
+
+/* SHA-256 of the certificate's DER, 64 lower-case hex; NULL if it has none. */
+static char *
+certificate_sha256 (GTlsCertificate *certificate)
+{
+  g_autoptr(GByteArray) der = NULL;
+
+  g_object_get (certificate, "certificate", &der, NULL);
+  if (der == NULL || der->len == 0)
+    return NULL;
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, der->data, der->len);
+}
+
+/*
+ * rtspsrc, on its thread, during each TLS handshake that GLib's own checks
+ * failed (always, for a self-signed certificate). Accepts the pinned
+ * certificate, else the run's first. Touches only @user_data (the RunTls).
+ */
+static gboolean
+on_rtsp_accept_certificate (GstElement *src, GTlsConnection *connection,
+                            GTlsCertificate *peer,
+                            GTlsCertificateFlags errors, gpointer user_data)
+{
+  RunTls *tls = user_data;
+  g_autofree char *seen = certificate_sha256 (peer);
+  gboolean accept = FALSE, first_refusal = FALSE;
+  const char *expected;
+
+  if (seen == NULL)
+    return FALSE;
+
+  g_mutex_lock (&tls->lock);
+  expected = tls->pin != NULL ? tls->pin : tls->seen;
+  if (expected == NULL || strcmp (seen, expected) == 0) {
+    accept = TRUE;
+    if (tls->seen == NULL)
+      tls->seen = g_steal_pointer (&seen);
+  } else if (tls->refused == NULL) {
+    tls->refused = g_steal_pointer (&seen);
+    first_refusal = TRUE;
+  }
+  g_mutex_unlock (&tls->lock);
+
+  /* Thread-safe; a no-op once the run's source is destroyed. */
+  if (first_refusal)
+    g_source_set_ready_time (tls->wake, 0);
+  return accept;
+}
+
+/*
+ * rtspsrc, on its thread, before each request (after the connection's TLS
+ * handshake). With a pin, a run whose certificate was never checked (GLib
+ * accepted it by itself: a system CA signed it for the URL's host) sends
+ * nothing. @message: a GstRTSPMessage, not looked at.
+ */
+static gboolean
+on_rtsp_before_send (GstElement *src, gpointer message, gpointer user_data)
+{
+  RunTls *tls = user_data;
+  gboolean send, first_hold = FALSE;
+
+  g_mutex_lock (&tls->lock);
+  send = tls->pin == NULL || tls->seen != NULL;
+  if (!send && !tls->unchecked)
+    tls->unchecked = first_hold = TRUE;
+  g_mutex_unlock (&tls->lock);
+
+  if (first_hold)
+    g_source_set_ready_time (tls->wake, 0);
+  return send;
 }
 
 /* ---- pipelines ---- */
@@ -243,17 +441,23 @@ on_rtsp_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
 }
 
 static GstElement *
-build_rtsp_pipeline (HearthCamera *self, GError **error)
+build_rtsp_pipeline (HearthCamera *self, GstElement **ingest_out,
+                     GError **error)
 {
   g_autoptr(GstElement) pipeline = NULL;
   g_autofree char *location = NULL;
-  g_autofree char *user = NULL;
-  g_autofree char *password = NULL;
+  g_autoptr(HearthSecret) url_user = NULL;
+  g_autoptr(HearthSecret) url_password = NULL;
+  g_autoptr(RunTls) tls = NULL;
+  const char *user, *password;
   GstElement *src, *ingest;
   GError *parse_error = NULL;
 
-  if (!parse_rtsp_url (self->url, &location, &user, &password, error))
+  if (!parse_rtsp_url (self->url, &location, &url_user, &url_password, error))
     return NULL;
+  /* Credentials set apart from the URL win over the URL's own. */
+  user = self->user != NULL ? self->user : url_user;
+  password = self->user != NULL ? self->password : url_password;
 
   src = gst_element_factory_make ("rtspsrc", NULL);
   if (src == NULL) {
@@ -265,6 +469,10 @@ build_rtsp_pipeline (HearthCamera *self, GError **error)
 
   pipeline = gst_object_ref_sink (gst_pipeline_new (NULL));
   gst_bin_add (GST_BIN (pipeline), src);
+  /* Kept to see, at admission, whether the camera redirected us. */
+  g_object_set_data_full (G_OBJECT (pipeline), "hearth-location", g_strdup (location),
+                          g_free);
+  g_object_set_data (G_OBJECT (pipeline), "hearth-rtspsrc", src);
 
   g_object_set (src,
                 "location", location,
@@ -290,6 +498,28 @@ build_rtsp_pipeline (HearthCamera *self, GError **error)
   }
   gst_bin_add (GST_BIN (pipeline), ingest);
 
+  if (has_prefix_nocase (location, "rtsps://")) {
+    tls = run_tls_new (self->pinned_certificate);
+
+    /* Every check on: GLib then asks "accept-certificate" about any
+     * certificate it cannot vouch for. A flag masked here would make GLib
+     * accept such a certificate by itself, without asking us. No
+     * tls-database either: rtspsrc would accept what it vouches for. */
+    g_object_set (src, "tls-validation-flags",
+                  G_TLS_CERTIFICATE_VALIDATE_ALL, NULL);
+    g_signal_connect_data (src, "accept-certificate",
+                           G_CALLBACK (on_rtsp_accept_certificate),
+                           g_atomic_rc_box_acquire (tls),
+                           (GClosureNotify) (void (*) (void)) run_tls_unref,
+                           0);
+    if (tls->pin != NULL)
+      g_signal_connect_data (src, "before-send",
+                             G_CALLBACK (on_rtsp_before_send),
+                             g_atomic_rc_box_acquire (tls),
+                             (GClosureNotify) (void (*) (void)) run_tls_unref,
+                             0);
+  }
+
   g_signal_connect (src, "select-stream",
                     G_CALLBACK (on_rtsp_select_stream), NULL);
   g_signal_connect_data (src, "pad-added", G_CALLBACK (on_rtsp_pad_added),
@@ -297,105 +527,82 @@ build_rtsp_pipeline (HearthCamera *self, GError **error)
                          (GClosureNotify) (void (*) (void)) gst_object_unref,
                          0);
 
+  g_assert (self->tls == NULL);
+  self->tls = g_steal_pointer (&tls);
+  *ingest_out = gst_object_ref (ingest);
   return g_steal_pointer (&pipeline);
 }
 
-/* Applies "synthetic:key=value&…" options. */
-static gboolean
-configure_synthetic (GstElement *pipeline, const char *options,
-                     GError **error)
-{
-  g_auto(GStrv) pairs = NULL;
-  g_autoptr(GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
-
-  if (options[0] == '\0')
-    return TRUE;
-
-  pairs = g_strsplit (options, "&", 0);
-  for (guint i = 0; pairs[i] != NULL; i++) {
-    const char *eq = strchr (pairs[i], '=');
-    g_autofree char *key = NULL;
-    const char *value;
-
-    if (pairs[i][0] == '\0')
-      continue;
-    if (eq == NULL) {
-      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
-                   "Synthetic camera option \"%s\" has no value", pairs[i]);
-      return FALSE;
-    }
-    key = g_strndup (pairs[i], eq - pairs[i]);
-    value = eq + 1;
-
-    if (g_strcmp0 (key, "pattern") == 0) {
-      GParamSpec *pspec =
-        g_object_class_find_property (G_OBJECT_GET_CLASS (src), "pattern");
-      GEnumClass *enum_class;
-
-      if (pspec == NULL || !G_IS_PARAM_SPEC_ENUM (pspec)) {
-        g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
-                             "videotestsrc has no pattern property");
-        return FALSE;
-      }
-      enum_class = G_PARAM_SPEC_ENUM (pspec)->enum_class;
-      if (g_enum_get_value_by_nick (enum_class, value) == NULL) {
-        g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
-                     "Unknown synthetic camera pattern \"%s\"", value);
-        return FALSE;
-      }
-      gst_util_set_object_arg (G_OBJECT (src), "pattern", value);
-    } else {
-      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
-                   "Unknown synthetic camera option \"%s\"", key);
-      return FALSE;
-    }
-  }
-  return TRUE;
-}
-
+/* The source func's element, then the muxing tail. */
 static GstElement *
-build_synthetic_pipeline (const char *options, GError **error)
+build_source_pipeline (HearthCamera *self, GstElement **ingest_out,
+                       GError **error)
 {
   g_autoptr(GstElement) pipeline = NULL;
+  g_autoptr(GstPad) src_pad = NULL;
+  g_autoptr(GstPad) sink_pad = NULL;
+  GstElement *source, *ingest;
   GError *parse_error = NULL;
 
-  pipeline = gst_parse_launch_full (synthetic_description, NULL,
-                                    GST_PARSE_FLAG_FATAL_ERRORS,
-                                    &parse_error);
-  if (pipeline == NULL) {
+  source = self->source_func (self->url, error);
+  if (source == NULL) {
+    if (error != NULL && *error == NULL)
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                           "The camera's plugin built no source");
+    return NULL;
+  }
+  pipeline = gst_object_ref_sink (gst_pipeline_new (NULL));
+  gst_bin_add (GST_BIN (pipeline), source);
+
+  ingest = gst_parse_bin_from_description_full (source_ingest_description,
+                                                TRUE, NULL,
+                                                GST_PARSE_FLAG_FATAL_ERRORS,
+                                                &parse_error);
+  if (ingest == NULL) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
-                 "Could not build the synthetic camera pipeline: %s",
+                 "Could not build the ingest pipeline: %s",
                  parse_error->message);
     g_error_free (parse_error);
     return NULL;
   }
-  gst_object_ref_sink (pipeline);
+  gst_bin_add (GST_BIN (pipeline), ingest);
 
-  if (!configure_synthetic (pipeline, options, error))
+  src_pad = gst_element_get_static_pad (source, "src");
+  sink_pad = gst_element_get_static_pad (ingest, "sink");
+  if (src_pad == NULL) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                         "The camera's plugin built a source without a "
+                         "\"src\" pad");
     return NULL;
+  }
+  if (GST_PAD_LINK_FAILED (gst_pad_link (src_pad, sink_pad))) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                         "The camera's plugin built a source that gives no "
+                         "H.264");
+    return NULL;
+  }
 
+  *ingest_out = gst_object_ref (ingest);
   return g_steal_pointer (&pipeline);
 }
 
-static gboolean
-has_prefix_nocase (const char *s, const char *prefix)
-{
-  return g_ascii_strncasecmp (s, prefix, strlen (prefix)) == 0;
-}
-
-/* Returns NULL with HEARTH_ERROR_INVALID for a URL no retry can fix. */
+/* The run's pipeline, and in @ingest (transfer full) the bin holding our
+ * own parse and sink elements: they are looked up there, never in the whole
+ * pipeline, where a plugin's elements could carry the same names. Returns
+ * NULL with HEARTH_ERROR_INVALID or HEARTH_PLUGIN_ERROR_INVALID for a URL no
+ * retry can fix. */
 static GstElement *
-build_pipeline (HearthCamera *self, GError **error)
+build_pipeline (HearthCamera *self, GstElement **ingest, GError **error)
 {
-  if (has_prefix_nocase (self->url, "synthetic:"))
-    return build_synthetic_pipeline (self->url + strlen ("synthetic:"), error);
+  if (self->source_func != NULL)
+    return build_source_pipeline (self, ingest, error);
   if (has_prefix_nocase (self->url, "rtsp://") ||
       has_prefix_nocase (self->url, "rtsps://"))
-    return build_rtsp_pipeline (self, error);
+    return build_rtsp_pipeline (self, ingest, error);
 
   g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
-                       "The camera URL is not rtsp://, rtsps:// or "
-                       "synthetic:");
+                       "The camera URL is not rtsp:// or rtsps://, and no "
+                       "plugin builds its source");
   return NULL;
 }
 
@@ -464,6 +671,9 @@ teardown_run (HearthCamera *self)
     gst_element_set_state (self->pipeline, GST_STATE_NULL);
   }
   destroy_source (&self->wake_source);
+  destroy_source (&self->tls_source);
+  g_clear_pointer (&self->tls, run_tls_unref);
+  g_clear_pointer (&self->peer_certificate, g_free);
 
   gst_clear_object (&self->appsink);
   gst_clear_object (&self->parse);
@@ -497,8 +707,14 @@ on_retry (gpointer user_data)
 static void
 fail_run (HearthCamera *self, const char *reason, gboolean retry)
 {
-  g_autofree char *safe_reason = redact_for_camera (self, reason);
+  g_autofree char *safe_reason = NULL;
   gint64 now = g_get_monotonic_time ();
+
+  /* rtspsrc's error after a refused handshake may come before the wake-up:
+   * the refusal wins either way. */
+  if (end_run_if_certificate_refused (self))
+    return;
+  safe_reason = redact_for_camera (self, reason);
 
   g_object_ref (self);
 
@@ -536,6 +752,129 @@ fail_run (HearthCamera *self, const char *reason, gboolean retry)
     set_state (self, HEARTH_CAMERA_OFFLINE);
 
   g_object_unref (self);
+}
+
+/*
+ * Ends the current run because the admit func refused it: nothing of the run
+ * reached the stream, and no retry follows (a retry would reach the same
+ * device). The gate's owner decided, so it logs and audits; here it is only
+ * a debug line.
+ */
+static void
+refuse_run (HearthCamera *self, const char *reason)
+{
+  g_autofree char *safe_reason =
+    redact_for_camera (self, reason != NULL && reason[0] != '\0'
+                       ? reason : "Refused by the gateway");
+
+  g_object_ref (self);
+
+  self->running = FALSE;
+  destroy_source (&self->retry_source);
+  teardown_run (self);
+  g_free (self->last_error);
+  self->last_error = g_strdup (safe_reason);
+  /* A later start logs its failures afresh. */
+  g_clear_pointer (&self->logged_error, g_free);
+  g_debug ("Camera %s: refused: %s", self->id, safe_reason);
+
+  hearth_stream_end (self->stream);
+  set_state (self, HEARTH_CAMERA_REFUSED);
+
+  g_object_unref (self);
+}
+
+/*
+ * Ends the current run as REFUSED if it refused its peer's TLS certificate,
+ * or held its requests back because no certificate was checked against the
+ * pin; then, for a refused certificate, emits "certificate-changed" (the
+ * daemon quarantines the camera and says so in its log). TRUE if it did.
+ */
+static gboolean
+end_run_if_certificate_refused (HearthCamera *self)
+{
+  g_autofree char *seen = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *reason = NULL;
+  gboolean unchecked;
+
+  if (self->tls == NULL)
+    return FALSE;
+  g_mutex_lock (&self->tls->lock);
+  seen = g_strdup (self->tls->refused);
+  expected = g_strdup (self->tls->pin != NULL ? self->tls->pin
+                                              : self->tls->seen);
+  unchecked = self->tls->unchecked;
+  g_mutex_unlock (&self->tls->lock);
+
+  if (seen != NULL) {
+    reason = g_strdup_printf ("its TLS certificate changed (SHA-256 %.16s…, "
+                              "not %.16s…)", seen, expected);
+  } else if (unchecked) {
+    reason = g_strdup ("its TLS certificate could not be checked against "
+                       "the pinned one (no request was sent)");
+  } else {
+    return FALSE;
+  }
+
+  g_object_ref (self);
+  refuse_run (self, reason);
+  if (seen != NULL)
+    g_signal_emit (self, signals[SIGNAL_CERTIFICATE_CHANGED], 0, seen);
+  g_object_unref (self);
+  return TRUE;
+}
+
+/* On the main context, woken by a certificate handler. */
+static gboolean
+on_certificate_refused (gpointer user_data)
+{
+  end_run_if_certificate_refused (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Asks the admit func about the current run, once per run, before the
+ * first byte of it goes into the stream. TRUE: go on pushing. */
+static gboolean
+admit_run (HearthCamera *self, guint64 generation)
+{
+  g_autofree char *reason = NULL;
+  gboolean admitted;
+
+  if (self->admitted)
+    return TRUE;
+  if (self->admit_func == NULL) {
+    self->admitted = TRUE;
+    return TRUE;
+  }
+  /* The gate vouches for the address it checks: a camera that sent us
+   * elsewhere (an RTSP redirect) is not let through. */
+  if (self->pipeline != NULL) {
+    GObject *src = g_object_get_data (G_OBJECT (self->pipeline), "hearth-rtspsrc");
+    const char *expected = g_object_get_data (G_OBJECT (self->pipeline), "hearth-location");
+    g_autofree char *location = NULL;
+
+    if (src != NULL)
+      g_object_get (src, "location", &location, NULL);
+    if (src != NULL && g_strcmp0 (location, expected) != 0) {
+      refuse_run (self, "the camera redirected its stream to another address");
+      return FALSE;
+    }
+  }
+
+  g_object_ref (self);
+  admitted = self->admit_func (self, &reason, self->admit_data);
+  /* The func may have stopped or restarted us: then this run is over. */
+  if (!run_is_current (self, generation)) {
+    g_object_unref (self);
+    return FALSE;
+  }
+  if (admitted)
+    self->admitted = TRUE;
+  else
+    refuse_run (self, reason);
+  g_object_unref (self);
+  return admitted;
 }
 
 static void
@@ -620,6 +959,10 @@ handle_sample (HearthCamera *self, GstSample *sample)
 
   while (run_is_current (self, generation) &&
          hearth_fmp4_splitter_pop (self->splitter, &kind, &bytes, &keyframe)) {
+    if (!admit_run (self, generation)) {
+      g_bytes_unref (bytes);
+      break;
+    }
     if (kind == HEARTH_FMP4_INIT) {
       if (hearth_stream_push_init (self->stream, generation, bytes))
         read_video_info (self);
@@ -732,6 +1075,7 @@ start_run (HearthCamera *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GstBus) bus = NULL;
+  g_autoptr(GstElement) ingest = NULL;
   GstAppSinkCallbacks callbacks = { .new_sample = on_new_sample };
   GstStateChangeReturn ret;
   GstElement *pipeline;
@@ -739,19 +1083,22 @@ start_run (HearthCamera *self)
   g_assert (self->pipeline == NULL);
 
   self->generation = hearth_stream_begin_generation (self->stream);
+  self->admitted = FALSE;
   clear_video_info (self);
 
-  pipeline = build_pipeline (self, &error);
+  pipeline = build_pipeline (self, &ingest, &error);
   if (pipeline == NULL) {
     /* A URL no retry can fix. */
     fail_run (self, error->message,
-              !g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_INVALID));
+              !g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_INVALID) &&
+              !g_error_matches (error, HEARTH_PLUGIN_ERROR,
+                                HEARTH_PLUGIN_ERROR_INVALID));
     return;
   }
 
   self->pipeline = pipeline;
-  self->appsink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-  self->parse = gst_bin_get_by_name (GST_BIN (pipeline), "parse");
+  self->appsink = gst_bin_get_by_name (GST_BIN (ingest), "sink");
+  self->parse = gst_bin_get_by_name (GST_BIN (ingest), "parse");
   g_assert (self->appsink != NULL && self->parse != NULL);
   self->splitter = hearth_fmp4_splitter_new ();
   self->started_us = self->last_sample_us = g_get_monotonic_time ();
@@ -760,6 +1107,13 @@ start_run (HearthCamera *self)
                                     sizeof (GSource));
   g_source_set_priority (self->wake_source, G_PRIORITY_DEFAULT);
   attach_source (self, self->wake_source, on_samples_ready);
+  if (self->tls != NULL) {
+    /* Before any handler can run: the pipeline has not started. */
+    self->tls_source = g_source_new ((GSourceFuncs *) &wake_source_funcs,
+                                     sizeof (GSource));
+    self->tls->wake = g_source_ref (self->tls_source);
+    attach_source (self, self->tls_source, on_certificate_refused);
+  }
 
   g_object_set (self->appsink,
                 "sync", FALSE,
@@ -810,6 +1164,8 @@ hearth_camera_dispose (GObject *object)
   if (self->stream != NULL)
     hearth_stream_end (self->stream);
   g_clear_object (&self->stream);
+  /* The gate's data may hold what holds us. */
+  hearth_camera_set_admit_func (self, NULL, NULL, NULL);
 
   G_OBJECT_CLASS (hearth_camera_parent_class)->dispose (object);
 }
@@ -822,6 +1178,9 @@ hearth_camera_finalize (GObject *object)
   g_free (self->id);
   g_free (self->url);
   g_free (self->safe_url);
+  secret_free (self->user);
+  secret_free (self->password);
+  g_free (self->pinned_certificate);
   g_free (self->last_error);
   g_free (self->logged_error);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -847,6 +1206,21 @@ hearth_camera_class_init (HearthCameraClass *klass)
     g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_UINT);
+
+  /**
+   * HearthCamera::certificate-changed:
+   * @seen_sha256_hex: the SHA-256 of the certificate the camera presented
+   *   (64 lower-case hex), which was not the pinned one (or, without a pin,
+   *   not the one it presented first in the same run)
+   *
+   * On the camera's main context, once per refused run, after the run ended
+   * and the state became REFUSED (no retry). The camera logs nothing about
+   * it but a debug line: the handler decides (quarantine) and logs.
+   */
+  signals[SIGNAL_CERTIFICATE_CHANGED] =
+    g_signal_new ("certificate-changed", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -870,6 +1244,8 @@ hearth_camera_state_to_string (HearthCameraState state)
     return "streaming";
   case HEARTH_CAMERA_OFFLINE:
     return "offline";
+  case HEARTH_CAMERA_REFUSED:
+    return "refused";
   default:
     return "unknown";
   }
@@ -885,7 +1261,8 @@ hearth_camera_get_state_name (HearthCamera *camera)
 /**
  * hearth_camera_new:
  * @id: the camera's UUID
- * @url: rtsp://, rtsps:// or synthetic: (validated by the caller)
+ * @url: rtsp:// or rtsps://, or any URL a source func takes (validated by
+ *   the caller)
  *
  * The camera lives on the thread-default main context of the caller; GStreamer
  * must be initialised. It does nothing until hearth_camera_start().
@@ -915,6 +1292,135 @@ hearth_camera_get_id (HearthCamera *self)
 {
   g_return_val_if_fail (HEARTH_IS_CAMERA (self), NULL);
   return self->id;
+}
+
+/**
+ * hearth_camera_get_url:
+ *
+ * Returns: (transfer none): the URL as given to hearth_camera_new(); it may
+ *   hold credentials, so it is never logged or shown
+ */
+const char *
+hearth_camera_get_url (HearthCamera *self)
+{
+  g_return_val_if_fail (HEARTH_IS_CAMERA (self), NULL);
+  return self->url;
+}
+
+/**
+ * hearth_camera_set_source_func:
+ * @func: (nullable): builds the source element for the camera's URL
+ *
+ * From the next run on, the pipeline is `func (url) ! h264parse ! mp4mux !
+ * appsink` instead of the gateway's rtspsrc ingest. An error of @func in
+ * HEARTH_PLUGIN_ERROR_INVALID (or HEARTH_ERROR_INVALID) is final; any other
+ * is retried with backoff.
+ */
+void
+hearth_camera_set_source_func (HearthCamera *self,
+                               HearthCameraSourceFunc func)
+{
+  g_return_if_fail (HEARTH_IS_CAMERA (self));
+  self->source_func = func;
+}
+
+/**
+ * hearth_camera_set_credentials:
+ * @user: (nullable): NULL: use the URL's credentials, if any
+ * @password: (nullable):
+ *
+ * For rtspsrc's user-id and user-pw from the next run on, in place of any
+ * credentials in the URL. The camera keeps copies, overwrites them when they
+ * are replaced or the camera is freed, and never logs them.
+ */
+void
+hearth_camera_set_credentials (HearthCamera *self, const char *user,
+                               const char *password)
+{
+  g_return_if_fail (HEARTH_IS_CAMERA (self));
+  g_return_if_fail (user != NULL || password == NULL);
+
+  g_clear_pointer (&self->user, secret_free);
+  g_clear_pointer (&self->password, secret_free);
+  self->user = g_strdup (user);
+  self->password = g_strdup (password);
+}
+
+/**
+ * hearth_camera_set_pinned_certificate:
+ * @sha256_hex: (nullable): the SHA-256 of the DER of the certificate an
+ *   rtsps:// camera must present, 64 lower-case hex; NULL: trust on first
+ *   use (any certificate, the same one for the whole run)
+ *
+ * From the next run on (set it before hearth_camera_start()). A camera that
+ * presents another certificate fails the TLS handshake before any RTSP
+ * request: the run ends REFUSED and "certificate-changed" is emitted.
+ * Nothing changes for rtsp:// URLs or a source func's.
+ */
+void
+hearth_camera_set_pinned_certificate (HearthCamera *self,
+                                      const char *sha256_hex)
+{
+  g_return_if_fail (HEARTH_IS_CAMERA (self));
+  g_return_if_fail (sha256_hex == NULL || is_sha256_hex (sha256_hex));
+
+  g_free (self->pinned_certificate);
+  self->pinned_certificate = g_strdup (sha256_hex);
+}
+
+/**
+ * hearth_camera_get_peer_certificate:
+ *
+ * On the camera's main context, e.g. in the admit func (the run has
+ * connected by then).
+ *
+ * Returns: (nullable): the SHA-256 of the DER of the certificate the current
+ *   run's peer presented and was accepted, 64 lower-case hex; NULL for
+ *   rtsp:// (or a source func's) URLs, before the TLS handshake, between
+ *   runs, and for a certificate GLib accepted by itself (a system CA vouched
+ *   for it)
+ */
+const char *
+hearth_camera_get_peer_certificate (HearthCamera *self)
+{
+  g_return_val_if_fail (HEARTH_IS_CAMERA (self), NULL);
+
+  /* tls->seen is set once per run: a copy never goes stale. */
+  if (self->peer_certificate == NULL && self->tls != NULL) {
+    g_mutex_lock (&self->tls->lock);
+    self->peer_certificate = g_strdup (self->tls->seen);
+    g_mutex_unlock (&self->tls->lock);
+  }
+  return self->peer_certificate;
+}
+
+/**
+ * hearth_camera_set_admit_func:
+ * @func: (nullable): the gate; NULL admits every run
+ * @user_data: for @func
+ * @destroy: (nullable): frees @user_data when the func is replaced or the
+ *   camera disposed
+ *
+ * Applies to every run not yet admitted, the current one included.
+ */
+void
+hearth_camera_set_admit_func (HearthCamera *self, HearthCameraAdmitFunc func,
+                              gpointer user_data, GDestroyNotify destroy)
+{
+  GDestroyNotify old_destroy;
+  gpointer old_data;
+
+  g_return_if_fail (HEARTH_IS_CAMERA (self));
+
+  /* Swap first: the notify may drop the last reference to something that
+   * calls back into this camera. */
+  old_destroy = self->admit_destroy;
+  old_data = self->admit_data;
+  self->admit_func = func;
+  self->admit_data = user_data;
+  self->admit_destroy = destroy;
+  if (old_destroy != NULL)
+    old_destroy (old_data);
 }
 
 /**

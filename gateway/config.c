@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-typedef enum { KEY_STRING, KEY_UINT, KEY_UINT64, KEY_RANGES } KeyType;
+typedef enum { KEY_STRING, KEY_UINT, KEY_UINT64, KEY_RANGES, KEY_BOOL } KeyType;
 
 typedef struct {
   const char *group;
@@ -38,6 +38,9 @@ static const KeySpec keys[] = {
   { "limits", "display-queue-bytes", KEY_UINT64, F (display_queue_bytes), 65536, G_GUINT64_CONSTANT (1) << 30 },
   { "cameras", "backoff-min-ms", KEY_UINT, F (camera_backoff_min_ms), 10, 600000 },
   { "cameras", "backoff-max-ms", KEY_UINT, F (camera_backoff_max_ms), 10, 3600000 },
+  { "cameras", "plugin-dir", KEY_STRING, F (plugin_dir), 1, 4096 },
+  { "discovery", "enabled", KEY_BOOL, F (discovery_enabled), 0, 0 },
+  { "discovery", "auto-adopt", KEY_STRING, F (auto_adopt_household), 0, 64 },
 };
 
 #undef F
@@ -52,6 +55,8 @@ hearth_config_free (HearthConfig *self)
   g_free (self->listen);
   g_free (self->pairing_listen);
   g_free (self->control_socket);
+  g_free (self->plugin_dir);
+  g_free (self->auto_adopt_household);
   hearth_net_ranges_free (self->local_ranges);
   g_free (self->source_path);
   g_free (self->source_text);
@@ -80,6 +85,8 @@ config_new_defaults (void)
   self->display_queue_bytes = 4 * 1024 * 1024;
   self->camera_backoff_min_ms = 500;
   self->camera_backoff_max_ms = 30000;
+  self->discovery_enabled = TRUE;
+  self->auto_adopt_household = g_strdup ("");
   return self;
 }
 
@@ -256,6 +263,17 @@ apply_key (HearthConfig *self, GKeyFile *file, const KeySpec *spec,
       *(HearthNetRanges **) field = ranges;
       return TRUE;
     }
+    case KEY_BOOL:
+      if (g_ascii_strcasecmp (raw, "true") == 0 || g_ascii_strcasecmp (raw, "yes") == 0)
+        *(gboolean *) field = TRUE;
+      else if (g_ascii_strcasecmp (raw, "false") == 0 || g_ascii_strcasecmp (raw, "no") == 0)
+        *(gboolean *) field = FALSE;
+      else {
+        g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                     "[%s] %s: “%s” is not true or false", spec->group, spec->key, raw);
+        return FALSE;
+      }
+      return TRUE;
     default:
       g_assert_not_reached ();
   }

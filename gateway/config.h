@@ -26,6 +26,10 @@ typedef struct {
   guint64 display_queue_bytes;/* [limits] display-queue-bytes */
   guint camera_backoff_min_ms;/* [cameras] backoff-min-ms */
   guint camera_backoff_max_ms;/* [cameras] backoff-max-ms */
+  char *plugin_dir;           /* [cameras] plugin-dir; NULL: $HEARTH_PLUGIN_DIR,
+                                 else the built-in directory */
+  gboolean discovery_enabled; /* [discovery] enabled */
+  char *auto_adopt_household; /* [discovery] auto-adopt: "" = off */
 
   /* Where the settings came from, to name the line of a bad one. */
   char *source_path;          /* nullable: built-in defaults only */

@@ -28,6 +28,7 @@ typedef enum {
   HEARTH_ERROR_TLS,           /* key, certificate or TLS set-up */
   HEARTH_ERROR_MEDIA,         /* GStreamer pipeline or stream data */
   HEARTH_ERROR_LIMIT,         /* a resource limit was reached */
+  HEARTH_ERROR_QUARANTINED,   /* a camera whose identity evidence changed */
 } HearthError;
 
 G_END_DECLS

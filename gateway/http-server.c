@@ -113,6 +113,7 @@ hearth_http_reply_gerror (SoupServerMessage *msg, const GError *error)
       case HEARTH_ERROR_INVALID: status = 400; code = "bad_request"; break;
       case HEARTH_ERROR_NOT_LOCAL: status = 403; code = "not_local"; break;
       case HEARTH_ERROR_LIMIT: status = 429; code = "limit"; break;
+      case HEARTH_ERROR_QUARANTINED: status = 503; code = "quarantined"; break;
       case HEARTH_ERROR_RATE_LIMITED: status = 429; code = "rate_limited"; break;
       case HEARTH_ERROR_TOKEN_INVALID: status = 403; code = "token_invalid"; break;
       case HEARTH_ERROR_TOKEN_EXPIRED: status = 403; code = "token_expired"; break;

@@ -91,6 +91,8 @@ gboolean hearth_http_server_check_egress (HearthHttpServer *self,
 typedef struct _HearthSnapshotCache HearthSnapshotCache;
 HearthSnapshotCache *hearth_snapshot_cache_new (void);
 void hearth_snapshot_cache_free (HearthSnapshotCache *cache);
+/* Drops @camera_id's finished pictures (a removed or restarted camera). */
+void hearth_snapshot_cache_forget (HearthSnapshotCache *cache, const char *camera_id);
 HearthSnapshotCache *hearth_http_server_get_snapshot_cache (HearthHttpServer *self);
 void hearth_api_camera_snapshot (HearthHttpRequest *request,
                                  const char *camera_id);

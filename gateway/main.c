@@ -31,6 +31,7 @@ main (int argc, char **argv)
   g_autofree char *listen = NULL;
   g_autofree char *pairing_listen = NULL;
   g_autofree char *local_networks = NULL;
+  g_autofree char *plugin_dir = NULL;
   gboolean demo = FALSE, check_config = FALSE, version = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
@@ -45,6 +46,9 @@ main (int argc, char **argv)
       HEARTH_DEFAULT_PAIRING_LISTEN ")", "HOST:PORT" },
     { "local-networks", 0, 0, G_OPTION_ARG_STRING, &local_networks,
       "Address ranges counted as local, e.g. \"192.168.0.0/16;127.0.0.0/8\"", "LIST" },
+    { "plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &plugin_dir,
+      "Load camera plugins from DIR (default $HEARTH_PLUGIN_DIR, else "
+      HEARTH_PLUGIN_DIR ")", "DIR" },
     { "demo", 0, 0, G_OPTION_ARG_NONE, &demo,
       "Make a household \"Home\" with a test-pattern camera if it has none, "
       "open a pairing window and print its QR code", NULL },
@@ -88,6 +92,8 @@ main (int argc, char **argv)
       { g_free (config->listen); config->listen = g_strdup (listen); }
     if (pairing_listen)
       { g_free (config->pairing_listen); config->pairing_listen = g_strdup (pairing_listen); }
+    if (plugin_dir)
+      { g_free (config->plugin_dir); config->plugin_dir = g_strdup (plugin_dir); }
     if (local_networks) {
       HearthNetRanges *ranges = hearth_net_ranges_parse (local_networks, &error);
       if (ranges == NULL) {

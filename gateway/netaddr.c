@@ -11,10 +11,16 @@
 #include "netaddr.h"
 #include "error.h"
 
+#include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 struct _HearthNetRanges {
   GPtrArray *masks; /* of GInetAddressMask */
@@ -325,4 +331,79 @@ hearth_net_local_addresses (const HearthNetRanges *ranges)
   for (guint i = 0; i < loopback->len; i++)
     g_ptr_array_add (out, g_strdup (loopback->pdata[i]));
   return out;
+}
+
+/*
+ * Asks the kernel (rtnetlink RTM_GETNEIGH dump, IPv4) for @address's entry.
+ * Only a REACHABLE (or permanent) entry counts: a STALE one may be years old
+ * and name a device that has long left that address.
+ */
+char *
+hearth_net_neighbour_mac (const char *address)
+{
+  struct {
+    struct nlmsghdr nh;
+    struct ndmsg nd;
+  } request = {
+    .nh = { .nlmsg_len = NLMSG_LENGTH (sizeof (struct ndmsg)),
+            .nlmsg_type = RTM_GETNEIGH,
+            .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+            .nlmsg_seq = 1 },
+    .nd = { .ndm_family = AF_INET },
+  };
+  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+  struct in_addr want;
+  char *found = NULL;
+  gboolean done = FALSE;
+  int fd;
+
+  if (address == NULL || inet_pton (AF_INET, address, &want) != 1)
+    return NULL;
+  fd = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0)
+    return NULL;
+  if (sendto (fd, &request, request.nh.nlmsg_len, 0, (struct sockaddr *) &kernel,
+              sizeof kernel) < 0) {
+    close (fd);
+    return NULL;
+  }
+  while (!done) {
+    guint8 buffer[16384];
+    ssize_t n = recv (fd, buffer, sizeof buffer, 0);
+    int len = (int) n;
+
+    if (n <= 0)
+      break;
+    for (struct nlmsghdr *nh = (struct nlmsghdr *) buffer; NLMSG_OK (nh, (guint) len);
+         nh = NLMSG_NEXT (nh, len)) {
+      struct ndmsg *nd;
+      struct rtattr *rta;
+      int rta_len;
+      const guint8 *mac = NULL;
+      gboolean match = FALSE;
+
+      if (nh->nlmsg_type == NLMSG_DONE || nh->nlmsg_type == NLMSG_ERROR) {
+        done = TRUE;
+        break;
+      }
+      if (nh->nlmsg_type != RTM_NEWNEIGH || found != NULL)
+        continue;
+      nd = NLMSG_DATA (nh);
+      if (nd->ndm_family != AF_INET ||
+          (nd->ndm_state & (NUD_REACHABLE | NUD_PERMANENT)) == 0)
+        continue;
+      rta_len = (int) RTM_PAYLOAD (nh);
+      for (rta = RTM_RTA (nd); RTA_OK (rta, rta_len); rta = RTA_NEXT (rta, rta_len)) {
+        if (rta->rta_type == NDA_DST && RTA_PAYLOAD (rta) == sizeof want)
+          match = memcmp (RTA_DATA (rta), &want, sizeof want) == 0;
+        else if (rta->rta_type == NDA_LLADDR && RTA_PAYLOAD (rta) == 6)
+          mac = RTA_DATA (rta);
+      }
+      if (match && mac != NULL && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+        found = g_strdup_printf ("%02x:%02x:%02x:%02x:%02x:%02x",
+                                 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+    }
+  }
+  close (fd);
+  return found;
 }

@@ -52,4 +52,12 @@ char *hearth_format_host_port (const char *host, guint16 port);
  * LAN ones first, loopback last. (element-type utf8) (transfer full) */
 GPtrArray *hearth_net_local_addresses (const HearthNetRanges *ranges);
 
+/*
+ * The MAC address the kernel's neighbour table holds for @address (an IPv4
+ * literal) while the entry is REACHABLE, i.e. confirmed by recent traffic, as
+ * "aa:bb:cc:dd:ee:ff"; NULL when there is none (no recent traffic, loopback,
+ * IPv6, another subnet). (transfer full) (nullable)
+ */
+char *hearth_net_neighbour_mac (const char *address);
+
 G_END_DECLS

@@ -57,7 +57,7 @@ struct _HearthPairing {
   GHashTable *failures;       /* peer address text → Failures */
 };
 
-enum { SIGNAL_PAIRED, SIGNAL_WINDOW_CLOSED, N_SIGNALS };
+enum { SIGNAL_PAIRED, SIGNAL_WINDOW_CLOSED, SIGNAL_LISTENER_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (HearthPairing, hearth_pairing, G_TYPE_OBJECT)
@@ -413,6 +413,7 @@ listener_open (HearthPairing *self, GError **error)
   }
   self->soup = g_steal_pointer (&soup);
   g_message ("Pairing listener open on port %u", self->port);
+  g_signal_emit (self, signals[SIGNAL_LISTENER_CHANGED], 0);
   return TRUE;
 }
 
@@ -424,6 +425,7 @@ listener_close (HearthPairing *self)
   soup_server_disconnect (self->soup);
   g_clear_object (&self->soup);
   g_message ("Pairing listener closed: no pairing window is open");
+  g_signal_emit (self, signals[SIGNAL_LISTENER_CHANGED], 0);
 }
 
 /* --- windows and their expiry ------------------------------------------------- */
@@ -597,6 +599,9 @@ hearth_pairing_class_init (HearthPairingClass *klass)
   signals[SIGNAL_WINDOW_CLOSED] = g_signal_new ("window-closed",
       G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
       G_TYPE_NONE, 1, G_TYPE_INT64);
+  signals[SIGNAL_LISTENER_CHANGED] = g_signal_new ("listener-changed",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 0);
 }
 
 static void

@@ -14,6 +14,7 @@ G_BEGIN_DECLS
  * while a window is open. Signals, on the main context:
  *   "paired" (gint64 window_id, gint64 display_id, const char *display_name)
  *   "window-closed" (gint64 window_id)  — expired unused
+ *   "listener-changed" ()  — the listener opened or closed (get_port)
  */
 #define HEARTH_TYPE_PAIRING (hearth_pairing_get_type ())
 G_DECLARE_FINAL_TYPE (HearthPairing, hearth_pairing, HEARTH, PAIRING, GObject)

@@ -21,13 +21,32 @@ typedef struct {
   gint64 created;     /* unix seconds */
 } HearthHousehold;
 
+/* What a camera is besides its address (invariant 5). Any field may be NULL:
+ * that kind of evidence was never seen. */
+typedef struct {
+  char *mdns_type;      /* the service it was adopted from: "_rtsp._tcp" */
+  char *mdns_name;      /* its instance name */
+  char *txt_id;         /* TXT id= (or a plugin's equivalent) */
+  char *txt_serial;
+  char *txt_mac;        /* aa:bb:cc:dd:ee:ff */
+  char *neighbour_mac;  /* from the neighbour table while connected to it */
+  char *cert_fp;        /* SHA-256 of its RTSPS certificate, 64 hex */
+} HearthCameraEvidence;
+
+void hearth_camera_evidence_clear (HearthCameraEvidence *evidence);
+
 typedef struct {
   char *id;           /* UUID, gateway-assigned */
   gint64 household_id;
   char *household;    /* household name */
   char *name;
-  char *url;
+  char *url;          /* without credentials when they are stored apart */
   gint64 created;
+  char *plugin;       /* the driver's name; NULL: by the URL's scheme */
+  HearthCameraEvidence evidence;
+  gint64 quarantined_at;    /* unix seconds; 0 when not quarantined */
+  char *quarantine_reason;  /* NULL when not quarantined */
+  gboolean has_credentials; /* the secrets themselves: camera_get_credentials */
 } HearthCameraRow;
 
 typedef struct {
@@ -87,6 +106,38 @@ GPtrArray *hearth_store_camera_list (HearthStore *self, gint64 household_id,
                                      GError **error);
 gboolean hearth_store_camera_remove (HearthStore *self, const char *id,
                                      GError **error);
+
+/* Adopts a camera: like camera_add, plus the driver, the identity evidence it
+ * was found with and its credentials (@username, @password nullable; never
+ * logged). Audited as "camera-adopt". Returns the new UUID. */
+char *hearth_store_camera_adopt (HearthStore *self, gint64 household_id,
+                                 const char *name, const char *url,
+                                 const char *plugin,
+                                 const HearthCameraEvidence *evidence,
+                                 const char *username, const char *password,
+                                 GError **error);
+/* Adopts a quarantined (or any) camera again: new evidence and URL, not
+ * quarantined any more. Audited as "camera-adopt". */
+gboolean hearth_store_camera_readopt (HearthStore *self, const char *id,
+                                      const char *url,
+                                      const HearthCameraEvidence *evidence,
+                                      GError **error);
+/* The same camera at a new address: only the URL changes ("camera-follow"). */
+gboolean hearth_store_camera_follow (HearthStore *self, const char *id,
+                                     const char *url, GError **error);
+/* Nothing of it is ingested or served until it is adopted again
+ * ("camera-quarantine", with @reason). Idempotent. */
+gboolean hearth_store_camera_quarantine (HearthStore *self, const char *id,
+                                         const char *reason, GError **error);
+/* Records evidence first seen while connected (trust on first use): only
+ * fields that are NULL in the row are set ("camera-evidence"). */
+gboolean hearth_store_camera_add_evidence (HearthStore *self, const char *id,
+                                           const char *neighbour_mac,
+                                           const char *cert_fp, GError **error);
+/* The camera's stored credentials, or NULLs. Secrets: wipe after use. */
+gboolean hearth_store_camera_get_credentials (HearthStore *self, const char *id,
+                                              char **username, char **password,
+                                              GError **error);
 /* Moves a camera to another household (one transaction, audited for both). */
 gboolean hearth_store_camera_move (HearthStore *self, const char *id,
                                    gint64 household_id, GError **error);

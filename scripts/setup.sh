@@ -13,6 +13,7 @@ PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-x
   libsoup-3.0-dev glib-networking libgnutls28-dev gnutls-bin libsqlite3-dev
   libjson-glib-dev libqrencode-dev libpng-dev qrencode
+  libavahi-client-dev libavahi-glib-dev avahi-daemon avahi-utils dbus
   ffmpeg curl iproute2 procps strace
   sqlite3 debhelper dpkg-dev fakeroot lintian
 )

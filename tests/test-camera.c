@@ -1,21 +1,33 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Tests for HearthCamera on the default main context: a synthetic camera
- * streams (init first, then a keyframe, then a frame after frame), reports
- * its video format, and ends its subscribers when stopped or dropped; an
- * RTSP camera (gst-rtsp-server on loopback, in-process) streams with the
- * credentials from its URL, and when it stalls is restarted as a new
- * generation; an RTSP camera on a closed loopback port goes offline, retries
- * with a growing backoff, logs that once, and never shows its password.
+ * (its source from the synthetic plugin module of this build, loaded from
+ * HEARTH_PLUGIN_DIR) streams (init first, then a keyframe, then a frame
+ * after frame), reports its video format, and ends its subscribers when
+ * stopped or dropped; an RTSP camera (gst-rtsp-server on loopback,
+ * in-process) streams with the credentials from its URL or set apart from
+ * it, and when it stalls is restarted as a new generation; an RTSP camera on
+ * a closed loopback port goes offline, retries with a growing backoff, logs
+ * that once, and never shows its password. The admission gate sees each run
+ * before any byte of it is in the stream; a refused run pushes nothing, is
+ * not retried and says why. An RTSPS camera (the same server with a
+ * self-signed certificate) is trusted on first use and its certificate is
+ * readable in the gate; pinned, it streams only with that certificate:
+ * another one, at the first connection or at a reconnect, ends the run
+ * REFUSED before the camera got a single request, and says so once.
  */
 #include <string.h>
 
+#include <unistd.h>
+
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
 
 #include "camera.h"
 #include "netaddr.h"
+#include "plugins.h"
 
 #define CAMERA_ID "0b7e8a52-5d1f-4f0e-8f7a-00000000c4me"
 #define DEADLINE_S 20
@@ -206,13 +218,48 @@ capture_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
   return g_log_writer_default (level, fields, n_fields, NULL);
 }
 
+/* ---- cameras ---- */
+
+/* A camera whose source the synthetic plugin builds, as the daemon makes
+ * it. */
+static HearthCamera *
+synthetic_camera_new (HearthPlugins *plugins, const char *url)
+{
+  const HearthPlugin *plugin = hearth_plugins_find_for_url (plugins, url);
+  HearthCamera *camera = hearth_camera_new (CAMERA_ID, url);
+
+  g_assert_nonnull (plugin);
+  g_assert_cmpstr (plugin->name, ==, "synthetic");
+  hearth_camera_set_source_func (camera, plugin->build_source);
+  return camera;
+}
+
+static gboolean
+on_tick (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Iterates the default main context for @ms, whatever happens: to see that
+ * something does not come. */
+static void
+run_for_ms (guint ms)
+{
+  gint64 until = g_get_monotonic_time () + (gint64) ms * 1000;
+  guint tick = g_timeout_add (10, on_tick, NULL);
+
+  while (g_get_monotonic_time () < until)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+}
+
 /* ---- tests ---- */
 
 static void
-test_synthetic_streams (void)
+test_synthetic_streams (gconstpointer data)
 {
-  g_autoptr(HearthCamera) camera = hearth_camera_new (CAMERA_ID,
-                                                      "synthetic:pattern=ball");
+  g_autoptr(HearthCamera) camera =
+    synthetic_camera_new ((HearthPlugins *) data, "synthetic:pattern=ball");
   HearthStream *stream = hearth_camera_get_stream (camera);
   StateWait streaming = { camera, HEARTH_CAMERA_STREAMING };
   Viewer early, late;
@@ -281,9 +328,10 @@ test_synthetic_streams (void)
 
 /* Dropping a streaming camera cleans up everything, at once. */
 static void
-test_dispose_while_streaming (void)
+test_dispose_while_streaming (gconstpointer data)
 {
-  HearthCamera *camera = hearth_camera_new (CAMERA_ID, "synthetic:");
+  HearthCamera *camera = synthetic_camera_new ((HearthPlugins *) data,
+                                               "synthetic:");
   g_autoptr(HearthStream) stream = g_object_ref (hearth_camera_get_stream (camera));
   StateWait streaming = { camera, HEARTH_CAMERA_STREAMING };
   Viewer v;
@@ -404,11 +452,92 @@ test_offline_retries (gconstpointer data)
 
 typedef struct {
   GstRTSPServer *server;
+  GstRTSPAuth *auth;
+  const char *scheme;  /* "rtsp", or "rtsps" with a certificate */
   guint source_id;
   guint port;
   GstElement *valve;   /* (nullable) of the latest media: closing it stalls */
   guint n_medias;
+  guint n_clients;     /* connections accepted */
+  guint n_latest_responses; /* sent to the latest connection: its requests */
 } RtspCamera;
+
+/* Two self-signed camera certificates (ECDSA P-256, made with certtool),
+ * and the SHA-256 of their DER as certtool -i says. */
+#define CERT_A_SHA256 \
+  "3e9173aa8c9ad5afd4da316735cb7703981017db20443edb2d5e8fcec0d99876"
+#define CERT_B_SHA256 \
+  "2325b2f88779a2cb8f899b500bac7a25111a3026125f50a7790b3130b2c6e088"
+
+static const char cert_a_pem[] =
+  "-----BEGIN CERTIFICATE-----\n"
+  "MIIBfzCCASWgAwIBAgIBBzAKBggqhkjOPQQDAjAdMRswGQYDVQQDExJIZWFydGgg\n"
+  "dGVzdCBjYW1lcmEwIBcNMjYxMTI2MDAxMzI4WhgPOTk5OTEyMzEyMzU5NTlaMB0x\n"
+  "GzAZBgNVBAMTEkhlYXJ0aCB0ZXN0IGNhbWVyYTBZMBMGByqGSM49AgEGCCqGSM49\n"
+  "AwEHA0IABE3ZFqTp1rmSMB/3RriP6HSCeXiUgsoIliNAeCTVjxqV9pKrNVHKNgW4\n"
+  "8/9LEc1jxvn43V1De+Hj5g2tL/B3+UOjVDBSMAwGA1UdEwEB/wQCMAAwEwYDVR0l\n"
+  "BAwwCgYIKwYBBQUHAwEwDgYDVR0PAQH/BAQDAgeAMB0GA1UdDgQWBBRsFD3AzbfT\n"
+  "z7WhXMEF+3p1La+SsjAKBggqhkjOPQQDAgNIADBFAiEA4nnkukDIWb5sQzQX0UMY\n"
+  "wfwGyf85w0NqncAmOIprZuICIBzER5AEWfvy9/bBrsy4VTTUPAxa+lVMvEEVZtfR\n"
+  "1nWy\n"
+  "-----END CERTIFICATE-----\n"
+  "-----BEGIN EC PRIVATE KEY-----\n"
+  "MHgCAQEEIQCBgNr/xLU4lTTaD5lvopmXXepVF8jyUbDpM2rF5AAotqAKBggqhkjO\n"
+  "PQMBB6FEA0IABE3ZFqTp1rmSMB/3RriP6HSCeXiUgsoIliNAeCTVjxqV9pKrNVHK\n"
+  "NgW48/9LEc1jxvn43V1De+Hj5g2tL/B3+UM=\n"
+  "-----END EC PRIVATE KEY-----\n";
+
+static const char cert_b_pem[] =
+  "-----BEGIN CERTIFICATE-----\n"
+  "MIIBgDCCASWgAwIBAgIBBzAKBggqhkjOPQQDAjAdMRswGQYDVQQDExJIZWFydGgg\n"
+  "dGVzdCBjYW1lcmEwIBcNMjYxMTI2MDAxMzI4WhgPOTk5OTEyMzEyMzU5NTlaMB0x\n"
+  "GzAZBgNVBAMTEkhlYXJ0aCB0ZXN0IGNhbWVyYTBZMBMGByqGSM49AgEGCCqGSM49\n"
+  "AwEHA0IABES9vNrTheTclP+excxEkI/37dh9iZ1smGDKcj267AuXkMUWkxKm61TF\n"
+  "SESIYip3rD22PhC5dS3BifBqnmBMlRWjVDBSMAwGA1UdEwEB/wQCMAAwEwYDVR0l\n"
+  "BAwwCgYIKwYBBQUHAwEwDgYDVR0PAQH/BAQDAgeAMB0GA1UdDgQWBBT2qPqmZ0nG\n"
+  "5ms5/NRt2TKD1EyL5TAKBggqhkjOPQQDAgNJADBGAiEAkpvAENm0lHmS37nmPIUM\n"
+  "pe7JpxOBazJ5N32/8fKc6WsCIQCkyjCW+gyNJuijXWXtiV0/WzW6sq48ItJJVB1a\n"
+  "4P/t+g==\n"
+  "-----END CERTIFICATE-----\n"
+  "-----BEGIN EC PRIVATE KEY-----\n"
+  "MHcCAQEEIHQy/iMMcvvtY2YHpSMZwVtL+5aaFDslj5OHEO2uBo6hoAoGCCqGSM49\n"
+  "AwEHoUQDQgAERL282tOF5NyU/57FzESQj/ft2H2JnWyYYMpyPbrsC5eQxRaTEqbr\n"
+  "VMVIRIhiKnesPbY+ELl1LcGJ8GqeYEyVFQ==\n"
+  "-----END EC PRIVATE KEY-----\n";
+
+/* One that GLib accepts by itself once it is an anchor of the default
+ * database: a CA, for IP address 127.0.0.1, valid from 2020 to 9999. */
+#define CERT_C_SHA256 \
+  "e5815bb023f2d7ca90f5da635237c997bfe9d2dc642e063f2139f63c22eff313"
+
+static const char cert_c_pem[] =
+  "-----BEGIN CERTIFICATE-----\n"
+  "MIIBrDCCAVGgAwIBAgIBCTAKBggqhkjOPQQDAjApMScwJQYDVQQDEx5IZWFydGgg\n"
+  "dGVzdCBjYW1lcmEgdm91Y2hlZCBmb3IwIBcNMjAwMTAxMDAwMDAwWhgPOTk5OTEy\n"
+  "MzEyMzU5NTlaMCkxJzAlBgNVBAMTHkhlYXJ0aCB0ZXN0IGNhbWVyYSB2b3VjaGVk\n"
+  "IGZvcjBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABMnXOps1H36DMPj5h+es2glm\n"
+  "LlTv4PNtextJrcZxuSkwnTwBpRD92bbSNUmY5KtW8rMOZf6K8gDKLEHwNYdN9YGj\n"
+  "aDBmMA8GA1UdEwEB/wQFMAMBAf8wDwYDVR0RBAgwBocEfwAAATATBgNVHSUEDDAK\n"
+  "BggrBgEFBQcDATAOBgNVHQ8BAf8EBAMCAoQwHQYDVR0OBBYEFIdowVahUtiWSk73\n"
+  "vnyR/uU8ocezMAoGCCqGSM49BAMCA0kAMEYCIQCk/eFXmFX8ZzqSgbZYtMAToZY+\n"
+  "r7xMV2Q6K4IvlzYYKwIhAItzmfhArilXDxl11izNjvYR2+W6JfDBp5Tjl0nfASIO\n"
+  "-----END CERTIFICATE-----\n"
+  "-----BEGIN EC PRIVATE KEY-----\n"
+  "MHcCAQEEIFvfEuh89+jwAM6lyRXN8rLu2u5Ijk2xcm3VvmBwAn/BoAoGCCqGSM49\n"
+  "AwEHoUQDQgAEydc6mzUffoMw+PmH56zaCWYuVO/g8217G0mtxnG5KTCdPAGlEP3Z\n"
+  "ttI1SZjkq1bysw5l/oryAMosQfA1h031gQ==\n"
+  "-----END EC PRIVATE KEY-----\n";
+
+static GTlsCertificate *
+test_certificate (const char *pem)
+{
+  g_autoptr(GError) error = NULL;
+  GTlsCertificate *certificate = g_tls_certificate_new_from_pem (pem, -1,
+                                                                 &error);
+
+  g_assert_no_error (error);
+  return certificate;
+}
 
 static void
 on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media,
@@ -422,17 +551,48 @@ on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media,
   c->n_medias++;
 }
 
+/* The server's responses: one per request it handled. Only those to the
+ * latest connection are counted. */
 static void
-rtsp_camera_start (RtspCamera *c)
+on_send_message (GstRTSPClient *client, GstRTSPSession *session,
+                 GstRTSPMessage *message, gpointer user_data)
+{
+  RtspCamera *c = user_data;
+
+  if (GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (client), "n")) ==
+      c->n_clients)
+    c->n_latest_responses++;
+}
+
+static void
+on_client_connected (GstRTSPServer *server, GstRTSPClient *client,
+                     gpointer user_data)
+{
+  RtspCamera *c = user_data;
+
+  c->n_clients++;
+  c->n_latest_responses = 0;
+  g_object_set_data (G_OBJECT (client), "n", GUINT_TO_POINTER (c->n_clients));
+  g_signal_connect (client, "send-message", G_CALLBACK (on_send_message), c);
+}
+
+/* @certificate: (nullable): serve RTSPS with it */
+static void
+rtsp_camera_start_tls (RtspCamera *c, GTlsCertificate *certificate)
 {
   g_autoptr(GstRTSPMountPoints) mounts = NULL;
-  g_autoptr(GstRTSPAuth) auth = gst_rtsp_auth_new ();
   g_autoptr(GstRTSPToken) token = NULL;
   g_autofree char *basic = NULL;
   GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
 
   memset (c, 0, sizeof *c);
+  c->auth = gst_rtsp_auth_new ();
+  c->scheme = certificate != NULL ? "rtsps" : "rtsp";
+  if (certificate != NULL)
+    gst_rtsp_auth_set_tls_certificate (c->auth, certificate);
   c->server = gst_rtsp_server_new ();
+  g_signal_connect (c->server, "client-connected",
+                    G_CALLBACK (on_client_connected), c);
   gst_rtsp_server_set_address (c->server, "127.0.0.1");
   gst_rtsp_server_set_service (c->server, "0");
 
@@ -450,8 +610,8 @@ rtsp_camera_start (RtspCamera *c)
   token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE,
                               G_TYPE_STRING, "viewer", NULL);
   basic = gst_rtsp_auth_make_basic (RTSP_USER, RTSP_PASSWORD);
-  gst_rtsp_auth_add_basic (auth, basic, token);
-  gst_rtsp_server_set_auth (c->server, auth);
+  gst_rtsp_auth_add_basic (c->auth, basic, token);
+  gst_rtsp_server_set_auth (c->server, c->auth);
 
   mounts = gst_rtsp_server_get_mount_points (c->server);
   gst_rtsp_mount_points_add_factory (mounts, "/cam", factory);
@@ -460,6 +620,12 @@ rtsp_camera_start (RtspCamera *c)
   g_assert_cmpuint (c->source_id, !=, 0);
   c->port = (guint) gst_rtsp_server_get_bound_port (c->server);
   g_assert_cmpuint (c->port, >, 0);
+}
+
+static void
+rtsp_camera_start (RtspCamera *c)
+{
+  rtsp_camera_start_tls (c, NULL);
 }
 
 static GstRTSPFilterResult
@@ -476,13 +642,77 @@ rtsp_camera_stop (RtspCamera *c)
   gst_rtsp_server_client_filter (c->server, remove_client, NULL);
   gst_clear_object (&c->valve);
   g_clear_object (&c->server);
+  g_clear_object (&c->auth);
   drain_main_context ();
 }
 
 static char *
 rtsp_camera_url (RtspCamera *c, const char *userinfo)
 {
-  return g_strdup_printf ("rtsp://%s@127.0.0.1:%u/cam", userinfo, c->port);
+  return g_strdup_printf ("%s://%s@127.0.0.1:%u/cam", c->scheme, userinfo,
+                          c->port);
+}
+
+/* ---- the admission gate ---- */
+
+typedef struct {
+  gboolean admit;
+  const char *reason;        /* (nullable) given when refusing */
+  guint calls;
+  /* What was true when the gate was asked. */
+  guint chunks_seen;
+  gboolean stream_ready;
+  gboolean video_info;       /* set when the init segment is pushed */
+  HearthCameraState state;
+  guint64 generation;
+  Viewer *viewer;            /* (nullable) */
+  RtspCamera *rtsp;          /* (nullable) */
+  guint rtsp_medias;
+  gboolean stop_camera;      /* stop the camera from inside the gate */
+  gboolean destroyed;
+  char peer_certificate[65]; /* as the gate saw it; "" for NULL */
+} Gate;
+
+static gboolean
+gate_admit (HearthCamera *camera, char **reason, gpointer user_data)
+{
+  Gate *gate = user_data;
+  HearthStream *stream = hearth_camera_get_stream (camera);
+
+  gate->calls++;
+  gate->chunks_seen = gate->viewer != NULL ? gate->viewer->chunks->len : 0;
+  gate->stream_ready = hearth_stream_is_ready (stream);
+  gate->video_info = hearth_camera_get_video_info (camera, NULL, NULL, NULL,
+                                                   NULL);
+  gate->state = hearth_camera_get_state (camera);
+  gate->generation = hearth_stream_get_generation (stream);
+  if (gate->rtsp != NULL)
+    gate->rtsp_medias = gate->rtsp->n_medias;
+  g_strlcpy (gate->peer_certificate,
+             hearth_camera_get_peer_certificate (camera) != NULL
+             ? hearth_camera_get_peer_certificate (camera) : "",
+             sizeof gate->peer_certificate);
+  if (gate->stop_camera)
+    hearth_camera_stop (camera);
+  if (!gate->admit)
+    *reason = g_strdup (gate->reason);
+  return gate->admit;
+}
+
+static gboolean
+gate_was_called (gpointer data)
+{
+  Gate *gate = data;
+
+  return gate->calls > 0;
+}
+
+static void
+gate_destroyed (gpointer user_data)
+{
+  Gate *gate = user_data;
+
+  gate->destroyed = TRUE;
 }
 
 /* Streams with the URL's credentials; a camera that stops sending is
@@ -496,6 +726,7 @@ test_rtsp_streams_and_stalls (void)
   StateWait streaming, offline;
   Viewer v, again;
   ChunkWait some = { &v, 5 };
+  Gate gate = { .admit = TRUE };
   const char *codec = NULL;
   int width = 0, height = 0;
   guint64 first_generation;
@@ -506,10 +737,23 @@ test_rtsp_streams_and_stalls (void)
   streaming = (StateWait) { camera, HEARTH_CAMERA_STREAMING };
   offline = (StateWait) { camera, HEARTH_CAMERA_OFFLINE };
   hearth_camera_set_backoff (camera, 100, 1000);
+  gate.rtsp = &c;
+  gate.viewer = &v;
+  hearth_camera_set_admit_func (camera, gate_admit, &gate, NULL);
 
   hearth_camera_start (camera);
   viewer_init (&v, hearth_camera_get_stream (camera));
   g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  /* Asked once, when the camera had answered (its media existed) and
+   * before the stream had anything of the run. */
+  g_assert_cmpuint (gate.calls, ==, 1);
+  g_assert_cmpuint (gate.rtsp_medias, ==, 1);
+  g_assert_cmpuint (gate.chunks_seen, ==, 0);
+  g_assert_false (gate.stream_ready);
+  g_assert_false (gate.video_info);
+  /* rtsp://: no certificate. */
+  g_assert_cmpstr (gate.peer_certificate, ==, "");
+  g_assert_null (hearth_camera_get_peer_certificate (camera));
   g_assert_true (wait_for (viewer_has_chunks, &some, DEADLINE_S));
   viewer_assert_sane (&v);
   g_assert_true (hearth_camera_get_video_info (camera, &codec, &width,
@@ -527,9 +771,15 @@ test_rtsp_streams_and_stalls (void)
                             "stopped sending"));
   g_assert_cmpuint (v.n_ends, ==, 1);
 
-  /* Reconnected: a new media on the camera, a new generation here. */
+  /* Reconnected: a new media on the camera, a new generation here, and the
+   * gate asked again about it. */
+  gate.viewer = NULL;
   g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
   g_assert_cmpuint (c.n_medias, ==, 2);
+  g_assert_cmpuint (gate.calls, ==, 2);
+  g_assert_cmpuint (gate.rtsp_medias, ==, 2);
+  g_assert_false (gate.stream_ready);
+  g_assert_cmpuint (gate.generation, >, first_generation);
   g_assert_cmpuint (hearth_stream_get_generation (hearth_camera_get_stream (camera)),
                     >, first_generation);
   viewer_init (&again, hearth_camera_get_stream (camera));
@@ -568,31 +818,465 @@ test_rtsp_wrong_password (void)
   rtsp_camera_stop (&c);
 }
 
-/* A URL that no retry can fix goes offline at once and says why. */
+/* Credentials set apart from the URL are used instead of the URL's, and
+ * never shown. */
 static void
-test_bad_urls (void)
+test_rtsp_credentials (gconstpointer data)
 {
+  GPtrArray *messages = (GPtrArray *) data;
+  const char *secrets[] = { "first-s3cret", "s3cr3t-Cred!", "wr0ng-s3cret" };
+  RtspCamera c;
+  g_autofree char *bare = NULL;
+  g_autofree char *wrong = NULL;
+  g_autoptr(HearthCamera) refused = NULL;
+  g_autofree char *reason = NULL;
+  StateWait offline;
+  guint first_message = messages->len;
+
+  rtsp_camera_start (&c);
+  bare = g_strdup_printf ("rtsp://127.0.0.1:%u/cam", c.port);
+  wrong = rtsp_camera_url (&c, RTSP_USER ":wr0ng-s3cret");
+
+  /* None in the URL, or wrong ones there: those set apart win. */
+  for (guint i = 0; i < 2; i++) {
+    g_autoptr(HearthCamera) camera =
+      hearth_camera_new (CAMERA_ID, i == 0 ? bare : wrong);
+    StateWait streaming = { camera, HEARTH_CAMERA_STREAMING };
+
+    hearth_camera_set_credentials (camera, "someone", "first-s3cret");
+    hearth_camera_set_credentials (camera, RTSP_USER, RTSP_PASSWORD);
+    hearth_camera_start (camera);
+    g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+    g_assert_cmpuint (c.n_medias, ==, i + 1);
+    hearth_camera_stop (camera);
+  }
+
+  /* Wrong ones set apart: offline, and the reason does not repeat them. */
+  refused = hearth_camera_new (CAMERA_ID, bare);
+  offline = (StateWait) { refused, HEARTH_CAMERA_OFFLINE };
+  hearth_camera_set_credentials (refused, RTSP_USER, "s3cr3t-Cred!");
+  hearth_camera_start (refused);
+  g_assert_true (wait_for (camera_in_state, &offline, DEADLINE_S));
+  reason = g_strdup (hearth_camera_get_last_error (refused));
+  g_test_message ("offline because: %s", reason);
+  g_assert_nonnull (reason);
+  g_assert_cmpuint (c.n_medias, ==, 2);
+  hearth_camera_stop (refused);
+
+  for (guint i = first_message; i < messages->len; i++) {
+    for (guint k = 0; k < G_N_ELEMENTS (secrets); k++) {
+      g_assert_null (strstr (messages->pdata[i], secrets[k]));
+      g_assert_null (strstr (reason, secrets[k]));
+    }
+  }
+  rtsp_camera_stop (&c);
+}
+
+/* A URL that no retry can fix goes offline at once, says why, and is not
+ * retried. */
+static void
+test_bad_urls (gconstpointer data)
+{
+  HearthPlugins *plugins = (HearthPlugins *) data;
   const struct {
     const char *url;
+    gboolean plugin;     /* with the source func of the URL's plugin */
     const char *reason;
   } cases[] = {
-    { "synthetic:pattern=no-such-pattern", "pattern" },
-    { "synthetic:colour=red", "option" },
-    { "file:///etc/passwd", "rtsp://" },
-    { "rtsp://", "URL" },
+    { "synthetic:pattern=no-such-pattern", TRUE,
+      "Unknown synthetic camera pattern" },
+    { "synthetic:colour=red", TRUE, "Unknown synthetic camera option" },
+    { "synthetic:", FALSE, "no plugin builds its source" },
+    { "file:///etc/passwd", FALSE, "rtsp://" },
+    { "rtsp://", FALSE, "URL" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
-    g_autoptr(HearthCamera) camera = hearth_camera_new (CAMERA_ID,
-                                                        cases[i].url);
+    g_autoptr(HearthCamera) camera =
+      cases[i].plugin ? synthetic_camera_new (plugins, cases[i].url)
+                      : hearth_camera_new (CAMERA_ID, cases[i].url);
+    StateLog log;
 
+    state_log_init (&log, camera);
+    hearth_camera_set_backoff (camera, 50, 50);
     hearth_camera_start (camera);
     g_assert_cmpint (hearth_camera_get_state (camera), ==,
                      HEARTH_CAMERA_OFFLINE);
     g_assert_nonnull (strstr (hearth_camera_get_last_error (camera),
                               cases[i].reason));
+    /* Well past the backoff: still no attempt. */
+    run_for_ms (200);
+    g_assert_cmpuint (state_log_count (&log, HEARTH_CAMERA_CONNECTING), ==, 0);
     hearth_camera_stop (camera);
+    state_log_clear (&log);
   }
+}
+
+/* Refused: not one byte of the run reaches a subscriber, the camera says
+ * why and does not retry; a later start asks again. */
+static void
+test_admit_refused (gconstpointer data)
+{
+  g_autoptr(HearthCamera) camera = synthetic_camera_new ((HearthPlugins *) data,
+                                                         "synthetic:");
+  HearthStream *stream = hearth_camera_get_stream (camera);
+  Gate gate = {
+    .admit = FALSE,
+    .reason = "Evidence changed: MAC 02:00:00:00:00:02, adopted with "
+              "02:00:00:00:00:01",
+  };
+  StateWait refused = { camera, HEARTH_CAMERA_REFUSED };
+  StateWait streaming = { camera, HEARTH_CAMERA_STREAMING };
+  HearthStreamStats stats;
+  ChunkWait some;
+  Viewer v, late, again;
+  StateLog log;
+
+  state_log_init (&log, camera);
+  hearth_camera_set_backoff (camera, 50, 50);
+  hearth_camera_set_admit_func (camera, gate_admit, &gate, gate_destroyed);
+  hearth_camera_start (camera);
+  viewer_init (&v, stream);
+  gate.viewer = &v;
+
+  g_assert_true (wait_for (camera_in_state, &refused, DEADLINE_S));
+  g_assert_cmpuint (gate.calls, ==, 1);
+  /* Asked after the pipeline ran, before the stream had anything. */
+  g_assert_cmpint (gate.state, ==, HEARTH_CAMERA_CONNECTING);
+  g_assert_false (gate.stream_ready);
+  g_assert_false (gate.video_info);
+  g_assert_cmpuint (gate.chunks_seen, ==, 0);
+
+  g_assert_cmpstr (hearth_camera_get_last_error (camera), ==, gate.reason);
+  g_assert_cmpuint (v.chunks->len, ==, 0);
+  g_assert_cmpuint (v.n_ends, ==, 1);
+  g_assert_false (hearth_stream_is_ready (stream));
+  hearth_stream_get_stats (stream, &stats);
+  g_assert_cmpuint (stats.frames, ==, 0);
+  g_assert_cmpuint (stats.bytes, ==, 0);
+  g_assert_false (hearth_camera_get_video_info (camera, NULL, NULL, NULL,
+                                                NULL));
+  g_assert_cmpstr (hearth_camera_get_state_name (camera), ==, "refused");
+
+  /* A late subscriber gets nothing either. */
+  viewer_init (&late, stream);
+  g_assert_cmpuint (late.n_ends, ==, 1);
+  g_assert_cmpuint (late.chunks->len, ==, 0);
+  viewer_clear (&late);
+
+  /* Many backoffs later: no retry, nothing more. */
+  run_for_ms (500);
+  g_assert_cmpuint (gate.calls, ==, 1);
+  g_assert_cmpint (hearth_camera_get_state (camera), ==, HEARTH_CAMERA_REFUSED);
+  g_assert_cmpuint (state_log_count (&log, HEARTH_CAMERA_CONNECTING), ==, 1);
+  g_assert_cmpuint (log.states->len, ==, 2);
+  g_assert_cmpuint (v.chunks->len, ==, 0);
+
+  /* Adopted again: a new start asks again, and this time it streams. */
+  gate.admit = TRUE;
+  gate.viewer = NULL;
+  hearth_camera_start (camera);
+  viewer_init (&again, stream);
+  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_cmpuint (gate.calls, ==, 2);
+  g_assert_null (hearth_camera_get_last_error (camera));
+  some = (ChunkWait) { &again, 3 };
+  g_assert_true (wait_for (viewer_has_chunks, &some, DEADLINE_S));
+  viewer_assert_sane (&again);
+  g_assert_cmpuint (v.chunks->len, ==, 0);
+
+  hearth_camera_stop (camera);
+  g_assert_false (gate.destroyed);
+  g_clear_object (&camera);
+  g_assert_true (gate.destroyed);
+  viewer_clear (&v);
+  viewer_clear (&again);
+  state_log_clear (&log);
+}
+
+/* A refusal without a reason still says something; a gate that stops the
+ * camera itself leaves it stopped. */
+static void
+test_admit_refused_edge_cases (gconstpointer data)
+{
+  HearthPlugins *plugins = (HearthPlugins *) data;
+  g_autoptr(HearthCamera) camera = synthetic_camera_new (plugins, "synthetic:");
+  g_autoptr(HearthCamera) stopper = synthetic_camera_new (plugins, "synthetic:");
+  Gate gate = { .admit = FALSE, .reason = NULL };
+  Gate stop = { .admit = TRUE, .stop_camera = TRUE };
+  StateWait refused = { camera, HEARTH_CAMERA_REFUSED };
+
+  hearth_camera_set_admit_func (camera, gate_admit, &gate, NULL);
+  hearth_camera_start (camera);
+  g_assert_true (wait_for (camera_in_state, &refused, DEADLINE_S));
+  g_assert_nonnull (hearth_camera_get_last_error (camera));
+  g_assert_cmpstr (hearth_camera_get_last_error (camera), !=, "");
+
+  hearth_camera_set_admit_func (stopper, gate_admit, &stop, NULL);
+  hearth_camera_start (stopper);
+  g_assert_true (wait_for (gate_was_called, &stop, DEADLINE_S));
+  g_assert_cmpint (hearth_camera_get_state (stopper), ==,
+                   HEARTH_CAMERA_STOPPED);
+  g_assert_false (hearth_stream_is_ready (hearth_camera_get_stream (stopper)));
+  run_for_ms (200);
+  g_assert_cmpuint (stop.calls, ==, 1);
+  g_assert_cmpint (hearth_camera_get_state (stopper), ==,
+                   HEARTH_CAMERA_STOPPED);
+}
+
+/* ---- RTSPS certificates ---- */
+
+typedef struct {
+  guint n;
+  char *seen;
+  HearthCameraState state;   /* when it came */
+} CertificateChanges;
+
+static void
+on_certificate_changed (HearthCamera *camera, const char *seen,
+                        gpointer user_data)
+{
+  CertificateChanges *changes = user_data;
+
+  changes->n++;
+  g_free (changes->seen);
+  changes->seen = g_strdup (seen);
+  changes->state = hearth_camera_get_state (camera);
+}
+
+/* No pin: any certificate is trusted on first use, and the gate can read
+ * it to record it; with that pin, the camera streams again. */
+static void
+test_rtsps_trust_on_first_use (void)
+{
+  g_autoptr(GTlsCertificate) cert_a = test_certificate (cert_a_pem);
+  g_autofree char *url = NULL;
+  g_autoptr(HearthCamera) camera = NULL;
+  CertificateChanges changes = { 0 };
+  RtspCamera c;
+  StateWait streaming;
+  Gate gate = { .admit = TRUE };
+  Viewer v;
+  ChunkWait some = { &v, 5 };
+
+  rtsp_camera_start_tls (&c, cert_a);
+  url = rtsp_camera_url (&c, RTSP_USERINFO);
+  g_assert_true (g_str_has_prefix (url, "rtsps://"));
+  camera = hearth_camera_new (CAMERA_ID, url);
+  streaming = (StateWait) { camera, HEARTH_CAMERA_STREAMING };
+  g_signal_connect (camera, "certificate-changed",
+                    G_CALLBACK (on_certificate_changed), &changes);
+  hearth_camera_set_admit_func (camera, gate_admit, &gate, NULL);
+  g_assert_null (hearth_camera_get_peer_certificate (camera));
+
+  hearth_camera_start (camera);
+  viewer_init (&v, hearth_camera_get_stream (camera));
+  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_cmpuint (gate.calls, ==, 1);
+  g_assert_cmpstr (gate.peer_certificate, ==, CERT_A_SHA256);
+  g_assert_cmpstr (hearth_camera_get_peer_certificate (camera), ==,
+                   CERT_A_SHA256);
+  g_assert_true (wait_for (viewer_has_chunks, &some, DEADLINE_S));
+  viewer_assert_sane (&v);
+  hearth_camera_stop (camera);
+  g_assert_null (hearth_camera_get_peer_certificate (camera));
+  viewer_clear (&v);
+
+  /* Pinned to what it presented: the same again. */
+  hearth_camera_set_pinned_certificate (camera, CERT_A_SHA256);
+  hearth_camera_start (camera);
+  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_cmpuint (gate.calls, ==, 2);
+  g_assert_cmpstr (gate.peer_certificate, ==, CERT_A_SHA256);
+  g_assert_cmpuint (c.n_medias, ==, 2);
+  hearth_camera_stop (camera);
+
+  g_assert_cmpuint (changes.n, ==, 0);
+  rtsp_camera_stop (&c);
+}
+
+static gboolean
+camera_refused_and_told (gpointer data)
+{
+  CertificateChanges *changes = data;
+
+  return changes->n > 0;
+}
+
+/* Pinned to another certificate: the handshake fails before any request
+ * (the camera never sees the credentials), the run ends REFUSED with the
+ * two fingerprints, the signal comes once, and nothing is retried. */
+static void
+test_rtsps_pin_mismatch (void)
+{
+  g_autoptr(GTlsCertificate) cert_a = test_certificate (cert_a_pem);
+  g_autofree char *url = NULL;
+  g_autoptr(HearthCamera) camera = NULL;
+  CertificateChanges changes = { 0 };
+  RtspCamera c;
+  Gate gate = { .admit = TRUE };
+  StateLog log;
+  Viewer v;
+  guint clients;
+
+  rtsp_camera_start_tls (&c, cert_a);
+  url = rtsp_camera_url (&c, RTSP_USERINFO);
+  camera = hearth_camera_new (CAMERA_ID, url);
+  state_log_init (&log, camera);
+  hearth_camera_set_backoff (camera, 50, 50);
+  g_signal_connect (camera, "certificate-changed",
+                    G_CALLBACK (on_certificate_changed), &changes);
+  hearth_camera_set_admit_func (camera, gate_admit, &gate, NULL);
+  hearth_camera_set_pinned_certificate (camera, CERT_B_SHA256);
+
+  hearth_camera_start (camera);
+  viewer_init (&v, hearth_camera_get_stream (camera));
+  g_assert_true (wait_for (camera_refused_and_told, &changes, DEADLINE_S));
+  g_assert_cmpint (hearth_camera_get_state (camera), ==,
+                   HEARTH_CAMERA_REFUSED);
+  g_assert_cmpuint (changes.n, ==, 1);
+  g_assert_cmpstr (changes.seen, ==, CERT_A_SHA256);
+  g_assert_cmpint (changes.state, ==, HEARTH_CAMERA_REFUSED);
+  g_assert_cmpstr (hearth_camera_get_last_error (camera), ==,
+                   "its TLS certificate changed (SHA-256 3e9173aa8c9ad5af…, "
+                   "not 2325b2f88779a2cb…)");
+  g_assert_null (hearth_camera_get_peer_certificate (camera));
+
+  /* The camera got a connection, but no request of it was handled. */
+  drain_main_context ();
+  g_assert_cmpuint (c.n_clients, ==, 1);
+  g_assert_cmpuint (c.n_latest_responses, ==, 0);
+  g_assert_cmpuint (c.n_medias, ==, 0);
+  g_assert_cmpuint (gate.calls, ==, 0);
+  g_assert_cmpuint (v.chunks->len, ==, 0);
+  g_assert_cmpuint (v.n_ends, ==, 1);
+  g_assert_false (hearth_stream_is_ready (hearth_camera_get_stream (camera)));
+
+  /* Many backoffs later: no retry, no second signal. */
+  clients = c.n_clients;
+  run_for_ms (500);
+  g_assert_cmpuint (c.n_clients, ==, clients);
+  g_assert_cmpuint (changes.n, ==, 1);
+  g_assert_cmpuint (state_log_count (&log, HEARTH_CAMERA_CONNECTING), ==, 1);
+  g_assert_cmpint (hearth_camera_get_state (camera), ==,
+                   HEARTH_CAMERA_REFUSED);
+
+  hearth_camera_stop (camera);
+  viewer_clear (&v);
+  state_log_clear (&log);
+  g_free (changes.seen);
+  rtsp_camera_stop (&c);
+}
+
+/* Another device takes over while the camera streams (here: the server's
+ * certificate is replaced, then the stream stalls): the reconnect's
+ * handshake is checked too, and refused. */
+static void
+test_rtsps_certificate_changes_on_reconnect (void)
+{
+  g_autoptr(GTlsCertificate) cert_a = test_certificate (cert_a_pem);
+  g_autoptr(GTlsCertificate) cert_b = test_certificate (cert_b_pem);
+  g_autofree char *url = NULL;
+  g_autoptr(HearthCamera) camera = NULL;
+  CertificateChanges changes = { 0 };
+  RtspCamera c;
+  StateWait streaming;
+  guint clients;
+
+  rtsp_camera_start_tls (&c, cert_a);
+  url = rtsp_camera_url (&c, RTSP_USERINFO);
+  camera = hearth_camera_new (CAMERA_ID, url);
+  streaming = (StateWait) { camera, HEARTH_CAMERA_STREAMING };
+  hearth_camera_set_backoff (camera, 100, 100);
+  hearth_camera_set_pinned_certificate (camera, CERT_A_SHA256);
+  g_signal_connect (camera, "certificate-changed",
+                    G_CALLBACK (on_certificate_changed), &changes);
+
+  hearth_camera_start (camera);
+  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_cmpstr (hearth_camera_get_peer_certificate (camera), ==,
+                   CERT_A_SHA256);
+  clients = c.n_clients;
+
+  gst_rtsp_auth_set_tls_certificate (c.auth, cert_b);
+  g_object_set (c.valve, "drop", TRUE, NULL);
+  g_assert_true (wait_for (camera_refused_and_told, &changes, DEADLINE_S));
+  g_assert_cmpint (hearth_camera_get_state (camera), ==,
+                   HEARTH_CAMERA_REFUSED);
+  g_assert_cmpstr (changes.seen, ==, CERT_B_SHA256);
+  g_assert_nonnull (strstr (hearth_camera_get_last_error (camera),
+                            "SHA-256 2325b2f88779a2cb…, not 3e9173aa8c9ad5af…"));
+  drain_main_context ();
+  g_assert_cmpuint (c.n_clients, ==, clients + 1);
+  g_assert_cmpuint (c.n_latest_responses, ==, 0);
+  g_assert_cmpuint (c.n_medias, ==, 1);
+  g_assert_cmpuint (changes.n, ==, 1);
+
+  hearth_camera_stop (camera);
+  g_free (changes.seen);
+  rtsp_camera_stop (&c);
+}
+
+/* A certificate GLib vouches for by itself (as if a CA of the system had
+ * signed it for 127.0.0.1: here it is an anchor of the default database)
+ * never reaches the handler. Unpinned, the camera streams and its
+ * certificate is unknown; pinned, it sends no request and is refused
+ * (without "certificate-changed": no certificate was seen). */
+static void
+test_rtsps_vouched_for_by_glib (void)
+{
+  g_autoptr(GTlsCertificate) cert_c = test_certificate (cert_c_pem);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTlsDatabase) anchors = NULL;
+  g_autofree char *anchors_path = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr(HearthCamera) camera = NULL;
+  GTlsBackend *backend = g_tls_backend_get_default ();
+  CertificateChanges changes = { 0 };
+  RtspCamera c;
+  StateWait streaming, refused;
+  Gate gate = { .admit = TRUE };
+  int fd;
+
+  fd = g_file_open_tmp ("hearth-anchors-XXXXXX.pem", &anchors_path, &error);
+  g_assert_no_error (error);
+  close (fd);
+  g_file_set_contents (anchors_path, cert_c_pem, -1, &error);
+  g_assert_no_error (error);
+  anchors = g_tls_file_database_new (anchors_path, &error);
+  g_assert_no_error (error);
+  g_tls_backend_set_default_database (backend, anchors);
+
+  rtsp_camera_start_tls (&c, cert_c);
+  url = rtsp_camera_url (&c, RTSP_USERINFO);
+  camera = hearth_camera_new (CAMERA_ID, url);
+  streaming = (StateWait) { camera, HEARTH_CAMERA_STREAMING };
+  refused = (StateWait) { camera, HEARTH_CAMERA_REFUSED };
+  hearth_camera_set_admit_func (camera, gate_admit, &gate, NULL);
+  g_signal_connect (camera, "certificate-changed",
+                    G_CALLBACK (on_certificate_changed), &changes);
+
+  hearth_camera_start (camera);
+  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_cmpuint (gate.calls, ==, 1);
+  g_assert_cmpstr (gate.peer_certificate, ==, "");
+  hearth_camera_stop (camera);
+
+  hearth_camera_set_pinned_certificate (camera, CERT_C_SHA256);
+  hearth_camera_start (camera);
+  g_assert_true (wait_for (camera_in_state, &refused, DEADLINE_S));
+  g_assert_nonnull (strstr (hearth_camera_get_last_error (camera),
+                            "could not be checked"));
+  drain_main_context ();
+  g_assert_cmpuint (c.n_latest_responses, ==, 0);
+  g_assert_cmpuint (c.n_medias, ==, 1);
+  g_assert_cmpuint (gate.calls, ==, 1);
+  g_assert_cmpuint (changes.n, ==, 0);
+  hearth_camera_stop (camera);
+
+  g_tls_backend_set_default_database (backend, NULL);
+  g_unlink (anchors_path);
+  rtsp_camera_stop (&c);
 }
 
 static void
@@ -622,25 +1306,47 @@ int
 main (int argc, char **argv)
 {
   g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  HearthPlugins *plugins;
   int ret;
 
   g_log_set_writer_func (capture_log, messages, NULL);
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
 
+  /* The synthetic camera's source is the real module's. */
+  plugins = hearth_plugins_load (hearth_plugins_default_dir (), &error);
+  g_assert_no_error (error);
+
   g_test_add_func ("/hearth/camera/redact-url", test_redact_url);
-  g_test_add_func ("/hearth/camera/synthetic-streams", test_synthetic_streams);
-  g_test_add_func ("/hearth/camera/dispose-while-streaming",
-                   test_dispose_while_streaming);
+  g_test_add_data_func ("/hearth/camera/synthetic-streams", plugins,
+                        test_synthetic_streams);
+  g_test_add_data_func ("/hearth/camera/dispose-while-streaming", plugins,
+                        test_dispose_while_streaming);
   g_test_add_func ("/hearth/camera/rtsp-streams-and-stalls",
                    test_rtsp_streams_and_stalls);
   g_test_add_func ("/hearth/camera/rtsp-wrong-password",
                    test_rtsp_wrong_password);
+  g_test_add_data_func ("/hearth/camera/rtsp-credentials", messages,
+                        test_rtsp_credentials);
+  g_test_add_func ("/hearth/camera/rtsps-trust-on-first-use",
+                   test_rtsps_trust_on_first_use);
+  g_test_add_func ("/hearth/camera/rtsps-pin-mismatch",
+                   test_rtsps_pin_mismatch);
+  g_test_add_func ("/hearth/camera/rtsps-certificate-changes-on-reconnect",
+                   test_rtsps_certificate_changes_on_reconnect);
+  g_test_add_func ("/hearth/camera/rtsps-vouched-for-by-glib",
+                   test_rtsps_vouched_for_by_glib);
   g_test_add_data_func ("/hearth/camera/offline-retries", messages,
                         test_offline_retries);
-  g_test_add_func ("/hearth/camera/bad-urls", test_bad_urls);
+  g_test_add_data_func ("/hearth/camera/bad-urls", plugins, test_bad_urls);
+  g_test_add_data_func ("/hearth/camera/admit-refused", plugins,
+                        test_admit_refused);
+  g_test_add_data_func ("/hearth/camera/admit-refused-edge-cases", plugins,
+                        test_admit_refused_edge_cases);
 
   ret = g_test_run ();
+  g_clear_object (&plugins);
   gst_deinit ();
   return ret;
 }

@@ -663,6 +663,88 @@ test_cameras (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count_audit (f->store, "camera-remove"), ==, 1);
 }
 
+/* Adoption, evidence, quarantine, following and credentials (invariant 5). */
+static void
+test_cameras_evidence (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthCameraRow) camera = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *user = NULL;
+  g_autofree char *password = NULL;
+  gint64 home = add_household (f->store, "Home");
+  HearthCameraEvidence evidence = {
+    .mdns_type = (char *) "_rtsp._tcp", .mdns_name = (char *) "Front door",
+    .txt_id = (char *) "cam-0001", .txt_mac = (char *) "02:00:00:00:00:01",
+  };
+  HearthCameraEvidence hostile = { .txt_id = (char *) "id with spaces" };
+  HearthCameraEvidence again = { .mdns_type = (char *) "_rtsp._tcp",
+                                 .mdns_name = (char *) "Front door",
+                                 .txt_id = (char *) "cam-0002" };
+
+  id = hearth_store_camera_adopt (f->store, home, "Door", "rtsp://10.0.0.2:554/live",
+                                  "rtsp", &evidence, "admin", "s3cret", &error);
+  g_assert_no_error (error);
+  camera = hearth_store_camera_get (f->store, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (camera->plugin, ==, "rtsp");
+  g_assert_cmpstr (camera->evidence.mdns_name, ==, "Front door");
+  g_assert_cmpstr (camera->evidence.txt_id, ==, "cam-0001");
+  g_assert_cmpstr (camera->evidence.txt_mac, ==, "02:00:00:00:00:01");
+  g_assert_null (camera->evidence.neighbour_mac);
+  g_assert_cmpint (camera->quarantined_at, ==, 0);
+  g_assert_true (camera->has_credentials);
+  /* The row never carries the secrets; only their own getter does. */
+  g_assert_null (strstr (camera->url, "s3cret"));
+  g_assert_true (hearth_store_camera_get_credentials (f->store, id, &user, &password, &error));
+  g_assert_cmpstr (user, ==, "admin");
+  g_assert_cmpstr (password, ==, "s3cret");
+  g_clear_pointer (&camera, hearth_camera_row_free);
+
+  /* Evidence from the network must be printable ASCII: refused, nothing written. */
+  g_assert_null (hearth_store_camera_adopt (f->store, home, "Bad", "rtsp://10.0.0.3/",
+                                            "rtsp", &hostile, NULL, NULL, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* Trust on first use: only empty fields are filled. */
+  g_assert_true (hearth_store_camera_add_evidence (f->store, id, "02:00:00:00:00:aa", NULL,
+                                                   &error));
+  g_assert_true (hearth_store_camera_add_evidence (f->store, id, "02:00:00:00:00:bb", NULL,
+                                                   &error));
+  g_assert_no_error (error);
+  camera = hearth_store_camera_get (f->store, id, &error);
+  g_assert_cmpstr (camera->evidence.neighbour_mac, ==, "02:00:00:00:00:aa");
+  g_clear_pointer (&camera, hearth_camera_row_free);
+
+  g_assert_true (hearth_store_camera_follow (f->store, id, "rtsp://10.0.0.7:554/live", &error));
+  g_assert_no_error (error);
+  g_assert_true (hearth_store_camera_quarantine (f->store, id, "its TXT id changed", &error));
+  g_assert_no_error (error);
+  camera = hearth_store_camera_get (f->store, id, &error);
+  g_assert_cmpstr (camera->url, ==, "rtsp://10.0.0.7:554/live");
+  g_assert_cmpint (camera->quarantined_at, >, 0);
+  g_assert_cmpstr (camera->quarantine_reason, ==, "its TXT id changed");
+  g_clear_pointer (&camera, hearth_camera_row_free);
+
+  /* Adopting again lifts the quarantine and replaces the evidence. */
+  g_assert_true (hearth_store_camera_readopt (f->store, id, "rtsp://10.0.0.8:554/live",
+                                              &again, &error));
+  g_assert_no_error (error);
+  camera = hearth_store_camera_get (f->store, id, &error);
+  g_assert_cmpint (camera->quarantined_at, ==, 0);
+  g_assert_null (camera->quarantine_reason);
+  g_assert_cmpstr (camera->evidence.txt_id, ==, "cam-0002");
+  g_assert_null (camera->evidence.neighbour_mac);
+  g_assert_null (camera->evidence.txt_mac);
+  g_assert_cmpstr (camera->url, ==, "rtsp://10.0.0.8:554/live");
+
+  g_assert_cmpuint (count_audit (f->store, "camera-adopt"), ==, 2);
+  g_assert_cmpuint (count_audit (f->store, "camera-evidence"), ==, 2);
+  g_assert_cmpuint (count_audit (f->store, "camera-follow"), ==, 1);
+  g_assert_cmpuint (count_audit (f->store, "camera-quarantine"), ==, 1);
+}
+
 /* Names */
 
 static void
@@ -1061,6 +1143,12 @@ test_audit_since (Fixture *f, gconstpointer data)
   g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
 }
 
+static int
+compare_names (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
 /* The migrations compiled in from schema/, in order. */
 static HearthMigration *
 compiled_migrations (GPtrArray *keep, guint *n)
@@ -1071,7 +1159,7 @@ compiled_migrations (GPtrArray *keep, guint *n)
 
   g_assert_nonnull (names);
   *n = g_strv_length (names);
-  qsort (names, *n, sizeof (char *), (GCompareFunc) g_strcmp0);
+  qsort (names, *n, sizeof (char *), compare_names);
   migrations = g_new0 (HearthMigration, *n + 2);
   for (guint i = 0; i < *n; i++) {
     g_autofree char *path = g_strconcat ("/org/hearth/schema/", names[i], NULL);
@@ -1254,6 +1342,7 @@ main (int argc, char **argv)
   FIXTURE_TEST ("/hearth/store/households", test_households);
   FIXTURE_TEST ("/hearth/store/households/delete-cascades", test_households_delete_cascades);
   FIXTURE_TEST ("/hearth/store/cameras", test_cameras);
+  FIXTURE_TEST ("/hearth/store/cameras/evidence", test_cameras_evidence);
   FIXTURE_TEST ("/hearth/store/names/invalid", test_names_invalid);
   FIXTURE_TEST ("/hearth/store/pairing/success", test_pairing_success);
   FIXTURE_TEST ("/hearth/store/pairing/wrong-token", test_pairing_wrong_token);

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -44,8 +45,13 @@
   "  household delete NAME                  Delete a household\n" \
   "  camera add --household H --name N URL  Add a camera (rtsp:// or\n" \
   "                                         rtsps://); prints only its id\n" \
-  "  camera list                            List cameras\n" \
-  "  camera remove ID                       Remove a camera\n" \
+  "  camera list [--discovered]             List cameras (--discovered: the\n" \
+  "                                         ones found on the LAN by mDNS)\n" \
+  "  camera adopt ID --household H [--name N] [--user U --password-file F]\n" \
+  "                                         Adopt a discovered camera (or a\n" \
+  "                                         quarantined one again, by its id)\n" \
+  "  camera remove ID, camera forget ID     Remove a camera and all cached\n" \
+  "                                         for it\n" \
   "  camera move ID --household H           Move a camera to another household\n" \
   "  display list [--household H]           List paired displays\n" \
   "  display revoke ID                      Revoke a display\n" \
@@ -86,6 +92,9 @@ typedef struct {
   gboolean print_payload;
   gboolean display_name_only;
   char *since;
+  gboolean discovered;
+  char *user;
+  char *password_file;
 
   char *resolved_socket;
   GSocketConnection *connection;
@@ -103,6 +112,8 @@ ctl_clear (Ctl *ctl)
   g_free (ctl->png);
   g_free (ctl->svg);
   g_free (ctl->since);
+  g_free (ctl->user);
+  g_free (ctl->password_file);
   g_free (ctl->resolved_socket);
   g_clear_object (&ctl->input);
   if (ctl->connection != NULL)
@@ -577,6 +588,27 @@ cmd_household (Ctl *ctl, char **argv)
 
 static void print_status_object (JsonObject *object, const char *prefix);
 
+/* Prints the camera id hearthd answered with: only the id on stdout, so that
+ * scripts can take it (or the JSON with --json). NULL, said, if there is none. */
+static const char *
+print_camera_id (Ctl *ctl, JsonNode *result, const char *done)
+{
+  const char *id = JSON_NODE_HOLDS_OBJECT (result)
+                       ? json_object_get_string_member_with_default (
+                             json_node_get_object (result), "id", NULL)
+                       : NULL;
+
+  if (id == NULL) {
+    fprintf (stderr, "hearthctl: hearthd %s the camera but sent no id\n", done);
+    return NULL;
+  }
+  if (ctl->json)
+    print_json (result);
+  else
+    printf ("%s\n", id);
+  return id;
+}
+
 static int
 cmd_camera (Ctl *ctl, char **argv)
 {
@@ -584,7 +616,13 @@ cmd_camera (Ctl *ctl, char **argv)
     { "household", 0, 0, G_OPTION_ARG_STRING, &ctl->household,
       "The household the camera joins (camera add, camera move)", "NAME" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &ctl->name,
-      "The camera's name (camera add)", "NAME" },
+      "The camera's name (camera add, camera adopt)", "NAME" },
+    { "discovered", 0, 0, G_OPTION_ARG_NONE, &ctl->discovered,
+      "List cameras found on the LAN by mDNS (camera list)", NULL },
+    { "user", 0, 0, G_OPTION_ARG_STRING, &ctl->user,
+      "The camera's user name (camera adopt)", "USER" },
+    { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &ctl->password_file,
+      "A file holding the camera's password (camera adopt)", "FILE" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr (JsonNode) result = NULL;
@@ -592,8 +630,11 @@ cmd_camera (Ctl *ctl, char **argv)
   int status;
 
   status = parse_command (ctl, "camera",
-                          "add --household H --name N URL|list|stats ID|remove ID|move ID --household H",
-                          "Add, list, remove and move cameras.", entries, &argv);
+                          "add --household H --name N URL|list [--discovered]|"
+                          "adopt ID --household H|stats ID|remove ID|forget ID|"
+                          "move ID --household H",
+                          "Add, discover, adopt, list, remove and move cameras.",
+                          entries, &argv);
   if (status != 0)
     return status;
   verb = argv[1];
@@ -615,21 +656,10 @@ cmd_camera (Ctl *ctl, char **argv)
     status = ctl_call (ctl, "camera.add", params, &result);
     if (status != 0)
       return status;
-    if (ctl->json) {
-      print_json (result);
-      return 0;
-    }
-    id = JSON_NODE_HOLDS_OBJECT (result)
-             ? json_object_get_string_member_with_default (
-                   json_node_get_object (result), "id", NULL)
-             : NULL;
-    if (id == NULL)
-      return fail ("hearthd added the camera but sent no id");
-    /* Only the id on stdout, so that scripts can take it. */
-    printf ("%s\n", id);
-    fprintf (stderr, "camera %s added to household %s\n", ctl->name,
-             ctl->household);
-    return 0;
+    id = print_camera_id (ctl, result, "added");
+    if (id != NULL && !ctl->json)
+      fprintf (stderr, "camera %s added to household %s\n", ctl->name, ctl->household);
+    return id != NULL ? 0 : EXIT_FAILED;
   }
   if (g_str_equal (verb, "list")) {
     const Column columns[] = {
@@ -641,22 +671,94 @@ cmd_camera (Ctl *ctl, char **argv)
       { "REASON", "reason", NULL },
     };
 
-    if (argv[2] != NULL)
+    const Column discovered_columns[] = {
+      { "ID", "id", NULL },
+      { "NAME", "name", NULL },
+      { "MODEL", "model", NULL },
+      { "ADDRESS", "address", NULL },
+      { "PLUGIN", "plugin", NULL },
+      { "STATE", "state", NULL },
+      { "CAMERA", "camera", NULL },
+    };
+    JsonObject *params = json_object_new ();
+
+    if (argv[2] != NULL) {
+      json_object_unref (params);
       return usage_error ("camera list takes no arguments");
-    status = ctl_call (ctl, "camera.list", json_object_new (), &result);
+    }
+    if (ctl->discovered)
+      json_object_set_int_member (params, "discovered", 1);
+    status = ctl_call (ctl, "camera.list", params, &result);
     if (status != 0)
       return status;
     if (ctl->json) {
       print_json (result);
       return 0;
     }
+    if (ctl->discovered) {
+      JsonObject *object = JSON_NODE_HOLDS_OBJECT (result)
+                               ? json_node_get_object (result) : NULL;
+      const char *discovery = object ? json_object_get_string_member_with_default (
+                                           object, "discovery", NULL) : NULL;
+
+      if (discovery != NULL && !g_str_equal (discovery, "running"))
+        fprintf (stderr, "mDNS discovery: %s\n", discovery);
+      return print_table (result, "cameras", discovered_columns,
+                          G_N_ELEMENTS (discovered_columns));
+    }
     return print_table (result, "cameras", columns, G_N_ELEMENTS (columns));
   }
-  if (g_str_equal (verb, "remove")) {
+  if (g_str_equal (verb, "adopt")) {
+    JsonObject *params;
+    g_autofree char *password = NULL;
+    gsize length = 0;
+    g_autoptr (GError) error = NULL;
+    const char *id;
+
+    if (argv[2] == NULL || argv[3] != NULL)
+      return usage_error ("camera adopt takes one ID");
+    if ((ctl->password_file != NULL) != (ctl->user != NULL))
+      return usage_error ("camera adopt: give --user and --password-file together");
+    if (ctl->password_file != NULL) {
+      GStatBuf st;
+
+      if (!g_file_get_contents (ctl->password_file, &password, &length, &error))
+        return fail (error->message);
+      if (g_stat (ctl->password_file, &st) == 0 && (st.st_mode & 077) != 0)
+        fprintf (stderr, "hearthctl: warning: %s can be read by others than its owner\n",
+                 ctl->password_file);
+      /* One line: the password, without its line end. */
+      password[strcspn (password, "\r\n")] = '\0';
+      if (password[0] == '\0') {
+        explicit_bzero (password, length);
+        return fail ("the password file is empty");
+      }
+    }
+    params = json_object_new ();
+    json_object_set_string_member (params, "id", argv[2]);
+    if (ctl->household != NULL)
+      json_object_set_string_member (params, "household", ctl->household);
+    if (ctl->name != NULL)
+      json_object_set_string_member (params, "name", ctl->name);
+    if (ctl->user != NULL)
+      json_object_set_string_member (params, "user", ctl->user);
+    if (password != NULL) {
+      json_object_set_string_member (params, "password", password);
+      explicit_bzero (password, length);  /* the whole file, line end and all */
+    }
+    status = ctl_call (ctl, "camera.adopt", params, &result);
+    if (status != 0)
+      return status;
+    id = print_camera_id (ctl, result, "adopted");
+    if (id != NULL && !ctl->json)
+      fprintf (stderr, "camera %s adopted\n", id);
+    return id != NULL ? 0 : EXIT_FAILED;
+  }
+  if (g_str_equal (verb, "remove") || g_str_equal (verb, "forget")) {
     JsonObject *params;
 
     if (argv[2] == NULL || argv[3] != NULL)
-      return usage_error ("camera remove takes one ID");
+      return usage_error ("camera %s takes one ID", verb);
     params = json_object_new ();
     json_object_set_string_member (params, "id", argv[2]);
     status = ctl_call (ctl, "camera.remove", params, &result);

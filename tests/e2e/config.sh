@@ -34,7 +34,7 @@ refused() {
 refused '# settings\n[gateway]\nname = x\nlistn = 0.0.0.0:1\n' \
   '4: [gateway] listn: unknown option (known in [gateway]: name, state-dir, listen, pairing-listen, control-socket, local-networks)'
 refused '[gateway]\n\n[limit]\nmax-connections = 3\n' \
-  '3: [limit]: unknown section (known: gateway, pairing, limits, cameras)'
+  '3: [limit]: unknown section (known: gateway, pairing, limits, cameras, discovery)'
 refused '[limits]\nmax-connections = 20000\n' \
   '2: [limits] max-connections: “20000” is not a whole number from 1 to 10000'
 refused '[gateway]\n# public\nlisten = 8.8.8.8:8443\n' \

@@ -14,14 +14,20 @@ BIN_CAMERA=$HEARTH_BUILD_DIR/tests/tools/fake-camera
 T=$(mktemp -d "$HEARTH_BUILD_DIR/tests/e2e-$(basename "$0" .sh)-XXXXXX")
 PIDS=()
 GATEWAY_PID=
+# Commands run at exit after PIDS are gone, last added first, each given the
+# test's exit status (netns.sh deletes its namespaces here).
+CLEANUP_HOOKS=()
 
 cleanup() {
-  local rc=$?
+  local rc=$? i
   for pid in "${PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
+  done
+  for ((i = ${#CLEANUP_HOOKS[@]} - 1; i >= 0; i--)); do
+    ${CLEANUP_HOOKS[i]} "$rc" || true
   done
   if [ $rc -ne 0 ]; then
     echo "--- test failed; gateway log:" >&2
@@ -136,3 +142,35 @@ curl_as() {
 }
 
 url() { echo "https://127.0.0.1:$STREAM_PORT$1"; }
+
+# watch_start CAMERA STAMP DISPLAY-COMMAND...: a display (DISPLAY-COMMAND is
+# e.g. "display tv", or "ns_display gw tv") keeps checking CAMERA,
+# reconnecting whenever its stream ends, until watch_stop; returns once it
+# received a frame stamped STAMP.
+watch_start() {
+  local camera=$1 stamp=$2
+  shift 2
+  WATCH=$T/watch-$stamp
+  mkdir -p "$WATCH"
+  touch "$WATCH/on"
+  (
+    i=0
+    while [ -e "$WATCH/on" ]; do
+      i=$((i + 1))
+      "$@" check "$camera" --frames 100000 --timeout 5 --mdns-timeout 0 \
+        --frame-log "$WATCH/$i.frames" >/dev/null 2>&1 || true
+    done
+  ) &
+  WATCHER=$!
+  PIDS+=($WATCHER)
+  wait_for 30 "the watching display to receive frames stamped $stamp" \
+    grep -rqs " $stamp " "$WATCH"
+}
+
+# watch_stop STAMP: fails if any frame the watching display received carried
+# STAMP (another device's).
+watch_stop() {
+  rm -f "$WATCH/on"
+  wait "$WATCHER" 2>/dev/null || true
+  ! grep -rqs " $1 " "$WATCH" || fail "a display received frames stamped $1 (another device)"
+}

@@ -89,6 +89,10 @@ for f in /usr/sbin/hearthd /usr/bin/hearthctl /usr/bin/hearth-display "$UNIT" \
          /usr/share/man/man1/hearth-display.1.gz /usr/share/man/man5/hearth.conf.5.gz; do
   [ -f "$f" ] || fail "$f is not installed"
 done
+for plugin in rtsp axis synthetic; do
+  compgen -G "/usr/lib/*/hearth/plugins/$plugin.so" >/dev/null ||
+    fail "the $plugin camera plugin is not installed"
+done
 
 # The unit as systemd reads it, and how exposed it leaves the daemon (where
 # the systemd tools are installed; systemd need not run).

@@ -12,8 +12,27 @@
  * so it keeps increasing when the media is torn down and made again.
  *
  * Once listening it prints one line, "rtsp://ADDRESS:PORT/MOUNT
- * stamp-id=UUID", on stdout (and into --ready-file), then serves until
- * SIGINT or SIGTERM. Exit codes follow sysexits.h: 64 for bad arguments.
+ * stamp-id=UUID" ("rtsps://…" with --tls-cert), on stdout (and into
+ * --ready-file), then serves until
+ * SIGINT or SIGTERM. Listening on a wildcard address (0.0.0.0, ::), the line
+ * names one of the host's addresses instead, LAN ones before loopback, so it
+ * can still be dialled. Exit codes follow sysexits.h: 64 for bad arguments.
+ *
+ * With --announce NAME it also announces itself by mDNS (announce.c) as a
+ * camera would: service type --service-type (default _rtsp._tcp), the RTSP
+ * port, TXT id=<stamp id>, path=<mount>, model=Hearth fake camera, changed or
+ * extended by --txt KEY=VALUE, or replaced altogether (--no-default-txt);
+ * --txt-hex adds raw bytes, for hostile TXT records. The announcement is
+ * withdrawn on SIGINT or SIGTERM before the camera stops. It names no
+ * address: avahi-daemon publishes the host's own on the interfaces it
+ * serves, so an announced camera should listen on 0.0.0.0 or on that
+ * interface's address, not on 127.0.0.1 (unless avahi serves only lo).
+ *
+ * With --tls-cert FILE --tls-key FILE (PEM) it serves RTSPS instead, as a
+ * camera with a self-signed certificate does: every connection is TLS from
+ * its first byte (gst-rtsp-server does TLS when the server's GstRTSPAuth has
+ * a certificate). That auth asks for no credentials: its default token may
+ * view the stream, as anyone may without TLS.
  */
 #define G_LOG_DOMAIN "fake-camera"
 
@@ -25,8 +44,13 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "announce.h"
 #include "error.h"
+#include "netaddr.h"
 #include "stamp.h"
+
+#define DEFAULT_SERVICE_TYPE "_rtsp._tcp"
+#define DEFAULT_MODEL "Hearth fake camera"
 
 /* Command line, immutable once parsed. */
 typedef struct {
@@ -41,6 +65,13 @@ typedef struct {
   int key_int;
   char *pattern;
   char *ready_file;
+  char *announce;
+  char *service_type;
+  char **txt;
+  char **txt_hex;
+  gboolean no_default_txt;
+  char *tls_cert;
+  char *tls_key;
 } Options;
 
 typedef struct {
@@ -58,6 +89,12 @@ options_clear (Options *options)
   g_clear_pointer (&options->stamp_id, g_free);
   g_clear_pointer (&options->ready_file, g_free);
   g_clear_pointer (&options->pattern, g_free);
+  g_clear_pointer (&options->announce, g_free);
+  g_clear_pointer (&options->service_type, g_free);
+  g_clear_pointer (&options->txt, g_strfreev);
+  g_clear_pointer (&options->txt_hex, g_strfreev);
+  g_clear_pointer (&options->tls_cert, g_free);
+  g_clear_pointer (&options->tls_key, g_free);
 }
 
 static gboolean
@@ -129,6 +166,23 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
       "pictures (default ball)", "NAME" },
     { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &options->ready_file,
       "also write the ready line to this file", "PATH" },
+    { "announce", 0, 0, G_OPTION_ARG_STRING, &options->announce,
+      "announce the camera by mDNS under this instance name (needs a "
+      "running avahi-daemon; waits for one)", "NAME" },
+    { "service-type", 0, 0, G_OPTION_ARG_STRING, &options->service_type,
+      "announce: the DNS-SD service type (default " DEFAULT_SERVICE_TYPE ")", "TYPE" },
+    { "txt", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options->txt,
+      "announce: a TXT string, replacing a default one with the same key "
+      "(repeatable)", "KEY=VALUE" },
+    { "txt-hex", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options->txt_hex,
+      "announce: a TXT string given as hex bytes, added as they are "
+      "(repeatable)", "HEX" },
+    { "no-default-txt", 0, 0, G_OPTION_ARG_NONE, &options->no_default_txt,
+      "announce: leave out the default TXT strings (id=, path=, model=)", NULL },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &options->tls_cert,
+      "serve RTSPS with this certificate (PEM; needs --tls-key)", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &options->tls_key,
+      "the private key of --tls-cert (PEM)", "FILE" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -189,7 +243,134 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
                  options->stamp_id);
     return FALSE;
   }
+  if (options->announce == NULL &&
+      (options->service_type != NULL || options->txt != NULL ||
+       options->txt_hex != NULL || options->no_default_txt)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--service-type, --txt, --txt-hex and --no-default-txt need --announce");
+    return FALSE;
+  }
+  if (options->announce != NULL &&
+      (*options->announce == '\0' || strlen (options->announce) > 63 ||
+       !g_utf8_validate (options->announce, -1, NULL))) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--announce must be 1 to 63 bytes of UTF-8");
+    return FALSE;
+  }
+  if ((options->tls_cert == NULL) != (options->tls_key == NULL)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--tls-cert and --tls-key go together");
+    return FALSE;
+  }
+  if (options->service_type == NULL)
+    options->service_type = g_strdup (DEFAULT_SERVICE_TYPE);
   return TRUE;
+}
+
+/* The key of a TXT string: what comes before '=', or all of it. */
+static gboolean
+same_txt_key (GBytes *a, const char *b)
+{
+  gsize a_len;
+  const char *a_data = g_bytes_get_data (a, &a_len);
+  const char *a_eq = memchr (a_data, '=', a_len);
+  const char *b_eq = strchr (b, '=');
+  gsize a_key = a_eq != NULL ? (gsize) (a_eq - a_data) : a_len;
+  gsize b_key = b_eq != NULL ? (gsize) (b_eq - b) : strlen (b);
+
+  /* DNS-SD keys compare case-insensitively. */
+  return a_key == b_key && g_ascii_strncasecmp (a_data, b, a_key) == 0;
+}
+
+static GBytes *
+txt_from_string (const char *text)
+{
+  return g_bytes_new (text, strlen (text));
+}
+
+/* The TXT strings to announce, in order. (element-type GBytes) */
+static GPtrArray *
+build_txt (const Options *options, GError **error)
+{
+  g_autoptr (GPtrArray) txt = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  if (!options->no_default_txt) {
+    g_autofree char *id = g_strconcat ("id=", options->stamp_id, NULL);
+    g_autofree char *path = g_strconcat ("path=", options->mount, NULL);
+
+    g_ptr_array_add (txt, txt_from_string (id));
+    g_ptr_array_add (txt, txt_from_string (path));
+    g_ptr_array_add (txt, txt_from_string ("model=" DEFAULT_MODEL));
+  }
+  for (guint i = 0; options->txt != NULL && options->txt[i] != NULL; i++) {
+    const char *item = options->txt[i];
+    guint j;
+
+    for (j = 0; j < txt->len; j++) {
+      if (same_txt_key (txt->pdata[j], item))
+        break;
+    }
+    if (j < txt->len) {
+      g_bytes_unref (txt->pdata[j]);
+      txt->pdata[j] = txt_from_string (item);
+    } else {
+      g_ptr_array_add (txt, txt_from_string (item));
+    }
+  }
+  for (guint i = 0; options->txt_hex != NULL && options->txt_hex[i] != NULL; i++) {
+    const char *hex = options->txt_hex[i];
+    gsize len = strlen (hex);
+    g_autofree guint8 *bytes = NULL;
+
+    if (len % 2 != 0) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--txt-hex wants an even number of hex digits, not “%s”", hex);
+      return NULL;
+    }
+    bytes = g_malloc (len / 2 + 1);
+    for (gsize k = 0; k < len / 2; k++) {
+      int hi = g_ascii_xdigit_value (hex[2 * k]);
+      int lo = g_ascii_xdigit_value (hex[2 * k + 1]);
+
+      if (hi < 0 || lo < 0) {
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                     "--txt-hex wants hex digits, not “%s”", hex);
+        return NULL;
+      }
+      bytes[k] = (guint8) (hi << 4 | lo);
+    }
+    g_ptr_array_add (txt, g_bytes_new (bytes, len / 2));
+  }
+  return g_steal_pointer (&txt);
+}
+
+/* The host part of the ready line: the listening address, or for a wildcard
+ * one an address of this host of that family (any for ::), LAN first. */
+static char *
+ready_host (const char *listen_address)
+{
+  g_autoptr (GInetAddress) listen = g_inet_address_new_from_string (listen_address);
+  g_autoptr (HearthNetRanges) all = NULL;
+  g_autoptr (GPtrArray) local = NULL;
+  GSocketFamily family = g_inet_address_get_family (listen);
+  const char *chosen = NULL;
+
+  if (!g_inet_address_get_is_any (listen))
+    chosen = listen_address;
+  else {
+    all = hearth_net_ranges_parse ("0.0.0.0/0;::/0", NULL);
+    local = hearth_net_local_addresses (all);
+    for (guint i = 0; i < local->len && chosen == NULL; i++) {
+      g_autoptr (GInetAddress) candidate = g_inet_address_new_from_string (local->pdata[i]);
+
+      if (family == G_SOCKET_FAMILY_IPV6 ||
+          g_inet_address_get_family (candidate) == G_SOCKET_FAMILY_IPV4)
+        chosen = local->pdata[i];
+    }
+    if (chosen == NULL)
+      chosen = family == G_SOCKET_FAMILY_IPV6 ? "::1" : "127.0.0.1";
+  }
+  return strchr (chosen, ':') != NULL ? g_strdup_printf ("[%s]", chosen) : g_strdup (chosen);
 }
 
 /* Fails early and clearly if a GStreamer plugin the pipeline needs is gone. */
@@ -302,8 +483,30 @@ on_quit_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* RTSPS: the auth gives every connection @certificate, and lets anyone
+ * view the stream (a server with an auth refuses what no token allows). */
+static void
+set_up_tls (GstRTSPServer *server, GstRTSPMediaFactory *factory,
+            GTlsCertificate *certificate)
+{
+  g_autoptr (GstRTSPAuth) auth = gst_rtsp_auth_new ();
+  g_autoptr (GstRTSPToken) token = NULL;
+
+  gst_rtsp_auth_set_tls_certificate (auth, certificate);
+  token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE, G_TYPE_STRING,
+                              "anyone", NULL);
+  gst_rtsp_auth_set_default_token (auth, token);
+  gst_rtsp_media_factory_add_role (factory, "anyone",
+                                   GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
+                                   GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE,
+                                   NULL);
+  gst_rtsp_server_set_auth (server, auth);
+}
+
+/* @certificate: (nullable): serve RTSPS with it */
 static GstRTSPServer *
-make_server (const Options *options, Camera *camera)
+make_server (const Options *options, Camera *camera,
+             GTlsCertificate *certificate)
 {
   g_autoptr (GstRTSPServer) server = gst_rtsp_server_new ();
   g_autoptr (GstRTSPMountPoints) mounts = NULL;
@@ -336,6 +539,8 @@ make_server (const Options *options, Camera *camera)
   gst_rtsp_media_factory_set_shared (factory, TRUE);
   g_signal_connect (factory, "media-configure",
                     G_CALLBACK (on_media_configure), camera);
+  if (certificate != NULL)
+    set_up_tls (server, factory, certificate);
 
   mounts = gst_rtsp_server_get_mount_points (server);
   gst_rtsp_mount_points_add_factory (mounts, options->mount, factory);
@@ -386,6 +591,9 @@ main (int argc, char **argv)
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (GstRTSPServer) server = NULL;
   g_autoptr (GSource) server_source = NULL;
+  g_autoptr (GPtrArray) txt = NULL;
+  g_autoptr (HearthAnnounce) announce = NULL;
+  g_autoptr (GTlsCertificate) certificate = NULL;
   g_autofree char *host = NULL;
   g_autofree char *line = NULL;
   guint sigint_id, sigterm_id, cleanup_id;
@@ -400,6 +608,13 @@ main (int argc, char **argv)
     return EX_USAGE;
   }
 
+  if (options.announce != NULL && (txt = build_txt (&options, &error)) == NULL) {
+    g_printerr ("fake-camera: %s\n", error->message);
+    options_clear (&options);
+    g_mutex_clear (&camera.lock);
+    return EX_USAGE;
+  }
+
   if (!check_elements (&error)) {
     g_printerr ("fake-camera: %s\n", error->message);
     options_clear (&options);
@@ -407,8 +622,22 @@ main (int argc, char **argv)
     return EX_UNAVAILABLE;
   }
 
+  if (options.tls_cert != NULL) {
+    certificate = g_tls_certificate_new_from_files (options.tls_cert,
+                                                    options.tls_key, &error);
+    if (certificate == NULL) {
+      g_printerr ("fake-camera: cannot load --tls-cert/--tls-key: %s\n",
+                  error->message);
+      options_clear (&options);
+      g_mutex_clear (&camera.lock);
+      return g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||
+             g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_ACCES)
+             ? EX_NOINPUT : EX_DATAERR;
+    }
+  }
+
   loop = g_main_loop_new (NULL, FALSE);
-  server = make_server (&options, &camera);
+  server = make_server (&options, &camera, certificate);
   server_source = gst_rtsp_server_create_source (server, NULL, &error);
   if (server_source == NULL) {
     g_printerr ("fake-camera: cannot listen on %s port %d: %s\n",
@@ -419,16 +648,18 @@ main (int argc, char **argv)
   }
   g_source_attach (server_source, NULL);
 
-  host = strchr (options.address, ':') != NULL
-             ? g_strdup_printf ("[%s]", options.address)
-             : g_strdup (options.address);
-  line = g_strdup_printf ("rtsp://%s:%d%s stamp-id=%s", host,
+  host = ready_host (options.address);
+  line = g_strdup_printf ("%s://%s:%d%s stamp-id=%s",
+                          certificate != NULL ? "rtsps" : "rtsp", host,
                           gst_rtsp_server_get_bound_port (server),
                           options.mount, options.stamp_id);
 
   sigint_id = g_unix_signal_add (SIGINT, on_quit_signal, loop);
   sigterm_id = g_unix_signal_add (SIGTERM, on_quit_signal, loop);
   cleanup_id = g_timeout_add_seconds (2, cleanup_sessions, server);
+  if (options.announce != NULL)
+    announce = hearth_announce_new (options.announce, options.service_type,
+                                    gst_rtsp_server_get_bound_port (server), txt);
 
   if (options.ready_file != NULL &&
       !write_ready_file (options.ready_file, line, &error)) {
@@ -440,6 +671,8 @@ main (int argc, char **argv)
     g_main_loop_run (loop);
   }
 
+  /* Withdrawn first: nobody should dial a camera that is going away. */
+  g_clear_pointer (&announce, hearth_announce_free);
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
   g_source_remove (cleanup_id);

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib-object.h>
+
+#include "hearth-plugin.h"
+#include "netaddr.h"
+
+G_BEGIN_DECLS
+
+/*
+ * HearthDiscovery: mDNS through the system's avahi-daemon, and the only code
+ * of the gateway that talks to Avahi. It browses the service types the
+ * camera plugins claim, resolves each service, throws away what is not fit to
+ * look at (an address outside the local ranges, TXT records that are huge or
+ * malformed) with one log line, and reports what is left. It also announces
+ * the gateway itself as _hearth._tcp for displays.
+ *
+ * Without a D-Bus system bus or an avahi-daemon it says so once and keeps
+ * trying; when the daemon appears (or comes back) browsing and the
+ * announcement start again by themselves. Runs on the main context.
+ */
+#define HEARTH_TYPE_DISCOVERY (hearth_discovery_get_type ())
+G_DECLARE_FINAL_TYPE (HearthDiscovery, hearth_discovery, HEARTH, DISCOVERY, GObject)
+
+#define HEARTH_SERVICE_TYPE "_hearth._tcp"
+
+/* A resolved service, as the gateway sees it now. Immutable. */
+typedef struct {
+  char *key;              /* stable for (type, name, domain): 12 hex digits */
+  HearthService service;  /* strings owned by this struct */
+  gint64 seen_us;         /* g_get_real_time () of the last resolution */
+} HearthFound;
+
+HearthFound *hearth_found_ref (HearthFound *found);
+void hearth_found_unref (HearthFound *found);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthFound, hearth_found_unref)
+
+/* The key hearth_found uses for (@type, @name, @domain). (transfer full) */
+char *hearth_discovery_key (const char *type, const char *name, const char *domain);
+
+/* @service_types: what to browse (NULL-terminated, may be empty). */
+HearthDiscovery *hearth_discovery_new (const char *const *service_types,
+                                       const HearthNetRanges *ranges);
+void hearth_discovery_start (HearthDiscovery *self);
+void hearth_discovery_stop (HearthDiscovery *self);
+/* TRUE while an avahi-daemon answers. */
+gboolean hearth_discovery_is_running (HearthDiscovery *self);
+
+/* What is resolved now. (element-type HearthFound) (transfer container) */
+GPtrArray *hearth_discovery_list (HearthDiscovery *self);
+/* (transfer none) (nullable) */
+HearthFound *hearth_discovery_lookup (HearthDiscovery *self, const char *key);
+
+/*
+ * Announces _hearth._tcp: instance @name, @stream_port, TXT v=1 and
+ * fp=@fingerprint (the gateway certificate's SHA-256, which displays already
+ * pin). Nothing in it names a camera or a household.
+ */
+void hearth_discovery_announce (HearthDiscovery *self, const char *name,
+                                guint16 stream_port, const char *fingerprint);
+/* Adds TXT pair=@port while a pairing window is open; 0 removes it. */
+void hearth_discovery_set_pairing_port (HearthDiscovery *self, guint16 port);
+
+/*
+ * Signals, on the main context:
+ *   "found" (HearthFound *found): new, or changed (address, port, TXT)
+ *   "lost"  (HearthFound *found): withdrawn, expired, or no longer fit
+ */
+
+G_END_DECLS
