@@ -640,8 +640,12 @@ on_follow_probe (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   }
   shown = url_stream (probe->url);
+  /* Another camera's URL may be taken over only on proof that the device
+   * there is this one (two cameras that swapped addresses: the other one is
+   * followed in turn when its own announcement is seen). */
   taken = camera_with_url (self, row->id, probe->url);
-  if (taken != NULL) {
+  if (taken != NULL && (row->evidence.neighbour_mac == NULL ||
+                        g_strcmp0 (taken->evidence.neighbour_mac, mac) == 0)) {
     g_warning ("Camera %s (“%s”) announces itself at %s, where camera %s streams from: "
                "not followed", row->id, row->name, shown, taken->id);
   } else if (row->evidence.neighbour_mac != NULL &&

@@ -6,7 +6,8 @@
 #   hearthd starts with no system bus at all: one clear warning, status says
 #   so, a manually added camera streams;
 #   an avahi-daemon appears later: discovery starts by itself, a camera
-#   announced on the host is discovered, adopted and watched;
+#   announced on the host is discovered, adopted by itself ([discovery]
+#   auto-adopt) and watched;
 #   the daemon stops and comes back: warned again, ingest goes on, the camera
 #   is found again.
 source "$(dirname "$0")/lib.sh"
@@ -27,7 +28,9 @@ camera_is() {
 warnings() { grep -c "mDNS is not available" "$T/hearthd.log" || true; }
 
 ns_host solo
-ns_gateway solo --listen 127.0.0.1:0 --pairing-listen 127.0.0.1:0
+# New cameras join Home by themselves ([discovery] auto-adopt).
+printf '[discovery]\nauto-adopt = Home\n' >"$T/hearth.conf"
+ns_gateway solo --config "$T/hearth.conf" --listen 127.0.0.1:0 --pairing-listen 127.0.0.1:0
 wait_for 10 "the warning that mDNS is not available" grep -q "mDNS is not available" "$T/hearthd.log"
 [ "$(warnings)" = 1 ] || fail "the warning was repeated: $(warnings) times"
 discovery_is "no avahi-daemon" || fail "status does not say discovery is off"
@@ -46,7 +49,10 @@ RTSP_PORT=8555 ns_camera solo L --announce "Late cam"
 wait_for 10 "the announced camera to be discovered" is_discovered "Late cam"
 [ "$(discovered_field "Late cam" address)" = "127.0.0.1:8555" ] ||
   fail "discovered at $(discovered_field "Late cam" address)"
-late=$(ctl camera adopt "$(discovered_field "Late cam" id)" --household Home 2>/dev/null)
+wait_for 10 "the camera to be adopted into Home by itself" \
+  eval '[ "$(discovered_field "Late cam" state)" = adopted ]'
+late=$(discovered_field "Late cam" camera)
+camera_is "$late" household Home || fail "auto-adopted into another household"
 wait_for 30 "the adopted camera to stream" camera_is "$late" state streaming
 camera_is "$late" name "Late cam" || fail "the instance name is not the default name"
 

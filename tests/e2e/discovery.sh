@@ -57,7 +57,11 @@ ctl camera list --discovered | grep -q "Front door" || fail "table lacks the cam
 
 # --- adopted with no URL typed; its frames reach a paired display -----------------
 key=$(discovered_field "Front door" id)
-camera=$(ctl camera adopt "$key" --household Home --name Door 2>/dev/null)
+password="s3cret-$$-$RANDOM"
+printf '%s\n' "$password" >"$T/password"
+chmod 600 "$T/password"
+camera=$(ctl camera adopt "$key" --household Home --name Door --user admin \
+  --password-file "$T/password" 2>/dev/null)
 python3 -c "import uuid,sys; uuid.UUID(sys.argv[1])" "$camera" 2>/dev/null ||
   fail "adopt printed no camera id: $camera"
 wait_for 30 "camera A to stream" camera_is "$camera" state streaming
@@ -67,6 +71,11 @@ echo "$evidence" | json "j['txt_id']" | grep -qx "$CAM_ID_A" || fail "TXT id not
 echo "$evidence" | json "j['mac']" | grep -qx "$(mac_of cama)" || fail "MAC not recorded: $evidence"
 echo "$evidence" | json "j['mdns_name']" | grep -qx "Front door" || fail "instance not recorded"
 audit_has camera-adopt || fail "no camera-adopt audit event"
+# Its credentials are kept, and shown nowhere.
+for shown in "$(ctl --json camera list)" "$(ctl --json audit)" "$(cat "$T/hearthd.log")"; do
+  ! grep -qF "$password" <<<"$shown" || fail "the camera's password is shown"
+done
+[ "$(stat -c %a "$T/state/hearth.db")" = 600 ] || fail "the database is readable by others"
 # Adopting the same device twice is refused, clearly.
 rc=0; ctl camera adopt "$key" --household Home >/dev/null 2>"$T/twice.err" || rc=$?
 [ $rc -ne 0 ] && grep -q "already adopted" "$T/twice.err" || fail "second adoption: $(cat "$T/twice.err")"

@@ -112,10 +112,10 @@ fi
 # admin socket, and the file is valid as it is and with every option set.
 conf=/etc/hearth/hearth.conf
 grep -qx 'control-socket = /run/hearth/hearthd.sock' "$conf" || fail "$conf does not set the socket"
-options=$(grep -c '^#[a-z-]* = ' "$conf")
-[ "$options" -eq 13 ] || fail "$conf shows $options commented options, not 13"
+options=$(grep -cE '^#[a-z-]+ =( |$)' "$conf")
+[ "$options" -eq 16 ] || fail "$conf shows $options commented options, not 16"
 /usr/sbin/hearthd --check-config --config "$conf" | grep -q "OK" || fail "$conf is not valid"
-sed 's/^#\([a-z-]* = \)/\1/' "$conf" >"$T/all-set.conf"
+sed -E 's/^#([a-z-]+ =( |$))/\1/' "$conf" >"$T/all-set.conf"
 /usr/sbin/hearthd --check-config --config "$T/all-set.conf" >/dev/null ||
   fail "$conf with every option uncommented is not valid"
 
