@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib-object.h>
+#include <json-glib/json-glib.h>
+
+#include "config.h"
+#include "discovery.h"
+#include "http-server.h"
+#include "plugins.h"
+#include "store.h"
+
+G_BEGIN_DECLS
+
+/*
+ * HearthCameras: the adopted cameras' ingest (one HearthCamera each, in the
+ * table the stream port reads) and their identity: admission of every
+ * ingest run, quarantine, following a camera to a new address, adoption of
+ * discovered cameras (invariant 5). See cameras.c.
+ */
+#define HEARTH_TYPE_CAMERAS (hearth_cameras_get_type ())
+G_DECLARE_FINAL_TYPE (HearthCameras, hearth_cameras, HEARTH, CAMERAS, GObject)
+
+/* @cameras: id → HearthCamera, shared with @http, filled by this object. */
+HearthCameras *hearth_cameras_new (const HearthConfig *config, HearthStore *store,
+                                   HearthPlugins *plugins, HearthHttpServer *http,
+                                   GHashTable *cameras);
+/* Follows @discovery's announcements (once, before start). */
+void hearth_cameras_set_discovery (HearthCameras *self, HearthDiscovery *discovery);
+/* Starts every camera in the store (a quarantined one is not ingested). */
+gboolean hearth_cameras_start (HearthCameras *self, GError **error);
+void hearth_cameras_stop (HearthCameras *self);
+
+void hearth_cameras_start_one (HearthCameras *self, const HearthCameraRow *row);
+void hearth_cameras_stop_one (HearthCameras *self, const char *id);
+/* Stops and starts @id again from its row: a new generation (invariant 6). */
+void hearth_cameras_restart (HearthCameras *self, const char *id);
+/* Stops the cameras that no longer have a row. */
+void hearth_cameras_sync (HearthCameras *self);
+
+/* camera.list: every camera with state, reason, announcement, evidence. */
+JsonNode *hearth_cameras_list (HearthCameras *self, GError **error);
+/* camera.list --discovered: what mDNS shows now, and which camera it is. */
+JsonNode *hearth_cameras_list_discovered (HearthCameras *self);
+/* camera.adopt. (transfer full) (nullable): the camera's UUID */
+char *hearth_cameras_adopt (HearthCameras *self, const char *id, const char *household,
+                            const char *name, const char *user, const char *password,
+                            GError **error);
+
+G_END_DECLS
