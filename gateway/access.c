@@ -8,19 +8,26 @@
  * camera in its household?). Each answer is read from the store at that
  * moment: a revocation, a household deletion or a camera moved elsewhere takes
  * effect on the next check, and HearthDaemon re-checks live streams at once.
- * Refusals are written to the audit log.
+ * Refusals are written to the audit log, at most AUDIT_BURST a minute per
+ * peer (or display): a flood of refused handshakes must not fill the disk.
  */
 #define G_LOG_DOMAIN "hearth-access"
 
 #include "access.h"
 #include "error.h"
+#include "peers.h"
 #include "pki.h"
+
+#define AUDIT_BURST 20
+#define AUDIT_WINDOW_US (60 * G_USEC_PER_SEC)
+#define AUDIT_MAX_PEERS 1024
 
 struct _HearthAccess {
   GObject parent_instance;
 
   HearthStore *store;
   const HearthNetRanges *local_ranges; /* owned by the config, which outlives us */
+  HearthPeerCounter *refusals;         /* audited refusals per peer or display */
 };
 
 G_DEFINE_TYPE (HearthAccess, hearth_access, G_TYPE_OBJECT)
@@ -31,6 +38,7 @@ hearth_access_dispose (GObject *object)
   HearthAccess *self = HEARTH_ACCESS (object);
 
   g_clear_object (&self->store);
+  g_clear_pointer (&self->refusals, hearth_peer_counter_free);
   G_OBJECT_CLASS (hearth_access_parent_class)->dispose (object);
 }
 
@@ -43,6 +51,7 @@ hearth_access_class_init (HearthAccessClass *klass)
 static void
 hearth_access_init (HearthAccess *self)
 {
+  self->refusals = hearth_peer_counter_new (AUDIT_MAX_PEERS, AUDIT_WINDOW_US);
 }
 
 HearthAccess *
@@ -78,6 +87,34 @@ hearth_access_audit (HearthAccess *self, const char *kind, gint64 household_id,
                error->message);
 }
 
+/* A refusal, audited unless @who (a peer key or "display N") was refused
+ * AUDIT_BURST times this minute already; the first one over says so. */
+static void
+audit_refusal (HearthAccess *self, const char *who, const char *kind,
+               gint64 household_id, const char *detail)
+{
+  guint count = hearth_peer_counter_add (self->refusals, who);
+
+  if (count <= AUDIT_BURST) {
+    hearth_access_audit (self, kind, household_id, detail);
+  } else if (count == AUDIT_BURST + 1) {
+    g_autofree char *more = g_strdup_printf (
+        "%s (more refusals of %s this minute are not audited)", detail, who);
+    hearth_access_audit (self, kind, household_id, more);
+  } else {
+    g_debug ("not audited (%s over %d a minute): %s", who, AUDIT_BURST, detail);
+  }
+}
+
+/* The key refusals of @remote are counted under. */
+static char *
+refusal_key (GSocketAddress *remote)
+{
+  g_autofree char *key = hearth_peer_key (remote);
+
+  return g_strconcat ("peer ", key, NULL);
+}
+
 gboolean
 hearth_access_check_peer (HearthAccess *self, GSocketAddress *remote,
                           GError **error)
@@ -90,7 +127,9 @@ hearth_access_check_peer (HearthAccess *self, GSocketAddress *remote,
     g_autofree char *peer = describe_peer (remote);
     g_autofree char *detail = g_strdup_printf ("peer %s is outside the local "
                                                "networks", peer);
-    hearth_access_audit (self, "peer-refused", 0, detail);
+    g_autofree char *key = refusal_key (remote);
+
+    audit_refusal (self, key, "peer-refused", 0, detail);
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_LOCAL, "%s", detail);
   }
   return FALSE;
@@ -124,7 +163,9 @@ hearth_access_accept_certificate (HearthAccess *self, GSocketAddress *remote,
     g_autofree char *detail = g_strdup_printf (
         "%s presented %s certificate %.16s…", who,
         display ? "a revoked display's" : "an unknown", fingerprint);
-    hearth_access_audit (self, "access-denied", display ? display->household_id : 0, detail);
+    g_autofree char *key = refusal_key (remote);
+
+    audit_refusal (self, key, "access-denied", display ? display->household_id : 0, detail);
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED, "%s", detail);
     return NULL;
   }
@@ -137,7 +178,9 @@ hearth_access_accept_certificate (HearthAccess *self, GSocketAddress *remote,
     g_autofree char *detail = g_strdup_printf (
         "%s: certificate of display %" G_GINT64_FORMAT " not accepted: %s", who,
         display->id, local_error ? local_error->message : "no household");
-    hearth_access_audit (self, "access-denied", display->household_id, detail);
+    g_autofree char *key = refusal_key (remote);
+
+    audit_refusal (self, key, "access-denied", display->household_id, detail);
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED, "%s", detail);
     return NULL;
   }
@@ -180,7 +223,9 @@ hearth_access_camera (HearthAccess *self, const HearthDisplayRow *display,
       g_autofree char *detail = g_strdup_printf (
           "display %" G_GINT64_FORMAT " asked for camera %s of another household",
           display->id, camera_id);
-      hearth_access_audit (self, "access-denied", display->household_id, detail);
+      g_autofree char *key = g_strdup_printf ("display %" G_GINT64_FORMAT, display->id);
+
+      audit_refusal (self, key, "access-denied", display->household_id, detail);
     }
     g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
                          "no such camera");

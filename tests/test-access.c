@@ -8,6 +8,7 @@
  */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <string.h>
 
 #include "access.h"
 #include "error.h"
@@ -323,6 +324,44 @@ test_outside_peer (Fixture *f, gconstpointer data)
   g_assert_cmpuint (audit_count (f, "peer-refused"), ==, G_N_ELEMENTS (outside));
 }
 
+/* A flood of refused handshakes from one peer is audited 20 times a minute
+ * plus one entry that says the rest is not; another peer is still audited. */
+static void
+test_refusal_audit_bounded (Fixture *f, gconstpointer data)
+{
+  g_autofree char *key = hearth_pki_generate_key (NULL);
+  g_autofree char *self_signed = hearth_pki_make_server_cert (key, "rogue", NULL,
+                                                              NULL, 30, NULL);
+  g_autofree char *both = g_strconcat (self_signed, key, NULL);
+  g_autoptr (GTlsCertificate) rogue = g_tls_certificate_new_from_pem (both, -1, NULL);
+  g_autoptr (GSocketAddress) flood = peer ("127.0.0.1");
+  g_autoptr (GSocketAddress) other = peer ("192.168.1.9");
+  g_autoptr (GPtrArray) rows = NULL;
+  guint noted = 0;
+
+  for (guint i = 0; i < 500; i++) {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *fp = hearth_access_accept_certificate (f->access, flood, rogue,
+                                                           &error);
+    g_assert_null (fp);
+    g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED);
+  }
+  g_assert_cmpuint (audit_count (f, "access-denied"), ==, 21);
+  rows = hearth_store_audit_list (f->store, 0, NULL);
+  for (guint i = 0; i < rows->len; i++)
+    if (strstr (((HearthAuditRow *) rows->pdata[i])->detail, "not audited") != NULL)
+      noted++;
+  g_assert_cmpuint (noted, ==, 1);
+
+  {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *fp = hearth_access_accept_certificate (f->access, other, rogue,
+                                                           &error);
+    g_assert_null (fp);
+  }
+  g_assert_cmpuint (audit_count (f, "access-denied"), ==, 22);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -338,6 +377,7 @@ main (int argc, char **argv)
   ADD ("/hearth/access/certificate-of-another-households-ca",
        test_certificate_of_another_households_ca);
   ADD ("/hearth/access/outside-peer", test_outside_peer);
+  ADD ("/hearth/access/refusal-audit-bounded", test_refusal_audit_bounded);
 #undef ADD
   return g_test_run ();
 }
