@@ -15,6 +15,11 @@ seeded schedule injects faults:
   all while streams run;
 - the gateway killed with SIGKILL and restarted mid-stream.
 
+Displays also ask for snapshots, now and then of another household's camera
+or after they were revoked; each camera shows its own solid colour, so every
+snapshot served is checked like a frame: the colour of the camera asked for,
+while it was the display's household's (within one second of a change).
+
 Every frame every display receives is checked afterwards against the timeline
 of who owned what: its stamp must come from the camera the display asked for,
 while that camera belonged to the display's household and the display was
@@ -36,6 +41,7 @@ import shutil
 import signal
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +60,9 @@ HOUSEHOLDS = ["North", "South", "East"]
 CAMERAS_PER_HOUSEHOLD = 2
 DISPLAYS_PER_HOUSEHOLD = 3
 MIN_FRAMES_PER_HOUSEHOLD = 100
+# Each camera's picture: a videotestsrc pattern and the colour it averages to.
+PATTERNS = [("red", "red"), ("green", "green"), ("blue", "blue"), ("white", "white"),
+            ("black", "black"), ("checkers-8", "olive")]
 
 # Clients run without leak checking under AddressSanitizer (the slow unwinder
 # makes each TLS handshake take seconds); hearthd keeps it.
@@ -246,8 +255,9 @@ class Proxy:
 
 
 class Camera:
-    def __init__(self, name, root):
+    def __init__(self, name, root, pattern):
         self.name = name
+        self.pattern, self.colour = pattern
         self.root = root
         self.port = free_port()
         self.proc = None
@@ -266,7 +276,8 @@ class Camera:
             CAMERA, "--address", "127.0.0.1", "--port", str(self.port),
             "--stamp-id", self.stamp, "--ready-file", ready,
             "--width", "320", "--height", "240", "--fps", "15", "--bitrate", "400",
-            "--key-int", "15", stdout=log_file, stderr=log_file, env=CLIENT_ENV)
+            "--key-int", "15", "--pattern", self.pattern,
+            stdout=log_file, stderr=log_file, env=CLIENT_ENV)
         log_file.close()
 
         async def is_ready():
@@ -347,9 +358,11 @@ class Timeline:
         return out
 
 
-def classify(frame_t, capture_t, display, camera, timeline):
-    """None if the frame was allowed, else the kind of violation."""
-    lo = frame_t - GRACE_US
+def classify(frame_t, capture_t, display, camera, timeline, asked_t=None):
+    """None if the frame was allowed, else the kind of violation. A snapshot
+    (@asked_t: when it was asked for, no capture time) is allowed if the
+    camera was ours at some instant between the request and the answer."""
+    lo = (asked_t if asked_t is not None else frame_t) - GRACE_US
     revoked = display.revoked_at
     deleted = timeline.household_deleted.get(display.household)
     end_of_access = min(x for x in (revoked, deleted, float("inf")) if x is not None)
@@ -394,6 +407,53 @@ async def raw_reader(gateway, display, camera, mode, seconds):
         pass
 
 
+def colour_of(jpeg):
+    """The average colour of a JPEG, by name (ffmpeg scales it to one pixel)."""
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", "-", "-vf", "scale=1:1",
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         input=jpeg, capture_output=True, timeout=30).stdout
+    if len(out) < 3:
+        return "undecodable"
+    r, g, b = out[0], out[1], out[2]
+    if r > 150 and g > 150 and b > 150:
+        return "white"
+    if r < 50 and g < 50 and b < 50:
+        return "black"
+    if r > 120 and g < 90 and b < 90:
+        return "red"
+    if g > 120 and r < 90 and b < 90:
+        return "green"
+    if b > 120 and r < 90 and g < 90:
+        return "blue"
+    if r > 90 and g > 90 and b < 60:
+        return "olive"
+    return f"other {r},{g},{b}"
+
+
+async def snapshot(gateway, display, camera):
+    """GET snapshot.jpg as @display: (asked_us, answered_us, status, body)."""
+    asked = now_us()
+    try:
+        ctx = ssl.create_default_context(cafile=os.path.join(gateway.state, "gateway.crt"))
+        ctx.load_cert_chain(os.path.join(display.dir, "display.crt"),
+                            os.path.join(display.dir, "display.key"))
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(
+            "127.0.0.1", gateway.stream_port, ssl=ctx, server_hostname="127.0.0.1"), 5)
+        writer.write(f"GET /v1/cameras/{camera.gateway_id}/snapshot.jpg HTTP/1.1\r\n"
+                     f"Host: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        response = await asyncio.wait_for(reader.read(-1), 10)
+        writer.transport.abort()
+    except (OSError, asyncio.TimeoutError, ssl.SSLError, ValueError):
+        return asked, now_us(), None, b""
+    head, _, body = response.partition(b"\r\n\r\n")
+    try:
+        status = int(head.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        status = None
+    return asked, now_us(), status, body
+
+
 async def pair(gateway, display):
     _, payload, _ = await gateway.ctl("pair", "--household", display.household,
                                       "--print-payload")
@@ -411,7 +471,7 @@ async def main():
     gateway = Gateway(root)
     timeline = Timeline()
     stamp_owner = {}
-    cameras, displays, sessions = [], [], []
+    cameras, displays, sessions, snapshots = [], [], [], []
     background = set()
     ok = False
 
@@ -421,7 +481,7 @@ async def main():
             await gateway.ctl("household", "add", h)
         for i in range(len(HOUSEHOLDS) * CAMERAS_PER_HOUSEHOLD):
             household = HOUSEHOLDS[i // CAMERAS_PER_HOUSEHOLD]
-            camera = Camera(f"cam{i}", root)
+            camera = Camera(f"cam{i}", root, PATTERNS[i % len(PATTERNS)])
             await camera.start(stamp_owner)
             await camera.proxy.start()
             t = now_us()
@@ -525,6 +585,22 @@ async def main():
                 await pair(gateway, replacement)
                 displays.append(replacement)
 
+        async def snapshot_prober():
+            # Beside the schedule, with its own generator: mostly a camera of
+            # the display's own household; sometimes anyone's, and sometimes
+            # as a display that was revoked.
+            pick = random.Random(SEED + 1)
+            while True:
+                await asyncio.sleep(pick.uniform(0.1, 0.4))
+                pool = displays if pick.random() < 0.2 else live_displays()
+                if not pool:
+                    continue
+                display = pick.choice(pool)
+                own = live_cameras(display.household)
+                camera = pick.choice(own if own and pick.random() < 0.7 else cameras)
+                result = await snapshot(gateway, display, camera)
+                snapshots.append((display, camera) + result)
+
         async def gateway_kill():
             faults["gateway-sigkill"] += 1
             await gateway.kill()
@@ -533,6 +609,8 @@ async def main():
         for d in displays:
             await start_session(d)
 
+        prober = asyncio.create_task(snapshot_prober())
+        background.add(prober)
         deadline = time.monotonic() + SECONDS
         deleted_household = False
         killed_gateway = 0
@@ -609,6 +687,27 @@ async def main():
                                         f"({s.display.household}) got a frame of "
                                         f"{owner.name if owner else stamp} at {t}")
 
+    # Check every snapshot that was served.
+    served = collections.Counter()
+    refused = 0
+    for display, camera, asked, answered, status, body in snapshots:
+        if status != 200:
+            refused += 1
+            continue
+        colour = colour_of(body)
+        if colour != camera.colour:
+            kind = "snapshot-wrong-camera"
+        else:
+            kind = classify(answered, None, display, camera, timeline, asked_t=asked)
+        if kind is None:
+            served[display.household] += 1
+        else:
+            violations["snapshot-" + kind if not kind.startswith("snapshot") else kind] += 1
+            if len(examples) < 10:
+                examples.append(f"{kind}: display {display.name} ({display.household}) "
+                                f"got a {colour} snapshot for {camera.name} "
+                                f"({camera.colour}) at {answered}")
+
     print()
     print(f"seed: {SEED}")
     for h in HOUSEHOLDS:
@@ -621,6 +720,13 @@ async def main():
     print(f"frames after revocation or move past 1 s: {violations['late-after-change']}")
     print(f"frames captured before the camera joined the household: "
           f"{violations['captured-before-move']}")
+    print("snapshots served and checked: " +
+          ", ".join(f"{h} {served[h]}" for h in HOUSEHOLDS) + f"; refused {refused}")
+    print(f"snapshots of another household's camera: "
+          f"{violations['snapshot-cross-household']}")
+    print(f"snapshots of another camera than asked: {violations['snapshot-wrong-camera']}")
+    print(f"snapshots after revocation or move past 1 s: "
+          f"{violations['snapshot-late-after-change']}")
     criticals = gateway.criticals()
     print(f"crashes: {gateway.crashes}")
     print(f"criticals logged by the gateway (GStreamer's own excepted): {len(criticals)}")
