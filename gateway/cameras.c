@@ -243,13 +243,19 @@ evidence_field (const char *value, gsize max)
   return g_strdup (value);
 }
 
-/* What @found says about the device that announced it. */
-static void
-evidence_of_found (const HearthPlugin *plugin, const HearthFound *found,
+/* What @found says about the device that announced it, as read by the
+ * plugin that takes it (returned); NULL, with nothing filled, when no plugin
+ * takes it. */
+static const HearthPlugin *
+evidence_of_found (HearthCameras *self, const HearthFound *found,
                    HearthCameraEvidence *out, char **model)
 {
+  const HearthPlugin *plugin =
+    hearth_plugins_best_for_service (self->plugins, &found->service, NULL);
   HearthEvidence e = { NULL };
 
+  if (plugin == NULL)
+    return NULL;
   if (plugin->extract_evidence != NULL)
     plugin->extract_evidence (&found->service, &e);
   out->mdns_type = g_strdup (found->service.type);
@@ -262,6 +268,7 @@ evidence_of_found (const HearthPlugin *plugin, const HearthFound *found,
   if (model != NULL)
     *model = e.model != NULL ? g_utf8_make_valid (e.model, MIN (strlen (e.model), 64)) : NULL;
   hearth_evidence_clear (&e);
+  return plugin;
 }
 
 typedef enum {
@@ -411,14 +418,11 @@ camera_admit (HearthCamera *camera, char **reason, gpointer user_data)
 
     for (guint i = 0; why == NULL && other == NULL && i < found->len; i++) {
       HearthFound *f = found->pdata[i];
-      const HearthPlugin *p;
       HearthCameraEvidence seen = { NULL };
       g_autofree char *changed = NULL;
 
-      if (!camera_at (self, row, f) ||
-          !(p = hearth_plugins_best_for_service (self->plugins, &f->service, NULL)))
+      if (!camera_at (self, row, f) || !evidence_of_found (self, f, &seen, NULL))
         continue;
-      evidence_of_found (p, f, &seen, NULL);
       switch (evidence_compare (&row->evidence, &seen, &changed)) {
       case SEEN_CHANGED:
         other = other_camera (self, row->id, &seen, NULL);
@@ -644,10 +648,9 @@ on_found (HearthDiscovery *discovery, HearthFound *found, gpointer user_data)
   g_autoptr (GPtrArray) rows = NULL;
   gboolean known = FALSE;
 
-  plugin = hearth_plugins_best_for_service (self->plugins, &found->service, NULL);
+  plugin = evidence_of_found (self, found, &seen, NULL);
   if (plugin == NULL)
     return;
-  evidence_of_found (plugin, found, &seen, NULL);
   rows = hearth_store_camera_list (self->store, 0, NULL);
   for (guint i = 0; rows != NULL && i < rows->len; i++) {
     HearthCameraRow *row = rows->pdata[i];
@@ -704,14 +707,11 @@ static void
 on_lost (HearthDiscovery *discovery, HearthFound *found, gpointer user_data)
 {
   HearthCameras *self = user_data;
-  const HearthPlugin *plugin;
   HearthCameraEvidence seen = { NULL };
   g_autoptr (HearthCameraRow) row = NULL;
 
-  plugin = hearth_plugins_best_for_service (self->plugins, &found->service, NULL);
-  if (plugin == NULL)
+  if (evidence_of_found (self, found, &seen, NULL) == NULL)
     return;
-  evidence_of_found (plugin, found, &seen, NULL);
   row = found_camera (self, found, &seen);
   if (row != NULL)
     g_message ("Camera %s (“%s”) withdrew its mDNS announcement", row->id, row->name);
@@ -735,16 +735,17 @@ adopt_found (HearthCameras *self, const HearthFound *found, const char *househol
   g_autofree char *id = NULL;
   g_autofree char *fallback = NULL;
 
-  plugin = hearth_plugins_best_for_service (self->plugins, &found->service, NULL);
+  plugin = evidence_of_found (self, found, &seen, NULL);
   if (plugin == NULL) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
                  "no plugin takes %s services", found->service.type);
     return NULL;
   }
   url = found_url (self, plugin, found, error);
-  if (url == NULL)
+  if (url == NULL) {
+    hearth_camera_evidence_clear (&seen);
     return NULL;
-  evidence_of_found (plugin, found, &seen, NULL);
+  }
   existing = found_camera (self, found, &seen);
   if (existing == NULL)
     existing = camera_with_url (self, NULL, url);
@@ -795,7 +796,7 @@ readopt (HearthCameras *self, const HearthCameraRow *row, GError **error)
 
       if (!match || plugin == NULL || !(new_url = found_url (self, plugin, f, NULL)))
         continue;
-      evidence_of_found (plugin, f, &seen, NULL);
+      evidence_of_found (self, f, &seen, NULL);
       g_free (url);
       url = g_steal_pointer (&new_url);
       break;
@@ -867,13 +868,10 @@ camera_announced (HearthCameras *self, const HearthCameraRow *row)
   found = hearth_discovery_list (self->discovery);
   for (guint i = 0; !announced && i < found->len; i++) {
     HearthFound *f = found->pdata[i];
-    const HearthPlugin *plugin =
-      hearth_plugins_best_for_service (self->plugins, &f->service, NULL);
     HearthCameraEvidence seen = { NULL };
 
-    if (plugin == NULL)
+    if (evidence_of_found (self, f, &seen, NULL) == NULL)
       continue;
-    evidence_of_found (plugin, f, &seen, NULL);
     announced = evidence_compare (&row->evidence, &seen, NULL) == SEEN_SAME ||
                 (!camera_announces_identity (row) &&
                  g_strcmp0 (row->evidence.mdns_name, f->service.name) == 0 &&
@@ -899,17 +897,15 @@ hearth_cameras_list_discovered (HearthCameras *self)
   json_builder_begin_array (b);
   for (guint i = 0; i < found->len; i++) {
     HearthFound *f = found->pdata[i];
-    const HearthPlugin *plugin =
-      hearth_plugins_best_for_service (self->plugins, &f->service, NULL);
     HearthCameraEvidence seen = { NULL };
     g_autoptr (HearthCameraRow) adopted = NULL;
     g_autofree char *model = NULL;
     g_autofree char *address = NULL;
     g_autofree char *name = g_utf8_make_valid (f->service.name, -1);
+    const HearthPlugin *plugin = evidence_of_found (self, f, &seen, &model);
 
     if (plugin == NULL)
       continue;
-    evidence_of_found (plugin, f, &seen, &model);
     adopted = found_camera (self, f, &seen);
     address = hearth_format_host_port (f->service.address, f->service.port);
     json_builder_begin_object (b);
