@@ -21,11 +21,10 @@
 
 #include "http-server.h"
 #include "error.h"
+#include "listener.h"
 
 #include <string.h>
-#include <errno.h>
 #include <poll.h>
-#include <sys/socket.h>
 
 #define FINGERPRINT_KEY "hearth-fingerprint"
 /* A display that cannot keep up for this long is disconnected. */
@@ -58,6 +57,7 @@ struct _HearthHttpServer {
   const HearthConfig *config; /* immutable, outlives us */
   GList *streams;             /* of LiveStream */
   GHashTable *connections;    /* set of GSocket (weak) → Connection, as data */
+  HearthGate *gate;           /* caps and deadline before authentication */
   guint sweep_source;
   HearthSnapshotCache *snapshots;
   HearthHlsIndexes *hls;
@@ -135,19 +135,23 @@ hearth_http_reply_gerror (SoupServerMessage *msg, const GError *error)
 /* --- connections and identity ------------------------------------------------ */
 
 /*
- * Every connection is tracked from its first message on, before its TLS
- * handshake, so that the limit counts all of them, a peer that never
- * completes a handshake is dropped, and idle keep-alive connections are
- * closed. The last also works around libsoup 3.2.3, which keeps a
- * connection whose client closed it while idle (CLOSE-WAIT) forever.
+ * Every connection is tracked from its first message on, which libsoup 3.2
+ * emits as it accepts the connection, before its TLS handshake. The gate
+ * (listener.c) admits it or closes it there, and closes one that is not
+ * through its handshake in HANDSHAKE_DEADLINE_US; here idle keep-alive
+ * connections are closed. The last also works around libsoup 3.2.3, which
+ * keeps a connection whose client closed it while idle (CLOSE-WAIT) forever.
  */
 #define CONNECTION_KEY "hearth-connection"
 #define ACTIVE_KEY "hearth-active"
-#define HANDSHAKE_DEADLINE_US (10 * G_USEC_PER_SEC)
 #define IDLE_TIMEOUT_US (60 * G_USEC_PER_SEC)
+/* Connections not yet through their TLS handshake: each holds a handshake
+ * thread of glib-networking, a GnuTLS session and a file descriptor. */
+#define HANDSHAKE_DEADLINE_US (5 * G_USEC_PER_SEC)
+#define MAX_PENDING 32
+#define MAX_PENDING_PER_PEER 8
 
 typedef struct {
-  gint64 opened_us;
   gint64 last_active_us;
   guint active;               /* requests between their headers and the end */
 } Connection;
@@ -174,7 +178,7 @@ connection_track (HearthHttpServer *self, GSocket *socket)
 
   if (c == NULL) {
     c = g_new0 (Connection, 1);
-    c->opened_us = c->last_active_us = g_get_monotonic_time ();
+    c->last_active_us = g_get_monotonic_time ();
     g_object_set_data_full (G_OBJECT (socket), CONNECTION_KEY, c, g_free);
   }
   if (g_hash_table_add (self->connections, socket))
@@ -194,12 +198,7 @@ on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
   /* CA validation is ours (per household), so @errors is not consulted. */
   if (socket == NULL)
     return FALSE;
-  if (g_hash_table_size (self->connections) > self->config->max_connections) {
-    g_message ("Refusing a connection: %u connections open (the limit is %u)",
-               g_hash_table_size (self->connections) - 1,
-               self->config->max_connections);
-    return FALSE;
-  }
+  /* max-connections is enforced as connections are accepted (the gate). */
   fingerprint = hearth_access_accept_certificate (
       self->access, soup_server_message_get_remote_address (msg), peer, &error);
   if (fingerprint == NULL) {
@@ -208,6 +207,7 @@ on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
   }
   g_object_set_data_full (G_OBJECT (socket), FINGERPRINT_KEY,
                           g_steal_pointer (&fingerprint), g_free);
+  hearth_gate_passed (self->gate, socket);
   return TRUE;
 }
 
@@ -262,10 +262,14 @@ on_message_finished (SoupServerMessage *msg, gpointer user_data)
 static void
 on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
 {
+  HearthHttpServer *self = user_data;
   GSocket *socket = soup_server_message_get_socket (msg);
 
-  if (socket != NULL)
-    connection_track (user_data, socket);
+  /* A refused connection is closed already; libsoup lets it go as its
+   * handshake fails. */
+  if (!hearth_gate_admit (self->gate, msg))
+    return;
+  connection_track (self, socket);
   g_signal_connect (msg, "accept-certificate",
                     G_CALLBACK (on_accept_certificate), user_data);
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
@@ -294,8 +298,8 @@ sweep_connections (gpointer user_data)
     gboolean authenticated = g_object_get_data (G_OBJECT (socket),
                                                 FINGERPRINT_KEY) != NULL;
 
+    /* The gate closes those that never authenticate. */
     if (g_socket_is_closed (socket) ||
-        (!authenticated && now - c->opened_us > HANDSHAKE_DEADLINE_US) ||
         (authenticated && c->active == 0 &&
          (peer_hung_up (socket) || now - c->last_active_us > IDLE_TIMEOUT_US))) {
       connection_abort (socket);
@@ -528,7 +532,6 @@ on_live_finished (SoupServerMessage *msg, gpointer user_data)
   live_stream_free (live);
 }
 
-/* Drops the connection at once: nothing more reaches the display. */
 /*
  * Drops a connection at once: a TCP reset, with whatever the kernel still
  * queues for the peer discarded (SO_LINGER 0), so not one more byte reaches
@@ -538,15 +541,7 @@ on_live_finished (SoupServerMessage *msg, gpointer user_data)
 static void
 connection_abort (GSocket *socket)
 {
-  struct linger hard = { .l_onoff = 1, .l_linger = 0 };
-
-  if (socket == NULL || g_socket_is_closed (socket))
-    return;
-  if (setsockopt (g_socket_get_fd (socket), SOL_SOCKET, SO_LINGER, &hard,
-                  sizeof hard) != 0)
-    g_warning ("Could not make a connection reset on close: %s, ignoring",
-               g_strerror (errno));
-  g_socket_close (socket, NULL);
+  hearth_connection_abort (socket);
 }
 
 static void
@@ -743,6 +738,7 @@ hearth_http_server_listen (HearthHttpServer *self, GTlsCertificate *certificate,
   g_autofree char *host = NULL;
   g_autoptr (GInetAddress) inet = NULL;
   g_autoptr (GSocketAddress) sockaddr = NULL;
+  g_autoptr (GSocket) listening = NULL;
   guint16 port;
 
   if (!hearth_parse_host_port (address, &host, &port, error))
@@ -754,6 +750,11 @@ hearth_http_server_listen (HearthHttpServer *self, GTlsCertificate *certificate,
     return FALSE;
   }
   sockaddr = g_inet_socket_address_new (inet, port);
+  listening = hearth_gate_listen_socket (sockaddr, error);
+  if (listening == NULL) {
+    g_prefix_error (error, "cannot listen on %s: ", address);
+    return FALSE;
+  }
 
   self->soup = soup_server_new ("tls-certificate", certificate,
                                 "server-header", "hearth", NULL);
@@ -762,7 +763,8 @@ hearth_http_server_listen (HearthHttpServer *self, GTlsCertificate *certificate,
                     G_CALLBACK (on_request_started), self);
   soup_server_add_handler (self->soup, "/v1", handle_v1, self, NULL);
   self->sweep_source = g_timeout_add_seconds (1, sweep_connections, self);
-  if (!soup_server_listen (self->soup, sockaddr, SOUP_SERVER_LISTEN_HTTPS, error)) {
+  if (!soup_server_listen_socket (self->soup, listening, SOUP_SERVER_LISTEN_HTTPS,
+                                  error)) {
     g_prefix_error (error, "cannot listen on %s: ", address);
     return FALSE;
   }
@@ -817,6 +819,7 @@ hearth_http_server_dispose (GObject *object)
   while (g_hash_table_iter_next (&iter, &socket, NULL))
     g_object_weak_unref (socket, connection_gone, self);
   g_hash_table_remove_all (self->connections);
+  g_clear_pointer (&self->gate, hearth_gate_free);
   g_clear_object (&self->access);
   G_OBJECT_CLASS (hearth_http_server_parent_class)->dispose (object);
 }
@@ -851,8 +854,18 @@ hearth_http_server_new (HearthAccess *access, GHashTable *cameras,
 {
   HearthHttpServer *self = g_object_new (HEARTH_TYPE_HTTP_SERVER, NULL);
 
+  HearthGateLimits limits = {
+    .name = "stream port",
+    .max_connections = config->max_connections,
+    .max_pending = MIN (MAX_PENDING, config->max_connections),
+    .max_pending_per_peer = MAX_PENDING_PER_PEER,
+    .deadline_us = HANDSHAKE_DEADLINE_US,
+    .refuse_outsiders = TRUE,
+  };
+
   self->access = g_object_ref (access);
   self->cameras = cameras;
   self->config = config;
+  self->gate = hearth_gate_new (&limits, access);
   return self;
 }

@@ -17,6 +17,8 @@
 #include "pairing.h"
 #include "error.h"
 #include "http-server.h"
+#include "listener.h"
+#include "peers.h"
 #include "payload.h"
 #include "pki.h"
 
@@ -28,16 +30,18 @@
 /* Peers remembered for rate limiting; past that, old entries are dropped,
  * and if none is old, unknown peers are limited too. */
 #define MAX_FAILING_PEERS 1024
+/* The pairing port's connections: a pairing is one request, by one display,
+ * while an admin waits for it. */
+#define MAX_CONNECTIONS 16
+#define MAX_PENDING 8
+#define MAX_PENDING_PER_PEER 4
+#define HANDSHAKE_DEADLINE_US (5 * G_USEC_PER_SEC)
+#define CONNECTION_LIFETIME_US (60 * G_USEC_PER_SEC)
 
 typedef struct {
   gint64 window_id;
   gint64 expires_at;
 } OpenWindow;
-
-typedef struct {
-  guint count;
-  gint64 since;
-} Failures;
 
 struct _HearthPairing {
   GObject parent_instance;
@@ -51,10 +55,11 @@ struct _HearthPairing {
   guint16 stream_port;
 
   SoupServer *soup;           /* non-NULL while a window is open */
+  HearthGate *gate;           /* the listener's caps and deadlines */
   guint16 port;               /* kept across re-opens when configured as 0 */
   GArray *windows;            /* of OpenWindow: opened by this process */
   guint expiry_source;
-  GHashTable *failures;       /* peer address text → Failures */
+  HearthPeerCounter *failures; /* failed pairings per peer, per minute */
 };
 
 enum { SIGNAL_PAIRED, SIGNAL_WINDOW_CLOSED, SIGNAL_LISTENER_CHANGED, N_SIGNALS };
@@ -90,69 +95,18 @@ advertised_addresses (HearthPairing *self, const char *listen, guint16 port)
 
 /* --- the listener ------------------------------------------------------------- */
 
-/* The key a peer is counted under: its address, or for IPv6 its /64, which
- * one host can rotate through at will. (transfer full) */
-static char *
-peer_key (GSocketAddress *remote)
-{
-  GInetAddress *address = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
-
-  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6) {
-    guint8 prefix[16] = { 0 };
-    g_autoptr (GInetAddress) net = NULL;
-    g_autofree char *text = NULL;
-
-    memcpy (prefix, g_inet_address_to_bytes (address), 8);
-    net = g_inet_address_new_from_bytes (prefix, G_SOCKET_FAMILY_IPV6);
-    text = g_inet_address_to_string (net);
-    return g_strconcat (text, "/64", NULL);
-  }
-  return g_inet_address_to_string (address);
-}
-
-static void
-forget_old_failures (HearthPairing *self)
-{
-  GHashTableIter iter;
-  Failures *f;
-  gint64 now = g_get_monotonic_time ();
-
-  g_hash_table_iter_init (&iter, self->failures);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &f))
-    if (now - f->since > FAILURE_WINDOW_US)
-      g_hash_table_iter_remove (&iter);
-}
-
+/* Limited once it failed max-failures-per-minute times; when the table is
+ * full of peers still in their minute, unknown peers are limited too. */
 static gboolean
 peer_rate_limited (HearthPairing *self, const char *peer)
 {
-  Failures *f = g_hash_table_lookup (self->failures, peer);
-
-  if (f == NULL && g_hash_table_size (self->failures) >= MAX_FAILING_PEERS) {
-    forget_old_failures (self);
-    return g_hash_table_size (self->failures) >= MAX_FAILING_PEERS;
-  }
-
-  if (f == NULL)
-    return FALSE;
-  if (g_get_monotonic_time () - f->since > FAILURE_WINDOW_US) {
-    g_hash_table_remove (self->failures, peer);
-    return FALSE;
-  }
-  return f->count >= self->config->pairing_max_failures;
+  return hearth_peer_counter_get (self->failures, peer) >= self->config->pairing_max_failures;
 }
 
 static void
 peer_failed (HearthPairing *self, const char *peer)
 {
-  Failures *f = g_hash_table_lookup (self->failures, peer);
-
-  if (f == NULL) {
-    f = g_new0 (Failures, 1);
-    f->since = g_get_monotonic_time ();
-    g_hash_table_insert (self->failures, g_strdup (peer), f);
-  }
-  f->count++;
+  hearth_peer_counter_add (self->failures, peer);
 }
 
 typedef struct {
@@ -289,7 +243,7 @@ handle_pair (SoupServer *soup, SoupServerMessage *msg, const char *path,
     hearth_http_reply_error (msg, 403, "not_local", "pairing is only possible from the local network");
     return;
   }
-  peer = peer_key (remote);
+  peer = hearth_peer_key (remote);
   if (peer_rate_limited (self, peer)) {
     hearth_http_reply_error (msg, 429, "rate_limited",
                  "too many failed pairing attempts; try again in a minute");
@@ -368,13 +322,25 @@ handle_pair (SoupServer *soup, SoupServerMessage *msg, const char *path,
 static void
 on_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
+  HearthPairing *self = user_data;
+
+  /* Through the handshake and a request's headers: no longer pending. A
+   * pairing is one request, so its connection is not kept alive (libsoup
+   * 3.2.3 would keep it in CLOSE-WAIT once the display hangs up). */
+  hearth_gate_passed (self->gate, soup_server_message_get_socket (msg));
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Connection", "close");
   hearth_http_refuse_large_body (msg, MAX_BODY);
 }
 
 static void
 on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
 {
-  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
+  HearthPairing *self = user_data;
+
+  if (!hearth_gate_admit (self->gate, msg))
+    return;
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), self);
 }
 
 static gboolean
@@ -384,6 +350,7 @@ listener_open (HearthPairing *self, GError **error)
   g_autoptr (GInetAddress) inet = NULL;
   g_autoptr (GSocketAddress) address = NULL;
   g_autoptr (SoupServer) soup = NULL;
+  g_autoptr (GSocket) listening = NULL;
   GSList *listeners;
   guint16 port;
 
@@ -395,11 +362,17 @@ listener_open (HearthPairing *self, GError **error)
     port = self->port;
   inet = g_inet_address_new_from_string (host);
   address = g_inet_socket_address_new (inet, port);
+  listening = hearth_gate_listen_socket (address, error);
+  if (listening == NULL) {
+    g_prefix_error (error, "cannot open the pairing listener on %s: ",
+                    self->config->pairing_listen);
+    return FALSE;
+  }
   soup = soup_server_new ("tls-certificate", self->certificate,
                           "server-header", "hearth", NULL);
   g_signal_connect (soup, "request-started", G_CALLBACK (on_request_started), self);
   soup_server_add_handler (soup, "/", handle_pair, self, NULL);
-  if (!soup_server_listen (soup, address, SOUP_SERVER_LISTEN_HTTPS, error)) {
+  if (!soup_server_listen_socket (soup, listening, SOUP_SERVER_LISTEN_HTTPS, error)) {
     g_prefix_error (error, "cannot open the pairing listener on %s: ",
                     self->config->pairing_listen);
     return FALSE;
@@ -570,6 +543,7 @@ hearth_pairing_dispose (GObject *object)
   g_clear_object (&self->store);
   g_clear_object (&self->access);
   g_clear_object (&self->certificate);
+  g_clear_pointer (&self->gate, hearth_gate_free);
   G_OBJECT_CLASS (hearth_pairing_parent_class)->dispose (object);
 }
 
@@ -581,7 +555,7 @@ hearth_pairing_finalize (GObject *object)
   g_free (self->certificate_pem);
   g_free (self->fingerprint);
   g_array_unref (self->windows);
-  g_hash_table_unref (self->failures);
+  hearth_peer_counter_free (self->failures);
   G_OBJECT_CLASS (hearth_pairing_parent_class)->finalize (object);
 }
 
@@ -608,7 +582,7 @@ static void
 hearth_pairing_init (HearthPairing *self)
 {
   self->windows = g_array_new (FALSE, FALSE, sizeof (OpenWindow));
-  self->failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->failures = hearth_peer_counter_new (MAX_FAILING_PEERS, FAILURE_WINDOW_US);
 }
 
 HearthPairing *
@@ -617,7 +591,18 @@ hearth_pairing_new (HearthStore *store, HearthAccess *access,
                     const char *certificate_pem)
 {
   HearthPairing *self = g_object_new (HEARTH_TYPE_PAIRING, NULL);
+  HearthGateLimits limits = {
+    .name = "pairing port",
+    .max_connections = MAX_CONNECTIONS,
+    .max_pending = MAX_PENDING,
+    .max_pending_per_peer = MAX_PENDING_PER_PEER,
+    .deadline_us = HANDSHAKE_DEADLINE_US,
+    .lifetime_us = CONNECTION_LIFETIME_US,
+    /* An outsider is told why (403 not_local) by handle_pair(). */
+    .refuse_outsiders = FALSE,
+  };
 
+  self->gate = hearth_gate_new (&limits, access);
   self->store = g_object_ref (store);
   self->access = g_object_ref (access);
   self->config = config;

@@ -78,12 +78,31 @@ current_window (HearthPeerCounter *counter, const char *key, gint64 now)
   return w;
 }
 
+/* Drops the windows that have ended; TRUE if there is room for one more. */
+static gboolean
+make_room (HearthPeerCounter *counter, gint64 now)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  if (g_hash_table_size (counter->windows) < counter->max_peers)
+    return TRUE;
+  g_hash_table_iter_init (&iter, counter->windows);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (now - ((Window *) value)->since > counter->window_us)
+      g_hash_table_iter_remove (&iter);
+  return g_hash_table_size (counter->windows) < counter->max_peers;
+}
+
 guint
 hearth_peer_counter_get (HearthPeerCounter *counter, const char *key)
 {
-  Window *w = current_window (counter, key, g_get_monotonic_time ());
+  gint64 now = g_get_monotonic_time ();
+  Window *w = current_window (counter, key, now);
 
-  return w != NULL ? w->count : 0;
+  if (w != NULL)
+    return w->count;
+  return make_room (counter, now) ? 0 : G_MAXUINT;
 }
 
 guint
@@ -93,17 +112,8 @@ hearth_peer_counter_add (HearthPeerCounter *counter, const char *key)
   Window *w = current_window (counter, key, now);
 
   if (w == NULL) {
-    if (g_hash_table_size (counter->windows) >= counter->max_peers) {
-      GHashTableIter iter;
-      gpointer value;
-
-      g_hash_table_iter_init (&iter, counter->windows);
-      while (g_hash_table_iter_next (&iter, NULL, &value))
-        if (now - ((Window *) value)->since > counter->window_us)
-          g_hash_table_iter_remove (&iter);
-      if (g_hash_table_size (counter->windows) >= counter->max_peers)
-        return G_MAXUINT;
-    }
+    if (!make_room (counter, now))
+      return G_MAXUINT;
     w = g_new0 (Window, 1);
     w->since = now;
     g_hash_table_insert (counter->windows, g_strdup (key), w);

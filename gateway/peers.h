@@ -22,7 +22,8 @@ HearthPeerCounter *hearth_peer_counter_new (guint max_peers, gint64 window_us);
 void hearth_peer_counter_free (HearthPeerCounter *counter);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthPeerCounter, hearth_peer_counter_free)
 
-/* @key's count in its current window (0 if none). */
+/* @key's count in its current window (0 if none), or G_MAXUINT when it has
+ * none and the table is full of peers still in their window. */
 guint hearth_peer_counter_get (HearthPeerCounter *counter, const char *key);
 /* Counts one event of @key and returns its count in the window, or
  * G_MAXUINT when the table is full of peers still in their window (the event

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Every listener has limits: connections that never start a TLS handshake
+# (silent TCP peers, from several loopback addresses, all local) are counted
+# from the moment they are accepted. Those beyond the per-address cap (8) and
+# the total cap (32) are closed at once, the rest after the handshake
+# deadline (5 s); a display that is watching keeps its stream meanwhile, a new
+# one gets in once the flood is over, and hearthd's file descriptors return to
+# what they were. The pairing port (smaller caps) does the same.
+source "$(dirname "$0")/lib.sh"
+
+start_camera door
+start_gateway
+
+ctl household add Home
+cam=$(ctl camera add --household Home --name Door "$CAM_URL_door")
+pair_display tv Home
+wait_for 30 "the camera to stream" sh -c "'$BIN_CTL' --state-dir '$T/state' camera list | grep -q streaming"
+display tv check "$cam" --frames 10 --expect-stamp "$CAM_ID_door" >/dev/null ||
+  fail "the display cannot watch before the flood"
+
+fds() { ls "/proc/$GATEWAY_PID/fd" | wc -l; }
+no_connections() { [ "$(ctl --json status | json 'j["connections"]')" -eq 0 ]; }
+wait_for 20 "connections to settle" no_connections
+baseline=$(fds)
+log "hearthd has $baseline file descriptors"
+
+# flood PORT PHASES...: each phase is FIRST-ADDRESS:N-ADDRESSES:PER-ADDRESS;
+# opens that many silent connections, phase after phase, and prints per
+# phase how many the gateway closed within a second (at once) and how many it
+# kept, then how long the kept ones lasted (all of them are waited for, up to
+# 20 s).
+flood() {
+  client python3 - "$@" <<'PY'
+import socket, sys, time, selectors, json
+port = int(sys.argv[1])
+sel = selectors.DefaultSelector()
+conns = []          # [phase, socket, opened, closed_after]
+for phase, spec in enumerate(sys.argv[2:]):
+    first, n, per = (int(x) for x in spec.split(":"))
+    for a in range(first, first + n):
+        for i in range(per):
+            s = socket.socket()
+            s.bind((f"127.0.0.{a}", 0))
+            s.connect(("127.0.0.1", port))
+            s.setblocking(False)
+            c = [phase, s, time.monotonic(), None]
+            conns.append(c)
+            sel.register(s, selectors.EVENT_READ, c)
+    time.sleep(0.2)  # lets the gateway accept this phase before the next
+deadline = time.monotonic() + 20
+while any(c[3] is None for c in conns) and time.monotonic() < deadline:
+    for key, _ in sel.select(0.1):
+        c = key.data
+        try:
+            gone = c[1].recv(1) == b""
+        except OSError:
+            gone = True
+        if gone:
+            c[3] = time.monotonic() - c[2]
+            sel.unregister(c[1])
+out = []
+for phase in range(len(sys.argv) - 2):
+    mine = [c for c in conns if c[0] == phase]
+    at_once = [c for c in mine if c[3] is not None and c[3] < 1.0]
+    kept = [c[3] for c in mine if c not in at_once]
+    out.append({"at_once": len(at_once), "kept": len(kept),
+                "open": sum(1 for k in kept if k is None),
+                "min": min([k for k in kept if k is not None], default=0),
+                "max": max([k for k in kept if k is not None], default=0)})
+print(json.dumps(out))
+PY
+}
+
+# The display watches through the whole flood on one connection (30 fps:
+# 450 frames take 15 s).
+display tv check "$cam" --frames 450 --timeout 60 --expect-stamp "$CAM_ID_door" \
+  >"$T/watch.log" 2>&1 &
+watch_pid=$!
+wait_for 30 "the display to stream" sh -c "[ \$('$BIN_CTL' --state-dir '$T/state' --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"live_streams\"])') -ge 1 ]"
+
+# 12 from one address: 8 kept, 4 closed at once. Then 5 addresses with 8
+# each: the total cap leaves room for 24 of these 40.
+flood "$STREAM_PORT" 20:1:12 21:5:8 >"$T/flood.json"
+log "stream port: $(cat "$T/flood.json")"
+result() { json "j[$1][\"$2\"]" <"$T/flood.json"; }
+[ "$(result 0 at_once)" -eq 4 ] && [ "$(result 0 kept)" -eq 8 ] ||
+  fail "one address: $(result 0 kept) kept, $(result 0 at_once) closed at once (want 8 and 4)"
+[ "$(result 1 at_once)" -eq 16 ] && [ "$(result 1 kept)" -eq 24 ] ||
+  fail "five addresses: $(result 1 kept) kept, $(result 1 at_once) closed at once (want 24 and 16)"
+for phase in 0 1; do
+  [ "$(result $phase open)" -eq 0 ] || fail "silent connections were never closed"
+  python3 -c "import sys; sys.exit(not (4.5 <= $(result $phase min) and $(result $phase max) <= 7.5))" ||
+    fail "silent connections were closed after $(result $phase min)..$(result $phase max) s, not the 5 s deadline"
+done
+grep -q "Closed .*connections* to the stream port" "$T/hearthd.log" || fail "refusals were not logged"
+[ "$(grep -c "to the stream port" "$T/hearthd.log")" -le 3 ] ||
+  fail "refusals were logged one by one"
+
+# Meanwhile the display kept its stream.
+rc=0; wait "$watch_pid" || rc=$?
+[ $rc -eq 0 ] || fail "the display lost its stream during the flood: $(cat "$T/watch.log")"
+grep -qx "frames: 450" "$T/watch.log" || fail "the display missed frames: $(cat "$T/watch.log")"
+# A new connection gets in once the flood is over.
+display tv check "$cam" --frames 10 --expect-stamp "$CAM_ID_door" >/dev/null ||
+  fail "the display cannot watch after the flood"
+
+wait_for 20 "connections to settle" no_connections
+wait_for 20 "hearthd's file descriptors to return to $baseline" sh -c "[ \$(ls /proc/$GATEWAY_PID/fd | wc -l) -le $baseline ]"
+log "after the flood of the stream port, hearthd has $(fds) file descriptors"
+
+# The pairing port while a window is open: 4 per address, 8 pending in all.
+ctl pair --household Home --ttl 10m --print-payload >/dev/null
+pairing_port=$(ctl --json status | json 'j["pairing_port"]')
+[ "$pairing_port" -gt 0 ] || fail "no pairing port"
+baseline=$(fds)
+flood "$pairing_port" 30:1:6 31:3:4 >"$T/pairing.json"
+log "pairing port: $(cat "$T/pairing.json")"
+cp "$T/pairing.json" "$T/flood.json"
+[ "$(result 0 at_once)" -eq 2 ] && [ "$(result 0 kept)" -eq 4 ] ||
+  fail "pairing, one address: $(result 0 kept) kept, $(result 0 at_once) closed at once (want 4 and 2)"
+[ "$(result 1 at_once)" -eq 8 ] && [ "$(result 1 kept)" -eq 4 ] ||
+  fail "pairing, three addresses: $(result 1 kept) kept, $(result 1 at_once) closed at once (want 4 and 8)"
+[ "$(result 0 open)" -eq 0 ] && [ "$(result 1 open)" -eq 0 ] ||
+  fail "silent pairing connections were never closed"
+# Pairing still works.
+pair_display kitchen Home
+
+wait_for 20 "connections to settle" no_connections
+wait_for 20 "hearthd's file descriptors to return to $baseline" sh -c "[ \$(ls /proc/$GATEWAY_PID/fd | wc -l) -le $baseline ]"
+log "hearthd has $(fds) file descriptors"
+
+stop_gateway
+log "ok"
