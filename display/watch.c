@@ -7,7 +7,11 @@
  * pipeline through an appsrc; qtdemux takes the fragmented MP4 apart.
  *
  * check:  appsrc ! qtdemux ! h264parse ! video/x-h264,avc,au ! appsink
- *   The appsink callback (a streaming thread) reads the test stamp of each
+ *     or  appsrc ! qtdemux ! h265parse ! video/x-h265,hvc1,au ! appsink
+ *   The parser is picked from the caps of qtdemux's video pad (the init
+ *   segment's sample entry: avc1 or hvc1/hev1) when it appears, so the
+ *   gateway's passed-through H.264 and H.265 are both checked. The appsink
+ *   callback (a streaming thread) reads the test stamp of each
  *   access unit and hands a small record to the main context, where the
  *   counters live. It stops after N frames, on a timeout, or when the stream
  *   ends, and prints one "key: value" line per measurement.
@@ -458,15 +462,23 @@ watch_run (HearthWatch *self, const char *camera_id, guint timeout_s, GError **e
   return TRUE;
 }
 
+/* @tail: what follows qtdemux's first video pad; NULL: an unlinked appsink
+ * named "sink", for the caller to link on "pad-added" of "demux". */
 static GstElement *
 make_pipeline (HearthWatch *self, const char *tail, GError **error)
 {
   g_autofree char *description = NULL;
   g_autoptr (GError) local_error = NULL;
 
-  description = g_strdup_printf ("appsrc name=src is-live=true format=bytes "
-                                 "caps=video/quicktime max-bytes=16777216 ! "
-                                 "qtdemux name=demux demux.video_0 ! %s", tail);
+  if (tail != NULL)
+    description = g_strdup_printf ("appsrc name=src is-live=true format=bytes "
+                                   "caps=video/quicktime max-bytes=16777216 ! "
+                                   "qtdemux name=demux demux.video_0 ! %s", tail);
+  else
+    description = g_strdup ("appsrc name=src is-live=true format=bytes "
+                            "caps=video/quicktime max-bytes=16777216 ! "
+                            "qtdemux name=demux "
+                            "appsink name=sink sync=false");
   self->pipeline = gst_parse_launch_full (description, NULL, GST_PARSE_FLAG_FATAL_ERRORS,
                                           &local_error);
   if (self->pipeline == NULL) {
@@ -538,6 +550,7 @@ on_new_sample (GstAppSink *appsink, gpointer user_data)
   GstCaps *caps;
   GstMapInfo map;
   guint nal_length_size = 4;
+  HearthStampCodec codec = HEARTH_STAMP_H264;
   Frame *frame;
 
   if (sample == NULL)
@@ -549,20 +562,27 @@ on_new_sample (GstAppSink *appsink, gpointer user_data)
 
   caps = gst_sample_get_caps (sample);
   if (caps != NULL && gst_caps_get_size (caps) > 0) {
-    const GValue *value = gst_structure_get_value (gst_caps_get_structure (caps, 0),
-                                                   "codec_data");
+    const GstStructure *s = gst_caps_get_structure (caps, 0);
+    const GValue *value = gst_structure_get_value (s, "codec_data");
     GstBuffer *codec_data = value != NULL && G_VALUE_HOLDS (value, GST_TYPE_BUFFER) ?
                             gst_value_get_buffer (value) : NULL;
-    guint8 byte4;
+    /* lengthSizeMinusOne is the low two bits of byte 4 of avcC, of byte 21
+     * of hvcC. */
+    gsize length_byte = 4;
+    guint8 byte;
 
-    /* avcC: lengthSizeMinusOne is the low two bits of byte 4. */
-    if (codec_data != NULL && gst_buffer_extract (codec_data, 4, &byte4, 1) == 1)
-      nal_length_size = (byte4 & 3) + 1;
+    if (gst_structure_has_name (s, "video/x-h265")) {
+      codec = HEARTH_STAMP_H265;
+      length_byte = 21;
+    }
+    if (codec_data != NULL && gst_buffer_extract (codec_data, length_byte, &byte, 1) == 1)
+      nal_length_size = (byte & 3) + 1;
   }
 
   buffer = gst_sample_get_buffer (sample);
   if (buffer != NULL && gst_buffer_map (buffer, &map, GST_MAP_READ)) {
-    frame->stamped = hearth_stamp_find (map.data, map.size, nal_length_size, &frame->stamp);
+    frame->stamped = hearth_stamp_find_for (map.data, map.size, nal_length_size, codec,
+                                            &frame->stamp);
     gst_buffer_unmap (buffer, &map);
   }
 
@@ -570,6 +590,70 @@ on_new_sample (GstAppSink *appsink, gpointer user_data)
   frame->watch = g_object_ref (self);
   g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, on_frame, frame, frame_free);
   return GST_FLOW_OK;
+}
+
+/* The parser for the check, by the caps of qtdemux's video pad. */
+static const struct {
+  const char *media_type;
+  const char *description;
+} check_parsers[] = {
+  { "video/x-h264",
+    "h264parse ! capsfilter caps=\"video/x-h264,stream-format=avc,alignment=au\"" },
+  { "video/x-h265",
+    "h265parse ! capsfilter caps=\"video/x-h265,stream-format=hvc1,alignment=au\"" },
+};
+
+/* qtdemux, on its streaming thread: the first video pad gets its codec's
+ * parser, linked to the appsink (@user_data). Other pads stay unlinked. */
+static void
+on_check_pad_added (GstElement *demux, GstPad *pad, gpointer user_data)
+{
+  GstElement *appsink = user_data;
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (appsink, "sink");
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  g_autoptr (GstObject) pipeline = NULL;
+  g_autoptr (GstPad) parser_sink = NULL;
+  g_autoptr (GstPad) parser_src = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *description = NULL;
+  GstElement *parser;
+
+  if (caps == NULL)
+    caps = gst_pad_query_caps (pad, NULL);
+  if (gst_pad_is_linked (sink) || caps == NULL || gst_caps_get_size (caps) == 0 ||
+      !g_str_has_prefix (GST_PAD_NAME (pad), "video_"))
+    return;
+  for (gsize i = 0; i < G_N_ELEMENTS (check_parsers); i++) {
+    if (gst_structure_has_name (gst_caps_get_structure (caps, 0),
+                                check_parsers[i].media_type))
+      description = check_parsers[i].description;
+  }
+  if (description == NULL) {
+    GST_ELEMENT_ERROR (demux, STREAM, CODEC_NOT_FOUND,
+                       ("the stream's video is neither H.264 nor H.265"), (NULL));
+    return;
+  }
+
+  parser = gst_parse_bin_from_description_full (description, TRUE, NULL,
+                                                GST_PARSE_FLAG_FATAL_ERRORS, &error);
+  pipeline = gst_object_get_parent (GST_OBJECT (appsink));
+  if (parser == NULL || pipeline == NULL) {
+    if (parser != NULL)
+      gst_object_unref (gst_object_ref_sink (parser));
+    GST_ELEMENT_ERROR (demux, CORE, MISSING_PLUGIN,
+                       ("cannot make the parser: %s",
+                        error != NULL ? error->message : "no pipeline"), (NULL));
+    return;
+  }
+  if (!gst_bin_add (GST_BIN (pipeline), parser))
+    return;
+  parser_sink = gst_element_get_static_pad (parser, "sink");
+  parser_src = gst_element_get_static_pad (parser, "src");
+  if (GST_PAD_LINK_FAILED (gst_pad_link (parser_src, sink)) ||
+      !gst_element_sync_state_with_parent (parser) ||
+      GST_PAD_LINK_FAILED (gst_pad_link (pad, parser_sink)))
+    GST_ELEMENT_ERROR (demux, CORE, NEGOTIATION,
+                       ("cannot link the stream's video to the check"), (NULL));
 }
 
 static int
@@ -677,6 +761,7 @@ hearth_display_check (HearthDisplayClient *client,
 {
   g_autoptr (HearthWatch) self = hearth_watch_new (client);
   g_autoptr (GstElement) appsink = NULL;
+  g_autoptr (GstElement) demux = NULL;
   g_autofree char *id = NULL;
   g_autofree char *name = NULL;
   GstAppSinkCallbacks callbacks = { .new_sample = on_new_sample };
@@ -695,10 +780,15 @@ hearth_display_check (HearthDisplayClient *client,
     }
   }
 
-  if (make_pipeline (self, "h264parse ! video/x-h264,stream-format=avc,alignment=au ! "
-                     "appsink name=sink sync=false", error) == NULL)
+  if (make_pipeline (self, NULL, error) == NULL)
     return FALSE;
   appsink = gst_bin_get_by_name (GST_BIN (self->pipeline), "sink");
+  demux = gst_bin_get_by_name (GST_BIN (self->pipeline), "demux");
+  /* Holds the appsink, not the watch: no reference cycle through the
+   * pipeline, and the pipeline stops before the appsink goes. */
+  g_signal_connect_data (demux, "pad-added", G_CALLBACK (on_check_pad_added),
+                         gst_object_ref (appsink),
+                         (GClosureNotify) (void (*) (void)) gst_object_unref, 0);
   /* No reference: the pipeline stops (joining its threads) before self goes. */
   gst_app_sink_set_callbacks (GST_APP_SINK (appsink), &callbacks, self, NULL);
 

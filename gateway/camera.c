@@ -7,6 +7,7 @@
  * per frame) and an appsink:
  *
  *   rtsp://, rtsps://  rtspsrc ! rtph264depay ! h264parse ! mp4mux ! appsink
+ *                   or rtspsrc ! rtph265depay ! h265parse ! mp4mux ! appsink
  *   with a source func (a plugin's build_source, e.g. synthetic:)
  *                      SOURCE ! h264parse ! mp4mux ! appsink
  *
@@ -15,6 +16,14 @@
  * of a launch line, and credentials (hearth_camera_set_credentials(), else
  * the URL's) go to rtspsrc's user-id/user-pw, never into a log or an error
  * message.
+ *
+ * Video is passed through, never transcoded. For RTSP the codec is the
+ * stream's: the depayloader and parser are chosen from the caps of rtspsrc's
+ * pad (encoding-name H264 or H265) when it appears, and linked in front of a
+ * capsfilter named "video" that leads to the muxer; that capsfilter's caps
+ * are what hearth_camera_get_video_info() reports. H.265 goes into the MP4 as
+ * hvc1 (parameter sets in the init segment's hvcC, and with
+ * config-interval=-1 in-band before every keyframe too, as for H.264).
  *
  * Admission (invariant 5): with an admit func, each run's first output (the
  * init segment, so rtspsrc has connected and the peer's neighbour-table
@@ -88,16 +97,31 @@
  * any frame, so every frame is its own moof+mdat and keyframes start theirs.
  */
 #define MUX_DESCRIPTION \
-  "h264parse name=parse config-interval=-1 ! " \
-  "video/x-h264,stream-format=avc,alignment=au ! " \
   "mp4mux name=mux fragment-duration=1 streamable=true ! appsink name=sink"
 
-/* After rtspsrc (linked on pad-added). */
+#define H264_CAPS "video/x-h264,stream-format=avc,alignment=au"
+#define H265_CAPS "video/x-h265,stream-format=hvc1,alignment=au"
+
+/* After rtspsrc: the codec's head (below) is linked to it on pad-added. */
 static const char rtsp_ingest_description[] =
-  "rtph264depay name=depay ! " MUX_DESCRIPTION;
+  "capsfilter name=video caps=\"" H264_CAPS "; " H265_CAPS "\" ! "
+  MUX_DESCRIPTION;
+
+/* Between rtspsrc's pad and the ingest bin, by the pad's encoding-name. */
+static const struct {
+  const char *encoding_name;
+  const char *description;
+} rtsp_heads[] = {
+  { "H264", "rtph264depay ! h264parse config-interval=-1 ! "
+            "capsfilter caps=\"" H264_CAPS "\"" },
+  { "H265", "rtph265depay ! h265parse config-interval=-1 ! "
+            "capsfilter caps=\"" H265_CAPS "\"" },
+};
 
 /* After a source func's element: it gives H.264 in any stream format. */
-static const char source_ingest_description[] = MUX_DESCRIPTION;
+static const char source_ingest_description[] =
+  "h264parse name=video config-interval=-1 ! " H264_CAPS " ! "
+  MUX_DESCRIPTION;
 
 enum {
   SIGNAL_STATE_CHANGED,
@@ -158,7 +182,7 @@ struct _HearthCamera {
   /* The current run; all NULL while there is none. */
   GstElement *pipeline;
   GstElement *appsink;
-  GstElement *parse;
+  GstElement *video;      /* its src caps: the video the muxer gets */
   GSource *bus_source;
   GSource *wake_source;   /* woken by the streaming thread */
   GSource *watchdog_source;
@@ -405,16 +429,39 @@ on_rtsp_select_stream (GstElement *src, guint num, GstCaps *caps,
   return g_strcmp0 (gst_structure_get_string (s, "media"), "video") == 0;
 }
 
-/* rtspsrc, on a streaming thread: link the video pad to the ingest bin.
- * Touches only the pipeline, never the camera. */
+/*
+ * Builds the depayloader and parser for @encoding (an RTP encoding-name), in
+ * a bin with ghost pads "sink" and "src", or NULL if the gateway does not
+ * take that codec.
+ */
+static GstElement *
+make_rtsp_head (const char *encoding, GError **error)
+{
+  for (gsize i = 0; encoding != NULL && i < G_N_ELEMENTS (rtsp_heads); i++) {
+    if (g_ascii_strcasecmp (encoding, rtsp_heads[i].encoding_name) == 0)
+      return gst_parse_bin_from_description_full (rtsp_heads[i].description,
+                                                  TRUE, NULL,
+                                                  GST_PARSE_FLAG_FATAL_ERRORS,
+                                                  error);
+  }
+  return NULL;
+}
+
+/* rtspsrc, on a streaming thread: put the codec's head between the video
+ * pad and the ingest bin. Touches only the pipeline, never the camera. */
 static void
 on_rtsp_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
 {
   GstElement *ingest = user_data;
   g_autoptr(GstPad) sink = gst_element_get_static_pad (ingest, "sink");
   g_autoptr(GstCaps) caps = gst_pad_get_current_caps (pad);
+  g_autoptr(GstObject) pipeline = NULL;
+  g_autoptr(GstPad) head_sink = NULL;
+  g_autoptr(GstPad) head_src = NULL;
+  g_autoptr(GError) error = NULL;
   const GstStructure *s;
   const char *encoding;
+  GstElement *head;
 
   if (caps == NULL)
     caps = gst_pad_query_caps (pad, NULL);
@@ -424,20 +471,45 @@ on_rtsp_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
   if (g_strcmp0 (gst_structure_get_string (s, "media"), "video") != 0)
     return;
 
-  encoding = gst_structure_get_string (s, "encoding-name");
-  if (encoding == NULL || g_ascii_strcasecmp (encoding, "H264") != 0) {
-    GST_ELEMENT_ERROR (src, STREAM, CODEC_NOT_FOUND,
-                       ("The camera sends %s video; only H.264 is supported",
-                        encoding != NULL ? encoding : "unknown"), (NULL));
-    return;
-  }
-
   /* The first video stream is the one we mux. */
   if (sink == NULL || gst_pad_is_linked (sink))
     return;
-  if (GST_PAD_LINK_FAILED (gst_pad_link (pad, sink)))
+
+  encoding = gst_structure_get_string (s, "encoding-name");
+  head = make_rtsp_head (encoding, &error);
+  if (head == NULL) {
+    if (error != NULL)
+      GST_ELEMENT_ERROR (src, CORE, MISSING_PLUGIN,
+                         ("Could not build the ingest for %s video: %s",
+                          encoding, error->message), (NULL));
+    else
+      GST_ELEMENT_ERROR (src, STREAM, CODEC_NOT_FOUND,
+                         ("The camera sends %s video; only H.264 and H.265 "
+                          "are supported",
+                          encoding != NULL ? encoding : "unknown"), (NULL));
+    return;
+  }
+
+  /* Linked downstream first, started, then fed: no buffer meets an
+   * unlinked or stopped pad. */
+  pipeline = gst_object_get_parent (GST_OBJECT (ingest));
+  if (pipeline == NULL) {
+    /* Torn down meanwhile. */
+    gst_object_unref (gst_object_ref_sink (head));
+    return;
+  }
+  /* On failure gst_bin_add() disposes of the floating head itself. */
+  if (!gst_bin_add (GST_BIN (pipeline), head))
+    return;
+  head_sink = gst_element_get_static_pad (head, "sink");
+  head_src = gst_element_get_static_pad (head, "src");
+  if (head_sink == NULL || head_src == NULL ||
+      GST_PAD_LINK_FAILED (gst_pad_link (head_src, sink)) ||
+      !gst_element_sync_state_with_parent (head) ||
+      GST_PAD_LINK_FAILED (gst_pad_link (pad, head_sink)))
     GST_ELEMENT_ERROR (src, CORE, NEGOTIATION,
-                       ("Could not link the camera's video stream"), (NULL));
+                       ("Could not link the camera's %s video stream",
+                        encoding), (NULL));
 }
 
 static GstElement *
@@ -587,7 +659,7 @@ build_source_pipeline (HearthCamera *self, GstElement **ingest_out,
 }
 
 /* The run's pipeline, and in @ingest (transfer full) the bin holding our
- * own parse and sink elements: they are looked up there, never in the whole
+ * own "video" and sink elements: they are looked up there, never in the whole
  * pipeline, where a plugin's elements could carry the same names. Returns
  * NULL with HEARTH_ERROR_INVALID or HEARTH_PLUGIN_ERROR_INVALID for a URL no
  * retry can fix. */
@@ -676,7 +748,7 @@ teardown_run (HearthCamera *self)
   g_clear_pointer (&self->peer_certificate, g_free);
 
   gst_clear_object (&self->appsink);
-  gst_clear_object (&self->parse);
+  gst_clear_object (&self->video);
   gst_clear_object (&self->pipeline);
   g_clear_pointer (&self->splitter, hearth_fmp4_splitter_free);
   clear_video_info (self);
@@ -885,9 +957,9 @@ read_video_info (HearthCamera *self)
   const GstStructure *s;
   int num = 0, den = 0;
 
-  if (self->parse == NULL)
+  if (self->video == NULL)
     return;
-  pad = gst_element_get_static_pad (self->parse, "src");
+  pad = gst_element_get_static_pad (self->video, "src");
   if (pad != NULL)
     caps = gst_pad_get_current_caps (pad);
   if (caps == NULL || gst_caps_get_size (caps) == 0)
@@ -1098,8 +1170,8 @@ start_run (HearthCamera *self)
 
   self->pipeline = pipeline;
   self->appsink = gst_bin_get_by_name (GST_BIN (ingest), "sink");
-  self->parse = gst_bin_get_by_name (GST_BIN (ingest), "parse");
-  g_assert (self->appsink != NULL && self->parse != NULL);
+  self->video = gst_bin_get_by_name (GST_BIN (ingest), "video");
+  g_assert (self->appsink != NULL && self->video != NULL);
   self->splitter = hearth_fmp4_splitter_new ();
   self->started_us = self->last_sample_us = g_get_monotonic_time ();
 
@@ -1457,7 +1529,7 @@ hearth_camera_get_last_error (HearthCamera *self)
 
 /**
  * hearth_camera_get_video_info:
- * @codec: (out) (optional): "h264"
+ * @codec: (out) (optional): "h264" or "h265"
  * @width: (out) (optional):
  * @height: (out) (optional):
  * @fps: (out) (optional): 0 if the camera does not say

@@ -11,8 +11,8 @@ G_BEGIN_DECLS
 /*
  * HearthCamera: one adopted camera's ingest. Owns a GStreamer pipeline
  * (rtspsrc for rtsp:// and rtsps:// URLs; for other URLs the element a
- * source func, i.e. a plugin, builds) that muxes H.264 once into fragmented
- * MP4, one fragment per frame, and feeds its HearthStream on the main
+ * source func, i.e. a plugin, builds) that muxes H.264 or H.265 (RTSP only),
+ * passed through, once into fragmented MP4, one fragment per frame, and feeds its HearthStream on the main
  * context, once an optional admit func let the run through. On error or EOS
  * it reconnects with capped exponential backoff; every (re)start is a new
  * stream generation.
@@ -64,7 +64,8 @@ HearthCameraState hearth_camera_get_state (HearthCamera *self);
  * credentials). (nullable) */
 const char *hearth_camera_get_last_error (HearthCamera *self);
 
-/* From the current generation's caps; FALSE until known. @codec: "h264". */
+/* From the current generation's caps; FALSE until known. @codec: "h264" or
+ * "h265". */
 gboolean hearth_camera_get_video_info (HearthCamera *self, const char **codec,
                                        int *width, int *height, double *fps);
 

@@ -365,6 +365,7 @@ method_camera_stats (HearthDaemon *self, HearthControlRequest *req, GError **err
   g_autoptr (HearthCameraRow) row = NULL;
   HearthStreamStats stats;
   HearthCamera *camera;
+  const char *codec = NULL;
 
   if (id == NULL)
     return NULL;
@@ -384,6 +385,11 @@ method_camera_stats (HearthDaemon *self, HearthControlRequest *req, GError **err
   json_builder_add_string_value (b, row->name);
   json_builder_set_member_name (b, "state");
   json_builder_add_string_value (b, hearth_camera_get_state_name (camera));
+  json_builder_set_member_name (b, "codec");
+  if (camera != NULL && hearth_camera_get_video_info (camera, &codec, NULL, NULL, NULL))
+    json_builder_add_string_value (b, codec);
+  else
+    json_builder_add_null_value (b);
   json_builder_set_member_name (b, "generation");
   json_builder_add_int_value (b, stats.generation);
   json_builder_set_member_name (b, "bitrate_kbps");

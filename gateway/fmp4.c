@@ -54,6 +54,13 @@
 #define BOX_TRAF FOURCC ('t', 'r', 'a', 'f')
 #define BOX_TFHD FOURCC ('t', 'f', 'h', 'd')
 #define BOX_TRUN FOURCC ('t', 'r', 'u', 'n')
+#define BOX_TRAK FOURCC ('t', 'r', 'a', 'k')
+#define BOX_MDIA FOURCC ('m', 'd', 'i', 'a')
+#define BOX_HDLR FOURCC ('h', 'd', 'l', 'r')
+#define BOX_MINF FOURCC ('m', 'i', 'n', 'f')
+#define BOX_STBL FOURCC ('s', 't', 'b', 'l')
+#define BOX_STSD FOURCC ('s', 't', 's', 'd')
+#define HANDLER_VIDE FOURCC ('v', 'i', 'd', 'e')
 
 typedef struct {
   guint32 track_id;
@@ -795,6 +802,99 @@ hearth_fmp4_fragment_find_mdat (const guint8 *data, gsize len,
       return TRUE;
     }
     pos += box;
+  }
+  return FALSE;
+}
+
+/* The body of the first child of type @type in @parent's body. */
+static gboolean
+find_child (const Box *parent, guint32 type, Box *child)
+{
+  Reader r = { parent->body, parent->body_len, 0 };
+
+  while (reader_left (&r) > 0) {
+    if (!reader_box (&r, child, NULL))
+      return FALSE;
+    if (child->type == type)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* A trak's handler type (mdia/hdlr) and its first sample entry's type. */
+static gboolean
+trak_sample_entry (const Box *trak, guint32 *handler, guint32 *entry_type)
+{
+  Box mdia, hdlr, minf, stbl, stsd, entry;
+  Reader r;
+  guint32 vf, count;
+
+  if (!find_child (trak, BOX_MDIA, &mdia) ||
+      !find_child (&mdia, BOX_HDLR, &hdlr) ||
+      !find_child (&mdia, BOX_MINF, &minf) ||
+      !find_child (&minf, BOX_STBL, &stbl) ||
+      !find_child (&stbl, BOX_STSD, &stsd))
+    return FALSE;
+
+  /* hdlr: version/flags, pre_defined, handler_type */
+  r = (Reader) { hdlr.body, hdlr.body_len, 0 };
+  if (!reader_u32 (&r, &vf) || !reader_skip (&r, 4) ||
+      !reader_u32 (&r, handler))
+    return FALSE;
+
+  /* stsd: version/flags, entry_count, then the entries as boxes */
+  r = (Reader) { stsd.body, stsd.body_len, 0 };
+  if (!reader_u32 (&r, &vf) || !reader_u32 (&r, &count) || count == 0 ||
+      !reader_box (&r, &entry, NULL))
+    return FALSE;
+  *entry_type = entry.type;
+  return TRUE;
+}
+
+/**
+ * hearth_fmp4_init_get_sample_entry:
+ * @init: an init segment (ftyp+moov), as the splitter returns it
+ * @fourcc: (out caller-allocates): the sample entry type of the first video
+ *   track, e.g. "avc1" or "hvc1"
+ *
+ * Every read is bounds-checked: a malformed init only gives FALSE.
+ *
+ * Returns: TRUE if a video track with a sample entry was found
+ */
+gboolean
+hearth_fmp4_init_get_sample_entry (const guint8 *init, gsize len,
+                                   char fourcc[5])
+{
+  Reader top = { init, len, 0 };
+  Box moov = { 0, NULL, 0 }, box;
+  gboolean have_moov = FALSE;
+  Reader r;
+
+  g_return_val_if_fail (fourcc != NULL, FALSE);
+
+  while (init != NULL && reader_left (&top) > 0 && !have_moov) {
+    if (!reader_box (&top, &box, NULL))
+      return FALSE;
+    if (box.type == BOX_MOOV) {
+      moov = box;
+      have_moov = TRUE;
+    }
+  }
+  if (!have_moov)
+    return FALSE;
+
+  r = (Reader) { moov.body, moov.body_len, 0 };
+  while (reader_left (&r) > 0) {
+    guint32 handler, entry_type;
+
+    if (!reader_box (&r, &box, NULL))
+      return FALSE;
+    if (box.type == BOX_TRAK &&
+        trak_sample_entry (&box, &handler, &entry_type) &&
+        handler == HANDLER_VIDE) {
+      fourcc_to_string (entry_type, fourcc);
+      return TRUE;
+    }
   }
   return FALSE;
 }

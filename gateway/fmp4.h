@@ -49,6 +49,12 @@ gboolean hearth_fmp4_moof_get_sample_count (const guint8 *moof, gsize len,
                                             guint *n_samples,
                                             GError **error);
 
+/* The four-character code of the first video sample entry in an init
+ * segment (ftyp+moov): "avc1", "avc3", "hvc1", "hev1", … in @fourcc (5
+ * bytes, NUL-terminated). FALSE if there is none or a box is malformed. */
+gboolean hearth_fmp4_init_get_sample_entry (const guint8 *init, gsize len,
+                                            char fourcc[5]);
+
 /* The payload of the mdat box in a fragment (moof+mdat): for one frame, its
  * length-prefixed NAL units. FALSE if there is none or a box is malformed. */
 gboolean hearth_fmp4_fragment_find_mdat (const guint8 *data, gsize len,

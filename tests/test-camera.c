@@ -26,6 +26,7 @@
 #include <gst/rtsp-server/rtsp-server.h>
 
 #include "camera.h"
+#include "fmp4.h"
 #include "netaddr.h"
 #include "plugins.h"
 
@@ -450,6 +451,15 @@ test_offline_retries (gconstpointer data)
 /* The same, as it is written in a URL. */
 #define RTSP_USERINFO "adm1n:p%40ss-w0rd"
 
+/* Counted by the server's client threads; reference counted
+ * (g_atomic_rc_box): a client thread may still answer a request (e.g. the
+ * TEARDOWN of a stopped camera) after its test returned, so what it writes
+ * is held by its own signal handler, never on a test's stack. */
+typedef struct {
+  guint n_clients;     /* connections accepted */
+  guint n_latest_responses; /* sent to the latest connection: its requests */
+} RtspCounts;
+
 typedef struct {
   GstRTSPServer *server;
   GstRTSPAuth *auth;
@@ -458,8 +468,7 @@ typedef struct {
   guint port;
   GstElement *valve;   /* (nullable) of the latest media: closing it stalls */
   guint n_medias;
-  guint n_clients;     /* connections accepted */
-  guint n_latest_responses; /* sent to the latest connection: its requests */
+  RtspCounts *counts;
 } RtspCamera;
 
 /* Two self-signed camera certificates (ECDSA P-256, made with certtool),
@@ -557,11 +566,17 @@ static void
 on_send_message (GstRTSPClient *client, GstRTSPSession *session,
                  GstRTSPMessage *message, gpointer user_data)
 {
-  RtspCamera *c = user_data;
+  RtspCounts *counts = user_data;
 
   if (GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (client), "n")) ==
-      c->n_clients)
-    c->n_latest_responses++;
+      counts->n_clients)
+    counts->n_latest_responses++;
+}
+
+static void
+rtsp_counts_release (gpointer counts)
+{
+  g_atomic_rc_box_release (counts);
 }
 
 static void
@@ -570,15 +585,26 @@ on_client_connected (GstRTSPServer *server, GstRTSPClient *client,
 {
   RtspCamera *c = user_data;
 
-  c->n_clients++;
-  c->n_latest_responses = 0;
-  g_object_set_data (G_OBJECT (client), "n", GUINT_TO_POINTER (c->n_clients));
-  g_signal_connect (client, "send-message", G_CALLBACK (on_send_message), c);
+  c->counts->n_clients++;
+  c->counts->n_latest_responses = 0;
+  g_object_set_data (G_OBJECT (client), "n",
+                     GUINT_TO_POINTER (c->counts->n_clients));
+  g_signal_connect_data (client, "send-message", G_CALLBACK (on_send_message),
+                         g_atomic_rc_box_acquire (c->counts),
+                         (GClosureNotify) (void (*) (void)) rtsp_counts_release,
+                         0);
 }
 
-/* @certificate: (nullable): serve RTSPS with it */
+#define RTSP_H264_LAUNCH \
+  "( videotestsrc is-live=true ! " \
+  "video/x-raw,width=320,height=240,framerate=30/1 ! " \
+  "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! " \
+  "valve name=valve ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+
+/* @certificate: (nullable): serve RTSPS with it; @launch: the media */
 static void
-rtsp_camera_start_tls (RtspCamera *c, GTlsCertificate *certificate)
+rtsp_camera_start_full (RtspCamera *c, GTlsCertificate *certificate,
+                        const char *launch)
 {
   g_autoptr(GstRTSPMountPoints) mounts = NULL;
   g_autoptr(GstRTSPToken) token = NULL;
@@ -586,6 +612,7 @@ rtsp_camera_start_tls (RtspCamera *c, GTlsCertificate *certificate)
   GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
 
   memset (c, 0, sizeof *c);
+  c->counts = g_atomic_rc_box_new0 (RtspCounts);
   c->auth = gst_rtsp_auth_new ();
   c->scheme = certificate != NULL ? "rtsps" : "rtsp";
   if (certificate != NULL)
@@ -596,11 +623,7 @@ rtsp_camera_start_tls (RtspCamera *c, GTlsCertificate *certificate)
   gst_rtsp_server_set_address (c->server, "127.0.0.1");
   gst_rtsp_server_set_service (c->server, "0");
 
-  gst_rtsp_media_factory_set_launch (factory,
-      "( videotestsrc is-live=true ! "
-      "video/x-raw,width=320,height=240,framerate=30/1 ! "
-      "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! "
-      "valve name=valve ! rtph264pay name=pay0 pt=96 config-interval=-1 )");
+  gst_rtsp_media_factory_set_launch (factory, launch);
   gst_rtsp_media_factory_add_role (factory, "viewer",
       GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
       GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE, NULL);
@@ -620,6 +643,12 @@ rtsp_camera_start_tls (RtspCamera *c, GTlsCertificate *certificate)
   g_assert_cmpuint (c->source_id, !=, 0);
   c->port = (guint) gst_rtsp_server_get_bound_port (c->server);
   g_assert_cmpuint (c->port, >, 0);
+}
+
+static void
+rtsp_camera_start_tls (RtspCamera *c, GTlsCertificate *certificate)
+{
+  rtsp_camera_start_full (c, certificate, RTSP_H264_LAUNCH);
 }
 
 static void
@@ -643,6 +672,7 @@ rtsp_camera_stop (RtspCamera *c)
   gst_clear_object (&c->valve);
   g_clear_object (&c->server);
   g_clear_object (&c->auth);
+  g_clear_pointer (&c->counts, rtsp_counts_release);
   drain_main_context ();
 }
 
@@ -788,6 +818,96 @@ test_rtsp_streams_and_stalls (void)
   hearth_camera_stop (camera);
   viewer_clear (&v);
   viewer_clear (&again);
+  rtsp_camera_stop (&c);
+}
+
+/* The init segment's sample entry: "avc1", "hvc1", … */
+static void
+assert_sample_entry (Viewer *v, const char *expected)
+{
+  GBytes *init = hearth_chunk_get_bytes (v->chunks->pdata[0]);
+  char entry[5];
+
+  g_assert_true (hearth_fmp4_init_get_sample_entry (g_bytes_get_data (init, NULL),
+                                                    g_bytes_get_size (init),
+                                                    entry));
+  g_assert_cmpstr (entry, ==, expected);
+}
+
+/* An H.265 camera is passed through: rtph265depay ! h265parse, hvc1 in the
+ * init segment, keyframes found, "h265" reported. */
+static void
+test_rtsp_h265 (void)
+{
+  RtspCamera c;
+  g_autofree char *url = NULL;
+  g_autoptr(HearthCamera) camera = NULL;
+  StateWait streaming;
+  Viewer v;
+  ChunkWait some = { &v, 40 };
+  const char *codec = NULL;
+  int width = 0, height = 0;
+  guint keyframes = 0;
+
+  if (!gst_registry_check_feature_version (gst_registry_get (), "x265enc", 1, 0, 0)) {
+    g_test_skip ("no x265enc (gstreamer1.0-plugins-bad)");
+    return;
+  }
+  rtsp_camera_start_full (&c, NULL,
+      "( videotestsrc is-live=true ! "
+      "video/x-raw,width=320,height=240,framerate=30/1 ! "
+      "x265enc tune=zerolatency speed-preset=ultrafast key-int-max=30 "
+      "option-string=open-gop=0 ! "
+      "valve name=valve ! rtph265pay name=pay0 pt=96 config-interval=-1 )");
+  url = rtsp_camera_url (&c, RTSP_USERINFO);
+  camera = hearth_camera_new (CAMERA_ID, url);
+  streaming = (StateWait) { camera, HEARTH_CAMERA_STREAMING };
+
+  hearth_camera_start (camera);
+  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  viewer_init (&v, hearth_camera_get_stream (camera));
+  g_assert_true (wait_for (viewer_has_chunks, &some, DEADLINE_S));
+  viewer_assert_sane (&v);
+  assert_sample_entry (&v, "hvc1");
+  for (guint i = 1; i < v.chunks->len; i++)
+    keyframes += hearth_chunk_is_keyframe (v.chunks->pdata[i]);
+  /* The cached GOP's keyframe, and one every 30 frames after it. */
+  g_assert_cmpuint (keyframes, >=, 2);
+  g_assert_true (hearth_camera_get_video_info (camera, &codec, &width,
+                                               &height, NULL));
+  g_assert_cmpstr (codec, ==, "h265");
+  g_assert_cmpint (width, ==, 320);
+  g_assert_cmpint (height, ==, 240);
+
+  hearth_camera_stop (camera);
+  viewer_clear (&v);
+  rtsp_camera_stop (&c);
+}
+
+/* Neither H.264 nor H.265 (here JPEG over RTP): offline, saying why. */
+static void
+test_rtsp_unsupported_codec (void)
+{
+  RtspCamera c;
+  g_autofree char *url = NULL;
+  g_autoptr(HearthCamera) camera = NULL;
+  StateWait offline;
+
+  rtsp_camera_start_full (&c, NULL,
+      "( videotestsrc is-live=true ! "
+      "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! jpegenc ! "
+      "valve name=valve ! rtpjpegpay name=pay0 pt=26 )");
+  url = rtsp_camera_url (&c, RTSP_USERINFO);
+  camera = hearth_camera_new (CAMERA_ID, url);
+  offline = (StateWait) { camera, HEARTH_CAMERA_OFFLINE };
+
+  hearth_camera_start (camera);
+  g_assert_true (wait_for (camera_in_state, &offline, DEADLINE_S));
+  g_assert_nonnull (strstr (hearth_camera_get_last_error (camera),
+                            "only H.264 and H.265"));
+  g_assert_false (hearth_camera_get_video_info (camera, NULL, NULL, NULL, NULL));
+
+  hearth_camera_stop (camera);
   rtsp_camera_stop (&c);
 }
 
@@ -1144,8 +1264,8 @@ test_rtsps_pin_mismatch (void)
 
   /* The camera got a connection, but no request of it was handled. */
   drain_main_context ();
-  g_assert_cmpuint (c.n_clients, ==, 1);
-  g_assert_cmpuint (c.n_latest_responses, ==, 0);
+  g_assert_cmpuint (c.counts->n_clients, ==, 1);
+  g_assert_cmpuint (c.counts->n_latest_responses, ==, 0);
   g_assert_cmpuint (c.n_medias, ==, 0);
   g_assert_cmpuint (gate.calls, ==, 0);
   g_assert_cmpuint (v.chunks->len, ==, 0);
@@ -1153,9 +1273,9 @@ test_rtsps_pin_mismatch (void)
   g_assert_false (hearth_stream_is_ready (hearth_camera_get_stream (camera)));
 
   /* Many backoffs later: no retry, no second signal. */
-  clients = c.n_clients;
+  clients = c.counts->n_clients;
   run_for_ms (500);
-  g_assert_cmpuint (c.n_clients, ==, clients);
+  g_assert_cmpuint (c.counts->n_clients, ==, clients);
   g_assert_cmpuint (changes.n, ==, 1);
   g_assert_cmpuint (state_log_count (&log, HEARTH_CAMERA_CONNECTING), ==, 1);
   g_assert_cmpint (hearth_camera_get_state (camera), ==,
@@ -1196,7 +1316,7 @@ test_rtsps_certificate_changes_on_reconnect (void)
   g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
   g_assert_cmpstr (hearth_camera_get_peer_certificate (camera), ==,
                    CERT_A_SHA256);
-  clients = c.n_clients;
+  clients = c.counts->n_clients;
 
   gst_rtsp_auth_set_tls_certificate (c.auth, cert_b);
   g_object_set (c.valve, "drop", TRUE, NULL);
@@ -1207,8 +1327,8 @@ test_rtsps_certificate_changes_on_reconnect (void)
   g_assert_nonnull (strstr (hearth_camera_get_last_error (camera),
                             "SHA-256 2325b2f88779a2cb…, not 3e9173aa8c9ad5af…"));
   drain_main_context ();
-  g_assert_cmpuint (c.n_clients, ==, clients + 1);
-  g_assert_cmpuint (c.n_latest_responses, ==, 0);
+  g_assert_cmpuint (c.counts->n_clients, ==, clients + 1);
+  g_assert_cmpuint (c.counts->n_latest_responses, ==, 0);
   g_assert_cmpuint (c.n_medias, ==, 1);
   g_assert_cmpuint (changes.n, ==, 1);
 
@@ -1268,7 +1388,7 @@ test_rtsps_vouched_for_by_glib (void)
   g_assert_nonnull (strstr (hearth_camera_get_last_error (camera),
                             "could not be checked"));
   drain_main_context ();
-  g_assert_cmpuint (c.n_latest_responses, ==, 0);
+  g_assert_cmpuint (c.counts->n_latest_responses, ==, 0);
   g_assert_cmpuint (c.n_medias, ==, 1);
   g_assert_cmpuint (gate.calls, ==, 1);
   g_assert_cmpuint (changes.n, ==, 0);
@@ -1325,6 +1445,9 @@ main (int argc, char **argv)
                         test_dispose_while_streaming);
   g_test_add_func ("/hearth/camera/rtsp-streams-and-stalls",
                    test_rtsp_streams_and_stalls);
+  g_test_add_func ("/hearth/camera/rtsp-h265", test_rtsp_h265);
+  g_test_add_func ("/hearth/camera/rtsp-unsupported-codec",
+                   test_rtsp_unsupported_codec);
   g_test_add_func ("/hearth/camera/rtsp-wrong-password",
                    test_rtsp_wrong_password);
   g_test_add_data_func ("/hearth/camera/rtsp-credentials", messages,

@@ -34,11 +34,24 @@ muxer_output_free (MuxerOutput *out)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuxerOutput, muxer_output_free)
 
+/* The encoder and parser, for "h264" or "h265" (test data); the H.265 one
+ * as the gateway muxes it: hvc1. */
+static const char *
+encoder_description (const char *codec)
+{
+  if (g_str_equal (codec, "h265"))
+    return "x265enc key-int-max=30 option-string=scenecut=0:open-gop=0 ! "
+           "h265parse ! video/x-h265,stream-format=hvc1,alignment=au";
+  return "x264enc key-int-max=30 option-string=scenecut=0 ! h264parse ! "
+         "video/x-h264,stream-format=avc,alignment=au";
+}
+
 /* Encodes N_FRAMES frames with an IDR every GOP frames (no scene-cut IDRs)
  * and fragments them the way the gateway does. */
 static MuxerOutput *
-make_muxer_output (void)
+make_muxer_output (const char *codec)
 {
+  g_autofree char *description = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GstElement) pipeline = NULL;
   g_autoptr(GstElement) sink = NULL;
@@ -49,13 +62,12 @@ make_muxer_output (void)
   GstSample *sample;
 
   out->buffers = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  pipeline = gst_parse_launch (
+  description = g_strdup_printf (
       "videotestsrc num-buffers=90 ! "
-      "video/x-raw,width=320,height=240,framerate=30/1 ! "
-      "x264enc key-int-max=30 option-string=scenecut=0 ! h264parse ! "
-      "video/x-h264,stream-format=avc,alignment=au ! "
+      "video/x-raw,width=320,height=240,framerate=30/1 ! %s ! "
       "mp4mux fragment-duration=1 streamable=true ! "
-      "appsink name=sink sync=false", &error);
+      "appsink name=sink sync=false", encoder_description (codec));
+  pipeline = gst_parse_launch (description, &error);
   g_assert_no_error (error);
   gst_object_ref_sink (pipeline);
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
@@ -140,9 +152,9 @@ fragment_samples (const Unit *unit)
  * frames 0, 30 and 60. mp4mux flushes its last two frames into one fragment
  * at EOS (a live stream has no EOS), so 90 frames make 89 fragments. */
 static void
-test_split_muxer_output (void)
+test_split_muxer_output (gconstpointer codec)
 {
-  g_autoptr(MuxerOutput) out = make_muxer_output ();
+  g_autoptr(MuxerOutput) out = make_muxer_output (codec);
   g_autoptr(GPtrArray) units = split_pieces (out->buffers);
   guint frame = 0, n_keyframes = 0;
 
@@ -197,7 +209,7 @@ assert_same_units (GPtrArray *a, GPtrArray *b)
 static void
 test_random_boundaries (void)
 {
-  g_autoptr(MuxerOutput) out = make_muxer_output ();
+  g_autoptr(MuxerOutput) out = make_muxer_output ("h264");
   g_autoptr(GPtrArray) expected = split_pieces (out->buffers);
   g_autoptr(GRand) rand = g_rand_new_with_seed (20261125);
 
@@ -235,9 +247,9 @@ test_random_boundaries (void)
 
 /* What a late joiner gets (init, then from a keyframe on) plays. */
 static void
-test_late_join_decodes (void)
+test_late_join_decodes (gconstpointer codec)
 {
-  g_autoptr(MuxerOutput) out = make_muxer_output ();
+  g_autoptr(MuxerOutput) out = make_muxer_output (codec);
   g_autoptr(GPtrArray) units = split_pieces (out->buffers);
   g_autoptr(GError) error = NULL;
   g_autoptr(GByteArray) file = g_byte_array_new ();
@@ -279,7 +291,7 @@ test_late_join_decodes (void)
   {
     const char *argv[] = {
       ffprobe, "-v", "error", "-count_frames",
-      "-show_entries", "stream=nb_read_frames",
+      "-show_entries", "stream=codec_name,nb_read_frames",
       "-of", "default=noprint_wrappers=1", path, NULL
     };
 
@@ -288,11 +300,43 @@ test_late_join_decodes (void)
     g_assert_no_error (error);
   }
   g_assert_true (g_spawn_check_wait_status (status, NULL));
-  expected = g_strdup_printf ("nb_read_frames=%u\n", N_FRAMES - GOP);
+  expected = g_strdup_printf ("codec_name=%s\nnb_read_frames=%u\n",
+                              g_str_equal (codec, "h265") ? "hevc" : "h264",
+                              N_FRAMES - GOP);
   g_assert_cmpstr (output, ==, expected);
 
   g_unlink (path);
   g_rmdir (dir);
+}
+
+/* The init segment names its codec: avc1 for H.264, hvc1 for H.265; every
+ * truncation of it is read without overrunning (ASan: exact-size copies). */
+static void
+test_sample_entry (gconstpointer codec)
+{
+  g_autoptr(MuxerOutput) out = make_muxer_output (codec);
+  g_autoptr(GPtrArray) units = split_pieces (out->buffers);
+  Unit *init = units->pdata[0];
+  gsize len;
+  const guint8 *data = g_bytes_get_data (init->bytes, &len);
+  char entry[5];
+
+  g_assert_cmpint (init->kind, ==, HEARTH_FMP4_INIT);
+  g_assert_true (hearth_fmp4_init_get_sample_entry (data, len, entry));
+  g_assert_cmpstr (entry, ==, g_str_equal (codec, "h265") ? "hvc1" : "avc1");
+
+  /* A fragment is not an init segment. */
+  g_assert_false (hearth_fmp4_init_get_sample_entry (
+      g_bytes_get_data (((Unit *) units->pdata[1])->bytes, NULL),
+      g_bytes_get_size (((Unit *) units->pdata[1])->bytes), entry));
+  g_assert_false (hearth_fmp4_init_get_sample_entry (NULL, 0, entry));
+
+  for (gsize cut = 0; cut < len; cut++) {
+    g_autofree guint8 *copy = g_memdup2 (data, cut);
+
+    /* The moov is the last box: cut short, it is never found whole. */
+    g_assert_false (hearth_fmp4_init_get_sample_entry (copy, cut, entry));
+  }
 }
 
 /* ---- hand-made boxes ---- */
@@ -707,9 +751,18 @@ main (int argc, char **argv)
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/hearth/fmp4/split-muxer-output", test_split_muxer_output);
+  g_test_add_data_func ("/hearth/fmp4/split-muxer-output", "h264",
+                        test_split_muxer_output);
+  g_test_add_data_func ("/hearth/fmp4/split-muxer-output-hevc", "h265",
+                        test_split_muxer_output);
   g_test_add_func ("/hearth/fmp4/random-boundaries", test_random_boundaries);
-  g_test_add_func ("/hearth/fmp4/late-join-decodes", test_late_join_decodes);
+  g_test_add_data_func ("/hearth/fmp4/late-join-decodes", "h264",
+                        test_late_join_decodes);
+  g_test_add_data_func ("/hearth/fmp4/late-join-decodes-hevc", "h265",
+                        test_late_join_decodes);
+  g_test_add_data_func ("/hearth/fmp4/sample-entry", "h264", test_sample_entry);
+  g_test_add_data_func ("/hearth/fmp4/sample-entry-hevc", "h265",
+                        test_sample_entry);
   g_test_add_func ("/hearth/fmp4/flag-sources", test_flag_sources);
   g_test_add_func ("/hearth/fmp4/largesize-and-extra-boxes",
                    test_largesize_and_extra_boxes);

@@ -19,17 +19,22 @@
 
 #define CAMERA_ID "6f1c2a4e-2222-4c3b-9a7e-000000000002"
 
-/* Init segment and first (key) fragment of a few frames of @pattern. */
+/* Init segment and first (key) fragment of a few frames of @pattern, in
+ * @codec ("h264" or "h265", muxed as the gateway does: avc1 or hvc1). */
 static void
-make_keyframe (const char *pattern, GBytes **init, GBytes **keyframe)
+make_keyframe_for (const char *codec, const char *pattern, GBytes **init,
+                   GBytes **keyframe)
 {
+  const char *encoder = g_str_equal (codec, "h265")
+      ? "x265enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! "
+        "h265parse ! video/x-h265,stream-format=hvc1,alignment=au"
+      : "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! "
+        "h264parse ! video/x-h264,stream-format=avc,alignment=au";
   g_autofree char *description = g_strdup_printf (
       "videotestsrc pattern=%s num-buffers=3 ! "
-      "video/x-raw,width=320,height=240,framerate=30/1 ! "
-      "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! "
-      "h264parse ! video/x-h264,stream-format=avc,alignment=au ! "
+      "video/x-raw,width=320,height=240,framerate=30/1 ! %s ! "
       "mp4mux fragment-duration=1 streamable=true ! appsink name=sink sync=false",
-      pattern);
+      pattern, encoder);
   g_autoptr (GstElement) pipeline = gst_parse_launch (description, NULL);
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_autoptr (HearthFmp4Splitter) splitter = hearth_fmp4_splitter_new ();
@@ -61,6 +66,12 @@ make_keyframe (const char *pattern, GBytes **init, GBytes **keyframe)
   gst_element_set_state (pipeline, GST_STATE_NULL);
   g_assert_nonnull (*init);
   g_assert_nonnull (*keyframe);
+}
+
+static void
+make_keyframe (const char *pattern, GBytes **init, GBytes **keyframe)
+{
+  make_keyframe_for ("h264", pattern, init, keyframe);
 }
 
 /* The average colour of a JPEG, decoded by GStreamer. */
@@ -111,6 +122,58 @@ test_decode (void)
   g_assert_cmpuint (rgb[2], >, 150);
   g_assert_cmpuint (rgb[0], <, 80);
   g_assert_cmpuint (rgb[1], <, 80);
+}
+
+/* An H.265 keyframe decodes too (decodebin picks avdec_h265), to a JPEG of
+ * the camera's size and colour. */
+static void
+test_decode_hevc (void)
+{
+  g_autoptr (GBytes) init = NULL;
+  g_autoptr (GBytes) keyframe = NULL;
+  g_autoptr (GBytes) jpeg = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstCaps) caps = NULL;
+  g_autoptr (GstElement) pipeline = NULL;
+  g_autoptr (GstElement) src = NULL;
+  g_autoptr (GstElement) sink = NULL;
+  g_autoptr (GstSample) sample = NULL;
+  const GstStructure *s;
+  int width = 0, height = 0;
+  const guint8 *data;
+  gsize size;
+  guint rgb[3];
+
+  make_keyframe_for ("h265", "red", &init, &keyframe);
+  jpeg = hearth_snapshot_decode (init, keyframe, NULL, &error);
+  g_assert_no_error (error);
+  data = g_bytes_get_data (jpeg, &size);
+  g_assert_cmpuint (size, >, 4);
+  g_assert_cmpuint (data[0], ==, 0xff);
+  g_assert_cmpuint (data[1], ==, 0xd8);
+  average_rgb (jpeg, rgb);
+  g_assert_cmpuint (rgb[0], >, 150);
+  g_assert_cmpuint (rgb[1], <, 80);
+  g_assert_cmpuint (rgb[2], <, 80);
+
+  /* Its size, as a JPEG parser reads it. */
+  pipeline = gst_parse_launch ("appsrc name=src ! jpegparse ! "
+                               "appsink name=sink sync=false", NULL);
+  src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  caps = gst_caps_new_empty_simple ("image/jpeg");
+  g_object_set (src, "caps", caps, NULL);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_new_wrapped_bytes (jpeg));
+  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 5 * GST_SECOND);
+  g_assert_nonnull (sample);
+  s = gst_caps_get_structure (gst_sample_get_caps (sample), 0);
+  g_assert_true (gst_structure_get_int (s, "width", &width));
+  g_assert_true (gst_structure_get_int (s, "height", &height));
+  g_assert_cmpint (width, ==, 320);
+  g_assert_cmpint (height, ==, 240);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
 }
 
 static void
@@ -179,6 +242,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/hearth/snapshot/decode", test_decode);
+  g_test_add_func ("/hearth/snapshot/decode-hevc", test_decode_hevc);
   g_test_add_func ("/hearth/snapshot/decode-garbage", test_decode_garbage);
   g_test_add_func ("/hearth/snapshot/latest-keyframe", test_latest_keyframe);
   return g_test_run ();

@@ -586,6 +586,200 @@ test_id (void)
   }
 }
 
+/* ---- H.265: prefix SEI NALs with 2-byte headers ---- */
+
+/* Dummy HEVC NALs of an IRAP access unit: VPS (32), SPS (33), PPS (34),
+ * IDR_N_LP (20); each header is 2 bytes (type << 1, then layer 0 and
+ * temporal id plus one 1). */
+static const guint8 hevc_vps_nal[] = {
+  0x40, 0x01, 0x0c, 0x01, 0xff, 0xff, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00,
+  0x90, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x3c, 0x95, 0x98, 0x09,
+};
+static const guint8 hevc_sps_nal[] = {
+  0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00,
+  0x03, 0x00, 0x00, 0x03, 0x00, 0x3c, 0xa0, 0x0a, 0x08, 0x0b, 0x9f, 0x79,
+};
+static const guint8 hevc_pps_nal[] = { 0x44, 0x01, 0xc1, 0x72, 0xb4, 0x62, 0x40 };
+static const guint8 hevc_idr_nal[] = {
+  0x28, 0x01, 0xaf, 0x1d, 0x18, 0x38, 0xd5, 0x4e, 0x00, 0x00, 0x03, 0x00,
+  0x00, 0x03, 0x00, 0x11, 0x22, 0x33, 0x44, 0x80,
+};
+
+/* x265's own prefix SEI (its version text, in user data with another
+ * UUID), as it puts it in the first access unit. */
+static GBytes *
+make_hevc_foreign_sei (void)
+{
+  GByteArray *nal = g_byte_array_new ();
+  const guint8 head[] = { 0x4e, 0x01, 0x05, 0x30 };
+
+  g_byte_array_append (nal, head, sizeof head);
+  for (guint i = 0; i < 0x30; i++) {
+    guint8 byte = (guint8) (0x20 + i % 90);
+
+    g_byte_array_append (nal, &byte, 1);
+  }
+  g_byte_array_append (nal, (const guint8 *) "\x80", 1);
+  return g_byte_array_free_to_bytes (nal);
+}
+
+/* VPS, SPS, PPS, x265's SEI, the stamp, an IDR slice; or the stamp first,
+ * as the fake camera sends it. */
+static AccessUnit *
+make_hevc_access_unit (const HearthStamp *stamp, guint nal_length_size,
+                       gboolean stamp_first)
+{
+  g_autoptr (GBytes) sei = hearth_stamp_build_sei_nal_for (stamp, HEARTH_STAMP_H265);
+  g_autoptr (GBytes) foreign = make_hevc_foreign_sei ();
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  AccessUnit *au = g_new0 (AccessUnit, 1);
+  gsize sei_len, foreign_len;
+  const guint8 *sei_data = g_bytes_get_data (sei, &sei_len);
+  const guint8 *foreign_data = g_bytes_get_data (foreign, &foreign_len);
+
+  if (stamp_first) {
+    append_nal (out, nal_length_size, sei_data, sei_len, TRUE);
+    au->sei_end = out->len;
+  }
+  append_nal (out, nal_length_size, hevc_vps_nal, sizeof hevc_vps_nal, !stamp_first);
+  append_nal (out, nal_length_size, hevc_sps_nal, sizeof hevc_sps_nal, FALSE);
+  append_nal (out, nal_length_size, hevc_pps_nal, sizeof hevc_pps_nal, FALSE);
+  append_nal (out, nal_length_size, foreign_data, foreign_len, FALSE);
+  if (!stamp_first) {
+    append_nal (out, nal_length_size, sei_data, sei_len, FALSE);
+    au->sei_end = out->len;
+  }
+  append_nal (out, nal_length_size, hevc_idr_nal, sizeof hevc_idr_nal, FALSE);
+
+  au->len = out->len;
+  au->data = g_byte_array_steal (out, NULL);
+  return au;
+}
+
+static gboolean
+find_exact_hevc (const guint8 *data, gsize len, guint nal_length_size,
+                 HearthStamp *stamp)
+{
+  g_autofree guint8 *copy = g_memdup2 (data, len);
+
+  return hearth_stamp_find_for (copy, len, nal_length_size, HEARTH_STAMP_H265,
+                                stamp);
+}
+
+/* Found in Annex B and every length size, before or after the parameter
+ * sets; and only by the reader of its own codec, both ways round. */
+static void
+test_hevc_round_trip (void)
+{
+  const guint sizes[] = { 0, 1, 2, 4 };
+  HearthStamp stamp;
+
+  sample_stamp (&stamp);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    for (int stamp_first = 0; stamp_first <= 1; stamp_first++) {
+      g_autoptr (AccessUnit) au = make_hevc_access_unit (&stamp, sizes[i],
+                                                         stamp_first);
+      g_autoptr (AccessUnit) avc = make_access_unit (&stamp, sizes[i],
+                                                     stamp_first);
+      HearthStamp found = { 0 };
+
+      g_test_message ("nal_length_size %u, stamp %s", sizes[i],
+                      stamp_first ? "first" : "after VPS/SPS/PPS/SEI");
+      g_assert_true (find_exact_hevc (au->data, au->len, sizes[i], &found));
+      assert_stamp_equal (&found, &stamp);
+      /* An H.265 prefix SEI is no H.264 SEI (type 14 there), and the other
+       * way round (an H.264 SEI header reads as an H.265 slice). */
+      g_assert_false (find_exact (au->data, au->len, sizes[i], &found));
+      g_assert_false (find_exact_hevc (avc->data, avc->len, sizes[i], &found));
+    }
+  }
+}
+
+/* 4e 01 (prefix SEI, layer 0, temporal id 1), then the same SEI message and
+ * trailing bits as for H.264; and a suffix SEI (type 40) is not read. */
+static void
+test_hevc_wire_format (void)
+{
+  HearthStamp stamp;
+  g_autoptr (GBytes) avc = hearth_stamp_build_sei_nal (plain_stamp (&stamp));
+  g_autoptr (GBytes) hevc = hearth_stamp_build_sei_nal_for (&stamp, HEARTH_STAMP_H265);
+  g_autoptr (GByteArray) suffix = g_byte_array_new ();
+  gsize avc_len, hevc_len;
+  const guint8 *avc_data = g_bytes_get_data (avc, &avc_len);
+  const guint8 *hevc_data = g_bytes_get_data (hevc, &hevc_len);
+  const guint8 suffix_header[] = { 40 << 1, 0x01 };
+  HearthStamp found;
+
+  g_assert_cmpuint (hevc_len, ==, avc_len + 1);
+  g_assert_cmpuint (hevc_data[0], ==, 0x4e);
+  g_assert_cmpuint (hevc_data[1], ==, 0x01);
+  g_assert_cmpmem (hevc_data + 2, hevc_len - 2, avc_data + 1, avc_len - 1);
+
+  g_byte_array_append (suffix, suffix_header, sizeof suffix_header);
+  g_byte_array_append (suffix, hevc_data + 2, hevc_len - 2);
+  {
+    g_autoptr (GByteArray) au = g_byte_array_new ();
+
+    append_nal (au, 4, suffix->data, suffix->len, TRUE);
+    g_assert_false (find_exact_hevc (au->data, au->len, 4, &found));
+  }
+  {
+    g_autoptr (GByteArray) au = g_byte_array_new ();
+
+    append_nal (au, 4, hevc_data, hevc_len, TRUE);
+    g_assert_true (find_exact_hevc (au->data, au->len, 4, &found));
+    assert_stamp_equal (&found, &stamp);
+  }
+}
+
+/* Cut anywhere before the end of the stamp NAL, nothing is found and
+ * nothing is read past the cut (exact-size copies for ASan). */
+static void
+test_hevc_truncated (void)
+{
+  const guint sizes[] = { 0, 2, 4 };
+  HearthStamp stamp;
+
+  sample_stamp (&stamp);
+  for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    g_autoptr (AccessUnit) au = make_hevc_access_unit (&stamp, sizes[i], FALSE);
+
+    for (gsize cut = 0; cut <= au->len; cut++) {
+      HearthStamp found;
+      gboolean ok = find_exact_hevc (au->data, cut, sizes[i], &found);
+
+      if (cut < au->sei_end)
+        g_assert_false (ok);
+      else
+        g_assert_true (ok);
+    }
+  }
+}
+
+/* Random changes to a length-prefixed HEVC access unit: never a crash or
+ * an overread, and any stamp found is the one written. */
+static void
+test_hevc_mutated (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (0x265);
+  HearthStamp stamp;
+  g_autoptr (AccessUnit) au = NULL;
+
+  sample_stamp (&stamp);
+  au = make_hevc_access_unit (&stamp, 4, FALSE);
+  for (guint n = 0; n < 2000; n++) {
+    g_autofree guint8 *copy = g_memdup2 (au->data, au->len);
+    guint changes = g_rand_int_range (rand, 1, 5);
+    HearthStamp found;
+
+    for (guint c = 0; c < changes; c++)
+      copy[g_rand_int_range (rand, 0, au->len)] = (guint8) g_rand_int (rand);
+    if (hearth_stamp_find_for (copy, au->len, 4, HEARTH_STAMP_H265, &found))
+      assert_stamp_equal (&found, &stamp);
+  }
+}
+
 /* ---- end to end: the built fake-camera over RTSP on loopback ---- */
 
 typedef struct {
@@ -716,7 +910,8 @@ spawn (GSubprocessFlags flags, const char *const *argv)
  * FALSE (test skipped) if the build directory is not known.
  */
 static gboolean
-e2e_start_camera (E2e *e2e, const char *width, const char *height)
+e2e_start_camera (E2e *e2e, const char *codec, const char *width,
+                  const char *height)
 {
   g_autofree char *path = fake_camera_path ();
   g_autofree char *ready_file = NULL;
@@ -736,7 +931,8 @@ e2e_start_camera (E2e *e2e, const char *width, const char *height)
   {
     const char *const argv[] = {
       path, "--port", "0", "--address", "127.0.0.1", "--stamp-id", CAMERA_ID,
-      "--width", width, "--height", height, "--ready-file", ready_file, NULL
+      "--width", width, "--height", height, "--ready-file", ready_file,
+      "--codec", codec, NULL
     };
 
     e2e->camera = spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE, argv);
@@ -819,8 +1015,10 @@ e2e_clear (E2e *e2e)
   g_clear_pointer (&e2e->context, g_main_context_unref);
 }
 
+/* The length size of the MP4-style samples in @caps: from avcC, or from
+ * hvcC (byte 21) when @codec is H.265. */
 static guint
-nal_length_size_of (GstCaps *caps)
+nal_length_size_of (GstCaps *caps, HearthStampCodec codec)
 {
   const GValue *value;
   GstBuffer *codec_data;
@@ -832,10 +1030,18 @@ nal_length_size_of (GstCaps *caps)
   g_assert_nonnull (value);
   codec_data = gst_value_get_buffer (value);
   g_assert_true (gst_buffer_map (codec_data, &map, GST_MAP_READ));
-  /* avcC: version, profile, compatibility, level, 6 bits + lengthSizeMinusOne */
-  g_assert_cmpuint (map.size, >=, 7);
   g_assert_cmpuint (map.data[0], ==, 1);
-  size = (map.data[4] & 0x03) + 1;
+  if (codec == HEARTH_STAMP_H265) {
+    /* hvcC: 21 bytes of profile, tier, level, format fields, then 6 bits +
+     * lengthSizeMinusOne */
+    g_assert_cmpuint (map.size, >=, 23);
+    size = (map.data[21] & 0x03) + 1;
+  } else {
+    /* avcC: version, profile, compatibility, level, 6 bits +
+     * lengthSizeMinusOne */
+    g_assert_cmpuint (map.size, >=, 7);
+    size = (map.data[4] & 0x03) + 1;
+  }
   gst_buffer_unmap (codec_data, &map);
   return size;
 }
@@ -846,8 +1052,11 @@ nal_length_size_of (GstCaps *caps)
  * counter going up and a capture time from this test's lifetime.
  */
 static void
-test_fake_camera_rtsp (void)
+test_fake_camera_rtsp (gconstpointer data)
 {
+  const char *codec_name = data;
+  const HearthStampCodec codec = g_str_equal (codec_name, "h265")
+                                 ? HEARTH_STAMP_H265 : HEARTH_STAMP_H264;
   const guint wanted = 30;
   E2e e2e;
   g_autoptr (GError) error = NULL;
@@ -861,17 +1070,24 @@ test_fake_camera_rtsp (void)
   gint64 worst_latency_us = 0;
 
   e2e_init (&e2e);
-  if (!e2e_start_camera (&e2e, "320", "240")) {
+  if (!e2e_start_camera (&e2e, codec_name, "320", "240")) {
     e2e_clear (&e2e);
     return;
   }
   g_assert_true (hearth_stamp_id_parse (CAMERA_ID, camera_id));
 
-  launch = g_strdup_printf ("rtspsrc location=%s protocols=tcp latency=0 "
-                            "! rtph264depay ! h264parse "
-                            "! video/x-h264,stream-format=avc,alignment=au "
-                            "! appsink name=sink sync=false",
-                            e2e.url);
+  if (codec == HEARTH_STAMP_H265)
+    launch = g_strdup_printf ("rtspsrc location=%s protocols=tcp latency=0 "
+                              "! rtph265depay ! h265parse "
+                              "! video/x-h265,stream-format=hvc1,alignment=au "
+                              "! appsink name=sink sync=false",
+                              e2e.url);
+  else
+    launch = g_strdup_printf ("rtspsrc location=%s protocols=tcp latency=0 "
+                              "! rtph264depay ! h264parse "
+                              "! video/x-h264,stream-format=avc,alignment=au "
+                              "! appsink name=sink sync=false",
+                              e2e.url);
   pipeline = gst_parse_launch (launch, &error);
   g_assert_no_error (error);
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
@@ -908,9 +1124,10 @@ test_fake_camera_rtsp (void)
 
     buffer = gst_sample_get_buffer (sample);
     g_assert_true (gst_buffer_map (buffer, &map, GST_MAP_READ));
-    found = hearth_stamp_find (map.data, map.size,
-                               nal_length_size_of (gst_sample_get_caps (sample)),
-                               &stamp);
+    found = hearth_stamp_find_for (map.data, map.size,
+                                   nal_length_size_of (gst_sample_get_caps (sample),
+                                                       codec),
+                                   codec, &stamp);
     gst_buffer_unmap (buffer, &map);
     now_us = g_get_real_time ();
 
@@ -936,8 +1153,11 @@ test_fake_camera_rtsp (void)
 /* An independent decoder agrees: H.264 at the size asked for, and nothing
  * in the stream (stamp SEI included) makes it complain. */
 static void
-test_fake_camera_ffprobe (void)
+test_fake_camera_ffprobe (gconstpointer data)
 {
+  const char *codec = data;
+  g_autofree char *codec_line = g_strdup_printf (
+      "codec_name=%s\n", g_str_equal (codec, "h265") ? "hevc" : "h264");
   E2e e2e;
   g_autofree char *ffprobe = g_find_program_in_path ("ffprobe");
   g_autoptr (GSubprocess) process = NULL;
@@ -948,7 +1168,7 @@ test_fake_camera_ffprobe (void)
   }
 
   e2e_init (&e2e);
-  if (!e2e_start_camera (&e2e, "320", "240")) {
+  if (!e2e_start_camera (&e2e, codec, "320", "240")) {
     e2e_clear (&e2e);
     return;
   }
@@ -988,7 +1208,7 @@ test_fake_camera_ffprobe (void)
         g_error ("ffprobe complained: %s", lines[i]);
     }
   }
-  g_assert_nonnull (strstr (e2e.out, "codec_name=h264\n"));
+  g_assert_nonnull (strstr (e2e.out, codec_line));
   g_assert_nonnull (strstr (e2e.out, "width=320\n"));
   g_assert_nonnull (strstr (e2e.out, "height=240\n"));
   {
@@ -1014,6 +1234,7 @@ test_fake_camera_usage (void)
     { "--address", "camera.example", "--address" },
     { "--mount", "stream", "--mount" },
     { "--bitrate", "lots", "--bitrate" },
+    { "--codec", "vp8", "--codec" },
     { "extra", NULL, "extra" },
   };
   g_autofree char *path = fake_camera_path ();
@@ -1066,9 +1287,18 @@ main (int argc, char **argv)
   g_test_add_func ("/hearth/stamp/hostile", test_hostile);
   g_test_add_func ("/hearth/stamp/id", test_id);
   g_test_add_func ("/hearth/stamp/fake-camera-usage", test_fake_camera_usage);
-  g_test_add_func ("/hearth/stamp/fake-camera-rtsp", test_fake_camera_rtsp);
-  g_test_add_func ("/hearth/stamp/fake-camera-ffprobe",
-                   test_fake_camera_ffprobe);
+  g_test_add_func ("/hearth/stamp/hevc-round-trip", test_hevc_round_trip);
+  g_test_add_func ("/hearth/stamp/hevc-wire-format", test_hevc_wire_format);
+  g_test_add_func ("/hearth/stamp/hevc-truncated", test_hevc_truncated);
+  g_test_add_func ("/hearth/stamp/hevc-mutated", test_hevc_mutated);
+  g_test_add_data_func ("/hearth/stamp/fake-camera-rtsp", "h264",
+                        test_fake_camera_rtsp);
+  g_test_add_data_func ("/hearth/stamp/fake-camera-rtsp-hevc", "h265",
+                        test_fake_camera_rtsp);
+  g_test_add_data_func ("/hearth/stamp/fake-camera-ffprobe", "h264",
+                        test_fake_camera_ffprobe);
+  g_test_add_data_func ("/hearth/stamp/fake-camera-ffprobe-hevc", "h265",
+                        test_fake_camera_ffprobe);
 
   status = g_test_run ();
   gst_deinit ();

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fake-camera: a fake IP camera for tests and demos. A real RTSP server
- * (gst-rtsp-server) serving live H.264 from videotestsrc, where every access
- * unit carries a test stamp (tests/tools/stamp.h): this camera's id, a frame
- * counter and the capture wall-clock time.
+ * (gst-rtsp-server) serving live H.264 (or H.265 with --codec h265:
+ * x265enc, rtph265pay) from videotestsrc, where every access unit carries a
+ * test stamp (tests/tools/stamp.h): this camera's id, a frame counter and
+ * the capture wall-clock time; for H.265 in a prefix SEI NAL (type 39).
  *
  * One shared media: every client sees the same frames, so stamps seen by two
  * clients can be compared. The stamp SEI is put in front of each access unit
@@ -72,10 +73,12 @@ typedef struct {
   gboolean no_default_txt;
   char *tls_cert;
   char *tls_key;
+  char *codec;            /* "h264" or "h265" */
 } Options;
 
 typedef struct {
   guint8 camera_id[16];
+  HearthStampCodec codec; /* immutable once parsed */
 
   GMutex lock;
   guint64 next_counter; /* protected by lock: streaming threads of every media */
@@ -95,6 +98,7 @@ options_clear (Options *options)
   g_clear_pointer (&options->txt_hex, g_strfreev);
   g_clear_pointer (&options->tls_cert, g_free);
   g_clear_pointer (&options->tls_key, g_free);
+  g_clear_pointer (&options->codec, g_free);
 }
 
 static gboolean
@@ -183,6 +187,8 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
       "serve RTSPS with this certificate (PEM; needs --tls-key)", "FILE" },
     { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &options->tls_key,
       "the private key of --tls-cert (PEM)", "FILE" },
+    { "codec", 0, 0, G_OPTION_ARG_STRING, &options->codec,
+      "video codec: h264 or h265 (default h264)", "CODEC" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -209,6 +215,8 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
     options->stamp_id = g_uuid_string_random ();
   if (options->pattern == NULL)
     options->pattern = g_strdup ("ball");
+  if (options->codec == NULL)
+    options->codec = g_strdup ("h264");
 
   if (!check_range ("port", options->port, 0, 65535, FALSE, error) ||
       !check_range ("width", options->width, 16, 4096, TRUE, error) ||
@@ -255,6 +263,15 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
        !g_utf8_validate (options->announce, -1, NULL))) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--announce must be 1 to 63 bytes of UTF-8");
+    return FALSE;
+  }
+  if (g_str_equal (options->codec, "h264")) {
+    camera->codec = HEARTH_STAMP_H264;
+  } else if (g_str_equal (options->codec, "h265")) {
+    camera->codec = HEARTH_STAMP_H265;
+  } else {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--codec must be h264 or h265, not “%s”", options->codec);
     return FALSE;
   }
   if ((options->tls_cert == NULL) != (options->tls_key == NULL)) {
@@ -375,10 +392,13 @@ ready_host (const char *listen_address)
 
 /* Fails early and clearly if a GStreamer plugin the pipeline needs is gone. */
 static gboolean
-check_elements (GError **error)
+check_elements (HearthStampCodec codec, GError **error)
 {
-  static const char *const names[] = {
-    "videotestsrc", "timeoverlay", "x264enc", "rtph264pay",
+  /* x265enc is in gstreamer1.0-plugins-bad, x264enc in -ugly. */
+  const char *const names[] = {
+    "videotestsrc", "timeoverlay",
+    codec == HEARTH_STAMP_H265 ? "x265enc" : "x264enc",
+    codec == HEARTH_STAMP_H265 ? "rtph265pay" : "rtph264pay",
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (names); i++) {
@@ -412,7 +432,7 @@ stamp_access_unit (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   g_mutex_unlock (&camera->lock);
   stamp.capture_time_us = g_get_real_time ();
 
-  nal = hearth_stamp_build_sei_nal (&stamp);
+  nal = hearth_stamp_build_sei_nal_for (&stamp, camera->codec);
   nal_data = g_bytes_get_data (nal, &nal_len);
   prefix = g_malloc (4 + nal_len);
   memcpy (prefix, "\x00\x00\x00\x01", 4);
@@ -519,17 +539,34 @@ make_server (const Options *options, Camera *camera,
    * SPS/PPS in front of every IDR slice, which splits an IDR picture in two
    * for decoders (ffmpeg conceals half of each). One thread adds no latency,
    * unlike frame threads. */
-  launch = g_strdup_printf (
-      "( videotestsrc is-live=true pattern=%s "
-      "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
-      "! timeoverlay "
-      "! x264enc name=enc tune=zerolatency speed-preset=ultrafast "
-      "key-int-max=%d bitrate=%d byte-stream=true aud=false threads=1 "
-      "! video/x-h264,stream-format=byte-stream,alignment=au,"
-      "profile=constrained-baseline "
-      "! rtph264pay name=pay0 pt=96 config-interval=-1 )",
-      options->pattern, options->width, options->height, options->fps, options->key_int,
-      options->bitrate);
+  if (camera->codec == HEARTH_STAMP_H265) {
+    /* zerolatency: no B-frames, no lookahead, one frame thread.
+     * open-gop=0: every keyframe is an IDR (x265 makes CRAs otherwise), as
+     * with x264; scenecut=0: exactly every key-int frames. rtph265pay puts
+     * VPS/SPS/PPS in front of every IDR. */
+    launch = g_strdup_printf (
+        "( videotestsrc is-live=true pattern=%s "
+        "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
+        "! timeoverlay "
+        "! x265enc name=enc tune=zerolatency speed-preset=ultrafast "
+        "key-int-max=%d bitrate=%d option-string=\"open-gop=0:scenecut=0\" "
+        "! video/x-h265,stream-format=byte-stream,alignment=au "
+        "! rtph265pay name=pay0 pt=96 config-interval=-1 )",
+        options->pattern, options->width, options->height, options->fps,
+        options->key_int, options->bitrate);
+  } else {
+    launch = g_strdup_printf (
+        "( videotestsrc is-live=true pattern=%s "
+        "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
+        "! timeoverlay "
+        "! x264enc name=enc tune=zerolatency speed-preset=ultrafast "
+        "key-int-max=%d bitrate=%d byte-stream=true aud=false threads=1 "
+        "! video/x-h264,stream-format=byte-stream,alignment=au,"
+        "profile=constrained-baseline "
+        "! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+        options->pattern, options->width, options->height, options->fps,
+        options->key_int, options->bitrate);
+  }
 
   gst_rtsp_server_set_address (server, options->address);
   gst_rtsp_server_set_service (server, service);
@@ -615,7 +652,7 @@ main (int argc, char **argv)
     return EX_USAGE;
   }
 
-  if (!check_elements (&error)) {
+  if (!check_elements (camera.codec, &error)) {
     g_printerr ("fake-camera: %s\n", error->message);
     options_clear (&options);
     g_mutex_clear (&camera.lock);

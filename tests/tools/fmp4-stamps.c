@@ -8,7 +8,8 @@
  *   frame key=0|1 stamp=UUID|none counter=N lag-ms=X
  *
  * where the stamp is the fake camera's test stamp found in the fragment's
- * mdat (tests/tools/stamp.h) and lag-ms the receipt wall-clock time minus the
+ * mdat (tests/tools/stamp.h; H.264 or H.265, as the init segment's sample
+ * entry says: hvc1/hev1 is H.265, anything else is read as H.264) and lag-ms the receipt wall-clock time minus the
  * capture time in the stamp. The e2e tests assert on these lines: the first
  * bytes of a stream, the camera every frame came from, counters in order.
  * It stops after --frames frames or at the end of the input; exit status 0 if
@@ -24,8 +25,10 @@
 #include "fmp4.h"
 #include "stamp.h"
 
+/* The codec of the stream so far: set by each init segment. */
 static void
-print_unit (HearthFmp4Kind kind, GBytes *bytes, gboolean keyframe)
+print_unit (HearthFmp4Kind kind, GBytes *bytes, gboolean keyframe,
+            HearthStampCodec *codec)
 {
   const guint8 *payload;
   gsize size;
@@ -34,9 +37,14 @@ print_unit (HearthFmp4Kind kind, GBytes *bytes, gboolean keyframe)
   const guint8 *data = g_bytes_get_data (bytes, &len);
 
   if (kind == HEARTH_FMP4_INIT) {
+    char entry[5];
+
+    *codec = hearth_fmp4_init_get_sample_entry (data, len, entry) &&
+             (g_str_equal (entry, "hvc1") || g_str_equal (entry, "hev1"))
+             ? HEARTH_STAMP_H265 : HEARTH_STAMP_H264;
     printf ("init\n");
   } else if (hearth_fmp4_fragment_find_mdat (data, len, &payload, &size) &&
-             hearth_stamp_find (payload, size, 4, &stamp)) {
+             hearth_stamp_find_for (payload, size, 4, *codec, &stamp)) {
     g_autofree char *id = hearth_stamp_id_to_string (stamp.camera_id);
 
     printf ("frame key=%d stamp=%s counter=%" G_GUINT64_FORMAT " lag-ms=%.1f\n",
@@ -52,7 +60,7 @@ print_unit (HearthFmp4Kind kind, GBytes *bytes, gboolean keyframe)
 /* Feeds one input; returns FALSE on malformed data, sets *done after N. */
 static gboolean
 read_input (int fd, HearthFmp4Splitter *splitter, int max_frames, int *frames,
-            gboolean *done)
+            gboolean *done, HearthStampCodec *codec)
 {
   guint8 buffer[65536];
   ssize_t n;
@@ -68,7 +76,7 @@ read_input (int fd, HearthFmp4Splitter *splitter, int max_frames, int *frames,
       return FALSE;
     }
     while (!*done && hearth_fmp4_splitter_pop (splitter, &kind, &bytes, &keyframe)) {
-      print_unit (kind, bytes, keyframe);
+      print_unit (kind, bytes, keyframe, codec);
       g_bytes_unref (bytes);
       if (kind == HEARTH_FMP4_FRAGMENT && ++*frames == max_frames)
         *done = TRUE;
@@ -93,6 +101,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   gboolean done = FALSE;
   int frames = 0;
+  HearthStampCodec codec = HEARTH_STAMP_H264;
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error)) {
@@ -101,7 +110,8 @@ main (int argc, char **argv)
   }
 
   if (argc < 2)
-    return read_input (STDIN_FILENO, splitter, max_frames, &frames, &done)
+    return read_input (STDIN_FILENO, splitter, max_frames, &frames, &done,
+                       &codec)
                ? EXIT_SUCCESS : EX_DATAERR;
   for (int i = 1; i < argc && !done; i++) {
     FILE *file = fopen (argv[i], "rb");
@@ -111,7 +121,8 @@ main (int argc, char **argv)
       fprintf (stderr, "fmp4-stamps: cannot open %s\n", argv[i]);
       return EX_NOINPUT;
     }
-    ok = read_input (fileno (file), splitter, max_frames, &frames, &done);
+    ok = read_input (fileno (file), splitter, max_frames, &frames, &done,
+                     &codec);
     fclose (file);
     if (!ok)
       return EX_DATAERR;

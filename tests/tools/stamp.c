@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Test stamps: the H.264 SEI "user data unregistered" message (payload type 5)
+ * Test stamps: the SEI "user data unregistered" message (payload type 5)
  * that the fake camera puts into every access unit, and the reader that finds
- * it again in whatever a display receives.
+ * it again in whatever a display receives. The SEI message syntax is the
+ * same in H.264 (SEI NAL type 6, 1-byte NAL header) and H.265 (prefix SEI
+ * NAL type 39, 2-byte NAL header); only the NAL header differs.
  *
  * Writer: tests/tools/fake-camera.c, from a pad probe on the encoder. Readers:
  * tests/test-stamp.c and hearth-display's check mode, on Annex B byte-stream or
@@ -26,6 +28,7 @@ static const guint8 stamp_uuid[HEARTH_STAMP_UUID_LEN] = {
 
 enum {
   NAL_TYPE_SEI = 6,
+  HEVC_NAL_TYPE_PREFIX_SEI = 39,
   SEI_USER_DATA_UNREGISTERED = 5,
   /* format uuid + camera id + counter + capture time + check */
   STAMP_FIELDS_LEN = 16 + 8 + 8,
@@ -161,10 +164,31 @@ put_be64 (GByteArray *rbsp, guint64 value)
 GBytes *
 hearth_stamp_build_sei_nal (const HearthStamp *stamp)
 {
+  return hearth_stamp_build_sei_nal_for (stamp, HEARTH_STAMP_H264);
+}
+
+/**
+ * hearth_stamp_build_sei_nal_for:
+ * @stamp: the stamp to write
+ * @codec: H.264: an SEI NAL (header 06); H.265: a prefix SEI NAL (header
+ *   4e 01: type 39, layer 0, temporal id 0)
+ *
+ * Returns: (transfer full): the NAL unit, as hearth_stamp_build_sei_nal().
+ */
+GBytes *
+hearth_stamp_build_sei_nal_for (const HearthStamp *stamp,
+                                HearthStampCodec codec)
+{
   g_autoptr (GByteArray) rbsp = g_byte_array_sized_new (64);
   GByteArray *nal;
   guint zeros = 0;
-  const guint8 header = NAL_TYPE_SEI; /* forbidden bit 0, nal_ref_idc 0 */
+  /* H.264: forbidden bit 0, nal_ref_idc 0, type 6. H.265: forbidden bit 0,
+   * type 39, nuh_layer_id 0, nuh_temporal_id_plus1 1. */
+  const guint8 h264_header[] = { NAL_TYPE_SEI };
+  const guint8 h265_header[] = { HEVC_NAL_TYPE_PREFIX_SEI << 1, 0x01 };
+  const guint8 *header = codec == HEARTH_STAMP_H265 ? h265_header : h264_header;
+  const guint header_len = codec == HEARTH_STAMP_H265 ? sizeof h265_header
+                                                      : sizeof h264_header;
   const guint8 trailing = RBSP_TRAILING_BITS;
   const guint8 escape = 0x03;
   guint8 check[STAMP_CHECK_LEN];
@@ -184,8 +208,8 @@ hearth_stamp_build_sei_nal (const HearthStamp *stamp)
   g_byte_array_append (rbsp, &trailing, 1);
 
   /* Worst case one escape byte per two payload bytes. */
-  nal = g_byte_array_sized_new (1 + rbsp->len + rbsp->len / 2);
-  g_byte_array_append (nal, &header, 1);
+  nal = g_byte_array_sized_new (header_len + rbsp->len + rbsp->len / 2);
+  g_byte_array_append (nal, header, header_len);
   for (guint i = 0; i < rbsp->len; i++) {
     const guint8 b = rbsp->data[i];
 
@@ -229,12 +253,13 @@ read_sei_value (const guint8 *rbsp, gsize len, gsize *pos, gsize *value)
 }
 
 /*
- * One SEI NAL unit (header byte included, no start code). TRUE only if the
- * whole NAL parses (every message fits, rbsp trailing bits at the end) and one
- * of its messages is a stamp.
+ * One SEI NAL unit (header of @header_len bytes included, no start code).
+ * TRUE only if the whole NAL parses (every message fits, rbsp trailing bits
+ * at the end) and one of its messages is a stamp.
  */
 static gboolean
-parse_sei_nal (const guint8 *nal, gsize nal_len, HearthStamp *stamp)
+parse_sei_nal (const guint8 *nal, gsize nal_len, gsize header_len,
+               HearthStamp *stamp)
 {
   g_autofree guint8 *rbsp = NULL;
   gsize len = 0, pos = 0;
@@ -242,12 +267,12 @@ parse_sei_nal (const guint8 *nal, gsize nal_len, HearthStamp *stamp)
   gboolean found = FALSE;
   HearthStamp candidate;
 
-  if (nal_len < 2)
+  if (nal_len < header_len + 1)
     return FALSE;
 
   /* Undo emulation prevention: drop the 03 of every 00 00 03. */
-  rbsp = g_malloc (nal_len - 1);
-  for (gsize i = 1; i < nal_len; i++) {
+  rbsp = g_malloc (nal_len - header_len);
+  for (gsize i = header_len; i < nal_len; i++) {
     const guint8 b = nal[i];
 
     if (zeros >= 2 && b == 0x03) {
@@ -290,14 +315,22 @@ parse_sei_nal (const guint8 *nal, gsize nal_len, HearthStamp *stamp)
 }
 
 static gboolean
-parse_nal (const guint8 *nal, gsize nal_len, HearthStamp *stamp)
+parse_nal (const guint8 *nal, gsize nal_len, HearthStampCodec codec,
+           HearthStamp *stamp)
 {
   /* forbidden_zero_bit set: not a NAL unit we trust */
   if (nal_len == 0 || (nal[0] & 0x80) != 0)
     return FALSE;
+  if (codec == HEARTH_STAMP_H265) {
+    /* Type in bits 1-6 of the first byte; the second byte holds the layer
+     * and temporal ids. Suffix SEIs (40) carry no stamps. */
+    if (nal_len < 2 || ((nal[0] >> 1) & 0x3f) != HEVC_NAL_TYPE_PREFIX_SEI)
+      return FALSE;
+    return parse_sei_nal (nal, nal_len, 2, stamp);
+  }
   if ((nal[0] & 0x1f) != NAL_TYPE_SEI)
     return FALSE;
-  return parse_sei_nal (nal, nal_len, stamp);
+  return parse_sei_nal (nal, nal_len, 1, stamp);
 }
 
 /* Offset of the next 00 00 01 at or after @from, or @len if there is none. */
@@ -316,7 +349,8 @@ next_start_code (const guint8 *data, gsize len, gsize from)
 }
 
 static gboolean
-find_annex_b (const guint8 *data, gsize len, HearthStamp *stamp)
+find_annex_b (const guint8 *data, gsize len, HearthStampCodec codec,
+              HearthStamp *stamp)
 {
   gsize sc = next_start_code (data, len, 0);
 
@@ -329,7 +363,7 @@ find_annex_b (const guint8 *data, gsize len, HearthStamp *stamp)
      * first byte of a 4-byte start code), not part of this NAL. */
     for (end = sc; end > start && data[end - 1] == 0; end--)
       ;
-    if (parse_nal (data + start, end - start, stamp))
+    if (parse_nal (data + start, end - start, codec, stamp))
       return TRUE;
   }
   return FALSE;
@@ -337,7 +371,7 @@ find_annex_b (const guint8 *data, gsize len, HearthStamp *stamp)
 
 static gboolean
 find_length_prefixed (const guint8 *data, gsize len, guint nal_length_size,
-                      HearthStamp *stamp)
+                      HearthStampCodec codec, HearthStamp *stamp)
 {
   gsize pos = 0;
 
@@ -350,7 +384,7 @@ find_length_prefixed (const guint8 *data, gsize len, guint nal_length_size,
       nal_len = nal_len << 8 | data[pos++];
     if (nal_len > len - pos)
       return FALSE;
-    if (parse_nal (data + pos, nal_len, stamp))
+    if (parse_nal (data + pos, nal_len, codec, stamp))
       return TRUE;
     pos += nal_len;
   }
@@ -377,6 +411,21 @@ gboolean
 hearth_stamp_find (const guint8 *data, gsize len, guint nal_length_size,
                    HearthStamp *stamp)
 {
+  return hearth_stamp_find_for (data, len, nal_length_size, HEARTH_STAMP_H264,
+                                stamp);
+}
+
+/**
+ * hearth_stamp_find_for:
+ * @codec: whose NAL unit headers @data holds
+ *
+ * As hearth_stamp_find(), for H.264 or H.265 access units (for H.265, MP4
+ * samples are length-prefixed just as H.264's; the length size is in hvcC).
+ */
+gboolean
+hearth_stamp_find_for (const guint8 *data, gsize len, guint nal_length_size,
+                       HearthStampCodec codec, HearthStamp *stamp)
+{
   g_return_val_if_fail (stamp != NULL, FALSE);
 
   if (data == NULL || len == 0)
@@ -384,11 +433,11 @@ hearth_stamp_find (const guint8 *data, gsize len, guint nal_length_size,
 
   switch (nal_length_size) {
     case 0:
-      return find_annex_b (data, len, stamp);
+      return find_annex_b (data, len, codec, stamp);
     case 1:
     case 2:
     case 4:
-      return find_length_prefixed (data, len, nal_length_size, stamp);
+      return find_length_prefixed (data, len, nal_length_size, codec, stamp);
     default:
       return FALSE;
   }
