@@ -5,15 +5,17 @@
  * and part files given in order) and prints
  *
  *   init
- *   frame key=0|1 stamp=UUID|none counter=N lag-ms=X
+ *   frame key=0|1 stamp=UUID|none counter=N lag-ms=X capture-us=T
  *
  * where the stamp is the fake camera's test stamp found in the fragment's
  * mdat (tests/tools/stamp.h; H.264 or H.265, as the init segment's sample
- * entry says: hvc1/hev1 is H.265, anything else is read as H.264) and lag-ms the receipt wall-clock time minus the
- * capture time in the stamp. The e2e tests assert on these lines: the first
- * bytes of a stream, the camera every frame came from, counters in order.
- * It stops after --frames frames or at the end of the input; exit status 0 if
- * the input was well-formed, 65 (EX_DATAERR) if not.
+ * entry says: hvc1/hev1 is H.265, anything else is read as H.264), lag-ms
+ * the receipt wall-clock time minus the capture time in the stamp, and
+ * capture-us that capture time (µs since the epoch). The e2e tests assert
+ * on these lines: the first bytes of a stream, the camera every frame came
+ * from, counters in order. It stops after --frames frames or at the end of
+ * the input; exit status 0 if the input was well-formed, 65 (EX_DATAERR) if
+ * not.
  */
 #define G_LOG_DOMAIN "fmp4-stamps"
 
@@ -47,11 +49,13 @@ print_unit (HearthFmp4Kind kind, GBytes *bytes, gboolean keyframe,
              hearth_stamp_find_for (payload, size, 4, *codec, &stamp)) {
     g_autofree char *id = hearth_stamp_id_to_string (stamp.camera_id);
 
-    printf ("frame key=%d stamp=%s counter=%" G_GUINT64_FORMAT " lag-ms=%.1f\n",
+    printf ("frame key=%d stamp=%s counter=%" G_GUINT64_FORMAT " lag-ms=%.1f "
+            "capture-us=%" G_GINT64_FORMAT "\n",
             keyframe ? 1 : 0, id, stamp.counter,
-            (g_get_real_time () - stamp.capture_time_us) / 1000.0);
+            (g_get_real_time () - stamp.capture_time_us) / 1000.0,
+            stamp.capture_time_us);
   } else {
-    printf ("frame key=%d stamp=none counter=none lag-ms=none\n",
+    printf ("frame key=%d stamp=none counter=none lag-ms=none capture-us=none\n",
             keyframe ? 1 : 0);
   }
   fflush (stdout);

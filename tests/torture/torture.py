@@ -15,6 +15,10 @@ seeded schedule injects faults:
   all while streams run;
 - the gateway killed with SIGKILL and restarted mid-stream.
 
+Some displays watch over LL-HLS instead: they poll the playlist and fetch
+every new part (with its generation's init segment); the frames of every part
+are checked like live ones, at the time the part arrived.
+
 Displays also ask for snapshots, now and then of another household's camera
 or after they were revoked; each camera shows its own solid colour, so every
 snapshot served is checked like a frame: the colour of the camera asked for,
@@ -52,6 +56,7 @@ HEARTHD = os.path.join(BUILD, "gateway", "hearthd")
 HEARTHCTL = os.path.join(BUILD, "gateway", "hearthctl")
 DISPLAY = os.path.join(BUILD, "display", "hearth-display")
 CAMERA = os.path.join(BUILD, "tests", "tools", "fake-camera")
+STAMPS = os.path.join(BUILD, "tests", "tools", "fmp4-stamps")
 
 SEED = int(os.environ.get("HEARTH_TORTURE_SEED") or random.SystemRandom().randrange(2**31))
 SECONDS = float(os.environ.get("HEARTH_TORTURE_SECONDS") or 60)
@@ -430,8 +435,9 @@ def colour_of(jpeg):
     return f"other {r},{g},{b}"
 
 
-async def snapshot(gateway, display, camera):
-    """GET snapshot.jpg as @display: (asked_us, answered_us, status, body)."""
+async def get(gateway, display, path):
+    """GET @path as @display, one connection per request:
+    (asked_us, answered_us, status, body); status None if it failed."""
     asked = now_us()
     try:
         ctx = ssl.create_default_context(cafile=os.path.join(gateway.state, "gateway.crt"))
@@ -439,7 +445,7 @@ async def snapshot(gateway, display, camera):
                             os.path.join(display.dir, "display.key"))
         reader, writer = await asyncio.wait_for(asyncio.open_connection(
             "127.0.0.1", gateway.stream_port, ssl=ctx, server_hostname="127.0.0.1"), 5)
-        writer.write(f"GET /v1/cameras/{camera.gateway_id}/snapshot.jpg HTTP/1.1\r\n"
+        writer.write(f"GET {path} HTTP/1.1\r\n"
                      f"Host: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
         await writer.drain()
         response = await asyncio.wait_for(reader.read(-1), 10)
@@ -451,7 +457,75 @@ async def snapshot(gateway, display, camera):
         status = int(head.split(b" ", 2)[1])
     except (IndexError, ValueError):
         status = None
+    if b"transfer-encoding: chunked" in head.lower():
+        body = dechunk(body)
     return asked, now_us(), status, body
+
+
+def dechunk(body):
+    out = bytearray()
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0], 16)
+        except ValueError:
+            break
+        if size == 0:
+            break
+        out += rest[:size]
+        body = rest[size + 2:]
+    return bytes(out)
+
+
+async def snapshot(gateway, display, camera):
+    """GET snapshot.jpg as @display: (asked_us, answered_us, status, body)."""
+    return await get(gateway, display, f"/v1/cameras/{camera.gateway_id}/snapshot.jpg")
+
+
+async def hls_reader(gateway, display, camera, seconds, parts):
+    """A display on LL-HLS: polls the playlist, fetches each new part and the
+    init segment of its generation, and appends (display, camera, arrived_us,
+    init, part) to @parts for the check afterwards."""
+    base = f"/v1/cameras/{camera.gateway_id}/hls/"
+    seen, inits = set(), {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        _, _, status, playlist = await get(gateway, display, base + "index.m3u8")
+        if status == 200:
+            init_name = None
+            for line in playlist.decode(errors="replace").splitlines():
+                if line.startswith("#EXT-X-MAP:URI="):
+                    init_name = line.split('"')[1]
+                elif line.startswith("#EXT-X-PART:") and 'URI="' in line and init_name:
+                    name = line.split('URI="')[1].split('"')[0]
+                    if name in seen:
+                        continue
+                    seen.add(name)
+                    if init_name not in inits:
+                        _, _, s, body = await get(gateway, display, base + init_name)
+                        if s != 200:
+                            break
+                        inits[init_name] = body
+                    _, arrived, s, body = await get(gateway, display, base + name)
+                    if s == 200:
+                        parts.append((display, camera, arrived, inits[init_name], body))
+        await asyncio.sleep(0.3)
+
+
+def part_frames(init, part):
+    """(stamp or None, capture_us) of each frame of @part."""
+    out = subprocess.run([STAMPS], input=init + part, capture_output=True,
+                         timeout=30).stdout.decode()
+    frames = []
+    for line in out.splitlines():
+        if not line.startswith("frame "):
+            continue
+        fields = dict(f.split("=", 1) for f in line.split()[1:])
+        stamp = fields.get("stamp")
+        capture = fields.get("capture-us")
+        frames.append((None if stamp in (None, "none") else stamp,
+                       int(capture) if capture not in (None, "none") else 0))
+    return frames
 
 
 async def pair(gateway, display):
@@ -471,7 +545,7 @@ async def main():
     gateway = Gateway(root)
     timeline = Timeline()
     stamp_owner = {}
-    cameras, displays, sessions, snapshots = [], [], [], []
+    cameras, displays, sessions, snapshots, hls_parts = [], [], [], [], []
     background = set()
     ok = False
 
@@ -539,7 +613,7 @@ async def main():
 
         async def display_event():
             kind = rng.choice(["watch", "watch", "watch", "leave", "burst", "stalled",
-                               "slow"])
+                               "slow", "hls"])
             candidates = live_displays()
             if not candidates:
                 return
@@ -555,6 +629,13 @@ async def main():
                 camera = rng.choice(live_cameras(display.household) or [None])
                 for _ in range(3):
                     await start_session(display, camera)
+            elif kind == "hls":
+                camera = rng.choice(live_cameras(display.household) or [None])
+                if camera is not None:
+                    task = asyncio.create_task(hls_reader(gateway, display, camera,
+                                                          rng.uniform(5, 15), hls_parts))
+                    background.add(task)
+                    task.add_done_callback(background.discard)
             elif kind in ("stalled", "slow"):
                 camera = rng.choice(live_cameras(display.household) or [None])
                 if camera is not None:
@@ -687,6 +768,29 @@ async def main():
                                         f"({s.display.household}) got a frame of "
                                         f"{owner.name if owner else stamp} at {t}")
 
+    # Check every frame of every HLS part that was served.
+    hls_frames = collections.Counter()
+    for display, camera, arrived, init, part in hls_parts:
+        for stamp, capture in part_frames(init, part):
+            if stamp is None:
+                unstamped += 1
+                continue
+            owner = stamp_owner.get(stamp)
+            if owner is None:
+                kind = "unknown-camera"
+            elif owner is not camera:
+                kind = "wrong-camera"
+            else:
+                kind = classify(arrived, capture, display, owner, timeline)
+            if kind is None:
+                hls_frames[display.household] += 1
+            else:
+                violations[kind] += 1
+                if len(examples) < 10:
+                    examples.append(f"HLS {kind}: display {display.name} "
+                                    f"({display.household}) got a frame of "
+                                    f"{owner.name if owner else stamp} at {arrived}")
+
     # Check every snapshot that was served.
     served = collections.Counter()
     refused = 0
@@ -714,6 +818,9 @@ async def main():
         print(f"frames checked, household {h}: {frames[h]}")
     print("faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(faults.items())))
     print(f"display sessions: {len(sessions)}")
+    print("HLS frames checked (violations counted with the live ones): " +
+          ", ".join(f"{h} {hls_frames[h]}" for h in HOUSEHOLDS) +
+          f"; parts {len(hls_parts)}")
     print(f"unstamped frames (corruption): {unstamped}")
     print(f"cross-household frames: {violations['cross-household'] + violations['unknown-camera']}")
     print(f"frames of another camera than asked: {violations['wrong-camera']}")
