@@ -66,7 +66,6 @@ struct _HearthHttpServer {
 G_DEFINE_TYPE (HearthHttpServer, hearth_http_server, G_TYPE_OBJECT)
 
 static void live_stream_cut (LiveStream *live);
-static void connection_abort (GSocket *socket);
 
 /* --- replies --------------------------------------------------------------- */
 
@@ -302,7 +301,7 @@ sweep_connections (gpointer user_data)
     if (g_socket_is_closed (socket) ||
         (authenticated && c->active == 0 &&
          (peer_hung_up (socket) || now - c->last_active_us > IDLE_TIMEOUT_US))) {
-      connection_abort (socket);
+      hearth_connection_abort (socket);
       connection_untrack (self, socket);
     }
   }
@@ -532,22 +531,10 @@ on_live_finished (SoupServerMessage *msg, gpointer user_data)
   live_stream_free (live);
 }
 
-/*
- * Drops a connection at once: a TCP reset, with whatever the kernel still
- * queues for the peer discarded (SO_LINGER 0), so not one more byte reaches
- * it. Only the GSocket is closed: libsoup keeps a valid, closed object, fails
- * its next read or write on it and lets the connection go.
- */
-static void
-connection_abort (GSocket *socket)
-{
-  hearth_connection_abort (socket);
-}
-
 static void
 live_stream_cut (LiveStream *live)
 {
-  connection_abort (live->socket);
+  hearth_connection_abort (live->socket);
   live_stream_end (live);
 }
 
@@ -648,7 +635,7 @@ hearth_http_server_recheck (HearthHttpServer *self)
         hearth_access_resolve_display (self->access, fingerprint, NULL);
 
     if (display == NULL) {
-      connection_abort (l->data);
+      hearth_connection_abort (l->data);
       connection_untrack (self, l->data);
     }
   }

@@ -48,8 +48,11 @@ guint hearth_gate_get_n_pending (HearthGate *self);
 
 /*
  * Drops a connection at once: a TCP reset, with whatever the kernel still
- * queues for the peer discarded. Also wakes a TLS handshake blocked on it in
- * a glib-networking thread, which a plain close does not.
+ * queues for the peer discarded (SO_LINGER 0), so not one more byte reaches
+ * it. Also wakes a TLS handshake blocked on it in a glib-networking thread,
+ * which a plain close does not. Only the GSocket is closed: libsoup keeps a
+ * valid, closed object, fails its next read or write on it and lets the
+ * connection go.
  */
 void hearth_connection_abort (GSocket *socket);
 
