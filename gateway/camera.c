@@ -25,6 +25,15 @@
  * hvc1 (parameter sets in the init segment's hvcC, and with
  * config-interval=-1 in-band before every keyframe too, as for H.264).
  *
+ * Audio (camera-audio.c): the first AAC stream of an RTSP camera is passed
+ * through as the MP4's second track; other audio is not set up, and
+ * hearth_camera_get_audio_info() says why. mp4mux waits for every track, so
+ * audio that never comes or stops would stall the video too. The watchdog
+ * counts the video buffers reaching the muxer (a pad probe, an atomic
+ * counter): video arriving while nothing left the muxer for
+ * AUDIO_STALL_US means the audio is to blame, and the camera is run without
+ * audio from the next run on, until hearth_camera_start() again.
+ *
  * Admission (invariant 5): with an admit func, each run's first output (the
  * init segment, so rtspsrc has connected and the peer's neighbour-table
  * entry is fresh) is held until the func says the camera at that address is
@@ -70,6 +79,7 @@
 #include <gst/gst.h>
 
 #include "camera.h"
+#include "camera-audio.h"
 #include "error.h"
 #include "fmp4.h"
 #include "hearth-plugin.h"
@@ -82,6 +92,11 @@
 #define CONNECT_TIMEOUT_US (20 * G_USEC_PER_SEC)
 #define BACKOFF_RESET_US (10 * G_USEC_PER_SEC)
 #define WATCHDOG_INTERVAL_MS 500
+/* Video reaching the muxer and nothing coming out for this long: the muxer
+ * waits for audio that does not come. */
+#define AUDIO_STALL_US (3 * G_USEC_PER_SEC)
+/* "Video reaching the muxer" means a buffer within this long. */
+#define VIDEO_RECENT_US (1 * G_USEC_PER_SEC)
 /* mp4mux pushes a few buffers per frame: about two seconds of video. */
 #define APPSINK_MAX_BUFFERS 200
 /* Samples handled per wake-up before yielding to other sources. */
@@ -197,6 +212,19 @@ struct _HearthCamera {
   gint64 last_sample_us;
 
   GSource *retry_source;  /* (nullable) */
+
+  /* Audio: why it is off for this camera (until started again), and what
+   * the current run took or ignored. */
+  char *audio_off;        /* (nullable) */
+  gboolean run_audio;     /* this run asked the muxer for an audio track */
+  const char *audio_codec; /* static string; from the run's init segment */
+  char *audio_ignored;    /* (nullable) this run's camera audio not taken */
+  char *logged_audio;     /* (nullable) the audio_ignored already logged */
+  gint *video_in;         /* (nullable) atomic: video buffers into the
+                           * muxer; shared with the run's pad probe */
+  gint video_in_seen;     /* its value at the last watchdog tick */
+  gint64 video_in_us;     /* when it last grew; 0: not this run */
+  gint64 video_since_us;  /* when it first grew this run */
 
   gboolean have_video_info;
   const char *codec;      /* static string */
@@ -416,17 +444,22 @@ on_rtsp_before_send (GstElement *src, gpointer message, gpointer user_data)
 
 /* ---- pipelines ---- */
 
-/* rtspsrc, on its own thread: set up video streams only. */
+/* rtspsrc, on its own thread: set up video streams and AAC audio. */
 static gboolean
 on_rtsp_select_stream (GstElement *src, guint num, GstCaps *caps,
                        gpointer user_data)
 {
+  GstElement *ingest = user_data;
   const GstStructure *s;
+  const char *media;
 
   if (caps == NULL || gst_caps_get_size (caps) == 0)
     return FALSE;
   s = gst_caps_get_structure (caps, 0);
-  return g_strcmp0 (gst_structure_get_string (s, "media"), "video") == 0;
+  media = gst_structure_get_string (s, "media");
+  if (g_strcmp0 (media, "audio") == 0)
+    return hearth_camera_audio_select (src, caps, ingest);
+  return g_strcmp0 (media, "video") == 0;
 }
 
 /*
@@ -455,9 +488,6 @@ on_rtsp_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
   GstElement *ingest = user_data;
   g_autoptr(GstPad) sink = gst_element_get_static_pad (ingest, "sink");
   g_autoptr(GstCaps) caps = gst_pad_get_current_caps (pad);
-  g_autoptr(GstObject) pipeline = NULL;
-  g_autoptr(GstPad) head_sink = NULL;
-  g_autoptr(GstPad) head_src = NULL;
   g_autoptr(GError) error = NULL;
   const GstStructure *s;
   const char *encoding;
@@ -468,6 +498,10 @@ on_rtsp_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
   if (caps == NULL || gst_caps_get_size (caps) == 0)
     return;
   s = gst_caps_get_structure (caps, 0);
+  if (g_strcmp0 (gst_structure_get_string (s, "media"), "audio") == 0) {
+    hearth_camera_audio_link (src, pad, s, ingest);
+    return;
+  }
   if (g_strcmp0 (gst_structure_get_string (s, "media"), "video") != 0)
     return;
 
@@ -490,23 +524,7 @@ on_rtsp_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
     return;
   }
 
-  /* Linked downstream first, started, then fed: no buffer meets an
-   * unlinked or stopped pad. */
-  pipeline = gst_object_get_parent (GST_OBJECT (ingest));
-  if (pipeline == NULL) {
-    /* Torn down meanwhile. */
-    gst_object_unref (gst_object_ref_sink (head));
-    return;
-  }
-  /* On failure gst_bin_add() disposes of the floating head itself. */
-  if (!gst_bin_add (GST_BIN (pipeline), head))
-    return;
-  head_sink = gst_element_get_static_pad (head, "sink");
-  head_src = gst_element_get_static_pad (head, "src");
-  if (head_sink == NULL || head_src == NULL ||
-      GST_PAD_LINK_FAILED (gst_pad_link (head_src, sink)) ||
-      !gst_element_sync_state_with_parent (head) ||
-      GST_PAD_LINK_FAILED (gst_pad_link (pad, head_sink)))
+  if (!hearth_camera_link_head (ingest, head, pad, sink))
     GST_ELEMENT_ERROR (src, CORE, NEGOTIATION,
                        ("Could not link the camera's %s video stream",
                         encoding), (NULL));
@@ -592,8 +610,13 @@ build_rtsp_pipeline (HearthCamera *self, GstElement **ingest_out,
                              0);
   }
 
-  g_signal_connect (src, "select-stream",
-                    G_CALLBACK (on_rtsp_select_stream), NULL);
+  /* Read by select-stream on rtspsrc's thread: set before it starts. */
+  hearth_camera_audio_prepare (ingest, self->audio_off);
+  g_signal_connect_data (src, "select-stream",
+                         G_CALLBACK (on_rtsp_select_stream),
+                         gst_object_ref (ingest),
+                         (GClosureNotify) (void (*) (void)) gst_object_unref,
+                         0);
   g_signal_connect_data (src, "pad-added", G_CALLBACK (on_rtsp_pad_added),
                          gst_object_ref (ingest),
                          (GClosureNotify) (void (*) (void)) gst_object_unref,
@@ -727,6 +750,7 @@ clear_video_info (HearthCamera *self)
 {
   self->have_video_info = FALSE;
   self->codec = NULL;
+  self->audio_codec = NULL;
   self->width = self->height = 0;
   self->fps = 0.0;
 }
@@ -751,6 +775,7 @@ teardown_run (HearthCamera *self)
   gst_clear_object (&self->video);
   gst_clear_object (&self->pipeline);
   g_clear_pointer (&self->splitter, hearth_fmp4_splitter_free);
+  g_clear_pointer (&self->video_in, g_atomic_rc_box_release);
   clear_video_info (self);
 }
 
@@ -949,6 +974,18 @@ admit_run (HearthCamera *self, guint64 generation)
   return admitted;
 }
 
+/* What the run's init segment holds besides video: AAC is "mp4a". */
+static void
+read_audio_info (HearthCamera *self, GBytes *init)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (init, &len);
+  char entry[5];
+
+  if (hearth_fmp4_init_get_audio_sample_entry (data, len, entry))
+    self->audio_codec = g_str_equal (entry, "mp4a") ? "aac" : "other";
+}
+
 static void
 read_video_info (HearthCamera *self)
 {
@@ -1036,8 +1073,12 @@ handle_sample (HearthCamera *self, GstSample *sample)
       break;
     }
     if (kind == HEARTH_FMP4_INIT) {
-      if (hearth_stream_push_init (self->stream, generation, bytes))
+      if (hearth_stream_push_init (self->stream, generation, bytes)) {
         read_video_info (self);
+        read_audio_info (self, bytes);
+      }
+    } else if (kind == HEARTH_FMP4_AUDIO) {
+      hearth_stream_push_audio (self->stream, generation, bytes);
     } else if (hearth_stream_push_fragment (self->stream, generation, bytes,
                                             keyframe) &&
                keyframe && run_is_current (self, generation) &&
@@ -1102,6 +1143,26 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
   case GST_MESSAGE_EOS:
     fail_run (self, "The camera ended the stream", TRUE);
     break;
+  case GST_MESSAGE_ELEMENT: {
+    g_autofree char *codec = NULL;
+    g_autofree char *ignored = NULL;
+
+    if (!hearth_camera_audio_parse_message (message, &codec, &ignored))
+      break;
+    if (codec != NULL)
+      self->run_audio = TRUE;
+    if (ignored != NULL) {
+      /* Logged once per change, not once per run. */
+      if (g_strcmp0 (ignored, self->logged_audio) != 0) {
+        g_message ("Camera %s: audio ignored: %s", self->id, ignored);
+        g_free (self->logged_audio);
+        self->logged_audio = g_strdup (ignored);
+      }
+      g_free (self->audio_ignored);
+      self->audio_ignored = g_steal_pointer (&ignored);
+    }
+    break;
+  }
   case GST_MESSAGE_WARNING: {
     g_autoptr(GError) error = NULL;
     g_autofree char *safe = NULL;
@@ -1122,8 +1183,24 @@ on_watchdog (gpointer user_data)
 {
   HearthCamera *self = user_data;
   gint64 now = g_get_monotonic_time ();
+  gint video_in = self->video_in != NULL ? g_atomic_int_get (self->video_in) : 0;
 
-  if (self->state == HEARTH_CAMERA_CONNECTING &&
+  if (video_in != self->video_in_seen) {
+    self->video_in_seen = video_in;
+    self->video_in_us = now;
+    if (self->video_since_us == 0)
+      self->video_since_us = now;
+  }
+
+  if (self->run_audio && self->video_in_us != 0 &&
+      now - self->video_in_us < VIDEO_RECENT_US &&
+      now - MAX (self->last_sample_us, self->video_since_us) > AUDIO_STALL_US) {
+    g_free (self->audio_off);
+    self->audio_off = g_strdup ("AAC audio stopped coming while video came; "
+                                "video only until the camera is restarted");
+    fail_run (self, "The camera's audio stalled the stream; going on "
+              "without audio", TRUE);
+  } else if (self->state == HEARTH_CAMERA_CONNECTING &&
       now - self->started_us > CONNECT_TIMEOUT_US) {
     fail_run (self, "No video from the camera within 20 s", TRUE);
   } else if (self->state == HEARTH_CAMERA_STREAMING &&
@@ -1139,6 +1216,27 @@ attach_source (HearthCamera *self, GSource *source, GSourceFunc func)
   g_source_set_callback (source, func, self, NULL);
   g_source_attach (source, self->context);
   return source;
+}
+
+/* A streaming thread: one more video buffer on its way into the muxer. */
+static GstPadProbeReturn
+on_video_in (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  g_atomic_int_inc ((gint *) user_data);
+  return GST_PAD_PROBE_OK;
+}
+
+/* The watchdog's view of the video reaching the muxer (see the top). */
+static void
+count_video_in (HearthCamera *self)
+{
+  g_autoptr(GstPad) pad = gst_element_get_static_pad (self->video, "src");
+
+  self->video_in = g_atomic_rc_box_new0 (gint);
+  if (pad != NULL)
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_video_in,
+                       g_atomic_rc_box_acquire (self->video_in),
+                       g_atomic_rc_box_release);
 }
 
 /* Starts a run: a new generation, a new pipeline. */
@@ -1157,6 +1255,10 @@ start_run (HearthCamera *self)
   self->generation = hearth_stream_begin_generation (self->stream);
   self->admitted = FALSE;
   clear_video_info (self);
+  self->run_audio = FALSE;
+  g_clear_pointer (&self->audio_ignored, g_free);
+  self->video_in_seen = 0;
+  self->video_in_us = self->video_since_us = 0;
 
   pipeline = build_pipeline (self, &ingest, &error);
   if (pipeline == NULL) {
@@ -1172,6 +1274,7 @@ start_run (HearthCamera *self)
   self->appsink = gst_bin_get_by_name (GST_BIN (ingest), "sink");
   self->video = gst_bin_get_by_name (GST_BIN (ingest), "video");
   g_assert (self->appsink != NULL && self->video != NULL);
+  count_video_in (self);
   self->splitter = hearth_fmp4_splitter_new ();
   self->started_us = self->last_sample_us = g_get_monotonic_time ();
 
@@ -1255,6 +1358,9 @@ hearth_camera_finalize (GObject *object)
   g_free (self->pinned_certificate);
   g_free (self->last_error);
   g_free (self->logged_error);
+  g_free (self->audio_off);
+  g_free (self->audio_ignored);
+  g_free (self->logged_audio);
   g_clear_pointer (&self->context, g_main_context_unref);
 
   G_OBJECT_CLASS (hearth_camera_parent_class)->finalize (object);
@@ -1555,6 +1661,25 @@ hearth_camera_get_video_info (HearthCamera *self, const char **codec,
   return TRUE;
 }
 
+/**
+ * hearth_camera_get_audio_info:
+ * @codec: (out) (optional) (nullable): "aac" while the current generation's
+ *   MP4 carries the camera's audio, else NULL
+ * @ignored: (out) (optional) (nullable): why the camera's audio is not
+ *   passed through this run (e.g. G.711), else NULL
+ */
+void
+hearth_camera_get_audio_info (HearthCamera *self, const char **codec,
+                              const char **ignored)
+{
+  g_return_if_fail (HEARTH_IS_CAMERA (self));
+
+  if (codec)
+    *codec = self->audio_codec;
+  if (ignored)
+    *ignored = self->audio_ignored;
+}
+
 void
 hearth_camera_set_backoff (HearthCamera *self, guint min_ms, guint max_ms)
 {
@@ -1584,6 +1709,7 @@ hearth_camera_start (HearthCamera *self)
   self->running = TRUE;
   self->backoff_ms = self->backoff_min_ms;
   g_clear_pointer (&self->logged_error, g_free);
+  g_clear_pointer (&self->audio_off, g_free);
   start_run (self);
 }
 

@@ -6,6 +6,11 @@
  * test stamp (tests/tools/stamp.h): this camera's id, a frame counter and
  * the capture wall-clock time; for H.265 in a prefix SEI NAL (type 39).
  *
+ * With --audio it sends a second stream, a sine tone from audiotestsrc:
+ * "aac" as RTP MPEG4-GENERIC (avenc_aac, rtpmp4gpay: what most cameras with
+ * AAC send), "aac-latm" as MP4A-LATM (rtpmp4apay), or "pcma" as G.711
+ * A-law (alawenc, rtppcmapay), which the gateway does not pass through.
+ *
  * One shared media: every client sees the same frames, so stamps seen by two
  * clients can be compared. The stamp SEI is put in front of each access unit
  * by a buffer probe on the encoder's src pad, set up when the factory
@@ -74,6 +79,7 @@ typedef struct {
   char *tls_cert;
   char *tls_key;
   char *codec;            /* "h264" or "h265" */
+  char *audio;            /* "none", "aac", "aac-latm" or "pcma" */
 } Options;
 
 typedef struct {
@@ -98,6 +104,7 @@ options_clear (Options *options)
   g_clear_pointer (&options->txt_hex, g_strfreev);
   g_clear_pointer (&options->tls_cert, g_free);
   g_clear_pointer (&options->tls_key, g_free);
+  g_clear_pointer (&options->audio, g_free);
   g_clear_pointer (&options->codec, g_free);
 }
 
@@ -124,6 +131,34 @@ mount_is_valid (const char *mount)
       return FALSE;
   }
   return TRUE;
+}
+
+/* The audio stream of --audio CODEC (a launch-line piece), "" for none,
+ * NULL for an unknown CODEC. */
+static const char *
+audio_description (const char *codec)
+{
+  static const struct {
+    const char *name;
+    const char *description;
+  } audio[] = {
+    { "none", "" },
+    { "aac", "audiotestsrc is-live=true wave=sine freq=440 "
+             "! audio/x-raw,rate=44100,channels=1 ! audioconvert "
+             "! avenc_aac ! aacparse ! rtpmp4gpay name=pay1 pt=97" },
+    { "aac-latm", "audiotestsrc is-live=true wave=sine freq=440 "
+                  "! audio/x-raw,rate=44100,channels=1 ! audioconvert "
+                  "! avenc_aac ! aacparse ! rtpmp4apay name=pay1 pt=97" },
+    { "pcma", "audiotestsrc is-live=true wave=sine freq=440 "
+              "! audio/x-raw,rate=8000,channels=1 ! alawenc "
+              "! rtppcmapay name=pay1 pt=8" },
+  };
+
+  for (gsize i = 0; codec != NULL && i < G_N_ELEMENTS (audio); i++) {
+    if (g_str_equal (codec, audio[i].name))
+      return audio[i].description;
+  }
+  return NULL;
 }
 
 /* One of videotestsrc's pattern nicks (it goes into the launch line). */
@@ -189,6 +224,8 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
       "the private key of --tls-cert (PEM)", "FILE" },
     { "codec", 0, 0, G_OPTION_ARG_STRING, &options->codec,
       "video codec: h264 or h265 (default h264)", "CODEC" },
+    { "audio", 0, 0, G_OPTION_ARG_STRING, &options->audio,
+      "audio too: none, aac, aac-latm or pcma (default none)", "CODEC" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -217,6 +254,8 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
     options->pattern = g_strdup ("ball");
   if (options->codec == NULL)
     options->codec = g_strdup ("h264");
+  if (options->audio == NULL)
+    options->audio = g_strdup ("none");
 
   if (!check_range ("port", options->port, 0, 65535, FALSE, error) ||
       !check_range ("width", options->width, 16, 4096, TRUE, error) ||
@@ -272,6 +311,12 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
   } else {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--codec must be h264 or h265, not “%s”", options->codec);
+    return FALSE;
+  }
+  if (audio_description (options->audio) == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--audio must be none, aac, aac-latm or pcma, not “%s”",
+                 options->audio);
     return FALSE;
   }
   if ((options->tls_cert == NULL) != (options->tls_key == NULL)) {
@@ -551,9 +596,9 @@ make_server (const Options *options, Camera *camera,
         "! x265enc name=enc tune=zerolatency speed-preset=ultrafast "
         "key-int-max=%d bitrate=%d option-string=\"open-gop=0:scenecut=0\" "
         "! video/x-h265,stream-format=byte-stream,alignment=au "
-        "! rtph265pay name=pay0 pt=96 config-interval=-1 )",
+        "! rtph265pay name=pay0 pt=96 config-interval=-1 %s )",
         options->pattern, options->width, options->height, options->fps,
-        options->key_int, options->bitrate);
+        options->key_int, options->bitrate, audio_description (options->audio));
   } else {
     launch = g_strdup_printf (
         "( videotestsrc is-live=true pattern=%s "
@@ -563,9 +608,9 @@ make_server (const Options *options, Camera *camera,
         "key-int-max=%d bitrate=%d byte-stream=true aud=false threads=1 "
         "! video/x-h264,stream-format=byte-stream,alignment=au,"
         "profile=constrained-baseline "
-        "! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+        "! rtph264pay name=pay0 pt=96 config-interval=-1 %s )",
         options->pattern, options->width, options->height, options->fps,
-        options->key_int, options->bitrate);
+        options->key_int, options->bitrate, audio_description (options->audio));
   }
 
   gst_rtsp_server_set_address (server, options->address);

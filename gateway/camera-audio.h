@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+/*
+ * A camera's audio on the RTSP ingest: which stream is passed through (AAC
+ * only) and the elements that carry it to the muxer. Used by camera.c only;
+ * see camera-audio.c.
+ */
+
+/* Before @ingest's pipeline starts: @off_reason (nullable) says why this
+ * run takes no AAC audio; NULL takes it. */
+void hearth_camera_audio_prepare (GstElement *ingest, const char *off_reason);
+
+/* rtspsrc's select-stream, on its thread, for a stream whose media is
+ * "audio": TRUE to set it up. Posts a "hearth-audio" element message on
+ * @src's bus saying what was taken or why it was ignored. */
+gboolean hearth_camera_audio_select (GstElement *src, GstCaps *caps,
+                                     GstElement *ingest);
+
+/* rtspsrc's pad-added, on a streaming thread, for an audio pad: links the
+ * depayloader and parser between @pad and the muxer, if this stream was
+ * selected. */
+void hearth_camera_audio_link (GstElement *src, GstPad *pad,
+                               const GstStructure *caps, GstElement *ingest);
+
+/* Adds @head (a bin with "sink" and "src" pads, floating) to @ingest's
+ * pipeline and links it between @pad and @sink: downstream first, started,
+ * then fed, so no buffer meets an unlinked or stopped pad. FALSE if the
+ * pipeline is gone (@head is dropped) or a link failed. */
+gboolean hearth_camera_link_head (GstElement *ingest, GstElement *head,
+                                  GstPad *pad, GstPad *sink);
+
+/* A "hearth-audio" message: *@codec ("aac") or *@ignored (why), both
+ * (transfer full) (nullable). FALSE for any other message. */
+gboolean hearth_camera_audio_parse_message (GstMessage *message, char **codec,
+                                            char **ignored);
+
+G_END_DECLS

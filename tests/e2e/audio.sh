@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# AAC audio passed through end to end: a fake camera sending H.264 and AAC
+# (RTP MPEG4-GENERIC) → hearthd (rtpmp4gdepay ! aacparse into the same
+# mp4mux, never transcoded) → live.mp4 holds an H.264 and an AAC track that
+# ffprobe sees and ffmpeg decodes without a word; its first fragment is still
+# a stamped keyframe; the LL-HLS init and parts carry the audio too, parts
+# are still 10 video frames long; the display's check reads the video's
+# stamps in order; snapshot.jpg works; camera stats say aac. An MP4A-LATM
+# camera passes through too. A camera sending G.711 A-law (PCMA) streams its
+# video only, and its stats and the log say the audio was ignored and why.
+source "$(dirname "$0")/lib.sh"
+
+BIN_STAMPS=$HEARTH_BUILD_DIR/tests/tools/fmp4-stamps
+
+start_camera aac --audio aac --width 320 --height 240
+start_camera latm --audio aac-latm --width 320 --height 240
+start_camera pcma --audio pcma --width 320 --height 240
+start_gateway
+
+ctl household add Home
+cam=$(ctl camera add --household Home --name Aac "$CAM_URL_aac")
+cam_latm=$(ctl camera add --household Home --name Latm "$CAM_URL_latm")
+cam_pcma=$(ctl camera add --household Home --name Pcma "$CAM_URL_pcma")
+pair_display tv Home
+streaming() { [ "$(ctl --json camera stats "$1" | json 'j["state"]')" = streaming ]; }
+wait_for 30 "the AAC camera to stream" streaming "$cam"
+wait_for 30 "the LATM camera to stream" streaming "$cam_latm"
+wait_for 30 "the PCMA camera to stream" streaming "$cam_pcma"
+
+tls_opts=(-cert_file "$(cert_of tv)" -key_file "$(key_of tv)"
+          -ca_file "$(gateway_cert)" -tls_verify 1 -rw_timeout 20000000)
+
+# --- camera stats: which audio passes through, which was ignored and why ----
+log "stats"
+ctl --json camera stats "$cam" >"$T/stats.json"
+[ "$(json 'j["audio"]' <"$T/stats.json")" = aac ] || fail "AAC camera stats: $(cat "$T/stats.json")"
+[ "$(json 'j["audio_ignored"]' <"$T/stats.json")" = None ] || fail "AAC camera stats: $(cat "$T/stats.json")"
+[ "$(json 'j["codec"]' <"$T/stats.json")" = h264 ] || fail "AAC camera stats: $(cat "$T/stats.json")"
+ctl camera stats "$cam" | grep -q "aac" || fail "hearthctl camera stats does not say aac"
+ctl --json camera stats "$cam_latm" >"$T/stats-latm.json"
+[ "$(json 'j["audio"]' <"$T/stats-latm.json")" = aac ] || fail "LATM camera stats: $(cat "$T/stats-latm.json")"
+ctl --json camera stats "$cam_pcma" >"$T/stats-pcma.json"
+[ "$(json 'j["audio"]' <"$T/stats-pcma.json")" = None ] || fail "PCMA camera stats: $(cat "$T/stats-pcma.json")"
+json 'j["audio_ignored"]' <"$T/stats-pcma.json" | grep -q "PCMA (G.711)" ||
+  fail "PCMA camera stats do not say why its audio was ignored: $(cat "$T/stats-pcma.json")"
+grep -q "Camera $cam_pcma: audio ignored: PCMA (G.711)" "$T/hearthd.log" ||
+  fail "the log does not say the PCMA audio was ignored"
+audio_counted() { [ "$(ctl --json camera stats "$cam" | json 'j["audio_fragments"]')" -gt 0 ]; }
+wait_for 10 "audio fragments in the AAC camera's stats" audio_counted
+
+# --- the display's check: the video's stamps, in order, audio beside them ---
+log "check"
+display tv check "$cam" --frames 90 --expect-stamp "$CAM_ID_aac" \
+  --timeout 60 >"$T/check.log" || fail "check failed: $(cat "$T/check.log")"
+for line in "frames: 90" "unstamped: 0" "mismatched: 0" "out-of-order: 0" ok; do
+  grep -qx "$line" "$T/check.log" || fail "check: no \"$line\": $(cat "$T/check.log")"
+done
+
+# --- the raw fMP4: init, a stamped keyframe, then frames and audio ---------
+log "first bytes"
+{ curl_as tv -N --max-time 30 "$(url "/v1/cameras/$cam/live.mp4")" || true; } |
+  "$BIN_STAMPS" --frames 40 >"$T/first.txt"
+[ "$(sed -n 1p "$T/first.txt")" = init ] || fail "first unit is not the init segment: $(head -3 "$T/first.txt")"
+sed -n 2p "$T/first.txt" | grep -q "^frame key=1 stamp=$CAM_ID_aac " ||
+  fail "second unit is not a stamped keyframe: $(sed -n 2p "$T/first.txt")"
+awk -v id="$CAM_ID_aac" '/^frame/ {
+    split($3, s, "="); split($4, c, "=");
+    if (s[2] != id) { print "frame of " s[2]; exit 1 }
+    if (n++ && c[2] != last + 1) { print "counter " c[2] " after " last; exit 1 }
+    last = c[2] }' "$T/first.txt" || fail "stamps out of order or of another camera"
+# 40 frames at 30 fps are 1.3 s: about 57 AAC frames at 44.1 kHz.
+audio=$(grep -cx audio "$T/first.txt" || true)
+[ "$audio" -ge 30 ] || fail "only $audio audio fragments beside 40 frames"
+log "40 frames came with $audio audio fragments"
+
+# --- a real player: an H.264 and an AAC track, both decode cleanly ----------
+log "ffprobe"
+ffprobe -v error "${tls_opts[@]}" -show_entries stream=codec_type,codec_name \
+  -of csv=p=0 -read_intervals %+#5 "$(url "/v1/cameras/$cam/live.mp4")" \
+  >"$T/ffprobe.log" 2>"$T/ffprobe.err" || fail "ffprobe failed: $(cat "$T/ffprobe.err")"
+grep -qx "h264,video" "$T/ffprobe.log" || fail "ffprobe saw no H.264 track: $(cat "$T/ffprobe.log")"
+grep -qx "aac,audio" "$T/ffprobe.log" || fail "ffprobe saw no AAC track: $(cat "$T/ffprobe.log")"
+# Three seconds of the stream, both tracks decoded: not one word from
+# ffmpeg (a decoder would say "[aac @ …] …" or "[h264 @ …] …").
+ffmpeg -nostdin -v error "${tls_opts[@]}" -i "$(url "/v1/cameras/$cam/live.mp4")" \
+  -t 3 -map 0:v -map 0:a -f null - >"$T/decode.log" 2>&1 ||
+  fail "ffmpeg could not decode: $(cat "$T/decode.log")"
+[ ! -s "$T/decode.log" ] || fail "ffmpeg complained: $(cat "$T/decode.log")"
+ffprobe -v error "${tls_opts[@]}" -select_streams a -count_frames \
+  -show_entries stream=nb_read_frames -of csv=p=0 -read_intervals %+#60 \
+  "$(url "/v1/cameras/$cam/live.mp4")" >"$T/audio-frames.log" 2>&1 ||
+  fail "ffprobe could not decode the audio: $(cat "$T/audio-frames.log")"
+[ "$(cat "$T/audio-frames.log")" -ge 60 ] || fail "ffprobe decoded $(cat "$T/audio-frames.log") audio frames"
+# The LATM camera's audio too.
+ffprobe -v error "${tls_opts[@]}" -show_entries stream=codec_type,codec_name \
+  -of csv=p=0 -read_intervals %+#5 "$(url "/v1/cameras/$cam_latm/live.mp4")" \
+  >"$T/ffprobe-latm.log" 2>&1 || fail "ffprobe (LATM) failed: $(cat "$T/ffprobe-latm.log")"
+grep -qx "aac,audio" "$T/ffprobe-latm.log" || fail "ffprobe saw no AAC track (LATM): $(cat "$T/ffprobe-latm.log")"
+
+# --- LL-HLS: the init and the parts carry the audio; parts are 10 frames ----
+log "hls"
+hls() { curl_as tv -sS --max-time 10 -o "$2" -w '%{http_code}' "$(url "/v1/cameras/$cam/hls/$1")"; }
+mkdir "$T/hls"
+[ "$(hls index.m3u8 "$T/hls/index.m3u8")" = 200 ] || fail "no playlist: $(cat "$T/hls/index.m3u8")"
+msn=$(sed -n 's/^#EXT-X-MEDIA-SEQUENCE:\([0-9]*\)$/\1/p' "$T/hls/index.m3u8")
+segments=$(grep -c '^seg-' "$T/hls/index.m3u8" || true)
+[ "$(hls "index.m3u8?_HLS_msn=$((msn + segments + 1))&_HLS_part=1" "$T/hls/index.m3u8")" = 200 ] ||
+  fail "no playlist: $(cat "$T/hls/index.m3u8")"
+init=$(sed -n 's/^#EXT-X-MAP:URI="\(init-[0-9]*\.mp4\)"$/\1/p' "$T/hls/index.m3u8")
+[ "$(hls "$init" "$T/hls/$init")" = 200 ] || fail "no init segment"
+# A segment's first part starts on its keyframe and holds 10 video frames
+# (30 fps: 0.333 s), whatever audio came between them.
+part=$(sed -n 's/^#EXT-X-PART:DURATION=0.333,URI="\(part-[0-9-]*\.m4s\)",INDEPENDENT=YES$/\1/p' \
+  "$T/hls/index.m3u8" | tail -n 1)
+[ -n "$part" ] || fail "no independent part of 10 frames: $(cat "$T/hls/index.m3u8")"
+[ "$(hls "$part" "$T/hls/$part")" = 200 ] || fail "part $part: $(cat "$T/hls/$part")"
+cat "$T/hls/$init" "$T/hls/$part" >"$T/hls/part.mp4"
+ffprobe -v error -show_entries stream=codec_type,codec_name -of csv=p=0 \
+  "$T/hls/part.mp4" >"$T/hls/ffprobe.txt" 2>&1 || fail "ffprobe of init+part: $(cat "$T/hls/ffprobe.txt")"
+grep -qx "h264,video" "$T/hls/ffprobe.txt" && grep -qx "aac,audio" "$T/hls/ffprobe.txt" ||
+  fail "init+part streams: $(cat "$T/hls/ffprobe.txt")"
+ffmpeg -nostdin -v error -i "$T/hls/part.mp4" -f null - >"$T/hls/decode.txt" 2>&1 ||
+  fail "ffmpeg could not decode init+part: $(cat "$T/hls/decode.txt")"
+[ ! -s "$T/hls/decode.txt" ] || fail "ffmpeg complained about init+part: $(cat "$T/hls/decode.txt")"
+"$BIN_STAMPS" "$T/hls/$init" "$T/hls/$part" >"$T/hls/stamps.txt"
+[ "$(grep -c '^frame' "$T/hls/stamps.txt")" = 10 ] || fail "the part holds not 10 frames: $(cat "$T/hls/stamps.txt")"
+grep -qx audio "$T/hls/stamps.txt" || fail "the part holds no audio: $(cat "$T/hls/stamps.txt")"
+sed -n 2p "$T/hls/stamps.txt" | grep -q "^frame key=1 stamp=$CAM_ID_aac " ||
+  fail "the part does not start on a stamped keyframe: $(head -3 "$T/hls/stamps.txt")"
+
+# --- snapshot: the video's keyframe, audio or not ----------------------------
+log "snapshot"
+snapshot_ok() {
+  [ "$(curl_as tv -o "$T/snap.jpg" -w '%{http_code}' --max-time 10 "$(url "/v1/cameras/$cam/snapshot.jpg")")" = 200 ]
+}
+wait_for 20 "a snapshot of the AAC camera" snapshot_ok
+ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 "$T/snap.jpg" |
+  grep -qx "mjpeg,320,240" || fail "the snapshot is not a 320x240 JPEG"
+
+# --- the PCMA camera: video as before, no audio track ------------------------
+log "pcma"
+display tv check "$cam_pcma" --frames 30 --expect-stamp "$CAM_ID_pcma" \
+  --timeout 60 >"$T/check-pcma.log" || fail "PCMA check failed: $(cat "$T/check-pcma.log")"
+grep -qx "ok" "$T/check-pcma.log" || fail "PCMA check: $(cat "$T/check-pcma.log")"
+ffprobe -v error "${tls_opts[@]}" -show_entries stream=codec_type,codec_name \
+  -of csv=p=0 -read_intervals %+#5 "$(url "/v1/cameras/$cam_pcma/live.mp4")" \
+  >"$T/ffprobe-pcma.log" 2>&1 || fail "ffprobe (PCMA) failed: $(cat "$T/ffprobe-pcma.log")"
+[ "$(cat "$T/ffprobe-pcma.log")" = "h264,video" ] || fail "PCMA camera's streams: $(cat "$T/ffprobe-pcma.log")"
+
+if grep -q "is offline" "$T/hearthd.log"; then
+  log "note: an ingest restarted during the test:"
+  grep "is offline" "$T/hearthd.log" | sed 's/^/#   /'
+fi
+stop_gateway
+log "ok"
