@@ -19,8 +19,8 @@
  * requested in select-stream (rtspsrc's SETUP, before any RTP flows), and
  * only for the first AAC stream of a run that allows audio. If that audio
  * then never comes, or stops, the muxer stalls with video waiting: camera.c
- * notices (video reaches the muxer, nothing leaves it) and runs the camera
- * without audio from then on.
+ * notices (hearth_camera_audio_is_awaited() for a while, nothing out of the
+ * muxer) and runs the camera without audio from then on.
  *
  * Threads: select-stream runs on rtspsrc's thread and pad-added on a
  * streaming thread; they touch only the pipeline's elements, and tell the
@@ -29,6 +29,8 @@
 #define G_LOG_DOMAIN "hearth-camera"
 
 #include "camera-audio.h"
+
+#include <gst/base/gstaggregator.h>
 
 #define AUDIO_OFF_KEY "hearth-audio-off"
 #define MESSAGE_NAME "hearth-audio"
@@ -230,4 +232,32 @@ hearth_camera_audio_parse_message (GstMessage *message, char **codec,
   *codec = g_strdup (gst_structure_get_string (s, "codec"));
   *ignored = g_strdup (gst_structure_get_string (s, "ignored"));
   return TRUE;
+}
+
+/**
+ * hearth_camera_audio_is_awaited:
+ * @mux: mp4mux (an aggregator: its sink pads queue what they were given)
+ *
+ * Returns: TRUE if a video pad of @mux holds a buffer and an audio pad
+ *   holds none
+ */
+gboolean
+hearth_camera_audio_is_awaited (GstElement *mux)
+{
+  gboolean video_waits = FALSE, audio_missing = FALSE;
+
+  GST_OBJECT_LOCK (mux);
+  for (GList *l = GST_ELEMENT (mux)->sinkpads; l != NULL; l = l->next) {
+    GstAggregatorPad *pad = l->data;
+    const char *name = GST_OBJECT_NAME (pad);
+
+    if (!GST_IS_AGGREGATOR_PAD (pad))
+      continue;
+    if (g_str_has_prefix (name, "video"))
+      video_waits |= gst_aggregator_pad_has_buffer (pad);
+    else if (g_str_has_prefix (name, "audio"))
+      audio_missing |= !gst_aggregator_pad_has_buffer (pad);
+  }
+  GST_OBJECT_UNLOCK (mux);
+  return video_waits && audio_missing;
 }

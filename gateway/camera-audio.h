@@ -34,6 +34,10 @@ void hearth_camera_audio_link (GstElement *src, GstPad *pad,
 gboolean hearth_camera_link_head (GstElement *ingest, GstElement *head,
                                   GstPad *pad, GstPad *sink);
 
+/* On any thread: TRUE if @mux holds video and waits for audio, which it
+ * does not have. */
+gboolean hearth_camera_audio_is_awaited (GstElement *mux);
+
 /* A "hearth-audio" message: *@codec ("aac") or *@ignored (why), both
  * (transfer full) (nullable). FALSE for any other message. */
 gboolean hearth_camera_audio_parse_message (GstMessage *message, char **codec,

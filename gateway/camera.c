@@ -29,10 +29,10 @@
  * through as the MP4's second track; other audio is not set up, and
  * hearth_camera_get_audio_info() says why. mp4mux waits for every track, so
  * audio that never comes or stops would stall the video too. The watchdog
- * counts the video buffers reaching the muxer (a pad probe, an atomic
- * counter): video arriving while nothing left the muxer for
- * AUDIO_STALL_US means the audio is to blame, and the camera is run without
- * audio from the next run on, until hearth_camera_start() again.
+ * asks the muxer: video waiting at its pad, none of audio, and nothing out
+ * of it for AUDIO_STALL_US means the audio is to blame (a camera gone
+ * altogether leaves no video waiting), and the camera is run without audio
+ * from the next run on, until hearth_camera_start() again.
  *
  * Admission (invariant 5): with an admit func, each run's first output (the
  * init segment, so rtspsrc has connected and the peer's neighbour-table
@@ -92,11 +92,9 @@
 #define CONNECT_TIMEOUT_US (20 * G_USEC_PER_SEC)
 #define BACKOFF_RESET_US (10 * G_USEC_PER_SEC)
 #define WATCHDOG_INTERVAL_MS 500
-/* Video reaching the muxer and nothing coming out for this long: the muxer
- * waits for audio that does not come. */
+/* Video waiting at the muxer for audio, and nothing coming out, this long:
+ * the audio does not come. */
 #define AUDIO_STALL_US (3 * G_USEC_PER_SEC)
-/* "Video reaching the muxer" means a buffer within this long. */
-#define VIDEO_RECENT_US (1 * G_USEC_PER_SEC)
 /* mp4mux pushes a few buffers per frame: about two seconds of video. */
 #define APPSINK_MAX_BUFFERS 200
 /* Samples handled per wake-up before yielding to other sources. */
@@ -198,6 +196,7 @@ struct _HearthCamera {
   GstElement *pipeline;
   GstElement *appsink;
   GstElement *video;      /* its src caps: the video the muxer gets */
+  GstElement *mux;
   GSource *bus_source;
   GSource *wake_source;   /* woken by the streaming thread */
   GSource *watchdog_source;
@@ -220,11 +219,7 @@ struct _HearthCamera {
   const char *audio_codec; /* static string; from the run's init segment */
   char *audio_ignored;    /* (nullable) this run's camera audio not taken */
   char *logged_audio;     /* (nullable) the audio_ignored already logged */
-  gint *video_in;         /* (nullable) atomic: video buffers into the
-                           * muxer; shared with the run's pad probe */
-  gint video_in_seen;     /* its value at the last watchdog tick */
-  gint64 video_in_us;     /* when it last grew; 0: not this run */
-  gint64 video_since_us;  /* when it first grew this run */
+  gint64 audio_wait_us;   /* since when the muxer waits for audio; 0: not */
 
   gboolean have_video_info;
   const char *codec;      /* static string */
@@ -773,9 +768,9 @@ teardown_run (HearthCamera *self)
 
   gst_clear_object (&self->appsink);
   gst_clear_object (&self->video);
+  gst_clear_object (&self->mux);
   gst_clear_object (&self->pipeline);
   g_clear_pointer (&self->splitter, hearth_fmp4_splitter_free);
-  g_clear_pointer (&self->video_in, g_atomic_rc_box_release);
   clear_video_info (self);
 }
 
@@ -1183,18 +1178,16 @@ on_watchdog (gpointer user_data)
 {
   HearthCamera *self = user_data;
   gint64 now = g_get_monotonic_time ();
-  gint video_in = self->video_in != NULL ? g_atomic_int_get (self->video_in) : 0;
 
-  if (video_in != self->video_in_seen) {
-    self->video_in_seen = video_in;
-    self->video_in_us = now;
-    if (self->video_since_us == 0)
-      self->video_since_us = now;
+  if (self->run_audio && hearth_camera_audio_is_awaited (self->mux)) {
+    if (self->audio_wait_us == 0)
+      self->audio_wait_us = now;
+  } else {
+    self->audio_wait_us = 0;
   }
 
-  if (self->run_audio && self->video_in_us != 0 &&
-      now - self->video_in_us < VIDEO_RECENT_US &&
-      now - MAX (self->last_sample_us, self->video_since_us) > AUDIO_STALL_US) {
+  if (self->audio_wait_us != 0 && now - self->audio_wait_us > AUDIO_STALL_US &&
+      now - self->last_sample_us > AUDIO_STALL_US) {
     g_free (self->audio_off);
     self->audio_off = g_strdup ("AAC audio stopped coming while video came; "
                                 "video only until the camera is restarted");
@@ -1218,27 +1211,6 @@ attach_source (HearthCamera *self, GSource *source, GSourceFunc func)
   return source;
 }
 
-/* A streaming thread: one more video buffer on its way into the muxer. */
-static GstPadProbeReturn
-on_video_in (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
-{
-  g_atomic_int_inc ((gint *) user_data);
-  return GST_PAD_PROBE_OK;
-}
-
-/* The watchdog's view of the video reaching the muxer (see the top). */
-static void
-count_video_in (HearthCamera *self)
-{
-  g_autoptr(GstPad) pad = gst_element_get_static_pad (self->video, "src");
-
-  self->video_in = g_atomic_rc_box_new0 (gint);
-  if (pad != NULL)
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_video_in,
-                       g_atomic_rc_box_acquire (self->video_in),
-                       g_atomic_rc_box_release);
-}
-
 /* Starts a run: a new generation, a new pipeline. */
 static void
 start_run (HearthCamera *self)
@@ -1257,8 +1229,7 @@ start_run (HearthCamera *self)
   clear_video_info (self);
   self->run_audio = FALSE;
   g_clear_pointer (&self->audio_ignored, g_free);
-  self->video_in_seen = 0;
-  self->video_in_us = self->video_since_us = 0;
+  self->audio_wait_us = 0;
 
   pipeline = build_pipeline (self, &ingest, &error);
   if (pipeline == NULL) {
@@ -1273,8 +1244,8 @@ start_run (HearthCamera *self)
   self->pipeline = pipeline;
   self->appsink = gst_bin_get_by_name (GST_BIN (ingest), "sink");
   self->video = gst_bin_get_by_name (GST_BIN (ingest), "video");
-  g_assert (self->appsink != NULL && self->video != NULL);
-  count_video_in (self);
+  self->mux = gst_bin_get_by_name (GST_BIN (ingest), "mux");
+  g_assert (self->appsink != NULL && self->video != NULL && self->mux != NULL);
   self->splitter = hearth_fmp4_splitter_new ();
   self->started_us = self->last_sample_us = g_get_monotonic_time ();
 

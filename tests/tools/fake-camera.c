@@ -10,6 +10,11 @@
  * "aac" as RTP MPEG4-GENERIC (avenc_aac, rtpmp4gpay: what most cameras with
  * AAC send), "aac-latm" as MP4A-LATM (rtpmp4apay), or "pcma" as G.711
  * A-law (alawenc, rtppcmapay), which the gateway does not pass through.
+ * --audio-stop-after S makes the audio stop S seconds after its first
+ * packet, as a camera whose audio encoder fails does; the video goes on.
+ * Each media still sends its first audio packet (gst-rtsp-server answers
+ * DESCRIBE only once every stream has one), so 0 means one packet, then
+ * none, though the SDP announces audio.
  *
  * One shared media: every client sees the same frames, so stamps seen by two
  * clients can be compared. The stamp SEI is put in front of each access unit
@@ -80,14 +85,17 @@ typedef struct {
   char *tls_key;
   char *codec;            /* "h264" or "h265" */
   char *audio;            /* "none", "aac", "aac-latm" or "pcma" */
+  double audio_stop_after; /* seconds; < 0: never */
 } Options;
 
 typedef struct {
   guint8 camera_id[16];
   HearthStampCodec codec; /* immutable once parsed */
+  gint64 audio_stop_after_us; /* immutable; < 0: never */
 
   GMutex lock;
   guint64 next_counter; /* protected by lock: streaming threads of every media */
+  gint64 first_audio_us; /* protected by lock: 0 until the first audio packet */
 } Camera;
 
 static void
@@ -226,6 +234,9 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
       "video codec: h264 or h265 (default h264)", "CODEC" },
     { "audio", 0, 0, G_OPTION_ARG_STRING, &options->audio,
       "audio too: none, aac, aac-latm or pcma (default none)", "CODEC" },
+    { "audio-stop-after", 0, 0, G_OPTION_ARG_DOUBLE, &options->audio_stop_after,
+      "stop sending audio this long after its first packet (default never)",
+      "SECONDS" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -319,6 +330,13 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
                  options->audio);
     return FALSE;
   }
+  if (options->audio_stop_after >= 0 && g_str_equal (options->audio, "none")) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--audio-stop-after needs --audio");
+    return FALSE;
+  }
+  camera->audio_stop_after_us = options->audio_stop_after < 0 ? -1 :
+    (gint64) (options->audio_stop_after * G_USEC_PER_SEC);
   if ((options->tls_cert == NULL) != (options->tls_key == NULL)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--tls-cert and --tls-key go together");
@@ -498,6 +516,34 @@ stamp_access_unit (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* The audio of one media: only its pad's streaming thread touches it. */
+typedef struct {
+  Camera *camera;
+  gboolean sent_one;
+} MediaAudio;
+
+/* The audio payloader's src pad: drops audio from --audio-stop-after on,
+ * all but the media's first packet. */
+static GstPadProbeReturn
+stop_audio (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  MediaAudio *audio = user_data;
+  Camera *camera = audio->camera;
+  gint64 now = g_get_monotonic_time ();
+  gboolean drop;
+
+  g_mutex_lock (&camera->lock);
+  if (camera->first_audio_us == 0)
+    camera->first_audio_us = now;
+  drop = now - camera->first_audio_us >= camera->audio_stop_after_us;
+  g_mutex_unlock (&camera->lock);
+  if (!audio->sent_one) {
+    audio->sent_one = TRUE;
+    return GST_PAD_PROBE_OK;
+  }
+  return drop ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
 static void
 on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media,
                     gpointer user_data)
@@ -513,6 +559,18 @@ on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media,
   pad = gst_element_get_static_pad (enc, "src");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, stamp_access_unit, camera,
                      NULL);
+  if (camera->audio_stop_after_us >= 0) {
+    g_autoptr (GstElement) pay = gst_bin_get_by_name (GST_BIN (bin), "pay1");
+    g_autoptr (GstPad) audio = pay != NULL ? gst_element_get_static_pad (pay, "src") : NULL;
+
+    MediaAudio *state;
+
+    g_return_if_fail (audio != NULL);
+    state = g_new0 (MediaAudio, 1);
+    state->camera = camera;
+    gst_pad_add_probe (audio, GST_PAD_PROBE_TYPE_BUFFER, stop_audio, state,
+                       g_free);
+  }
   g_debug ("new media: stamping its access units");
 }
 
@@ -667,6 +725,7 @@ main (int argc, char **argv)
     .fps = 30,
     .bitrate = 1000,
     .key_int = 30,
+    .audio_stop_after = -1,
   };
   Camera camera = { 0 };
   g_autoptr (GError) error = NULL;
