@@ -1635,7 +1635,8 @@ hearth_camera_get_video_info (HearthCamera *self, const char **codec,
 /**
  * hearth_camera_get_audio_info:
  * @codec: (out) (optional) (nullable): "aac" while the current generation's
- *   MP4 carries the camera's audio, else NULL
+ *   MP4 carries the camera's audio, "none" if it carries only video, NULL
+ *   before its init segment
  * @ignored: (out) (optional) (nullable): why the camera's audio is not
  *   passed through this run (e.g. G.711), else NULL
  */
@@ -1646,7 +1647,8 @@ hearth_camera_get_audio_info (HearthCamera *self, const char **codec,
   g_return_if_fail (HEARTH_IS_CAMERA (self));
 
   if (codec)
-    *codec = self->audio_codec;
+    *codec = !self->have_video_info ? NULL :
+             self->audio_codec != NULL ? self->audio_codec : "none";
   if (ignored)
     *ignored = self->audio_ignored;
 }

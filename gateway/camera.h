@@ -69,10 +69,10 @@ const char *hearth_camera_get_last_error (HearthCamera *self);
 gboolean hearth_camera_get_video_info (HearthCamera *self, const char **codec,
                                        int *width, int *height, double *fps);
 
-/* The current run's audio: @codec "aac" once its MP4 has the camera's
- * audio track, and @ignored why the camera's audio is not passed through
- * (not AAC, or it stalled the stream); either may be NULL. Valid until the
- * next run. */
+/* The current run's audio: @codec "aac" if its MP4 has the camera's audio
+ * track, "none" if not, NULL before its init segment; @ignored why the
+ * camera's audio is not passed through (not AAC, or it stalled the
+ * stream), or NULL. Valid until the next run. */
 void hearth_camera_get_audio_info (HearthCamera *self, const char **codec,
                                    const char **ignored);
 

@@ -25,7 +25,7 @@ video_only() {
 }
 log "audio that stops"
 wait_for 40 "the camera whose audio stops to stream video only" video_only "$cam"
-[ "$(json 'j["audio"]' <"$T/stats-$cam.json")" = None ] || fail "stats: $(cat "$T/stats-$cam.json")"
+[ "$(json 'j["audio"]' <"$T/stats-$cam.json")" = none ] || fail "stats: $(cat "$T/stats-$cam.json")"
 grep -q "Camera $cam: audio ignored: AAC audio stopped coming" "$T/hearthd.log" ||
   fail "the log does not say why the audio was dropped"
 log "audio that never comes"

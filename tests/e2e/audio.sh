@@ -37,15 +37,25 @@ ctl --json camera stats "$cam" >"$T/stats.json"
 [ "$(json 'j["audio"]' <"$T/stats.json")" = aac ] || fail "AAC camera stats: $(cat "$T/stats.json")"
 [ "$(json 'j["audio_ignored"]' <"$T/stats.json")" = None ] || fail "AAC camera stats: $(cat "$T/stats.json")"
 [ "$(json 'j["codec"]' <"$T/stats.json")" = h264 ] || fail "AAC camera stats: $(cat "$T/stats.json")"
-ctl camera stats "$cam" | grep -q "aac" || fail "hearthctl camera stats does not say aac"
+ctl camera stats "$cam" >"$T/stats.txt"
+grep -qx "audio: aac" "$T/stats.txt" || fail "hearthctl camera stats does not say aac: $(cat "$T/stats.txt")"
 ctl --json camera stats "$cam_latm" >"$T/stats-latm.json"
 [ "$(json 'j["audio"]' <"$T/stats-latm.json")" = aac ] || fail "LATM camera stats: $(cat "$T/stats-latm.json")"
 ctl --json camera stats "$cam_pcma" >"$T/stats-pcma.json"
-[ "$(json 'j["audio"]' <"$T/stats-pcma.json")" = None ] || fail "PCMA camera stats: $(cat "$T/stats-pcma.json")"
+[ "$(json 'j["audio"]' <"$T/stats-pcma.json")" = none ] || fail "PCMA camera stats: $(cat "$T/stats-pcma.json")"
 json 'j["audio_ignored"]' <"$T/stats-pcma.json" | grep -q "PCMA (G.711)" ||
   fail "PCMA camera stats do not say why its audio was ignored: $(cat "$T/stats-pcma.json")"
 grep -q "Camera $cam_pcma: audio ignored: PCMA (G.711)" "$T/hearthd.log" ||
   fail "the log does not say the PCMA audio was ignored"
+ctl camera stats "$cam_pcma" >"$T/stats-pcma.txt"
+grep -qx "audio: none" "$T/stats-pcma.txt" && grep -q "^audio_ignored: PCMA (G.711) audio: only AAC" "$T/stats-pcma.txt" ||
+  fail "hearthctl camera stats of the PCMA camera: $(cat "$T/stats-pcma.txt")"
+sed -n 's/^audio/#   audio/p' "$T/stats-pcma.txt"
+# The displays' camera list says so too.
+curl_as tv --max-time 10 "$(url /v1/cameras)" >"$T/cameras.json"
+audio_of() { json "[c for c in j['cameras'] if c['id'] == '$1'][0]['audio']" <"$T/cameras.json"; }
+[ "$(audio_of "$cam")" = aac ] && [ "$(audio_of "$cam_pcma")" = none ] ||
+  fail "camera list: $(cat "$T/cameras.json")"
 audio_counted() { [ "$(ctl --json camera stats "$cam" | json 'j["audio_fragments"]')" -gt 0 ]; }
 wait_for 10 "audio fragments in the AAC camera's stats" audio_counted
 
