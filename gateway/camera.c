@@ -8,6 +8,8 @@
  *
  *   rtsp://, rtsps://  rtspsrc ! rtph264depay ! h264parse ! mp4mux ! appsink
  *                   or rtspsrc ! rtph265depay ! h265parse ! mp4mux ! appsink
+ *    and if it sends AAC rtspsrc ! rtpmp4gdepay ! aacparse ! mp4mux
+ *                   or rtspsrc ! rtpmp4adepay ! aacparse ! mp4mux
  *   with a source func (a plugin's build_source, e.g. synthetic:)
  *                      SOURCE ! h264parse ! mp4mux ! appsink
  *
