@@ -245,19 +245,25 @@ gboolean
 hearth_camera_audio_is_awaited (GstElement *mux)
 {
   gboolean video_waits = FALSE, audio_missing = FALSE;
+  GList *pads = NULL;
 
+  /* A copy: the element's lock is not held while a pad's is taken. */
   GST_OBJECT_LOCK (mux);
-  for (GList *l = GST_ELEMENT (mux)->sinkpads; l != NULL; l = l->next) {
-    GstAggregatorPad *pad = l->data;
-    const char *name = GST_OBJECT_NAME (pad);
+  for (GList *l = mux->sinkpads; l != NULL; l = l->next)
+    pads = g_list_prepend (pads, gst_object_ref (l->data));
+  GST_OBJECT_UNLOCK (mux);
+
+  for (GList *l = pads; l != NULL; l = l->next) {
+    GstPad *pad = l->data;
+    g_autofree char *name = gst_pad_get_name (pad);
 
     if (!GST_IS_AGGREGATOR_PAD (pad))
       continue;
     if (g_str_has_prefix (name, "video"))
-      video_waits |= gst_aggregator_pad_has_buffer (pad);
+      video_waits |= gst_aggregator_pad_has_buffer (GST_AGGREGATOR_PAD (pad));
     else if (g_str_has_prefix (name, "audio"))
-      audio_missing |= !gst_aggregator_pad_has_buffer (pad);
+      audio_missing |= !gst_aggregator_pad_has_buffer (GST_AGGREGATOR_PAD (pad));
   }
-  GST_OBJECT_UNLOCK (mux);
+  g_list_free_full (pads, gst_object_unref);
   return video_waits && audio_missing;
 }

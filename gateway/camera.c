@@ -1118,6 +1118,28 @@ on_samples_ready (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/*
+ * The next runs take no audio, until hearth_camera_start(): the audio
+ * stalled the muxer (@error NULL), or a run with audio failed with @error
+ * before its first keyframe (its audio may be what failed: AAC the
+ * depayloader cannot read, say; a camera that was merely unreachable loses
+ * its audio too, which beats never showing its video).
+ */
+static void
+turn_audio_off (HearthCamera *self, const char *error)
+{
+  g_autofree char *safe = error != NULL ? redact_for_camera (self, error) : NULL;
+
+  g_free (self->audio_off);
+  if (safe == NULL)
+    self->audio_off = g_strdup ("AAC audio stopped coming while video came; "
+                                "video only until the camera is restarted");
+  else
+    self->audio_off = g_strdup_printf ("the stream failed with AAC audio "
+                                       "before any video (%s); video only "
+                                       "until the camera is restarted", safe);
+}
+
 static gboolean
 on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
 {
@@ -1134,6 +1156,8 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
       safe_debug = redact_for_camera (self, debug);
       g_debug ("Camera %s: pipeline error details: %s", self->id, safe_debug);
     }
+    if (self->run_audio && self->state != HEARTH_CAMERA_STREAMING)
+      turn_audio_off (self, error->message);
     fail_run (self, error->message, TRUE);
     break;
   }
@@ -1190,9 +1214,7 @@ on_watchdog (gpointer user_data)
 
   if (self->audio_wait_us != 0 && now - self->audio_wait_us > AUDIO_STALL_US &&
       now - self->last_sample_us > AUDIO_STALL_US) {
-    g_free (self->audio_off);
-    self->audio_off = g_strdup ("AAC audio stopped coming while video came; "
-                                "video only until the camera is restarted");
+    turn_audio_off (self, NULL);
     fail_run (self, "The camera's audio stalled the stream; going on "
               "without audio", TRUE);
   } else if (self->state == HEARTH_CAMERA_CONNECTING &&
