@@ -36,10 +36,7 @@
 #define MESSAGE_NAME "hearth-audio"
 #define AAC_CAPS "audio/mpeg,mpegversion=4,stream-format=raw"
 
-static const struct {
-  const char *encoding_name;
-  const char *description;
-} audio_heads[] = {
+static const HearthCameraHead audio_heads[] = {
   { "MPEG4-GENERIC", "rtpmp4gdepay ! aacparse ! "
                      "capsfilter caps=\"" AAC_CAPS "\"" },
   { "MP4A-LATM", "rtpmp4adepay ! aacparse ! "
@@ -158,22 +155,15 @@ hearth_camera_audio_link (GstElement *src, GstPad *pad,
   g_autoptr(GstPad) sink = gst_element_get_static_pad (ingest, "audio");
   g_autoptr(GError) error = NULL;
   const char *encoding = gst_structure_get_string (caps, "encoding-name");
-  const char *description = NULL;
   GstElement *head;
 
   /* Not selected, or a stream that was taken already. */
   if (sink == NULL || gst_pad_is_linked (sink))
     return;
-  for (gsize i = 0; encoding != NULL && i < G_N_ELEMENTS (audio_heads); i++) {
-    if (g_ascii_strcasecmp (encoding, audio_heads[i].encoding_name) == 0)
-      description = audio_heads[i].description;
-  }
-  if (description == NULL)
+  head = hearth_camera_make_head (audio_heads, G_N_ELEMENTS (audio_heads),
+                                  encoding, &error);
+  if (head == NULL && error == NULL)
     return;
-
-  head = gst_parse_bin_from_description_full (description, TRUE, NULL,
-                                              GST_PARSE_FLAG_FATAL_ERRORS,
-                                              &error);
   if (head == NULL) {
     GST_ELEMENT_ERROR (src, CORE, MISSING_PLUGIN,
                        ("Could not build the ingest for AAC audio: %s",
@@ -184,6 +174,20 @@ hearth_camera_audio_link (GstElement *src, GstPad *pad,
     GST_ELEMENT_ERROR (src, CORE, NEGOTIATION,
                        ("Could not link the camera's AAC audio stream"),
                        (NULL));
+}
+
+GstElement *
+hearth_camera_make_head (const HearthCameraHead *heads, gsize n_heads,
+                         const char *encoding, GError **error)
+{
+  for (gsize i = 0; encoding != NULL && i < n_heads; i++) {
+    if (g_ascii_strcasecmp (encoding, heads[i].encoding_name) == 0)
+      return gst_parse_bin_from_description_full (heads[i].description, TRUE,
+                                                  NULL,
+                                                  GST_PARSE_FLAG_FATAL_ERRORS,
+                                                  error);
+  }
+  return NULL;
 }
 
 /**

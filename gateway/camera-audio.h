@@ -7,8 +7,9 @@ G_BEGIN_DECLS
 
 /*
  * A camera's audio on the RTSP ingest: which stream is passed through (AAC
- * only) and the elements that carry it to the muxer. Used by camera.c only;
- * see camera-audio.c.
+ * only) and the elements that carry it to the muxer; and the two helpers
+ * the video's head shares with it. Used by camera.c only; see
+ * camera-audio.c.
  */
 
 /* Before @ingest's pipeline starts: @off_reason (nullable) says why this
@@ -26,6 +27,20 @@ gboolean hearth_camera_audio_select (GstElement *src, GstCaps *caps,
  * selected. */
 void hearth_camera_audio_link (GstElement *src, GstPad *pad,
                                const GstStructure *caps, GstElement *ingest);
+
+/* What goes between an rtspsrc pad of an RTP encoding-name and the muxer:
+ * a launch-line piece, depayloader to parser. */
+typedef struct {
+  const char *encoding_name;
+  const char *description;
+} HearthCameraHead;
+
+/* The head of @heads for @encoding, in a bin with ghost pads "sink" and
+ * "src" (transfer floating), or NULL (with @error if it could not be
+ * built) if @heads has none for it. */
+GstElement *hearth_camera_make_head (const HearthCameraHead *heads,
+                                     gsize n_heads, const char *encoding,
+                                     GError **error);
 
 /* Adds @head (a bin with "sink" and "src" pads, floating) to @ingest's
  * pipeline and links it between @pad and @sink: downstream first, started,

@@ -123,10 +123,7 @@ static const char rtsp_ingest_description[] =
   MUX_DESCRIPTION;
 
 /* Between rtspsrc's pad and the ingest bin, by the pad's encoding-name. */
-static const struct {
-  const char *encoding_name;
-  const char *description;
-} rtsp_heads[] = {
+static const HearthCameraHead rtsp_heads[] = {
   { "H264", "rtph264depay ! h264parse config-interval=-1 ! "
             "capsfilter caps=\"" H264_CAPS "\"" },
   { "H265", "rtph265depay ! h265parse config-interval=-1 ! "
@@ -459,24 +456,6 @@ on_rtsp_select_stream (GstElement *src, guint num, GstCaps *caps,
   return g_strcmp0 (media, "video") == 0;
 }
 
-/*
- * Builds the depayloader and parser for @encoding (an RTP encoding-name), in
- * a bin with ghost pads "sink" and "src", or NULL if the gateway does not
- * take that codec.
- */
-static GstElement *
-make_rtsp_head (const char *encoding, GError **error)
-{
-  for (gsize i = 0; encoding != NULL && i < G_N_ELEMENTS (rtsp_heads); i++) {
-    if (g_ascii_strcasecmp (encoding, rtsp_heads[i].encoding_name) == 0)
-      return gst_parse_bin_from_description_full (rtsp_heads[i].description,
-                                                  TRUE, NULL,
-                                                  GST_PARSE_FLAG_FATAL_ERRORS,
-                                                  error);
-  }
-  return NULL;
-}
-
 /* rtspsrc, on a streaming thread: put the codec's head between the video
  * pad and the ingest bin. Touches only the pipeline, never the camera. */
 static void
@@ -507,7 +486,8 @@ on_rtsp_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
     return;
 
   encoding = gst_structure_get_string (s, "encoding-name");
-  head = make_rtsp_head (encoding, &error);
+  head = hearth_camera_make_head (rtsp_heads, G_N_ELEMENTS (rtsp_heads),
+                                 encoding, &error);
   if (head == NULL) {
     if (error != NULL)
       GST_ELEMENT_ERROR (src, CORE, MISSING_PLUGIN,

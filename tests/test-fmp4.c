@@ -254,28 +254,21 @@ test_random_boundaries (void)
   }
 }
 
-/* What a late joiner gets (init, then from a keyframe on) plays. */
-static void
-test_late_join_decodes (gconstpointer codec)
+/* Writes what a late joiner gets into a new temporary directory: the init
+ * segment, then every unit from the second keyframe on (audio too, as the
+ * GOP cache keeps it). Returns the file's path; *@frames: video frames in
+ * it. */
+static char *
+write_late_join (GPtrArray *units, guint *frames)
 {
-  g_autoptr(MuxerOutput) out = make_muxer_output (codec);
-  g_autoptr(GPtrArray) units = split_pieces (out->buffers);
-  g_autoptr(GError) error = NULL;
   g_autoptr(GByteArray) file = g_byte_array_new ();
-  g_autofree char *ffprobe = g_find_program_in_path ("ffprobe");
+  g_autoptr(GError) error = NULL;
   g_autofree char *dir = NULL;
-  g_autofree char *path = NULL;
-  g_autofree char *output = NULL;
-  g_autofree char *expected = NULL;
-  guint keyframes = 0, frames = 0;
+  char *path;
+  guint keyframes = 0;
   gboolean copying = FALSE;
-  int status = 0;
 
-  if (ffprobe == NULL) {
-    g_test_skip ("ffprobe is not installed");
-    return;
-  }
-
+  *frames = 0;
   g_byte_array_append (file, g_bytes_get_data (((Unit *) units->pdata[0])->bytes, NULL),
                        g_bytes_get_size (((Unit *) units->pdata[0])->bytes));
   for (guint i = 1; i < units->len; i++) {
@@ -286,16 +279,49 @@ test_late_join_decodes (gconstpointer codec)
     if (copying) {
       g_byte_array_append (file, g_bytes_get_data (unit->bytes, NULL),
                            g_bytes_get_size (unit->bytes));
-      frames += fragment_samples (unit);
+      if (unit->kind == HEARTH_FMP4_FRAGMENT)
+        *frames += fragment_samples (unit);
     }
   }
-  g_assert_cmpuint (frames, ==, N_FRAMES - GOP);
 
   dir = g_dir_make_tmp ("hearth-fmp4-XXXXXX", &error);
   g_assert_no_error (error);
   path = g_build_filename (dir, "late.mp4", NULL);
   g_file_set_contents (path, (const char *) file->data, file->len, &error);
   g_assert_no_error (error);
+  return path;
+}
+
+static void
+remove_late_join (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+/* What a late joiner gets (init, then from a keyframe on) plays. */
+static void
+test_late_join_decodes (gconstpointer codec)
+{
+  g_autoptr(MuxerOutput) out = make_muxer_output (codec);
+  g_autoptr(GPtrArray) units = split_pieces (out->buffers);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ffprobe = g_find_program_in_path ("ffprobe");
+  g_autofree char *path = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *expected = NULL;
+  guint frames = 0;
+  int status = 0;
+
+  if (ffprobe == NULL) {
+    g_test_skip ("ffprobe is not installed");
+    return;
+  }
+
+  path = write_late_join (units, &frames);
+  g_assert_cmpuint (frames, ==, N_FRAMES - GOP);
 
   {
     const char *argv[] = {
@@ -313,9 +339,7 @@ test_late_join_decodes (gconstpointer codec)
                               g_str_equal (codec, "h265") ? "hevc" : "h264",
                               N_FRAMES - GOP);
   g_assert_cmpstr (output, ==, expected);
-
-  g_unlink (path);
-  g_rmdir (dir);
+  remove_late_join (path);
 }
 
 /* The init segment names its codec: avc1 for H.264, hvc1 for H.265; every
@@ -415,36 +439,18 @@ test_late_join_with_audio (void)
   g_autoptr(MuxerOutput) out = make_muxer_output ("h264+aac");
   g_autoptr(GPtrArray) units = split_pieces (out->buffers);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GByteArray) file = g_byte_array_new ();
   g_autofree char *ffmpeg = g_find_program_in_path ("ffmpeg");
-  g_autofree char *dir = NULL;
   g_autofree char *path = NULL;
   g_autofree char *errors = NULL;
-  guint keyframes = 0;
-  gboolean copying = FALSE;
+  guint frames = 0;
   int status = 0;
 
   if (ffmpeg == NULL) {
     g_test_skip ("ffmpeg is not installed");
     return;
   }
-  g_byte_array_append (file, g_bytes_get_data (((Unit *) units->pdata[0])->bytes, NULL),
-                       g_bytes_get_size (((Unit *) units->pdata[0])->bytes));
-  for (guint i = 1; i < units->len; i++) {
-    Unit *unit = units->pdata[i];
-
-    if (unit->keyframe && ++keyframes == 2)
-      copying = TRUE;
-    if (copying)
-      g_byte_array_append (file, g_bytes_get_data (unit->bytes, NULL),
-                           g_bytes_get_size (unit->bytes));
-  }
-
-  dir = g_dir_make_tmp ("hearth-fmp4-XXXXXX", &error);
-  g_assert_no_error (error);
-  path = g_build_filename (dir, "late.mp4", NULL);
-  g_file_set_contents (path, (const char *) file->data, file->len, &error);
-  g_assert_no_error (error);
+  path = write_late_join (units, &frames);
+  g_assert_cmpuint (frames, ==, N_FRAMES - GOP);
   {
     const char *argv[] = {
       ffmpeg, "-nostdin", "-v", "error", "-i", path,
@@ -457,9 +463,7 @@ test_late_join_with_audio (void)
   }
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   g_assert_cmpstr (errors, ==, "");
-
-  g_unlink (path);
-  g_rmdir (dir);
+  remove_late_join (path);
 }
 
 /* ---- hand-made boxes ---- */

@@ -34,9 +34,7 @@ wait_for 40 "the camera that sends no audio to stream video only" video_only "$c
 for id in "$cam" "$cam_mute"; do
   stamp=$CAM_ID_stops
   [ "$id" = "$cam" ] || stamp=$CAM_ID_mute
-  display tv check "$id" --frames 60 --expect-stamp "$stamp" \
-    --timeout 60 >"$T/check-$id.log" || fail "check failed: $(cat "$T/check-$id.log")"
-  grep -qx ok "$T/check-$id.log" || fail "check: $(cat "$T/check-$id.log")"
+  expect_check tv "$id" "$stamp" 60
   ffprobe -v error -cert_file "$(cert_of tv)" -key_file "$(key_of tv)" \
     -ca_file "$(gateway_cert)" -tls_verify 1 -rw_timeout 20000000 \
     -show_entries stream=codec_type,codec_name -of csv=p=0 -read_intervals %+#5 \

@@ -61,26 +61,13 @@ wait_for 10 "audio fragments in the AAC camera's stats" audio_counted
 
 # --- the display's check: the video's stamps, in order, audio beside them ---
 log "check"
-display tv check "$cam" --frames 90 --expect-stamp "$CAM_ID_aac" \
-  --timeout 60 >"$T/check.log" || fail "check failed: $(cat "$T/check.log")"
-for line in "frames: 90" "unstamped: 0" "mismatched: 0" "out-of-order: 0" ok; do
-  grep -qx "$line" "$T/check.log" || fail "check: no \"$line\": $(cat "$T/check.log")"
-done
+expect_check tv "$cam" "$CAM_ID_aac" 90
 
 # --- the raw fMP4: init, a stamped keyframe, then frames and audio ---------
 log "first bytes"
-{ curl_as tv -N --max-time 30 "$(url "/v1/cameras/$cam/live.mp4")" || true; } |
-  "$BIN_STAMPS" --frames 40 >"$T/first.txt"
-[ "$(sed -n 1p "$T/first.txt")" = init ] || fail "first unit is not the init segment: $(head -3 "$T/first.txt")"
-sed -n 2p "$T/first.txt" | grep -q "^frame key=1 stamp=$CAM_ID_aac " ||
-  fail "second unit is not a stamped keyframe: $(sed -n 2p "$T/first.txt")"
-awk -v id="$CAM_ID_aac" '/^frame/ {
-    split($3, s, "="); split($4, c, "=");
-    if (s[2] != id) { print "frame of " s[2]; exit 1 }
-    if (n++ && c[2] != last + 1) { print "counter " c[2] " after " last; exit 1 }
-    last = c[2] }' "$T/first.txt" || fail "stamps out of order or of another camera"
+expect_first_bytes tv "$cam" "$CAM_ID_aac" 40
 # 40 frames at 30 fps are 1.3 s: about 57 AAC frames at 44.1 kHz.
-audio=$(grep -cx audio "$T/first.txt" || true)
+audio=$(grep -cx audio "$T/first-$cam.txt" || true)
 [ "$audio" -ge 30 ] || fail "only $audio audio fragments beside 40 frames"
 log "40 frames came with $audio audio fragments"
 
@@ -110,15 +97,11 @@ grep -qx "aac,audio" "$T/ffprobe-latm.log" || fail "ffprobe saw no AAC track (LA
 
 # --- LL-HLS: the init and the parts carry the audio; parts are 10 frames ----
 log "hls"
-hls() { curl_as tv -sS --max-time 10 -o "$2" -w '%{http_code}' "$(url "/v1/cameras/$cam/hls/$1")"; }
-mkdir "$T/hls"
-[ "$(hls index.m3u8 "$T/hls/index.m3u8")" = 200 ] || fail "no playlist: $(cat "$T/hls/index.m3u8")"
-msn=$(sed -n 's/^#EXT-X-MEDIA-SEQUENCE:\([0-9]*\)$/\1/p' "$T/hls/index.m3u8")
-segments=$(grep -c '^seg-' "$T/hls/index.m3u8" || true)
-[ "$(hls "index.m3u8?_HLS_msn=$((msn + segments + 1))&_HLS_part=1" "$T/hls/index.m3u8")" = 200 ] ||
-  fail "no playlist: $(cat "$T/hls/index.m3u8")"
-init=$(sed -n 's/^#EXT-X-MAP:URI="\(init-[0-9]*\.mp4\)"$/\1/p' "$T/hls/index.m3u8")
-[ "$(hls "$init" "$T/hls/$init")" = 200 ] || fail "no init segment"
+hls() { hls_get tv "$cam" "$@"; }
+# Up to the second part of the segment after the next: its first part is
+# whole.
+hls_wait_playlist tv "$cam" 1 1
+init=$HLS_INIT
 # A segment's first part starts on its keyframe and holds 10 video frames
 # (30 fps: 0.333 s), whatever audio came between them.
 part=$(sed -n 's/^#EXT-X-PART:DURATION=0.333,URI="\(part-[0-9-]*\.m4s\)",INDEPENDENT=YES$/\1/p' \
@@ -141,18 +124,11 @@ sed -n 2p "$T/hls/stamps.txt" | grep -q "^frame key=1 stamp=$CAM_ID_aac " ||
 
 # --- snapshot: the video's keyframe, audio or not ----------------------------
 log "snapshot"
-snapshot_ok() {
-  [ "$(curl_as tv -o "$T/snap.jpg" -w '%{http_code}' --max-time 10 "$(url "/v1/cameras/$cam/snapshot.jpg")")" = 200 ]
-}
-wait_for 20 "a snapshot of the AAC camera" snapshot_ok
-ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 "$T/snap.jpg" |
-  grep -qx "mjpeg,320,240" || fail "the snapshot is not a 320x240 JPEG"
+expect_snapshot tv "$cam" 320x240
 
 # --- the PCMA camera: video as before, no audio track ------------------------
 log "pcma"
-display tv check "$cam_pcma" --frames 30 --expect-stamp "$CAM_ID_pcma" \
-  --timeout 60 >"$T/check-pcma.log" || fail "PCMA check failed: $(cat "$T/check-pcma.log")"
-grep -qx "ok" "$T/check-pcma.log" || fail "PCMA check: $(cat "$T/check-pcma.log")"
+expect_check tv "$cam_pcma" "$CAM_ID_pcma" 30
 ffprobe -v error "${tls_opts[@]}" -show_entries stream=codec_type,codec_name \
   -of csv=p=0 -read_intervals %+#5 "$(url "/v1/cameras/$cam_pcma/live.mp4")" \
   >"$T/ffprobe-pcma.log" 2>&1 || fail "ffprobe (PCMA) failed: $(cat "$T/ffprobe-pcma.log")"
