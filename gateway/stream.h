@@ -106,7 +106,7 @@ typedef struct {
   guint64 audio_fragments;     /* this generation */
   guint64 bytes;               /* this generation, fragments only */
   double fps;
-  double bitrate_bps;
+  double bitrate_bps;          /* video only: audio is not in the window */
   guint keyframe_interval;     /* frames from the previous keyframe to the last */
   double keyframe_interval_s;
   guint subscribers;
