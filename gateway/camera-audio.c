@@ -22,6 +22,13 @@
  * notices (hearth_camera_audio_is_awaited() for a while, nothing out of the
  * muxer) and runs the camera without audio from then on.
  *
+ * Latency: mp4mux emits a video frame only once it holds the audio up to
+ * that frame's time, so the video waits for the AAC frame that covers it
+ * (23 ms at 44.1 kHz, 128 ms at 8 kHz, plus the audio's own jitter). Seen
+ * with the fake camera at 44.1 kHz: the reference display's median lag
+ * 101-102 ms with AAC against 97-98 ms for a camera whose audio is
+ * ignored.
+ *
  * Threads: select-stream runs on rtspsrc's thread and pad-added on a
  * streaming thread; they touch only the pipeline's elements, and tell the
  * main context through element messages on the bus.
