@@ -37,6 +37,8 @@
 
 #include "camera-audio.h"
 
+#include <string.h>
+
 #include <gst/base/gstaggregator.h>
 
 #define AUDIO_OFF_KEY "hearth-audio-off"
@@ -68,6 +70,20 @@ post (GstElement *src, const char *field, const char *value)
                                                        NULL)));
 }
 
+/* @name (from the camera's SDP) if it looks like an RTP encoding or mode
+ * name, for stats and the log; else a placeholder. */
+static const char *
+printable_name (const char *name)
+{
+  if (name == NULL || *name == '\0' || strlen (name) > 32)
+    return "(unreadable)";
+  for (const char *c = name; *c != '\0'; c++) {
+    if (!g_ascii_isalnum (*c) && strchr ("-_.+", *c) == NULL)
+      return "(unreadable)";
+  }
+  return name;
+}
+
 /* Why @s (an RTP audio stream's caps) is not passed through, or NULL. */
 static char *
 not_aac_reason (const GstStructure *s)
@@ -84,13 +100,14 @@ not_aac_reason (const GstStructure *s)
                          g_ascii_strcasecmp (mode, "AAC-lbr") == 0))
       return NULL;
     return g_strdup_printf ("MPEG4-GENERIC audio in mode %s, not AAC",
-                            mode != NULL ? mode : "(none)");
+                            mode != NULL ? printable_name (mode) : "(none)");
   }
   if (g_ascii_strcasecmp (encoding, "PCMA") == 0 ||
       g_ascii_strcasecmp (encoding, "PCMU") == 0)
     return g_strdup_printf ("%s (G.711) audio: only AAC is passed through, "
                             "and audio is never transcoded", encoding);
-  return g_strdup_printf ("%s audio: only AAC is passed through", encoding);
+  return g_strdup_printf ("%s audio: only AAC is passed through",
+                          printable_name (encoding));
 }
 
 /* Requests the muxer's audio pad and shows it on @ingest as "audio". */
@@ -125,7 +142,6 @@ hearth_camera_audio_select (GstElement *src, GstCaps *caps, GstElement *ingest)
   g_autoptr(GstPad) taken = NULL;
   g_autofree char *reason = NULL;
   const GstStructure *s = gst_caps_get_structure (caps, 0);
-
   const char *off = g_object_get_data (G_OBJECT (ingest), AUDIO_OFF_KEY);
 
   reason = not_aac_reason (s);
