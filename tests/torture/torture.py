@@ -39,7 +39,10 @@ of who owned what: its stamp must come from the camera the display asked for,
 while that camera belonged to the display's household and the display was
 paired, allowing one second for a change to bite (invariant 4), and it must
 have been captured after the camera joined that household (nothing cached from
-before a move is served). It prints its counts and fails on any violation, any
+before a move is served). Before each revocation and the household deletion, a
+display about to lose access starts a live.mp4 reader that reads as fast as it
+can: every byte it receives more than one second after the change counts. It
+prints its counts and fails on any violation, any byte after a change, any
 crash, or a household that received too few frames to prove anything.
 
 Everything runs on loopback. HEARTH_TORTURE_SEED replays a run;
@@ -427,9 +430,10 @@ def classify(frame_t, capture_t, display, camera, timeline, asked_t=None):
     return "late-after-change" if ever_ours else "cross-household"
 
 
-async def raw_reader(gateway, display, camera, mode, seconds):
-    """A display that stops reading (stalled) or reads slowly, over mutual
-    TLS with its own certificate."""
+async def raw_reader(gateway, display, camera, mode, seconds, arrivals=None):
+    """A display that stops reading (stalled), reads slowly, or reads as fast
+    as it can (fast: appends (arrived_us, bytes) of every read to @arrivals),
+    over mutual TLS with its own certificate."""
     ctx = ssl.create_default_context(cafile=os.path.join(gateway.state, "gateway.crt"))
     ctx.load_cert_chain(os.path.join(display.dir, "display.crt"),
                         os.path.join(display.dir, "display.key"))
@@ -445,6 +449,12 @@ async def raw_reader(gateway, display, camera, mode, seconds):
                 if not await reader.read(2048):
                     break
                 await asyncio.sleep(0.1)
+            elif mode == "fast":
+                remaining = deadline - time.monotonic()
+                data = await asyncio.wait_for(reader.read(65536), max(remaining, 0.01))
+                if not data:
+                    break
+                arrivals.append((now_us(), len(data)))
             else:
                 await asyncio.sleep(0.2)
         writer.transport.abort()
@@ -589,6 +599,7 @@ async def main():
     stamp_owner = {}
     cameras, displays, sessions, snapshots, hls_parts = [], [], [], [], []
     impostors, identity_failures, identity_tasks = set(), [], set()
+    witnesses = []  # (display, [(arrived_us, bytes)]) of displays about to lose access
     background = set()
     ok = False
 
@@ -816,12 +827,34 @@ async def main():
                 timeline.set_camera(camera, target, t)
             else:
                 display = rng.choice(live_displays())
+                await witness(display)
                 display.revoked_at = now_us()
                 await gateway.ctl("display", "revoke", str(display.id))
                 # The household gets a new display in its place.
                 replacement = Display(f"disp{len(displays)}", display.household, root)
                 await pair(gateway, replacement)
                 displays.append(replacement)
+
+        async def witness(display):
+            """A live.mp4 reader of @display that reads as fast as it can, so
+            that every byte the gateway sends it after it loses access is
+            counted; returns once it has received some (or after 5 s)."""
+            camera = rng.choice(live_cameras(display.household) or [None])
+            if camera is None:
+                return
+            arrivals = []
+            witnesses.append((display, arrivals))
+            task = asyncio.create_task(raw_reader(gateway, display, camera, "fast", 8,
+                                                  arrivals))
+            background.add(task)
+            task.add_done_callback(background.discard)
+
+            async def receiving():
+                return bool(arrivals) or task.done()
+            try:
+                await wait_until(f"{display.name} to receive {camera.name}", receiving, 5)
+            except RuntimeError:
+                pass
 
         async def snapshot_prober():
             # Beside the schedule, with its own generator: mostly a camera of
@@ -864,6 +897,8 @@ async def main():
                 await asyncio.gather(*identity_tasks)
                 victim = HOUSEHOLDS[-1]
                 faults["household-delete"] += 1
+                for d in live_displays(victim)[:2]:
+                    await witness(d)
                 timeline.household_deleted[victim] = now_us()
                 await gateway.ctl("household", "delete", victim)
             elif faults["replace"] == 0 and elapsed > 0.15:
@@ -1002,6 +1037,14 @@ async def main():
     print(f"frames of another camera than asked: {violations['wrong-camera']}")
     print(f"frames of a device that took a camera's address: {violations['impostor']}")
     print(f"frames after revocation or move past 1 s: {violations['late-after-change']}")
+    late_bytes = 0
+    for display, arrivals in witnesses:
+        deleted = timeline.household_deleted.get(display.household)
+        cut = min(t for t in (display.revoked_at, deleted, float("inf")) if t is not None)
+        late_bytes += sum(n for t, n in arrivals if t > cut + GRACE_US)
+    witnessed = sum(1 for _, arrivals in witnesses if arrivals)
+    print(f"bytes after revocation or household deletion past 1 s: {late_bytes} "
+          f"(live.mp4 readers of {witnessed} displays losing access, reading at full speed)")
     print(f"frames captured before the camera joined the household: "
           f"{violations['captured-before-move']}")
     print("snapshots served and checked: " +
@@ -1026,7 +1069,7 @@ async def main():
     failed = []
     if not ok:
         failed.append("the run did not finish")
-    if sum(violations.values()):
+    if sum(violations.values()) or late_bytes:
         failed.append("isolation violations")
     if identity_failures:
         failed.append("identity faults not handled")
