@@ -68,6 +68,9 @@ camera_url=$(cut -d' ' -f1 "$T/camera.ready")
 cat >"$T/hearthd.conf" <<CONF
 [limits]
 max-connections = 1000
+# Every display of the benchmark connects from 127.0.0.1, all at once.
+max-handshakes = 500
+max-handshakes-per-peer = 500
 max-streams-per-display = 8
 CONF
 (exec "$BIN_HEARTHD" --config "$T/hearthd.conf" --state-dir "$T/state" --plugin-dir "$BUILD/plugins" \
