@@ -26,10 +26,28 @@ streaming() { [ "$(ctl --json camera stats "$cam" | json 'j["state"]')" = stream
 generation() { ctl --json camera stats "$cam" | json 'j["generation"]'; }
 frames_in() { [ -s "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
 ffprobe_live() {
-  ffprobe -v error -cert_file "$(cert_of tv)" -key_file "$(key_of tv)" \
-    -ca_file "$(gateway_cert)" -tls_verify 1 -rw_timeout 20000000 \
-    -select_streams v -show_entries stream=codec_name,codec_tag_string,width,height \
+  ffprobe_as tv -select_streams v -show_entries stream=codec_name,codec_tag_string,width,height \
     -of csv=p=0 -read_intervals %+#5 "$(url "/v1/cameras/$cam/live.mp4")"
+}
+# watch_follow NAME FRAMES: the display checks the camera with --follow in
+# the background, until FRAMES frames (frame log $T/NAME.frames).
+watch_follow() {
+  display tv check "$cam" --follow --frames "$2" --timeout 90 --expect-stamp "$CAM_ID_cam" \
+    --frame-log "$T/$1.frames" >"$T/$1.log" 2>"$T/$1.err" &
+  check_pid=$!
+  PIDS+=($check_pid)
+}
+# followed NAME SIZE FRAMES: it followed, and received FRAMES frames, all
+# stamped by the camera, in order, the last of them SIZE.
+followed() {
+  local rc=0 line
+  wait "$check_pid" || rc=$?
+  [ $rc -eq 0 ] || fail "the display did not follow (exit $rc): $(cat "$T/$1.log" "$T/$1.err")"
+  sed 's/^/#   /' "$T/$1.log"
+  for line in "ok" "frames: $3" "unstamped: 0" "mismatched: 0" "out-of-order: 0" "size: $2"; do
+    grep -qx "$line" "$T/$1.log" || fail "check: no “$line”: $(cat "$T/$1.log")"
+  done
+  grep -q "^reconnects: [1-9]" "$T/$1.log" || fail "the display never asked again: $(cat "$T/$1.log")"
 }
 wait_for 30 "the camera to stream" streaming
 
@@ -39,21 +57,11 @@ gen_before=$(generation)
 
 # --- 1. resolution, inside the session ---------------------------------------
 log "resize"
-display tv check "$cam" --follow --frames 150 --timeout 60 --expect-stamp "$CAM_ID_cam" \
-  --frame-log "$T/resize.frames" >"$T/resize.log" 2>"$T/resize.err" &
-check_pid=$!
-PIDS+=($check_pid)
+watch_follow resize 150
 wait_for 30 "the display to receive 45 frames" frames_in "$T/resize.frames" 45
 kill -USR1 "$CAM_PID_cam"
 wait_for 20 "the gateway to see the new size" grep -q "the video changed to h264 320x180" "$T/hearthd.log"
-rc=0
-wait "$check_pid" || rc=$?
-[ $rc -eq 0 ] || fail "the display did not follow (exit $rc): $(cat "$T/resize.log" "$T/resize.err")"
-sed 's/^/#   /' "$T/resize.log"
-for line in "ok" "frames: 150" "unstamped: 0" "mismatched: 0" "out-of-order: 0" "size: 320x180"; do
-  grep -qx "$line" "$T/resize.log" || fail "check: no “$line”: $(cat "$T/resize.log")"
-done
-grep -q "^reconnects: [1-9]" "$T/resize.log" || fail "the display never asked again: $(cat "$T/resize.log")"
+followed resize 320x180 150
 # The gateway did not go offline or reconnect: the same session went on.
 ! grep -q "is offline" "$T/hearthd.log" || fail "the ingest restarted: $(grep 'is offline' "$T/hearthd.log")"
 [ "$(generation)" != "$gen_before" ] || fail "no new generation"
@@ -76,14 +84,7 @@ awk -v g="$gap_ms" 'BEGIN { exit !(g < 5000) }' || fail "a gap of $gap_ms ms at 
 # A fresh live.mp4: the new init segment.
 ffprobe_live >"$T/after.txt" 2>&1 || fail "ffprobe: $(cat "$T/after.txt")"
 grep -qx "h264,avc1,320,180" "$T/after.txt" || fail "after the change: $(cat "$T/after.txt")"
-# It decodes, without the decoder complaining.
-ffprobe -v error -cert_file "$(cert_of tv)" -key_file "$(key_of tv)" \
-  -ca_file "$(gateway_cert)" -tls_verify 1 -rw_timeout 20000000 \
-  -select_streams v -count_frames -show_entries stream=nb_read_frames \
-  -of csv=p=0 -read_intervals %+#30 "$(url "/v1/cameras/$cam/live.mp4")" \
-  >"$T/decode.txt" 2>"$T/decode.err" || fail "ffprobe could not decode: $(cat "$T/decode.err")"
-[ "$(cat "$T/decode.txt")" -ge 30 ] || fail "ffprobe decoded $(cat "$T/decode.txt") frames"
-! grep -q '^\[h264 @' "$T/decode.err" || fail "the decoder complained: $(cat "$T/decode.err")"
+ffprobe_decodes tv "$cam" 30 h264
 curl_as tv --max-time 10 "$(url /v1/cameras)" >"$T/cameras.json"
 [ "$(json "[j['cameras'][0]['width'], j['cameras'][0]['height']] == [320, 180]" <"$T/cameras.json")" = True ] ||
   fail "camera list: $(cat "$T/cameras.json")"
@@ -104,21 +105,12 @@ log "codec"
 port=${CAM_URL_cam##*:}
 port=${port%%/*}
 gen_h264=$(generation)
-display tv check "$cam" --follow --frames 120 --timeout 90 --expect-stamp "$CAM_ID_cam" \
-  --frame-log "$T/codec.frames" >"$T/codec.log" 2>"$T/codec.err" &
-check_pid=$!
-PIDS+=($check_pid)
+watch_follow codec 120
 wait_for 30 "the display to receive 30 frames" frames_in "$T/codec.frames" 30
 kill -TERM "$CAM_PID_cam"
 wait "$CAM_PID_cam" 2>/dev/null || true
 start_camera hevc --codec h265 --port "$port" --stamp-id "$CAM_ID_cam"
-rc=0
-wait "$check_pid" || rc=$?
-[ $rc -eq 0 ] || fail "the display did not follow (exit $rc): $(cat "$T/codec.log" "$T/codec.err")"
-sed 's/^/#   /' "$T/codec.log"
-for line in "ok" "frames: 120" "unstamped: 0" "mismatched: 0" "out-of-order: 0" "size: 640x360"; do
-  grep -qx "$line" "$T/codec.log" || fail "check: no “$line”: $(cat "$T/codec.log")"
-done
+followed codec 640x360 120
 [ "$(generation)" != "$gen_h264" ] || fail "no new generation"
 ffprobe_live >"$T/hevc.txt" 2>&1 || fail "ffprobe: $(cat "$T/hevc.txt")"
 grep -qx "hevc,hvc1,640,360" "$T/hevc.txt" || fail "after the codec change: $(cat "$T/hevc.txt")"
