@@ -45,7 +45,10 @@
  * again at once, without the error backoff (a new RTSP session; frames until
  * its first keyframe are lost). Other caps changes (new parameter sets of
  * the same size, framerate) stay in the generation: mp4mux takes them, and
- * the parameter sets go in-band before every keyframe anyway.
+ * the parameter sets go in-band before every keyframe anyway. An RTSP camera
+ * that changes codec needs a new DESCRIBE, so it ends the session: that run
+ * ends like any other, and the next run (after the backoff) is a new
+ * generation whose codec is chosen afresh.
  *
  * Admission (invariant 5): with an admit func, each run's first output (the
  * init segment, so rtspsrc has connected and the peer's neighbour-table
