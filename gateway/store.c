@@ -159,21 +159,21 @@ hearth_audit_row_free (HearthAuditRow *a)
 /* SQLite helpers */
 
 static void
-set_store_error (HearthStore *self, GError **error, const char *what)
+store_set_error (HearthStore *self, GError **error, const char *what)
 {
   g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_STORE, "%s: %s", what,
                sqlite3_errmsg (self->db));
 }
 
 static sqlite3_stmt *
-prepare (HearthStore *self, const char *sql, GError **error)
+store_prepare (HearthStore *self, const char *sql, GError **error)
 {
   sqlite3_stmt *stmt = NULL;
 
   if (sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
     g_autofree char *what = g_strdup_printf ("preparing “%s”", sql);
 
-    set_store_error (self, error, what);
+    store_set_error (self, error, what);
     return NULL;
   }
   return stmt;
@@ -186,7 +186,7 @@ prepare (HearthStore *self, const char *sql, GError **error)
  * statement is finalized.
  */
 static gboolean
-bound (HearthStore *self, int rc, GError **error)
+store_bound (HearthStore *self, int rc, GError **error)
 {
   if (rc == SQLITE_OK)
     return TRUE;
@@ -197,18 +197,18 @@ bound (HearthStore *self, int rc, GError **error)
 
 /* Steps a statement that returns no rows. */
 static gboolean
-step_done (HearthStore *self, sqlite3_stmt *stmt, const char *what, GError **error)
+store_step_done (HearthStore *self, sqlite3_stmt *stmt, const char *what, GError **error)
 {
   if (sqlite3_step (stmt) == SQLITE_DONE)
     return TRUE;
-  set_store_error (self, error, what);
+  store_set_error (self, error, what);
   return FALSE;
 }
 
 /* Steps to the next row: TRUE with *has_row set, or FALSE on error. */
 static gboolean
-step_row (HearthStore *self, sqlite3_stmt *stmt, gboolean *has_row,
-          const char *what, GError **error)
+store_step_row (HearthStore *self, sqlite3_stmt *stmt, gboolean *has_row,
+                const char *what, GError **error)
 {
   int rc = sqlite3_step (stmt);
 
@@ -216,16 +216,16 @@ step_row (HearthStore *self, sqlite3_stmt *stmt, gboolean *has_row,
     *has_row = (rc == SQLITE_ROW);
     return TRUE;
   }
-  set_store_error (self, error, what);
+  store_set_error (self, error, what);
   return FALSE;
 }
 
 static gboolean
-exec_sql (HearthStore *self, const char *sql, const char *what, GError **error)
+store_exec (HearthStore *self, const char *sql, const char *what, GError **error)
 {
   if (sqlite3_exec (self->db, sql, NULL, NULL, NULL) == SQLITE_OK)
     return TRUE;
-  set_store_error (self, error, what);
+  store_set_error (self, error, what);
   return FALSE;
 }
 
@@ -233,10 +233,10 @@ exec_sql (HearthStore *self, const char *sql, const char *what, GError **error)
 static gboolean
 query_int (HearthStore *self, const char *sql, gint64 *out, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = prepare (self, sql, error);
+  g_autoptr (sqlite3_stmt) stmt = store_prepare (self, sql, error);
   gboolean has_row;
 
-  if (stmt == NULL || !step_row (self, stmt, &has_row, sql, error))
+  if (stmt == NULL || !store_step_row (self, stmt, &has_row, sql, error))
     return FALSE;
   if (!has_row) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_STORE, "“%s” returned no row", sql);
@@ -247,21 +247,22 @@ query_int (HearthStore *self, const char *sql, gint64 *out, GError **error)
 }
 
 static char *
-column_dup (sqlite3_stmt *stmt, int col)
+store_column_dup (sqlite3_stmt *stmt, int col)
 {
   return g_strdup ((const char *) sqlite3_column_text (stmt, col));
 }
 
 /* Steps @stmt to its end, one element per row. */
 static GPtrArray *
-collect_rows (HearthStore *self, sqlite3_stmt *stmt, gpointer (*from_row) (sqlite3_stmt *),
-              GDestroyNotify free_row, const char *what, GError **error)
+store_collect_rows (HearthStore *self, sqlite3_stmt *stmt,
+                    gpointer (*from_row) (sqlite3_stmt *), GDestroyNotify free_row,
+                    const char *what, GError **error)
 {
   g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func (free_row);
   gboolean has_row;
 
   for (;;) {
-    if (!step_row (self, stmt, &has_row, what, error))
+    if (!store_step_row (self, stmt, &has_row, what, error))
       return NULL;
     if (!has_row)
       return g_steal_pointer (&list);
@@ -272,11 +273,11 @@ collect_rows (HearthStore *self, sqlite3_stmt *stmt, gpointer (*from_row) (sqlit
 /* Transactions */
 
 static gboolean
-tx_begin (HearthStore *self, GError **error)
+store_tx_begin (HearthStore *self, GError **error)
 {
   /* IMMEDIATE: take the write lock now (waiting up to the busy timeout), so
    * what the transaction reads cannot change before it writes. */
-  return exec_sql (self, "BEGIN IMMEDIATE", "starting a transaction", error);
+  return store_exec (self, "BEGIN IMMEDIATE", "starting a transaction", error);
 }
 
 static void
@@ -289,7 +290,7 @@ tx_rollback (HearthStore *self)
 static gboolean
 tx_commit (HearthStore *self, GError **error)
 {
-  if (exec_sql (self, "COMMIT", "committing a transaction", error))
+  if (store_exec (self, "COMMIT", "committing a transaction", error))
     return TRUE;
   tx_rollback (self);
   return FALSE;
@@ -297,7 +298,7 @@ tx_commit (HearthStore *self, GError **error)
 
 /* Commits when the work went well (@ok), else rolls back. */
 static gboolean
-tx_finish (HearthStore *self, gboolean ok, GError **error)
+store_tx_finish (HearthStore *self, gboolean ok, GError **error)
 {
   if (ok)
     return tx_commit (self, error);
@@ -329,7 +330,7 @@ unichar_is_clean (gunichar c)
  * control characters, line breaks or bidi overrides.
  */
 static gboolean
-validate_text (const char *what, const char *value, gsize max_bytes, GError **error)
+store_validate_text (const char *what, const char *value, gsize max_bytes, GError **error)
 {
   gsize len;
 
@@ -358,9 +359,9 @@ validate_text (const char *what, const char *value, gsize max_bytes, GError **er
 }
 
 static gboolean
-validate_name (const char *what, const char *name, GError **error)
+store_validate_name (const char *what, const char *name, GError **error)
 {
-  return validate_text (what, name, NAME_MAX_BYTES, error);
+  return store_validate_text (what, name, NAME_MAX_BYTES, error);
 }
 
 static gboolean
@@ -377,26 +378,26 @@ fingerprint_is_valid (const char *fingerprint)
 
 /* Audit rows: written inside the caller's transaction when there is one. */
 static gboolean
-audit_insert (HearthStore *self, const char *kind, gint64 household_id,
-              const char *detail, GError **error)
+store_audit_insert (HearthStore *self, const char *kind, gint64 household_id,
+                    const char *detail, GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt = NULL;
   g_autofree char *valid_detail = g_utf8_make_valid (detail != NULL ? detail : "", -1);
 
-  stmt = prepare (self,
-                  "INSERT INTO audit (at, kind, household_id, detail) "
-                  "VALUES (?1, ?2, ?3, ?4)", error);
+  stmt = store_prepare (self,
+                        "INSERT INTO audit (at, kind, household_id, detail) "
+                        "VALUES (?1, ?2, ?3, ?4)", error);
   if (stmt == NULL)
     return FALSE;
-  if (!bound (self,
-              sqlite3_bind_int64 (stmt, 1, g_get_real_time ()) |
-              sqlite3_bind_text (stmt, 2, kind, -1, SQLITE_STATIC) |
-              (household_id != 0 ? sqlite3_bind_int64 (stmt, 3, household_id)
-                                 : sqlite3_bind_null (stmt, 3)) |
-              sqlite3_bind_text (stmt, 4, valid_detail, -1, SQLITE_STATIC),
-              error))
+  if (!store_bound (self,
+                    sqlite3_bind_int64 (stmt, 1, g_get_real_time ()) |
+                    sqlite3_bind_text (stmt, 2, kind, -1, SQLITE_STATIC) |
+                    (household_id != 0 ? sqlite3_bind_int64 (stmt, 3, household_id)
+                                       : sqlite3_bind_null (stmt, 3)) |
+                    sqlite3_bind_text (stmt, 4, valid_detail, -1, SQLITE_STATIC),
+                    error))
     return FALSE;
-  return step_done (self, stmt, "writing an audit row", error);
+  return store_step_done (self, stmt, "writing an audit row", error);
 }
 
 /* Opening and migrations */
@@ -483,7 +484,7 @@ store_open_file (HearthStore *self, GError **error)
       g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_STORE, "cannot open: out of memory");
       return FALSE;
     }
-    set_store_error (self, error, "cannot open");
+    store_set_error (self, error, "cannot open");
     return FALSE;
   }
   return TRUE;
@@ -502,8 +503,8 @@ store_configure (HearthStore *self, GError **error)
   /* No writable_schema tricks or other schema-corrupting statements. */
   sqlite3_db_config (self->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 
-  stmt = prepare (self, "PRAGMA journal_mode = WAL", error);
-  if (stmt == NULL || !step_row (self, stmt, &has_row, "setting WAL mode", error))
+  stmt = store_prepare (self, "PRAGMA journal_mode = WAL", error);
+  if (stmt == NULL || !store_step_row (self, stmt, &has_row, "setting WAL mode", error))
     return FALSE;
   mode = has_row ? (const char *) sqlite3_column_text (stmt, 0) : NULL;
   if (g_strcmp0 (mode, "wal") != 0) {
@@ -513,8 +514,8 @@ store_configure (HearthStore *self, GError **error)
     return FALSE;
   }
 
-  if (!exec_sql (self, "PRAGMA synchronous = NORMAL", "setting synchronous mode", error) ||
-      !exec_sql (self, "PRAGMA foreign_keys = ON", "enabling foreign keys", error) ||
+  if (!store_exec (self, "PRAGMA synchronous = NORMAL", "setting synchronous mode", error) ||
+      !store_exec (self, "PRAGMA foreign_keys = ON", "enabling foreign keys", error) ||
       !query_int (self, "PRAGMA foreign_keys", &foreign_keys, error))
     return FALSE;
   if (foreign_keys != 1) {
@@ -561,9 +562,9 @@ apply_migration_in_tx (HearthStore *self, const HearthMigration *migration,
   }
 
   /* A migration that rebuilds a table must leave every reference intact. */
-  check = prepare (self, "PRAGMA foreign_key_check", error);
+  check = store_prepare (self, "PRAGMA foreign_key_check", error);
   if (check == NULL ||
-      !step_row (self, check, &violation, "checking foreign keys", error))
+      !store_step_row (self, check, &violation, "checking foreign keys", error))
     return FALSE;
   if (violation) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_STORE,
@@ -574,7 +575,7 @@ apply_migration_in_tx (HearthStore *self, const HearthMigration *migration,
   }
 
   bump = g_strdup_printf ("PRAGMA user_version = %d", version);
-  return exec_sql (self, bump, "setting the schema version", error);
+  return store_exec (self, bump, "setting the schema version", error);
 }
 
 static gboolean
@@ -601,13 +602,13 @@ store_migrate (HearthStore *self, const HearthMigration *migrations,
     if (version > 0)
       g_message ("Migrating %s from schema version %" G_GINT64_FORMAT " to %u",
                  self->path, version, n_migrations);
-    if (!tx_begin (self, error))
+    if (!store_tx_begin (self, error))
       return FALSE;
     for (guint i = (guint) MAX (version, 0); ok && i < n_migrations; i++) {
       g_debug ("Applying migration %s", migrations[i].name);
       ok = apply_migration_in_tx (self, &migrations[i], (int) i + 1, error);
     }
-    if (!tx_finish (self, ok, error))
+    if (!store_tx_finish (self, ok, error))
       return FALSE;
   }
 
@@ -732,9 +733,9 @@ household_from_row (sqlite3_stmt *stmt)
   HearthHousehold *h = g_new0 (HearthHousehold, 1);
 
   h->id = sqlite3_column_int64 (stmt, 0);
-  h->name = column_dup (stmt, 1);
-  h->ca_cert_pem = column_dup (stmt, 2);
-  h->ca_key_pem = column_dup (stmt, 3);
+  h->name = store_column_dup (stmt, 1);
+  h->ca_cert_pem = store_column_dup (stmt, 2);
+  h->ca_key_pem = store_column_dup (stmt, 3);
   h->created = sqlite3_column_int64 (stmt, 4);
   return h;
 }
@@ -748,16 +749,16 @@ household_add_in_tx (HearthStore *self, const char *name, const char *ca_cert_pe
   gint64 id;
   int rc;
 
-  stmt = prepare (self,
-                  "INSERT INTO households (name, ca_cert_pem, ca_key_pem, created) "
-                  "VALUES (?1, ?2, ?3, ?4)", error);
+  stmt = store_prepare (self,
+                        "INSERT INTO households (name, ca_cert_pem, ca_key_pem, created) "
+                        "VALUES (?1, ?2, ?3, ?4)", error);
   if (stmt == NULL ||
-      !bound (self,
-              sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (stmt, 2, ca_cert_pem, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (stmt, 3, ca_key_pem, -1, SQLITE_STATIC) |
-              sqlite3_bind_int64 (stmt, 4, g_get_real_time () / G_USEC_PER_SEC),
-              error))
+      !store_bound (self,
+                    sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (stmt, 2, ca_cert_pem, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (stmt, 3, ca_key_pem, -1, SQLITE_STATIC) |
+                    sqlite3_bind_int64 (stmt, 4, g_get_real_time () / G_USEC_PER_SEC),
+                    error))
     return 0;
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_CONSTRAINT_UNIQUE) {
@@ -766,13 +767,13 @@ household_add_in_tx (HearthStore *self, const char *name, const char *ca_cert_pe
     return 0;
   }
   if (rc != SQLITE_DONE) {
-    set_store_error (self, error, "adding a household");
+    store_set_error (self, error, "adding a household");
     return 0;
   }
   id = sqlite3_last_insert_rowid (self->db);
 
   detail = g_strdup_printf ("household %" G_GINT64_FORMAT " “%s” added", id, name);
-  if (!audit_insert (self, "household-add", id, detail, error))
+  if (!store_audit_insert (self, "household-add", id, detail, error))
     return 0;
   return id;
 }
@@ -790,7 +791,7 @@ hearth_store_household_add (HearthStore *self, const char *name,
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), 0);
 
-  if (!validate_name ("household name", name, error))
+  if (!store_validate_name ("household name", name, error))
     return 0;
   if (ca_cert_pem == NULL || *ca_cert_pem == '\0' ||
       ca_key_pem == NULL || *ca_key_pem == '\0') {
@@ -799,10 +800,10 @@ hearth_store_household_add (HearthStore *self, const char *name,
     return 0;
   }
 
-  if (!tx_begin (self, error))
+  if (!store_tx_begin (self, error))
     return 0;
   id = household_add_in_tx (self, name, ca_cert_pem, ca_key_pem, error);
-  return tx_finish (self, id != 0, error) ? id : 0;
+  return store_tx_finish (self, id != 0, error) ? id : 0;
 }
 
 /**
@@ -817,10 +818,10 @@ hearth_store_household_get (HearthStore *self, gint64 id, GError **error)
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
-  stmt = prepare (self, HOUSEHOLD_SELECT " WHERE id = ?1", error);
+  stmt = store_prepare (self, HOUSEHOLD_SELECT " WHERE id = ?1", error);
   if (stmt == NULL ||
-      !bound (self, sqlite3_bind_int64 (stmt, 1, id), error) ||
-      !step_row (self, stmt, &has_row, "reading a household", error))
+      !store_bound (self, sqlite3_bind_int64 (stmt, 1, id), error) ||
+      !store_step_row (self, stmt, &has_row, "reading a household", error))
     return NULL;
   if (!has_row) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
@@ -843,13 +844,13 @@ hearth_store_household_get_by_name (HearthStore *self, const char *name,
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
-  if (!validate_name ("household name", name, error))
+  if (!store_validate_name ("household name", name, error))
     return NULL;
 
-  stmt = prepare (self, HOUSEHOLD_SELECT " WHERE name = ?1", error);
+  stmt = store_prepare (self, HOUSEHOLD_SELECT " WHERE name = ?1", error);
   if (stmt == NULL ||
-      !bound (self, sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC), error) ||
-      !step_row (self, stmt, &has_row, "reading a household", error))
+      !store_bound (self, sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC), error) ||
+      !store_step_row (self, stmt, &has_row, "reading a household", error))
     return NULL;
   if (!has_row) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
@@ -870,11 +871,12 @@ hearth_store_household_list (HearthStore *self, GError **error)
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
-  stmt = prepare (self, HOUSEHOLD_SELECT " ORDER BY id", error);
+  stmt = store_prepare (self, HOUSEHOLD_SELECT " ORDER BY id", error);
   if (stmt == NULL)
     return NULL;
-  return collect_rows (self, stmt, household_from_row, (GDestroyNotify) hearth_household_free,
-                       "listing households", error);
+  return store_collect_rows (self, stmt, household_from_row,
+                             (GDestroyNotify) hearth_household_free,
+                             "listing households", error);
 }
 
 static gboolean
@@ -890,14 +892,15 @@ household_delete_in_tx (HearthStore *self, const char *name, GError **error)
   if (household == NULL)
     return FALSE;
 
-  count = prepare (self,
-                   "SELECT (SELECT count(*) FROM cameras WHERE household_id = ?1), "
-                   "       (SELECT count(*) FROM displays WHERE household_id = ?1), "
-                   "       (SELECT count(*) FROM pairing_windows WHERE household_id = ?1)",
-                   error);
+  count = store_prepare (
+      self,
+      "SELECT (SELECT count(*) FROM cameras WHERE household_id = ?1), "
+      "       (SELECT count(*) FROM displays WHERE household_id = ?1), "
+      "       (SELECT count(*) FROM pairing_windows WHERE household_id = ?1)",
+      error);
   if (count == NULL ||
-      !bound (self, sqlite3_bind_int64 (count, 1, household->id), error) ||
-      !step_row (self, count, &has_row, "counting a household's rows", error))
+      !store_bound (self, sqlite3_bind_int64 (count, 1, household->id), error) ||
+      !store_step_row (self, count, &has_row, "counting a household's rows", error))
     return FALSE;
   detail = g_strdup_printf ("household %" G_GINT64_FORMAT " “%s” deleted with %"
                             G_GINT64_FORMAT " cameras, %" G_GINT64_FORMAT
@@ -908,13 +911,13 @@ household_delete_in_tx (HearthStore *self, const char *name, GError **error)
                             (gint64) sqlite3_column_int64 (count, 2));
 
   /* Cameras, displays and pairing windows go with it (ON DELETE CASCADE). */
-  del = prepare (self, "DELETE FROM households WHERE id = ?1", error);
+  del = store_prepare (self, "DELETE FROM households WHERE id = ?1", error);
   if (del == NULL ||
-      !bound (self, sqlite3_bind_int64 (del, 1, household->id), error) ||
-      !step_done (self, del, "deleting a household", error))
+      !store_bound (self, sqlite3_bind_int64 (del, 1, household->id), error) ||
+      !store_step_done (self, del, "deleting a household", error))
     return FALSE;
 
-  return audit_insert (self, "household-delete", household->id, detail, error);
+  return store_audit_insert (self, "household-delete", household->id, detail, error);
 }
 
 /**
@@ -927,10 +930,10 @@ hearth_store_household_delete (HearthStore *self, const char *name, GError **err
 {
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  if (!validate_name ("household name", name, error))
+  if (!store_validate_name ("household name", name, error))
     return FALSE;
-  return tx_begin (self, error) &&
-         tx_finish (self, household_delete_in_tx (self, name, error), error);
+  return store_tx_begin (self, error) &&
+         store_tx_finish (self, household_delete_in_tx (self, name, error), error);
 }
 
 /* Cameras */
@@ -947,22 +950,22 @@ camera_from_row (sqlite3_stmt *stmt)
 {
   HearthCameraRow *c = g_new0 (HearthCameraRow, 1);
 
-  c->id = column_dup (stmt, 0);
+  c->id = store_column_dup (stmt, 0);
   c->household_id = sqlite3_column_int64 (stmt, 1);
-  c->household = column_dup (stmt, 2);
-  c->name = column_dup (stmt, 3);
-  c->url = column_dup (stmt, 4);
+  c->household = store_column_dup (stmt, 2);
+  c->name = store_column_dup (stmt, 3);
+  c->url = store_column_dup (stmt, 4);
   c->created = sqlite3_column_int64 (stmt, 5);
-  c->plugin = column_dup (stmt, 6);
-  c->evidence.mdns_type = column_dup (stmt, 7);
-  c->evidence.mdns_name = column_dup (stmt, 8);
-  c->evidence.txt_id = column_dup (stmt, 9);
-  c->evidence.txt_serial = column_dup (stmt, 10);
-  c->evidence.txt_mac = column_dup (stmt, 11);
-  c->evidence.neighbour_mac = column_dup (stmt, 12);
-  c->evidence.cert_fp = column_dup (stmt, 13);
+  c->plugin = store_column_dup (stmt, 6);
+  c->evidence.mdns_type = store_column_dup (stmt, 7);
+  c->evidence.mdns_name = store_column_dup (stmt, 8);
+  c->evidence.txt_id = store_column_dup (stmt, 9);
+  c->evidence.txt_serial = store_column_dup (stmt, 10);
+  c->evidence.txt_mac = store_column_dup (stmt, 11);
+  c->evidence.neighbour_mac = store_column_dup (stmt, 12);
+  c->evidence.cert_fp = store_column_dup (stmt, 13);
   c->quarantined_at = sqlite3_column_int64 (stmt, 14);
-  c->quarantine_reason = column_dup (stmt, 15);
+  c->quarantine_reason = store_column_dup (stmt, 15);
   c->has_credentials = sqlite3_column_int (stmt, 16) != 0;
   return c;
 }
@@ -998,7 +1001,8 @@ validate_evidence (const HearthCameraEvidence *e, GError **error)
         return FALSE;
       }
   }
-  return e->mdns_name == NULL || validate_text ("mDNS instance name", e->mdns_name, 63, error);
+  return e->mdns_name == NULL ||
+         store_validate_text ("mDNS instance name", e->mdns_name, 63, error);
 }
 
 static gboolean
@@ -1014,30 +1018,30 @@ camera_add_in_tx (HearthStore *self, const char *id, gint64 household_id,
 
   if (e == NULL)
     e = &none;
-  stmt = prepare (self,
-                  "INSERT INTO cameras (id, household_id, name, url, created, plugin, "
-                  "mdns_type, mdns_name, txt_id, txt_serial, txt_mac, neighbour_mac, "
-                  "cert_fp, username, password) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                  "?14, ?15)", error);
+  stmt = store_prepare (self,
+                        "INSERT INTO cameras (id, household_id, name, url, created, plugin, "
+                        "mdns_type, mdns_name, txt_id, txt_serial, txt_mac, neighbour_mac, "
+                        "cert_fp, username, password) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                        "?14, ?15)", error);
   if (stmt == NULL ||
-      !bound (self,
-              sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC) |
-              sqlite3_bind_int64 (stmt, 2, household_id) |
-              sqlite3_bind_text (stmt, 3, name, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (stmt, 4, url, -1, SQLITE_STATIC) |
-              sqlite3_bind_int64 (stmt, 5, g_get_real_time () / G_USEC_PER_SEC) |
-              sqlite3_bind_text (stmt, 6, plugin, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (stmt, 7, e->mdns_type, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (stmt, 8, e->mdns_name, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (stmt, 9, e->txt_id, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (stmt, 10, e->txt_serial, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (stmt, 11, e->txt_mac, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (stmt, 12, e->neighbour_mac, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (stmt, 13, e->cert_fp, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (stmt, 14, username, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (stmt, 15, password, -1, SQLITE_STATIC),
-              error))
+      !store_bound (self,
+                    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC) |
+                    sqlite3_bind_int64 (stmt, 2, household_id) |
+                    sqlite3_bind_text (stmt, 3, name, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (stmt, 4, url, -1, SQLITE_STATIC) |
+                    sqlite3_bind_int64 (stmt, 5, g_get_real_time () / G_USEC_PER_SEC) |
+                    sqlite3_bind_text (stmt, 6, plugin, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (stmt, 7, e->mdns_type, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (stmt, 8, e->mdns_name, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (stmt, 9, e->txt_id, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (stmt, 10, e->txt_serial, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (stmt, 11, e->txt_mac, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (stmt, 12, e->neighbour_mac, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (stmt, 13, e->cert_fp, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (stmt, 14, username, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (stmt, 15, password, -1, SQLITE_STATIC),
+                    error))
     return FALSE;
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
@@ -1046,7 +1050,7 @@ camera_add_in_tx (HearthStore *self, const char *id, gint64 household_id,
     return FALSE;
   }
   if (rc != SQLITE_DONE) {
-    set_store_error (self, error, "adding a camera");
+    store_set_error (self, error, "adding a camera");
     return FALSE;
   }
 
@@ -1055,16 +1059,18 @@ camera_add_in_tx (HearthStore *self, const char *id, gint64 household_id,
                               e->mdns_type ? e->mdns_type : "mDNS", e->mdns_name);
   else
     detail = g_strdup_printf ("camera %s “%s” added", id, name);
-  return audit_insert (self, e->mdns_name != NULL ? "camera-adopt" : "camera-add",
-                       household_id, detail, error);
+  return store_audit_insert (self, e->mdns_name != NULL ? "camera-adopt" : "camera-add",
+                             household_id, detail, error);
 }
 
 /* Credentials: 1..256 bytes of UTF-8 without control characters. */
 static gboolean
 validate_credentials (const char *username, const char *password, GError **error)
 {
-  return (username == NULL || validate_text ("camera user name", username, 256, error)) &&
-         (password == NULL || validate_text ("camera password", password, 256, error));
+  return (username == NULL ||
+          store_validate_text ("camera user name", username, 256, error)) &&
+         (password == NULL ||
+          store_validate_text ("camera password", password, 256, error));
 }
 
 /**
@@ -1103,18 +1109,18 @@ hearth_store_camera_adopt (HearthStore *self, gint64 household_id,
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
-  if (!validate_name ("camera name", name, error) ||
-      !validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
-      (plugin != NULL && !validate_name ("camera driver", plugin, error)) ||
+  if (!store_validate_name ("camera name", name, error) ||
+      !store_validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
+      (plugin != NULL && !store_validate_name ("camera driver", plugin, error)) ||
       (evidence != NULL && !validate_evidence (evidence, error)) ||
       !validate_credentials (username, password, error))
     return NULL;
 
   id = g_uuid_string_random ();
-  if (!tx_begin (self, error) ||
-      !tx_finish (self, camera_add_in_tx (self, id, household_id, name, url, plugin,
-                                          evidence, username, password, error),
-                  error))
+  if (!store_tx_begin (self, error) ||
+      !store_tx_finish (self, camera_add_in_tx (self, id, household_id, name, url, plugin,
+                                                evidence, username, password, error),
+                        error))
     return NULL;
   return g_steal_pointer (&id);
 }
@@ -1146,10 +1152,10 @@ hearth_store_camera_get (HearthStore *self, const char *id, GError **error)
     return NULL;
   }
 
-  stmt = prepare (self, CAMERA_SELECT " WHERE c.id = ?1", error);
+  stmt = store_prepare (self, CAMERA_SELECT " WHERE c.id = ?1", error);
   if (stmt == NULL ||
-      !bound (self, sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC), error) ||
-      !step_row (self, stmt, &has_row, "reading a camera", error))
+      !store_bound (self, sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC), error) ||
+      !store_step_row (self, stmt, &has_row, "reading a camera", error))
     return NULL;
   if (!has_row) {
     set_no_camera_error (id, error);
@@ -1170,12 +1176,13 @@ hearth_store_camera_list (HearthStore *self, gint64 household_id, GError **error
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
-  stmt = prepare (self, CAMERA_SELECT
-                  " WHERE ?1 = 0 OR c.household_id = ?1 ORDER BY c.rowid", error);
-  if (stmt == NULL || !bound (self, sqlite3_bind_int64 (stmt, 1, household_id), error))
+  stmt = store_prepare (self, CAMERA_SELECT
+                        " WHERE ?1 = 0 OR c.household_id = ?1 ORDER BY c.rowid", error);
+  if (stmt == NULL || !store_bound (self, sqlite3_bind_int64 (stmt, 1, household_id), error))
     return NULL;
-  return collect_rows (self, stmt, camera_from_row, (GDestroyNotify) hearth_camera_row_free,
-                       "listing cameras", error);
+  return store_collect_rows (self, stmt, camera_from_row,
+                             (GDestroyNotify) hearth_camera_row_free,
+                             "listing cameras", error);
 }
 
 static gboolean
@@ -1189,14 +1196,14 @@ camera_remove_in_tx (HearthStore *self, const char *id, GError **error)
   if (camera == NULL)
     return FALSE;
 
-  stmt = prepare (self, "DELETE FROM cameras WHERE id = ?1", error);
+  stmt = store_prepare (self, "DELETE FROM cameras WHERE id = ?1", error);
   if (stmt == NULL ||
-      !bound (self, sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC), error) ||
-      !step_done (self, stmt, "removing a camera", error))
+      !store_bound (self, sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC), error) ||
+      !store_step_done (self, stmt, "removing a camera", error))
     return FALSE;
 
   detail = g_strdup_printf ("camera %s “%s” removed", camera->id, camera->name);
-  return audit_insert (self, "camera-remove", camera->household_id, detail, error);
+  return store_audit_insert (self, "camera-remove", camera->household_id, detail, error);
 }
 
 /**
@@ -1208,8 +1215,8 @@ hearth_store_camera_remove (HearthStore *self, const char *id, GError **error)
 {
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  return tx_begin (self, error) &&
-         tx_finish (self, camera_remove_in_tx (self, id, error), error);
+  return store_tx_begin (self, error) &&
+         store_tx_finish (self, camera_remove_in_tx (self, id, error), error);
 }
 
 static gboolean
@@ -1228,18 +1235,18 @@ camera_move_in_tx (HearthStore *self, const char *id, gint64 household_id,
   if (to == NULL)
     return FALSE;
 
-  stmt = prepare (self, "UPDATE cameras SET household_id = ?2 WHERE id = ?1", error);
+  stmt = store_prepare (self, "UPDATE cameras SET household_id = ?2 WHERE id = ?1", error);
   if (stmt == NULL ||
-      !bound (self, sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC) |
-                    sqlite3_bind_int64 (stmt, 2, household_id), error) ||
-      !step_done (self, stmt, "moving a camera", error))
+      !store_bound (self, sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC) |
+                          sqlite3_bind_int64 (stmt, 2, household_id), error) ||
+      !store_step_done (self, stmt, "moving a camera", error))
     return FALSE;
 
   detail = g_strdup_printf ("camera %s “%s” moved from household “%s” to “%s”",
                             camera->id, camera->name, camera->household, to->name);
   /* Both households see the move in their audit trail. */
-  return audit_insert (self, "camera-move", camera->household_id, detail, error) &&
-         audit_insert (self, "camera-move", household_id, detail, error);
+  return store_audit_insert (self, "camera-move", camera->household_id, detail, error) &&
+         store_audit_insert (self, "camera-move", household_id, detail, error);
 }
 
 /**
@@ -1253,8 +1260,8 @@ hearth_store_camera_move (HearthStore *self, const char *id, gint64 household_id
 {
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  return tx_begin (self, error) &&
-         tx_finish (self, camera_move_in_tx (self, id, household_id, error), error);
+  return store_tx_begin (self, error) &&
+         store_tx_finish (self, camera_move_in_tx (self, id, household_id, error), error);
 }
 
 /*
@@ -1273,21 +1280,22 @@ camera_update (HearthStore *self, const char *id, const char *sql,
   int rc;
   gboolean ok;
 
-  if (!tx_begin (self, error))
+  if (!store_tx_begin (self, error))
     return FALSE;
   camera = hearth_store_camera_get (self, id, error);
-  ok = camera != NULL && (stmt = prepare (self, sql, error)) != NULL;
+  ok = camera != NULL && (stmt = store_prepare (self, sql, error)) != NULL;
   rc = ok ? sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC) : SQLITE_OK;
   for (gsize i = 0; ok && i < n_params; i++)
     rc |= sqlite3_bind_text (stmt, (int) i + 2, params[i], -1, SQLITE_STATIC);
-  ok = ok && bound (self, rc, error) && step_done (self, stmt, "updating a camera", error);
+  ok = ok && store_bound (self, rc, error) &&
+       store_step_done (self, stmt, "updating a camera", error);
   /* A WHERE that matched nothing (e.g. already quarantined) changes nothing
    * and is not audited. */
   if (ok && sqlite3_changes (self->db) > 0) {
     detail = g_strdup_printf ("camera %s “%s” %s", camera->id, camera->name, what);
-    ok = audit_insert (self, kind, camera->household_id, detail, error);
+    ok = store_audit_insert (self, kind, camera->household_id, detail, error);
   }
-  return tx_finish (self, ok, error);
+  return store_tx_finish (self, ok, error);
 }
 
 /**
@@ -1303,7 +1311,7 @@ hearth_store_camera_readopt (HearthStore *self, const char *id, const char *url,
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  if (!validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
+  if (!store_validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
       !validate_evidence (e, error))
     return FALSE;
   return camera_update (self, id,
@@ -1329,7 +1337,7 @@ hearth_store_camera_follow (HearthStore *self, const char *id, const char *url,
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  if (!validate_text ("camera URL", url, URL_MAX_BYTES, error))
+  if (!store_validate_text ("camera URL", url, URL_MAX_BYTES, error))
     return FALSE;
   redacted = hearth_url_redact (url);
   what = g_strdup_printf ("followed to %s", redacted);
@@ -1351,7 +1359,7 @@ hearth_store_camera_quarantine (HearthStore *self, const char *id,
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  if (!validate_text ("quarantine reason", reason, 512, error))
+  if (!store_validate_text ("quarantine reason", reason, 512, error))
     return FALSE;
   what = g_strdup_printf ("quarantined: %s", reason);
   return camera_update (self, id,
@@ -1400,17 +1408,17 @@ hearth_store_camera_get_credentials (HearthStore *self, const char *id,
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
   *username = *password = NULL;
-  stmt = prepare (self, "SELECT username, password FROM cameras WHERE id = ?1", error);
+  stmt = store_prepare (self, "SELECT username, password FROM cameras WHERE id = ?1", error);
   if (stmt == NULL ||
-      !bound (self, sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC), error) ||
-      !step_row (self, stmt, &has_row, "reading camera credentials", error))
+      !store_bound (self, sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC), error) ||
+      !store_step_row (self, stmt, &has_row, "reading camera credentials", error))
     return FALSE;
   if (!has_row) {
     set_no_camera_error (id, error);
     return FALSE;
   }
-  *username = column_dup (stmt, 0);
-  *password = column_dup (stmt, 1);
+  *username = store_column_dup (stmt, 0);
+  *password = store_column_dup (stmt, 1);
   return TRUE;
 }
 
@@ -1428,10 +1436,10 @@ display_from_row (sqlite3_stmt *stmt)
 
   d->id = sqlite3_column_int64 (stmt, 0);
   d->household_id = sqlite3_column_int64 (stmt, 1);
-  d->household = column_dup (stmt, 2);
-  d->name = column_dup (stmt, 3);
-  d->fingerprint = column_dup (stmt, 4);
-  d->cert_pem = column_dup (stmt, 5);
+  d->household = store_column_dup (stmt, 2);
+  d->name = store_column_dup (stmt, 3);
+  d->fingerprint = store_column_dup (stmt, 4);
+  d->cert_pem = store_column_dup (stmt, 5);
   d->created = sqlite3_column_int64 (stmt, 6);
   d->revoked_at = sqlite3_column_int64 (stmt, 7);
   return d;
@@ -1449,12 +1457,13 @@ hearth_store_display_list (HearthStore *self, gint64 household_id, GError **erro
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
-  stmt = prepare (self, DISPLAY_SELECT
-                  " WHERE ?1 = 0 OR d.household_id = ?1 ORDER BY d.id", error);
-  if (stmt == NULL || !bound (self, sqlite3_bind_int64 (stmt, 1, household_id), error))
+  stmt = store_prepare (self, DISPLAY_SELECT
+                        " WHERE ?1 = 0 OR d.household_id = ?1 ORDER BY d.id", error);
+  if (stmt == NULL || !store_bound (self, sqlite3_bind_int64 (stmt, 1, household_id), error))
     return NULL;
-  return collect_rows (self, stmt, display_from_row, (GDestroyNotify) hearth_display_row_free,
-                       "listing displays", error);
+  return store_collect_rows (self, stmt, display_from_row,
+                             (GDestroyNotify) hearth_display_row_free,
+                             "listing displays", error);
 }
 
 /**
@@ -1469,10 +1478,10 @@ hearth_store_display_get (HearthStore *self, gint64 id, GError **error)
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
-  stmt = prepare (self, DISPLAY_SELECT " WHERE d.id = ?1", error);
+  stmt = store_prepare (self, DISPLAY_SELECT " WHERE d.id = ?1", error);
   if (stmt == NULL ||
-      !bound (self, sqlite3_bind_int64 (stmt, 1, id), error) ||
-      !step_row (self, stmt, &has_row, "reading a display", error))
+      !store_bound (self, sqlite3_bind_int64 (stmt, 1, id), error) ||
+      !store_step_row (self, stmt, &has_row, "reading a display", error))
     return NULL;
   if (!has_row) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
@@ -1497,10 +1506,11 @@ hearth_store_display_get_by_fingerprint (HearthStore *self, const char *fingerpr
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
   if (fingerprint_is_valid (fingerprint)) {
-    stmt = prepare (self, DISPLAY_SELECT " WHERE d.fingerprint = ?1", error);
+    stmt = store_prepare (self, DISPLAY_SELECT " WHERE d.fingerprint = ?1", error);
     if (stmt == NULL ||
-        !bound (self, sqlite3_bind_text (stmt, 1, fingerprint, -1, SQLITE_STATIC), error) ||
-        !step_row (self, stmt, &has_row, "reading a display", error))
+        !store_bound (self, sqlite3_bind_text (stmt, 1, fingerprint, -1, SQLITE_STATIC),
+                      error) ||
+        !store_step_row (self, stmt, &has_row, "reading a display", error))
       return NULL;
   }
   if (!has_row) {
@@ -1524,18 +1534,18 @@ display_revoke_in_tx (HearthStore *self, gint64 id, GError **error)
   if (display->revoked_at != 0)
     return TRUE;  /* already revoked: keep the first time */
 
-  stmt = prepare (self, "UPDATE displays SET revoked_at = ?2 WHERE id = ?1", error);
+  stmt = store_prepare (self, "UPDATE displays SET revoked_at = ?2 WHERE id = ?1", error);
   if (stmt == NULL ||
-      !bound (self,
-              sqlite3_bind_int64 (stmt, 1, id) |
-              sqlite3_bind_int64 (stmt, 2, g_get_real_time () / G_USEC_PER_SEC),
-              error) ||
-      !step_done (self, stmt, "revoking a display", error))
+      !store_bound (self,
+                    sqlite3_bind_int64 (stmt, 1, id) |
+                    sqlite3_bind_int64 (stmt, 2, g_get_real_time () / G_USEC_PER_SEC),
+                    error) ||
+      !store_step_done (self, stmt, "revoking a display", error))
     return FALSE;
 
   detail = g_strdup_printf ("display %" G_GINT64_FORMAT " “%s” revoked",
                             display->id, display->name);
-  return audit_insert (self, "revoke", display->household_id, detail, error);
+  return store_audit_insert (self, "revoke", display->household_id, detail, error);
 }
 
 /**
@@ -1548,8 +1558,8 @@ hearth_store_display_revoke (HearthStore *self, gint64 id, GError **error)
 {
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  return tx_begin (self, error) &&
-         tx_finish (self, display_revoke_in_tx (self, id, error), error);
+  return store_tx_begin (self, error) &&
+         store_tx_finish (self, display_revoke_in_tx (self, id, error), error);
 }
 
 /* Pairing windows */
@@ -1565,17 +1575,17 @@ pairing_window_add_in_tx (HearthStore *self, gint64 household_id,
   g_autofree char *detail = NULL;
   int rc;
 
-  stmt = prepare (self,
-                  "INSERT INTO pairing_windows "
-                  "  (household_id, token_hash, expires_at, uses_left, created) "
-                  "VALUES (?1, ?2, ?3, 1, ?4)", error);
+  stmt = store_prepare (self,
+                        "INSERT INTO pairing_windows "
+                        "  (household_id, token_hash, expires_at, uses_left, created) "
+                        "VALUES (?1, ?2, ?3, 1, ?4)", error);
   if (stmt == NULL ||
-      !bound (self,
-              sqlite3_bind_int64 (stmt, 1, household_id) |
-              sqlite3_bind_blob (stmt, 2, token_hash, TOKEN_HASH_LEN, SQLITE_STATIC) |
-              sqlite3_bind_int64 (stmt, 3, expires_at_us) |
-              sqlite3_bind_int64 (stmt, 4, g_get_real_time () / G_USEC_PER_SEC),
-              error))
+      !store_bound (self,
+                    sqlite3_bind_int64 (stmt, 1, household_id) |
+                    sqlite3_bind_blob (stmt, 2, token_hash, TOKEN_HASH_LEN, SQLITE_STATIC) |
+                    sqlite3_bind_int64 (stmt, 3, expires_at_us) |
+                    sqlite3_bind_int64 (stmt, 4, g_get_real_time () / G_USEC_PER_SEC),
+                    error))
     return FALSE;
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
@@ -1589,7 +1599,7 @@ pairing_window_add_in_tx (HearthStore *self, gint64 household_id,
     return FALSE;
   }
   if (rc != SQLITE_DONE) {
-    set_store_error (self, error, "adding a pairing window");
+    store_set_error (self, error, "adding a pairing window");
     return FALSE;
   }
   *id = sqlite3_last_insert_rowid (self->db);
@@ -1598,7 +1608,7 @@ pairing_window_add_in_tx (HearthStore *self, gint64 household_id,
   expiry_text = expiry != NULL ? g_date_time_format_iso8601 (expiry) : NULL;
   detail = g_strdup_printf ("pairing window %" G_GINT64_FORMAT " opened until %s",
                             *id, expiry_text != NULL ? expiry_text : "?");
-  return audit_insert (self, "pairing-window", household_id, detail, error);
+  return store_audit_insert (self, "pairing-window", household_id, detail, error);
 }
 
 /**
@@ -1615,9 +1625,9 @@ hearth_store_pairing_window_add (HearthStore *self, gint64 household_id,
   g_return_val_if_fail (HEARTH_IS_STORE (self), 0);
   g_return_val_if_fail (token_hash != NULL, 0);
 
-  if (!tx_begin (self, error) ||
-      !tx_finish (self, pairing_window_add_in_tx (self, household_id, token_hash,
-                                                  expires_at_us, &id, error), error))
+  if (!store_tx_begin (self, error) ||
+      !store_tx_finish (self, pairing_window_add_in_tx (self, household_id, token_hash,
+                                                        expires_at_us, &id, error), error))
     return 0;
   return id;
 }
@@ -1646,12 +1656,12 @@ hearth_store_pairing_window_next_expiry (HearthStore *self, gint64 now_us)
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), 0);
 
-  stmt = prepare (self,
-                  "SELECT coalesce(min(expires_at), 0) FROM pairing_windows "
-                  "WHERE uses_left > 0 AND expires_at > ?1", &error);
+  stmt = store_prepare (self,
+                        "SELECT coalesce(min(expires_at), 0) FROM pairing_windows "
+                        "WHERE uses_left > 0 AND expires_at > ?1", &error);
   if (stmt == NULL ||
-      !bound (self, sqlite3_bind_int64 (stmt, 1, now_us), &error) ||
-      !step_row (self, stmt, &has_row, "reading pairing windows", &error)) {
+      !store_bound (self, sqlite3_bind_int64 (stmt, 1, now_us), &error) ||
+      !store_step_row (self, stmt, &has_row, "reading pairing windows", &error)) {
     g_warning ("Cannot read the pairing windows, treating them as closed: %s",
                error->message);
     return 0;
@@ -1686,16 +1696,16 @@ pairing_window_find (HearthStore *self, const guint8 *token_hash,
   gboolean has_row;
   gboolean found = FALSE;
 
-  stmt = prepare (self,
-                  "SELECT id, household_id, token_hash, expires_at, uses_left "
-                  "FROM pairing_windows", error);
+  stmt = store_prepare (self,
+                        "SELECT id, household_id, token_hash, expires_at, uses_left "
+                        "FROM pairing_windows", error);
   if (stmt == NULL)
     return FALSE;
   for (;;) {
     const guint8 *hash;
     gboolean equal;
 
-    if (!step_row (self, stmt, &has_row, "reading pairing windows", error))
+    if (!store_step_row (self, stmt, &has_row, "reading pairing windows", error))
       return FALSE;
     if (!has_row)
       break;
@@ -1754,16 +1764,16 @@ pairing_redeem_in_tx (HearthStore *self, const guint8 *token_hash, gint64 now_us
     return NULL;
 
   /* The row first: its id is the certificate's serial. */
-  insert = prepare (self,
-                    "INSERT INTO displays (household_id, name, created) "
-                    "VALUES (?1, ?2, ?3)", error);
+  insert = store_prepare (self,
+                          "INSERT INTO displays (household_id, name, created) "
+                          "VALUES (?1, ?2, ?3)", error);
   if (insert == NULL ||
-      !bound (self,
-              sqlite3_bind_int64 (insert, 1, household->id) |
-              sqlite3_bind_text (insert, 2, display_name, -1, SQLITE_STATIC) |
-              sqlite3_bind_int64 (insert, 3, now_us / G_USEC_PER_SEC),
-              error) ||
-      !step_done (self, insert, "adding a display", error))
+      !store_bound (self,
+                    sqlite3_bind_int64 (insert, 1, household->id) |
+                    sqlite3_bind_text (insert, 2, display_name, -1, SQLITE_STATIC) |
+                    sqlite3_bind_int64 (insert, 3, now_us / G_USEC_PER_SEC),
+                    error) ||
+      !store_step_done (self, insert, "adding a display", error))
     return NULL;
   display_id = sqlite3_last_insert_rowid (self->db);
 
@@ -1782,15 +1792,15 @@ pairing_redeem_in_tx (HearthStore *self, const guint8 *token_hash, gint64 now_us
     return NULL;
   }
 
-  certify = prepare (self,
-                     "UPDATE displays SET cert_pem = ?2, fingerprint = ?3 WHERE id = ?1",
-                     error);
+  certify = store_prepare (self,
+                           "UPDATE displays SET cert_pem = ?2, fingerprint = ?3 "
+                           "WHERE id = ?1", error);
   if (certify == NULL ||
-      !bound (self,
-              sqlite3_bind_int64 (certify, 1, display_id) |
-              sqlite3_bind_text (certify, 2, cert_pem, -1, SQLITE_STATIC) |
-              sqlite3_bind_text (certify, 3, fingerprint, -1, SQLITE_STATIC),
-              error))
+      !store_bound (self,
+                    sqlite3_bind_int64 (certify, 1, display_id) |
+                    sqlite3_bind_text (certify, 2, cert_pem, -1, SQLITE_STATIC) |
+                    sqlite3_bind_text (certify, 3, fingerprint, -1, SQLITE_STATIC),
+                    error))
     return NULL;
   rc = sqlite3_step (certify);
   if (rc == SQLITE_CONSTRAINT_UNIQUE) {
@@ -1799,16 +1809,16 @@ pairing_redeem_in_tx (HearthStore *self, const guint8 *token_hash, gint64 now_us
     return NULL;
   }
   if (rc != SQLITE_DONE) {
-    set_store_error (self, error, "storing a display certificate");
+    store_set_error (self, error, "storing a display certificate");
     return NULL;
   }
 
-  spend = prepare (self,
-                   "UPDATE pairing_windows SET uses_left = uses_left - 1 "
-                   "WHERE id = ?1 AND uses_left > 0", error);
+  spend = store_prepare (self,
+                         "UPDATE pairing_windows SET uses_left = uses_left - 1 "
+                         "WHERE id = ?1 AND uses_left > 0", error);
   if (spend == NULL ||
-      !bound (self, sqlite3_bind_int64 (spend, 1, match->id), error) ||
-      !step_done (self, spend, "spending a pairing token", error))
+      !store_bound (self, sqlite3_bind_int64 (spend, 1, match->id), error) ||
+      !store_step_done (self, spend, "spending a pairing token", error))
     return NULL;
   if (sqlite3_changes (self->db) != 1) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_TOKEN_SPENT,
@@ -1820,7 +1830,7 @@ pairing_redeem_in_tx (HearthStore *self, const guint8 *token_hash, gint64 now_us
   detail = g_strdup_printf ("display %" G_GINT64_FORMAT " “%s” paired through "
                             "pairing window %" G_GINT64_FORMAT,
                             display_id, display_name, match->id);
-  if (!audit_insert (self, "pairing", household->id, detail, error))
+  if (!store_audit_insert (self, "pairing", household->id, detail, error))
     return NULL;
 
   return hearth_store_display_get (self, display_id, error);
@@ -1851,11 +1861,11 @@ hearth_store_pairing_redeem (HearthStore *self,
   g_return_val_if_fail (token_hash != NULL, NULL);
   g_return_val_if_fail (issue != NULL, NULL);
 
-  if (validate_name ("display name", display_name, &local_error) &&
-      tx_begin (self, &local_error)) {
+  if (store_validate_name ("display name", display_name, &local_error) &&
+      store_tx_begin (self, &local_error)) {
     display = pairing_redeem_in_tx (self, token_hash, now_us, display_name, issue,
                                     user_data, &match, &local_error);
-    if (!tx_finish (self, display != NULL, &local_error))
+    if (!store_tx_finish (self, display != NULL, &local_error))
       g_clear_pointer (&display, hearth_display_row_free);
   }
 
@@ -1864,8 +1874,8 @@ hearth_store_pairing_redeem (HearthStore *self,
   if (display != NULL)
     return g_steal_pointer (&display);
 
-  if (!audit_insert (self, "pairing-refused", match.household_id,
-                     local_error->message, &audit_error))
+  if (!store_audit_insert (self, "pairing-refused", match.household_id,
+                           local_error->message, &audit_error))
     g_warning ("Cannot audit a refused pairing, ignoring: %s", audit_error->message);
   g_propagate_error (error, g_steal_pointer (&local_error));
   return NULL;
@@ -1884,9 +1894,9 @@ hearth_store_audit_add (HearthStore *self, const char *kind, gint64 household_id
 {
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  if (!validate_text ("audit kind", kind, KIND_MAX_BYTES, error))
+  if (!store_validate_text ("audit kind", kind, KIND_MAX_BYTES, error))
     return FALSE;
-  return audit_insert (self, kind, household_id, detail, error);
+  return store_audit_insert (self, kind, household_id, detail, error);
 }
 
 static gpointer
@@ -1896,9 +1906,9 @@ audit_from_row (sqlite3_stmt *stmt)
 
   a->id = sqlite3_column_int64 (stmt, 0);
   a->at = sqlite3_column_int64 (stmt, 1);
-  a->kind = column_dup (stmt, 2);
+  a->kind = store_column_dup (stmt, 2);
   a->household_id = sqlite3_column_int64 (stmt, 3);
-  a->detail = column_dup (stmt, 4);
+  a->detail = store_column_dup (stmt, 4);
   return a;
 }
 
@@ -1914,13 +1924,14 @@ hearth_store_audit_list (HearthStore *self, gint64 since_us, GError **error)
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
-  stmt = prepare (self,
-                  "SELECT id, at, kind, coalesce(household_id, 0), detail FROM audit "
-                  "WHERE at >= ?1 ORDER BY at, id", error);
-  if (stmt == NULL || !bound (self, sqlite3_bind_int64 (stmt, 1, since_us), error))
+  stmt = store_prepare (self,
+                        "SELECT id, at, kind, coalesce(household_id, 0), detail FROM audit "
+                        "WHERE at >= ?1 ORDER BY at, id", error);
+  if (stmt == NULL || !store_bound (self, sqlite3_bind_int64 (stmt, 1, since_us), error))
     return NULL;
-  return collect_rows (self, stmt, audit_from_row, (GDestroyNotify) hearth_audit_row_free,
-                       "listing audit rows", error);
+  return store_collect_rows (self, stmt, audit_from_row,
+                             (GDestroyNotify) hearth_audit_row_free,
+                             "listing audit rows", error);
 }
 
 /* Backup and restore */
@@ -2096,7 +2107,7 @@ backup_read_files (sqlite3 *db, GError **error)
     const void *data = sqlite3_column_blob (select, 1);
     int size = sqlite3_column_bytes (select, 1);
 
-    g_hash_table_replace (files, column_dup (select, 0),
+    g_hash_table_replace (files, store_column_dup (select, 0),
                           g_bytes_new (data, (gsize) size));
   }
   if (rc != SQLITE_DONE) {
