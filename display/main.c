@@ -39,14 +39,16 @@ static const char description[] =
   "                                      is paired with\n"
   "  list [--json]                       List the household's cameras: ID, NAME, STATE,\n"
   "                                      CODEC, SIZE, FPS (--json: the gateway's JSON)\n"
-  "  play CAMERA [--sink ELEMENT]        Play a camera (id or exact name) in a window;\n"
-  "                                      Ctrl-C quits\n"
+  "  play CAMERA [--sink ELEMENT]        Play a camera (id or exact name) in a window,\n"
+  "                                      following it when its stream starts again\n"
+  "                                      (new resolution or codec); Ctrl-C quits\n"
   "  check CAMERA --frames N [--expect-stamp UUID] [--timeout SECONDS]\n"
-  "        [--frame-log FILE]\n"
+  "        [--frame-log FILE] [--follow]\n"
   "                                      Receive N frames without showing them, check\n"
   "                                      their test stamps and print frames,\n"
   "                                      time-to-first-frame-ms, lag-ms-p50, lag-ms-p99,\n"
   "                                      unstamped, mismatched, out-of-order, stamp-id,\n"
+  "                                      size, reconnects, longest-gap-ms,\n"
   "                                      then \"ok\" or \"FAILED: reason\"\n"
   "\n"
   "When none of the gateway's known addresses connects, pair, list, play and\n"
@@ -74,6 +76,7 @@ typedef struct {
   char *expect_stamp;
   int timeout;
   char *frame_log;
+  gboolean follow;
   int mdns_timeout;
 } Options;
 
@@ -131,6 +134,8 @@ misplaced_option (const Options *options, const char *command)
     return "--timeout";
   if (options->frame_log != NULL && !g_str_equal (command, "check"))
     return "--frame-log";
+  if (options->follow && !g_str_equal (command, "check"))
+    return "--follow";
   return NULL;
 }
 
@@ -335,6 +340,7 @@ command_check (const Options *options, char **args, guint n_args)
   }
   check.camera = args[0];
   check.frame_log = options->frame_log;
+  check.follow = options->follow;
   check.frames = options->frames;
   check.timeout_s = options->timeout > 0 ? options->timeout : DEFAULT_TIMEOUT_S;
 
@@ -374,6 +380,9 @@ main (int argc, char **argv)
     { "frame-log", 0, 0, G_OPTION_ARG_FILENAME, &options.frame_log,
       "check: write one line per frame to FILE: receipt time (µs since the epoch), "
       "stamp id (or -), counter, capture time", "FILE" },
+    { "follow", 0, 0, G_OPTION_ARG_NONE, &options.follow,
+      "check: when the stream ends cleanly (the camera's stream started again, e.g. "
+      "with a new resolution or codec), ask again and go on counting", NULL },
     { "mdns-timeout", 0, 0, G_OPTION_ARG_INT, &options.mdns_timeout,
       "how long to look for the gateway by mDNS when its known addresses do not "
       "answer; 0: never (default: 5)", "SECONDS" },

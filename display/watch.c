@@ -17,6 +17,17 @@
  *   ends, and prints one "key: value" line per measurement.
  * play:   appsrc ! qtdemux ! decodebin ! videoconvert ! autovideosink (or --sink)
  *
+ * Following (play always, check with --follow): the gateway ends a live.mp4
+ * response cleanly when the camera's stream generation ends (the camera
+ * reconnected, or its resolution or codec changed). Once every frame of that
+ * response went through, the watch drops its pipeline, builds a new one and
+ * asks again, so the next generation's init segment starts a fresh demuxer
+ * and decoder (another size or codec). Nothing of the old response can come
+ * after the new one's first frame: one connection at a time, and the old
+ * pipeline is gone first. A cut connection (an error, not a clean end) or a
+ * refused request ends the watch. check counts a frame captured before one
+ * the previous connections already gave as out of order.
+ *
  * Everything but the appsink callback runs on the thread-default main context.
  */
 #define G_LOG_DOMAIN "hearth-display-watch"
@@ -36,6 +47,10 @@
 #include "stamp.h"
 
 #define READ_CHUNK 65536
+/* Following: a connection that gave no frame waits before the next one,
+ * doubling up to the maximum. */
+#define FOLLOW_DELAY_MIN_MS 100
+#define FOLLOW_DELAY_MAX_MS 2000
 
 typedef enum {
   WATCH_RUNNING,
@@ -50,18 +65,31 @@ typedef enum {
 #define HEARTH_TYPE_WATCH (hearth_watch_get_type ())
 G_DECLARE_FINAL_TYPE (HearthWatch, hearth_watch, HEARTH, WATCH, GObject)
 
+/* Builds self->pipeline (and self->src) for one connection. */
+typedef gboolean (*WatchBuildFunc) (HearthWatch *self, GError **error);
+
 struct _HearthWatch {
   GObject parent_instance;
 
   HearthDisplayClient *client;
   GMainContext *context;     /* immutable; also read by the appsink callback */
   GMainLoop *loop;
-  GCancellable *cancellable; /* the request and its body */
+  GCancellable *cancellable; /* the current connection's request and body */
+  WatchBuildFunc build;
+  gboolean follow;
+  char *path;                /* the live.mp4 request */
+  char *title;               /* play: the window's */
+  char *sink_description;    /* play */
+  guint connection;          /* which connection callbacks belong to */
+  guint connection_frames;   /* frames of the current connection */
+  guint reconnects;
+  guint follow_delay_ms;
   GstElement *pipeline;
   GstElement *src;
   GstElement *sink;          /* play: the video sink bin */
   GInputStream *body;
-  GList *sources;            /* of GSource*: timeout, signals, bus watch */
+  GSource *bus_source;       /* the current pipeline's */
+  GList *sources;            /* of GSource*: timeout, signals, end, retry */
 
   WatchState state;
   GError *error;
@@ -79,8 +107,13 @@ struct _HearthWatch {
   guint out_of_order;
   gboolean have_counter;
   guint64 last_counter;
-  gint64 request_us;         /* monotonic time the request was sent */
+  gint64 request_us;         /* monotonic time the first request was sent */
   gint64 first_frame_us;     /* monotonic time of the first access unit, or 0 */
+  gint64 last_frame_us;      /* monotonic, of the latest access unit, or 0 */
+  gint64 longest_gap_us;     /* between two access units */
+  gint64 last_capture_us;    /* latest stamp capture time seen */
+  gint64 connection_capture_us; /* ... before the current connection */
+  int width, height;         /* of the latest access unit */
   GArray *lags_us;           /* of gint64: receipt - capture, stamped frames */
   FILE *frame_log;           /* (nullable) */
 };
@@ -94,6 +127,7 @@ typedef struct {
   gint64 receipt_mono_us;
   gboolean stamped;
   HearthStamp stamp;
+  int width, height;
 } Frame;
 
 static void
@@ -120,6 +154,9 @@ hearth_watch_finalize (GObject *object)
   g_clear_object (&self->client);
   g_clear_error (&self->error);
   g_free (self->end_reason);
+  g_free (self->path);
+  g_free (self->title);
+  g_free (self->sink_description);
   g_array_unref (self->lags_us);
   if (self->frame_log != NULL)
     fclose (self->frame_log);
@@ -176,17 +213,55 @@ source_destroy_and_unref (gpointer source)
   g_source_unref (source);
 }
 
-/* Stops everything the run started; the object stays readable. */
-static void
-watch_stop (HearthWatch *self)
+/* An asynchronous step of one connection: ignored once it is not the
+ * current one. */
+typedef struct {
+  HearthWatch *watch;
+  guint connection;
+} Pending;
+
+static Pending *
+pending_new (HearthWatch *self)
 {
-  g_list_free_full (g_steal_pointer (&self->sources), source_destroy_and_unref);
+  Pending *pending = g_new (Pending, 1);
+
+  pending->watch = g_object_ref (self);
+  pending->connection = self->connection;
+  return pending;
+}
+
+static void
+pending_free (Pending *pending)
+{
+  g_object_unref (pending->watch);
+  g_free (pending);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pending, pending_free)
+
+static gboolean
+pending_is_current (const Pending *pending)
+{
+  return pending->connection == pending->watch->connection &&
+         pending->watch->state == WATCH_RUNNING;
+}
+
+/* Drops the current connection and its pipeline; the counters stay. */
+static void
+watch_disconnect (HearthWatch *self)
+{
+  /* Whatever of it is still on its way is ignored. */
+  self->connection++;
+  if (self->bus_source != NULL) {
+    g_source_destroy (self->bus_source);
+    g_clear_pointer (&self->bus_source, g_source_unref);
+  }
   g_cancellable_cancel (self->cancellable);
 
   if (self->pipeline != NULL)
     gst_element_set_state (self->pipeline, GST_STATE_NULL);
 
-  /* The streaming threads are gone: drop the frames they handed over. */
+  /* The streaming threads are gone: count the frames they handed over. */
   while (g_main_context_iteration (self->context, FALSE))
     ;
 
@@ -197,6 +272,17 @@ watch_stop (HearthWatch *self)
   if (self->body != NULL)
     g_input_stream_close (self->body, self->cancellable, NULL);
   g_clear_object (&self->body);
+  g_clear_object (&self->src);
+  g_clear_object (&self->sink);
+  g_clear_object (&self->pipeline);
+}
+
+/* Stops everything the run started; the object stays readable. */
+static void
+watch_stop (HearthWatch *self)
+{
+  g_list_free_full (g_steal_pointer (&self->sources), source_destroy_and_unref);
+  watch_disconnect (self);
 }
 
 static gboolean
@@ -213,10 +299,41 @@ on_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean watch_connect (HearthWatch *self, GError **error);
+
+static gboolean
+on_follow (gpointer user_data)
+{
+  HearthWatch *self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (self->state == WATCH_RUNNING && !watch_connect (self, &error)) {
+    self->error = g_steal_pointer (&error);
+    watch_finish (self, WATCH_MEDIA_ERROR);
+  }
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 on_end_idle (gpointer user_data)
 {
-  watch_finish (user_data, WATCH_ENDED);
+  HearthWatch *self = user_data;
+
+  /* Cut, or not following: the end. */
+  if (!self->follow || self->end_reason != NULL) {
+    watch_finish (self, WATCH_ENDED);
+    return G_SOURCE_REMOVE;
+  }
+  /* A clean end: that generation is over. The next connection at once,
+   * unless this one gave nothing (the camera is still away). */
+  if (self->connection_frames > 0)
+    self->follow_delay_ms = 0;
+  else
+    self->follow_delay_ms = CLAMP (self->follow_delay_ms * 2,
+                                   FOLLOW_DELAY_MIN_MS, FOLLOW_DELAY_MAX_MS);
+  watch_disconnect (self);
+  self->reconnects++;
+  watch_add_source (self, g_timeout_source_new (self->follow_delay_ms), on_follow);
   return G_SOURCE_REMOVE;
 }
 
@@ -295,13 +412,14 @@ body_done (HearthWatch *self, const char *reason)
 static void
 on_body_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (HearthWatch) self = user_data;
+  g_autoptr (Pending) pending = user_data;
+  HearthWatch *self = pending->watch;
   g_autoptr (GBytes) bytes = NULL;
   g_autoptr (GError) error = NULL;
   GstFlowReturn flow;
 
   bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
-  if (self->state != WATCH_RUNNING)
+  if (!pending_is_current (pending))
     return;
   if (bytes == NULL) {
     g_debug ("reading the stream: %s", error->message);
@@ -322,30 +440,37 @@ on_body_read (GObject *source, GAsyncResult *result, gpointer user_data)
 
   g_input_stream_read_bytes_async (self->body, READ_CHUNK, G_PRIORITY_DEFAULT,
                                    self->cancellable, on_body_read,
-                                   g_object_ref (self));
+                                   g_steal_pointer (&pending));
 }
 
 static void
 on_stream_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (HearthWatch) self = user_data;
+  g_autoptr (Pending) pending = user_data;
+  HearthWatch *self = pending->watch;
+  g_autoptr (GInputStream) body = NULL;
   g_autoptr (GError) error = NULL;
 
-  self->body = hearth_display_client_send_finish (HEARTH_DISPLAY_CLIENT (source),
-                                                  result, &error);
-  if (self->body == NULL) {
-    if (self->state == WATCH_RUNNING) {
-      self->error = g_steal_pointer (&error);
-      watch_finish (self, WATCH_REQUEST_FAILED);
-    }
+  body = hearth_display_client_send_finish (HEARTH_DISPLAY_CLIENT (source),
+                                            result, &error);
+  if (!pending_is_current (pending))
+    return;
+  if (body == NULL && self->reconnects > 0) {
+    /* Following, and the camera is no longer ours (or gone). */
+    self->end_reason = g_strdup (error->message);
+    watch_finish (self, WATCH_ENDED);
     return;
   }
-  if (self->state != WATCH_RUNNING)
+  if (body == NULL) {
+    self->error = g_steal_pointer (&error);
+    watch_finish (self, WATCH_REQUEST_FAILED);
     return;
+  }
 
+  self->body = g_steal_pointer (&body);
   g_input_stream_read_bytes_async (self->body, READ_CHUNK, G_PRIORITY_DEFAULT,
                                    self->cancellable, on_body_read,
-                                   g_object_ref (self));
+                                   g_steal_pointer (&pending));
 }
 
 /* Looks @camera up by id, then by exact name, among the household's cameras. */
@@ -424,34 +549,55 @@ resolve_camera (HearthDisplayClient *client,
   return TRUE;
 }
 
+/* A new pipeline, and the request for the camera's live stream. */
+static gboolean
+watch_connect (HearthWatch *self, GError **error)
+{
+  g_autoptr (GstBus) bus = NULL;
+
+  /* The first one may have been built already. */
+  if (self->pipeline == NULL && !self->build (self, error))
+    return FALSE;
+  bus = gst_element_get_bus (self->pipeline);
+  self->bus_source = gst_bus_create_watch (bus);
+  g_source_set_callback (self->bus_source, G_SOURCE_FUNC (on_bus_message), self, NULL);
+  g_source_attach (self->bus_source, self->context);
+
+  if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA, "cannot start the pipeline");
+    return FALSE;
+  }
+
+  self->connection_frames = 0;
+  self->connection_capture_us = self->last_capture_us;
+  self->have_counter = FALSE;
+  self->body_done = FALSE;
+  self->end_pending = FALSE;
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  if (self->request_us == 0)
+    self->request_us = g_get_monotonic_time ();
+  hearth_display_client_send_async (self->client, "GET", self->path, NULL, self->cancellable,
+                                    on_stream_sent, pending_new (self));
+  return TRUE;
+}
+
 /* Sends the request and runs the main loop until the watch is over. */
 static gboolean
 watch_run (HearthWatch *self, const char *camera_id, guint timeout_s, GError **error)
 {
-  g_autoptr (GstBus) bus = gst_element_get_bus (self->pipeline);
   g_autofree char *escaped = g_uri_escape_string (camera_id, NULL, FALSE);
-  g_autofree char *path = g_strdup_printf ("/v1/cameras/%s/live.mp4", escaped);
-  GSource *source;
 
-  source = gst_bus_create_watch (bus);
-  g_source_set_callback (source, G_SOURCE_FUNC (on_bus_message), self, NULL);
-  g_source_attach (source, self->context);
-  self->sources = g_list_prepend (self->sources, source);
-
+  self->path = g_strdup_printf ("/v1/cameras/%s/live.mp4", escaped);
   watch_add_source (self, g_unix_signal_source_new (SIGINT), on_signal);
   watch_add_source (self, g_unix_signal_source_new (SIGTERM), on_signal);
   if (timeout_s > 0)
     watch_add_source (self, g_timeout_source_new_seconds (timeout_s), on_timeout);
 
-  if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA, "cannot start the pipeline");
+  if (!watch_connect (self, error)) {
     watch_stop (self);
     return FALSE;
   }
-
-  self->request_us = g_get_monotonic_time ();
-  hearth_display_client_send_async (self->client, "GET", path, NULL, self->cancellable,
-                                    on_stream_sent, g_object_ref (self));
   g_main_loop_run (self->loop);
   watch_stop (self);
 
@@ -503,8 +649,15 @@ on_frame (gpointer user_data)
     return G_SOURCE_REMOVE;
 
   self->frames++;
+  self->connection_frames++;
   if (self->first_frame_us == 0)
     self->first_frame_us = frame->receipt_mono_us;
+  if (self->last_frame_us != 0)
+    self->longest_gap_us = MAX (self->longest_gap_us,
+                                frame->receipt_mono_us - self->last_frame_us);
+  self->last_frame_us = frame->receipt_mono_us;
+  self->width = frame->width;
+  self->height = frame->height;
 
   if (self->frame_log != NULL) {
     g_autofree char *id = frame->stamped
@@ -529,10 +682,15 @@ on_frame (gpointer user_data)
     }
     if (memcmp (frame->stamp.camera_id, self->expected, sizeof self->expected) != 0)
       self->mismatched++;
+    /* Within a connection by the counter; across them (another camera
+     * process may count from 0) by the capture time. */
     if (self->have_counter && frame->stamp.counter <= self->last_counter)
+      self->out_of_order++;
+    else if (frame->stamp.capture_time_us <= self->connection_capture_us)
       self->out_of_order++;
     self->have_counter = TRUE;
     self->last_counter = frame->stamp.counter;
+    self->last_capture_us = MAX (self->last_capture_us, frame->stamp.capture_time_us);
     g_array_append_val (self->lags_us, lag);
   }
 
@@ -575,6 +733,8 @@ on_new_sample (GstAppSink *appsink, gpointer user_data)
       codec = HEARTH_STAMP_H265;
       length_byte = 21;
     }
+    gst_structure_get_int (s, "width", &frame->width);
+    gst_structure_get_int (s, "height", &frame->height);
     if (codec_data != NULL && gst_buffer_extract (codec_data, length_byte, &byte, 1) == 1)
       nal_length_size = (byte & 3) + 1;
   }
@@ -703,6 +863,15 @@ print_check_report (HearthWatch *self, guint timeout_s, gboolean *passed)
   if (self->have_expected)
     stamp_id = hearth_stamp_id_to_string (self->expected);
   g_print ("stamp-id: %s\n", stamp_id != NULL ? stamp_id : "none");
+  if (self->width > 0)
+    g_print ("size: %dx%d\n", self->width, self->height);
+  else
+    g_print ("size: none\n");
+  g_print ("reconnects: %u\n", self->reconnects);
+  if (self->frames > 1)
+    g_print ("longest-gap-ms: %.1f\n", self->longest_gap_us / 1000.0);
+  else
+    g_print ("longest-gap-ms: none\n");
 
   switch (self->state) {
   case WATCH_DONE:
@@ -741,6 +910,28 @@ print_check_report (HearthWatch *self, guint timeout_s, gboolean *passed)
     g_print ("FAILED: %s\n", reason->str);
 }
 
+/* check: the pipeline of one connection. */
+static gboolean
+check_build (HearthWatch *self, GError **error)
+{
+  g_autoptr (GstElement) appsink = NULL;
+  g_autoptr (GstElement) demux = NULL;
+  GstAppSinkCallbacks callbacks = { .new_sample = on_new_sample };
+
+  if (make_pipeline (self, NULL, error) == NULL)
+    return FALSE;
+  appsink = gst_bin_get_by_name (GST_BIN (self->pipeline), "sink");
+  demux = gst_bin_get_by_name (GST_BIN (self->pipeline), "demux");
+  /* Holds the appsink, not the watch: no reference cycle through the
+   * pipeline, and the pipeline stops before the appsink goes. */
+  g_signal_connect_data (demux, "pad-added", G_CALLBACK (on_check_pad_added),
+                         gst_object_ref (appsink),
+                         (GClosureNotify) (void (*) (void)) gst_object_unref, 0);
+  /* No reference: the pipeline stops (joining its threads) before self goes. */
+  gst_app_sink_set_callbacks (GST_APP_SINK (appsink), &callbacks, self, NULL);
+  return TRUE;
+}
+
 /**
  * hearth_display_check:
  * @client: a paired client
@@ -760,13 +951,12 @@ hearth_display_check (HearthDisplayClient *client,
                       GError **error)
 {
   g_autoptr (HearthWatch) self = hearth_watch_new (client);
-  g_autoptr (GstElement) appsink = NULL;
-  g_autoptr (GstElement) demux = NULL;
   g_autofree char *id = NULL;
   g_autofree char *name = NULL;
-  GstAppSinkCallbacks callbacks = { .new_sample = on_new_sample };
 
   *passed = FALSE;
+  self->build = check_build;
+  self->follow = options->follow;
   self->want_frames = options->frames;
   self->have_expected = options->have_expected;
   memcpy (self->expected, options->expected, sizeof self->expected);
@@ -780,19 +970,8 @@ hearth_display_check (HearthDisplayClient *client,
     }
   }
 
-  if (make_pipeline (self, NULL, error) == NULL)
-    return FALSE;
-  appsink = gst_bin_get_by_name (GST_BIN (self->pipeline), "sink");
-  demux = gst_bin_get_by_name (GST_BIN (self->pipeline), "demux");
-  /* Holds the appsink, not the watch: no reference cycle through the
-   * pipeline, and the pipeline stops before the appsink goes. */
-  g_signal_connect_data (demux, "pad-added", G_CALLBACK (on_check_pad_added),
-                         gst_object_ref (appsink),
-                         (GClosureNotify) (void (*) (void)) gst_object_unref, 0);
-  /* No reference: the pipeline stops (joining its threads) before self goes. */
-  gst_app_sink_set_callbacks (GST_APP_SINK (appsink), &callbacks, self, NULL);
-
-  if (!resolve_camera (client, options->camera, FALSE, &id, &name, error))
+  if (!check_build (self, error) ||
+      !resolve_camera (client, options->camera, FALSE, &id, &name, error))
     return FALSE;
   if (!watch_run (self, id, options->timeout_s, error))
     return FALSE;
@@ -803,13 +982,16 @@ hearth_display_check (HearthDisplayClient *client,
 
 /* play */
 
+/* @user_data: the watch, whose pipeline stops before it goes; its title is
+ * set before the first request. */
 static GstPadProbeReturn
 on_first_video_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
-  const char *title = user_data;
+  HearthWatch *self = user_data;
 
   /* Video sinks name their window after the stream's title tag. */
-  gst_pad_push_event (pad, gst_event_new_tag (gst_tag_list_new (GST_TAG_TITLE, title, NULL)));
+  gst_pad_push_event (pad, gst_event_new_tag (gst_tag_list_new (GST_TAG_TITLE, self->title,
+                                                                NULL)));
   return GST_PAD_PROBE_REMOVE;
 }
 
@@ -821,6 +1003,45 @@ sink_no_sync (const GValue *value, gpointer user_data)
   /* A live view shows each frame when it arrives. */
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (element), "sync") != NULL)
     g_object_set (element, "sync", FALSE, NULL);
+}
+
+/* play: the pipeline of one connection. */
+static gboolean
+play_build (HearthWatch *self, GError **error)
+{
+  g_autoptr (GstElement) convert = NULL;
+  g_autoptr (GstPad) pad = NULL;
+  g_autoptr (GstIterator) it = NULL;
+  g_autoptr (GError) sink_error = NULL;
+
+  if (make_pipeline (self, "decodebin ! videoconvert name=convert", error) == NULL)
+    return FALSE;
+
+  self->sink = gst_parse_bin_from_description_full (self->sink_description,
+                                                    TRUE, NULL, GST_PARSE_FLAG_FATAL_ERRORS,
+                                                    &sink_error);
+  if (self->sink == NULL) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "cannot make the video sink “%s”: %s", self->sink_description,
+                 sink_error->message);
+    return FALSE;
+  }
+  gst_object_ref_sink (self->sink);
+  it = gst_bin_iterate_sinks (GST_BIN (self->sink));
+  gst_iterator_foreach (it, sink_no_sync, NULL);
+  convert = gst_bin_get_by_name (GST_BIN (self->pipeline), "convert");
+  gst_bin_add (GST_BIN (self->pipeline), self->sink);
+  if (!gst_element_link (convert, self->sink)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "the video sink “%s” does not take video", self->sink_description);
+    return FALSE;
+  }
+
+  /* The window's title, once the camera's name is known. */
+  pad = gst_element_get_static_pad (convert, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_first_video_buffer,
+                     self, NULL);
+  return TRUE;
 }
 
 /**
@@ -843,42 +1064,19 @@ hearth_display_play (HearthDisplayClient *client,
                      GError **error)
 {
   g_autoptr (HearthWatch) self = hearth_watch_new (client);
-  g_autoptr (GstElement) convert = NULL;
-  g_autoptr (GstPad) pad = NULL;
-  g_autoptr (GstIterator) it = NULL;
-  g_autoptr (GError) sink_error = NULL;
   g_autofree char *id = NULL;
   g_autofree char *name = NULL;
 
   *passed = FALSE;
-  if (make_pipeline (self, "decodebin ! videoconvert name=convert", error) == NULL)
+  self->build = play_build;
+  self->follow = TRUE;
+  self->sink_description = g_strdup (sink != NULL ? sink : "autovideosink");
+  /* The first pipeline now: a bad sink is said before any request. */
+  if (!play_build (self, error))
     return FALSE;
-
-  self->sink = gst_parse_bin_from_description_full (sink != NULL ? sink : "autovideosink",
-                                                    TRUE, NULL, GST_PARSE_FLAG_FATAL_ERRORS,
-                                                    &sink_error);
-  if (self->sink == NULL) {
-    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
-                 "cannot make the video sink “%s”: %s", sink, sink_error->message);
-    return FALSE;
-  }
-  gst_object_ref_sink (self->sink);
-  it = gst_bin_iterate_sinks (GST_BIN (self->sink));
-  gst_iterator_foreach (it, sink_no_sync, NULL);
-  convert = gst_bin_get_by_name (GST_BIN (self->pipeline), "convert");
-  gst_bin_add (GST_BIN (self->pipeline), self->sink);
-  if (!gst_element_link (convert, self->sink)) {
-    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
-                 "the video sink “%s” does not take video", sink);
-    return FALSE;
-  }
-
   if (!resolve_camera (client, camera, TRUE, &id, &name, error))
     return FALSE;
-
-  pad = gst_element_get_static_pad (convert, "src");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_first_video_buffer,
-                     g_strdup (name), g_free);
+  self->title = g_strdup (name);
 
   g_print ("playing %s (%s); Ctrl-C stops\n", name, id);
   if (!watch_run (self, id, 0, error))

@@ -19,6 +19,7 @@ typedef struct {
   guint8 expected[16];     /* camera stamp id every frame must carry */
   guint timeout_s;         /* whole check, from the request on */
   const char *frame_log;   /* (nullable) a line per frame, for isolation tests */
+  gboolean follow;         /* connect again when the stream ends cleanly */
 } HearthCheckOptions;
 
 gboolean hearth_display_list_cameras (HearthDisplayClient *client,

@@ -19,6 +19,14 @@
  *   seg-G-S.m4s, part-G-S.m4s    a segment or part whose first chunk has
  *                                sequence S in generation G
  *
+ * The playlist ends with EXT-X-PRELOAD-HINT naming the next part (the one
+ * being filled, or the one the next frame starts). A request for that part
+ * before it is whole is held until it is, at most PRELOAD_WAIT_PARTS part
+ * targets, then answered 503 "unavailable" (ask for the playlist again); any
+ * other part or segment not (or no longer) held is a 404 at once. Held
+ * requests count against MAX_WAITERS with blocked playlist reloads, and
+ * whoever is answered late is asked about again at the choke point first.
+ *
  * Names carry the generation and the chunk sequence, and an index belongs to
  * one camera and one generation: a name of another camera (whose index does
  * not hold it) or of another generation answers 404. When the generation
@@ -40,8 +48,10 @@
 #define MAX_BYTES (32 * 1024 * 1024)
 /* Longest a blocking playlist reload is held. */
 #define BLOCK_MS 3000
-/* Blocked playlist requests per camera. */
+/* Blocked playlist and hinted part requests per camera. */
 #define MAX_WAITERS 64
+/* Longest a request for the hinted part is held, in part targets. */
+#define PRELOAD_WAIT_PARTS 3
 
 typedef struct {
   guint64 msn;                /* media sequence number */
@@ -64,6 +74,8 @@ typedef struct {
   gint64 household_id;
   guint64 msn;
   gint64 part;                /* -1: the whole segment */
+  char *part_name;            /* (nullable) a hinted part, not a playlist */
+  guint64 part_sequence;      /* ... its first chunk */
   gulong finished_id;
   GSource *timeout;
 } HlsWaiter;
@@ -87,6 +99,8 @@ struct _HearthHlsIndexes {
 };
 
 static void index_answer_waiters (HlsIndex *index, gboolean all);
+static void serve_media (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
+                         gint64 display_id, gint64 household_id, const char *name);
 
 /* ---- segments ---- */
 
@@ -164,6 +178,7 @@ waiter_free (HlsWaiter *waiter)
     g_source_unref (waiter->timeout);
   }
   g_object_unref (waiter->msg);
+  g_free (waiter->part_name);
   g_free (waiter->camera_id);
   g_free (waiter->fingerprint);
   g_free (waiter);
@@ -311,6 +326,35 @@ get_index (HearthHttpServer *server, HearthCamera *camera)
   return index;
 }
 
+/* The sequence of the next part's first chunk: the part being filled, or
+ * the one the next chunk starts (chunk sequences have no gaps). The index
+ * has a segment. */
+static guint64
+next_part_sequence (HlsIndex *index)
+{
+  const Segment *seg = index->segments->pdata[index->segments->len - 1];
+  guint start = part_start (seg, segment_n_parts (seg));
+
+  if (start < seg->chunks->len)
+    return hearth_chunk_get_sequence (seg->chunks->pdata[start]);
+  return hearth_chunk_get_sequence (seg->chunks->pdata[seg->chunks->len - 1]) + 1;
+}
+
+/* Is the part starting with chunk @sequence whole? */
+static gboolean
+index_has_part (HlsIndex *index, guint64 sequence)
+{
+  for (guint i = 0; i < index->segments->len; i++) {
+    const Segment *seg = index->segments->pdata[i];
+
+    for (guint p = 0; p < segment_n_parts (seg); p++) {
+      if (hearth_chunk_get_sequence (seg->chunks->pdata[part_start (seg, p)]) == sequence)
+        return TRUE;
+    }
+  }
+  return FALSE;
+}
+
 /* ---- the playlist ---- */
 
 static double
@@ -365,6 +409,9 @@ playlist (HlsIndex *index)
           frames_s (index, seg->frames), index->generation,
           hearth_chunk_get_sequence (seg->chunks->pdata[0]));
   }
+  g_string_append_printf (out, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-%"
+                          G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ".m4s\"\n",
+                          index->generation, next_part_sequence (index));
   return g_string_free (out, FALSE);
 }
 
@@ -413,16 +460,35 @@ serve_playlist (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
                                     strlen (text));
 }
 
+static gboolean
+waiter_is_ready (HlsWaiter *waiter)
+{
+  if (waiter->part_name != NULL)
+    return index_has_part (waiter->index, waiter->part_sequence);
+  return index_has (waiter->index, waiter->msn, waiter->part);
+}
+
 static void
 waiter_answer (HlsWaiter *waiter)
 {
+  gboolean allowed;
+
   if (waiter->finished_id == 0)
     return;
-  /* Held up to BLOCK_MS: the display may have lost the camera meanwhile. */
-  if (hearth_http_server_still_allowed (waiter->index->server, waiter->msg,
-                                        waiter->fingerprint, waiter->camera_id))
+  /* Held a while: the display may have lost the camera meanwhile (then
+   * this has answered). */
+  allowed = hearth_http_server_still_allowed (waiter->index->server, waiter->msg,
+                                              waiter->fingerprint, waiter->camera_id);
+  if (allowed && waiter->part_name == NULL)
     serve_playlist (waiter->index, waiter->msg, waiter->camera_id,
                     waiter->display_id, waiter->household_id);
+  else if (allowed && waiter_is_ready (waiter))
+    serve_media (waiter->index, waiter->msg, waiter->camera_id,
+                 waiter->display_id, waiter->household_id, waiter->part_name);
+  else if (allowed)
+    hearth_http_reply_error (waiter->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                             "unavailable", "the hinted part did not come in time; "
+                             "ask for the playlist again");
   soup_server_message_unpause (waiter->msg);
 }
 
@@ -433,8 +499,7 @@ index_answer_waiters (HlsIndex *index, gboolean all)
   for (guint i = 0; i < index->waiters->len;) {
     HlsWaiter *waiter = index->waiters->pdata[i];
 
-    if (all || waiter->finished_id == 0 ||
-        index_has (index, waiter->msn, waiter->part)) {
+    if (all || waiter->finished_id == 0 || waiter_is_ready (waiter)) {
       g_ptr_array_steal_index (index->waiters, i);
       waiter_answer (waiter);
       waiter_free (waiter);
@@ -452,7 +517,7 @@ on_waiter_timeout (gpointer user_data)
 
   guint i;
 
-  /* Held long enough: the playlist as it is. */
+  /* Held long enough: the playlist as it is (a hinted part: 503). */
   if (g_ptr_array_find (index->waiters, waiter, &i)) {
     g_ptr_array_steal_index (index->waiters, i);
     waiter_answer (waiter);
@@ -588,6 +653,43 @@ serve_media (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
 
 /* ---- the route ---- */
 
+/*
+ * Holds @request until what it waits for exists (a playlist with part
+ * @part of segment @msn, or with @part_name the part whose first chunk is
+ * @part_sequence), at most @timeout_ms. The request passed the choke point.
+ */
+static void
+hold_request (HlsIndex *index, HearthHttpRequest *request, const char *camera_id,
+              guint64 msn, gint64 part, const char *part_name, guint64 part_sequence,
+              guint timeout_ms)
+{
+  HlsWaiter *waiter;
+
+  if (index->waiters->len >= MAX_WAITERS) {
+    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                             "unavailable", "too many blocked HLS requests");
+    return;
+  }
+  waiter = g_new0 (HlsWaiter, 1);
+  waiter->index = index;
+  waiter->msg = g_object_ref (request->msg);
+  waiter->camera_id = g_strdup (camera_id);
+  waiter->fingerprint = g_strdup (request->fingerprint);
+  waiter->display_id = request->display->id;
+  waiter->household_id = request->display->household_id;
+  waiter->msn = msn;
+  waiter->part = part;
+  waiter->part_name = g_strdup (part_name);
+  waiter->part_sequence = part_sequence;
+  waiter->finished_id = g_signal_connect (request->msg, "finished",
+                                          G_CALLBACK (on_waiter_finished), waiter);
+  waiter->timeout = g_timeout_source_new (timeout_ms);
+  g_source_set_callback (waiter->timeout, on_waiter_timeout, waiter, NULL);
+  g_source_attach (waiter->timeout, NULL);
+  g_ptr_array_add (index->waiters, waiter);
+  soup_server_message_pause (request->msg);
+}
+
 static gboolean
 query_number (GHashTable *query, const char *key, guint64 *value)
 {
@@ -609,7 +711,6 @@ hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
   guint64 msn = 0, part = 0;
   gboolean blocking, has_part;
   gint64 wanted_part;
-  HlsWaiter *waiter;
 
   row = hearth_access_camera (access, request->display, camera_id, &error);
   if (row == NULL) {
@@ -625,6 +726,16 @@ hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
   }
 
   if (!g_str_equal (name, "index.m3u8")) {
+    guint64 generation, sequence;
+
+    /* The hinted part, not whole yet: held until it is. */
+    if (parse_name (name, "part-", ".m4s", &generation, &sequence) &&
+        generation == index->generation && index->segments->len > 0 &&
+        sequence == next_part_sequence (index) && !index_has_part (index, sequence)) {
+      hold_request (index, request, row->id, 0, 0, name, sequence,
+                    (guint) (PRELOAD_WAIT_PARTS * frames_s (index, PART_FRAMES) * 1000));
+      return;
+    }
     serve_media (index, request->msg, row->id, request->display->id,
                  request->display->household_id, name);
     return;
@@ -653,28 +764,10 @@ hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
                     request->display->household_id);
     return;
   }
-  if (index->waiters->len >= MAX_WAITERS) {
-    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                             "unavailable", "too many blocked playlist requests");
-    return;
-  }
-
   /* Hold the request until the part exists (or the first one, if the
    * camera has not sent a keyframe yet), or BLOCK_MS. */
-  waiter = g_new0 (HlsWaiter, 1);
-  waiter->index = index;
-  waiter->msg = g_object_ref (request->msg);
-  waiter->camera_id = g_strdup (row->id);
-  waiter->fingerprint = g_strdup (request->fingerprint);
-  waiter->display_id = request->display->id;
-  waiter->household_id = request->display->household_id;
-  waiter->msn = index->segments->len > 0 || blocking ? msn : 0;
-  waiter->part = index->segments->len > 0 || blocking ? wanted_part : 0;
-  waiter->finished_id = g_signal_connect (request->msg, "finished",
-                                          G_CALLBACK (on_waiter_finished), waiter);
-  waiter->timeout = g_timeout_source_new (BLOCK_MS);
-  g_source_set_callback (waiter->timeout, on_waiter_timeout, waiter, NULL);
-  g_source_attach (waiter->timeout, NULL);
-  g_ptr_array_add (index->waiters, waiter);
-  soup_server_message_pause (request->msg);
+  hold_request (index, request, row->id,
+                index->segments->len > 0 || blocking ? msn : 0,
+                index->segments->len > 0 || blocking ? wanted_part : 0,
+                NULL, 0, BLOCK_MS);
 }

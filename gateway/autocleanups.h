@@ -13,6 +13,10 @@
 
 #include <glib.h>
 
+#ifdef SQLITE3_H
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
+#endif
+
 #ifdef GNUTLS_GNUTLS_H
 static inline void
 hearth_gnutls_datum_clear (gnutls_datum_t *datum)

@@ -27,6 +27,31 @@
  * hvc1 (parameter sets in the init segment's hvcC, and with
  * config-interval=-1 in-band before every keyframe too, as for H.264).
  *
+ * Video that changes inside a run (invariant 6): a camera whose resolution
+ * is changed in its settings (or whose codec changes without a new RTSP
+ * session) sends new parameter sets with a keyframe, and the parser sends new
+ * caps. mp4mux would take them and go on under the old init segment, which
+ * then describes a picture the fragments no longer have. So a probe on the
+ * pad that feeds the muxer (on_video_data(), on the streaming thread, touching
+ * only the pipeline) catches caps of another media type, width or height
+ * and replaces the muxer before they reach it: the old one is sent EOS (its
+ * last fragment still comes out; its EOS does not reach the appsink) and
+ * removed, a new one is linked in its place, and the caps, then the keyframe
+ * that carried them, go to the new one. Nothing is lost and the RTSP session
+ * goes on. The appsink sees a new ftyp+moov after fragments, and the main
+ * context starts a new generation of the stream with that init segment
+ * (handle_sample()): subscribers of the old one end as on a reconnect, and
+ * nothing of it is served after. A muxer with another input besides the
+ * video (audio) is not replaced that way, since its other input would have to
+ * be held too: that run stops passing data at the change and is started
+ * again at once, without the error backoff (a new RTSP session; frames until
+ * its first keyframe are lost). Other caps changes (new parameter sets of
+ * the same size, framerate) stay in the generation: mp4mux takes them, and
+ * the parameter sets go in-band before every keyframe anyway. An RTSP camera
+ * that changes codec needs a new DESCRIBE, so it ends the session: that run
+ * ends like any other, and the next run (after the backoff) is a new
+ * generation whose codec is chosen afresh.
+ *
  * Audio (camera-audio.c): the first AAC stream of an RTSP camera is passed
  * through as the MP4's second track; other audio is not set up, and
  * hearth_camera_get_audio_info() says why. mp4mux waits for every track, so
@@ -111,8 +136,13 @@
  * shows with G_ENABLE_DIAGNOSTIC=1.) fragment-duration=1 (ms) is shorter than
  * any frame, so every frame is its own moof+mdat and keyframes start theirs.
  */
-#define MUX_DESCRIPTION \
-  "mp4mux name=mux fragment-duration=1 streamable=true ! appsink name=sink"
+#define MUXER_DESCRIPTION \
+  "mp4mux name=mux fragment-duration=1 streamable=true"
+#define MUX_DESCRIPTION MUXER_DESCRIPTION " ! appsink name=sink"
+/* How long a replaced muxer may take to hand over its last fragment. */
+#define MUXER_DRAIN_TIMEOUT_US (G_USEC_PER_SEC)
+/* Posted on the bus when the video changed and the run must start again. */
+#define VIDEO_CHANGED_MESSAGE "hearth-video-changed"
 
 #define H264_CAPS "video/x-h264,stream-format=avc,alignment=au"
 #define H265_CAPS "video/x-h265,stream-format=hvc1,alignment=au"
@@ -195,7 +225,7 @@ struct _HearthCamera {
   GstElement *pipeline;
   GstElement *appsink;
   GstElement *video;      /* its src caps: the video the muxer gets */
-  GstElement *mux;
+  GstElement *ingest;     /* our own elements: the muxer is "mux" */
   GSource *bus_source;
   GSource *wake_source;   /* woken by the streaming thread */
   GSource *watchdog_source;
@@ -203,7 +233,8 @@ struct _HearthCamera {
   GSource *tls_source;    /* (nullable) woken when a certificate is refused */
   char *peer_certificate; /* (nullable) copy of tls->seen, for the getter */
   HearthFmp4Splitter *splitter;
-  guint64 generation;     /* of the stream, for this run */
+  guint64 generation;     /* of the stream, for this run's current muxer */
+  guint n_inits;          /* init segments of this run: one per muxer */
   gboolean admitted;      /* this run passed the admit func (or has none) */
   gint64 started_us;
   gint64 streaming_since_us;
@@ -678,7 +709,200 @@ build_pipeline (HearthCamera *self, GstElement **ingest, GError **error)
   return NULL;
 }
 
-/* ---- the streaming thread's only entry ---- */
+/* ---- video that changes inside a run (streaming threads) ---- */
+
+/* What the probe on the muxer's video input keeps. No reference to the
+ * bin: the probe's pad is inside it. */
+typedef struct {
+  gint stopped;        /* atomic: the run is being started again; pass
+                        * nothing more */
+} VideoWatch;
+
+/* Same media type, width and height: the same init segment still fits. */
+static gboolean
+same_picture (GstCaps *a, GstCaps *b)
+{
+  const GstStructure *x, *y;
+  int xw = 0, xh = 0, yw = 0, yh = 0;
+
+  if (gst_caps_get_size (a) == 0 || gst_caps_get_size (b) == 0)
+    return FALSE;
+  x = gst_caps_get_structure (a, 0);
+  y = gst_caps_get_structure (b, 0);
+  gst_structure_get_int (x, "width", &xw);
+  gst_structure_get_int (x, "height", &xh);
+  gst_structure_get_int (y, "width", &yw);
+  gst_structure_get_int (y, "height", &yh);
+  return gst_structure_has_name (y, gst_structure_get_name (x)) &&
+         xw == yw && xh == yh;
+}
+
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  gboolean eos;        /* protected by lock */
+} MuxerDrain;
+
+/* The replaced muxer's thread: its EOS is the end of its output, and goes
+ * no further (the appsink stays open for the new muxer). */
+static GstPadProbeReturn
+on_old_muxer_output (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  MuxerDrain *drain = user_data;
+
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+    return GST_PAD_PROBE_OK;
+  g_mutex_lock (&drain->lock);
+  drain->eos = TRUE;
+  g_cond_signal (&drain->cond);
+  g_mutex_unlock (&drain->lock);
+  return GST_PAD_PROBE_DROP;
+}
+
+/*
+ * Replaces the muxer that @video_pad feeds (through @old_sink) with a new
+ * one in the same bin, after the old one wrote out what it holds. FALSE,
+ * leaving the old one in place, if the muxer has other inputs.
+ */
+static gboolean
+replace_muxer (GstPad *video_pad, GstPad *old_sink)
+{
+  g_autoptr(GstElement) old = gst_pad_get_parent_element (old_sink);
+  g_autoptr(GstObject) ingest = old != NULL ? gst_object_get_parent (GST_OBJECT (old)) : NULL;
+  g_autoptr(GstElement) appsink = GST_IS_BIN (ingest)
+    ? gst_bin_get_by_name (GST_BIN (ingest), "sink") : NULL;
+  g_autoptr(GstPad) old_src = NULL;
+  g_autoptr(GstPad) appsink_pad = NULL;
+  g_autoptr(GstPad) new_sink = NULL;
+  g_autoptr(GstPad) new_src = NULL;
+  g_autoptr(GError) error = NULL;
+  MuxerDrain drain = { .eos = FALSE };
+  gint64 deadline = g_get_monotonic_time () + MUXER_DRAIN_TIMEOUT_US;
+  GstElement *mux;
+  gulong probe;
+  guint16 n_inputs;
+
+  if (old == NULL || appsink == NULL)
+    return FALSE;
+  GST_OBJECT_LOCK (old);
+  n_inputs = old->numsinkpads;
+  GST_OBJECT_UNLOCK (old);
+  if (n_inputs != 1)
+    return FALSE;
+  old_src = gst_element_get_static_pad (old, "src");
+  appsink_pad = gst_element_get_static_pad (appsink, "sink");
+
+  g_mutex_init (&drain.lock);
+  g_cond_init (&drain.cond);
+  probe = gst_pad_add_probe (old_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                             on_old_muxer_output, &drain, NULL);
+  gst_pad_send_event (old_sink, gst_event_new_eos ());
+  g_mutex_lock (&drain.lock);
+  while (!drain.eos && g_cond_wait_until (&drain.cond, &drain.lock, deadline))
+    ;
+  g_mutex_unlock (&drain.lock);
+  /* Joins its thread: the probe cannot run after this. */
+  gst_element_set_locked_state (old, TRUE);
+  gst_element_set_state (old, GST_STATE_NULL);
+  gst_pad_remove_probe (old_src, probe);
+  g_mutex_clear (&drain.lock);
+  g_cond_clear (&drain.cond);
+
+  gst_pad_unlink (video_pad, old_sink);
+  gst_pad_unlink (old_src, appsink_pad);
+  gst_element_release_request_pad (old, old_sink);
+  gst_bin_remove (GST_BIN (ingest), old);
+
+  mux = gst_parse_launch (MUXER_DESCRIPTION, &error);
+  if (mux == NULL || !gst_bin_add (GST_BIN (ingest), mux)) {
+    GST_ELEMENT_ERROR (GST_ELEMENT (ingest), CORE, FAILED,
+                       ("Could not make a new muxer: %s",
+                        error != NULL ? error->message : "not added"), (NULL));
+    return TRUE;
+  }
+  new_src = gst_element_get_static_pad (mux, "src");
+  new_sink = gst_element_request_pad_simple (mux, "video_%u");
+  if (new_sink == NULL ||
+      GST_PAD_LINK_FAILED (gst_pad_link (new_src, appsink_pad)) ||
+      GST_PAD_LINK_FAILED (gst_pad_link (video_pad, new_sink)) ||
+      !gst_element_sync_state_with_parent (mux))
+    GST_ELEMENT_ERROR (GST_ELEMENT (ingest), CORE, NEGOTIATION,
+                       ("Could not link a new muxer"), (NULL));
+  return TRUE;
+}
+
+/*
+ * On the streaming thread of the pad that feeds the muxer's video input:
+ * caps of another picture replace the muxer (or, where it cannot be, stop
+ * the run's data and ask the main context to start it again). Touches only
+ * the pipeline.
+ */
+static GstPadProbeReturn
+on_video_data (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  VideoWatch *watch = user_data;
+  g_autoptr(GstPad) peer = NULL;
+  g_autoptr(GstCaps) current = NULL;
+  GstEvent *event;
+  GstCaps *caps;
+
+  if (g_atomic_int_get (&watch->stopped))
+    return GST_PAD_PROBE_DROP;
+  if (!(GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM))
+    return GST_PAD_PROBE_OK;
+  event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+
+  gst_event_parse_caps (event, &caps);
+  peer = gst_pad_get_peer (pad);
+  if (peer != NULL)
+    current = gst_pad_get_current_caps (peer);
+  if (current == NULL || same_picture (current, caps))
+    return GST_PAD_PROBE_OK;
+
+  /*
+   * Dropped here, the caps stay the pad's sticky caps and go to the new
+   * muxer, after the stream-start, before the next buffer: the keyframe
+   * that carried the new parameter sets.
+   */
+  if (replace_muxer (pad, peer))
+    return GST_PAD_PROBE_DROP;
+
+  g_atomic_int_set (&watch->stopped, TRUE);
+  gst_element_post_message (GST_PAD_PARENT (pad),
+                            gst_message_new_application (
+                              GST_OBJECT (GST_PAD_PARENT (pad)),
+                              gst_structure_new_empty (VIDEO_CHANGED_MESSAGE)));
+  return GST_PAD_PROBE_DROP;
+}
+
+/* Watches what goes into the muxer's video input, from the start. */
+static void
+watch_video (GstElement *ingest)
+{
+  g_autoptr(GstElement) mux = gst_bin_get_by_name (GST_BIN (ingest), "mux");
+  g_autoptr(GstIterator) it = NULL;
+  GValue item = G_VALUE_INIT;
+
+  if (mux == NULL)
+    return;
+  it = gst_element_iterate_sink_pads (mux);
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GstPad *sink = g_value_get_object (&item);
+    g_autoptr(GstPad) feed = gst_pad_get_peer (sink);
+
+    if (feed != NULL && g_str_has_prefix (GST_PAD_NAME (sink), "video_"))
+      gst_pad_add_probe (feed, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+                         GST_PAD_PROBE_TYPE_BUFFER |
+                         GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                         on_video_data, g_new0 (VideoWatch, 1), g_free);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+}
+
+/* ---- the appsink's streaming thread ---- */
 
 /* appsink, on the streaming thread: wake the run's source, touch nothing
  * else. The callbacks hold a reference on the source. */
@@ -750,7 +974,7 @@ teardown_run (HearthCamera *self)
 
   gst_clear_object (&self->appsink);
   gst_clear_object (&self->video);
-  gst_clear_object (&self->mux);
+  gst_clear_object (&self->ingest);
   gst_clear_object (&self->pipeline);
   g_clear_pointer (&self->splitter, hearth_fmp4_splitter_free);
   clear_video_info (self);
@@ -1049,7 +1273,25 @@ handle_sample (HearthCamera *self, GstSample *sample)
       g_bytes_unref (bytes);
       break;
     }
-    if (kind == HEARTH_FMP4_INIT) {
+    if (kind == HEARTH_FMP4_INIT && self->n_inits++ > 0) {
+      /* A new muxer (the video changed): a new generation begins with its
+       * init segment. Its subscribers' end funcs may stop us. */
+      generation = self->generation =
+        hearth_stream_begin_generation (self->stream);
+      clear_video_info (self);
+      if (!run_is_current (self, generation)) {
+        g_bytes_unref (bytes);
+        break;
+      }
+      if (hearth_stream_push_init (self->stream, generation, bytes)) {
+        read_video_info (self);
+        read_audio_info (self, bytes);
+        g_message ("Camera %s: the video changed to %s %dx%d; a new stream "
+                   "generation (%" G_GUINT64_FORMAT ") began with it",
+                   self->id, self->codec, self->width, self->height,
+                   generation);
+      }
+    } else if (kind == HEARTH_FMP4_INIT) {
       if (hearth_stream_push_init (self->stream, generation, bytes)) {
         read_video_info (self);
         read_audio_info (self, bytes);
@@ -1073,15 +1315,16 @@ static gboolean
 on_samples_ready (gpointer user_data)
 {
   HearthCamera *self = user_data;
+  /* The run's own source (GLib holds it while dispatching): a new
+   * generation inside the run does not end the loop, a new run does. */
   GSource *source = self->wake_source;
-  guint64 generation = self->generation;
   guint n;
 
   g_object_ref (self);
   for (n = 0; n < MAX_SAMPLES_PER_DISPATCH; n++) {
     g_autoptr(GstSample) sample = NULL;
 
-    if (!run_is_current (self, generation))
+    if (self->pipeline == NULL || self->wake_source != source)
       break;
     sample = gst_app_sink_try_pull_sample (GST_APP_SINK (self->appsink), 0);
     if (sample == NULL)
@@ -1090,7 +1333,7 @@ on_samples_ready (gpointer user_data)
       break;
   }
   /* Maybe more waiting: come back after the other sources had a turn. */
-  if (n == MAX_SAMPLES_PER_DISPATCH && run_is_current (self, generation) &&
+  if (n == MAX_SAMPLES_PER_DISPATCH && self->pipeline != NULL &&
       self->wake_source == source)
     g_source_set_ready_time (source, 0);
   g_object_unref (self);
@@ -1164,6 +1407,15 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
     }
     break;
   }
+  case GST_MESSAGE_APPLICATION:
+    if (gst_message_has_name (message, VIDEO_CHANGED_MESSAGE)) {
+      /* See on_video_data(): at once, not after a backoff. */
+      g_message ("Camera %s: the video changed; starting its ingest again",
+                 self->id);
+      teardown_run (self);
+      start_run (self);
+    }
+    break;
   case GST_MESSAGE_WARNING: {
     g_autoptr(GError) error = NULL;
     g_autofree char *safe = NULL;
@@ -1179,13 +1431,23 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The run's muxer, looked up each time: a changed video replaces it. */
+static gboolean
+audio_is_awaited (HearthCamera *self)
+{
+  g_autoptr(GstElement) mux = gst_bin_get_by_name (GST_BIN (self->ingest),
+                                                   "mux");
+
+  return mux != NULL && hearth_camera_audio_is_awaited (mux);
+}
+
 static gboolean
 on_watchdog (gpointer user_data)
 {
   HearthCamera *self = user_data;
   gint64 now = g_get_monotonic_time ();
 
-  if (self->run_audio && hearth_camera_audio_is_awaited (self->mux)) {
+  if (self->run_audio && audio_is_awaited (self)) {
     if (self->audio_wait_us == 0)
       self->audio_wait_us = now;
   } else {
@@ -1229,6 +1491,7 @@ start_run (HearthCamera *self)
   g_assert (self->pipeline == NULL);
 
   self->generation = hearth_stream_begin_generation (self->stream);
+  self->n_inits = 0;
   self->admitted = FALSE;
   clear_video_info (self);
   self->run_audio = FALSE;
@@ -1248,8 +1511,9 @@ start_run (HearthCamera *self)
   self->pipeline = pipeline;
   self->appsink = gst_bin_get_by_name (GST_BIN (ingest), "sink");
   self->video = gst_bin_get_by_name (GST_BIN (ingest), "video");
-  self->mux = gst_bin_get_by_name (GST_BIN (ingest), "mux");
-  g_assert (self->appsink != NULL && self->video != NULL && self->mux != NULL);
+  self->ingest = g_object_ref (ingest);
+  g_assert (self->appsink != NULL && self->video != NULL);
+  watch_video (ingest);
   self->splitter = hearth_fmp4_splitter_new ();
   self->started_us = self->last_sample_us = g_get_monotonic_time ();
 

@@ -28,8 +28,6 @@
 
 #include <string.h>
 
-#define REFUSED_RETRY_SECONDS 30
-
 struct _HearthCameras {
   GObject parent_instance;
 
@@ -49,18 +47,32 @@ G_DEFINE_TYPE (HearthCameras, hearth_cameras, G_TYPE_OBJECT)
 static gboolean camera_admit (HearthCamera *camera, char **reason, gpointer user_data);
 static void camera_quarantine (HearthCameras *self, const HearthCameraRow *row,
                                const char *why);
+static HearthCameraRow *other_camera (HearthCameras *self, const char *except_id,
+                                      const HearthCameraEvidence *seen, const char *mac);
 
 /* The camera refused a TLS handshake: its certificate is not the pinned one,
- * so another device answers at its address (invariant 5). */
+ * so another device answers at its address (invariant 5). When that device
+ * is another adopted camera (its pinned certificate), the two swapped
+ * addresses: the run stays refused and asks again later, unquarantined. */
 static void
 on_camera_certificate_changed (HearthCamera *camera, const char *seen, gpointer user_data)
 {
   HearthCameras *self = user_data;
+  HearthCameraEvidence evidence = { .cert_fp = (char *) seen };
   g_autoptr (HearthCameraRow) row =
     hearth_store_camera_get (self->store, hearth_camera_get_id (camera), NULL);
+  g_autoptr (HearthCameraRow) other = NULL;
 
-  if (row != NULL)
-    camera_quarantine (self, row, hearth_camera_get_last_error (camera));
+  if (row == NULL)
+    return;
+  other = other_camera (self, row->id, &evidence, NULL);
+  if (other != NULL) {
+    g_message ("Camera %s (“%s”): camera %s (“%s”) answers at its address now (by its "
+               "certificate); nothing was sent to it. Asking again later",
+               row->id, row->name, other->id, other->name);
+    return;
+  }
+  camera_quarantine (self, row, hearth_camera_get_last_error (camera));
 }
 
 /* The camera's driver: the one it was adopted with, else its URL's. */
@@ -1035,8 +1047,9 @@ hearth_cameras_adopt (HearthCameras *self, const char *id, const char *household
 }
 
 /* Cameras the gate sent away without quarantine (waiting for their
- * announcement, or another adopted camera at their address) ask again now and
- * then, in case what they waited for happened unannounced. */
+ * announcement, or another adopted camera at their address) ask again every
+ * [cameras] backoff-max-ms, in case what they waited for happened
+ * unannounced. */
 static gboolean
 on_refused_retry (gpointer user_data)
 {
@@ -1108,8 +1121,8 @@ hearth_cameras_start (HearthCameras *self, GError **error)
   for (guint i = 0; i < rows->len; i++)
     camera_start (self, rows->pdata[i]);
   if (self->refused_retry_id == 0)
-    self->refused_retry_id = g_timeout_add_seconds (REFUSED_RETRY_SECONDS,
-                                                    on_refused_retry, self);
+    self->refused_retry_id = g_timeout_add (self->config->camera_backoff_max_ms,
+                                            on_refused_retry, self);
   return TRUE;
 }
 

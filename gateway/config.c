@@ -33,6 +33,8 @@ static const KeySpec keys[] = {
   { "pairing", "ttl-seconds", KEY_UINT, F (pairing_ttl), 1, 86400 },
   { "pairing", "max-failures-per-minute", KEY_UINT, F (pairing_max_failures), 1, 1000 },
   { "limits", "max-connections", KEY_UINT, F (max_connections), 1, 10000 },
+  { "limits", "max-handshakes", KEY_UINT, F (max_handshakes), 1, 10000 },
+  { "limits", "max-handshakes-per-peer", KEY_UINT, F (max_handshakes_per_peer), 1, 10000 },
   { "limits", "max-streams-per-display", KEY_UINT, F (max_streams_per_display), 1, 256 },
   { "limits", "gop-cache-bytes", KEY_UINT64, F (gop_cache_bytes), 65536, G_GUINT64_CONSTANT (1) << 30 },
   { "limits", "display-queue-bytes", KEY_UINT64, F (display_queue_bytes), 65536, G_GUINT64_CONSTANT (1) << 30 },
@@ -80,6 +82,8 @@ config_new_defaults (void)
   self->pairing_ttl = 600;
   self->pairing_max_failures = 10;
   self->max_connections = 256;
+  self->max_handshakes = 32;
+  self->max_handshakes_per_peer = 8;
   self->max_streams_per_display = 8;
   self->gop_cache_bytes = 8 * 1024 * 1024;
   self->display_queue_bytes = 4 * 1024 * 1024;

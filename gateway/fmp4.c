@@ -7,7 +7,10 @@
  * stream at top-level boxes into an init segment (ftyp + moov) and fragments
  * (moof + mdat, contiguous), and reads just enough of each moof
  * (moof/traf/tfhd/trun, with the moov/mvex/trex defaults) to tell whether the
- * fragment starts with a sync sample. Everything it reads comes from a camera,
+ * fragment starts with a sync sample. A new init segment after fragments
+ * starts a new stream (the camera replaced its muxer when the video changed:
+ * camera.c), with its own track defaults; the caller sees the second INIT.
+ * Everything it reads comes from a camera,
  * so every read is bounds-checked, and a malformed box is a HEARTH_ERROR_MEDIA
  * error that stays sticky: the camera restarts with a new generation rather
  * than serve bytes nobody understood.
@@ -94,6 +97,7 @@ struct _HearthFmp4Splitter {
   gboolean moof_audio;   /* the waiting moof is not the video track's */
   gboolean started;      /* saw the leading ftyp */
   gboolean have_init;
+  gboolean have_fragment; /* of the current init */
   Trex trex[MAX_TREX];
   guint n_trex;
   gboolean have_video_track;
@@ -701,12 +705,15 @@ handle_box (HearthFmp4Splitter *self, guint32 type, const guint8 *box,
 
   switch (type) {
   case BOX_FTYP:
-    if (self->have_init || self->ftyp != NULL) {
+    /* After fragments, between fragments: the muxer was replaced. */
+    if ((self->have_init && !self->have_fragment) || self->ftyp != NULL ||
+        self->moof != NULL) {
       g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
                            "A second ftyp box in one stream");
       return FALSE;
     }
     self->started = TRUE;
+    self->have_init = self->have_fragment = FALSE;
     self->ftyp = g_bytes_new (box, len);
     return TRUE;
 
@@ -755,6 +762,7 @@ handle_box (HearthFmp4Splitter *self, guint32 type, const guint8 *box,
                self->moof_audio ? HEARTH_FMP4_AUDIO : HEARTH_FMP4_FRAGMENT,
                self->moof, box, len, self->moof_keyframe);
     g_clear_pointer (&self->moof, g_bytes_unref);
+    self->have_fragment = TRUE;
     return TRUE;
 
   default:

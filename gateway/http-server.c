@@ -147,8 +147,6 @@ hearth_http_reply_gerror (SoupServerMessage *msg, const GError *error)
 /* Connections not yet through their TLS handshake: each holds a handshake
  * thread of glib-networking, a GnuTLS session and a file descriptor. */
 #define HANDSHAKE_DEADLINE_US (5 * G_USEC_PER_SEC)
-#define MAX_PENDING 32
-#define MAX_PENDING_PER_PEER 8
 
 typedef struct {
   gint64 last_active_us;
@@ -844,8 +842,8 @@ hearth_http_server_new (HearthAccess *access, GHashTable *cameras,
   HearthGateLimits limits = {
     .name = "stream port",
     .max_connections = config->max_connections,
-    .max_pending = MIN (MAX_PENDING, config->max_connections),
-    .max_pending_per_peer = MAX_PENDING_PER_PEER,
+    .max_pending = MIN (config->max_handshakes, config->max_connections),
+    .max_pending_per_peer = config->max_handshakes_per_peer,
     .deadline_us = HANDSHAKE_DEADLINE_US,
     .refuse_outsiders = TRUE,
   };

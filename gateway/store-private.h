@@ -7,7 +7,9 @@ G_BEGIN_DECLS
 
 /*
  * The migration runner behind hearth_store_open(), for tests that need other
- * migrations than the ones compiled in from schema/.
+ * migrations than the ones compiled in from schema/. (The store's own
+ * internals are in store-db.h, which includes sqlite3.h and is for the
+ * store's files only.)
  */
 typedef struct {
   const char *name;   /* "NNNN-what.sql"; NNNN is the schema version it makes */

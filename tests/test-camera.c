@@ -836,6 +836,79 @@ assert_sample_entry (Viewer *v, const char *expected)
 
 /* An H.265 camera is passed through: rtph265depay ! h265parse, hvc1 in the
  * init segment, keyframes found, "h265" reported. */
+static gboolean
+viewer_ended (gpointer data)
+{
+  Viewer *v = data;
+
+  return v->n_ends > 0;
+}
+
+/* A camera whose picture size changes inside its RTSP session: at once a
+ * new generation, with an init segment of the new size and a keyframe; the
+ * old generation's subscribers are ended; the run goes on (never offline,
+ * connecting only once). */
+static void
+test_rtsp_resize (void)
+{
+  RtspCamera c;
+  g_autofree char *url = NULL;
+  g_autoptr(HearthCamera) camera = NULL;
+  g_autoptr(GstObject) media = NULL;
+  g_autoptr(GstElement) size = NULL;
+  g_autoptr(GstCaps) caps = NULL;
+  StateLog log;
+  StateWait streaming;
+  Viewer before, after;
+  ChunkWait some = { &before, 10 };
+  ChunkWait more = { &after, 10 };
+  HearthStream *stream;
+  guint64 generation;
+  int width = 0, height = 0;
+
+  rtsp_camera_start_full (&c, NULL,
+      "( videotestsrc is-live=true ! "
+      "capsfilter name=size caps=video/x-raw,width=320,height=240,framerate=30/1 ! "
+      "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! "
+      "valve name=valve ! rtph264pay name=pay0 pt=96 config-interval=-1 )");
+  url = rtsp_camera_url (&c, RTSP_USERINFO);
+  camera = hearth_camera_new (CAMERA_ID, url);
+  stream = hearth_camera_get_stream (camera);
+  state_log_init (&log, camera);
+  streaming = (StateWait) { camera, HEARTH_CAMERA_STREAMING };
+
+  hearth_camera_start (camera);
+  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  viewer_init (&before, stream);
+  g_assert_true (wait_for (viewer_has_chunks, &some, DEADLINE_S));
+  generation = hearth_stream_get_generation (stream);
+
+  media = gst_object_get_parent (GST_OBJECT (c.valve));
+  size = gst_bin_get_by_name (GST_BIN (media), "size");
+  caps = gst_caps_from_string ("video/x-raw,width=160,height=120,framerate=30/1");
+  g_object_set (size, "caps", caps, NULL);
+
+  g_assert_true (wait_for (viewer_ended, &before, DEADLINE_S));
+  viewer_assert_sane (&before);
+  g_assert_cmpuint (hearth_stream_get_generation (stream), !=, generation);
+  viewer_init (&after, stream);
+  g_assert_true (wait_for (viewer_has_chunks, &more, DEADLINE_S));
+  viewer_assert_sane (&after);
+  assert_sample_entry (&after, "avc1");
+  g_assert_true (hearth_camera_get_video_info (camera, NULL, &width, &height, NULL));
+  g_assert_cmpint (width, ==, 160);
+  g_assert_cmpint (height, ==, 120);
+  g_assert_cmpuint (state_log_count (&log, HEARTH_CAMERA_OFFLINE), ==, 0);
+  g_assert_cmpuint (state_log_count (&log, HEARTH_CAMERA_CONNECTING), ==, 1);
+  g_assert_cmpuint (after.n_ends, ==, 0);
+
+  hearth_camera_stop (camera);
+  viewer_clear (&before);
+  viewer_clear (&after);
+  state_log_clear (&log);
+  rtsp_camera_stop (&c);
+}
+
 static void
 test_rtsp_h265 (void)
 {
@@ -1446,6 +1519,7 @@ main (int argc, char **argv)
   g_test_add_func ("/hearth/camera/rtsp-streams-and-stalls",
                    test_rtsp_streams_and_stalls);
   g_test_add_func ("/hearth/camera/rtsp-h265", test_rtsp_h265);
+  g_test_add_func ("/hearth/camera/rtsp-resize", test_rtsp_resize);
   g_test_add_func ("/hearth/camera/rtsp-unsupported-codec",
                    test_rtsp_unsupported_codec);
   g_test_add_func ("/hearth/camera/rtsp-wrong-password",

@@ -821,6 +821,47 @@ test_malformed (void)
   g_clear_pointer (&a, g_byte_array_unref);
 }
 
+/* A new init segment after fragments starts a new stream with its own
+ * track defaults (the camera replaced its muxer); one between a moof and
+ * its mdat does not. */
+static void
+test_new_init (void)
+{
+  g_autoptr(HearthFmp4Splitter) splitter = hearth_fmp4_splitter_new ();
+  g_autoptr(GPtrArray) units =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) unit_free);
+  g_autoptr(GByteArray) a = g_byte_array_new ();
+  g_autoptr(GError) error = NULL;
+  const HearthFmp4Kind kinds[] = {
+    HEARTH_FMP4_INIT, HEARTH_FMP4_FRAGMENT, HEARTH_FMP4_INIT,
+    HEARTH_FMP4_FRAGMENT
+  };
+
+  put_init (a, TRUE, SYNC);
+  put_moof (a, FLAGS_TREX_DEFAULT, SYNC);
+  put_mdat (a);
+  put_init (a, TRUE, NON_SYNC);
+  put_moof (a, FLAGS_TREX_DEFAULT, NON_SYNC);
+  put_mdat (a);
+  g_assert_true (hearth_fmp4_splitter_push (splitter, a->data, a->len,
+                                            &error));
+  g_assert_no_error (error);
+  pop_all (splitter, units);
+  g_assert_cmpuint (units->len, ==, G_N_ELEMENTS (kinds));
+  for (guint i = 0; i < units->len; i++)
+    g_assert_cmpint (((Unit *) units->pdata[i])->kind, ==, kinds[i]);
+  /* Read with the second init's trex, not the first's. */
+  g_assert_true (((Unit *) units->pdata[1])->keyframe);
+  g_assert_false (((Unit *) units->pdata[3])->keyframe);
+
+  g_clear_pointer (&a, g_byte_array_unref);
+  a = g_byte_array_new ();
+  put_init (a, FALSE, 0);
+  put_moof (a, FLAGS_FIRST_SAMPLE, SYNC);
+  put_init (a, FALSE, 0);
+  assert_stream_fails (a->data, a->len);
+}
+
 /* Truncated or corrupted moofs never read out of bounds (ASan). */
 static void
 test_moof_fuzz (void)
@@ -897,6 +938,7 @@ main (int argc, char **argv)
   g_test_add_func ("/hearth/fmp4/largesize-and-extra-boxes",
                    test_largesize_and_extra_boxes);
   g_test_add_func ("/hearth/fmp4/malformed", test_malformed);
+  g_test_add_func ("/hearth/fmp4/new-init", test_new_init);
   g_test_add_func ("/hearth/fmp4/moof-fuzz", test_moof_fuzz);
 
   return g_test_run ();

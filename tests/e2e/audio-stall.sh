@@ -35,9 +35,7 @@ for id in "$cam" "$cam_mute"; do
   stamp=$CAM_ID_stops
   [ "$id" = "$cam" ] || stamp=$CAM_ID_mute
   expect_check tv "$id" "$stamp" 60
-  ffprobe -v error -cert_file "$(cert_of tv)" -key_file "$(key_of tv)" \
-    -ca_file "$(gateway_cert)" -tls_verify 1 -rw_timeout 20000000 \
-    -show_entries stream=codec_type,codec_name -of csv=p=0 -read_intervals %+#5 \
+  ffprobe_as tv -show_entries stream=codec_type,codec_name -of csv=p=0 -read_intervals %+#5 \
     "$(url "/v1/cameras/$id/live.mp4")" >"$T/ffprobe-$id.log" 2>&1 ||
     fail "ffprobe failed: $(cat "$T/ffprobe-$id.log")"
   [ "$(cat "$T/ffprobe-$id.log")" = "h264,video" ] || fail "streams: $(cat "$T/ffprobe-$id.log")"

@@ -9,11 +9,12 @@
 # stamps in order; snapshot.jpg works; camera stats say aac. An MP4A-LATM
 # camera passes through too. A camera sending G.711 A-law (PCMA) streams its
 # video only, and its stats and the log say the audio was ignored and why.
+# A new picture size mid-stream brings a new generation, audio and all.
 source "$(dirname "$0")/lib.sh"
 
 BIN_STAMPS=$HEARTH_BUILD_DIR/tests/tools/fmp4-stamps
 
-start_camera aac --audio aac --width 320 --height 240
+start_camera aac --audio aac --width 320 --height 240 --resize 480x272
 start_camera latm --audio aac-latm --width 320 --height 240
 start_camera pcma --audio pcma --width 320 --height 240
 start_gateway
@@ -28,8 +29,6 @@ wait_for 30 "the AAC camera to stream" streaming "$cam"
 wait_for 30 "the LATM camera to stream" streaming "$cam_latm"
 wait_for 30 "the PCMA camera to stream" streaming "$cam_pcma"
 
-tls_opts=(-cert_file "$(cert_of tv)" -key_file "$(key_of tv)"
-          -ca_file "$(gateway_cert)" -tls_verify 1 -rw_timeout 20000000)
 
 # --- camera stats: which audio passes through, which was ignored and why ----
 log "stats"
@@ -73,24 +72,25 @@ log "40 frames came with $audio audio fragments"
 
 # --- a real player: an H.264 and an AAC track, both decode cleanly ----------
 log "ffprobe"
-ffprobe -v error "${tls_opts[@]}" -show_entries stream=codec_type,codec_name \
+ffprobe_as tv -show_entries stream=codec_type,codec_name \
   -of csv=p=0 -read_intervals %+#5 "$(url "/v1/cameras/$cam/live.mp4")" \
   >"$T/ffprobe.log" 2>"$T/ffprobe.err" || fail "ffprobe failed: $(cat "$T/ffprobe.err")"
 grep -qx "h264,video" "$T/ffprobe.log" || fail "ffprobe saw no H.264 track: $(cat "$T/ffprobe.log")"
 grep -qx "aac,audio" "$T/ffprobe.log" || fail "ffprobe saw no AAC track: $(cat "$T/ffprobe.log")"
 # Three seconds of the stream, both tracks decoded: not one word from
 # ffmpeg (a decoder would say "[aac @ …] …" or "[h264 @ …] …").
-ffmpeg -nostdin -v error "${tls_opts[@]}" -i "$(url "/v1/cameras/$cam/live.mp4")" \
-  -t 3 -map 0:v -map 0:a -f null - >"$T/decode.log" 2>&1 ||
+ffmpeg -nostdin -v error -cert_file "$(cert_of tv)" -key_file "$(key_of tv)" \
+  -ca_file "$(gateway_cert)" -tls_verify 1 -rw_timeout 20000000 \
+  -i "$(url "/v1/cameras/$cam/live.mp4")" -t 3 -map 0:v -map 0:a -f null - >"$T/decode.log" 2>&1 ||
   fail "ffmpeg could not decode: $(cat "$T/decode.log")"
 [ ! -s "$T/decode.log" ] || fail "ffmpeg complained: $(cat "$T/decode.log")"
-ffprobe -v error "${tls_opts[@]}" -select_streams a -count_frames \
+ffprobe_as tv -select_streams a -count_frames \
   -show_entries stream=nb_read_frames -of csv=p=0 -read_intervals %+#60 \
   "$(url "/v1/cameras/$cam/live.mp4")" >"$T/audio-frames.log" 2>&1 ||
   fail "ffprobe could not decode the audio: $(cat "$T/audio-frames.log")"
 [ "$(cat "$T/audio-frames.log")" -ge 60 ] || fail "ffprobe decoded $(cat "$T/audio-frames.log") audio frames"
 # The LATM camera's audio too.
-ffprobe -v error "${tls_opts[@]}" -show_entries stream=codec_type,codec_name \
+ffprobe_as tv -show_entries stream=codec_type,codec_name \
   -of csv=p=0 -read_intervals %+#5 "$(url "/v1/cameras/$cam_latm/live.mp4")" \
   >"$T/ffprobe-latm.log" 2>&1 || fail "ffprobe (LATM) failed: $(cat "$T/ffprobe-latm.log")"
 grep -qx "aac,audio" "$T/ffprobe-latm.log" || fail "ffprobe saw no AAC track (LATM): $(cat "$T/ffprobe-latm.log")"
@@ -129,10 +129,29 @@ expect_snapshot tv "$cam" 320x240
 # --- the PCMA camera: video as before, no audio track ------------------------
 log "pcma"
 expect_check tv "$cam_pcma" "$CAM_ID_pcma" 30
-ffprobe -v error "${tls_opts[@]}" -show_entries stream=codec_type,codec_name \
+ffprobe_as tv -show_entries stream=codec_type,codec_name \
   -of csv=p=0 -read_intervals %+#5 "$(url "/v1/cameras/$cam_pcma/live.mp4")" \
   >"$T/ffprobe-pcma.log" 2>&1 || fail "ffprobe (PCMA) failed: $(cat "$T/ffprobe-pcma.log")"
 [ "$(cat "$T/ffprobe-pcma.log")" = "h264,video" ] || fail "PCMA camera's streams: $(cat "$T/ffprobe-pcma.log")"
+
+# --- a new picture size mid-stream: a new generation, with its audio ------
+# (mp4mux cannot be swapped with the audio held: a new RTSP session instead.)
+log "resize"
+stats_of() { ctl --json camera stats "$cam" | json "j[\"$1\"]"; }
+gen_before=$(stats_of generation)
+kill -USR1 "$CAM_PID_aac"
+resized() {
+  [ "$(stats_of generation)" != "$gen_before" ] && [ "$(stats_of state)" = streaming ] &&
+    [ "$(stats_of audio)" = aac ] &&
+    curl_as tv --max-time 10 "$(url /v1/cameras)" |
+      json "[c for c in j['cameras'] if c['id'] == '$cam'][0]['width']" | grep -qx 480
+}
+wait_for 30 "the resized camera to stream again with audio" resized
+ffprobe_as tv -show_entries stream=codec_name,width,height -of csv=p=0 -read_intervals %+#5 \
+  "$(url "/v1/cameras/$cam/live.mp4")" >"$T/ffprobe-resized.log" 2>&1 ||
+  fail "ffprobe (resized) failed: $(cat "$T/ffprobe-resized.log")"
+grep -qx "h264,480,272" "$T/ffprobe-resized.log" && grep -qx "aac" "$T/ffprobe-resized.log" ||
+  fail "resized streams: $(cat "$T/ffprobe-resized.log")"
 
 if grep -q "is offline" "$T/hearthd.log"; then
   log "note: an ingest restarted during the test:"

@@ -16,7 +16,8 @@ grep -q '^listen = 0.0.0.0:8443$' "$T/all.conf" || fail "uncommenting did not wo
 
 # Every option of the daemon is in the shipped file.
 for key in name state-dir listen pairing-listen control-socket local-networks \
-           ttl-seconds max-failures-per-minute max-connections \
+           ttl-seconds max-failures-per-minute max-connections max-handshakes \
+           max-handshakes-per-peer \
            max-streams-per-display gop-cache-bytes display-queue-bytes \
            backoff-min-ms backoff-max-ms; do
   grep -q "^#\?$key = " "$shipped" || fail "hearth.conf does not show $key"

@@ -211,6 +211,27 @@ expect_snapshot() {
     grep -qx "mjpeg,${3/x/,}" || fail "the snapshot of camera $2 is not a $3 JPEG"
 }
 
+# ffprobe_as NAME ARGS...: ffprobe with that display's certificate (give it
+# the stream's URL among ARGS).
+ffprobe_as() {
+  local name=$1
+  shift
+  ffprobe -v error -cert_file "$(cert_of "$name")" -key_file "$(key_of "$name")" \
+    -ca_file "$(gateway_cert)" -tls_verify 1 -rw_timeout 20000000 "$@"
+}
+
+# ffprobe_decodes NAME CAMERA FRAMES DECODER: ffprobe decodes the first
+# FRAMES frames of a fresh live.mp4 of CAMERA, and the decoder (h264, hevc)
+# says nothing (it would say "[hevc @ …] …").
+ffprobe_decodes() {
+  local out=$T/decode-$2
+  ffprobe_as "$1" -select_streams v -count_frames -show_entries stream=nb_read_frames \
+    -of csv=p=0 -read_intervals "%+#$3" "$(url "/v1/cameras/$2/live.mp4")" \
+    >"$out.txt" 2>"$out.err" || fail "ffprobe could not decode: $(cat "$out.err")"
+  [ "$(cat "$out.txt")" -ge "$3" ] || fail "ffprobe decoded $(cat "$out.txt") frames"
+  ! grep -q "^\[$4 @" "$out.err" || fail "the decoder complained: $(cat "$out.err")"
+}
+
 # watch_start CAMERA STAMP DISPLAY-COMMAND...: a display (DISPLAY-COMMAND is
 # e.g. "display tv", or "ns_display gw tv") keeps checking CAMERA,
 # reconnecting whenever its stream ends, until watch_stop; returns once it

@@ -3,9 +3,10 @@
 # RTSPS cameras and their certificates (invariant 5): a camera with a
 # self-signed certificate is added by hand and streams; the gateway records
 # its certificate on first use (camera list: evidence.certificate, the
-# SHA-256 of its DER); another device with another certificate at the same
-# address and port is quarantined, with a reason that names the
-# certificate, and a display never receives a frame of it.
+# SHA-256 of its DER); two pinned cameras that swap addresses are refused,
+# not quarantined, and stream again once back; another device with another
+# certificate at the same address and port is quarantined, with a reason that
+# names the certificate, and a display never receives a frame of it.
 source "$(dirname "$0")/lib.sh"
 
 command -v certtool >/dev/null || fail "certtool (gnutls-bin) is needed"
@@ -75,6 +76,47 @@ log "first use"
 has_certificate() { [ "$(camera_field "$camera" "['evidence']['certificate']")" = "$1" ]; }
 wait_for 10 "evidence.certificate to be the SHA-256 of the camera's certificate ($sha1)" \
   has_certificate "$sha1"
+
+# --- two pinned cameras swap addresses ---------------------------------------
+# Each one's certificate now answers at the other's address: both runs are
+# refused before any request, neither camera is quarantined (each is a known
+# camera, not another device), and once they are back both stream again.
+log "swap"
+make_cert 3
+start_camera yard --tls-cert "$T/cert3.pem" --tls-key "$T/key3.pem"
+yard_port=${CAM_URL_yard#rtsps://127.0.0.1:}
+yard_port=${yard_port%%/*}
+ctl household add Neighbour >/dev/null
+yard=$(ctl camera add --household Neighbour --name Yard "rtsps://127.0.0.1:$yard_port/stream")
+wait_for 30 "the second RTSPS camera to stream" camera_is "$yard" streaming
+wait_for 10 "its certificate to be recorded" \
+  test "$(camera_field "$yard" "['evidence']['certificate']")" = "$(sha256_of 3)"
+
+# swap_to DOOR_PORT YARD_PORT: both cameras restarted at those ports.
+swap_to() {
+  kill -TERM "$CAM_PID_door" "$CAM_PID_yard"
+  wait "$CAM_PID_door" "$CAM_PID_yard" 2>/dev/null || true
+  start_camera door --port "$1" --tls-cert "$T/cert1.pem" --tls-key "$T/key1.pem"
+  start_camera yard --port "$2" --tls-cert "$T/cert3.pem" --tls-key "$T/key3.pem"
+}
+watch_start "$camera" "$CAM_ID_door" display tv
+swap_to "$yard_port" "$port"
+refused_by_other() {
+  camera_is "$camera" offline && camera_is "$yard" offline &&
+    [ "$(grep -c "answers at its address now (by its certificate)" "$T/hearthd.log")" -ge 2 ]
+}
+wait_for 30 "both cameras to be refused by the other's certificate" refused_by_other
+for c in "$camera" "$yard"; do
+  ! camera_is "$c" quarantined || fail "camera $c was quarantined after a swap"
+done
+watch_stop "$CAM_ID_yard"
+swap_to "$port" "$yard_port"
+wait_for 30 "the door camera to stream again" camera_is "$camera" streaming
+wait_for 30 "the yard camera to stream again" camera_is "$yard" streaming
+has_certificate "$sha1" || fail "the door camera's pin changed in the swap"
+display tv check "$camera" --frames 10 --expect-stamp "$CAM_ID_door" --timeout 60 \
+  >"$T/check-swap.log" || fail "no frames after the swap back: $(cat "$T/check-swap.log")"
+grep -qx "mismatched: 0" "$T/check-swap.log" || fail "frames of another camera after the swap"
 
 # --- another device at the same address and port, with another certificate --
 log "certificate changed"

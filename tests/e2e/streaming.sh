@@ -113,8 +113,41 @@ end=$(date +%s.%N)
 python3 -c "import sys; sys.exit(0 if $end - $start > 0.3 else 1)" || fail "the blocking reload did not wait"
 [ "$(awk '/^#EXT-X-MEDIA-SEQUENCE/ { split($0, m, ":"); n = m[2] } /^seg-/ { n++ } END { print n }' "$T/hls/blocked.m3u8")" -ge "$want" ] ||
   fail "blocking reload answered before segment $want: $(cat "$T/hls/blocked.m3u8")"
-# The segments decode, and carry camera A's stamps in order, from a keyframe.
 [ "$(hls "$init" "$T/hls/$init")" = 200 ] || fail "no init segment"
+# Preload hint: the playlist ends with the next part, not listed yet. Right
+# after a blocking reload for the first part of the next segment, that hint
+# (the part being filled) is asked for at once: it is held until it is whole,
+# it follows the last part listed (stamps), and it is what the playlist then
+# lists under that name.
+[ "$(hls "index.m3u8?_HLS_msn=$((want + 1))&_HLS_part=0" "$T/hls/hint.m3u8")" = 200 ] ||
+  fail "no playlist: $(cat "$T/hls/hint.m3u8")"
+hint=$(sed -n 's/^#EXT-X-PRELOAD-HINT:TYPE=PART,URI="\(part-[0-9]*-[0-9]*\.m4s\)"$/\1/p' "$T/hls/hint.m3u8")
+[ -n "$hint" ] || fail "no preload hint: $(cat "$T/hls/hint.m3u8")"
+curl_as one -sS --max-time 10 -o "$T/hls/hinted.m4s" \
+  -w '%{http_code} %{time_pretransfer} %{time_starttransfer}\n' \
+  "$(url "/v1/cameras/$cam_a/hls/$hint")" >"$T/hls/hinted.status"
+read -r code pre first <"$T/hls/hinted.status"
+[ "$code" = 200 ] || fail "hinted part $hint: $code $(cat "$T/hls/hinted.m4s")"
+log "the hinted part $hint was held $(python3 -c "print(round(($first - $pre) * 1000))") ms"
+tail -n1 "$T/hls/hint.m3u8" | grep -q '^#EXT-X-PRELOAD-HINT:' || fail "the hint is not last"
+! grep -q "URI=\"$hint\"" <(grep '^#EXT-X-PART:' "$T/hls/hint.m3u8") || fail "the hinted part $hint is listed already"
+last_part=$(sed -n 's/^#EXT-X-PART:.*URI="\(part-[0-9]*-[0-9]*\.m4s\)".*$/\1/p' "$T/hls/hint.m3u8" | tail -n1)
+[ "$(hls "$last_part" "$T/hls/last.m4s")" = 200 ] || fail "part $last_part: $(cat "$T/hls/last.m4s")"
+(cd "$T/hls" && "$BIN_STAMPS" "$init" last.m4s hinted.m4s) >"$T/hls/hinted.txt"
+awk -v id="$CAM_ID_a" '/^frame/ { split($3, s, "="); split($4, c, "=");
+    if (s[2] != id) exit 1; if (n++ && c[2] != last + 1) exit 1; last = c[2] }' "$T/hls/hinted.txt" ||
+  fail "the hinted part does not follow $last_part: $(cat "$T/hls/hinted.txt")"
+[ "$(grep -c '^frame' "$T/hls/hinted.txt")" -gt "$(cd "$T/hls" && "$BIN_STAMPS" "$init" last.m4s | grep -c '^frame')" ] ||
+  fail "the hinted part has no frames"
+[ "$(hls index.m3u8 "$T/hls/after-hint.m3u8")" = 200 ] || fail "no playlist"
+grep '^#EXT-X-PART:' "$T/hls/after-hint.m3u8" | grep -q "URI=\"$hint\"" ||
+  fail "the playlist does not list the hinted part: $(cat "$T/hls/after-hint.m3u8")"
+[ "$(hls "$hint" "$T/hls/hinted-again.m4s")" = 200 ] && cmp -s "$T/hls/hinted.m4s" "$T/hls/hinted-again.m4s" ||
+  fail "the hinted part changed once listed"
+# Only the hinted part is waited for: one further ahead is a 404 at once.
+far=${hint%.m4s}; far="${far%-*}-$((${far##*-} + 1000)).m4s"
+[ "$(hls "$far" /dev/null)" = 404 ] || fail "a part far ahead was not a 404"
+# The segments decode, and carry camera A's stamps in order, from a keyframe.
 for name in $(grep '^seg-' "$T/hls/blocked.m3u8"); do
   [ "$(hls "$name" "$T/hls/$name")" = 200 ] || fail "segment $name: $(cat "$T/hls/$name")"
 done

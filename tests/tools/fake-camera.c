@@ -44,6 +44,13 @@
  * its first byte (gst-rtsp-server does TLS when the server's GstRTSPAuth has
  * a certificate). That auth asks for no credentials: its default token may
  * view the stream, as anyone may without TLS.
+ *
+ * With --resize WxH it changes its picture size inside the running RTSP
+ * session, as a camera whose resolution is changed in its settings does: on
+ * SIGUSR1, or --resize-after SECONDS after its first media was made. The
+ * encoder gets new input caps and starts again with an IDR carrying new
+ * parameter sets (in-band, config-interval=-1); the session, the SDP and the
+ * frame counter go on. The new size stays for later media too.
  */
 #define G_LOG_DOMAIN "fake-camera"
 
@@ -86,6 +93,8 @@ typedef struct {
   char *codec;            /* "h264" or "h265" */
   char *audio;            /* "none", "aac", "aac-latm" or "pcma" */
   double audio_stop_after; /* seconds; < 0: never */
+  char *resize;           /* (nullable) WxH */
+  int resize_after;       /* seconds, 0: on SIGUSR1 only */
 } Options;
 
 typedef struct {
@@ -93,9 +102,15 @@ typedef struct {
   HearthStampCodec codec; /* immutable once parsed */
   gint64 audio_stop_after_us; /* immutable; < 0: never */
 
+  GstCaps *resize_caps;   /* (nullable) immutable once parsed */
+  int resize_after;       /* immutable once parsed */
+
   GMutex lock;
   guint64 next_counter; /* protected by lock: streaming threads of every media */
   gint64 first_audio_us; /* protected by lock: 0 until the first audio packet */
+  GstElement *size;     /* protected by lock: the current media's size filter */
+  gboolean resized;     /* protected by lock */
+  guint resize_timer;   /* main context only */
 } Camera;
 
 static void
@@ -114,6 +129,7 @@ options_clear (Options *options)
   g_clear_pointer (&options->tls_key, g_free);
   g_clear_pointer (&options->audio, g_free);
   g_clear_pointer (&options->codec, g_free);
+  g_clear_pointer (&options->resize, g_free);
 }
 
 static gboolean
@@ -237,6 +253,12 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
     { "audio-stop-after", 0, 0, G_OPTION_ARG_DOUBLE, &options->audio_stop_after,
       "stop sending audio this long after its first packet (default never)",
       "SECONDS" },
+    { "resize", 0, 0, G_OPTION_ARG_STRING, &options->resize,
+      "change to this picture size inside the running session, on SIGUSR1 "
+      "or after --resize-after", "WxH" },
+    { "resize-after", 0, 0, G_OPTION_ARG_INT, &options->resize_after,
+      "resize this many seconds after the first client's media was made "
+      "(default: on SIGUSR1 only)", "SECONDS" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -340,6 +362,33 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
   if ((options->tls_cert == NULL) != (options->tls_key == NULL)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--tls-cert and --tls-key go together");
+    return FALSE;
+  }
+  if (options->resize != NULL) {
+    int w = 0, h = 0;
+    char end;
+
+    if (sscanf (options->resize, "%dx%d%c", &w, &h, &end) != 2) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--resize must be WIDTHxHEIGHT, not “%s”", options->resize);
+      return FALSE;
+    }
+    if (!check_range ("resize width", w, 16, 4096, TRUE, error) ||
+        !check_range ("resize height", h, 16, 4096, TRUE, error))
+      return FALSE;
+    camera->resize_caps = gst_caps_new_simple ("video/x-raw",
+                                               "width", G_TYPE_INT, w,
+                                               "height", G_TYPE_INT, h,
+                                               "framerate", GST_TYPE_FRACTION,
+                                               options->fps, 1, NULL);
+  }
+  if (!check_range ("resize-after", options->resize_after, 0, 86400, FALSE,
+                    error))
+    return FALSE;
+  camera->resize_after = options->resize_after;
+  if (options->resize_after > 0 && options->resize == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--resize-after needs --resize");
     return FALSE;
   }
   if (options->service_type == NULL)
@@ -544,6 +593,44 @@ stop_audio (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return drop ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
 }
 
+/* --resize: the size filter's new caps make videotestsrc renegotiate, and
+ * the encoder starts again at the new size. */
+static void
+camera_resize (Camera *camera)
+{
+  g_autoptr (GstElement) size = NULL;
+
+  g_mutex_lock (&camera->lock);
+  camera->resized = TRUE;
+  if (camera->size != NULL)
+    size = gst_object_ref (camera->size);
+  g_mutex_unlock (&camera->lock);
+
+  if (size != NULL)
+    g_object_set (size, "caps", camera->resize_caps, NULL);
+  g_message ("resized");
+}
+
+static gboolean
+on_resize_signal (gpointer user_data)
+{
+  Camera *camera = user_data;
+
+  if (camera->resize_caps != NULL)
+    camera_resize (camera);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_resize_timer (gpointer user_data)
+{
+  Camera *camera = user_data;
+
+  camera->resize_timer = 0;
+  camera_resize (camera);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media,
                     gpointer user_data)
@@ -551,10 +638,13 @@ on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media,
   Camera *camera = user_data;
   g_autoptr (GstElement) bin = gst_rtsp_media_get_element (media);
   g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (bin), "enc");
+  g_autoptr (GstElement) size = gst_bin_get_by_name (GST_BIN (bin), "size");
   g_autoptr (GstPad) pad = NULL;
+  gboolean resized;
 
-  /* "enc" is in our own launch line: missing means the line is wrong. */
-  g_return_if_fail (enc != NULL);
+  /* "enc" and "size" are in our own launch line: missing means the line is
+   * wrong. */
+  g_return_if_fail (enc != NULL && size != NULL);
 
   pad = gst_element_get_static_pad (enc, "src");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, stamp_access_unit, camera,
@@ -572,6 +662,16 @@ on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media,
                        g_free);
   }
   g_debug ("new media: stamping its access units");
+
+  g_mutex_lock (&camera->lock);
+  gst_object_replace ((GstObject **) &camera->size, GST_OBJECT (size));
+  resized = camera->resized;
+  g_mutex_unlock (&camera->lock);
+  if (resized)
+    g_object_set (size, "caps", camera->resize_caps, NULL);
+  else if (camera->resize_after > 0 && camera->resize_timer == 0)
+    camera->resize_timer = g_timeout_add_seconds (camera->resize_after,
+                                                  on_resize_timer, camera);
 }
 
 static gboolean
@@ -649,7 +749,7 @@ make_server (const Options *options, Camera *camera,
      * VPS/SPS/PPS in front of every IDR. */
     launch = g_strdup_printf (
         "( videotestsrc is-live=true pattern=%s "
-        "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
+        "! capsfilter name=size caps=video/x-raw,width=%d,height=%d,framerate=%d/1 "
         "! timeoverlay "
         "! x265enc name=enc tune=zerolatency speed-preset=ultrafast "
         "key-int-max=%d bitrate=%d option-string=\"open-gop=0:scenecut=0\" "
@@ -660,7 +760,7 @@ make_server (const Options *options, Camera *camera,
   } else {
     launch = g_strdup_printf (
         "( videotestsrc is-live=true pattern=%s "
-        "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
+        "! capsfilter name=size caps=video/x-raw,width=%d,height=%d,framerate=%d/1 "
         "! timeoverlay "
         "! x264enc name=enc tune=zerolatency speed-preset=ultrafast "
         "key-int-max=%d bitrate=%d byte-stream=true aud=false threads=1 "
@@ -737,7 +837,7 @@ main (int argc, char **argv)
   g_autoptr (GTlsCertificate) certificate = NULL;
   g_autofree char *host = NULL;
   g_autofree char *line = NULL;
-  guint sigint_id, sigterm_id, cleanup_id;
+  guint sigint_id, sigterm_id, sigusr1_id, cleanup_id;
   int status = EXIT_SUCCESS;
 
   g_mutex_init (&camera.lock);
@@ -797,6 +897,7 @@ main (int argc, char **argv)
 
   sigint_id = g_unix_signal_add (SIGINT, on_quit_signal, loop);
   sigterm_id = g_unix_signal_add (SIGTERM, on_quit_signal, loop);
+  sigusr1_id = g_unix_signal_add (SIGUSR1, on_resize_signal, &camera);
   cleanup_id = g_timeout_add_seconds (2, cleanup_sessions, server);
   if (options.announce != NULL)
     announce = hearth_announce_new (options.announce, options.service_type,
@@ -816,6 +917,9 @@ main (int argc, char **argv)
   g_clear_pointer (&announce, hearth_announce_free);
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
+  g_source_remove (sigusr1_id);
+  if (camera.resize_timer != 0)
+    g_source_remove (camera.resize_timer);
   g_source_remove (cleanup_id);
   g_source_destroy (server_source);
   g_clear_pointer (&server_source, g_source_unref);
@@ -823,6 +927,8 @@ main (int argc, char **argv)
   g_clear_object (&server);
 
   options_clear (&options);
+  gst_clear_object (&camera.size);
+  gst_clear_caps (&camera.resize_caps);
   g_mutex_clear (&camera.lock);
   return status;
 }

@@ -10,6 +10,13 @@ seeded schedule injects faults:
   test: resets, stalls, delays, dropped bytes, truncation mid-frame and
   corrupted bytes;
 - cameras killed and restarted (a restarted fake camera stamps a new id);
+- a camera replaced by another device at the same address and port, and two
+  cameras that swap addresses: half of the cameras serve RTSPS with their own
+  certificate (pinned by the gateway on first use), and the replacement has
+  another one; it must be quarantined, and a swapped pair refused without
+  quarantine until they are back (a plain rtsp:// camera off the gateway's
+  segment has no identity to check, as the README says, so only these two
+  kinds of fault are aimed at the RTSPS ones);
 - displays that stop reading, read slowly, or reconnect in bursts;
 - displays revoked, cameras moved between households, a household deleted,
   all while streams run;
@@ -22,14 +29,20 @@ are checked like live ones, at the time the part arrived.
 Displays also ask for snapshots, now and then of another household's camera
 or after they were revoked; each camera shows its own solid colour, so every
 snapshot served is checked like a frame: the colour of the camera asked for,
-while it was the display's household's (within one second of a change).
+while it was the display's household's (within one second of a change). A
+snapshot of no camera's colour is counted apart as damaged in transit when
+the camera asked for had a fault that can damage a frame (corrupted, dropped
+or cut-short bytes) shortly before; any other camera's colour is a violation.
 
 Every frame every display receives is checked afterwards against the timeline
 of who owned what: its stamp must come from the camera the display asked for,
 while that camera belonged to the display's household and the display was
 paired, allowing one second for a change to bite (invariant 4), and it must
 have been captured after the camera joined that household (nothing cached from
-before a move is served). It prints its counts and fails on any violation, any
+before a move is served). Before each revocation and the household deletion, a
+display about to lose access starts a live.mp4 reader that reads as fast as it
+can: every byte it receives more than one second after the change counts. It
+prints its counts and fails on any violation, any byte after a change, any
 crash, or a household that received too few frames to prove anything.
 
 Everything runs on loopback. HEARTH_TORTURE_SEED replays a run;
@@ -69,12 +82,22 @@ MIN_FRAMES_PER_HOUSEHOLD = 100
 PATTERNS = [("red", "red"), ("green", "green"), ("blue", "blue"), ("white", "white"),
             ("black", "black"), ("checkers-8", "olive")]
 
+# The replacement device's picture: no camera of the run shows it.
+IMPOSTOR_PATTERN = ("gamut", "pink")
+# A keyframe damaged in transit (corrupted or cut short) decodes to a
+# picture of no camera's colour; a snapshot of it is counted apart, not as a
+# violation, when the camera asked for had such a fault this recently.
+DAMAGE_WINDOW_US = 20_000_000
+# Replacements and swaps each, per run: each one darkens cameras for seconds.
+MAX_IDENTITY_FAULTS = 4
+
 # Clients run without leak checking under AddressSanitizer (the slow unwinder
 # makes each TLS handshake take seconds); hearthd keeps it.
 CLIENT_ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
 
 rng = random.Random(SEED)
 faults = collections.Counter()
+handled = collections.Counter()  # replacements quarantined, swaps refused
 
 
 def now_us():
@@ -259,17 +282,35 @@ class Proxy:
         self.server.close()
 
 
+def make_cert(root, name):
+    """A self-signed ECDSA certificate and key, as a camera has: (cert, key)."""
+    cert, key = (os.path.join(root, f"{name}.{ext}") for ext in ("crt", "key"))
+    template = os.path.join(root, f"{name}.tmpl")
+    with open(template, "w") as f:
+        f.write(f'cn = "Fake camera {name}"\nexpiration_days = 30\n'
+                "signing_key\ntls_www_server\n")
+    subprocess.run(["certtool", "--generate-privkey", "--key-type", "ecdsa", "--no-text",
+                    "--outfile", key], check=True, capture_output=True)
+    subprocess.run(["certtool", "--generate-self-signed", "--load-privkey", key,
+                    "--template", template, "--outfile", cert], check=True,
+                   capture_output=True)
+    return cert, key
+
+
 class Camera:
-    def __init__(self, name, root, pattern):
+    def __init__(self, name, root, pattern, tls=None, port=None):
         self.name = name
         self.pattern, self.colour = pattern
         self.root = root
-        self.port = free_port()
+        self.tls = tls  # (cert, key): serves RTSPS
+        self.port = port or free_port()
         self.proc = None
         self.stamp = None
         self.gateway_id = None
         self.proxy = Proxy(self.port)
         self.starts = 0
+        self.busy = False  # being replaced or swapped
+        self.damaged = []  # when faults that can damage a frame in transit hit it
 
     async def start(self, stamp_owner):
         self.stamp = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -282,6 +323,7 @@ class Camera:
             "--stamp-id", self.stamp, "--ready-file", ready,
             "--width", "320", "--height", "240", "--fps", "15", "--bitrate", "400",
             "--key-int", "15", "--pattern", self.pattern,
+            *(["--tls-cert", self.tls[0], "--tls-key", self.tls[1]] if self.tls else []),
             stdout=log_file, stderr=log_file, env=CLIENT_ENV)
         log_file.close()
 
@@ -294,7 +336,8 @@ class Camera:
         await self.proc.wait()
 
     def url(self):
-        return f"rtsp://127.0.0.1:{self.proxy.port}/stream"
+        scheme = "rtsps" if self.tls else "rtsp"
+        return f"{scheme}://127.0.0.1:{self.proxy.port}/stream"
 
 
 class Display:
@@ -387,9 +430,10 @@ def classify(frame_t, capture_t, display, camera, timeline, asked_t=None):
     return "late-after-change" if ever_ours else "cross-household"
 
 
-async def raw_reader(gateway, display, camera, mode, seconds):
-    """A display that stops reading (stalled) or reads slowly, over mutual
-    TLS with its own certificate."""
+async def raw_reader(gateway, display, camera, mode, seconds, arrivals=None):
+    """A display that stops reading (stalled), reads slowly, or reads as fast
+    as it can (fast: appends (arrived_us, bytes) of every read to @arrivals),
+    over mutual TLS with its own certificate."""
     ctx = ssl.create_default_context(cafile=os.path.join(gateway.state, "gateway.crt"))
     ctx.load_cert_chain(os.path.join(display.dir, "display.crt"),
                         os.path.join(display.dir, "display.key"))
@@ -405,6 +449,12 @@ async def raw_reader(gateway, display, camera, mode, seconds):
                 if not await reader.read(2048):
                     break
                 await asyncio.sleep(0.1)
+            elif mode == "fast":
+                remaining = deadline - time.monotonic()
+                data = await asyncio.wait_for(reader.read(65536), max(remaining, 0.01))
+                if not data:
+                    break
+                arrivals.append((now_us(), len(data)))
             else:
                 await asyncio.sleep(0.2)
         writer.transport.abort()
@@ -432,6 +482,8 @@ def colour_of(jpeg):
         return "blue"
     if r > 90 and g > 90 and b < 60:
         return "olive"
+    if r > 140 and g < 110 and 90 < b < 160:
+        return "pink"
     return f"other {r},{g},{b}"
 
 
@@ -546,6 +598,8 @@ async def main():
     timeline = Timeline()
     stamp_owner = {}
     cameras, displays, sessions, snapshots, hls_parts = [], [], [], [], []
+    impostors, identity_failures, identity_tasks = set(), [], set()
+    witnesses = []  # (display, [(arrived_us, bytes)]) of displays about to lose access
     background = set()
     ok = False
 
@@ -555,7 +609,8 @@ async def main():
             await gateway.ctl("household", "add", h)
         for i in range(len(HOUSEHOLDS) * CAMERAS_PER_HOUSEHOLD):
             household = HOUSEHOLDS[i // CAMERAS_PER_HOUSEHOLD]
-            camera = Camera(f"cam{i}", root, PATTERNS[i % len(PATTERNS)])
+            tls = make_cert(root, f"cam{i}") if i % 2 == 0 else None
+            camera = Camera(f"cam{i}", root, PATTERNS[i % len(PATTERNS)], tls)
             await camera.start(stamp_owner)
             await camera.proxy.start()
             t = now_us()
@@ -589,11 +644,124 @@ async def main():
             await s.start()
             sessions.append(s)
 
+        async def camera_states():
+            """Camera id → (state, pinned certificate); {} while hearthd is down."""
+            rc, out, _ = await gateway.ctl("--json", "camera", "list", check=False)
+            if rc != 0:
+                return {}
+            return {c["id"]: (c["state"], c["evidence"]["certificate"])
+                    for c in json.loads(out)["cameras"]}
+
+        async def ctl_until_done(*args):
+            """A hearthctl command that must succeed once hearthd answers."""
+            deadline = time.monotonic() + 60
+            while True:
+                rc, _, err = await gateway.ctl(*args, check=False)
+                if rc == 0:
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"hearthctl {' '.join(args)}: {err.strip()}")
+                await asyncio.sleep(0.2)
+
+        async def expect(what, predicate, seconds=30):
+            """Waits for @predicate; a timeout is an identity failure."""
+            try:
+                await wait_until(what, predicate, seconds)
+                return True
+            except RuntimeError as e:
+                identity_failures.append(str(e))
+                return False
+
+        async def replace(camera):
+            """Another device (its own certificate, stamp and picture) takes
+            the camera's address and port for a while; then the camera is
+            back and the admin adopts it again."""
+            impostor = Camera(f"impostor{faults['replace']}", root, IMPOSTOR_PATTERN,
+                              make_cert(root, f"impostor{faults['replace']}"), camera.port)
+            impostors.add(impostor)
+            await camera.kill()
+            await impostor.start(stamp_owner)
+            camera.proxy.reset()
+
+            async def quarantined():
+                return (await camera_states()).get(camera.gateway_id, ("",))[0] == "quarantined"
+            if await expect(f"{camera.name} to be quarantined when {impostor.name} answered "
+                            "at its address", quarantined):
+                handled["replace"] += 1
+            await asyncio.sleep(rng.uniform(1, 4))
+            await impostor.kill()
+            await camera.start(stamp_owner)
+            camera.proxy.reset()
+            await ctl_until_done("camera", "adopt", camera.gateway_id)
+
+        async def swap(a, b):
+            """Two cameras swap addresses for a while, then swap back."""
+            with open(gateway.log_path, "rb") as f:
+                log_from = f.seek(0, os.SEEK_END)
+
+            def refused_lines():
+                with open(gateway.log_path, errors="replace") as f:
+                    f.seek(log_from)
+                    return f.read()
+            a.proxy.target_port, b.proxy.target_port = b.port, a.port
+            a.proxy.reset()
+            b.proxy.reset()
+
+            async def both_refused():
+                text = refused_lines()
+                return all(f"Camera {x.gateway_id} " in text and
+                           f"camera {y.gateway_id} (“{y.name}”) answers at its address now"
+                           in text for x, y in ((a, b), (b, a)))
+            if await expect(f"{a.name} and {b.name} to be refused by each other's "
+                            "certificate", both_refused):
+                handled["swap"] += 1
+            await asyncio.sleep(rng.uniform(1, 4))
+            a.proxy.target_port, b.proxy.target_port = a.port, b.port
+            a.proxy.reset()
+            b.proxy.reset()
+            states = await camera_states()
+            for c in (a, b):
+                if states.get(c.gateway_id, ("",))[0] == "quarantined":
+                    identity_failures.append(f"{c.name} was quarantined after a swap")
+                    await ctl_until_done("camera", "adopt", c.gateway_id)
+
+        async def identity_fault(kind):
+            """Starts a replacement or a swap beside the schedule, on RTSPS
+            cameras whose certificate the gateway has pinned."""
+            if faults[kind] >= MAX_IDENTITY_FAULTS:
+                return
+            states = await camera_states()
+            pinned = [c for c in live_cameras() if c.tls and not c.busy
+                      and states.get(c.gateway_id, ("quarantined", None))[0] != "quarantined"
+                      and states.get(c.gateway_id, ("", None))[1] is not None]
+            chosen = rng.sample(pinned, 1 if kind == "replace" else 2) \
+                if len(pinned) >= (1 if kind == "replace" else 2) else None
+            if chosen is None:
+                return
+            faults[kind] += 1
+            for c in chosen:
+                c.busy = True
+
+            async def run_fault():
+                try:
+                    await (replace(*chosen) if kind == "replace" else swap(*chosen))
+                finally:
+                    for c in chosen:
+                        c.busy = False
+            task = asyncio.create_task(run_fault())
+            identity_tasks.add(task)
+            task.add_done_callback(identity_tasks.discard)
+
         async def fault():
             kind = rng.choice(["reset", "stall", "delay", "drop", "truncate", "corrupt",
-                               "camera-restart"])
-            camera = rng.choice(cameras)
+                               "camera-restart", "replace", "swap"])
+            if kind in ("replace", "swap"):
+                await identity_fault(kind)
+                return
+            camera = rng.choice([c for c in cameras if not c.busy])
             faults[kind] += 1
+            if kind not in ("stall", "delay"):
+                camera.damaged.append(now_us())
             p = camera.proxy
             if kind == "reset":
                 p.reset()
@@ -659,12 +827,34 @@ async def main():
                 timeline.set_camera(camera, target, t)
             else:
                 display = rng.choice(live_displays())
+                await witness(display)
                 display.revoked_at = now_us()
                 await gateway.ctl("display", "revoke", str(display.id))
                 # The household gets a new display in its place.
                 replacement = Display(f"disp{len(displays)}", display.household, root)
                 await pair(gateway, replacement)
                 displays.append(replacement)
+
+        async def witness(display):
+            """A live.mp4 reader of @display that reads as fast as it can, so
+            that every byte the gateway sends it after it loses access is
+            counted; returns once it has received some (or after 5 s)."""
+            camera = rng.choice(live_cameras(display.household) or [None])
+            if camera is None:
+                return
+            arrivals = []
+            witnesses.append((display, arrivals))
+            task = asyncio.create_task(raw_reader(gateway, display, camera, "fast", 8,
+                                                  arrivals))
+            background.add(task)
+            task.add_done_callback(background.discard)
+
+            async def receiving():
+                return bool(arrivals) or task.done()
+            try:
+                await wait_until(f"{display.name} to receive {camera.name}", receiving, 5)
+            except RuntimeError:
+                pass
 
         async def snapshot_prober():
             # Beside the schedule, with its own generator: mostly a camera of
@@ -702,10 +892,19 @@ async def main():
             roll = rng.random()
             if not deleted_household and elapsed > 0.7:
                 deleted_household = True
+                # Not in the middle of a replacement or a swap: their cameras
+                # would be gone before they are put back.
+                await asyncio.gather(*identity_tasks)
                 victim = HOUSEHOLDS[-1]
                 faults["household-delete"] += 1
+                for d in live_displays(victim)[:2]:
+                    await witness(d)
                 timeline.household_deleted[victim] = now_us()
                 await gateway.ctl("household", "delete", victim)
+            elif faults["replace"] == 0 and elapsed > 0.15:
+                await identity_fault("replace")  # every run has one of each
+            elif faults["swap"] == 0 and elapsed > 0.4:
+                await identity_fault("swap")
             elif killed_gateway < 2 and elapsed > 0.3 + 0.3 * killed_gateway and roll < 0.2:
                 killed_gateway += 1
                 await gateway_kill()
@@ -716,6 +915,7 @@ async def main():
             else:
                 await ownership_event()
 
+        await asyncio.gather(*identity_tasks)
         # Let every household that still exists prove it still streams.
         for d in live_displays():
             await start_session(d)
@@ -727,7 +927,9 @@ async def main():
             await s.stop()
         for t in list(background):
             t.cancel()
-        for c in cameras:
+        for t in list(identity_tasks):
+            t.cancel()
+        for c in cameras + list(impostors):
             if c.proc is not None and c.proc.returncode is None:
                 await c.kill()
             if c.proxy.server is not None:
@@ -755,6 +957,8 @@ async def main():
                 owner = stamp_owner.get(stamp)
                 if owner is None:
                     kind = "unknown-camera"
+                elif owner in impostors:
+                    kind = "impostor"
                 elif owner is not s.camera:
                     kind = "wrong-camera"
                 else:
@@ -778,6 +982,8 @@ async def main():
             owner = stamp_owner.get(stamp)
             if owner is None:
                 kind = "unknown-camera"
+            elif owner in impostors:
+                kind = "impostor"
             elif owner is not camera:
                 kind = "wrong-camera"
             else:
@@ -793,12 +999,17 @@ async def main():
 
     # Check every snapshot that was served.
     served = collections.Counter()
-    refused = 0
+    refused = damaged = 0
+    known_colours = {c.colour for c in cameras} | {IMPOSTOR_PATTERN[1]}
     for display, camera, asked, answered, status, body in snapshots:
         if status != 200:
             refused += 1
             continue
         colour = colour_of(body)
+        if colour not in known_colours and any(
+                asked - DAMAGE_WINDOW_US <= t <= answered for t in camera.damaged):
+            damaged += 1
+            continue
         if colour != camera.colour:
             kind = "snapshot-wrong-camera"
         else:
@@ -824,17 +1035,32 @@ async def main():
     print(f"unstamped frames (corruption): {unstamped}")
     print(f"cross-household frames: {violations['cross-household'] + violations['unknown-camera']}")
     print(f"frames of another camera than asked: {violations['wrong-camera']}")
+    print(f"frames of a device that took a camera's address: {violations['impostor']}")
     print(f"frames after revocation or move past 1 s: {violations['late-after-change']}")
+    late_bytes = 0
+    for display, arrivals in witnesses:
+        deleted = timeline.household_deleted.get(display.household)
+        cut = min(t for t in (display.revoked_at, deleted, float("inf")) if t is not None)
+        late_bytes += sum(n for t, n in arrivals if t > cut + GRACE_US)
+    witnessed = sum(1 for _, arrivals in witnesses if arrivals)
+    print(f"bytes after revocation or household deletion past 1 s: {late_bytes} "
+          f"(live.mp4 readers of {witnessed} displays losing access, reading at full speed)")
     print(f"frames captured before the camera joined the household: "
           f"{violations['captured-before-move']}")
     print("snapshots served and checked: " +
-          ", ".join(f"{h} {served[h]}" for h in HOUSEHOLDS) + f"; refused {refused}")
+          ", ".join(f"{h} {served[h]}" for h in HOUSEHOLDS) +
+          f"; refused {refused}; of a keyframe damaged in transit {damaged}")
     print(f"snapshots of another household's camera: "
           f"{violations['snapshot-cross-household']}")
     print(f"snapshots of another camera than asked: {violations['snapshot-wrong-camera']}")
     print(f"snapshots after revocation or move past 1 s: "
           f"{violations['snapshot-late-after-change']}")
     criticals = gateway.criticals()
+    print(f"replacements quarantined: {handled['replace']} of {faults['replace']}; "
+          f"swaps refused on both sides: {handled['swap']} of {faults['swap']}")
+    print(f"identity failures: {len(identity_failures)}")
+    for e in identity_failures[:5]:
+        print("  " + e)
     print(f"crashes: {gateway.crashes}")
     print(f"criticals logged by the gateway (GStreamer's own excepted): {len(criticals)}")
     for e in examples:
@@ -843,8 +1069,13 @@ async def main():
     failed = []
     if not ok:
         failed.append("the run did not finish")
-    if sum(violations.values()):
+    if sum(violations.values()) or late_bytes:
         failed.append("isolation violations")
+    if identity_failures:
+        failed.append("identity faults not handled")
+    for kind in ("replace", "swap"):
+        if not faults[kind]:
+            failed.append(f"no {kind} fault was injected")
     if gateway.crashes:
         failed.append("gateway crashes")
     if criticals:
