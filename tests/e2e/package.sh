@@ -113,7 +113,7 @@ fi
 conf=/etc/hearth/hearth.conf
 grep -qx 'control-socket = /run/hearth/hearthd.sock' "$conf" || fail "$conf does not set the socket"
 options=$(grep -cE '^#[a-z-]+ =( |$)' "$conf")
-[ "$options" -eq 16 ] || fail "$conf shows $options commented options, not 16"
+[ "$options" -eq 18 ] || fail "$conf shows $options commented options, not 18"
 /usr/sbin/hearthd --check-config --config "$conf" | grep -q "OK" || fail "$conf is not valid"
 sed -E 's/^#([a-z-]+ =( |$))/\1/' "$conf" >"$T/all-set.conf"
 /usr/sbin/hearthd --check-config --config "$T/all-set.conf" >/dev/null ||

@@ -102,12 +102,15 @@ swap_to() {
 watch_start "$camera" "$CAM_ID_door" display tv
 swap_to "$yard_port" "$port"
 refused_by_other() {
-  camera_is "$camera" offline && camera_is "$yard" offline &&
-    [ "$(grep -c "answers at its address now (by its certificate)" "$T/hearthd.log")" -ge 2 ]
+  grep -q "Camera $camera (“Door”): camera $yard (“Yard”) answers at its address now" \
+    "$T/hearthd.log" &&
+    grep -q "Camera $yard (“Yard”): camera $camera (“Door”) answers at its address now" \
+      "$T/hearthd.log"
 }
 wait_for 30 "both cameras to be refused by the other's certificate" refused_by_other
 for c in "$camera" "$yard"; do
   ! camera_is "$c" quarantined || fail "camera $c was quarantined after a swap"
+  ! camera_is "$c" streaming || fail "camera $c streams from the other's address"
 done
 watch_stop "$CAM_ID_yard"
 swap_to "$port" "$yard_port"
