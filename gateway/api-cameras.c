@@ -18,6 +18,10 @@ add_camera_json (JsonBuilder *b, const HearthCameraRow *row, HearthCamera *camer
   double fps = 0;
   gboolean known = camera && hearth_camera_get_video_info (camera, &codec, &width,
                                                            &height, &fps);
+  const char *audio = NULL;
+
+  if (camera != NULL)
+    hearth_camera_get_audio_info (camera, &audio, NULL);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "id");
@@ -29,6 +33,12 @@ add_camera_json (JsonBuilder *b, const HearthCameraRow *row, HearthCamera *camer
   json_builder_set_member_name (b, "codec");
   if (known)
     json_builder_add_string_value (b, codec);
+  else
+    json_builder_add_null_value (b);
+  /* "aac" or "none": what live.mp4 carries besides the video. */
+  json_builder_set_member_name (b, "audio");
+  if (audio != NULL)
+    json_builder_add_string_value (b, audio);
   else
     json_builder_add_null_value (b);
   json_builder_set_member_name (b, "width");

@@ -5,7 +5,10 @@
  * A HlsIndex per camera, made at the first HLS request, subscribes to the
  * camera's HearthStream like any display and groups the shared, refcounted
  * chunks (one fMP4 fragment per frame) into segments that start on a
- * keyframe, and parts of PART_FRAMES frames. Nothing is re-muxed or copied:
+ * keyframe, and parts of PART_FRAMES video frames. A camera's audio
+ * fragments (see stream.c) go into the part they arrive in, after the video
+ * frame before them, and count for no duration: durations are video frames
+ * times the frame duration. Nothing is re-muxed or copied:
  * a segment or part response is the very chunks, appended one by one, each
  * checked at the exit against the camera and generation the request resolved
  * to (invariant 3).
@@ -54,6 +57,8 @@ typedef struct {
   guint64 msn;                /* media sequence number */
   GPtrArray *chunks;          /* of HearthChunk, from a keyframe */
   GArray *part_ends;          /* of guint: chunks->len at each closed part */
+  GArray *part_frame_ends;    /* of guint: frames at each closed part */
+  guint frames;               /* video frames among the chunks */
   gsize bytes;
   gboolean complete;          /* the next keyframe arrived */
 } Segment;
@@ -104,6 +109,7 @@ segment_free (Segment *seg)
 {
   g_ptr_array_unref (seg->chunks);
   g_array_unref (seg->part_ends);
+  g_array_unref (seg->part_frame_ends);
   g_free (seg);
 }
 
@@ -125,6 +131,19 @@ part_end (const Segment *seg, guint part)
   return g_array_index (seg->part_ends, guint, part);
 }
 
+/* Video frames in a closed part, or in the open one (@part past the last). */
+static guint
+part_frames (const Segment *seg, guint part)
+{
+  guint start = part == 0 ? 0 : g_array_index (seg->part_frame_ends, guint,
+                                                part - 1);
+  guint end = part < seg->part_frame_ends->len
+              ? g_array_index (seg->part_frame_ends, guint, part)
+              : seg->frames;
+
+  return end - start;
+}
+
 static Segment *
 current_segment (HlsIndex *index)
 {
@@ -141,8 +160,10 @@ close_part (Segment *seg)
 {
   guint end = seg->chunks->len;
 
-  if (end > (seg->part_ends->len ? part_end (seg, seg->part_ends->len - 1) : 0))
+  if (end > (seg->part_ends->len ? part_end (seg, seg->part_ends->len - 1) : 0)) {
     g_array_append_val (seg->part_ends, end);
+    g_array_append_val (seg->part_frame_ends, seg->frames);
+  }
 }
 
 /* ---- the index ---- */
@@ -211,12 +232,15 @@ on_index_chunk (HearthChunk *chunk, gpointer user_data)
     seg->msn = index->next_msn++;
     seg->chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) hearth_chunk_unref);
     seg->part_ends = g_array_new (FALSE, FALSE, sizeof (guint));
+    seg->part_frame_ends = g_array_new (FALSE, FALSE, sizeof (guint));
     g_ptr_array_add (index->segments, seg);
   } else if (seg == NULL) {
     return; /* not after a keyframe: cannot start a segment */
   }
 
   g_ptr_array_add (seg->chunks, hearth_chunk_ref (chunk));
+  if (!hearth_chunk_is_audio (chunk))
+    seg->frames++;
   seg->bytes += g_bytes_get_size (hearth_chunk_get_bytes (chunk));
   index->bytes += g_bytes_get_size (hearth_chunk_get_bytes (chunk));
   while (index->segments->len > 1 &&
@@ -232,7 +256,7 @@ on_index_chunk (HearthChunk *chunk, gpointer user_data)
     index->bytes = 0;
     return;
   }
-  if (seg->chunks->len - part_start (seg, segment_n_parts (seg)) >= PART_FRAMES)
+  if (part_frames (seg, segment_n_parts (seg)) >= PART_FRAMES)
     close_part (seg);
   index_answer_waiters (index, FALSE);
 }
@@ -351,7 +375,7 @@ playlist (HlsIndex *index)
     const Segment *seg = index->segments->pdata[i];
 
     if (seg->complete)
-      target = MAX (target, frames_s (index, seg->chunks->len));
+      target = MAX (target, frames_s (index, seg->frames));
   }
   first = index->segments->pdata[0];
   g_string_append_printf (out, "#EXT-X-TARGETDURATION:%d\n", (int) (target + 0.999));
@@ -374,7 +398,7 @@ playlist (HlsIndex *index)
         g_string_append_printf (
             out, "#EXT-X-PART:DURATION=%.3f,URI=\"part-%" G_GUINT64_FORMAT "-%"
             G_GUINT64_FORMAT ".m4s\"%s\n",
-            frames_s (index, part_end (seg, p) - part_start (seg, p)),
+            frames_s (index, part_frames (seg, p)),
             index->generation, hearth_chunk_get_sequence (chunk),
             p == 0 ? ",INDEPENDENT=YES" : "");
       }
@@ -382,7 +406,7 @@ playlist (HlsIndex *index)
     if (seg->complete)
       g_string_append_printf (
           out, "#EXTINF:%.3f,\nseg-%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ".m4s\n",
-          frames_s (index, seg->chunks->len), index->generation,
+          frames_s (index, seg->frames), index->generation,
           hearth_chunk_get_sequence (seg->chunks->pdata[0]));
   }
   g_string_append_printf (out, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-%"

@@ -8,6 +8,8 @@
  *
  *   rtsp://, rtsps://  rtspsrc ! rtph264depay ! h264parse ! mp4mux ! appsink
  *                   or rtspsrc ! rtph265depay ! h265parse ! mp4mux ! appsink
+ *    and if it sends AAC rtspsrc ! rtpmp4gdepay ! aacparse ! mp4mux
+ *                   or rtspsrc ! rtpmp4adepay ! aacparse ! mp4mux
  *   with a source func (a plugin's build_source, e.g. synthetic:)
  *                      SOURCE ! h264parse ! mp4mux ! appsink
  *
@@ -49,6 +51,15 @@
  * that changes codec needs a new DESCRIBE, so it ends the session: that run
  * ends like any other, and the next run (after the backoff) is a new
  * generation whose codec is chosen afresh.
+ *
+ * Audio (camera-audio.c): the first AAC stream of an RTSP camera is passed
+ * through as the MP4's second track; other audio is not set up, and
+ * hearth_camera_get_audio_info() says why. mp4mux waits for every track, so
+ * audio that never comes or stops would stall the video too. The watchdog
+ * asks the muxer: video waiting at its pad, none of audio, and nothing out
+ * of it for AUDIO_STALL_US means the audio is to blame (a camera gone
+ * altogether leaves no video waiting), and the camera is run without audio
+ * from the next run on, until hearth_camera_start() again.
  *
  * Admission (invariant 5): with an admit func, each run's first output (the
  * init segment, so rtspsrc has connected and the peer's neighbour-table
@@ -95,6 +106,7 @@
 #include <gst/gst.h>
 
 #include "camera.h"
+#include "camera-audio.h"
 #include "error.h"
 #include "fmp4.h"
 #include "hearth-plugin.h"
@@ -107,6 +119,9 @@
 #define CONNECT_TIMEOUT_US (20 * G_USEC_PER_SEC)
 #define BACKOFF_RESET_US (10 * G_USEC_PER_SEC)
 #define WATCHDOG_INTERVAL_MS 500
+/* Video waiting at the muxer for audio, and nothing coming out, this long:
+ * the audio does not come. */
+#define AUDIO_STALL_US (3 * G_USEC_PER_SEC)
 /* mp4mux pushes a few buffers per frame: about two seconds of video. */
 #define APPSINK_MAX_BUFFERS 200
 /* Samples handled per wake-up before yielding to other sources. */
@@ -138,10 +153,7 @@ static const char rtsp_ingest_description[] =
   MUX_DESCRIPTION;
 
 /* Between rtspsrc's pad and the ingest bin, by the pad's encoding-name. */
-static const struct {
-  const char *encoding_name;
-  const char *description;
-} rtsp_heads[] = {
+static const HearthCameraHead rtsp_heads[] = {
   { "H264", "rtph264depay ! h264parse config-interval=-1 ! "
             "capsfilter caps=\"" H264_CAPS "\"" },
   { "H265", "rtph265depay ! h265parse config-interval=-1 ! "
@@ -213,6 +225,7 @@ struct _HearthCamera {
   GstElement *pipeline;
   GstElement *appsink;
   GstElement *video;      /* its src caps: the video the muxer gets */
+  GstElement *ingest;     /* our own elements: the muxer is "mux" */
   GSource *bus_source;
   GSource *wake_source;   /* woken by the streaming thread */
   GSource *watchdog_source;
@@ -228,6 +241,15 @@ struct _HearthCamera {
   gint64 last_sample_us;
 
   GSource *retry_source;  /* (nullable) */
+
+  /* Audio: why it is off for this camera (until started again), and what
+   * the current run took or ignored. */
+  char *audio_off;        /* (nullable) */
+  gboolean run_audio;     /* this run asked the muxer for an audio track */
+  const char *audio_codec; /* static string; from the run's init segment */
+  char *audio_ignored;    /* (nullable) this run's camera audio not taken */
+  char *logged_audio;     /* (nullable) the audio_ignored already logged */
+  gint64 audio_wait_us;   /* since when the muxer waits for audio; 0: not */
 
   gboolean have_video_info;
   const char *codec;      /* static string */
@@ -447,35 +469,22 @@ on_rtsp_before_send (GstElement *src, gpointer message, gpointer user_data)
 
 /* ---- pipelines ---- */
 
-/* rtspsrc, on its own thread: set up video streams only. */
+/* rtspsrc, on its own thread: set up video streams and AAC audio. */
 static gboolean
 on_rtsp_select_stream (GstElement *src, guint num, GstCaps *caps,
                        gpointer user_data)
 {
+  GstElement *ingest = user_data;
   const GstStructure *s;
+  const char *media;
 
   if (caps == NULL || gst_caps_get_size (caps) == 0)
     return FALSE;
   s = gst_caps_get_structure (caps, 0);
-  return g_strcmp0 (gst_structure_get_string (s, "media"), "video") == 0;
-}
-
-/*
- * Builds the depayloader and parser for @encoding (an RTP encoding-name), in
- * a bin with ghost pads "sink" and "src", or NULL if the gateway does not
- * take that codec.
- */
-static GstElement *
-make_rtsp_head (const char *encoding, GError **error)
-{
-  for (gsize i = 0; encoding != NULL && i < G_N_ELEMENTS (rtsp_heads); i++) {
-    if (g_ascii_strcasecmp (encoding, rtsp_heads[i].encoding_name) == 0)
-      return gst_parse_bin_from_description_full (rtsp_heads[i].description,
-                                                  TRUE, NULL,
-                                                  GST_PARSE_FLAG_FATAL_ERRORS,
-                                                  error);
-  }
-  return NULL;
+  media = gst_structure_get_string (s, "media");
+  if (g_strcmp0 (media, "audio") == 0)
+    return hearth_camera_audio_select (src, caps, ingest);
+  return g_strcmp0 (media, "video") == 0;
 }
 
 /* rtspsrc, on a streaming thread: put the codec's head between the video
@@ -486,9 +495,6 @@ on_rtsp_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
   GstElement *ingest = user_data;
   g_autoptr(GstPad) sink = gst_element_get_static_pad (ingest, "sink");
   g_autoptr(GstCaps) caps = gst_pad_get_current_caps (pad);
-  g_autoptr(GstObject) pipeline = NULL;
-  g_autoptr(GstPad) head_sink = NULL;
-  g_autoptr(GstPad) head_src = NULL;
   g_autoptr(GError) error = NULL;
   const GstStructure *s;
   const char *encoding;
@@ -499,6 +505,10 @@ on_rtsp_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
   if (caps == NULL || gst_caps_get_size (caps) == 0)
     return;
   s = gst_caps_get_structure (caps, 0);
+  if (g_strcmp0 (gst_structure_get_string (s, "media"), "audio") == 0) {
+    hearth_camera_audio_link (src, pad, s, ingest);
+    return;
+  }
   if (g_strcmp0 (gst_structure_get_string (s, "media"), "video") != 0)
     return;
 
@@ -507,7 +517,8 @@ on_rtsp_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
     return;
 
   encoding = gst_structure_get_string (s, "encoding-name");
-  head = make_rtsp_head (encoding, &error);
+  head = hearth_camera_make_head (rtsp_heads, G_N_ELEMENTS (rtsp_heads),
+                                 encoding, &error);
   if (head == NULL) {
     if (error != NULL)
       GST_ELEMENT_ERROR (src, CORE, MISSING_PLUGIN,
@@ -521,23 +532,7 @@ on_rtsp_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
     return;
   }
 
-  /* Linked downstream first, started, then fed: no buffer meets an
-   * unlinked or stopped pad. */
-  pipeline = gst_object_get_parent (GST_OBJECT (ingest));
-  if (pipeline == NULL) {
-    /* Torn down meanwhile. */
-    gst_object_unref (gst_object_ref_sink (head));
-    return;
-  }
-  /* On failure gst_bin_add() disposes of the floating head itself. */
-  if (!gst_bin_add (GST_BIN (pipeline), head))
-    return;
-  head_sink = gst_element_get_static_pad (head, "sink");
-  head_src = gst_element_get_static_pad (head, "src");
-  if (head_sink == NULL || head_src == NULL ||
-      GST_PAD_LINK_FAILED (gst_pad_link (head_src, sink)) ||
-      !gst_element_sync_state_with_parent (head) ||
-      GST_PAD_LINK_FAILED (gst_pad_link (pad, head_sink)))
+  if (!hearth_camera_link_head (ingest, head, pad, sink))
     GST_ELEMENT_ERROR (src, CORE, NEGOTIATION,
                        ("Could not link the camera's %s video stream",
                         encoding), (NULL));
@@ -623,8 +618,13 @@ build_rtsp_pipeline (HearthCamera *self, GstElement **ingest_out,
                              0);
   }
 
-  g_signal_connect (src, "select-stream",
-                    G_CALLBACK (on_rtsp_select_stream), NULL);
+  /* Read by select-stream on rtspsrc's thread: set before it starts. */
+  hearth_camera_audio_prepare (ingest, self->audio_off);
+  g_signal_connect_data (src, "select-stream",
+                         G_CALLBACK (on_rtsp_select_stream),
+                         gst_object_ref (ingest),
+                         (GClosureNotify) (void (*) (void)) gst_object_unref,
+                         0);
   g_signal_connect_data (src, "pad-added", G_CALLBACK (on_rtsp_pad_added),
                          gst_object_ref (ingest),
                          (GClosureNotify) (void (*) (void)) gst_object_unref,
@@ -951,6 +951,7 @@ clear_video_info (HearthCamera *self)
 {
   self->have_video_info = FALSE;
   self->codec = NULL;
+  self->audio_codec = NULL;
   self->width = self->height = 0;
   self->fps = 0.0;
 }
@@ -973,6 +974,7 @@ teardown_run (HearthCamera *self)
 
   gst_clear_object (&self->appsink);
   gst_clear_object (&self->video);
+  gst_clear_object (&self->ingest);
   gst_clear_object (&self->pipeline);
   g_clear_pointer (&self->splitter, hearth_fmp4_splitter_free);
   clear_video_info (self);
@@ -1173,6 +1175,18 @@ admit_run (HearthCamera *self, guint64 generation)
   return admitted;
 }
 
+/* What the run's init segment holds besides video: AAC is "mp4a". */
+static void
+read_audio_info (HearthCamera *self, GBytes *init)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (init, &len);
+  char entry[5];
+
+  if (hearth_fmp4_init_get_audio_sample_entry (data, len, entry))
+    self->audio_codec = g_str_equal (entry, "mp4a") ? "aac" : "other";
+}
+
 static void
 read_video_info (HearthCamera *self)
 {
@@ -1271,14 +1285,19 @@ handle_sample (HearthCamera *self, GstSample *sample)
       }
       if (hearth_stream_push_init (self->stream, generation, bytes)) {
         read_video_info (self);
+        read_audio_info (self, bytes);
         g_message ("Camera %s: the video changed to %s %dx%d; a new stream "
                    "generation (%" G_GUINT64_FORMAT ") began with it",
                    self->id, self->codec, self->width, self->height,
                    generation);
       }
     } else if (kind == HEARTH_FMP4_INIT) {
-      if (hearth_stream_push_init (self->stream, generation, bytes))
+      if (hearth_stream_push_init (self->stream, generation, bytes)) {
         read_video_info (self);
+        read_audio_info (self, bytes);
+      }
+    } else if (kind == HEARTH_FMP4_AUDIO) {
+      hearth_stream_push_audio (self->stream, generation, bytes);
     } else if (hearth_stream_push_fragment (self->stream, generation, bytes,
                                             keyframe) &&
                keyframe && run_is_current (self, generation) &&
@@ -1322,6 +1341,28 @@ on_samples_ready (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/*
+ * The next runs take no audio, until hearth_camera_start(): the audio
+ * stalled the muxer (@error NULL), or a run with audio failed with @error
+ * before its first keyframe (its audio may be what failed: AAC the
+ * depayloader cannot read, say; a camera that was merely unreachable loses
+ * its audio too, which beats never showing its video).
+ */
+static void
+turn_audio_off (HearthCamera *self, const char *error)
+{
+  g_autofree char *safe = error != NULL ? redact_for_camera (self, error) : NULL;
+
+  g_free (self->audio_off);
+  if (safe == NULL)
+    self->audio_off = g_strdup ("AAC audio stopped coming while video came; "
+                                "video only until the camera is restarted");
+  else
+    self->audio_off = g_strdup_printf ("the stream failed with AAC audio "
+                                       "before any video (%s); video only "
+                                       "until the camera is restarted", safe);
+}
+
 static gboolean
 on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
 {
@@ -1338,12 +1379,34 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
       safe_debug = redact_for_camera (self, debug);
       g_debug ("Camera %s: pipeline error details: %s", self->id, safe_debug);
     }
+    if (self->run_audio && self->state != HEARTH_CAMERA_STREAMING)
+      turn_audio_off (self, error->message);
     fail_run (self, error->message, TRUE);
     break;
   }
   case GST_MESSAGE_EOS:
     fail_run (self, "The camera ended the stream", TRUE);
     break;
+  case GST_MESSAGE_ELEMENT: {
+    g_autofree char *codec = NULL;
+    g_autofree char *ignored = NULL;
+
+    if (!hearth_camera_audio_parse_message (message, &codec, &ignored))
+      break;
+    if (codec != NULL)
+      self->run_audio = TRUE;
+    if (ignored != NULL) {
+      /* Logged once per change, not once per run. */
+      if (g_strcmp0 (ignored, self->logged_audio) != 0) {
+        g_message ("Camera %s: audio ignored: %s", self->id, ignored);
+        g_free (self->logged_audio);
+        self->logged_audio = g_strdup (ignored);
+      }
+      g_free (self->audio_ignored);
+      self->audio_ignored = g_steal_pointer (&ignored);
+    }
+    break;
+  }
   case GST_MESSAGE_APPLICATION:
     if (gst_message_has_name (message, VIDEO_CHANGED_MESSAGE)) {
       /* See on_video_data(): at once, not after a backoff. */
@@ -1368,13 +1431,35 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The run's muxer, looked up each time: a changed video replaces it. */
+static gboolean
+audio_is_awaited (HearthCamera *self)
+{
+  g_autoptr(GstElement) mux = gst_bin_get_by_name (GST_BIN (self->ingest),
+                                                   "mux");
+
+  return mux != NULL && hearth_camera_audio_is_awaited (mux);
+}
+
 static gboolean
 on_watchdog (gpointer user_data)
 {
   HearthCamera *self = user_data;
   gint64 now = g_get_monotonic_time ();
 
-  if (self->state == HEARTH_CAMERA_CONNECTING &&
+  if (self->run_audio && audio_is_awaited (self)) {
+    if (self->audio_wait_us == 0)
+      self->audio_wait_us = now;
+  } else {
+    self->audio_wait_us = 0;
+  }
+
+  if (self->audio_wait_us != 0 && now - self->audio_wait_us > AUDIO_STALL_US &&
+      now - self->last_sample_us > AUDIO_STALL_US) {
+    turn_audio_off (self, NULL);
+    fail_run (self, "The camera's audio stalled the stream; going on "
+              "without audio", TRUE);
+  } else if (self->state == HEARTH_CAMERA_CONNECTING &&
       now - self->started_us > CONNECT_TIMEOUT_US) {
     fail_run (self, "No video from the camera within 20 s", TRUE);
   } else if (self->state == HEARTH_CAMERA_STREAMING &&
@@ -1409,6 +1494,9 @@ start_run (HearthCamera *self)
   self->n_inits = 0;
   self->admitted = FALSE;
   clear_video_info (self);
+  self->run_audio = FALSE;
+  g_clear_pointer (&self->audio_ignored, g_free);
+  self->audio_wait_us = 0;
 
   pipeline = build_pipeline (self, &ingest, &error);
   if (pipeline == NULL) {
@@ -1423,6 +1511,7 @@ start_run (HearthCamera *self)
   self->pipeline = pipeline;
   self->appsink = gst_bin_get_by_name (GST_BIN (ingest), "sink");
   self->video = gst_bin_get_by_name (GST_BIN (ingest), "video");
+  self->ingest = g_object_ref (ingest);
   g_assert (self->appsink != NULL && self->video != NULL);
   watch_video (ingest);
   self->splitter = hearth_fmp4_splitter_new ();
@@ -1508,6 +1597,9 @@ hearth_camera_finalize (GObject *object)
   g_free (self->pinned_certificate);
   g_free (self->last_error);
   g_free (self->logged_error);
+  g_free (self->audio_off);
+  g_free (self->audio_ignored);
+  g_free (self->logged_audio);
   g_clear_pointer (&self->context, g_main_context_unref);
 
   G_OBJECT_CLASS (hearth_camera_parent_class)->finalize (object);
@@ -1808,6 +1900,27 @@ hearth_camera_get_video_info (HearthCamera *self, const char **codec,
   return TRUE;
 }
 
+/**
+ * hearth_camera_get_audio_info:
+ * @codec: (out) (optional) (nullable): "aac" while the current generation's
+ *   MP4 carries the camera's audio, "none" if it carries only video, NULL
+ *   before its init segment
+ * @ignored: (out) (optional) (nullable): why the camera's audio is not
+ *   passed through this run (e.g. G.711), else NULL
+ */
+void
+hearth_camera_get_audio_info (HearthCamera *self, const char **codec,
+                              const char **ignored)
+{
+  g_return_if_fail (HEARTH_IS_CAMERA (self));
+
+  if (codec)
+    *codec = !self->have_video_info ? NULL :
+             self->audio_codec != NULL ? self->audio_codec : "none";
+  if (ignored)
+    *ignored = self->audio_ignored;
+}
+
 void
 hearth_camera_set_backoff (HearthCamera *self, guint min_ms, guint max_ms)
 {
@@ -1837,6 +1950,7 @@ hearth_camera_start (HearthCamera *self)
   self->running = TRUE;
   self->backoff_ms = self->backoff_min_ms;
   g_clear_pointer (&self->logged_error, g_free);
+  g_clear_pointer (&self->audio_off, g_free);
   start_run (self);
 }
 

@@ -69,6 +69,13 @@ const char *hearth_camera_get_last_error (HearthCamera *self);
 gboolean hearth_camera_get_video_info (HearthCamera *self, const char **codec,
                                        int *width, int *height, double *fps);
 
+/* The current run's audio: @codec "aac" if its MP4 has the camera's audio
+ * track, "none" if not, NULL before its init segment; @ignored why the
+ * camera's audio is not passed through (not AAC, or it stalled the
+ * stream), or NULL. Valid until the next run. */
+void hearth_camera_get_audio_info (HearthCamera *self, const char **codec,
+                                   const char **ignored);
+
 /* Backoff in milliseconds: first retry after @min_ms, doubling to @max_ms.
  * Defaults 500 and 30000. */
 void hearth_camera_set_backoff (HearthCamera *self, guint min_ms, guint max_ms);

@@ -366,6 +366,7 @@ method_camera_stats (HearthDaemon *self, HearthControlRequest *req, GError **err
   HearthStreamStats stats;
   HearthCamera *camera;
   const char *codec = NULL;
+  const char *audio = NULL, *audio_ignored = NULL;
 
   if (id == NULL)
     return NULL;
@@ -390,6 +391,18 @@ method_camera_stats (HearthDaemon *self, HearthControlRequest *req, GError **err
     json_builder_add_string_value (b, codec);
   else
     json_builder_add_null_value (b);
+  if (camera != NULL)
+    hearth_camera_get_audio_info (camera, &audio, &audio_ignored);
+  json_builder_set_member_name (b, "audio");
+  if (audio != NULL)
+    json_builder_add_string_value (b, audio);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "audio_ignored");
+  if (audio_ignored != NULL)
+    json_builder_add_string_value (b, audio_ignored);
+  else
+    json_builder_add_null_value (b);
   json_builder_set_member_name (b, "generation");
   json_builder_add_int_value (b, stats.generation);
   json_builder_set_member_name (b, "bitrate_kbps");
@@ -407,6 +420,8 @@ method_camera_stats (HearthDaemon *self, HearthControlRequest *req, GError **err
   json_builder_add_int_value (b, stats.dropped);
   json_builder_set_member_name (b, "frames");
   json_builder_add_int_value (b, stats.frames);
+  json_builder_set_member_name (b, "audio_fragments");
+  json_builder_add_int_value (b, stats.audio_fragments);
   json_builder_set_member_name (b, "bytes");
   json_builder_add_int_value (b, stats.bytes);
   json_builder_end_object (b);

@@ -14,6 +14,16 @@
  * so every read is bounds-checked, and a malformed box is a HEARTH_ERROR_MEDIA
  * error that stays sticky: the camera restarts with a new generation rather
  * than serve bytes nobody understood.
+ *
+ * Audio: with a camera's AAC passed through, mp4mux has two tracks. Its
+ * fragments then each hold one track's samples, never both (checked on
+ * GStreamer 1.22 with ffprobe and a box dump: fragment-duration=1 gives one
+ * moof+mdat per video frame and one per AAC frame, about 43 a second at
+ * 44.1 kHz, interleaved in time order). The splitter learns from the moov
+ * which track is the video (the first trak whose handler is "vide") and
+ * reports every fragment of another track as HEARTH_FMP4_AUDIO, never as a
+ * keyframe: only video fragments start GOPs and count as frames. A moov
+ * without trak boxes (as in unit tests) makes every fragment video.
  */
 #define G_LOG_DOMAIN "hearth-fmp4"
 
@@ -63,7 +73,9 @@
 #define BOX_MINF FOURCC ('m', 'i', 'n', 'f')
 #define BOX_STBL FOURCC ('s', 't', 'b', 'l')
 #define BOX_STSD FOURCC ('s', 't', 's', 'd')
+#define BOX_TKHD FOURCC ('t', 'k', 'h', 'd')
 #define HANDLER_VIDE FOURCC ('v', 'i', 'd', 'e')
+#define HANDLER_SOUN FOURCC ('s', 'o', 'u', 'n')
 
 typedef struct {
   guint32 track_id;
@@ -82,11 +94,14 @@ struct _HearthFmp4Splitter {
   GBytes *ftyp;          /* (nullable) waiting for its moov */
   GBytes *moof;          /* (nullable) waiting for its mdat */
   gboolean moof_keyframe;
+  gboolean moof_audio;   /* the waiting moof is not the video track's */
   gboolean started;      /* saw the leading ftyp */
   gboolean have_init;
   gboolean have_fragment; /* of the current init */
   Trex trex[MAX_TREX];
   guint n_trex;
+  gboolean have_video_track;
+  guint32 video_track_id;  /* valid if have_video_track */
   GError *error;         /* (nullable) sticky: the stream is broken */
 };
 
@@ -323,7 +338,8 @@ trex_lookup (const Trex *trex, guint n_trex, guint32 track_id, guint32 *flags)
  */
 static gboolean
 parse_moof (const guint8 *moof, gsize len, const Trex *trex, guint n_trex,
-            gboolean *keyframe, guint *n_samples, GError **error)
+            gboolean *keyframe, guint *n_samples, guint32 *track_out,
+            GError **error)
 {
   Box moof_box, traf = { 0, NULL, 0 }, child;
   Reader r;
@@ -474,10 +490,75 @@ parse_moof (const guint8 *moof, gsize len, const Trex *trex, guint n_trex,
     *keyframe = (first_flags & SAMPLE_IS_NON_SYNC) == 0;
   if (n_samples)
     *n_samples = (guint) samples;
+  if (track_out)
+    *track_out = track_id;
   return TRUE;
 }
 
-/* Remembers the per-track defaults of moov/mvex/trex. */
+/* The body of the first child of type @type in @parent's body. */
+static gboolean
+find_child (const Box *parent, guint32 type, Box *child)
+{
+  Reader r = { parent->body, parent->body_len, 0 };
+
+  while (reader_left (&r) > 0) {
+    if (!reader_box (&r, child, NULL))
+      return FALSE;
+    if (child->type == type)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* A trak's handler type (mdia/hdlr) and its first sample entry's type. */
+static gboolean
+trak_sample_entry (const Box *trak, guint32 *handler, guint32 *entry_type)
+{
+  Box mdia, hdlr, minf, stbl, stsd, entry;
+  Reader r;
+  guint32 vf, count;
+
+  if (!find_child (trak, BOX_MDIA, &mdia) ||
+      !find_child (&mdia, BOX_HDLR, &hdlr) ||
+      !find_child (&mdia, BOX_MINF, &minf) ||
+      !find_child (&minf, BOX_STBL, &stbl) ||
+      !find_child (&stbl, BOX_STSD, &stsd))
+    return FALSE;
+
+  /* hdlr: version/flags, pre_defined, handler_type */
+  r = (Reader) { hdlr.body, hdlr.body_len, 0 };
+  if (!reader_u32 (&r, &vf) || !reader_skip (&r, 4) ||
+      !reader_u32 (&r, handler))
+    return FALSE;
+
+  /* stsd: version/flags, entry_count, then the entries as boxes */
+  r = (Reader) { stsd.body, stsd.body_len, 0 };
+  if (!reader_u32 (&r, &vf) || !reader_u32 (&r, &count) || count == 0 ||
+      !reader_box (&r, &entry, NULL))
+    return FALSE;
+  *entry_type = entry.type;
+  return TRUE;
+}
+
+/* A trak's track_ID, from its tkhd (version 0 or 1). */
+static gboolean
+trak_track_id (const Box *trak, guint32 *track_id)
+{
+  Box tkhd;
+  Reader r;
+  guint32 vf;
+
+  if (!find_child (trak, BOX_TKHD, &tkhd))
+    return FALSE;
+  r = (Reader) { tkhd.body, tkhd.body_len, 0 };
+  /* version/flags, creation and modification times (64-bit in version 1) */
+  return reader_u32 (&r, &vf) &&
+         reader_skip (&r, (vf >> 24) == 1 ? 16 : 8) &&
+         reader_u32 (&r, track_id);
+}
+
+/* Remembers the per-track defaults of moov/mvex/trex, and which track is
+ * the video (the first trak with a "vide" handler). */
 static gboolean
 parse_moov (HearthFmp4Splitter *self, const guint8 *moov, gsize len,
             GError **error)
@@ -489,10 +570,21 @@ parse_moov (HearthFmp4Splitter *self, const guint8 *moov, gsize len,
     return FALSE;
 
   self->n_trex = 0;
+  self->have_video_track = FALSE;
   r = (Reader) { moov_box.body, moov_box.body_len, 0 };
   while (reader_left (&r) > 0) {
     if (!reader_box (&r, &child, error))
       return FALSE;
+    if (child.type == BOX_TRAK && !self->have_video_track) {
+      guint32 handler, entry_type, track_id;
+
+      if (trak_sample_entry (&child, &handler, &entry_type) &&
+          handler == HANDLER_VIDE && trak_track_id (&child, &track_id)) {
+        self->video_track_id = track_id;
+        self->have_video_track = TRUE;
+      }
+      continue;
+    }
     if (child.type != BOX_MVEX)
       continue;
 
@@ -543,7 +635,7 @@ hearth_fmp4_moof_starts_with_keyframe (const guint8 *moof, gsize len,
   g_return_val_if_fail (moof != NULL || len == 0, FALSE);
   g_return_val_if_fail (keyframe != NULL, FALSE);
 
-  return parse_moof (moof, len, NULL, 0, keyframe, NULL, error);
+  return parse_moof (moof, len, NULL, 0, keyframe, NULL, NULL, error);
 }
 
 /**
@@ -560,7 +652,7 @@ hearth_fmp4_moof_get_sample_count (const guint8 *moof, gsize len,
   g_return_val_if_fail (moof != NULL || len == 0, FALSE);
   g_return_val_if_fail (n_samples != NULL, FALSE);
 
-  return parse_moof (moof, len, NULL, 0, NULL, n_samples, error);
+  return parse_moof (moof, len, NULL, 0, NULL, n_samples, NULL, error);
 }
 
 HearthFmp4Splitter *
@@ -609,6 +701,8 @@ static gboolean
 handle_box (HearthFmp4Splitter *self, guint32 type, const guint8 *box,
             gsize len, GError **error)
 {
+  guint32 track_id = 0;
+
   switch (type) {
   case BOX_FTYP:
     /* After fragments, between fragments: the muxer was replaced. */
@@ -648,8 +742,13 @@ handle_box (HearthFmp4Splitter *self, guint32 type, const guint8 *box,
       return FALSE;
     }
     if (!parse_moof (box, len, self->trex, self->n_trex,
-                     &self->moof_keyframe, NULL, error))
+                     &self->moof_keyframe, NULL, &track_id, error))
       return FALSE;
+    /* Another track's sample (AAC) is a sync sample, but no keyframe. */
+    self->moof_audio = self->have_video_track &&
+                       track_id != self->video_track_id;
+    if (self->moof_audio)
+      self->moof_keyframe = FALSE;
     self->moof = g_bytes_new (box, len);
     return TRUE;
 
@@ -659,8 +758,9 @@ handle_box (HearthFmp4Splitter *self, guint32 type, const guint8 *box,
                            "mdat box without a moof");
       return FALSE;
     }
-    emit_unit (self, HEARTH_FMP4_FRAGMENT, self->moof, box, len,
-               self->moof_keyframe);
+    emit_unit (self,
+               self->moof_audio ? HEARTH_FMP4_AUDIO : HEARTH_FMP4_FRAGMENT,
+               self->moof, box, len, self->moof_keyframe);
     g_clear_pointer (&self->moof, g_bytes_unref);
     self->have_fragment = TRUE;
     return TRUE;
@@ -814,64 +914,10 @@ hearth_fmp4_fragment_find_mdat (const guint8 *data, gsize len,
   return FALSE;
 }
 
-/* The body of the first child of type @type in @parent's body. */
+/* The first sample entry type of the first track with @handler. */
 static gboolean
-find_child (const Box *parent, guint32 type, Box *child)
-{
-  Reader r = { parent->body, parent->body_len, 0 };
-
-  while (reader_left (&r) > 0) {
-    if (!reader_box (&r, child, NULL))
-      return FALSE;
-    if (child->type == type)
-      return TRUE;
-  }
-  return FALSE;
-}
-
-/* A trak's handler type (mdia/hdlr) and its first sample entry's type. */
-static gboolean
-trak_sample_entry (const Box *trak, guint32 *handler, guint32 *entry_type)
-{
-  Box mdia, hdlr, minf, stbl, stsd, entry;
-  Reader r;
-  guint32 vf, count;
-
-  if (!find_child (trak, BOX_MDIA, &mdia) ||
-      !find_child (&mdia, BOX_HDLR, &hdlr) ||
-      !find_child (&mdia, BOX_MINF, &minf) ||
-      !find_child (&minf, BOX_STBL, &stbl) ||
-      !find_child (&stbl, BOX_STSD, &stsd))
-    return FALSE;
-
-  /* hdlr: version/flags, pre_defined, handler_type */
-  r = (Reader) { hdlr.body, hdlr.body_len, 0 };
-  if (!reader_u32 (&r, &vf) || !reader_skip (&r, 4) ||
-      !reader_u32 (&r, handler))
-    return FALSE;
-
-  /* stsd: version/flags, entry_count, then the entries as boxes */
-  r = (Reader) { stsd.body, stsd.body_len, 0 };
-  if (!reader_u32 (&r, &vf) || !reader_u32 (&r, &count) || count == 0 ||
-      !reader_box (&r, &entry, NULL))
-    return FALSE;
-  *entry_type = entry.type;
-  return TRUE;
-}
-
-/**
- * hearth_fmp4_init_get_sample_entry:
- * @init: an init segment (ftyp+moov), as the splitter returns it
- * @fourcc: (out caller-allocates): the sample entry type of the first video
- *   track, e.g. "avc1" or "hvc1"
- *
- * Every read is bounds-checked: a malformed init only gives FALSE.
- *
- * Returns: TRUE if a video track with a sample entry was found
- */
-gboolean
-hearth_fmp4_init_get_sample_entry (const guint8 *init, gsize len,
-                                   char fourcc[5])
+init_find_sample_entry (const guint8 *init, gsize len, guint32 wanted,
+                        char fourcc[5])
 {
   Reader top = { init, len, 0 };
   Box moov = { 0, NULL, 0 }, box;
@@ -899,10 +945,43 @@ hearth_fmp4_init_get_sample_entry (const guint8 *init, gsize len,
       return FALSE;
     if (box.type == BOX_TRAK &&
         trak_sample_entry (&box, &handler, &entry_type) &&
-        handler == HANDLER_VIDE) {
+        handler == wanted) {
       fourcc_to_string (entry_type, fourcc);
       return TRUE;
     }
   }
   return FALSE;
+}
+
+/**
+ * hearth_fmp4_init_get_sample_entry:
+ * @init: an init segment (ftyp+moov), as the splitter returns it
+ * @fourcc: (out caller-allocates): the sample entry type of the first video
+ *   track, e.g. "avc1" or "hvc1"
+ *
+ * Every read is bounds-checked: a malformed init only gives FALSE.
+ *
+ * Returns: TRUE if a video track with a sample entry was found
+ */
+gboolean
+hearth_fmp4_init_get_sample_entry (const guint8 *init, gsize len,
+                                   char fourcc[5])
+{
+  return init_find_sample_entry (init, len, HANDLER_VIDE, fourcc);
+}
+
+/**
+ * hearth_fmp4_init_get_audio_sample_entry:
+ * @fourcc: (out caller-allocates): the sample entry type of the first audio
+ *   track, e.g. "mp4a" (AAC)
+ *
+ * As hearth_fmp4_init_get_sample_entry(), for the "soun" handler.
+ *
+ * Returns: TRUE if an audio track with a sample entry was found
+ */
+gboolean
+hearth_fmp4_init_get_audio_sample_entry (const guint8 *init, gsize len,
+                                         char fourcc[5])
+{
+  return init_find_sample_entry (init, len, HANDLER_SOUN, fourcc);
 }

@@ -8,14 +8,17 @@ G_BEGIN_DECLS
 /*
  * Cuts the byte stream of GStreamer's mp4mux (fragmented, one fragment per
  * frame) into an init segment (ftyp+moov) and fragments (moof+mdat), and tells
- * whether a fragment starts with a sync sample. Only top-level boxes and the
+ * whether a fragment starts with a sync sample, and which fragments are
+ * the video track's and which another's (audio). Only top-level boxes and the
  * moof/traf/tfhd/trun sample flags are read; decoding is left to real players.
  */
 typedef struct _HearthFmp4Splitter HearthFmp4Splitter;
 
 typedef enum {
   HEARTH_FMP4_INIT,      /* ftyp + moov */
-  HEARTH_FMP4_FRAGMENT,  /* moof + mdat */
+  HEARTH_FMP4_FRAGMENT,  /* moof + mdat of the video track: one frame */
+  HEARTH_FMP4_AUDIO,     /* moof + mdat of another track (the camera's
+                          * audio); never a keyframe */
 } HearthFmp4Kind;
 
 HearthFmp4Splitter *hearth_fmp4_splitter_new (void);
@@ -54,6 +57,10 @@ gboolean hearth_fmp4_moof_get_sample_count (const guint8 *moof, gsize len,
  * bytes, NUL-terminated). FALSE if there is none or a box is malformed. */
 gboolean hearth_fmp4_init_get_sample_entry (const guint8 *init, gsize len,
                                             char fourcc[5]);
+
+/* The same for the first audio track: "mp4a" for AAC. */
+gboolean hearth_fmp4_init_get_audio_sample_entry (const guint8 *init, gsize len,
+                                                  char fourcc[5]);
 
 /* The payload of the mdat box in a fragment (moof+mdat): for one frame, its
  * length-prefixed NAL units. FALSE if there is none or a box is malformed. */

@@ -15,6 +15,15 @@
  * its subscriptions is finished and the cache is emptied, so nothing from an
  * older run is ever served after a newer one starts. Chunks and subscriptions
  * both carry the camera UUID so the writer can compare them at the exit.
+ *
+ * Audio: a camera with AAC gives audio fragments too (one per AAC frame,
+ * interleaved in time order with the video's; see fmp4.c). They ride along
+ * in the same sequence: dropped before the generation's first keyframe,
+ * cached behind the latest keyframe like any frame, delivered in order. A
+ * new subscriber therefore starts on a keyframe with the audio muxed after
+ * it; the few audio frames just before the keyframe are not sent (a player
+ * starts its audio a frame late). Audio fragments are never keyframes and
+ * are not frames in the stats (fps, keyframe interval); their bytes count.
  */
 #define G_LOG_DOMAIN "hearth-stream"
 
@@ -31,6 +40,7 @@ struct _HearthChunk {
   guint64 sequence;
   gboolean init;
   gboolean keyframe;
+  gboolean audio;
   GBytes *bytes;
 };
 
@@ -65,6 +75,7 @@ struct _HearthStream {
 
   /* Stats of the generation; the window is a ring of recent frames. */
   guint64 frames;
+  guint64 audio_fragments;
   guint64 bytes;
   guint64 dropped;
   guint64 keyframe_frame;      /* frame number of the latest keyframe */
@@ -159,6 +170,14 @@ hearth_chunk_is_keyframe (const HearthChunk *chunk)
 {
   g_return_val_if_fail (chunk != NULL, FALSE);
   return chunk->keyframe;
+}
+
+/* TRUE for an audio fragment: not a video frame. */
+gboolean
+hearth_chunk_is_audio (const HearthChunk *chunk)
+{
+  g_return_val_if_fail (chunk != NULL, FALSE);
+  return chunk->audio;
 }
 
 /**
@@ -263,6 +282,7 @@ end_generation (HearthStream *self)
   g_clear_pointer (&self->keyframe, hearth_chunk_unref);
   clear_cache (self);
   self->frames = self->bytes = self->dropped = 0;
+  self->audio_fragments = 0;
   self->keyframe_frame = 0;
   self->keyframe_time_us = 0;
   self->keyframe_interval = 0;
@@ -478,39 +498,18 @@ record_frame (HearthStream *self, gsize size, gboolean keyframe)
   self->bytes += size;
 }
 
-/**
- * hearth_stream_push_fragment:
- * @fragment: (transfer none): one moof+mdat; every subscriber gets this very
- *   GBytes
- *
- * Fragments of another generation, before the init segment, or before the
- * generation's first keyframe cannot be decoded by anyone and are dropped.
- *
- * Returns: FALSE if the fragment was dropped
- */
-gboolean
-hearth_stream_push_fragment (HearthStream *self, guint64 generation,
-                             GBytes *fragment, gboolean keyframe)
+/* Caches @chunk behind the latest keyframe (a keyframe starts the cache
+ * over) and hands it to the subscribers. */
+static void
+cache_and_deliver (HearthStream *self, HearthChunk *chunk)
 {
-  g_autoptr(HearthChunk) chunk = NULL;
   g_autoptr(GPtrArray) subs = NULL;
-  gsize size;
-
-  g_return_val_if_fail (HEARTH_IS_STREAM (self), FALSE);
-  g_return_val_if_fail (fragment != NULL, FALSE);
-
-  if (!is_current (self, generation) || self->init == NULL)
-    return FALSE;
-  if (!keyframe && !self->have_keyframe)
-    return FALSE;
-
-  chunk = chunk_new (self->camera_id, generation, self->next_sequence++,
-                     FALSE, keyframe, fragment);
-  size = g_bytes_get_size (fragment);
+  gboolean keyframe = chunk->keyframe;
+  guint64 generation = chunk->generation;
+  gsize size = g_bytes_get_size (chunk->bytes);
 
   /* The cache first, so that a subscriber joining from a callback below
    * finds this chunk in it (and is not in the snapshot: no duplicate). */
-  record_frame (self, size, keyframe);
   if (keyframe) {
     clear_cache (self);
     self->gop_overflow = FALSE;
@@ -553,7 +552,68 @@ hearth_stream_push_fragment (HearthStream *self, guint64 generation,
     }
   }
   g_object_unref (self);
+}
 
+
+/**
+ * hearth_stream_push_fragment:
+ * @fragment: (transfer none): one moof+mdat; every subscriber gets this very
+ *   GBytes
+ *
+ * Fragments of another generation, before the init segment, or before the
+ * generation's first keyframe cannot be decoded by anyone and are dropped.
+ *
+ * Returns: FALSE if the fragment was dropped
+ */
+gboolean
+hearth_stream_push_fragment (HearthStream *self, guint64 generation,
+                             GBytes *fragment, gboolean keyframe)
+{
+  g_autoptr(HearthChunk) chunk = NULL;
+
+  g_return_val_if_fail (HEARTH_IS_STREAM (self), FALSE);
+  g_return_val_if_fail (fragment != NULL, FALSE);
+
+  if (!is_current (self, generation) || self->init == NULL)
+    return FALSE;
+  if (!keyframe && !self->have_keyframe)
+    return FALSE;
+
+  chunk = chunk_new (self->camera_id, generation, self->next_sequence++,
+                     FALSE, keyframe, fragment);
+  record_frame (self, g_bytes_get_size (fragment), keyframe);
+  cache_and_deliver (self, chunk);
+  return TRUE;
+}
+
+/**
+ * hearth_stream_push_audio:
+ * @fragment: (transfer none): one moof+mdat of the audio track
+ *
+ * Cached and delivered after the keyframe before it, like a frame; dropped
+ * as hearth_stream_push_fragment() drops a non-keyframe.
+ *
+ * Returns: FALSE if the fragment was dropped
+ */
+gboolean
+hearth_stream_push_audio (HearthStream *self, guint64 generation,
+                          GBytes *fragment)
+{
+  g_autoptr(HearthChunk) chunk = NULL;
+
+  g_return_val_if_fail (HEARTH_IS_STREAM (self), FALSE);
+  g_return_val_if_fail (fragment != NULL, FALSE);
+
+  if (!is_current (self, generation) || self->init == NULL ||
+      !self->have_keyframe)
+    return FALSE;
+
+  chunk = chunk_new (self->camera_id, generation, self->next_sequence++,
+                     FALSE, FALSE, fragment);
+  chunk->audio = TRUE;
+  self->audio_fragments++;
+  self->bytes += g_bytes_get_size (fragment);
+  cache_and_deliver (self, chunk);
   return TRUE;
 }
 
@@ -693,6 +753,7 @@ hearth_stream_get_stats (HearthStream *self, HearthStreamStats *stats)
   memset (stats, 0, sizeof *stats);
   stats->generation = self->generation;
   stats->frames = self->frames;
+  stats->audio_fragments = self->audio_fragments;
   stats->bytes = self->bytes;
   stats->subscribers = self->subs->len;
   stats->dropped = self->dropped;

@@ -20,6 +20,8 @@ guint64 hearth_chunk_get_generation (const HearthChunk *chunk);
 guint64 hearth_chunk_get_sequence (const HearthChunk *chunk);
 gboolean hearth_chunk_is_init (const HearthChunk *chunk);
 gboolean hearth_chunk_is_keyframe (const HearthChunk *chunk);
+/* An audio fragment (not a video frame, never a keyframe). */
+gboolean hearth_chunk_is_audio (const HearthChunk *chunk);
 /* (transfer none) */
 GBytes *hearth_chunk_get_bytes (const HearthChunk *chunk);
 
@@ -60,6 +62,9 @@ gboolean hearth_stream_push_init (HearthStream *self, guint64 generation,
                                   GBytes *init);
 gboolean hearth_stream_push_fragment (HearthStream *self, guint64 generation,
                                       GBytes *fragment, gboolean keyframe);
+/* A fragment of the camera's audio track; see stream.c on how it is cached. */
+gboolean hearth_stream_push_audio (HearthStream *self, guint64 generation,
+                                   GBytes *fragment);
 
 /*
  * Subscribes to the current generation. If the stream is ready, @chunk_func is
@@ -97,10 +102,11 @@ gboolean hearth_stream_ref_latest_keyframe (HearthStream *self,
  * the current generation (fps and bitrate 0 until two frames arrived). */
 typedef struct {
   guint64 generation;
-  guint64 frames;              /* this generation */
+  guint64 frames;              /* this generation, video only */
+  guint64 audio_fragments;     /* this generation */
   guint64 bytes;               /* this generation, fragments only */
   double fps;
-  double bitrate_bps;
+  double bitrate_bps;          /* video only: audio is not in the window */
   guint keyframe_interval;     /* frames from the previous keyframe to the last */
   double keyframe_interval_s;
   guint subscribers;

@@ -4,6 +4,9 @@
  * the muxer pushed it and at random boundaries, and decoded by ffprobe from
  * the second keyframe on), hand-made boxes for each way a moof can say
  * "keyframe", and malformed input that must fail cleanly (run under ASan).
+ * With AAC beside the video ("h264+aac"), as for a camera with audio: audio
+ * fragments are told apart from frames and never start a GOP, and a late
+ * joiner's bytes decode both tracks.
  */
 #include <string.h>
 
@@ -47,7 +50,8 @@ encoder_description (const char *codec)
 }
 
 /* Encodes N_FRAMES frames with an IDR every GOP frames (no scene-cut IDRs)
- * and fragments them the way the gateway does. */
+ * and fragments them the way the gateway does; "…+aac": with 3 s of AAC
+ * (44.1 kHz, about 130 frames) as a second track. */
 static MuxerOutput *
 make_muxer_output (const char *codec)
 {
@@ -65,8 +69,13 @@ make_muxer_output (const char *codec)
   description = g_strdup_printf (
       "videotestsrc num-buffers=90 ! "
       "video/x-raw,width=320,height=240,framerate=30/1 ! %s ! "
-      "mp4mux fragment-duration=1 streamable=true ! "
-      "appsink name=sink sync=false", encoder_description (codec));
+      "mp4mux name=mux fragment-duration=1 streamable=true ! "
+      "appsink name=sink sync=false %s",
+      encoder_description (g_str_has_prefix (codec, "h265") ? "h265" : "h264"),
+      g_str_has_suffix (codec, "+aac")
+      ? "audiotestsrc num-buffers=130 samplesperbuffer=1024 ! "
+        "audio/x-raw,rate=44100,channels=1 ! audioconvert ! avenc_aac ! "
+        "aacparse ! mux." : "");
   pipeline = gst_parse_launch (description, &error);
   g_assert_no_error (error);
   gst_object_ref_sink (pipeline);
@@ -245,28 +254,21 @@ test_random_boundaries (void)
   }
 }
 
-/* What a late joiner gets (init, then from a keyframe on) plays. */
-static void
-test_late_join_decodes (gconstpointer codec)
+/* Writes what a late joiner gets into a new temporary directory: the init
+ * segment, then every unit from the second keyframe on (audio too, as the
+ * GOP cache keeps it). Returns the file's path; *@frames: video frames in
+ * it. */
+static char *
+write_late_join (GPtrArray *units, guint *frames)
 {
-  g_autoptr(MuxerOutput) out = make_muxer_output (codec);
-  g_autoptr(GPtrArray) units = split_pieces (out->buffers);
-  g_autoptr(GError) error = NULL;
   g_autoptr(GByteArray) file = g_byte_array_new ();
-  g_autofree char *ffprobe = g_find_program_in_path ("ffprobe");
+  g_autoptr(GError) error = NULL;
   g_autofree char *dir = NULL;
-  g_autofree char *path = NULL;
-  g_autofree char *output = NULL;
-  g_autofree char *expected = NULL;
-  guint keyframes = 0, frames = 0;
+  char *path;
+  guint keyframes = 0;
   gboolean copying = FALSE;
-  int status = 0;
 
-  if (ffprobe == NULL) {
-    g_test_skip ("ffprobe is not installed");
-    return;
-  }
-
+  *frames = 0;
   g_byte_array_append (file, g_bytes_get_data (((Unit *) units->pdata[0])->bytes, NULL),
                        g_bytes_get_size (((Unit *) units->pdata[0])->bytes));
   for (guint i = 1; i < units->len; i++) {
@@ -277,16 +279,49 @@ test_late_join_decodes (gconstpointer codec)
     if (copying) {
       g_byte_array_append (file, g_bytes_get_data (unit->bytes, NULL),
                            g_bytes_get_size (unit->bytes));
-      frames += fragment_samples (unit);
+      if (unit->kind == HEARTH_FMP4_FRAGMENT)
+        *frames += fragment_samples (unit);
     }
   }
-  g_assert_cmpuint (frames, ==, N_FRAMES - GOP);
 
   dir = g_dir_make_tmp ("hearth-fmp4-XXXXXX", &error);
   g_assert_no_error (error);
   path = g_build_filename (dir, "late.mp4", NULL);
   g_file_set_contents (path, (const char *) file->data, file->len, &error);
   g_assert_no_error (error);
+  return path;
+}
+
+static void
+remove_late_join (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+/* What a late joiner gets (init, then from a keyframe on) plays. */
+static void
+test_late_join_decodes (gconstpointer codec)
+{
+  g_autoptr(MuxerOutput) out = make_muxer_output (codec);
+  g_autoptr(GPtrArray) units = split_pieces (out->buffers);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ffprobe = g_find_program_in_path ("ffprobe");
+  g_autofree char *path = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *expected = NULL;
+  guint frames = 0;
+  int status = 0;
+
+  if (ffprobe == NULL) {
+    g_test_skip ("ffprobe is not installed");
+    return;
+  }
+
+  path = write_late_join (units, &frames);
+  g_assert_cmpuint (frames, ==, N_FRAMES - GOP);
 
   {
     const char *argv[] = {
@@ -304,9 +339,7 @@ test_late_join_decodes (gconstpointer codec)
                               g_str_equal (codec, "h265") ? "hevc" : "h264",
                               N_FRAMES - GOP);
   g_assert_cmpstr (output, ==, expected);
-
-  g_unlink (path);
-  g_rmdir (dir);
+  remove_late_join (path);
 }
 
 /* The init segment names its codec: avc1 for H.264, hvc1 for H.265; every
@@ -337,6 +370,100 @@ test_sample_entry (gconstpointer codec)
     /* The moov is the last box: cut short, it is never found whole. */
     g_assert_false (hearth_fmp4_init_get_sample_entry (copy, cut, entry));
   }
+}
+
+/* Video and AAC: every fragment holds one track's samples; the video's are
+ * one frame each with keyframes at 0, 30 and 60 as without audio; the
+ * audio's are HEARTH_FMP4_AUDIO and never keyframes, though every AAC frame
+ * is a sync sample. The init names both tracks. */
+static void
+test_split_with_audio (void)
+{
+  g_autoptr(MuxerOutput) out = make_muxer_output ("h264+aac");
+  g_autoptr(GPtrArray) units = split_pieces (out->buffers);
+  Unit *init = units->pdata[0];
+  guint frames = 0, keyframes = 0, audio = 0, audio_samples = 0;
+  char entry[5];
+
+  g_assert_cmpint (init->kind, ==, HEARTH_FMP4_INIT);
+  g_assert_true (hearth_fmp4_init_get_sample_entry (
+      g_bytes_get_data (init->bytes, NULL), g_bytes_get_size (init->bytes),
+      entry));
+  g_assert_cmpstr (entry, ==, "avc1");
+  g_assert_true (hearth_fmp4_init_get_audio_sample_entry (
+      g_bytes_get_data (init->bytes, NULL), g_bytes_get_size (init->bytes),
+      entry));
+  g_assert_cmpstr (entry, ==, "mp4a");
+
+  for (guint i = 1; i < units->len; i++) {
+    Unit *unit = units->pdata[i];
+    guint n = fragment_samples (unit);
+
+    if (unit->kind == HEARTH_FMP4_AUDIO) {
+      g_assert_false (unit->keyframe);
+      audio++;
+      audio_samples += n;
+      continue;
+    }
+    g_assert_cmpint (unit->kind, ==, HEARTH_FMP4_FRAGMENT);
+    g_assert_cmpint (unit->keyframe, ==, frames % GOP == 0);
+    keyframes += unit->keyframe;
+    frames += n;
+  }
+  g_assert_cmpuint (frames, ==, N_FRAMES);
+  g_assert_cmpuint (keyframes, ==, N_FRAMES / GOP);
+  /* One AAC frame per fragment (but the last, flushed at EOS). */
+  g_assert_cmpuint (audio_samples, >=, 125);
+  g_assert_cmpuint (audio, >=, audio_samples - 1);
+  g_test_message ("%u frames and %u AAC frames in %u fragments", frames,
+                  audio_samples, units->len - 1);
+
+  /* A moov without audio has none. */
+  {
+    g_autoptr(MuxerOutput) video = make_muxer_output ("h264");
+    g_autoptr(GPtrArray) video_units = split_pieces (video->buffers);
+    Unit *video_init = video_units->pdata[0];
+
+    g_assert_false (hearth_fmp4_init_get_audio_sample_entry (
+        g_bytes_get_data (video_init->bytes, NULL),
+        g_bytes_get_size (video_init->bytes), entry));
+  }
+}
+
+/* What a late joiner gets with audio (init, then every unit from the second
+ * keyframe on, as the GOP cache keeps them) decodes both tracks, and ffmpeg
+ * has nothing to say about it. */
+static void
+test_late_join_with_audio (void)
+{
+  g_autoptr(MuxerOutput) out = make_muxer_output ("h264+aac");
+  g_autoptr(GPtrArray) units = split_pieces (out->buffers);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ffmpeg = g_find_program_in_path ("ffmpeg");
+  g_autofree char *path = NULL;
+  g_autofree char *errors = NULL;
+  guint frames = 0;
+  int status = 0;
+
+  if (ffmpeg == NULL) {
+    g_test_skip ("ffmpeg is not installed");
+    return;
+  }
+  path = write_late_join (units, &frames);
+  g_assert_cmpuint (frames, ==, N_FRAMES - GOP);
+  {
+    const char *argv[] = {
+      ffmpeg, "-nostdin", "-v", "error", "-i", path,
+      "-map", "0:v", "-map", "0:a", "-f", "null", "-", NULL
+    };
+
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                  NULL, NULL, NULL, &errors, &status, &error);
+    g_assert_no_error (error);
+  }
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_cmpstr (errors, ==, "");
+  remove_late_join (path);
 }
 
 /* ---- hand-made boxes ---- */
@@ -804,6 +931,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/hearth/fmp4/sample-entry", "h264", test_sample_entry);
   g_test_add_data_func ("/hearth/fmp4/sample-entry-hevc", "h265",
                         test_sample_entry);
+  g_test_add_func ("/hearth/fmp4/split-with-audio", test_split_with_audio);
+  g_test_add_func ("/hearth/fmp4/late-join-with-audio",
+                   test_late_join_with_audio);
   g_test_add_func ("/hearth/fmp4/flag-sources", test_flag_sources);
   g_test_add_func ("/hearth/fmp4/largesize-and-extra-boxes",
                    test_largesize_and_extra_boxes);

@@ -4,7 +4,8 @@
  * when it joins before or after a keyframe, the GOP cache (reset at each
  * keyframe, capped in bytes), generations (ending subscribers, dropping old
  * data), subscribers freeing themselves or each other from callbacks, and
- * that every subscriber shares the very same bytes.
+ * that every subscriber shares the very same bytes; audio fragments riding
+ * behind keyframes.
  */
 #include <string.h>
 
@@ -108,6 +109,17 @@ push (HearthStream *stream, guint n, gboolean keyframe)
   return hearth_stream_push_fragment (stream,
                                       hearth_stream_get_generation (stream),
                                       bytes, keyframe);
+}
+
+/* Pushes an audio fragment whose bytes are all @n. */
+static gboolean
+push_audio (HearthStream *stream, guint n)
+{
+  g_autoptr(GBytes) bytes = fragment_bytes (n, 20);
+
+  return hearth_stream_push_audio (stream,
+                                   hearth_stream_get_generation (stream),
+                                   bytes);
 }
 
 static void
@@ -239,6 +251,50 @@ test_gop_cache_reset (void)
   subscribe (stream, &r);
   ASSERT_GOT (&r, -1, 4, 5);
   recorder_clear (&r);
+}
+
+/* Audio fragments: dropped before the first keyframe (nobody could start
+ * there), then cached and delivered in order with the frames; a new
+ * subscriber starts on the latest keyframe with the audio after it, never
+ * on audio; audio is not a frame in the stats. */
+static void
+test_audio (void)
+{
+  g_autoptr(HearthStream) stream = hearth_stream_new (CAMERA_ID, 1 << 20);
+  HearthStreamStats stats;
+  Recorder live, late;
+
+  hearth_stream_begin_generation (stream);
+  recorder_init (&live);
+  recorder_init (&late);
+  push_init (stream);
+  subscribe (stream, &live);
+  g_assert_false (push_audio (stream, 1));
+  g_assert_false (hearth_stream_is_ready (stream));
+  g_assert_true (push (stream, 2, TRUE));
+  g_assert_true (push_audio (stream, 3));
+  g_assert_true (push (stream, 4, FALSE));
+  g_assert_true (push_audio (stream, 5));
+  g_assert_true (push (stream, 6, TRUE));
+  g_assert_true (push_audio (stream, 7));
+  ASSERT_GOT (&live, -1, 2, 3, 4, 5, 6, 7);
+  g_assert_true (hearth_chunk_is_audio (live.chunks->pdata[2]));
+  g_assert_false (hearth_chunk_is_keyframe (live.chunks->pdata[2]));
+  g_assert_false (hearth_chunk_is_audio (live.chunks->pdata[3]));
+
+  subscribe (stream, &late);
+  ASSERT_GOT (&late, -1, 6, 7);
+  g_assert_true (push_audio (stream, 8));
+  ASSERT_GOT (&late, -1, 6, 7, 8);
+
+  hearth_stream_get_stats (stream, &stats);
+  g_assert_cmpuint (stats.frames, ==, 3);
+  g_assert_cmpuint (stats.audio_fragments, ==, 4);
+  g_assert_cmpuint (stats.bytes, ==, 3 * 40 + 4 * 20);
+  g_assert_cmpuint (stats.keyframe_interval, ==, 2);
+
+  recorder_clear (&live);
+  recorder_clear (&late);
 }
 
 static void
@@ -476,6 +532,7 @@ main (int argc, char **argv)
                    test_join_before_keyframe);
   g_test_add_func ("/hearth/stream/gop-cache-reset", test_gop_cache_reset);
   g_test_add_func ("/hearth/stream/gop-cache-cap", test_gop_cache_cap);
+  g_test_add_func ("/hearth/stream/audio", test_audio);
   g_test_add_func ("/hearth/stream/generations", test_generations);
   g_test_add_func ("/hearth/stream/free-in-callback", test_free_in_callback);
   g_test_add_func ("/hearth/stream/subscribe-in-callback",

@@ -24,30 +24,14 @@ wait_for 30 "the H.264 camera to stream" streaming "$cam_avc"
 
 # --- the display's check: every frame stamped by the H.265 camera ----------
 log "check"
-display tv check "$cam" --frames 90 --expect-stamp "$CAM_ID_hevc" \
-  --timeout 60 >"$T/check.log" || fail "check failed: $(cat "$T/check.log")"
-grep -qx "frames: 90" "$T/check.log" || fail "did not receive 90 frames: $(cat "$T/check.log")"
-grep -qx "unstamped: 0" "$T/check.log" || fail "unstamped frames: $(cat "$T/check.log")"
-grep -qx "mismatched: 0" "$T/check.log" || fail "frames of another camera: $(cat "$T/check.log")"
-grep -qx "out-of-order: 0" "$T/check.log" || fail "frames out of order: $(cat "$T/check.log")"
-grep -qx "ok" "$T/check.log" || fail "check did not say ok: $(cat "$T/check.log")"
-sed 's/^/#   /' "$T/check.log"
+expect_check tv "$cam" "$CAM_ID_hevc" 90
+sed 's/^/#   /' "$T/check-$cam.log"
 
 # --- the raw fMP4: init, then a keyframe, stamps in order ------------------
 log "first bytes"
-{ curl_as tv -N --max-time 30 "$(url "/v1/cameras/$cam/live.mp4")" || true; } |
-  "$BIN_STAMPS" --frames 40 >"$T/first.txt"
-[ "$(sed -n 1p "$T/first.txt")" = init ] || fail "first unit is not the init segment: $(head -3 "$T/first.txt")"
-sed -n 2p "$T/first.txt" | grep -q "^frame key=1 stamp=$CAM_ID_hevc " ||
-  fail "second unit is not a stamped keyframe: $(sed -n 2p "$T/first.txt")"
-awk -v id="$CAM_ID_hevc" '/^frame/ {
-    split($3, s, "="); split($4, c, "=");
-    if (s[2] != id) { print "frame of " s[2]; exit 1 }
-    if (n++ && c[2] != last + 1) { print "counter " c[2] " after " last; exit 1 }
-    last = c[2] }' "$T/first.txt" || fail "stamps out of order or of another camera"
-[ "$(grep -c '^frame' "$T/first.txt")" = 40 ] || fail "not 40 frames: $(cat "$T/first.txt")"
+expect_first_bytes tv "$cam" "$CAM_ID_hevc" 40
 # Keyframes every 30 frames (IDRs: x265 with open-gop=0), as with H.264.
-[ "$(grep -c '^frame key=1' "$T/first.txt")" = 2 ] || fail "keyframes: $(grep -n 'key=1' "$T/first.txt")"
+[ "$(grep -c '^frame key=1' "$T/first-$cam.txt")" = 2 ] || fail "keyframes: $(grep -n 'key=1' "$T/first-$cam.txt")"
 
 # --- a real player: HEVC in an hvc1 sample entry ----------------------------
 log "ffprobe"
@@ -60,17 +44,10 @@ ffprobe_decodes tv "$cam" 45 hevc
 
 # --- LL-HLS: the same fragments, HEVC segments that start on a keyframe -----
 log "hls"
-hls() { curl_as tv -sS --max-time 10 -o "$2" -w '%{http_code}' "$(url "/v1/cameras/$cam/hls/$1")"; }
-mkdir "$T/hls"
-[ "$(hls index.m3u8 "$T/hls/index.m3u8")" = 200 ] || fail "no playlist: $(cat "$T/hls/index.m3u8")"
+hls() { hls_get tv "$cam" "$@"; }
 # Two whole segments (keyframe to keyframe), asked for with a blocking reload.
-msn=$(sed -n 's/^#EXT-X-MEDIA-SEQUENCE:\([0-9]*\)$/\1/p' "$T/hls/index.m3u8")
-segments=$(grep -c '^seg-' "$T/hls/index.m3u8" || true)
-[ "$(hls "index.m3u8?_HLS_msn=$((msn + segments + 2))&_HLS_part=0" "$T/hls/index.m3u8")" = 200 ] ||
-  fail "no playlist: $(cat "$T/hls/index.m3u8")"
-init=$(sed -n 's/^#EXT-X-MAP:URI="\(init-[0-9]*\.mp4\)"$/\1/p' "$T/hls/index.m3u8")
-[ -n "$init" ] || fail "no EXT-X-MAP: $(cat "$T/hls/index.m3u8")"
-[ "$(hls "$init" "$T/hls/$init")" = 200 ] || fail "no init segment"
+hls_wait_playlist tv "$cam" 2 0
+init=$HLS_INIT
 grep -q '^seg-' "$T/hls/index.m3u8" || fail "no segment: $(cat "$T/hls/index.m3u8")"
 for name in $(grep '^seg-' "$T/hls/index.m3u8"); do
   [ "$(hls "$name" "$T/hls/$name")" = 200 ] || fail "segment $name: $(cat "$T/hls/$name")"
@@ -100,19 +77,11 @@ ctl --json camera stats "$cam" >"$T/stats.json"
 
 # --- snapshot: the H.265 keyframe decoded to a JPEG of the camera's size ----
 log "snapshot"
-# 503 with Retry-After while a restarted camera has no keyframe yet.
-snapshot_ok() {
-  [ "$(curl_as tv -o "$T/snap.jpg" -w '%{http_code}' --max-time 10 "$(url "/v1/cameras/$cam/snapshot.jpg")")" = 200 ]
-}
-wait_for 20 "a snapshot of the H.265 camera" snapshot_ok
-ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 "$T/snap.jpg" |
-  grep -qx "mjpeg,480,272" || fail "the snapshot is not a 480x272 JPEG"
+expect_snapshot tv "$cam" 480x272
 
 # --- the H.264 camera beside it is unchanged ---------------------------------
 log "h264 beside"
-display tv check "$cam_avc" --frames 30 --expect-stamp "$CAM_ID_avc" \
-  --timeout 60 >"$T/check-avc.log" || fail "H.264 check failed: $(cat "$T/check-avc.log")"
-grep -qx "ok" "$T/check-avc.log" || fail "H.264 check: $(cat "$T/check-avc.log")"
+expect_check tv "$cam_avc" "$CAM_ID_avc" 30
 
 # A restart of the camera's ingest is not a failure (it reconnects, a new
 # generation), but it is worth seeing.

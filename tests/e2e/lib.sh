@@ -143,6 +143,74 @@ curl_as() {
 
 url() { echo "https://127.0.0.1:$STREAM_PORT$1"; }
 
+# expect_check DISPLAY CAMERA STAMP FRAMES: the reference display's check
+# receives FRAMES frames of CAMERA, every one stamped STAMP, in order; its
+# report stays in $T/check-CAMERA.log.
+expect_check() {
+  local log=$T/check-$2.log line
+  display "$1" check "$2" --frames "$4" --expect-stamp "$3" --timeout 60 >"$log" ||
+    fail "check of camera $2 failed: $(cat "$log")"
+  for line in "frames: $4" "unstamped: 0" "mismatched: 0" "out-of-order: 0" ok; do
+    grep -qx "$line" "$log" || fail "check of camera $2: no \"$line\": $(cat "$log")"
+  done
+}
+
+# expect_first_bytes DISPLAY CAMERA STAMP FRAMES: live.mp4 of CAMERA, read
+# with fmp4-stamps until FRAMES frames, begins with the init segment and a
+# keyframe and holds FRAMES frames stamped STAMP in order; the units stay in
+# $T/first-CAMERA.txt.
+expect_first_bytes() {
+  local out=$T/first-$2.txt
+  { curl_as "$1" -N --max-time 30 "$(url "/v1/cameras/$2/live.mp4")" || true; } |
+    "$HEARTH_BUILD_DIR/tests/tools/fmp4-stamps" --frames "$4" >"$out"
+  [ "$(sed -n 1p "$out")" = init ] || fail "first unit is not the init segment: $(head -3 "$out")"
+  sed -n 2p "$out" | grep -q "^frame key=1 stamp=$3 " ||
+    fail "second unit is not a stamped keyframe: $(sed -n 2p "$out")"
+  awk -v id="$3" '/^frame/ {
+      split($3, s, "="); split($4, c, "=");
+      if (s[2] != id) { print "frame of " s[2]; exit 1 }
+      if (n++ && c[2] != last + 1) { print "counter " c[2] " after " last; exit 1 }
+      last = c[2] }' "$out" || fail "stamps out of order or of another camera"
+  [ "$(grep -c '^frame' "$out")" = "$4" ] || fail "not $4 frames: $(cat "$out")"
+}
+
+# hls_get DISPLAY CAMERA NAME FILE: one LL-HLS file of CAMERA into FILE;
+# prints the HTTP status.
+hls_get() {
+  curl_as "$1" -sS --max-time 10 -o "$4" -w '%{http_code}' "$(url "/v1/cameras/$2/hls/$3")"
+}
+
+# hls_wait_playlist DISPLAY CAMERA N PART: into $T/hls, CAMERA's playlist
+# once N segments more than it lists now are there and part PART of the one
+# after (a blocking reload), and its init segment, whose name goes into
+# HLS_INIT.
+hls_wait_playlist() {
+  local msn segments
+  mkdir -p "$T/hls"
+  [ "$(hls_get "$1" "$2" index.m3u8 "$T/hls/index.m3u8")" = 200 ] ||
+    fail "no playlist: $(cat "$T/hls/index.m3u8")"
+  msn=$(sed -n 's/^#EXT-X-MEDIA-SEQUENCE:\([0-9]*\)$/\1/p' "$T/hls/index.m3u8")
+  segments=$(grep -c '^seg-' "$T/hls/index.m3u8" || true)
+  [ "$(hls_get "$1" "$2" "index.m3u8?_HLS_msn=$((msn + segments + $3))&_HLS_part=$4" \
+       "$T/hls/index.m3u8")" = 200 ] || fail "no playlist: $(cat "$T/hls/index.m3u8")"
+  HLS_INIT=$(sed -n 's/^#EXT-X-MAP:URI="\(init-[0-9]*\.mp4\)"$/\1/p' "$T/hls/index.m3u8")
+  [ -n "$HLS_INIT" ] || fail "no EXT-X-MAP: $(cat "$T/hls/index.m3u8")"
+  [ "$(hls_get "$1" "$2" "$HLS_INIT" "$T/hls/$HLS_INIT")" = 200 ] || fail "no init segment"
+}
+
+# expect_snapshot DISPLAY CAMERA WIDTHxHEIGHT: waits for CAMERA's
+# snapshot.jpg (503 with Retry-After until its generation has a keyframe)
+# and checks that it is a JPEG of that size.
+snapshot_ok() {
+  [ "$(curl_as "$1" -o "$3" -w '%{http_code}' --max-time 10 "$(url "/v1/cameras/$2/snapshot.jpg")")" = 200 ]
+}
+expect_snapshot() {
+  local file=$T/snapshot-$2.jpg
+  wait_for 20 "a snapshot of camera $2" snapshot_ok "$1" "$2" "$file"
+  ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 "$file" |
+    grep -qx "mjpeg,${3/x/,}" || fail "the snapshot of camera $2 is not a $3 JPEG"
+}
+
 # ffprobe_as NAME ARGS...: ffprobe with that display's certificate (give it
 # the stream's URL among ARGS).
 ffprobe_as() {

@@ -6,6 +6,16 @@
  * test stamp (tests/tools/stamp.h): this camera's id, a frame counter and
  * the capture wall-clock time; for H.265 in a prefix SEI NAL (type 39).
  *
+ * With --audio it sends a second stream, a sine tone from audiotestsrc:
+ * "aac" as RTP MPEG4-GENERIC (avenc_aac, rtpmp4gpay: what most cameras with
+ * AAC send), "aac-latm" as MP4A-LATM (rtpmp4apay), or "pcma" as G.711
+ * A-law (alawenc, rtppcmapay), which the gateway does not pass through.
+ * --audio-stop-after S makes the audio stop S seconds after its first
+ * packet, as a camera whose audio encoder fails does; the video goes on.
+ * Each media still sends its first audio packet (gst-rtsp-server answers
+ * DESCRIBE only once every stream has one), so 0 means one packet, then
+ * none, though the SDP announces audio.
+ *
  * One shared media: every client sees the same frames, so stamps seen by two
  * clients can be compared. The stamp SEI is put in front of each access unit
  * by a buffer probe on the encoder's src pad, set up when the factory
@@ -81,6 +91,8 @@ typedef struct {
   char *tls_cert;
   char *tls_key;
   char *codec;            /* "h264" or "h265" */
+  char *audio;            /* "none", "aac", "aac-latm" or "pcma" */
+  double audio_stop_after; /* seconds; < 0: never */
   char *resize;           /* (nullable) WxH */
   int resize_after;       /* seconds, 0: on SIGUSR1 only */
 } Options;
@@ -88,12 +100,14 @@ typedef struct {
 typedef struct {
   guint8 camera_id[16];
   HearthStampCodec codec; /* immutable once parsed */
+  gint64 audio_stop_after_us; /* immutable; < 0: never */
 
   GstCaps *resize_caps;   /* (nullable) immutable once parsed */
   int resize_after;       /* immutable once parsed */
 
   GMutex lock;
   guint64 next_counter; /* protected by lock: streaming threads of every media */
+  gint64 first_audio_us; /* protected by lock: 0 until the first audio packet */
   GstElement *size;     /* protected by lock: the current media's size filter */
   gboolean resized;     /* protected by lock */
   guint resize_timer;   /* main context only */
@@ -113,6 +127,7 @@ options_clear (Options *options)
   g_clear_pointer (&options->txt_hex, g_strfreev);
   g_clear_pointer (&options->tls_cert, g_free);
   g_clear_pointer (&options->tls_key, g_free);
+  g_clear_pointer (&options->audio, g_free);
   g_clear_pointer (&options->codec, g_free);
   g_clear_pointer (&options->resize, g_free);
 }
@@ -140,6 +155,34 @@ mount_is_valid (const char *mount)
       return FALSE;
   }
   return TRUE;
+}
+
+/* The audio stream of --audio CODEC (a launch-line piece), "" for none,
+ * NULL for an unknown CODEC. */
+static const char *
+audio_description (const char *codec)
+{
+  static const struct {
+    const char *name;
+    const char *description;
+  } audio[] = {
+    { "none", "" },
+    { "aac", "audiotestsrc is-live=true wave=sine freq=440 "
+             "! audio/x-raw,rate=44100,channels=1 ! audioconvert "
+             "! avenc_aac ! aacparse ! rtpmp4gpay name=pay1 pt=97" },
+    { "aac-latm", "audiotestsrc is-live=true wave=sine freq=440 "
+                  "! audio/x-raw,rate=44100,channels=1 ! audioconvert "
+                  "! avenc_aac ! aacparse ! rtpmp4apay name=pay1 pt=97" },
+    { "pcma", "audiotestsrc is-live=true wave=sine freq=440 "
+              "! audio/x-raw,rate=8000,channels=1 ! alawenc "
+              "! rtppcmapay name=pay1 pt=8" },
+  };
+
+  for (gsize i = 0; codec != NULL && i < G_N_ELEMENTS (audio); i++) {
+    if (g_str_equal (codec, audio[i].name))
+      return audio[i].description;
+  }
+  return NULL;
 }
 
 /* One of videotestsrc's pattern nicks (it goes into the launch line). */
@@ -205,6 +248,11 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
       "the private key of --tls-cert (PEM)", "FILE" },
     { "codec", 0, 0, G_OPTION_ARG_STRING, &options->codec,
       "video codec: h264 or h265 (default h264)", "CODEC" },
+    { "audio", 0, 0, G_OPTION_ARG_STRING, &options->audio,
+      "audio too: none, aac, aac-latm or pcma (default none)", "CODEC" },
+    { "audio-stop-after", 0, 0, G_OPTION_ARG_DOUBLE, &options->audio_stop_after,
+      "stop sending audio this long after its first packet (default never)",
+      "SECONDS" },
     { "resize", 0, 0, G_OPTION_ARG_STRING, &options->resize,
       "change to this picture size inside the running session, on SIGUSR1 "
       "or after --resize-after", "WxH" },
@@ -239,6 +287,8 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
     options->pattern = g_strdup ("ball");
   if (options->codec == NULL)
     options->codec = g_strdup ("h264");
+  if (options->audio == NULL)
+    options->audio = g_strdup ("none");
 
   if (!check_range ("port", options->port, 0, 65535, FALSE, error) ||
       !check_range ("width", options->width, 16, 4096, TRUE, error) ||
@@ -296,6 +346,19 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
                  "--codec must be h264 or h265, not “%s”", options->codec);
     return FALSE;
   }
+  if (audio_description (options->audio) == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--audio must be none, aac, aac-latm or pcma, not “%s”",
+                 options->audio);
+    return FALSE;
+  }
+  if (options->audio_stop_after >= 0 && g_str_equal (options->audio, "none")) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--audio-stop-after needs --audio");
+    return FALSE;
+  }
+  camera->audio_stop_after_us = options->audio_stop_after < 0 ? -1 :
+    (gint64) (options->audio_stop_after * G_USEC_PER_SEC);
   if ((options->tls_cert == NULL) != (options->tls_key == NULL)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--tls-cert and --tls-key go together");
@@ -502,6 +565,34 @@ stamp_access_unit (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* The audio of one media: only its pad's streaming thread touches it. */
+typedef struct {
+  Camera *camera;
+  gboolean sent_one;
+} MediaAudio;
+
+/* The audio payloader's src pad: drops audio from --audio-stop-after on,
+ * all but the media's first packet. */
+static GstPadProbeReturn
+stop_audio (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  MediaAudio *audio = user_data;
+  Camera *camera = audio->camera;
+  gint64 now = g_get_monotonic_time ();
+  gboolean drop;
+
+  g_mutex_lock (&camera->lock);
+  if (camera->first_audio_us == 0)
+    camera->first_audio_us = now;
+  drop = now - camera->first_audio_us >= camera->audio_stop_after_us;
+  g_mutex_unlock (&camera->lock);
+  if (!audio->sent_one) {
+    audio->sent_one = TRUE;
+    return GST_PAD_PROBE_OK;
+  }
+  return drop ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
 /* --resize: the size filter's new caps make videotestsrc renegotiate, and
  * the encoder starts again at the new size. */
 static void
@@ -558,6 +649,18 @@ on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media,
   pad = gst_element_get_static_pad (enc, "src");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, stamp_access_unit, camera,
                      NULL);
+  if (camera->audio_stop_after_us >= 0) {
+    g_autoptr (GstElement) pay = gst_bin_get_by_name (GST_BIN (bin), "pay1");
+    g_autoptr (GstPad) audio = pay != NULL ? gst_element_get_static_pad (pay, "src") : NULL;
+
+    MediaAudio *state;
+
+    g_return_if_fail (audio != NULL);
+    state = g_new0 (MediaAudio, 1);
+    state->camera = camera;
+    gst_pad_add_probe (audio, GST_PAD_PROBE_TYPE_BUFFER, stop_audio, state,
+                       g_free);
+  }
   g_debug ("new media: stamping its access units");
 
   g_mutex_lock (&camera->lock);
@@ -651,9 +754,9 @@ make_server (const Options *options, Camera *camera,
         "! x265enc name=enc tune=zerolatency speed-preset=ultrafast "
         "key-int-max=%d bitrate=%d option-string=\"open-gop=0:scenecut=0\" "
         "! video/x-h265,stream-format=byte-stream,alignment=au "
-        "! rtph265pay name=pay0 pt=96 config-interval=-1 )",
+        "! rtph265pay name=pay0 pt=96 config-interval=-1 %s )",
         options->pattern, options->width, options->height, options->fps,
-        options->key_int, options->bitrate);
+        options->key_int, options->bitrate, audio_description (options->audio));
   } else {
     launch = g_strdup_printf (
         "( videotestsrc is-live=true pattern=%s "
@@ -663,9 +766,9 @@ make_server (const Options *options, Camera *camera,
         "key-int-max=%d bitrate=%d byte-stream=true aud=false threads=1 "
         "! video/x-h264,stream-format=byte-stream,alignment=au,"
         "profile=constrained-baseline "
-        "! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+        "! rtph264pay name=pay0 pt=96 config-interval=-1 %s )",
         options->pattern, options->width, options->height, options->fps,
-        options->key_int, options->bitrate);
+        options->key_int, options->bitrate, audio_description (options->audio));
   }
 
   gst_rtsp_server_set_address (server, options->address);
@@ -722,6 +825,7 @@ main (int argc, char **argv)
     .fps = 30,
     .bitrate = 1000,
     .key_int = 30,
+    .audio_stop_after = -1,
   };
   Camera camera = { 0 };
   g_autoptr (GError) error = NULL;

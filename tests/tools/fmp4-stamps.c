@@ -6,12 +6,15 @@
  *
  *   init
  *   frame key=0|1 stamp=UUID|none counter=N lag-ms=X capture-us=T
+ *   audio
  *
  * where the stamp is the fake camera's test stamp found in the fragment's
  * mdat (tests/tools/stamp.h; H.264 or H.265, as the init segment's sample
  * entry says: hvc1/hev1 is H.265, anything else is read as H.264), lag-ms
  * the receipt wall-clock time minus the capture time in the stamp, and
- * capture-us that capture time (µs since the epoch). The e2e tests assert
+ * capture-us that capture time (µs since the epoch); "audio" is a fragment
+ * of the audio track (a camera's AAC), which carries no stamp and is not a
+ * frame. The e2e tests assert
  * on these lines: the first bytes of a stream, the camera every frame came
  * from, counters in order. It stops after --frames frames or at the end of
  * the input; exit status 0 if the input was well-formed, 65 (EX_DATAERR) if
@@ -45,6 +48,8 @@ print_unit (HearthFmp4Kind kind, GBytes *bytes, gboolean keyframe,
              (g_str_equal (entry, "hvc1") || g_str_equal (entry, "hev1"))
              ? HEARTH_STAMP_H265 : HEARTH_STAMP_H264;
     printf ("init\n");
+  } else if (kind == HEARTH_FMP4_AUDIO) {
+    printf ("audio\n");
   } else if (hearth_fmp4_fragment_find_mdat (data, len, &payload, &size) &&
              hearth_stamp_find_for (payload, size, 4, *codec, &stamp)) {
     g_autofree char *id = hearth_stamp_id_to_string (stamp.camera_id);

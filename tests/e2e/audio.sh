@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# AAC audio passed through end to end: a fake camera sending H.264 and AAC
+# (RTP MPEG4-GENERIC) → hearthd (rtpmp4gdepay ! aacparse into the same
+# mp4mux, never transcoded) → live.mp4 holds an H.264 and an AAC track that
+# ffprobe sees and ffmpeg decodes without a word; its first fragment is still
+# a stamped keyframe; the LL-HLS init and parts carry the audio too, parts
+# are still 10 video frames long; the display's check reads the video's
+# stamps in order; snapshot.jpg works; camera stats say aac. An MP4A-LATM
+# camera passes through too. A camera sending G.711 A-law (PCMA) streams its
+# video only, and its stats and the log say the audio was ignored and why.
+# A new picture size mid-stream brings a new generation, audio and all.
+source "$(dirname "$0")/lib.sh"
+
+BIN_STAMPS=$HEARTH_BUILD_DIR/tests/tools/fmp4-stamps
+
+start_camera aac --audio aac --width 320 --height 240 --resize 480x272
+start_camera latm --audio aac-latm --width 320 --height 240
+start_camera pcma --audio pcma --width 320 --height 240
+start_gateway
+
+ctl household add Home
+cam=$(ctl camera add --household Home --name Aac "$CAM_URL_aac")
+cam_latm=$(ctl camera add --household Home --name Latm "$CAM_URL_latm")
+cam_pcma=$(ctl camera add --household Home --name Pcma "$CAM_URL_pcma")
+pair_display tv Home
+streaming() { [ "$(ctl --json camera stats "$1" | json 'j["state"]')" = streaming ]; }
+wait_for 30 "the AAC camera to stream" streaming "$cam"
+wait_for 30 "the LATM camera to stream" streaming "$cam_latm"
+wait_for 30 "the PCMA camera to stream" streaming "$cam_pcma"
+
+
+# --- camera stats: which audio passes through, which was ignored and why ----
+log "stats"
+ctl --json camera stats "$cam" >"$T/stats.json"
+[ "$(json 'j["audio"]' <"$T/stats.json")" = aac ] || fail "AAC camera stats: $(cat "$T/stats.json")"
+[ "$(json 'j["audio_ignored"]' <"$T/stats.json")" = None ] || fail "AAC camera stats: $(cat "$T/stats.json")"
+[ "$(json 'j["codec"]' <"$T/stats.json")" = h264 ] || fail "AAC camera stats: $(cat "$T/stats.json")"
+ctl camera stats "$cam" >"$T/stats.txt"
+grep -qx "audio: aac" "$T/stats.txt" || fail "hearthctl camera stats does not say aac: $(cat "$T/stats.txt")"
+ctl --json camera stats "$cam_latm" >"$T/stats-latm.json"
+[ "$(json 'j["audio"]' <"$T/stats-latm.json")" = aac ] || fail "LATM camera stats: $(cat "$T/stats-latm.json")"
+ctl --json camera stats "$cam_pcma" >"$T/stats-pcma.json"
+[ "$(json 'j["audio"]' <"$T/stats-pcma.json")" = none ] || fail "PCMA camera stats: $(cat "$T/stats-pcma.json")"
+json 'j["audio_ignored"]' <"$T/stats-pcma.json" | grep -q "PCMA (G.711)" ||
+  fail "PCMA camera stats do not say why its audio was ignored: $(cat "$T/stats-pcma.json")"
+grep -q "Camera $cam_pcma: audio ignored: PCMA (G.711)" "$T/hearthd.log" ||
+  fail "the log does not say the PCMA audio was ignored"
+ctl camera stats "$cam_pcma" >"$T/stats-pcma.txt"
+grep -qx "audio: none" "$T/stats-pcma.txt" && grep -q "^audio_ignored: PCMA (G.711) audio: only AAC" "$T/stats-pcma.txt" ||
+  fail "hearthctl camera stats of the PCMA camera: $(cat "$T/stats-pcma.txt")"
+sed -n 's/^audio/#   audio/p' "$T/stats-pcma.txt"
+# The displays' camera list says so too.
+curl_as tv --max-time 10 "$(url /v1/cameras)" >"$T/cameras.json"
+audio_of() { json "[c for c in j['cameras'] if c['id'] == '$1'][0]['audio']" <"$T/cameras.json"; }
+[ "$(audio_of "$cam")" = aac ] && [ "$(audio_of "$cam_pcma")" = none ] ||
+  fail "camera list: $(cat "$T/cameras.json")"
+audio_counted() { [ "$(ctl --json camera stats "$cam" | json 'j["audio_fragments"]')" -gt 0 ]; }
+wait_for 10 "audio fragments in the AAC camera's stats" audio_counted
+
+# --- the display's check: the video's stamps, in order, audio beside them ---
+log "check"
+expect_check tv "$cam" "$CAM_ID_aac" 90
+
+# --- the raw fMP4: init, a stamped keyframe, then frames and audio ---------
+log "first bytes"
+expect_first_bytes tv "$cam" "$CAM_ID_aac" 40
+# 40 frames at 30 fps are 1.3 s: about 57 AAC frames at 44.1 kHz.
+audio=$(grep -cx audio "$T/first-$cam.txt" || true)
+[ "$audio" -ge 30 ] || fail "only $audio audio fragments beside 40 frames"
+log "40 frames came with $audio audio fragments"
+
+# --- a real player: an H.264 and an AAC track, both decode cleanly ----------
+log "ffprobe"
+ffprobe_as tv -show_entries stream=codec_type,codec_name \
+  -of csv=p=0 -read_intervals %+#5 "$(url "/v1/cameras/$cam/live.mp4")" \
+  >"$T/ffprobe.log" 2>"$T/ffprobe.err" || fail "ffprobe failed: $(cat "$T/ffprobe.err")"
+grep -qx "h264,video" "$T/ffprobe.log" || fail "ffprobe saw no H.264 track: $(cat "$T/ffprobe.log")"
+grep -qx "aac,audio" "$T/ffprobe.log" || fail "ffprobe saw no AAC track: $(cat "$T/ffprobe.log")"
+# Three seconds of the stream, both tracks decoded: not one word from
+# ffmpeg (a decoder would say "[aac @ …] …" or "[h264 @ …] …").
+ffmpeg -nostdin -v error -cert_file "$(cert_of tv)" -key_file "$(key_of tv)" \
+  -ca_file "$(gateway_cert)" -tls_verify 1 -rw_timeout 20000000 \
+  -i "$(url "/v1/cameras/$cam/live.mp4")" -t 3 -map 0:v -map 0:a -f null - >"$T/decode.log" 2>&1 ||
+  fail "ffmpeg could not decode: $(cat "$T/decode.log")"
+[ ! -s "$T/decode.log" ] || fail "ffmpeg complained: $(cat "$T/decode.log")"
+ffprobe_as tv -select_streams a -count_frames \
+  -show_entries stream=nb_read_frames -of csv=p=0 -read_intervals %+#60 \
+  "$(url "/v1/cameras/$cam/live.mp4")" >"$T/audio-frames.log" 2>&1 ||
+  fail "ffprobe could not decode the audio: $(cat "$T/audio-frames.log")"
+[ "$(cat "$T/audio-frames.log")" -ge 60 ] || fail "ffprobe decoded $(cat "$T/audio-frames.log") audio frames"
+# The LATM camera's audio too.
+ffprobe_as tv -show_entries stream=codec_type,codec_name \
+  -of csv=p=0 -read_intervals %+#5 "$(url "/v1/cameras/$cam_latm/live.mp4")" \
+  >"$T/ffprobe-latm.log" 2>&1 || fail "ffprobe (LATM) failed: $(cat "$T/ffprobe-latm.log")"
+grep -qx "aac,audio" "$T/ffprobe-latm.log" || fail "ffprobe saw no AAC track (LATM): $(cat "$T/ffprobe-latm.log")"
+
+# --- LL-HLS: the init and the parts carry the audio; parts are 10 frames ----
+log "hls"
+hls() { hls_get tv "$cam" "$@"; }
+# Up to the second part of the segment after the next: its first part is
+# whole.
+hls_wait_playlist tv "$cam" 1 1
+init=$HLS_INIT
+# A segment's first part starts on its keyframe and holds 10 video frames
+# (30 fps: 0.333 s), whatever audio came between them.
+part=$(sed -n 's/^#EXT-X-PART:DURATION=0.333,URI="\(part-[0-9-]*\.m4s\)",INDEPENDENT=YES$/\1/p' \
+  "$T/hls/index.m3u8" | tail -n 1)
+[ -n "$part" ] || fail "no independent part of 10 frames: $(cat "$T/hls/index.m3u8")"
+[ "$(hls "$part" "$T/hls/$part")" = 200 ] || fail "part $part: $(cat "$T/hls/$part")"
+cat "$T/hls/$init" "$T/hls/$part" >"$T/hls/part.mp4"
+ffprobe -v error -show_entries stream=codec_type,codec_name -of csv=p=0 \
+  "$T/hls/part.mp4" >"$T/hls/ffprobe.txt" 2>&1 || fail "ffprobe of init+part: $(cat "$T/hls/ffprobe.txt")"
+grep -qx "h264,video" "$T/hls/ffprobe.txt" && grep -qx "aac,audio" "$T/hls/ffprobe.txt" ||
+  fail "init+part streams: $(cat "$T/hls/ffprobe.txt")"
+ffmpeg -nostdin -v error -i "$T/hls/part.mp4" -f null - >"$T/hls/decode.txt" 2>&1 ||
+  fail "ffmpeg could not decode init+part: $(cat "$T/hls/decode.txt")"
+[ ! -s "$T/hls/decode.txt" ] || fail "ffmpeg complained about init+part: $(cat "$T/hls/decode.txt")"
+"$BIN_STAMPS" "$T/hls/$init" "$T/hls/$part" >"$T/hls/stamps.txt"
+[ "$(grep -c '^frame' "$T/hls/stamps.txt")" = 10 ] || fail "the part holds not 10 frames: $(cat "$T/hls/stamps.txt")"
+grep -qx audio "$T/hls/stamps.txt" || fail "the part holds no audio: $(cat "$T/hls/stamps.txt")"
+sed -n 2p "$T/hls/stamps.txt" | grep -q "^frame key=1 stamp=$CAM_ID_aac " ||
+  fail "the part does not start on a stamped keyframe: $(head -3 "$T/hls/stamps.txt")"
+
+# --- snapshot: the video's keyframe, audio or not ----------------------------
+log "snapshot"
+expect_snapshot tv "$cam" 320x240
+
+# --- the PCMA camera: video as before, no audio track ------------------------
+log "pcma"
+expect_check tv "$cam_pcma" "$CAM_ID_pcma" 30
+ffprobe_as tv -show_entries stream=codec_type,codec_name \
+  -of csv=p=0 -read_intervals %+#5 "$(url "/v1/cameras/$cam_pcma/live.mp4")" \
+  >"$T/ffprobe-pcma.log" 2>&1 || fail "ffprobe (PCMA) failed: $(cat "$T/ffprobe-pcma.log")"
+[ "$(cat "$T/ffprobe-pcma.log")" = "h264,video" ] || fail "PCMA camera's streams: $(cat "$T/ffprobe-pcma.log")"
+
+# --- a new picture size mid-stream: a new generation, with its audio ------
+# (mp4mux cannot be swapped with the audio held: a new RTSP session instead.)
+log "resize"
+stats_of() { ctl --json camera stats "$cam" | json "j[\"$1\"]"; }
+gen_before=$(stats_of generation)
+kill -USR1 "$CAM_PID_aac"
+resized() {
+  [ "$(stats_of generation)" != "$gen_before" ] && [ "$(stats_of state)" = streaming ] &&
+    [ "$(stats_of audio)" = aac ] &&
+    curl_as tv --max-time 10 "$(url /v1/cameras)" |
+      json "[c for c in j['cameras'] if c['id'] == '$cam'][0]['width']" | grep -qx 480
+}
+wait_for 30 "the resized camera to stream again with audio" resized
+ffprobe_as tv -show_entries stream=codec_name,width,height -of csv=p=0 -read_intervals %+#5 \
+  "$(url "/v1/cameras/$cam/live.mp4")" >"$T/ffprobe-resized.log" 2>&1 ||
+  fail "ffprobe (resized) failed: $(cat "$T/ffprobe-resized.log")"
+grep -qx "h264,480,272" "$T/ffprobe-resized.log" && grep -qx "aac" "$T/ffprobe-resized.log" ||
+  fail "resized streams: $(cat "$T/ffprobe-resized.log")"
+
+if grep -q "is offline" "$T/hearthd.log"; then
+  log "note: an ingest restarted during the test:"
+  grep "is offline" "$T/hearthd.log" | sed 's/^/#   /'
+fi
+stop_gateway
+log "ok"
