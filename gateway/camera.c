@@ -19,38 +19,17 @@
  * the URL's) go to rtspsrc's user-id/user-pw, never into a log or an error
  * message.
  *
- * Video is passed through, never transcoded. For RTSP the codec is the
- * stream's: the depayloader and parser are chosen from the caps of rtspsrc's
- * pad (encoding-name H264 or H265) when it appears, and linked in front of a
- * capsfilter named "video" that leads to the muxer; that capsfilter's caps
- * are what hearth_camera_get_video_info() reports. H.265 goes into the MP4 as
- * hvc1 (parameter sets in the init segment's hvcC, and with
- * config-interval=-1 in-band before every keyframe too, as for H.264).
- *
- * Video that changes inside a run (invariant 6): a camera whose resolution
- * is changed in its settings (or whose codec changes without a new RTSP
- * session) sends new parameter sets with a keyframe, and the parser sends new
- * caps. mp4mux would take them and go on under the old init segment, which
- * then describes a picture the fragments no longer have. So a probe on the
- * pad that feeds the muxer (on_video_data(), on the streaming thread, touching
- * only the pipeline) catches caps of another media type, width or height
- * and replaces the muxer before they reach it: the old one is sent EOS (its
- * last fragment still comes out; its EOS does not reach the appsink) and
- * removed, a new one is linked in its place, and the caps, then the keyframe
- * that carried them, go to the new one. Nothing is lost and the RTSP session
- * goes on. The appsink sees a new ftyp+moov after fragments, and the main
- * context starts a new generation of the stream with that init segment
- * (handle_sample()): subscribers of the old one end as on a reconnect, and
- * nothing of it is served after. A muxer with another input besides the
- * video (audio) is not replaced that way, since its other input would have to
- * be held too: that run stops passing data at the change and is started
- * again at once, without the error backoff (a new RTSP session; frames until
- * its first keyframe are lost). Other caps changes (new parameter sets of
- * the same size, framerate) stay in the generation: mp4mux takes them, and
- * the parameter sets go in-band before every keyframe anyway. An RTSP camera
- * that changes codec needs a new DESCRIBE, so it ends the session: that run
- * ends like any other, and the next run (after the backoff) is a new
- * generation whose codec is chosen afresh.
+ * Video (camera-pipeline.c) is passed through, never transcoded: for RTSP
+ * the depayloader and parser are chosen by the codec of rtspsrc's pad, and
+ * the src caps of the capsfilter named "video" in front of the muxer are
+ * what hearth_camera_get_video_info() reports. Video that changes inside a
+ * run (invariant 6) replaces the muxer on the streaming thread; the appsink
+ * then sees a new ftyp+moov after fragments, and handle_sample() starts a
+ * new generation of the stream with that init segment: subscribers of the
+ * old one end as on a reconnect, and nothing of it is served after. Where
+ * the muxer cannot be replaced (it has audio too), the pipeline posts
+ * VIDEO_CHANGED_MESSAGE and the run is started again at once, without the
+ * error backoff.
  *
  * Audio (camera-audio.c): the first AAC stream of an RTSP camera is passed
  * through as the MP4's second track; other audio is not set up, and
@@ -67,28 +46,24 @@
  * still the camera that was adopted. Refused, the run ends without a byte of
  * it in the stream, and the camera stays REFUSED until started again.
  *
- * RTSPS certificates (invariant 5 again): cameras have self-signed
- * certificates, so the identity is the certificate itself, not a CA. GLib
- * finds no CA for it and asks rtspsrc's "accept-certificate", which asks us,
- * on rtspsrc's thread, for every TLS connection (each run's, and each
- * reconnect inside a run). We accept the certificate whose SHA-256 is the
- * pin (hearth_camera_set_pinned_certificate()); without a pin, the first one
- * of the run (trust on first use: the daemon reads it at admission with
- * hearth_camera_get_peer_certificate() and records it). Another certificate
- * fails the handshake, so not one RTSP request, let alone credentials,
- * reaches that device; the run ends REFUSED and "certificate-changed" tells
- * the daemon. A certificate GLib vouched for by itself (a CA of the system
- * signed it for the URL's host) never reaches the handler: with a pin, such
- * a run sends no request either ("before-send") and is refused.
+ * RTSPS certificates (camera-tls.c, invariant 5 again): each rtsps:// run
+ * accepts only the pinned certificate
+ * (hearth_camera_set_pinned_certificate()), or without a pin the run's first
+ * one, which the daemon reads at admission with
+ * hearth_camera_get_peer_certificate() and records. A run whose handlers
+ * refused a certificate, or held back a request that no checked certificate
+ * vouched for, ends REFUSED without a retry (end_run_if_certificate_refused
+ * ()), and "certificate-changed" tells the daemon about a refused one.
  *
  * Threads: everything here runs on the GMainContext the camera was created
- * on. The appsink's streaming thread only wakes a GSource of the current run
- * (thread-safe g_source_set_ready_time); the main context then pulls the
- * samples, cuts them with HearthFmp4Splitter and pushes the pieces into the
- * stream. The appsink's bounded queue is the back-pressure if the main
- * context falls behind. The bus is watched on the same context. rtspsrc's
- * certificate handlers touch only the run's RunTls (its own lock) and wake
- * another GSource of the run.
+ * on; what runs on the pipeline's threads is in camera-pipeline.c,
+ * camera-tls.c and camera-audio.c. The appsink's streaming thread only wakes
+ * a GSource of the current run (thread-safe g_source_set_ready_time); the
+ * main context then pulls the samples, cuts them with HearthFmp4Splitter and
+ * pushes the pieces into the stream. The appsink's bounded queue is the
+ * back-pressure if the main context falls behind. The bus is watched on the
+ * same context. rtspsrc's certificate handlers touch only the run's
+ * HearthCameraTls (its own lock) and wake another GSource of the run.
  *
  * States: CONNECTING after each (re)start, STREAMING once the run's first
  * keyframe reached the stream, OFFLINE after an error, EOS, a stall (no
@@ -107,6 +82,8 @@
 
 #include "camera.h"
 #include "camera-audio.h"
+#include "camera-pipeline.h"
+#include "camera-tls.h"
 #include "error.h"
 #include "fmp4.h"
 #include "hearth-plugin.h"
@@ -128,37 +105,13 @@
 #define MAX_SAMPLES_PER_DISPATCH 64
 #define RTSP_LATENCY_MS 100
 
-/*
- * Constant pipeline descriptions; nothing from a URL is ever formatted into
- * them. streamable=true is deprecated in 1.22 but still decides the mode:
- * without it mp4mux keeps an mfra index entry per keyframe for ever, which a
- * live stream that never ends cannot afford. (The deprecation warning only
- * shows with G_ENABLE_DIAGNOSTIC=1.) fragment-duration=1 (ms) is shorter than
- * any frame, so every frame is its own moof+mdat and keyframes start theirs.
- */
-#define MUXER_DESCRIPTION \
-  "mp4mux name=mux fragment-duration=1 streamable=true"
 #define MUX_DESCRIPTION MUXER_DESCRIPTION " ! appsink name=sink"
-/* How long a replaced muxer may take to hand over its last fragment. */
-#define MUXER_DRAIN_TIMEOUT_US (G_USEC_PER_SEC)
-/* Posted on the bus when the video changed and the run must start again. */
-#define VIDEO_CHANGED_MESSAGE "hearth-video-changed"
 
-#define H264_CAPS "video/x-h264,stream-format=avc,alignment=au"
-#define H265_CAPS "video/x-h265,stream-format=hvc1,alignment=au"
-
-/* After rtspsrc: the codec's head (below) is linked to it on pad-added. */
+/* After rtspsrc: the codec's head (camera-pipeline.c) is linked to it on
+ * pad-added. */
 static const char rtsp_ingest_description[] =
   "capsfilter name=video caps=\"" H264_CAPS "; " H265_CAPS "\" ! "
   MUX_DESCRIPTION;
-
-/* Between rtspsrc's pad and the ingest bin, by the pad's encoding-name. */
-static const HearthCameraHead rtsp_heads[] = {
-  { "H264", "rtph264depay ! h264parse config-interval=-1 ! "
-            "capsfilter caps=\"" H264_CAPS "\"" },
-  { "H265", "rtph265depay ! h265parse config-interval=-1 ! "
-            "capsfilter caps=\"" H265_CAPS "\"" },
-};
 
 /* After a source func's element: it gives H.264 in any stream format. */
 static const char source_ingest_description[] =
@@ -170,28 +123,6 @@ enum {
   SIGNAL_CERTIFICATE_CHANGED,
   N_SIGNALS
 };
-
-#define SHA256_HEX_LEN 64
-
-/*
- * What one rtsps:// run knows about its peer's certificate: shared by the
- * main context and rtspsrc's thread, which calls the handlers. Reference
- * counted (g_atomic_rc_box): the handlers' closures hold one until the
- * pipeline is freed, the camera one until the run is torn down.
- */
-typedef struct {
-  char *pin;          /* (nullable) the camera's pin when the run began;
-                       * immutable */
-  GSource *wake;      /* the run's source on the main context; set before
-                       * the pipeline starts, immutable after */
-
-  GMutex lock;        /* protects the fields below */
-  char *seen;         /* (nullable) the certificate the run accepted first;
-                       * set once */
-  char *refused;      /* (nullable) the first certificate it refused */
-  gboolean unchecked; /* a request was held back: pinned, yet no
-                       * certificate was checked */
-} RunTls;
 
 static guint signals[N_SIGNALS];
 
@@ -229,7 +160,7 @@ struct _HearthCamera {
   GSource *bus_source;
   GSource *wake_source;   /* woken by the streaming thread */
   GSource *watchdog_source;
-  RunTls *tls;            /* (nullable) rtsps:// runs only */
+  HearthCameraTls *tls;   /* (nullable) rtsps:// runs only */
   GSource *tls_source;    /* (nullable) woken when a certificate is refused */
   char *peer_certificate; /* (nullable) copy of tls->seen, for the getter */
   HearthFmp4Splitter *splitter;
@@ -352,191 +283,7 @@ has_prefix_nocase (const char *s, const char *prefix)
   return g_ascii_strncasecmp (s, prefix, strlen (prefix)) == 0;
 }
 
-/* ---- RTSPS certificates ---- */
-
-static void
-run_tls_clear (gpointer data)
-{
-  RunTls *tls = data;
-
-  g_free (tls->pin);
-  g_clear_pointer (&tls->wake, g_source_unref);
-  g_mutex_clear (&tls->lock);
-  g_free (tls->seen);
-  g_free (tls->refused);
-}
-
-static RunTls *
-run_tls_new (const char *pin)
-{
-  RunTls *tls = g_atomic_rc_box_new0 (RunTls);
-
-  tls->pin = g_strdup (pin);
-  g_mutex_init (&tls->lock);
-  return tls;
-}
-
-static void
-run_tls_unref (RunTls *tls)
-{
-  g_atomic_rc_box_release_full (tls, run_tls_clear);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (RunTls, run_tls_unref)
-
-static gboolean
-is_sha256_hex (const char *s)
-{
-  gsize i;
-
-  for (i = 0; s[i] != '\0'; i++) {
-    if (!g_ascii_isdigit (s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-      return FALSE;
-  }
-  return i == SHA256_HEX_LEN;
-}
-
-/* SHA-256 of the certificate's DER, 64 lower-case hex; NULL if it has none. */
-static char *
-certificate_sha256 (GTlsCertificate *certificate)
-{
-  g_autoptr(GByteArray) der = NULL;
-
-  g_object_get (certificate, "certificate", &der, NULL);
-  if (der == NULL || der->len == 0)
-    return NULL;
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, der->data, der->len);
-}
-
-/*
- * rtspsrc, on its thread, during each TLS handshake that GLib's own checks
- * failed (always, for a self-signed certificate). Accepts the pinned
- * certificate, else the run's first. Touches only @user_data (the RunTls).
- */
-static gboolean
-on_rtsp_accept_certificate (GstElement *src, GTlsConnection *connection,
-                            GTlsCertificate *peer,
-                            GTlsCertificateFlags errors, gpointer user_data)
-{
-  RunTls *tls = user_data;
-  g_autofree char *seen = certificate_sha256 (peer);
-  gboolean accept = FALSE, first_refusal = FALSE;
-  const char *expected;
-
-  if (seen == NULL)
-    return FALSE;
-
-  g_mutex_lock (&tls->lock);
-  expected = tls->pin != NULL ? tls->pin : tls->seen;
-  if (expected == NULL || strcmp (seen, expected) == 0) {
-    accept = TRUE;
-    if (tls->seen == NULL)
-      tls->seen = g_steal_pointer (&seen);
-  } else if (tls->refused == NULL) {
-    tls->refused = g_steal_pointer (&seen);
-    first_refusal = TRUE;
-  }
-  g_mutex_unlock (&tls->lock);
-
-  /* Thread-safe; a no-op once the run's source is destroyed. */
-  if (first_refusal)
-    g_source_set_ready_time (tls->wake, 0);
-  return accept;
-}
-
-/*
- * rtspsrc, on its thread, before each request (after the connection's TLS
- * handshake). With a pin, a run whose certificate was never checked (GLib
- * accepted it by itself: a system CA signed it for the URL's host) sends
- * nothing. @message: a GstRTSPMessage, not looked at.
- */
-static gboolean
-on_rtsp_before_send (GstElement *src, gpointer message, gpointer user_data)
-{
-  RunTls *tls = user_data;
-  gboolean send, first_hold = FALSE;
-
-  g_mutex_lock (&tls->lock);
-  send = tls->pin == NULL || tls->seen != NULL;
-  if (!send && !tls->unchecked)
-    tls->unchecked = first_hold = TRUE;
-  g_mutex_unlock (&tls->lock);
-
-  if (first_hold)
-    g_source_set_ready_time (tls->wake, 0);
-  return send;
-}
-
 /* ---- pipelines ---- */
-
-/* rtspsrc, on its own thread: set up video streams and AAC audio. */
-static gboolean
-on_rtsp_select_stream (GstElement *src, guint num, GstCaps *caps,
-                       gpointer user_data)
-{
-  GstElement *ingest = user_data;
-  const GstStructure *s;
-  const char *media;
-
-  if (caps == NULL || gst_caps_get_size (caps) == 0)
-    return FALSE;
-  s = gst_caps_get_structure (caps, 0);
-  media = gst_structure_get_string (s, "media");
-  if (g_strcmp0 (media, "audio") == 0)
-    return hearth_camera_audio_select (src, caps, ingest);
-  return g_strcmp0 (media, "video") == 0;
-}
-
-/* rtspsrc, on a streaming thread: put the codec's head between the video
- * pad and the ingest bin. Touches only the pipeline, never the camera. */
-static void
-on_rtsp_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
-{
-  GstElement *ingest = user_data;
-  g_autoptr(GstPad) sink = gst_element_get_static_pad (ingest, "sink");
-  g_autoptr(GstCaps) caps = gst_pad_get_current_caps (pad);
-  g_autoptr(GError) error = NULL;
-  const GstStructure *s;
-  const char *encoding;
-  GstElement *head;
-
-  if (caps == NULL)
-    caps = gst_pad_query_caps (pad, NULL);
-  if (caps == NULL || gst_caps_get_size (caps) == 0)
-    return;
-  s = gst_caps_get_structure (caps, 0);
-  if (g_strcmp0 (gst_structure_get_string (s, "media"), "audio") == 0) {
-    hearth_camera_audio_link (src, pad, s, ingest);
-    return;
-  }
-  if (g_strcmp0 (gst_structure_get_string (s, "media"), "video") != 0)
-    return;
-
-  /* The first video stream is the one we mux. */
-  if (sink == NULL || gst_pad_is_linked (sink))
-    return;
-
-  encoding = gst_structure_get_string (s, "encoding-name");
-  head = hearth_camera_make_head (rtsp_heads, G_N_ELEMENTS (rtsp_heads),
-                                 encoding, &error);
-  if (head == NULL) {
-    if (error != NULL)
-      GST_ELEMENT_ERROR (src, CORE, MISSING_PLUGIN,
-                         ("Could not build the ingest for %s video: %s",
-                          encoding, error->message), (NULL));
-    else
-      GST_ELEMENT_ERROR (src, STREAM, CODEC_NOT_FOUND,
-                         ("The camera sends %s video; only H.264 and H.265 "
-                          "are supported",
-                          encoding != NULL ? encoding : "unknown"), (NULL));
-    return;
-  }
-
-  if (!hearth_camera_link_head (ingest, head, pad, sink))
-    GST_ELEMENT_ERROR (src, CORE, NEGOTIATION,
-                       ("Could not link the camera's %s video stream",
-                        encoding), (NULL));
-}
 
 static GstElement *
 build_rtsp_pipeline (HearthCamera *self, GstElement **ingest_out,
@@ -546,7 +293,7 @@ build_rtsp_pipeline (HearthCamera *self, GstElement **ingest_out,
   g_autofree char *location = NULL;
   g_autoptr(HearthSecret) url_user = NULL;
   g_autoptr(HearthSecret) url_password = NULL;
-  g_autoptr(RunTls) tls = NULL;
+  g_autoptr(HearthCameraTls) tls = NULL;
   const char *user, *password;
   GstElement *src, *ingest;
   GError *parse_error = NULL;
@@ -597,38 +344,13 @@ build_rtsp_pipeline (HearthCamera *self, GstElement **ingest_out,
   gst_bin_add (GST_BIN (pipeline), ingest);
 
   if (has_prefix_nocase (location, "rtsps://")) {
-    tls = run_tls_new (self->pinned_certificate);
-
-    /* Every check on: GLib then asks "accept-certificate" about any
-     * certificate it cannot vouch for. A flag masked here would make GLib
-     * accept such a certificate by itself, without asking us. No
-     * tls-database either: rtspsrc would accept what it vouches for. */
-    g_object_set (src, "tls-validation-flags",
-                  G_TLS_CERTIFICATE_VALIDATE_ALL, NULL);
-    g_signal_connect_data (src, "accept-certificate",
-                           G_CALLBACK (on_rtsp_accept_certificate),
-                           g_atomic_rc_box_acquire (tls),
-                           (GClosureNotify) (void (*) (void)) run_tls_unref,
-                           0);
-    if (tls->pin != NULL)
-      g_signal_connect_data (src, "before-send",
-                             G_CALLBACK (on_rtsp_before_send),
-                             g_atomic_rc_box_acquire (tls),
-                             (GClosureNotify) (void (*) (void)) run_tls_unref,
-                             0);
+    tls = hearth_camera_tls_new (self->pinned_certificate);
+    hearth_camera_tls_connect (src, tls);
   }
 
   /* Read by select-stream on rtspsrc's thread: set before it starts. */
   hearth_camera_audio_prepare (ingest, self->audio_off);
-  g_signal_connect_data (src, "select-stream",
-                         G_CALLBACK (on_rtsp_select_stream),
-                         gst_object_ref (ingest),
-                         (GClosureNotify) (void (*) (void)) gst_object_unref,
-                         0);
-  g_signal_connect_data (src, "pad-added", G_CALLBACK (on_rtsp_pad_added),
-                         gst_object_ref (ingest),
-                         (GClosureNotify) (void (*) (void)) gst_object_unref,
-                         0);
+  hearth_camera_connect_rtspsrc (src, ingest);
 
   g_assert (self->tls == NULL);
   self->tls = g_steal_pointer (&tls);
@@ -709,223 +431,6 @@ build_pipeline (HearthCamera *self, GstElement **ingest, GError **error)
   return NULL;
 }
 
-/* ---- video that changes inside a run (streaming threads) ---- */
-
-/* What the probe on the muxer's video input keeps. No reference to the
- * bin: the probe's pad is inside it. */
-typedef struct {
-  gint stopped;        /* atomic: the run is being started again; pass
-                        * nothing more */
-} VideoWatch;
-
-/* Same media type, width and height: the same init segment still fits. */
-static gboolean
-same_picture (GstCaps *a, GstCaps *b)
-{
-  const GstStructure *x, *y;
-  int xw = 0, xh = 0, yw = 0, yh = 0;
-
-  if (gst_caps_get_size (a) == 0 || gst_caps_get_size (b) == 0)
-    return FALSE;
-  x = gst_caps_get_structure (a, 0);
-  y = gst_caps_get_structure (b, 0);
-  gst_structure_get_int (x, "width", &xw);
-  gst_structure_get_int (x, "height", &xh);
-  gst_structure_get_int (y, "width", &yw);
-  gst_structure_get_int (y, "height", &yh);
-  return gst_structure_has_name (y, gst_structure_get_name (x)) &&
-         xw == yw && xh == yh;
-}
-
-typedef struct {
-  GMutex lock;
-  GCond cond;
-  gboolean eos;        /* protected by lock */
-} MuxerDrain;
-
-/* The replaced muxer's thread: its EOS is the end of its output, and goes
- * no further (the appsink stays open for the new muxer). */
-static GstPadProbeReturn
-on_old_muxer_output (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
-{
-  MuxerDrain *drain = user_data;
-
-  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
-    return GST_PAD_PROBE_OK;
-  g_mutex_lock (&drain->lock);
-  drain->eos = TRUE;
-  g_cond_signal (&drain->cond);
-  g_mutex_unlock (&drain->lock);
-  return GST_PAD_PROBE_DROP;
-}
-
-/*
- * Replaces the muxer that @video_pad feeds (through @old_sink) with a new
- * one in the same bin, after the old one wrote out what it holds. FALSE,
- * leaving the old one in place, if the muxer has other inputs.
- */
-static gboolean
-replace_muxer (GstPad *video_pad, GstPad *old_sink)
-{
-  g_autoptr(GstElement) old = gst_pad_get_parent_element (old_sink);
-  g_autoptr(GstObject) ingest = old != NULL ? gst_object_get_parent (GST_OBJECT (old)) : NULL;
-  g_autoptr(GstElement) appsink = GST_IS_BIN (ingest)
-    ? gst_bin_get_by_name (GST_BIN (ingest), "sink") : NULL;
-  g_autoptr(GstPad) old_src = NULL;
-  g_autoptr(GstPad) appsink_pad = NULL;
-  g_autoptr(GstPad) new_sink = NULL;
-  g_autoptr(GstPad) new_src = NULL;
-  g_autoptr(GError) error = NULL;
-  MuxerDrain drain = { .eos = FALSE };
-  gint64 deadline = g_get_monotonic_time () + MUXER_DRAIN_TIMEOUT_US;
-  GstElement *mux;
-  gulong probe;
-  guint16 n_inputs;
-
-  if (old == NULL || appsink == NULL)
-    return FALSE;
-  GST_OBJECT_LOCK (old);
-  n_inputs = old->numsinkpads;
-  GST_OBJECT_UNLOCK (old);
-  if (n_inputs != 1)
-    return FALSE;
-  old_src = gst_element_get_static_pad (old, "src");
-  appsink_pad = gst_element_get_static_pad (appsink, "sink");
-
-  g_mutex_init (&drain.lock);
-  g_cond_init (&drain.cond);
-  probe = gst_pad_add_probe (old_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-                             on_old_muxer_output, &drain, NULL);
-  gst_pad_send_event (old_sink, gst_event_new_eos ());
-  g_mutex_lock (&drain.lock);
-  while (!drain.eos && g_cond_wait_until (&drain.cond, &drain.lock, deadline))
-    ;
-  g_mutex_unlock (&drain.lock);
-  /* Joins its thread: the probe cannot run after this. */
-  gst_element_set_locked_state (old, TRUE);
-  gst_element_set_state (old, GST_STATE_NULL);
-  gst_pad_remove_probe (old_src, probe);
-  g_mutex_clear (&drain.lock);
-  g_cond_clear (&drain.cond);
-
-  gst_pad_unlink (video_pad, old_sink);
-  gst_pad_unlink (old_src, appsink_pad);
-  gst_element_release_request_pad (old, old_sink);
-  gst_bin_remove (GST_BIN (ingest), old);
-
-  mux = gst_parse_launch (MUXER_DESCRIPTION, &error);
-  if (mux == NULL || !gst_bin_add (GST_BIN (ingest), mux)) {
-    GST_ELEMENT_ERROR (GST_ELEMENT (ingest), CORE, FAILED,
-                       ("Could not make a new muxer: %s",
-                        error != NULL ? error->message : "not added"), (NULL));
-    return TRUE;
-  }
-  new_src = gst_element_get_static_pad (mux, "src");
-  new_sink = gst_element_request_pad_simple (mux, "video_%u");
-  if (new_sink == NULL ||
-      GST_PAD_LINK_FAILED (gst_pad_link (new_src, appsink_pad)) ||
-      GST_PAD_LINK_FAILED (gst_pad_link (video_pad, new_sink)) ||
-      !gst_element_sync_state_with_parent (mux))
-    GST_ELEMENT_ERROR (GST_ELEMENT (ingest), CORE, NEGOTIATION,
-                       ("Could not link a new muxer"), (NULL));
-  return TRUE;
-}
-
-/*
- * On the streaming thread of the pad that feeds the muxer's video input:
- * caps of another picture replace the muxer (or, where it cannot be, stop
- * the run's data and ask the main context to start it again). Touches only
- * the pipeline.
- */
-static GstPadProbeReturn
-on_video_data (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
-{
-  VideoWatch *watch = user_data;
-  g_autoptr(GstPad) peer = NULL;
-  g_autoptr(GstCaps) current = NULL;
-  GstEvent *event;
-  GstCaps *caps;
-
-  if (g_atomic_int_get (&watch->stopped))
-    return GST_PAD_PROBE_DROP;
-  if (!(GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM))
-    return GST_PAD_PROBE_OK;
-  event = GST_PAD_PROBE_INFO_EVENT (info);
-  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
-    return GST_PAD_PROBE_OK;
-
-  gst_event_parse_caps (event, &caps);
-  peer = gst_pad_get_peer (pad);
-  if (peer != NULL)
-    current = gst_pad_get_current_caps (peer);
-  if (current == NULL || same_picture (current, caps))
-    return GST_PAD_PROBE_OK;
-
-  /*
-   * Dropped here, the caps stay the pad's sticky caps and go to the new
-   * muxer, after the stream-start, before the next buffer: the keyframe
-   * that carried the new parameter sets.
-   */
-  if (replace_muxer (pad, peer))
-    return GST_PAD_PROBE_DROP;
-
-  g_atomic_int_set (&watch->stopped, TRUE);
-  gst_element_post_message (GST_PAD_PARENT (pad),
-                            gst_message_new_application (
-                              GST_OBJECT (GST_PAD_PARENT (pad)),
-                              gst_structure_new_empty (VIDEO_CHANGED_MESSAGE)));
-  return GST_PAD_PROBE_DROP;
-}
-
-/* Watches what goes into the muxer's video input, from the start. */
-static void
-watch_video (GstElement *ingest)
-{
-  g_autoptr(GstElement) mux = gst_bin_get_by_name (GST_BIN (ingest), "mux");
-  g_autoptr(GstIterator) it = NULL;
-  GValue item = G_VALUE_INIT;
-
-  if (mux == NULL)
-    return;
-  it = gst_element_iterate_sink_pads (mux);
-  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-    GstPad *sink = g_value_get_object (&item);
-    g_autoptr(GstPad) feed = gst_pad_get_peer (sink);
-
-    if (feed != NULL && g_str_has_prefix (GST_PAD_NAME (sink), "video_"))
-      gst_pad_add_probe (feed, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
-                         GST_PAD_PROBE_TYPE_BUFFER |
-                         GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                         on_video_data, g_new0 (VideoWatch, 1), g_free);
-    g_value_reset (&item);
-  }
-  g_value_unset (&item);
-}
-
-/* ---- the appsink's streaming thread ---- */
-
-/* appsink, on the streaming thread: wake the run's source, touch nothing
- * else. The callbacks hold a reference on the source. */
-static GstFlowReturn
-on_new_sample (GstAppSink *sink, gpointer user_data)
-{
-  g_source_set_ready_time (user_data, 0);
-  return GST_FLOW_OK;
-}
-
-static gboolean
-wake_source_dispatch (GSource *source, GSourceFunc callback,
-                      gpointer user_data)
-{
-  /* Reset first: a sample that arrives from now on wakes us again. */
-  g_source_set_ready_time (source, -1);
-  return callback (user_data);
-}
-
-static const GSourceFuncs wake_source_funcs = {
-  .dispatch = wake_source_dispatch,
-};
-
 /* ---- state ---- */
 
 static void
@@ -969,7 +474,7 @@ teardown_run (HearthCamera *self)
   }
   destroy_source (&self->wake_source);
   destroy_source (&self->tls_source);
-  g_clear_pointer (&self->tls, run_tls_unref);
+  g_clear_pointer (&self->tls, hearth_camera_tls_unref);
   g_clear_pointer (&self->peer_certificate, g_free);
 
   gst_clear_object (&self->appsink);
@@ -1484,7 +989,9 @@ start_run (HearthCamera *self)
   g_autoptr(GError) error = NULL;
   g_autoptr(GstBus) bus = NULL;
   g_autoptr(GstElement) ingest = NULL;
-  GstAppSinkCallbacks callbacks = { .new_sample = on_new_sample };
+  GstAppSinkCallbacks callbacks = {
+    .new_sample = hearth_camera_on_new_sample
+  };
   GstStateChangeReturn ret;
   GstElement *pipeline;
 
@@ -1513,18 +1020,20 @@ start_run (HearthCamera *self)
   self->video = gst_bin_get_by_name (GST_BIN (ingest), "video");
   self->ingest = g_object_ref (ingest);
   g_assert (self->appsink != NULL && self->video != NULL);
-  watch_video (ingest);
+  hearth_camera_watch_video (ingest);
   self->splitter = hearth_fmp4_splitter_new ();
   self->started_us = self->last_sample_us = g_get_monotonic_time ();
 
-  self->wake_source = g_source_new ((GSourceFuncs *) &wake_source_funcs,
-                                    sizeof (GSource));
+  self->wake_source =
+    g_source_new ((GSourceFuncs *) &hearth_camera_wake_source_funcs,
+                  sizeof (GSource));
   g_source_set_priority (self->wake_source, G_PRIORITY_DEFAULT);
   attach_source (self, self->wake_source, on_samples_ready);
   if (self->tls != NULL) {
     /* Before any handler can run: the pipeline has not started. */
-    self->tls_source = g_source_new ((GSourceFuncs *) &wake_source_funcs,
-                                     sizeof (GSource));
+    self->tls_source =
+      g_source_new ((GSourceFuncs *) &hearth_camera_wake_source_funcs,
+                    sizeof (GSource));
     self->tls->wake = g_source_ref (self->tls_source);
     attach_source (self, self->tls_source, on_certificate_refused);
   }
@@ -1779,7 +1288,8 @@ hearth_camera_set_pinned_certificate (HearthCamera *self,
                                       const char *sha256_hex)
 {
   g_return_if_fail (HEARTH_IS_CAMERA (self));
-  g_return_if_fail (sha256_hex == NULL || is_sha256_hex (sha256_hex));
+  g_return_if_fail (sha256_hex == NULL ||
+                    hearth_camera_tls_is_sha256_hex (sha256_hex));
 
   g_free (self->pinned_certificate);
   self->pinned_certificate = g_strdup (sha256_hex);
