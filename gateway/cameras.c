@@ -52,8 +52,11 @@ static HearthCameraRow *other_camera (HearthCameras *self, const char *except_id
 
 /* The camera refused a TLS handshake: its certificate is not the pinned one,
  * so another device answers at its address (invariant 5). When that device
- * is another adopted camera (its pinned certificate), the two swapped
- * addresses: the run stays refused and asks again later, unquarantined. */
+ * shows another adopted camera's pinned certificate and that camera is not
+ * streaming from its own address, the two swapped addresses: the run stays
+ * refused and asks again later, unquarantined. A certificate is public (any
+ * client can fetch it), so while that camera does stream where it should,
+ * the device that shows its certificate here is an impostor: quarantined. */
 static void
 on_camera_certificate_changed (HearthCamera *camera, const char *seen, gpointer user_data)
 {
@@ -62,17 +65,28 @@ on_camera_certificate_changed (HearthCamera *camera, const char *seen, gpointer 
   g_autoptr (HearthCameraRow) row =
     hearth_store_camera_get (self->store, hearth_camera_get_id (camera), NULL);
   g_autoptr (HearthCameraRow) other = NULL;
+  g_autofree char *why = NULL;
+  HearthCamera *other_ingest;
 
   if (row == NULL)
     return;
   other = other_camera (self, row->id, &evidence, NULL);
-  if (other != NULL) {
-    g_message ("Camera %s (“%s”): camera %s (“%s”) answers at its address now (by its "
-               "certificate); nothing was sent to it. Asking again later",
-               row->id, row->name, other->id, other->name);
+  if (other == NULL) {
+    camera_quarantine (self, row, hearth_camera_get_last_error (camera));
     return;
   }
-  camera_quarantine (self, row, hearth_camera_get_last_error (camera));
+  other_ingest = g_hash_table_lookup (self->cameras, other->id);
+  if (other_ingest != NULL &&
+      hearth_camera_get_state (other_ingest) == HEARTH_CAMERA_STREAMING) {
+    why = g_strdup_printf ("the device at its address shows the certificate of camera %s "
+                           "(“%s”), which streams from its own address", other->id,
+                           other->name);
+    camera_quarantine (self, row, why);
+    return;
+  }
+  g_message ("Camera %s (“%s”): camera %s (“%s”) answers at its address now (by its "
+             "certificate); nothing was sent to it. Asking again later",
+             row->id, row->name, other->id, other->name);
 }
 
 /* The camera's driver: the one it was adopted with, else its URL's. */

@@ -4,9 +4,11 @@
 # self-signed certificate is added by hand and streams; the gateway records
 # its certificate on first use (camera list: evidence.certificate, the
 # SHA-256 of its DER); two pinned cameras that swap addresses are refused,
-# not quarantined, and stream again once back; another device with another
-# certificate at the same address and port is quarantined, with a reason that
-# names the certificate, and a display never receives a frame of it.
+# not quarantined, and stream again once back; a device that replays the
+# certificate of a camera that streams elsewhere is quarantined; another
+# device with another certificate at the same address and port is
+# quarantined, with a reason that names the certificate, and a display never
+# receives a frame of it.
 source "$(dirname "$0")/lib.sh"
 
 command -v certtool >/dev/null || fail "certtool (gnutls-bin) is needed"
@@ -120,6 +122,27 @@ has_certificate "$sha1" || fail "the door camera's pin changed in the swap"
 display tv check "$camera" --frames 10 --expect-stamp "$CAM_ID_door" --timeout 60 \
   >"$T/check-swap.log" || fail "no frames after the swap back: $(cat "$T/check-swap.log")"
 grep -qx "mismatched: 0" "$T/check-swap.log" || fail "frames of another camera after the swap"
+
+# --- a device that shows another camera's certificate, which still streams --
+# A certificate is public: a device at the door's address that replays the
+# yard camera's certificate while the yard camera streams from its own
+# address is no swap. The door camera is quarantined. Then the door camera is
+# back and adopted again, and its certificate is pinned again.
+log "replayed certificate"
+kill -TERM "$CAM_PID_door"
+wait "$CAM_PID_door" 2>/dev/null || true
+start_camera thief --port "$port" --tls-cert "$T/cert3.pem" --tls-key "$T/key3.pem"
+wait_for 30 "the door camera to be quarantined" camera_is "$camera" quarantined
+grep -q "camera $yard" <<<"$(camera_field "$camera" "['reason']")" ||
+  fail "the reason does not name the camera whose certificate was shown: \
+$(camera_field "$camera" "['reason']")"
+camera_is "$yard" streaming || fail "the yard camera stopped streaming"
+kill -TERM "$CAM_PID_thief"
+wait "$CAM_PID_thief" 2>/dev/null || true
+start_camera door --port "$port" --tls-cert "$T/cert1.pem" --tls-key "$T/key1.pem"
+ctl camera adopt "$camera" >/dev/null
+wait_for 30 "the door camera to stream again" camera_is "$camera" streaming
+wait_for 10 "the door camera's certificate to be pinned again" has_certificate "$sha1"
 
 # --- another device at the same address and port, with another certificate --
 log "certificate changed"
