@@ -201,6 +201,15 @@ watch_finish (HearthWatch *self, WatchState state)
 static void
 watch_add_source (HearthWatch *self, GSource *source, GSourceFunc func)
 {
+  /* Sources that ran their course go first: a display that follows a camera
+   * through many restarts keeps only the ones still pending. */
+  for (GList *l = self->sources, *next; l != NULL; l = next) {
+    next = l->next;
+    if (g_source_is_destroyed (l->data)) {
+      g_source_unref (l->data);
+      self->sources = g_list_delete_link (self->sources, l);
+    }
+  }
   g_source_set_callback (source, func, self, NULL);
   g_source_attach (source, self->context);
   self->sources = g_list_prepend (self->sources, source);
