@@ -937,11 +937,36 @@ async def main():
         if gateway.alive():
             await gateway.stop()
 
-    # Check every frame every display received.
+    # Check every frame every display received, live and over HLS: its
+    # stamp must be of the camera asked for, while it was the display's.
     frames = collections.Counter()
+    hls_frames = collections.Counter()
     violations = collections.Counter()
     unstamped = 0
     examples = []
+
+    def check_frame(stamp, capture, t, display, camera, counter, via):
+        nonlocal unstamped
+        if stamp is None:
+            unstamped += 1
+            return
+        owner = stamp_owner.get(stamp)
+        if owner is None:
+            kind = "unknown-camera"
+        elif owner in impostors:
+            kind = "impostor"
+        elif owner is not camera:
+            kind = "wrong-camera"
+        else:
+            kind = classify(t, capture, display, owner, timeline)
+        if kind is None:
+            counter[display.household] += 1
+            return
+        violations[kind] += 1
+        if len(examples) < 10:
+            examples.append(f"{via}{kind}: display {display.name} ({display.household}) "
+                            f"got a frame of {owner.name if owner else stamp} at {t}")
+
     for s in sessions:
         if not os.path.exists(s.log):
             continue
@@ -951,51 +976,11 @@ async def main():
                 if len(parts) != 4:
                     continue
                 t, stamp, _counter, capture = int(parts[0]), parts[1], parts[2], int(parts[3])
-                if stamp == "-":
-                    unstamped += 1
-                    continue
-                owner = stamp_owner.get(stamp)
-                if owner is None:
-                    kind = "unknown-camera"
-                elif owner in impostors:
-                    kind = "impostor"
-                elif owner is not s.camera:
-                    kind = "wrong-camera"
-                else:
-                    kind = classify(t, capture, s.display, owner, timeline)
-                if kind is None:
-                    frames[s.display.household] += 1
-                else:
-                    violations[kind] += 1
-                    if len(examples) < 5:
-                        examples.append(f"{kind}: display {s.display.name} "
-                                        f"({s.display.household}) got a frame of "
-                                        f"{owner.name if owner else stamp} at {t}")
-
-    # Check every frame of every HLS part that was served.
-    hls_frames = collections.Counter()
+                check_frame(None if stamp == "-" else stamp, capture, t, s.display, s.camera,
+                            frames, "")
     for display, camera, arrived, init, part in hls_parts:
         for stamp, capture in part_frames(init, part):
-            if stamp is None:
-                unstamped += 1
-                continue
-            owner = stamp_owner.get(stamp)
-            if owner is None:
-                kind = "unknown-camera"
-            elif owner in impostors:
-                kind = "impostor"
-            elif owner is not camera:
-                kind = "wrong-camera"
-            else:
-                kind = classify(arrived, capture, display, owner, timeline)
-            if kind is None:
-                hls_frames[display.household] += 1
-            else:
-                violations[kind] += 1
-                if len(examples) < 10:
-                    examples.append(f"HLS {kind}: display {display.name} "
-                                    f"({display.household}) got a frame of "
-                                    f"{owner.name if owner else stamp} at {arrived}")
+            check_frame(stamp, capture, arrived, display, camera, hls_frames, "HLS ")
 
     # Check every snapshot that was served.
     served = collections.Counter()
