@@ -7,8 +7,8 @@ set -uo pipefail
 
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh || exit 1
-BUILD_DIR=build-asan scripts/setup.sh -Db_sanitize=address,undefined \
+scripts/setup.sh --tests || exit 1
+BUILD_DIR=build-asan scripts/setup.sh --tests -Db_sanitize=address,undefined \
   -Db_lundef=false -Dbuildtype=debug || exit 1
 
 status=0

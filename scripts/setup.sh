@@ -1,22 +1,47 @@
 #!/usr/bin/env bash
 # Installs what Hearth needs on Debian 12 (only what is missing) and builds it
-# in ./build. Used by both Quick start commands.
+# in ./build (or $BUILD_DIR). Used by both Quick start commands.
+#
+#   scripts/setup.sh [--tests] [MESON SETUP OPTIONS...]
+#
+# Without --tests: what building and running the gateway needs. With --tests:
+# that, plus what the test suite drives (ffmpeg, curl, avahi-daemon, the
+# Debian packaging tools, libc6-dbg for LeakSanitizer's suppressions, ...).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+with_tests=false
+if [ "${1:-}" = "--tests" ]; then
+  with_tests=true
+  shift
+fi
+
+# Build and run: the compiler, the libraries' development files, and the
+# GStreamer elements hearthd uses (rtspsrc, depayloaders, parsers, mp4mux,
+# the decoders for snapshots; x264 and clockoverlay for the demo camera).
+# sqlite3: the build makes the store's oldest-schema fixture with it.
 PACKAGES=(
-  meson ninja-build pkg-config gcc libc6-dev python3
+  meson ninja-build pkg-config gcc libc6-dev sqlite3
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  gstreamer1.0-tools gstreamer1.0-x
-  libsoup-3.0-dev glib-networking libgnutls28-dev gnutls-bin libsqlite3-dev
-  libjson-glib-dev libqrencode-dev libpng-dev qrencode
-  libavahi-client-dev libavahi-glib-dev avahi-daemon avahi-utils dbus
-  ffmpeg curl iproute2 procps strace
-  sqlite3 debhelper dpkg-dev fakeroot lintian
+  gstreamer1.0-x
+  libsoup-3.0-dev glib-networking libgnutls28-dev libsqlite3-dev
+  libjson-glib-dev libqrencode-dev libpng-dev
+  libavahi-client-dev libavahi-glib-dev
 )
+
+# The test suite's real peers and tools. libc6-dbg names the dynamic
+# loader's frames, which tests/lsan.supp needs to match GLib's one
+# allocation at load time (without it every sanitizer test fails).
+TEST_PACKAGES=(
+  python3 gstreamer1.0-tools gnutls-bin qrencode
+  avahi-daemon avahi-utils dbus
+  ffmpeg curl iproute2 procps strace libc6-dbg
+  debhelper dpkg-dev fakeroot lintian
+)
+$with_tests && PACKAGES+=("${TEST_PACKAGES[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do
