@@ -12,9 +12,13 @@
  * …). An unknown option or pattern is an error (HEARTH_PLUGIN_ERROR_INVALID:
  * no retry fixes it), never ignored.
  *
- * The source is a bin: videotestsrc (live) at 640x360, 30 fps, with the
- * running time drawn on it, encoded by x264 for low latency with a keyframe
- * every second, ending in h264parse; its ghost pad "src" gives video/x-h264.
+ * The source is a bin that looks like a real camera's sub-stream, so that
+ * what plays the demo plays a camera: videotestsrc (live, a moving ball by
+ * default) at 640x360, 30 fps, with the wall-clock time drawn on it (a
+ * frozen stream shows at once), in 8-bit 4:2:0, encoded by x264 as H.264
+ * Main profile with no B-frames and a keyframe every 2 seconds (what
+ * cameras ship with; hardware decoders in tablets and TVs play it), ending
+ * in h264parse; its ghost pad "src" gives video/x-h264.
  * The bin comes from a constant description: nothing from the URL is ever
  * formatted into it, options become properties.
  *
@@ -30,9 +34,10 @@
 
 static const char synthetic_description[] =
   "videotestsrc name=src is-live=true pattern=ball ! "
-  "video/x-raw,width=640,height=360,framerate=30/1 ! timeoverlay ! "
-  "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 "
-  "bitrate=1000 ! h264parse";
+  "video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! "
+  "clockoverlay time-format=\"%H:%M:%S\" ! "
+  "x264enc tune=zerolatency speed-preset=superfast key-int-max=60 "
+  "bitrate=1000 ! video/x-h264,profile=main ! h264parse";
 
 static const char *const url_schemes[] = { "synthetic", NULL };
 

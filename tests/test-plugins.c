@@ -774,6 +774,112 @@ test_synthetic_source (void)
   }
 }
 
+/* Pulls a sample from an appsink, failing instead of hanging. */
+static GstSample *
+pull_sample (GstElement *sink)
+{
+  GstSample *sample = NULL;
+
+  g_signal_emit_by_name (sink, "try-pull-sample", 10 * GST_SECOND, &sample);
+  g_assert_nonnull (sample);
+  return sample;
+}
+
+/* The demo camera looks like a real camera's sub-stream, so that what plays
+ * the demo plays a camera: H.264 Main in 8-bit 4:2:0 (not x264's default
+ * High 4:4:4 10-bit, which hardware decoders refuse), a keyframe every 2 s
+ * at 30 fps, and a picture that moves. */
+static void
+test_synthetic_like_a_camera (void)
+{
+  g_autoptr(HearthPlugins) plugins = load_build_plugins ();
+  const HearthPlugin *synthetic = hearth_plugins_find_by_name (plugins,
+                                                               "synthetic");
+  g_autoptr(GError) error = NULL;
+  GstElement *source = synthetic->build_source ("synthetic:", &error);
+  g_autoptr(GstElement) pipeline = NULL;
+  g_autoptr(GstElement) encoded = NULL;
+  g_autoptr(GstElement) decoded = NULL;
+  g_autoptr(GstElement) tee = NULL;
+  g_autoptr(GstSample) first_raw = NULL;
+  GstStructure *s;
+  const char *value;
+  guint keyframes = 0, frames_between = 0, frame = 0;
+  gboolean moved = FALSE;
+
+  g_assert_no_error (error);
+  pipeline = gst_parse_launch (
+      "tee name=t "
+      "t. ! queue ! appsink name=encoded sync=false "
+      "t. ! queue ! avdec_h264 ! appsink name=decoded sync=false",
+      &error);
+  g_assert_no_error (error);
+  gst_bin_add (GST_BIN (pipeline), source);
+  tee = gst_bin_get_by_name (GST_BIN (pipeline), "t");
+  g_assert_true (gst_element_link (source, tee));
+  encoded = gst_bin_get_by_name (GST_BIN (pipeline), "encoded");
+  decoded = gst_bin_get_by_name (GST_BIN (pipeline), "decoded");
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
+                   GST_STATE_CHANGE_FAILURE);
+
+  /* The stream's caps, as h264parse states them. */
+  {
+    g_autoptr(GstSample) sample = pull_sample (encoded);
+    GstCaps *caps = gst_sample_get_caps (sample);
+    g_autofree char *text = gst_caps_to_string (caps);
+
+    s = gst_caps_get_structure (caps, 0);
+    g_test_message ("encoded: %s", text);
+    g_assert_cmpstr (gst_structure_get_string (s, "profile"), ==, "main");
+    value = gst_structure_get_string (s, "chroma-format");
+    g_assert_cmpstr (value, ==, "4:2:0");
+    {
+      guint depth = 0;
+
+      g_assert_true (gst_structure_get_uint (s, "bit-depth-luma", &depth));
+      g_assert_cmpuint (depth, ==, 8);
+    }
+    g_assert_false (GST_BUFFER_FLAG_IS_SET (gst_sample_get_buffer (sample),
+                                            GST_BUFFER_FLAG_DELTA_UNIT));
+  }
+
+  /* Frames from one keyframe to the next: the keyframe interval. */
+  while (keyframes < 2) {
+    g_autoptr(GstSample) sample = pull_sample (encoded);
+
+    frame++;
+    if (!GST_BUFFER_FLAG_IS_SET (gst_sample_get_buffer (sample),
+                                 GST_BUFFER_FLAG_DELTA_UNIT)) {
+      keyframes++;
+      g_test_message ("keyframe at frame %u", frame);
+    } else if (keyframes == 1) {
+      frames_between++;
+    }
+    g_assert_cmpuint (frame, <, 200);
+  }
+  g_assert_cmpuint (frames_between + 1, ==, 60);
+
+  /* Decoded: 8-bit 4:2:0, and the picture changes from frame to frame. */
+  first_raw = pull_sample (decoded);
+  s = gst_caps_get_structure (gst_sample_get_caps (first_raw), 0);
+  g_assert_cmpstr (gst_structure_get_string (s, "format"), ==, "I420");
+  for (guint i = 0; i < 30 && !moved; i++) {
+    g_autoptr(GstSample) later = pull_sample (decoded);
+    GstMapInfo a, b;
+
+    g_assert_true (gst_buffer_map (gst_sample_get_buffer (first_raw), &a,
+                                   GST_MAP_READ));
+    g_assert_true (gst_buffer_map (gst_sample_get_buffer (later), &b,
+                                   GST_MAP_READ));
+    moved = a.size != b.size || memcmp (a.data, b.data, a.size) != 0;
+    gst_buffer_unmap (gst_sample_get_buffer (later), &b);
+    gst_buffer_unmap (gst_sample_get_buffer (first_raw), &a);
+  }
+  g_assert_true (moved);
+
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -794,6 +900,8 @@ main (int argc, char **argv)
   g_test_add_func ("/hearth/plugins/rtsp-evidence", test_rtsp_evidence);
   g_test_add_func ("/hearth/plugins/axis-evidence", test_axis_evidence);
   g_test_add_func ("/hearth/plugins/synthetic-source", test_synthetic_source);
+  g_test_add_func ("/hearth/plugins/synthetic-like-a-camera",
+                   test_synthetic_like_a_camera);
 
   return g_test_run ();
 }
