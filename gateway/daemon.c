@@ -889,8 +889,16 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
   self->plugins = hearth_plugins_load (self->config->plugin_dir
                                        ? self->config->plugin_dir
                                        : hearth_plugins_default_dir (), error);
-  if (self->plugins == NULL)
+  if (self->plugins == NULL) {
+    /* Say how to point hearthd at the right directory. */
+    g_autofree char *message = g_strdup ((*error)->message);
+
+    g_clear_error (error);
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
+                 "%s; name the directory of the camera plugins with --plugin-dir DIR, "
+                 "[cameras] plugin-dir = DIR or $" HEARTH_PLUGIN_DIR_ENV, message);
     return FALSE;
+  }
 
   self->access = hearth_access_new (self->store, self->config->local_ranges);
   self->http = hearth_http_server_new (self->access, self->cameras, self->config);

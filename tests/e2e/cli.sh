@@ -24,7 +24,34 @@ done
 "$BIN_CTL" --help | grep -q "pair" || fail "hearthctl --help"
 "$BIN_DISPLAY" --help | grep -q "check" || fail "hearth-display --help"
 
+# Without any plugin option, the build tree's own hearthd loads the plugins
+# built beside it; a copy of it elsewhere does not (it is no build-tree
+# binary), and an unreadable directory says how to name the right one.
+no_plugins() {
+  local rc=0
+  env -u HEARTH_PLUGIN_DIR "$@" --state-dir "$T/noplug" --listen 127.0.0.1:0 \
+    --pairing-listen 127.0.0.1:0 >"$T/noplug.log" 2>&1 || rc=$?
+  [ $rc -eq 69 ] || fail "hearthd $*: exit $rc, not 69"
+  grep -qF -- "--plugin-dir DIR, [cameras] plugin-dir = DIR or \$HEARTH_PLUGIN_DIR" "$T/noplug.log" ||
+    fail "no advice on the plugin directory: $(cat "$T/noplug.log")"
+  cat "$T/noplug.log"
+}
+no_plugins "$BIN_HEARTHD" --plugin-dir "$T/no-such-dir"
+grep -q "cannot read the plugin directory.*no-such-dir" "$T/noplug.log" || fail "the directory is not named"
+mkdir "$T/empty-plugins"
+no_plugins "$BIN_HEARTHD" --plugin-dir "$T/empty-plugins"
+cp "$BIN_HEARTHD" "$T/hearthd-copy"
+no_plugins "$T/hearthd-copy"
+! grep -qF "$HEARTH_BUILD_DIR/plugins" "$T/noplug.log" || fail "a copied hearthd used the build tree's plugins"
+rm -f "$T/hearthd-copy"
+
+plugin_env=$HEARTH_PLUGIN_DIR
+unset HEARTH_PLUGIN_DIR
 start_gateway
+export HEARTH_PLUGIN_DIR=$plugin_env
+grep -qF "Camera plugins from $(realpath "$HEARTH_BUILD_DIR")/plugins: axis, rtsp, synthetic" "$T/hearthd.log" ||
+  grep -qF "Camera plugins from $HEARTH_BUILD_DIR/plugins: axis, rtsp, synthetic" "$T/hearthd.log" ||
+  fail "the build tree's hearthd did not load the plugins built beside it"
 ctl household add Home
 
 cameras() { ctl --json camera list | json 'len(j["cameras"])'; }
