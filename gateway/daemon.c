@@ -458,8 +458,19 @@ method_camera_move (HearthDaemon *self, HearthControlRequest *req, GError **erro
       !(household = hearth_control_request_get_string (req, "household", error)))
     return NULL;
   to = hearth_store_household_get_by_name (self->store, household, error);
-  if (to == NULL || !hearth_store_camera_move (self->store, id, to->id, error))
+  if (to == NULL)
     return NULL;
+  if (!hearth_store_camera_move (self->store, id, to->id, param_string (req, "name"),
+                                 error)) {
+    if (g_error_matches (*error, HEARTH_ERROR, HEARTH_ERROR_EXISTS)) {
+      g_autofree char *message = g_strdup ((*error)->message);
+
+      g_clear_error (error);
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
+                   "%s; move it under another name with --name NAME", message);
+    }
+    return NULL;
+  }
   access_changed (self);
   hearth_cameras_stop_one (self->camera_set, id);
   row = hearth_store_camera_get (self->store, id, error);
