@@ -359,6 +359,7 @@ main (int argc, char **argv)
 {
   Options options = { .frames = -1, .timeout = -1,
                       .mdns_timeout = HEARTH_DISPLAY_MDNS_TIMEOUT_S };
+  gboolean version = FALSE;
   const GOptionEntry entries[] = {
     { "config-dir", 0, 0, G_OPTION_ARG_FILENAME, &options.config_dir,
       "Where the pairing is kept (default: $XDG_CONFIG_HOME/hearth-display)", "DIR" },
@@ -386,6 +387,7 @@ main (int argc, char **argv)
     { "mdns-timeout", 0, 0, G_OPTION_ARG_INT, &options.mdns_timeout,
       "how long to look for the gateway by mDNS when its known addresses do not "
       "answer; 0: never (default: 5)", "SECONDS" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -412,6 +414,11 @@ main (int argc, char **argv)
     status = usage_error ("%s", error->message);
     options_clear (&options);
     return status;
+  }
+  if (version) {
+    g_print ("hearth-display %s\n", HEARTH_VERSION);
+    options_clear (&options);
+    return EXIT_SUCCESS;
   }
 
   if (options.config_dir == NULL)

@@ -784,12 +784,16 @@ adopt_found (HearthCameras *self, const HearthFound *found, const char *househol
     return NULL;
   }
   h = hearth_store_household_get_by_name (self->store, household, error);
-  if (h != NULL) {
-    if (name == NULL)
-      name = fallback = g_utf8_make_valid (found->service.name, -1);
+  if (h != NULL && name == NULL) {
+    /* Not a person's choice: take the first free "NAME (N)" rather than
+     * refuse a name another camera of the household has. */
+    g_autofree char *instance = g_utf8_make_valid (found->service.name, -1);
+
+    name = fallback = hearth_store_camera_free_name (self->store, h->id, instance, error);
+  }
+  if (h != NULL && name != NULL)
     id = hearth_store_camera_adopt (self->store, h->id, name, url, plugin->name, &seen,
                                     user, password, error);
-  }
   hearth_camera_evidence_clear (&seen);
   if (id == NULL || !(row = hearth_store_camera_get (self->store, id, error)))
     return NULL;

@@ -28,8 +28,8 @@ typedef struct {
   guint64 display_queue_bytes;/* [limits] display-queue-bytes */
   guint camera_backoff_min_ms;/* [cameras] backoff-min-ms */
   guint camera_backoff_max_ms;/* [cameras] backoff-max-ms */
-  char *plugin_dir;           /* [cameras] plugin-dir; NULL: $HEARTH_PLUGIN_DIR,
-                                 else the built-in directory */
+  char *plugin_dir;           /* [cameras] plugin-dir; NULL:
+                                 hearth_plugins_default_dir () */
   gboolean discovery_enabled; /* [discovery] enabled */
   char *auto_adopt_household; /* [discovery] auto-adopt: "" = off */
 

@@ -458,8 +458,19 @@ method_camera_move (HearthDaemon *self, HearthControlRequest *req, GError **erro
       !(household = hearth_control_request_get_string (req, "household", error)))
     return NULL;
   to = hearth_store_household_get_by_name (self->store, household, error);
-  if (to == NULL || !hearth_store_camera_move (self->store, id, to->id, error))
+  if (to == NULL)
     return NULL;
+  if (!hearth_store_camera_move (self->store, id, to->id, param_string (req, "name"),
+                                 error)) {
+    if (g_error_matches (*error, HEARTH_ERROR, HEARTH_ERROR_EXISTS)) {
+      g_autofree char *message = g_strdup ((*error)->message);
+
+      g_clear_error (error);
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
+                   "%s; move it under another name with --name NAME", message);
+    }
+    return NULL;
+  }
   access_changed (self);
   hearth_cameras_stop_one (self->camera_set, id);
   row = hearth_store_camera_get (self->store, id, error);
@@ -889,8 +900,16 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
   self->plugins = hearth_plugins_load (self->config->plugin_dir
                                        ? self->config->plugin_dir
                                        : hearth_plugins_default_dir (), error);
-  if (self->plugins == NULL)
+  if (self->plugins == NULL) {
+    /* Say how to point hearthd at the right directory. */
+    g_autofree char *message = g_strdup ((*error)->message);
+
+    g_clear_error (error);
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
+                 "%s; name the directory of the camera plugins with --plugin-dir DIR, "
+                 "[cameras] plugin-dir = DIR or $" HEARTH_PLUGIN_DIR_ENV, message);
     return FALSE;
+  }
 
   self->access = hearth_access_new (self->store, self->config->local_ranges);
   self->http = hearth_http_server_new (self->access, self->cameras, self->config);

@@ -47,8 +47,9 @@ main (int argc, char **argv)
     { "local-networks", 0, 0, G_OPTION_ARG_STRING, &local_networks,
       "Address ranges counted as local, e.g. \"192.168.0.0/16;127.0.0.0/8\"", "LIST" },
     { "plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &plugin_dir,
-      "Load camera plugins from DIR (default $HEARTH_PLUGIN_DIR, else "
-      HEARTH_PLUGIN_DIR ")", "DIR" },
+      "Load camera plugins from DIR (default [cameras] plugin-dir, else "
+      "$HEARTH_PLUGIN_DIR, else the plugins built beside a hearthd run from "
+      "its build tree, else " HEARTH_PLUGIN_DIR ")", "DIR" },
     { "demo", 0, 0, G_OPTION_ARG_NONE, &demo,
       "Make a household \"Home\" with a test-pattern camera if it has none, "
       "open a pairing window and print its QR code", NULL },

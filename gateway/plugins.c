@@ -22,6 +22,7 @@
  */
 #define G_LOG_DOMAIN "hearth-plugins"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -335,6 +336,19 @@ collect_service_types (HearthPlugins *self)
   g_ptr_array_add (self->types, NULL);
 }
 
+/* Whether this process is the hearthd of the build tree it was built in:
+ * /proc/self/exe (the kernel's word, with every symbolic link resolved) is
+ * the path Meson built it at. An installed or copied binary never is, and
+ * nothing in the environment can make it so. */
+static gboolean
+running_from_build_tree (void)
+{
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *built = realpath (HEARTH_BUILD_HEARTHD, NULL);
+
+  return self != NULL && built != NULL && strcmp (self, built) == 0;
+}
+
 /**
  * hearth_plugins_default_dir:
  *
@@ -345,7 +359,9 @@ hearth_plugins_default_dir (void)
 {
   const char *dir = g_getenv (HEARTH_PLUGIN_DIR_ENV);
 
-  return dir != NULL && dir[0] != '\0' ? dir : HEARTH_PLUGIN_DIR;
+  if (dir != NULL && dir[0] != '\0')
+    return dir;
+  return running_from_build_tree () ? HEARTH_BUILD_PLUGIN_DIR : HEARTH_PLUGIN_DIR;
 }
 
 /**

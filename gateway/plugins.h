@@ -19,11 +19,13 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (HearthPlugins, hearth_plugins, HEARTH, PLUGINS, GObject)
 
 /* The environment variable that overrides the compiled-in plugin directory
- * (the build tree's plugins/ for tests and scripts/run-gateway.sh). */
+ * (the build tree's plugins/ for the tests). */
 #define HEARTH_PLUGIN_DIR_ENV "HEARTH_PLUGIN_DIR"
 
-/* $HEARTH_PLUGIN_DIR when set and not empty, else LIBDIR/hearth/plugins.
- * An explicit --plugin-dir or config setting goes before both. */
+/* $HEARTH_PLUGIN_DIR when set and not empty; else, for the hearthd of a
+ * build tree (its /proc/self/exe), the plugins built beside it; else
+ * LIBDIR/hearth/plugins. An explicit --plugin-dir or config setting goes
+ * before all of them. */
 const char *hearth_plugins_default_dir (void);
 
 /*

@@ -119,6 +119,31 @@ validate_evidence (const HearthCameraEvidence *e, GError **error)
          store_validate_text ("mDNS instance name", e->mdns_name, 63, error);
 }
 
+/* After a unique-index refusal: names the camera that has the name. */
+static void
+set_camera_name_taken_error (HearthStore *self, gint64 household_id, const char *name,
+                             GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  gboolean has_row = FALSE;
+
+  stmt = store_prepare (self,
+                        "SELECT c.name, h.name FROM cameras c "
+                        "JOIN households h ON h.id = c.household_id "
+                        "WHERE c.household_id = ?1 AND c.name = ?2 COLLATE NOCASE",
+                        NULL);
+  if (stmt != NULL &&
+      store_bound (self, sqlite3_bind_int64 (stmt, 1, household_id) |
+                         sqlite3_bind_text (stmt, 2, name, -1, SQLITE_STATIC), NULL))
+    store_step_row (self, stmt, &has_row, "reading a camera", NULL);
+  g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
+               "a camera named “%s” already exists in household “%s”%s",
+               has_row ? (const char *) sqlite3_column_text (stmt, 0) : name,
+               has_row ? (const char *) sqlite3_column_text (stmt, 1) : "?",
+               has_row && strcmp ((const char *) sqlite3_column_text (stmt, 0), name) != 0
+                   ? " (names that differ only in case are the same name)" : "");
+}
+
 static gboolean
 camera_add_in_tx (HearthStore *self, const char *id, gint64 household_id,
                   const char *name, const char *url, const char *plugin,
@@ -161,6 +186,10 @@ camera_add_in_tx (HearthStore *self, const char *id, gint64 household_id,
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
                  "no household with id %" G_GINT64_FORMAT, household_id);
+    return FALSE;
+  }
+  if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+    set_camera_name_taken_error (self, household_id, name, error);
     return FALSE;
   }
   if (rc != SQLITE_DONE) {
@@ -335,12 +364,14 @@ hearth_store_camera_remove (HearthStore *self, const char *id, GError **error)
 
 static gboolean
 camera_move_in_tx (HearthStore *self, const char *id, gint64 household_id,
-                   GError **error)
+                   const char *name, GError **error)
 {
   g_autoptr (HearthCameraRow) camera = NULL;
   g_autoptr (HearthHousehold) to = NULL;
   g_autoptr (sqlite3_stmt) stmt = NULL;
   g_autofree char *detail = NULL;
+  g_autofree char *renamed = NULL;
+  int rc;
 
   camera = hearth_store_camera_get (self, id, error);
   if (camera == NULL)
@@ -349,33 +380,70 @@ camera_move_in_tx (HearthStore *self, const char *id, gint64 household_id,
   if (to == NULL)
     return FALSE;
 
-  stmt = store_prepare (self, "UPDATE cameras SET household_id = ?2 WHERE id = ?1", error);
+  stmt = store_prepare (self,
+                        "UPDATE cameras SET household_id = ?2, name = coalesce (?3, name) "
+                        "WHERE id = ?1", error);
   if (stmt == NULL ||
       !store_bound (self, sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC) |
-                          sqlite3_bind_int64 (stmt, 2, household_id), error) ||
-      !store_step_done (self, stmt, "moving a camera", error))
+                          sqlite3_bind_int64 (stmt, 2, household_id) |
+                          sqlite3_bind_text (stmt, 3, name, -1, SQLITE_STATIC), error))
     return FALSE;
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+    set_camera_name_taken_error (self, household_id, name ? name : camera->name, error);
+    return FALSE;
+  }
+  if (rc != SQLITE_DONE) {
+    store_set_error (self, error, "moving a camera");
+    return FALSE;
+  }
 
-  detail = g_strdup_printf ("camera %s “%s” moved from household “%s” to “%s”",
-                            camera->id, camera->name, camera->household, to->name);
+  if (name != NULL && strcmp (name, camera->name) != 0)
+    renamed = g_strdup_printf (" as “%s”", name);
+  detail = g_strdup_printf ("camera %s “%s” moved from household “%s” to “%s”%s",
+                            camera->id, camera->name, camera->household, to->name,
+                            renamed ? renamed : "");
   /* Both households see the move in their audit trail. */
   return store_audit_insert (self, "camera-move", camera->household_id, detail, error) &&
          store_audit_insert (self, "camera-move", household_id, detail, error);
 }
 
 /**
- * hearth_store_camera_move: to another household, with "camera-move" audit
- *   rows for both, in one transaction
- * Returns: TRUE when moved; else HEARTH_ERROR_NOT_FOUND or _STORE
+ * hearth_store_camera_move: to another household (or its own), named @name
+ *   there (nullable: its name), with "camera-move" audit rows for both, in
+ *   one transaction
+ * Returns: TRUE when moved; else HEARTH_ERROR_EXISTS (a camera of that
+ *   household has the name, ignoring case), _INVALID, _NOT_FOUND or _STORE
  */
 gboolean
 hearth_store_camera_move (HearthStore *self, const char *id, gint64 household_id,
-                          GError **error)
+                          const char *name, GError **error)
 {
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
+  if (name != NULL && !store_validate_name ("camera name", name, error))
+    return FALSE;
   return store_tx_begin (self, error) &&
-         store_tx_finish (self, camera_move_in_tx (self, id, household_id, error), error);
+         store_tx_finish (self, camera_move_in_tx (self, id, household_id, name, error),
+                          error);
+}
+
+/**
+ * hearth_store_camera_free_name: for a camera that was not named by a
+ *   person (a discovered camera's mDNS instance name)
+ * Returns: (transfer full) (nullable): @name if no camera of the household
+ *   has it (ignoring case), else the first free “@name (N)”, N = 2, 3, …;
+ *   NULL with HEARTH_ERROR_INVALID or _STORE
+ */
+char *
+hearth_store_camera_free_name (HearthStore *self, gint64 household_id,
+                               const char *name, GError **error)
+{
+  g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
+
+  if (!store_validate_name ("camera name", name, error))
+    return NULL;
+  return store_free_name (self, STORE_CAMERA_NAME_TAKEN, household_id, name, error);
 }
 
 /*

@@ -205,3 +205,44 @@ store_validate_name (const char *what, const char *name, GError **error)
 {
   return store_validate_text (what, name, NAME_MAX_BYTES, error);
 }
+
+/* "@name (@n)", @name cut at a character boundary so that it fits. */
+static char *
+name_with_number (const char *name, guint n)
+{
+  g_autofree char *suffix = g_strdup_printf (" (%u)", n);
+  gsize room = NAME_MAX_BYTES - strlen (suffix);
+  const char *end = name + strlen (name);
+
+  while ((gsize) (end - name) > room)
+    end = g_utf8_find_prev_char (name, end);
+  return g_strdup_printf ("%.*s%s", (int) (end - name), name, suffix);
+}
+
+char *
+store_free_name (HearthStore *self, const char *taken_sql, gint64 scope,
+                 const char *name, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = store_prepare (self, taken_sql, error);
+  g_autofree char *candidate = g_strdup (name);
+
+  if (stmt == NULL)
+    return NULL;
+  /* Ends: every taken candidate is another row's name. */
+  for (guint n = 2;; n++) {
+    gboolean taken;
+    int rc;
+
+    sqlite3_reset (stmt);
+    rc = sqlite3_bind_text (stmt, 1, candidate, -1, SQLITE_TRANSIENT);
+    if (sqlite3_bind_parameter_count (stmt) >= 2)
+      rc |= sqlite3_bind_int64 (stmt, 2, scope);
+    if (!store_bound (self, rc, error) ||
+        !store_step_row (self, stmt, &taken, "looking for a free name", error))
+      return NULL;
+    if (!taken)
+      return g_steal_pointer (&candidate);
+    g_free (candidate);
+    candidate = name_with_number (name, n);
+  }
+}

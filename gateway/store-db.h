@@ -61,6 +61,18 @@ gboolean store_validate_text (const char *what, const char *value, gsize max_byt
                               GError **error);
 gboolean store_validate_name (const char *what, const char *name, GError **error);
 
+/*
+ * A name no row has yet (store-db.c): @name if @taken_sql (?1 = a name,
+ * ?2 = @scope when it has a ?2) returns no row, else the first free
+ * "@name (N)", N = 2, 3, ..., @name cut to fit the 64 bytes of a name.
+ */
+#define STORE_HOUSEHOLD_NAME_TAKEN \
+  "SELECT 1 FROM households WHERE name = ?1 COLLATE NOCASE"
+#define STORE_CAMERA_NAME_TAKEN \
+  "SELECT 1 FROM cameras WHERE name = ?1 COLLATE NOCASE AND household_id = ?2"
+char *store_free_name (HearthStore *self, const char *taken_sql, gint64 scope,
+                       const char *name, GError **error);
+
 /* The audit row of a change, in the caller's transaction (store.c). */
 gboolean store_audit_insert (HearthStore *self, const char *kind, gint64 household_id,
                              const char *detail, GError **error);

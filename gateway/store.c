@@ -272,6 +272,108 @@ deny_transactions (void *user_data, int action, const char *arg1,
   return action == SQLITE_TRANSACTION ? SQLITE_DENY : SQLITE_OK;
 }
 
+/*
+ * Renames the later rows whose name another row of their scope has already,
+ * ignoring case: each gets the first free "NAME (N)", a log line and a
+ * "rename" audit row. @select_sql returns, oldest first, each such row's id,
+ * its audit household, its name, the older row's name and what it is for
+ * people; @update_sql binds ?1 = id and ?2 = the new name.
+ */
+static gboolean
+rename_duplicates (HearthStore *self, const char *select_sql, const char *taken_sql,
+                   const char *update_sql, GError **error)
+{
+  g_autoptr (sqlite3_stmt) select = store_prepare (self, select_sql, error);
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  gboolean has_row = TRUE;
+
+  if (select == NULL)
+    return FALSE;
+  /* Read them all first: the renames change what the select sees. */
+  while (store_step_row (self, select, &has_row, "looking for duplicate names", error) &&
+         has_row) {
+    char **row = g_new0 (char *, 6);
+
+    for (int i = 0; i < 5; i++)
+      row[i] = store_column_dup (select, i);
+    g_ptr_array_add (rows, row);
+  }
+  if (has_row)
+    return FALSE;
+
+  for (guint i = 0; i < rows->len; i++) {
+    char **row = rows->pdata[i];
+    gint64 scope = g_ascii_strtoll (row[1], NULL, 10);
+    g_autoptr (sqlite3_stmt) update = NULL;
+    g_autofree char *name = NULL;
+    g_autofree char *detail = NULL;
+
+    name = store_free_name (self, taken_sql, scope, row[2], error);
+    if (name == NULL)
+      return FALSE;
+    update = store_prepare (self, update_sql, error);
+    if (update == NULL ||
+        !store_bound (self, sqlite3_bind_text (update, 1, row[0], -1, SQLITE_STATIC) |
+                            sqlite3_bind_text (update, 2, name, -1, SQLITE_STATIC),
+                      error) ||
+        !store_step_done (self, update, "renaming a duplicate name", error))
+      return FALSE;
+    detail = g_strdup_printf ("%s “%s” renamed “%s”: names are unique ignoring case "
+                              "now, and “%s” is older", row[4], row[2], name, row[3]);
+    g_message ("Upgrading the store: %s", detail);
+    if (!store_audit_insert (self, "rename", scope, detail, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Before schema/NNNN-unique-names.sql makes names unique ignoring case. */
+static gboolean
+rename_duplicate_names (HearthStore *self, GError **error)
+{
+  return rename_duplicates (
+             self,
+             "SELECT h.id, h.id, h.name, "
+             "       (SELECT o.name FROM households o "
+             "        WHERE o.name = h.name COLLATE NOCASE AND o.id < h.id "
+             "        ORDER BY o.id LIMIT 1), "
+             "       'household ' || h.id "
+             "FROM households h "
+             "WHERE EXISTS (SELECT 1 FROM households o "
+             "              WHERE o.name = h.name COLLATE NOCASE AND o.id < h.id) "
+             "ORDER BY h.id",
+             STORE_HOUSEHOLD_NAME_TAKEN,
+             "UPDATE households SET name = ?2 WHERE id = CAST (?1 AS INTEGER)", error) &&
+         rename_duplicates (
+             self,
+             "SELECT c.id, c.household_id, c.name, "
+             "       (SELECT o.name FROM cameras o "
+             "        WHERE o.household_id = c.household_id AND o.name = c.name COLLATE NOCASE "
+             "          AND (o.created, o.rowid) < (c.created, c.rowid) "
+             "        ORDER BY o.created, o.rowid LIMIT 1), "
+             "       'camera ' || c.id || ' of household “' || h.name || '”' "
+             "FROM cameras c JOIN households h ON h.id = c.household_id "
+             "WHERE EXISTS (SELECT 1 FROM cameras o "
+             "              WHERE o.household_id = c.household_id "
+             "                AND o.name = c.name COLLATE NOCASE "
+             "                AND (o.created, o.rowid) < (c.created, c.rowid)) "
+             "ORDER BY c.household_id, c.created, c.rowid",
+             STORE_CAMERA_NAME_TAKEN,
+             "UPDATE cameras SET name = ?2 WHERE id = ?1", error);
+}
+
+/*
+ * Steps in C that a migration's SQL cannot say, run in its transaction just
+ * before it. Found by the migration's name without its number, so that a
+ * renumbered migration keeps its step.
+ */
+static const struct {
+  const char *what;
+  gboolean (*run) (HearthStore *self, GError **error);
+} migration_steps[] = {
+  { "unique-names.sql", rename_duplicate_names },
+};
+
 static gboolean
 apply_migration_in_tx (HearthStore *self, const HearthMigration *migration,
                        int version, GError **error)
@@ -288,6 +390,14 @@ apply_migration_in_tx (HearthStore *self, const HearthMigration *migration,
     return FALSE;
   if (current >= version)
     return TRUE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (migration_steps); i++) {
+    if (strcmp (migration->name + strlen ("NNNN-"), migration_steps[i].what) == 0 &&
+        !migration_steps[i].run (self, error)) {
+      g_prefix_error (error, "migration %s failed: ", migration->name);
+      return FALSE;
+    }
+  }
 
   sqlite3_set_authorizer (self->db, deny_transactions, NULL);
   rc = sqlite3_exec (self->db, migration->sql, NULL, NULL, &errmsg);
@@ -500,8 +610,14 @@ household_add_in_tx (HearthStore *self, const char *name, const char *ca_cert_pe
     return 0;
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+    g_autoptr (HearthHousehold) existing =
+        hearth_store_household_get_by_name (self, name, NULL);
+
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
-                 "a household named “%s” already exists", name);
+                 "a household named “%s” already exists%s",
+                 existing != NULL ? existing->name : name,
+                 existing != NULL && strcmp (existing->name, name) != 0
+                     ? " (names that differ only in case are the same name)" : "");
     return 0;
   }
   if (rc != SQLITE_DONE) {
@@ -570,7 +686,8 @@ hearth_store_household_get (HearthStore *self, gint64 id, GError **error)
 }
 
 /**
- * hearth_store_household_get_by_name:
+ * hearth_store_household_get_by_name: @name compared ignoring the case of
+ *   ASCII letters
  * Returns: (transfer full) (nullable): the household, or HEARTH_ERROR_NOT_FOUND
  */
 HearthHousehold *
@@ -578,24 +695,41 @@ hearth_store_household_get_by_name (HearthStore *self, const char *name,
                                     GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt = NULL;
-  gboolean has_row;
+  g_autoptr (GPtrArray) households = NULL;
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
   if (!store_validate_name ("household name", name, error))
     return NULL;
 
-  stmt = store_prepare (self, HOUSEHOLD_SELECT " WHERE name = ?1", error);
+  /* Case is ignored as the unique index on names ignores it (ASCII). */
+  stmt = store_prepare (self, HOUSEHOLD_SELECT " WHERE name = ?1 COLLATE NOCASE "
+                        "ORDER BY id", error);
   if (stmt == NULL ||
-      !store_bound (self, sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC), error) ||
-      !store_step_row (self, stmt, &has_row, "reading a household", error))
+      !store_bound (self, sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC), error))
     return NULL;
-  if (!has_row) {
+  households = store_collect_rows (self, stmt, household_from_row,
+                                   (GDestroyNotify) hearth_household_free,
+                                   "reading a household", error);
+  if (households == NULL)
+    return NULL;
+  if (households->len == 0) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
                  "no household named “%s”", name);
     return NULL;
   }
-  return household_from_row (stmt);
+  /* Only a store the unique index never saw can have several. */
+  if (households->len > 1) {
+    g_autoptr (GString) names = g_string_new (NULL);
+
+    for (guint i = 0; i < households->len; i++)
+      g_string_append_printf (names, "%s“%s”", i > 0 ? ", " : "",
+                              ((HearthHousehold *) households->pdata[i])->name);
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "“%s” names several households: %s", name, names->str);
+    return NULL;
+  }
+  return g_ptr_array_steal_index (households, 0);
 }
 
 /**

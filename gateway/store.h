@@ -82,7 +82,8 @@ HearthStore *hearth_store_open (const char *path, GError **error);
 /* The schema version after migration (PRAGMA user_version). */
 int hearth_store_get_schema_version (HearthStore *self);
 
-/* Households. Names: 1..64 bytes UTF-8, no control characters, unique. */
+/* Households. Names: 1..64 bytes UTF-8, no control characters, unique in the
+ * gateway ignoring the case of ASCII letters (as lookups by name compare). */
 gint64 hearth_store_household_add (HearthStore *self, const char *name,
                                    const char *ca_cert_pem, const char *ca_key_pem,
                                    GError **error);          /* 0 on error; EXISTS */
@@ -96,7 +97,8 @@ GPtrArray *hearth_store_household_list (HearthStore *self, GError **error);
 gboolean hearth_store_household_delete (HearthStore *self, const char *name,
                                         GError **error);
 
-/* Cameras. Returns the new UUID. (transfer full) */
+/* Cameras. Names as households', unique in their household ignoring the
+ * case of ASCII letters (EXISTS). Returns the new UUID. (transfer full) */
 char *hearth_store_camera_add (HearthStore *self, gint64 household_id,
                                const char *name, const char *url, GError **error);
 HearthCameraRow *hearth_store_camera_get (HearthStore *self, const char *id,
@@ -138,9 +140,14 @@ gboolean hearth_store_camera_add_evidence (HearthStore *self, const char *id,
 gboolean hearth_store_camera_get_credentials (HearthStore *self, const char *id,
                                               char **username, char **password,
                                               GError **error);
-/* Moves a camera to another household (one transaction, audited for both). */
+/* Moves a camera to another household (one transaction, audited for both),
+ * renamed @name there when not NULL. EXISTS when that name is taken. */
 gboolean hearth_store_camera_move (HearthStore *self, const char *id,
-                                   gint64 household_id, GError **error);
+                                   gint64 household_id, const char *name,
+                                   GError **error);
+/* @name, or the first “@name (N)” free in the household. (transfer full) */
+char *hearth_store_camera_free_name (HearthStore *self, gint64 household_id,
+                                     const char *name, GError **error);
 
 /* Displays. @household_id 0 = every household. */
 GPtrArray *hearth_store_display_list (HearthStore *self, gint64 household_id,

@@ -6,4 +6,4 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec ./build/gateway/hearthd --state-dir ./state --plugin-dir ./build/plugins --demo "$@"
+exec ./build/gateway/hearthd --state-dir ./state --demo "$@"

@@ -341,6 +341,107 @@ test_open_reopen_keeps_rows (Fixture *f, gconstpointer data)
   g_assert_cmpstr (camera->url, ==, "rtsp://192.168.1.20/stream");
 }
 
+/* Names people tell apart: a household's unique in the gateway, a camera's
+ * in its household, ignoring the case of ASCII letters; lookups ignore it
+ * the same way. */
+static void
+test_names_unique_ignoring_case (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthHousehold) found = NULL;
+  g_autoptr (HearthCameraRow) moved = NULL;
+  g_autoptr (GPtrArray) households = NULL;
+  g_autofree char *door = NULL;
+  g_autofree char *other = NULL;
+  g_autofree char *free_name = NULL;
+  g_autofree char *long_name = NULL;
+  gint64 home = add_household (f->store, "Home");
+  gint64 flat = add_household (f->store, "Flat");
+  char *none;
+
+  for (guint i = 0; i < 3; i++) {
+    const char *names[] = { "Home", "home", "HOME" };
+
+    g_assert_cmpint (hearth_store_household_add (f->store, names[i], FAKE_CA_CERT,
+                                                 FAKE_CA_KEY, &error), ==, 0);
+    g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS);
+    g_assert_nonnull (strstr (error->message, "a household named “Home” already exists"));
+    g_clear_error (&error);
+  }
+  households = hearth_store_household_list (f->store, &error);
+  g_assert_cmpuint (households->len, ==, 2);
+  found = hearth_store_household_get_by_name (f->store, "hOmE", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (found->id, ==, home);
+  /* Only ASCII letters are folded (SQLite's NOCASE). */
+  g_assert_cmpint (add_household (f->store, "Élan"), >, 0);
+  g_assert_cmpint (add_household (f->store, "élan"), >, 0);
+
+  door = hearth_store_camera_add (f->store, home, "Door", "rtsp://192.168.1.20/a", &error);
+  g_assert_no_error (error);
+  none = hearth_store_camera_add (f->store, home, "door", "rtsp://192.168.1.20/b", &error);
+  g_assert_null (none);
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS);
+  g_assert_nonnull (strstr (error->message,
+                            "a camera named “Door” already exists in household “Home”"));
+  g_clear_error (&error);
+  none = hearth_store_camera_adopt (f->store, home, "DOOR", "rtsp://192.168.1.20/c", "rtsp",
+                                    NULL, NULL, NULL, &error);
+  g_assert_null (none);
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS);
+  g_clear_error (&error);
+
+  /* The same name in another household is another camera's. */
+  other = hearth_store_camera_add (f->store, flat, "door", "rtsp://192.168.1.21/a", &error);
+  g_assert_no_error (error);
+
+  /* A move into a household that has the name is refused, and changes
+   * nothing; under another name it is a move. */
+  g_assert_false (hearth_store_camera_move (f->store, other, home, NULL, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS);
+  g_assert_nonnull (strstr (error->message,
+                            "a camera named “Door” already exists in household “Home”"));
+  g_clear_error (&error);
+  moved = hearth_store_camera_get (f->store, other, &error);
+  g_assert_cmpint (moved->household_id, ==, flat);
+  g_clear_pointer (&moved, hearth_camera_row_free);
+  g_assert_true (hearth_store_camera_move (f->store, other, home, "Back door", &error));
+  g_assert_no_error (error);
+  moved = hearth_store_camera_get (f->store, other, &error);
+  g_assert_cmpint (moved->household_id, ==, home);
+  g_assert_cmpstr (moved->name, ==, "Back door");
+  g_clear_pointer (&moved, hearth_camera_row_free);
+  /* Within its own household, --name renames; its own name is no clash. */
+  g_assert_true (hearth_store_camera_move (f->store, door, home, "DOOR", &error));
+  g_assert_no_error (error);
+  moved = hearth_store_camera_get (f->store, door, &error);
+  g_assert_cmpstr (moved->name, ==, "DOOR");
+
+  /* A name nobody chose (a discovered camera's) is made free instead. */
+  free_name = hearth_store_camera_free_name (f->store, home, "door", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (free_name, ==, "door (2)");
+  g_free (hearth_store_camera_add (f->store, home, free_name, "rtsp://192.168.1.20/d",
+                                   &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&free_name, g_free);
+  free_name = hearth_store_camera_free_name (f->store, home, "Door", &error);
+  g_assert_cmpstr (free_name, ==, "Door (3)");
+  g_clear_pointer (&free_name, g_free);
+  free_name = hearth_store_camera_free_name (f->store, home, "Yard", &error);
+  g_assert_cmpstr (free_name, ==, "Yard");
+  g_clear_pointer (&free_name, g_free);
+  /* Cut at a character so that the number fits in 64 bytes. */
+  long_name = g_strconcat ("ééééééééééééééééééééééééééééééé", "ab", NULL);
+  g_assert_cmpuint (strlen (long_name), ==, 64);
+  g_free (hearth_store_camera_add (f->store, flat, long_name, "rtsp://192.168.1.21/b",
+                                   &error));
+  g_assert_no_error (error);
+  free_name = hearth_store_camera_free_name (f->store, flat, long_name, &error);
+  g_assert_cmpstr (free_name, ==, "éééééééééééééééééééééééééééééé (2)");
+  g_assert_cmpuint (strlen (free_name), ==, 64);
+}
+
 /* Migrations */
 
 static HearthStore *
@@ -511,7 +612,7 @@ test_households (Fixture *f, gconstpointer data)
   g_assert_null (hearth_store_household_get (f->store, flat + 100, &error));
   g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  g_assert_null (hearth_store_household_get_by_name (f->store, "home", &error));
+  g_assert_null (hearth_store_household_get_by_name (f->store, "Hom", &error));
   g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
   g_clear_error (&error);
   g_assert_false (hearth_store_household_delete (f->store, "Nowhere", &error));
@@ -1317,6 +1418,96 @@ test_migrations_upgrade_is_atomic (void)
   remove_tree (dir);
 }
 
+static char *
+copy_file (const char *from, const char *dir)
+{
+  g_autoptr (GFile) source = g_file_new_for_path (from);
+  g_autoptr (GFile) target = NULL;
+  g_autoptr (GError) error = NULL;
+  char *path = g_build_filename (dir, "hearth.db", NULL);
+
+  target = g_file_new_for_path (path);
+  g_file_copy (source, target, G_FILE_COPY_NONE, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (path, 0600), ==, 0);
+  return path;
+}
+
+static const char *
+camera_name (HearthStore *store, const char *id)
+{
+  static char name[128];
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthCameraRow) camera = hearth_store_camera_get (store, id, &error);
+
+  g_assert_no_error (error);
+  g_strlcpy (name, camera->name, sizeof name);
+  return name;
+}
+
+/*
+ * A database of the oldest release where names repeat (ignoring case) is
+ * upgraded without losing a row: the later ones are renamed "NAME (N)" to a
+ * name free in their scope, each with an audit row.
+ */
+static void
+test_migrations_rename_duplicate_names (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HearthStore) store = NULL;
+  g_autoptr (GPtrArray) households = NULL;
+  g_autoptr (GPtrArray) cameras = NULL;
+  g_autoptr (GPtrArray) audit = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  g_autofree char *path = NULL;
+  const char *expected_households[] = { "Home", "Flat 2", "home (3)", "HOME (4)",
+                                        "Home (2)" };
+  guint renames = 0;
+
+  g_assert_nonnull (g_getenv ("HEARTH_STORE_FIXTURE_NAMES"));
+  path = copy_file (g_getenv ("HEARTH_STORE_FIXTURE_NAMES"), dir);
+  store = hearth_store_open (path, &error);
+  g_assert_no_error (error);
+
+  households = hearth_store_household_list (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (households->len, ==, G_N_ELEMENTS (expected_households));
+  for (guint i = 0; i < households->len; i++) {
+    HearthHousehold *h = households->pdata[i];
+
+    g_assert_cmpint (h->id, ==, i + 1);
+    g_assert_cmpstr (h->name, ==, expected_households[i]);
+  }
+  cameras = hearth_store_camera_list (store, 0, &error);
+  g_assert_cmpuint (cameras->len, ==, 7);
+  g_assert_cmpstr (camera_name (store, "0b6a3c52-5f0e-4d7e-9d43-2f4f6b3a9e01"), ==, "Door");
+  g_assert_cmpstr (camera_name (store, "10000000-0000-4000-8000-000000000001"), ==, "door (2)");
+  g_assert_cmpstr (camera_name (store, "10000000-0000-4000-8000-000000000002"), ==, "Door (3)");
+  g_assert_cmpstr (camera_name (store, "10000000-0000-4000-8000-000000000003"), ==, "Door");
+  g_assert_cmpstr (camera_name (store, "10000000-0000-4000-8000-000000000004"), ==,
+                   "ééééééééééééééééééééééééééééééé-X");
+  g_assert_cmpstr (camera_name (store, "10000000-0000-4000-8000-000000000005"), ==,
+                   "éééééééééééééééééééééééééééééé (2)");
+
+  audit = hearth_store_audit_list (store, 0, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < audit->len; i++) {
+    HearthAuditRow *row = audit->pdata[i];
+
+    if (g_str_equal (row->kind, "rename")) {
+      renames++;
+      g_assert_nonnull (strstr (row->detail, "renamed"));
+    }
+  }
+  g_assert_cmpuint (renames, ==, 5);
+
+  /* The upgraded store keeps the names apart from now on. */
+  g_assert_null (hearth_store_camera_add (store, 1, "DOOR", "rtsp://127.0.0.1:1/f", &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS);
+  g_clear_object (&store);
+  remove_tree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1337,6 +1528,8 @@ main (int argc, char **argv)
                    test_migrations_broken_leaves_db_untouched);
   g_test_add_func ("/hearth/store/migrations/from-oldest-fixture",
                    test_migrations_from_oldest_fixture);
+  g_test_add_func ("/hearth/store/migrations/rename-duplicate-names",
+                   test_migrations_rename_duplicate_names);
   g_test_add_func ("/hearth/store/migrations/upgrade-is-atomic",
                    test_migrations_upgrade_is_atomic);
   FIXTURE_TEST ("/hearth/store/households", test_households);
@@ -1344,6 +1537,7 @@ main (int argc, char **argv)
   FIXTURE_TEST ("/hearth/store/cameras", test_cameras);
   FIXTURE_TEST ("/hearth/store/cameras/evidence", test_cameras_evidence);
   FIXTURE_TEST ("/hearth/store/names/invalid", test_names_invalid);
+  FIXTURE_TEST ("/hearth/store/names/unique-ignoring-case", test_names_unique_ignoring_case);
   FIXTURE_TEST ("/hearth/store/pairing/success", test_pairing_success);
   FIXTURE_TEST ("/hearth/store/pairing/wrong-token", test_pairing_wrong_token);
   FIXTURE_TEST ("/hearth/store/pairing/expired", test_pairing_expired);

@@ -52,7 +52,12 @@
   "                                         quarantined one again, by its id)\n" \
   "  camera remove ID, camera forget ID     Remove a camera and all cached\n" \
   "                                         for it\n" \
-  "  camera move ID --household H           Move a camera to another household\n" \
+  "  camera stats ID                        Bitrate, frame rate, keyframe\n" \
+  "                                         interval, displays and drops\n" \
+  "  camera move ID --household H [--name N]\n" \
+  "                                         Move a camera to another household\n" \
+  "                                         (--name: under a new name; in its\n" \
+  "                                         own household, a rename)\n" \
   "  display list [--household H]           List paired displays\n" \
   "  display revoke ID                      Revoke a display\n" \
   "  pair --household H [--ttl DURATION] [--png FILE] [--svg FILE]\n" \
@@ -143,6 +148,35 @@ fail (const char *message)
   fprintf (stderr, "hearthctl: %s\n", message);
   return EXIT_FAILED;
 }
+
+/* "a, b or c" */
+static char *
+join_choices (const char *const *choices)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  for (guint i = 0; choices[i] != NULL; i++)
+    g_string_append_printf (out, "%s%s", i == 0 ? "" : choices[i + 1] == NULL ? " or " : ", ",
+                            choices[i]);
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* A command's action is missing or unknown: say every one it has. */
+static int
+action_error (const char *command, const char *const *actions, const char *verb)
+{
+  g_autofree char *choices = join_choices (actions);
+
+  if (verb == NULL)
+    return usage_error ("%s: say %s", command, choices);
+  return usage_error ("%s: unknown action '%s' (say %s)", command, verb, choices);
+}
+
+static const char *const household_actions[] = { "add", "list", "delete", NULL };
+static const char *const camera_actions[] = {
+  "add", "list", "adopt", "stats", "remove", "forget", "move", NULL
+};
+static const char *const display_actions[] = { "list", "revoke", NULL };
 
 /* "90s", "10m", "1h", "2d", or plain seconds. */
 static gboolean
@@ -545,7 +579,7 @@ cmd_household (Ctl *ctl, char **argv)
     return status;
   verb = argv[1];
   if (verb == NULL)
-    return usage_error ("household: say add, list or delete");
+    return action_error ("household", household_actions, NULL);
 
   if (g_str_equal (verb, "add") || g_str_equal (verb, "delete")) {
     gboolean add = g_str_equal (verb, "add");
@@ -583,7 +617,7 @@ cmd_household (Ctl *ctl, char **argv)
     }
     return print_table (result, "households", columns, G_N_ELEMENTS (columns));
   }
-  return usage_error ("household: unknown action '%s'", verb);
+  return action_error ("household", household_actions, verb);
 }
 
 static void print_status_object (JsonObject *object, const char *prefix);
@@ -616,7 +650,7 @@ cmd_camera (Ctl *ctl, char **argv)
     { "household", 0, 0, G_OPTION_ARG_STRING, &ctl->household,
       "The household the camera joins (camera add, camera move)", "NAME" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &ctl->name,
-      "The camera's name (camera add, camera adopt)", "NAME" },
+      "The camera's name (camera add, camera adopt, camera move)", "NAME" },
     { "discovered", 0, 0, G_OPTION_ARG_NONE, &ctl->discovered,
       "List cameras found on the LAN by mDNS (camera list)", NULL },
     { "user", 0, 0, G_OPTION_ARG_STRING, &ctl->user,
@@ -632,14 +666,14 @@ cmd_camera (Ctl *ctl, char **argv)
   status = parse_command (ctl, "camera",
                           "add --household H --name N URL|list [--discovered]|"
                           "adopt ID --household H|stats ID|remove ID|forget ID|"
-                          "move ID --household H",
+                          "move ID --household H [--name N]",
                           "Add, discover, adopt, list, remove and move cameras.",
                           entries, &argv);
   if (status != 0)
     return status;
   verb = argv[1];
   if (verb == NULL)
-    return usage_error ("camera: say add, list or remove");
+    return action_error ("camera", camera_actions, NULL);
 
   if (g_str_equal (verb, "add")) {
     JsonObject *params;
@@ -794,6 +828,8 @@ cmd_camera (Ctl *ctl, char **argv)
     params = json_object_new ();
     json_object_set_string_member (params, "id", argv[2]);
     json_object_set_string_member (params, "household", ctl->household);
+    if (ctl->name != NULL)
+      json_object_set_string_member (params, "name", ctl->name);
     status = ctl_call (ctl, "camera.move", params, &result);
     if (status != 0)
       return status;
@@ -803,7 +839,7 @@ cmd_camera (Ctl *ctl, char **argv)
       printf ("camera %s moved to household %s\n", argv[2], ctl->household);
     return 0;
   }
-  return usage_error ("camera: unknown action '%s'", verb);
+  return action_error ("camera", camera_actions, verb);
 }
 
 static int
@@ -824,7 +860,7 @@ cmd_display (Ctl *ctl, char **argv)
     return status;
   verb = argv[1];
   if (verb == NULL)
-    return usage_error ("display: say list or revoke");
+    return action_error ("display", display_actions, NULL);
 
   if (g_str_equal (verb, "list")) {
     const Column columns[] = {
@@ -870,7 +906,7 @@ cmd_display (Ctl *ctl, char **argv)
       printf ("display %s revoked\n", argv[2]);
     return 0;
   }
-  return usage_error ("display: unknown action '%s'", verb);
+  return action_error ("display", display_actions, verb);
 }
 
 /* Reads events until the window ends; returns the exit status. */
@@ -1444,6 +1480,7 @@ int
 main (int argc, char **argv)
 {
   Ctl ctl = { 0 };
+  gboolean version = FALSE;
   const GOptionEntry entries[] = {
     { "socket", 0, 0, G_OPTION_ARG_FILENAME, &ctl.socket_path,
       "hearthd's admin socket", "PATH" },
@@ -1451,11 +1488,14 @@ main (int argc, char **argv)
       "hearthd's state directory (the socket is DIR/hearthd.sock)", "DIR" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &ctl.json,
       "Print the raw JSON result", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) args = NULL;
+  g_autofree char *command_names = NULL;
+  const char *names[G_N_ELEMENTS (commands) + 1] = { NULL };
   int status = -1;
 
   setlocale (LC_ALL, "");
@@ -1470,11 +1510,18 @@ main (int argc, char **argv)
   /* Options after the command belong to the command. */
   g_option_context_set_strict_posix (context, TRUE);
 
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    names[i] = commands[i].name;
+  command_names = join_choices (names);
+
   args = g_strdupv (argv);
   if (!g_option_context_parse_strv (context, &args, &error)) {
     status = usage_error ("%s", error->message);
+  } else if (version) {
+    printf ("hearthctl %s\n", HEARTH_VERSION);
+    status = 0;
   } else if (args[1] == NULL) {
-    status = usage_error ("no command given");
+    status = usage_error ("no command given (say %s)", command_names);
   } else {
     for (guint i = 0; i < G_N_ELEMENTS (commands); i++) {
       if (g_str_equal (args[1], commands[i].name)) {
@@ -1486,7 +1533,7 @@ main (int argc, char **argv)
       }
     }
     if (status < 0)
-      status = usage_error ("unknown command '%s'", args[1]);
+      status = usage_error ("unknown command '%s' (say %s)", args[1], command_names);
   }
 
   fflush (stdout);

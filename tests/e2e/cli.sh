@@ -24,7 +24,62 @@ done
 "$BIN_CTL" --help | grep -q "pair" || fail "hearthctl --help"
 "$BIN_DISPLAY" --help | grep -q "check" || fail "hearth-display --help"
 
+# Every program says its version, the project's.
+version=$(sed -n "s/^ *version: '\(.*\)',$/\1/p" "$HEARTH_SOURCE_DIR/meson.build")
+for bin in "$BIN_HEARTHD" "$BIN_CTL" "$BIN_DISPLAY"; do
+  [ "$(client "$bin" --version)" = "$(basename "$bin") $version" ] ||
+    fail "$bin --version: $(client "$bin" --version 2>&1)"
+done
+
+# A missing or unknown command or action is answered with every valid one,
+# as --help lists them.
+usage_names_all() {
+  local rc=0 word
+  "$BIN_CTL" "${@:2}" >/dev/null 2>"$T/usage.log" || rc=$?
+  [ $rc -eq 65 ] || fail "hearthctl ${*:2}: exit $rc, not 65"
+  for word in $1; do
+    grep -qw -- "$word" "$T/usage.log" || fail "hearthctl ${*:2} does not name $word: $(cat "$T/usage.log")"
+  done
+}
+commands=$("$BIN_CTL" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]\+\).*/\1/p' | sort -u)
+usage_names_all "$commands"
+usage_names_all "$commands" bogus
+for command in household camera display; do
+  actions=$("$BIN_CTL" --help | grep -o "^  $command [a-z]\+\|, $command [a-z]\+" |
+            awk '{print $NF}' | sort -u)
+  [ "$(echo "$actions" | wc -l)" -ge 2 ] || fail "--help lists no actions of $command"
+  usage_names_all "$actions" "$command"
+  usage_names_all "$actions" "$command" bogus
+done
+
+# Without any plugin option, the build tree's own hearthd loads the plugins
+# built beside it; a copy of it elsewhere does not (it is no build-tree
+# binary), and an unreadable directory says how to name the right one.
+no_plugins() {
+  local rc=0
+  env -u HEARTH_PLUGIN_DIR "$@" --state-dir "$T/noplug" --listen 127.0.0.1:0 \
+    --pairing-listen 127.0.0.1:0 >"$T/noplug.log" 2>&1 || rc=$?
+  [ $rc -eq 69 ] || fail "hearthd $*: exit $rc, not 69"
+  grep -qF -- "--plugin-dir DIR, [cameras] plugin-dir = DIR or \$HEARTH_PLUGIN_DIR" "$T/noplug.log" ||
+    fail "no advice on the plugin directory: $(cat "$T/noplug.log")"
+  cat "$T/noplug.log"
+}
+no_plugins "$BIN_HEARTHD" --plugin-dir "$T/no-such-dir"
+grep -q "cannot read the plugin directory.*no-such-dir" "$T/noplug.log" || fail "the directory is not named"
+mkdir "$T/empty-plugins"
+no_plugins "$BIN_HEARTHD" --plugin-dir "$T/empty-plugins"
+cp "$BIN_HEARTHD" "$T/hearthd-copy"
+no_plugins "$T/hearthd-copy"
+! grep -qF "$HEARTH_BUILD_DIR/plugins" "$T/noplug.log" || fail "a copied hearthd used the build tree's plugins"
+rm -f "$T/hearthd-copy"
+
+plugin_env=$HEARTH_PLUGIN_DIR
+unset HEARTH_PLUGIN_DIR
 start_gateway
+export HEARTH_PLUGIN_DIR=$plugin_env
+grep -qF "Camera plugins from $(realpath "$HEARTH_BUILD_DIR")/plugins: axis, rtsp, synthetic" "$T/hearthd.log" ||
+  grep -qF "Camera plugins from $HEARTH_BUILD_DIR/plugins: axis, rtsp, synthetic" "$T/hearthd.log" ||
+  fail "the build tree's hearthd did not load the plugins built beside it"
 ctl household add Home
 
 cameras() { ctl --json camera list | json 'len(j["cameras"])'; }
@@ -42,6 +97,33 @@ rc=0; ctl camera add --household Nowhere --name X rtsp://127.0.0.1:1/x 2>"$T/nh.
 [ $rc -ne 0 ] && grep -qi "household" "$T/nh.log" || fail "unknown household: $(cat "$T/nh.log")"
 rc=0; ctl household add Home 2>"$T/dup.log" || rc=$?
 [ $rc -ne 0 ] && grep -qi "exists\|already" "$T/dup.log" || fail "duplicate household: $(cat "$T/dup.log")"
+
+# Names: a household's is unique ignoring case, and so is a camera's in its
+# household; a clash names what has the name and changes nothing.
+for name in home HOME; do
+  rc=0; ctl household add "$name" 2>"$T/dup.log" || rc=$?
+  [ $rc -eq 1 ] && grep -qF "a household named “Home” already exists" "$T/dup.log" ||
+    fail "household $name: $(cat "$T/dup.log")"
+done
+[ "$(ctl --json household list | json 'len(j["households"])')" -eq 1 ] || fail "households that differ in case"
+ctl household add Flat >/dev/null
+door=$(ctl camera add --household HOME --name Door rtsp://127.0.0.1:1/door 2>/dev/null)
+rc=0; ctl camera add --household Home --name door rtsp://127.0.0.1:1/door2 2>"$T/dup.log" || rc=$?
+[ $rc -eq 1 ] && grep -qF "a camera named “Door” already exists in household “Home”" "$T/dup.log" ||
+  fail "two cameras Door: $(cat "$T/dup.log")"
+flat_door=$(ctl camera add --household Flat --name DOOR rtsp://127.0.0.1:1/door3 2>/dev/null)
+rc=0; ctl camera move "$flat_door" --household home 2>"$T/dup.log" || rc=$?
+[ $rc -eq 1 ] && grep -qF "a camera named “Door” already exists in household “Home”" "$T/dup.log" &&
+  grep -qF -- "--name" "$T/dup.log" || fail "moving onto a taken name: $(cat "$T/dup.log")"
+camera_field() { ctl --json camera list | json "[c['$2'] for c in j['cameras'] if c['id'] == '$1'][0]"; }
+[ "$(camera_field "$flat_door" household)" = Flat ] || fail "a refused move moved the camera"
+ctl camera move "$flat_door" --household home --name "Back door" >/dev/null
+[ "$(camera_field "$flat_door" household)/$(camera_field "$flat_door" name)" = "Home/Back door" ] ||
+  fail "camera move --name"
+ctl camera remove "$flat_door" >/dev/null
+ctl camera remove "$door" >/dev/null
+ctl household delete FLAT >/dev/null
+
 rc=0; ctl display revoke 999 2>"$T/rv.log" || rc=$?
 [ $rc -ne 0 ] || fail "revoking an unknown display succeeded"
 

@@ -7,7 +7,8 @@
 #   so, a manually added camera streams;
 #   an avahi-daemon appears later: discovery starts by itself, a camera
 #   announced on the host is discovered, adopted by itself ([discovery]
-#   auto-adopt) and watched;
+#   auto-adopt, the household named in another case) and watched, under its
+#   instance name numbered past a camera that has it already;
 #   the daemon stops and comes back: warned again, ingest goes on, the camera
 #   is found again.
 source "$(dirname "$0")/lib.sh"
@@ -28,8 +29,9 @@ camera_is() {
 warnings() { grep -c "mDNS is not available" "$T/hearthd.log" || true; }
 
 ns_host solo
-# New cameras join Home by themselves ([discovery] auto-adopt).
-printf '[discovery]\nauto-adopt = Home\n' >"$T/hearth.conf"
+# New cameras join Home by themselves ([discovery] auto-adopt; names of
+# households ignore case).
+printf '[discovery]\nauto-adopt = home\n' >"$T/hearth.conf"
 ns_gateway solo --config "$T/hearth.conf" --listen 127.0.0.1:0 --pairing-listen 127.0.0.1:0
 wait_for 10 "the warning that mDNS is not available" grep -q "mDNS is not available" "$T/hearthd.log"
 [ "$(warnings)" = 1 ] || fail "the warning was repeated: $(warnings) times"
@@ -37,7 +39,8 @@ discovery_is "no avahi-daemon" || fail "status does not say discovery is off"
 ctl household add Home >/dev/null
 
 RTSP_PORT=8554 ns_camera solo M
-manual=$(ctl camera add --household Home --name Manual "rtsp://127.0.0.1:8554/stream" 2>/dev/null)
+# It has the name the late camera announces, in another case.
+manual=$(ctl camera add --household Home --name "late CAM" "rtsp://127.0.0.1:8554/stream" 2>/dev/null)
 wait_for 30 "the manual camera to stream without mDNS" camera_is "$manual" state streaming
 [ "$(warnings)" = 1 ] || fail "the warning was repeated while retrying: $(warnings) times"
 
@@ -54,7 +57,8 @@ wait_for 10 "the camera to be adopted into Home by itself" \
 late=$(discovered_field "Late cam" camera)
 camera_is "$late" household Home || fail "auto-adopted into another household"
 wait_for 30 "the adopted camera to stream" camera_is "$late" state streaming
-camera_is "$late" name "Late cam" || fail "the instance name is not the default name"
+camera_is "$late" name "Late cam (2)" ||
+  fail "the default name is not the instance name numbered past the manual camera's"
 
 payload=$(ctl pair --household Home --print-payload)
 ns_display solo tv pair "$payload" --name tv >"$T/pair.log" 2>&1 || fail "pairing: $(cat "$T/pair.log")"
