@@ -283,7 +283,7 @@ test_server_cert (TmpFixture *fixture, gconstpointer data)
   g_autofree char *serial = NULL;
 
   cert = hearth_pki_make_server_cert (key, "Hearth gateway", dns, ips,
-                                      HEARTH_PKI_GATEWAY_DAYS, &error);
+                                      HEARTH_PKI_SERVER_DAYS, &error);
   g_assert_no_error (error);
   g_assert_true (g_str_has_prefix (cert, "-----BEGIN CERTIFICATE-----\n"));
 
@@ -323,7 +323,7 @@ test_server_cert (TmpFixture *fixture, gconstpointer data)
   g_assert_cmpint (g_date_time_difference (now, not_before), >=, 59 * G_TIME_SPAN_MINUTE);
   g_assert_cmpint (g_date_time_difference (now, not_before), <=, 61 * G_TIME_SPAN_MINUTE);
   g_assert_cmpint (g_date_time_difference (not_after, now) / G_TIME_SPAN_DAY, ==,
-                   HEARTH_PKI_GATEWAY_DAYS - 1);
+                   HEARTH_PKI_SERVER_DAYS - 1);
 
   /* Extensions, as an independent parser prints them. */
   info = certtool_info (fixture, cert);
