@@ -113,7 +113,7 @@ done
 # The same bytes for nginx: RECORD_SECONDS of the camera's live.mp4 as a display got it.
 log "recording the stream for nginx"
 curl -sS --cert "$T/display-1/display.crt" --key "$T/display-1/display.key" \
-  --cacert "$T/state/gateway.crt" --max-time "$RECORD_SECONDS" \
+  --cacert "$T/state/ca.crt" --max-time "$RECORD_SECONDS" \
   "https://127.0.0.1:$port/v1/cameras/$cam/live.mp4" -o "$T/www/live.mp4" --create-dirs || true
 rate=$(( $(stat -c %s "$T/www/live.mp4") / RECORD_SECONDS ))
 # nginx's workers drop root: let them read the recording.
@@ -161,7 +161,7 @@ run() { # run NAME URL CERT PID N JOINS
 }
 for n in $COUNTS; do
   joins=$(( n == 50 ? JOINS : 20 ))
-  run hearthd "https://127.0.0.1:$port/v1/cameras/$cam/live.mp4" "$T/state/gateway.crt" "$gateway" "$n" "$joins"
+  run hearthd "https://127.0.0.1:$port/v1/cameras/$cam/live.mp4" "$T/state/ca.crt" "$gateway" "$n" "$joins"
   run nginx "https://127.0.0.1:$nginx_port/live.mp4" "$T/nginx.crt" "$nginx_worker" "$n" 0
 done
 
