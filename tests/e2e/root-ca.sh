@@ -7,8 +7,12 @@
 # paired (its pin: the old certificate) lists and plays a camera without
 # pairing again and moves its pin to the CA; curl and ffprobe trust the
 # gateway with the CA alone. A display whose pinned certificate has another
-# key is refused. A restart keeps both certificates.
+# key is refused. A restart keeps both certificates. Then, in a network
+# namespace, the host gains and loses an address: the running gateway issues
+# its server certificate again, naming exactly its addresses, for the
+# connections that follow, under the same CA.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/netns.sh"
 
 : "${HEARTH_PAIRED_FIXTURE:?run through meson test}"
 FIX=$HEARTH_PAIRED_FIXTURE
@@ -108,5 +112,38 @@ start_gateway --listen "127.0.0.1:$STREAM_PORT"
 [ "$(cat "$T/state/ca.crt" "$T/state/gateway.crt" | sha256sum)" = "$before" ] ||
   fail "a restart changed the CA or the server certificate"
 display kitchen list >"$T/list2.log" 2>&1 || fail "list after restart: $(cat "$T/list2.log")"
+stop_gateway
+
+# --- the host's addresses change under a running gateway -------------------------------
+# tls_ok ADDRESS: from the gateway's host, a TLS client that trusts only the
+# CA accepts the certificate served at ADDRESS (the handshake is the
+# client's; the gateway refuses it afterwards for want of a client
+# certificate).
+tls_ok() {
+  ns_run gw python3 -c '
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+with socket.create_connection((sys.argv[2], int(sys.argv[3])), 5) as raw:
+    ctx.wrap_socket(raw, server_hostname=sys.argv[2]).close()' \
+    "$T/state/ca.crt" "$1" "$STREAM_PORT"
+}
+not_named() { ! certtool -i --infile "$T/state/gateway.crt" | grep -q "IPAddress: $1\$"; }
+ns_lan
+ns_host gw
+ns_attach gw 10.78.0.1/24
+ns_gateway gw
+tls_ok 10.78.0.1 || fail "the certificate does not name the host's address"
+ns_addr_add gw 10.78.0.7/24
+wait_for 20 "the certificate served to name the new address" tls_ok 10.78.0.7
+grep -q "Issued the gateway's certificate for .* (the previous one: it does not name 10.78.0.7)" \
+  "$T/hearthd.log" || fail "hearthd did not say why it issued the certificate again"
+[ "$(ctl --json status | json 'j["certificate_fingerprint"]')" = "$ca_fp" ] ||
+  fail "the root CA changed with the certificate"
+sed -i "s/^stream-addresses=.*/stream-addresses=10.78.0.7:$STREAM_PORT;/" \
+  "$T/display-kitchen/display.ini"
+ns_display gw kitchen list >"$T/list3.log" 2>&1 ||
+  fail "the display cannot list after the renewal: $(cat "$T/list3.log")"
+ns_addr_del gw 10.78.0.7/24
+wait_for 20 "the certificate to stop naming the old address" not_named 10.78.0.7
 stop_gateway
 log "ok"
