@@ -161,7 +161,7 @@ run() { # run NAME URL CERT PID N JOINS
 }
 for n in $COUNTS; do
   joins=$(( n == 50 ? JOINS : 20 ))
-  run hearthd "https://127.0.0.1:$port/v1/cameras/$cam/live.mp4" "$T/state/ca.crt" "$gateway" "$n" "$joins"
+  run hearthd "https://127.0.0.1:$port/v1/cameras/$cam/live.mp4" "$T/state/gateway.crt" "$gateway" "$n" "$joins"
   run nginx "https://127.0.0.1:$nginx_port/live.mp4" "$T/nginx.crt" "$nginx_worker" "$n" 0
 done
 

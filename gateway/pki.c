@@ -1076,14 +1076,15 @@ public_key_der (gnutls_x509_crt_t crt, gnutls_privkey_t key, GError **error)
   g_auto (gnutls_datum_t) out = { NULL, 0 };
   int ret;
 
-  if (key != NULL)
-    return pubkey_from_privkey (key, &pub, error) &&
-           gnutls_pubkey_export2 (pub, GNUTLS_X509_FMT_DER, &out) >= 0
-           ? g_bytes_new (out.data, out.size) : NULL;
-
-  ret = gnutls_pubkey_init (&pub);
-  if (ret >= 0)
-    ret = gnutls_pubkey_import_x509 (pub, crt, 0);
+  if (key != NULL) {
+    if (!pubkey_from_privkey (key, &pub, error))
+      return NULL;
+    ret = 0;
+  } else {
+    ret = gnutls_pubkey_init (&pub);
+    if (ret >= 0)
+      ret = gnutls_pubkey_import_x509 (pub, crt, 0);
+  }
   if (ret >= 0)
     ret = gnutls_pubkey_export2 (pub, GNUTLS_X509_FMT_DER, &out);
   if (ret < 0) {
