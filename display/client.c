@@ -14,15 +14,15 @@
  * older gateway pinned its self-signed certificate (kept as gateway.crt);
  * when the upgraded gateway presents the same key certified by its new root
  * CA, the pin moves to the CA once a request has completed over that
- * handshake (hearth_pki_check_pin() says why that is safe). The session keeps its connection
- * alive between requests. Requests try the gateway's addresses in turn,
- * starting with the one that answered last. When none connects (refused,
- * unreachable, timed out, or another certificate there), the gateway is
- * looked up by mDNS (mdns.c) and the addresses found are tried the same way:
- * their service port for a paired client, their pair= port while pairing.
- * mDNS gives addresses, never trust: the pin decides as for any address. The
- * address that answers replaces the stored ones (display.ini), since every
- * one of those had just failed.
+ * handshake (hearth_pki_check_pin() says why that is safe). The session
+ * keeps its connection alive between requests. Requests try the gateway's
+ * addresses in turn, starting with the one that answered last. When none
+ * connects (refused, unreachable, timed out, or another certificate there),
+ * the gateway is looked up by mDNS (mdns.c) and the addresses found are
+ * tried the same way: their service port for a paired client, their pair=
+ * port while pairing. mDNS gives addresses, never trust: the pin decides as
+ * for any address. The address that answers replaces the stored ones
+ * (display.ini), since every one of those had just failed.
  *
  * This file also reads and writes the configuration directory (display.ini
  * and the PEM files next to it).
