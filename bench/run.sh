@@ -113,7 +113,7 @@ done
 # The same bytes for nginx: RECORD_SECONDS of the camera's live.mp4 as a display got it.
 log "recording the stream for nginx"
 curl -sS --cert "$T/display-1/display.crt" --key "$T/display-1/display.key" \
-  --cacert "$T/state/gateway.crt" --max-time "$RECORD_SECONDS" \
+  --cacert "$T/state/ca.crt" --max-time "$RECORD_SECONDS" \
   "https://127.0.0.1:$port/v1/cameras/$cam/live.mp4" -o "$T/www/live.mp4" --create-dirs || true
 rate=$(( $(stat -c %s "$T/www/live.mp4") / RECORD_SECONDS ))
 # nginx's workers drop root: let them read the recording.

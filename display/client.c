@@ -6,17 +6,23 @@
  * server authentication only) or from the configuration directory written by a
  * pairing (stream port, mutual TLS). It owns one SoupSession with no TLS
  * database, so every gateway certificate fails CA validation and
- * SoupMessage::accept-certificate decides: only the certificate whose SHA-256
- * fingerprint was pinned is accepted, and the answer's peer certificate is
- * checked again before its body is used. The session keeps its connection
- * alive between requests. Requests try the gateway's addresses in turn,
- * starting with the one that answered last. When none connects (refused,
- * unreachable, timed out, or another certificate there), the gateway is
- * looked up by mDNS (mdns.c) and the addresses found are tried the same way:
- * their service port for a paired client, their pair= port while pairing.
- * mDNS gives addresses, never trust: the pin decides as for any address. The
- * address that answers replaces the stored ones (display.ini), since every
- * one of those had just failed.
+ * SoupMessage::accept-certificate decides, by the SHA-256 fingerprint that
+ * was pinned (check_peer()): the gateway's root CA, which must have signed
+ * the certificate presented with it (or, from a gateway older than its
+ * root CA, that very certificate). The answer's peer certificate is checked
+ * again the same way before its body is used. A display paired with such an
+ * older gateway pinned its self-signed certificate (kept as gateway.crt);
+ * when the upgraded gateway presents the same key certified by its new root
+ * CA, the pin moves to the CA once a request has completed over that
+ * handshake (hearth_pki_check_pin() says why that is safe). The session
+ * keeps its connection alive between requests. Requests try the gateway's
+ * addresses in turn, starting with the one that answered last. When none
+ * connects (refused, unreachable, timed out, or another certificate there),
+ * the gateway is looked up by mDNS (mdns.c) and the addresses found are
+ * tried the same way: their service port for a paired client, their pair=
+ * port while pairing. mDNS gives addresses, never trust: the pin decides as
+ * for any address. The address that answers replaces the stored ones
+ * (display.ini), since every one of those had just failed.
  *
  * This file also reads and writes the configuration directory (display.ini
  * and the PEM files next to it).
@@ -46,7 +52,8 @@ struct _HearthDisplayClient {
   GObject parent_instance;
 
   HearthDisplayConfig *config;  /* NULL while pairing */
-  char *fingerprint;            /* pinned gateway certificate */
+  char *fingerprint;            /* pinned: the gateway's root CA (or certificate) */
+  char *pinned_pem;             /* nullable: the pinned certificate (gateway.crt) */
   GPtrArray *addresses;         /* of char* "host:port" */
   GTlsCertificate *certificate; /* nullable: the display's identity */
   SoupSession *session;
@@ -287,6 +294,7 @@ hearth_display_client_finalize (GObject *object)
   g_clear_object (&self->certificate);
   g_clear_pointer (&self->addresses, g_ptr_array_unref);
   g_clear_pointer (&self->fingerprint, g_free);
+  g_clear_pointer (&self->pinned_pem, g_free);
   g_clear_pointer (&self->config, hearth_display_config_free);
   g_clear_pointer (&self->config_dir, g_free);
 
@@ -382,6 +390,8 @@ hearth_display_client_new_from_config_dir (const char *config_dir, GError **erro
   g_autoptr (HearthDisplayClient) self = NULL;
   g_autofree char *cert_path = g_build_filename (config_dir, HEARTH_DISPLAY_CERT, NULL);
   g_autofree char *key_path = g_build_filename (config_dir, HEARTH_DISPLAY_KEY, NULL);
+  g_autofree char *gateway_path = g_build_filename (config_dir, HEARTH_DISPLAY_GATEWAY_CERT,
+                                                    NULL);
   g_autofree char *cert_pem = NULL;
   g_autofree char *key_pem = NULL;
   g_autofree char *both = NULL;
@@ -398,6 +408,9 @@ hearth_display_client_new_from_config_dir (const char *config_dir, GError **erro
   self = client_new (config->gateway_fingerprint, error);
   if (self == NULL)
     return NULL;
+  /* Only needed to move the pin of a pairing older than the gateway's CA. */
+  if (!g_file_get_contents (gateway_path, &self->pinned_pem, NULL, NULL))
+    self->pinned_pem = NULL;
 
   both = g_strconcat (cert_pem, "\n", key_pem, NULL);
   self->certificate = g_tls_certificate_new_from_pem (both, -1, error);
@@ -454,6 +467,29 @@ certificate_fingerprint (GTlsCertificate *certificate)
   return hearth_pki_fingerprint_der (der->data, der->len);
 }
 
+/*
+ * The one check of what a gateway presented, for the handshake and again for
+ * its answer, pairing or paired: does the chain (@peer and its issuers)
+ * match the pin? @new_fp and @new_pem are set for HEARTH_PKI_PIN_MIGRATE.
+ */
+static HearthPkiPin
+check_peer (HearthDisplayClient *self, GTlsCertificate *peer,
+            char **new_fp, char **new_pem, GError **error)
+{
+  g_autoptr (GPtrArray) chain = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  for (GTlsCertificate *c = peer; c != NULL; c = g_tls_certificate_get_issuer (c)) {
+    g_autoptr (GByteArray) der = NULL;
+
+    g_object_get (c, "certificate", &der, NULL);
+    if (der == NULL)
+      break;
+    g_ptr_array_add (chain, g_byte_array_free_to_bytes (g_steal_pointer (&der)));
+  }
+  return hearth_pki_check_pin (chain, self->fingerprint, self->pinned_pem,
+                               new_fp, new_pem, error);
+}
+
 static gboolean
 on_accept_certificate (SoupMessage *msg,
                        GTlsCertificate *certificate,
@@ -461,18 +497,64 @@ on_accept_certificate (SoupMessage *msg,
                        gpointer user_data)
 {
   HearthDisplayClient *self = user_data;
-  g_autofree char *fp = certificate_fingerprint (certificate);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *fp = NULL;
 
   /* CA validation always fails (no database); the pin is the only trust. */
-  if (fp != NULL && g_str_equal (fp, self->fingerprint)) {
+  if (check_peer (self, certificate, NULL, NULL, &error) != HEARTH_PKI_PIN_REFUSED) {
     g_debug ("new connection to %s: gateway certificate matches the pin",
              g_uri_get_host (soup_message_get_uri (msg)));
     return TRUE;
   }
 
+  g_debug ("gateway certificate refused: %s", error->message);
+  fp = certificate_fingerprint (certificate);
   g_object_set_data_full (G_OBJECT (msg), REJECTED_FP_KEY,
                           g_strdup (fp != NULL ? fp : "none"), g_free);
   return FALSE;
+}
+
+/*
+ * A pairing older than the gateway's root CA, whose key the gateway has just
+ * proved it holds with a certificate of that CA: from now on the CA is
+ * pinned. display.ini first: if only it is written, the CA it names is
+ * matched directly; gateway.crt follows for the record.
+ */
+static void
+migrate_pin (HearthDisplayClient *self, const char *new_fp, const char *new_pem)
+{
+  g_autofree char *ini_path = NULL;
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *ini = NULL;
+  gsize ini_len = 0;
+
+  g_message ("The gateway now has a root CA, certifying the key this display "
+             "pinned; pinning the CA (%s) from now on", new_fp);
+  g_free (self->fingerprint);
+  self->fingerprint = g_strdup (new_fp);
+  g_free (self->pinned_pem);
+  self->pinned_pem = g_strdup (new_pem);
+  if (self->config == NULL)
+    return;
+  g_free (self->config->gateway_fingerprint);
+  self->config->gateway_fingerprint = g_strdup (new_fp);
+
+  ini_path = g_build_filename (self->config_dir, HEARTH_DISPLAY_INI, NULL);
+  if (!g_key_file_load_from_file (kf, ini_path, G_KEY_FILE_KEEP_COMMENTS, &error))
+    goto fail;
+  g_key_file_set_string (kf, "gateway", "fingerprint", new_fp);
+  ini = g_key_file_to_data (kf, &ini_len, NULL);
+  if (!g_file_set_contents_full (ini_path, ini, ini_len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT |
+                                 G_FILE_SET_CONTENTS_DURABLE, 0600, &error) ||
+      !write_public_file (self->config_dir, HEARTH_DISPLAY_GATEWAY_CERT, new_pem, &error))
+    goto fail;
+  return;
+
+fail:
+  g_warning ("Cannot store the gateway's new pin in %s: %s; it is moved again "
+             "on the next run", self->config_dir, error->message);
 }
 
 static gboolean
@@ -821,6 +903,11 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GInputStream) stream = NULL;
   g_autofree char *peer_fp = NULL;
+  g_autofree char *new_fp = NULL;
+  g_autofree char *new_pem = NULL;
+  g_autoptr (GError) pin_error = NULL;
+  GTlsCertificate *peer;
+  HearthPkiPin pin;
   GCancellable *cancellable;
   guint status;
 
@@ -855,14 +942,19 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
   }
 
   /* The handshake was pinned; check that this answer came over it. */
-  peer_fp = certificate_fingerprint (soup_message_get_tls_peer_certificate (data->msg));
-  if (peer_fp == NULL || !g_str_equal (peer_fp, self->fingerprint)) {
+  peer = soup_message_get_tls_peer_certificate (data->msg);
+  pin = peer != NULL ? check_peer (self, peer, &new_fp, &new_pem, &pin_error)
+                     : HEARTH_PKI_PIN_REFUSED;
+  if (pin == HEARTH_PKI_PIN_REFUSED) {
+    peer_fp = certificate_fingerprint (peer);
     g_task_return_new_error (task, HEARTH_ERROR, HEARTH_ERROR_TLS,
                              "%s: certificate rejected: the answer came with certificate %s, "
                              "expected %s", address, peer_fp ? peer_fp : "none",
                              self->fingerprint);
     return;
   }
+  if (pin == HEARTH_PKI_PIN_MIGRATE)
+    migrate_pin (self, new_fp, new_pem);
 
   if (data->from_mdns)
     adopt_found_address (self, address);

@@ -54,7 +54,7 @@ static const char description[] =
   "When none of the gateway's known addresses connects, pair, list, play and\n"
   "check look it up by mDNS (_hearth._tcp, the pinned fingerprint, local\n"
   "addresses only) for up to --mdns-timeout seconds; an address found that way\n"
-  "and answering with the pinned certificate replaces the stored one.\n"
+  "and answering with a certificate that matches the pin replaces the stored one.\n"
   "\n"
   "Exit status:\n"
   "  0   success\n"

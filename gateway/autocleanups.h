@@ -38,6 +38,7 @@ hearth_gnutls_x509_trust_list_free (gnutls_x509_trust_list_t list)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_x509_crt_t, gnutls_x509_crt_deinit, NULL)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_x509_privkey_t, gnutls_x509_privkey_deinit, NULL)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_x509_trust_list_t, hearth_gnutls_x509_trust_list_free, NULL)
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_x509_name_constraints_t, gnutls_x509_name_constraints_deinit, NULL)
 #endif
 
 #ifdef GNUTLS_ABSTRACT_H

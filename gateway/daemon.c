@@ -16,6 +16,7 @@
 #include "access.h"
 #include "camera.h"
 #include "cameras.h"
+#include "certs.h"
 #include "control.h"
 #include "discovery.h"
 #include "error.h"
@@ -43,8 +44,7 @@ struct _HearthDaemon {
   HearthConfig *config;
   HearthStore *store;
   HearthAccess *access;
-  GTlsCertificate *certificate;
-  char *certificate_pem;
+  HearthCerts *certs;           /* the root CA and the server certificate */
   GHashTable *cameras;          /* id → HearthCamera */
   HearthPlugins *plugins;
   HearthCameras *camera_set;    /* ingest and identity of the cameras above */
@@ -78,50 +78,15 @@ ensure_private_dir (const char *path, GError **error)
   return TRUE;
 }
 
-static gboolean
-load_identity (HearthDaemon *self, GError **error)
+/* A renewed server certificate: the connections that follow get it. */
+static void
+on_certs_changed (HearthCerts *certs, gpointer user_data)
 {
-  g_autofree char *key_path = g_build_filename (self->config->state_dir,
-                                                HEARTH_STATE_KEY_FILE, NULL);
-  g_autofree char *cert_path = g_build_filename (self->config->state_dir,
-                                                 HEARTH_STATE_CERT_FILE, NULL);
-  g_autofree char *key_pem = NULL;
-  g_autofree char *both = NULL;
+  HearthDaemon *self = user_data;
+  GTlsCertificate *certificate = hearth_certs_get_certificate (certs);
 
-  if (!g_file_test (key_path, G_FILE_TEST_EXISTS)) {
-    g_autoptr (GPtrArray) ips = hearth_net_local_addresses (self->config->local_ranges);
-    g_autofree char *local_name = g_strconcat (g_get_host_name (), ".local", NULL);
-    const char *dns[] = { "localhost", g_get_host_name (), local_name, NULL };
-    g_autofree char *cert_pem = NULL;
-
-    g_ptr_array_add (ips, NULL);
-    key_pem = hearth_pki_generate_key (error);
-    if (key_pem == NULL)
-      return FALSE;
-    cert_pem = hearth_pki_make_server_cert (key_pem, self->config->name, dns,
-                                            (const char *const *) ips->pdata,
-                                            HEARTH_PKI_GATEWAY_DAYS, error);
-    if (cert_pem == NULL ||
-        !hearth_pki_write_private_file (cert_path, cert_pem, -1, error) ||
-        !hearth_pki_write_private_file (key_path, key_pem, -1, error))
-      return FALSE;
-    g_message ("Made the gateway's key and certificate in %s",
-               self->config->state_dir);
-    g_clear_pointer (&key_pem, g_free);
-  }
-
-  if (!g_file_get_contents (cert_path, &self->certificate_pem, NULL, error) ||
-      !g_file_get_contents (key_path, &key_pem, NULL, error))
-    return FALSE;
-  both = g_strconcat (self->certificate_pem, "\n", key_pem, NULL);
-  explicit_bzero (key_pem, strlen (key_pem));
-  self->certificate = g_tls_certificate_new_from_pem (both, -1, error);
-  explicit_bzero (both, strlen (both));
-  if (self->certificate == NULL) {
-    g_prefix_error (error, "cannot load %s: ", cert_path);
-    return FALSE;
-  }
-  return TRUE;
+  hearth_http_server_set_certificate (self->http, certificate);
+  hearth_pairing_set_certificate (self->pairing, certificate);
 }
 
 /* After any change that can take access away: cut what is no longer
@@ -167,7 +132,7 @@ method_status (HearthDaemon *self, HearthControlRequest *req, GError **error)
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (GPtrArray) households = hearth_store_household_list (self->store, NULL);
   g_autoptr (GPtrArray) displays = hearth_store_display_list (self->store, 0, NULL);
-  g_autofree char *fingerprint = hearth_pki_fingerprint_pem (self->certificate_pem, NULL);
+  const char *fingerprint = hearth_certs_get_fingerprint (self->certs);
   g_autofree char *ranges = hearth_net_ranges_to_string (self->config->local_ranges);
 
   json_builder_begin_object (b);
@@ -580,8 +545,8 @@ method_audit_list (HearthDaemon *self, HearthControlRequest *req, GError **error
 
 /*
  * backup: a consistent copy of the store (SQLite online backup, taken while
- * streams run) together with the gateway's key and certificate, so that a
- * restored gateway keeps the identity its displays pinned. It is made in a
+ * streams run) together with the gateway's key, certificate and root CA, so
+ * that a restored gateway keeps the identity its displays pinned. It is made in a
  * private temporary file in the state directory and sent after the reply
  * (which gives its size and SHA-256) as "data" events of base64, then "end".
  */
@@ -629,7 +594,8 @@ backup_send (gpointer user_data)
 static JsonNode *
 method_backup (HearthDaemon *self, HearthControlRequest *req, GError **error)
 {
-  static const char *const carried[] = { HEARTH_STATE_KEY_FILE, HEARTH_STATE_CERT_FILE };
+  static const char *const carried[] = { HEARTH_STATE_KEY_FILE, HEARTH_STATE_CERT_FILE,
+                                         HEARTH_STATE_CA_KEY_FILE, HEARTH_STATE_CA_CERT_FILE };
   g_autoptr (GHashTable) files = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                                         (GDestroyNotify) g_bytes_unref);
   g_autofree char *tmp = g_build_filename (self->config->state_dir, "backup-XXXXXX",
@@ -895,7 +861,8 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
   self->store = hearth_store_open (db_path, error);
   if (self->store == NULL)
     return FALSE;
-  if (!load_identity (self, error))
+  self->certs = hearth_certs_new (self->config);
+  if (!hearth_certs_load (self->certs, error))
     return FALSE;
   self->plugins = hearth_plugins_load (self->config->plugin_dir
                                        ? self->config->plugin_dir
@@ -913,14 +880,15 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
 
   self->access = hearth_access_new (self->store, self->config->local_ranges);
   self->http = hearth_http_server_new (self->access, self->cameras, self->config);
-  if (!hearth_http_server_listen (self->http, self->certificate,
+  if (!hearth_http_server_listen (self->http, hearth_certs_get_certificate (self->certs),
                                   self->config->listen, error))
     return FALSE;
   self->camera_set = hearth_cameras_new (self->config, self->store, self->plugins,
                                          self->http, self->cameras);
 
   self->pairing = hearth_pairing_new (self->store, self->access, self->config,
-                                      self->certificate, self->certificate_pem);
+                                      hearth_certs_get_certificate (self->certs),
+                                      hearth_certs_get_ca_pem (self->certs));
   hearth_pairing_set_stream_port (self->pairing,
                                   hearth_http_server_get_port (self->http));
   g_signal_connect (self->pairing, "paired", G_CALLBACK (on_paired), self);
@@ -938,9 +906,11 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
   if (!hearth_control_listen (self->control, socket_path, error))
     return FALSE;
 
+  g_signal_connect (self->certs, "changed", G_CALLBACK (on_certs_changed), self);
+  hearth_certs_watch (self->certs);
+
   if (self->config->discovery_enabled) {
-    g_autofree char *fingerprint = hearth_pki_fingerprint_pem (self->certificate_pem,
-                                                               NULL);
+    const char *fingerprint = hearth_certs_get_fingerprint (self->certs);
 
     self->discovery = hearth_discovery_new (hearth_plugins_service_types (self->plugins),
                                             self->config->local_ranges);
@@ -992,7 +962,9 @@ hearth_daemon_dispose (GObject *object)
   g_clear_object (&self->access);
   g_clear_object (&self->store);
   g_clear_object (&self->plugins);
-  g_clear_object (&self->certificate);
+  if (self->certs != NULL)
+    g_signal_handlers_disconnect_by_data (self->certs, self);
+  g_clear_object (&self->certs);
   G_OBJECT_CLASS (hearth_daemon_parent_class)->dispose (object);
 }
 
@@ -1003,7 +975,6 @@ hearth_daemon_finalize (GObject *object)
 
   g_hash_table_unref (self->cameras);
   g_hash_table_unref (self->pair_requests);
-  g_free (self->certificate_pem);
   hearth_config_free (self->config);
   G_OBJECT_CLASS (hearth_daemon_parent_class)->finalize (object);
 }

@@ -19,7 +19,9 @@ HearthDaemon *hearth_daemon_new (HearthConfig *config);
 
 /*
  * Creates the state directory (0700), opens the store, makes the gateway key
- * and certificate on first start, starts the cameras and opens the listeners.
+ * and root CA on first start (HearthCerts: the server certificate it signs
+ * is renewed as the host's addresses change), starts the cameras and opens
+ * the listeners.
  * With @demo: ensures a household "Home" with a synthetic camera when it has
  * none, opens a pairing window and prints its QR on stdout.
  */

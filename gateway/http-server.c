@@ -756,6 +756,19 @@ hearth_http_server_listen (HearthHttpServer *self, GTlsCertificate *certificate,
   return TRUE;
 }
 
+/*
+ * libsoup hands the server's certificate to its listeners, which give it to
+ * each connection they accept; the open connections keep theirs. (libsoup
+ * 3.2's listener keeps its reference to the certificate it replaces: one
+ * certificate per renewal stays allocated.)
+ */
+void
+hearth_http_server_set_certificate (HearthHttpServer *self, GTlsCertificate *certificate)
+{
+  if (self->soup != NULL)
+    soup_server_set_tls_certificate (self->soup, certificate);
+}
+
 guint16
 hearth_http_server_get_port (HearthHttpServer *self)
 {

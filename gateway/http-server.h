@@ -27,6 +27,9 @@ gboolean hearth_http_server_listen (HearthHttpServer *self,
                                     GTlsCertificate *certificate,
                                     const char *address,
                                     GError **error);
+/* A renewed certificate: for the connections that follow. */
+void hearth_http_server_set_certificate (HearthHttpServer *self,
+                                         GTlsCertificate *certificate);
 guint16 hearth_http_server_get_port (HearthHttpServer *self);
 /* Re-runs the access check for every live stream now; cuts those that fail. */
 void hearth_http_server_recheck (HearthHttpServer *self);

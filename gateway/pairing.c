@@ -6,7 +6,7 @@
  * only its SHA-256 is stored with the household, the expiry and one use, and
  * the token itself leaves the daemon only inside the QR payload. While any
  * window is open, a TLS listener (server authentication only; the display pins
- * our certificate by the fingerprint in the payload) takes POST /v1/pair. The
+ * the gateway's root CA by the fingerprint in the payload) takes POST /v1/pair. The
  * whole pairing — token check, display row, client certificate signed by the
  * household CA, token spent, audit entry — is one store transaction. Peers
  * outside the local ranges are refused; repeated failures from one address are
@@ -49,8 +49,8 @@ struct _HearthPairing {
   HearthStore *store;
   HearthAccess *access;
   const HearthConfig *config;
-  GTlsCertificate *certificate;
-  char *certificate_pem;
+  GTlsCertificate *certificate; /* served, chained to the root CA */
+  char *certificate_pem;        /* the root CA: what displays pin */
   char *fingerprint;
   guint16 stream_port;
 
@@ -526,6 +526,14 @@ hearth_pairing_set_stream_port (HearthPairing *self, guint16 port)
 }
 
 void
+hearth_pairing_set_certificate (HearthPairing *self, GTlsCertificate *certificate)
+{
+  g_set_object (&self->certificate, certificate);
+  if (self->soup != NULL)
+    soup_server_set_tls_certificate (self->soup, certificate);
+}
+
+void
 hearth_pairing_close (HearthPairing *self)
 {
   g_clear_handle_id (&self->expiry_source, g_source_remove);
@@ -588,7 +596,7 @@ hearth_pairing_init (HearthPairing *self)
 HearthPairing *
 hearth_pairing_new (HearthStore *store, HearthAccess *access,
                     const HearthConfig *config, GTlsCertificate *certificate,
-                    const char *certificate_pem)
+                    const char *pinned_pem)
 {
   HearthPairing *self = g_object_new (HEARTH_TYPE_PAIRING, NULL);
   HearthGateLimits limits = {
@@ -607,7 +615,7 @@ hearth_pairing_new (HearthStore *store, HearthAccess *access,
   self->access = g_object_ref (access);
   self->config = config;
   self->certificate = g_object_ref (certificate);
-  self->certificate_pem = g_strdup (certificate_pem);
-  self->fingerprint = hearth_pki_fingerprint_pem (certificate_pem, NULL);
+  self->certificate_pem = g_strdup (pinned_pem);
+  self->fingerprint = hearth_pki_fingerprint_pem (pinned_pem, NULL);
   return self;
 }

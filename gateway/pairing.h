@@ -19,11 +19,16 @@ G_BEGIN_DECLS
 #define HEARTH_TYPE_PAIRING (hearth_pairing_get_type ())
 G_DECLARE_FINAL_TYPE (HearthPairing, hearth_pairing, HEARTH, PAIRING, GObject)
 
+/* @certificate: what the listener serves; @pinned_pem: the certificate
+ * displays pin (the gateway's root CA), whose fingerprint the QR payload
+ * carries and which the pairing answer gives. */
 HearthPairing *hearth_pairing_new (HearthStore *store,
                                    HearthAccess *access,
                                    const HearthConfig *config,
                                    GTlsCertificate *certificate,
-                                   const char *certificate_pem);
+                                   const char *pinned_pem);
+/* A renewed certificate: for the connections that follow. */
+void hearth_pairing_set_certificate (HearthPairing *self, GTlsCertificate *certificate);
 /* Where displays stream from, for the pairing answer. */
 void hearth_pairing_set_stream_port (HearthPairing *self, guint16 port);
 

@@ -358,32 +358,99 @@ add_ip_san (gnutls_x509_crt_t crt, const char *ip, GError **error)
   return TRUE;
 }
 
-/**
- * hearth_pki_make_server_cert:
- * @key_pem: the server's PEM private key
- * @common_name: the subject CN
- * @dns_names: (nullable) (array zero-terminated=1): DNS subject alternative names
- * @ip_addresses: (nullable) (array zero-terminated=1): IP subject alternative
- *   names; an IPv6 zone ("%eth0") is accepted and left out
- * @days: lifetime in days
- * @error: return location for a #GError
- *
- * Makes a self-signed TLS server certificate (not a CA; key usage
- * digitalSignature; key purpose TLS WWW server), valid from one hour ago.
- *
- * Returns: (transfer full): the PEM certificate, or %NULL on error.
+/* The CA certificate's subject key identifier, or failing that the SHA-1 key
+ * id of its public key (what gnutls would have put there). */
+static gboolean
+ca_key_id (gnutls_x509_crt_t ca, gnutls_pubkey_t ca_pub,
+           guint8 *id, size_t *id_len, GError **error)
+{
+  unsigned int critical;
+
+  *id_len = KEY_ID_MAX;
+  if (gnutls_x509_crt_get_subject_key_id (ca, id, id_len, &critical) >= 0)
+    return TRUE;
+  return pubkey_key_id (ca_pub, id, id_len, error);
+}
+
+/*
+ * Loads an issuer: its certificate must be a CA and @key_pem its key. @what
+ * names it in errors ("Household CA"). Also gives its key identifier, for the
+ * authority key identifier of what it signs.
  */
-char *
-hearth_pki_make_server_cert (const char *key_pem,
-                             const char *common_name,
-                             const char *const *dns_names,
-                             const char *const *ip_addresses,
-                             guint days,
-                             GError **error)
+static gboolean
+load_issuer (const char *cert_pem,
+             const char *key_pem,
+             const char *what,
+             gnutls_x509_crt_t *out_crt,
+             gnutls_privkey_t *out_key,
+             guint8 *id,
+             size_t *id_len,
+             GError **error)
+{
+  g_auto (gnutls_x509_crt_t) ca = NULL;
+  g_auto (gnutls_privkey_t) ca_key = NULL;
+  g_auto (gnutls_pubkey_t) ca_pub = NULL;
+  g_auto (gnutls_pubkey_t) ca_key_pub = NULL;
+  guint8 ca_cert_key_id[KEY_ID_MAX], ca_key_key_id[KEY_ID_MAX];
+  size_t ca_cert_key_id_len, ca_key_key_id_len;
+  int ret;
+
+  if (!import_crt_pem (cert_pem, &ca, error) ||
+      !import_privkey (key_pem, &ca_key, error)) {
+    g_prefix_error (error, "%s: ", what);
+    return FALSE;
+  }
+  if (gnutls_x509_crt_get_ca_status (ca, NULL) <= 0) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_TLS,
+                 "%s: the certificate is not a CA certificate", what);
+    return FALSE;
+  }
+
+  ret = gnutls_pubkey_init (&ca_pub);
+  if (ret >= 0)
+    ret = gnutls_pubkey_import_x509 (ca_pub, ca, 0);
+  if (ret < 0) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_TLS,
+                 "%s: cannot read its public key: %s", what, gnutls_strerror (ret));
+    return FALSE;
+  }
+  if (!pubkey_from_privkey (ca_key, &ca_key_pub, error) ||
+      !pubkey_key_id (ca_pub, ca_cert_key_id, &ca_cert_key_id_len, error) ||
+      !pubkey_key_id (ca_key_pub, ca_key_key_id, &ca_key_key_id_len, error))
+    return FALSE;
+  if (ca_cert_key_id_len != ca_key_key_id_len ||
+      memcmp (ca_cert_key_id, ca_key_key_id, ca_key_key_id_len) != 0) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_TLS,
+                 "%s: the private key does not belong to the certificate", what);
+    return FALSE;
+  }
+  if (!ca_key_id (ca, ca_pub, id, id_len, error))
+    return FALSE;
+
+  *out_crt = g_steal_pointer (&ca);
+  *out_key = g_steal_pointer (&ca_key);
+  return TRUE;
+}
+
+/* A TLS server certificate for @key_pem, signed by the issuer, or by itself
+ * when @issuer_cert_pem is NULL. */
+static char *
+server_cert (const char *issuer_cert_pem,
+             const char *issuer_key_pem,
+             const char *key_pem,
+             const char *common_name,
+             const char *const *dns_names,
+             const char *const *ip_addresses,
+             guint days,
+             GError **error)
 {
   g_auto (gnutls_privkey_t) key = NULL;
   g_auto (gnutls_pubkey_t) pub = NULL;
   g_auto (gnutls_x509_crt_t) crt = NULL;
+  g_auto (gnutls_x509_crt_t) issuer = NULL;
+  g_auto (gnutls_privkey_t) issuer_key = NULL;
+  guint8 issuer_id[KEY_ID_MAX];
+  size_t issuer_id_len = 0;
   guint8 serial[SERIAL_BYTES];
   int ret;
 
@@ -394,6 +461,11 @@ hearth_pki_make_server_cert (const char *key_pem,
       !import_privkey (key_pem, &key, error) ||
       !pubkey_from_privkey (key, &pub, error) ||
       !random_serial (serial, error))
+    return NULL;
+
+  if (issuer_cert_pem != NULL &&
+      !load_issuer (issuer_cert_pem, issuer_key_pem, "Gateway root CA", &issuer,
+                    &issuer_key, issuer_id, &issuer_id_len, error))
     return NULL;
 
   ret = gnutls_x509_crt_init (&crt);
@@ -430,32 +502,87 @@ hearth_pki_make_server_cert (const char *key_pem,
     ret = gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE);
   if (ret >= 0)
     ret = gnutls_x509_crt_set_key_purpose_oid (crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
+  if (ret >= 0 && issuer != NULL)
+    ret = gnutls_x509_crt_set_authority_key_id (crt, issuer_id, issuer_id_len);
   if (ret < 0) {
     set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot set the certificate extensions");
     return NULL;
   }
 
+  if (issuer != NULL)
+    return sign_and_export (crt, issuer, issuer_key, error);
   return sign_and_export (crt, crt, key, error);
 }
 
 /**
- * hearth_pki_make_ca:
- * @common_name: the CA's CN
+ * hearth_pki_make_server_cert:
+ * @key_pem: the server's PEM private key
+ * @common_name: the subject CN
+ * @dns_names: (nullable) (array zero-terminated=1): DNS subject alternative names
+ * @ip_addresses: (nullable) (array zero-terminated=1): IP subject alternative
+ *   names; an IPv6 zone ("%eth0") is accepted and left out
  * @days: lifetime in days
- * @ca_cert_pem: (out) (transfer full): the self-signed PEM CA certificate
- * @ca_key_pem: (out) (transfer full): the CA's new PEM private key
  * @error: return location for a #GError
  *
- * Makes a CA that may sign end-entity certificates only (path length 0).
+ * Makes a self-signed TLS server certificate (not a CA; key usage
+ * digitalSignature; key purpose TLS WWW server), valid from one hour ago.
  *
- * Returns: %TRUE on success; on error the out arguments are left alone.
+ * Returns: (transfer full): the PEM certificate, or %NULL on error.
  */
-gboolean
-hearth_pki_make_ca (const char *common_name,
-                    guint days,
-                    char **ca_cert_pem,
-                    char **ca_key_pem,
-                    GError **error)
+char *
+hearth_pki_make_server_cert (const char *key_pem,
+                             const char *common_name,
+                             const char *const *dns_names,
+                             const char *const *ip_addresses,
+                             guint days,
+                             GError **error)
+{
+  return server_cert (NULL, NULL, key_pem, common_name, dns_names, ip_addresses,
+                      days, error);
+}
+
+/**
+ * hearth_pki_issue_server_cert:
+ * @ca_cert_pem: the gateway root CA certificate
+ * @ca_key_pem: its private key
+ * @key_pem: the server's PEM private key
+ * @common_name: the subject CN
+ * @dns_names: (nullable) (array zero-terminated=1): DNS subject alternative names
+ * @ip_addresses: (nullable) (array zero-terminated=1): IP subject alternative names
+ * @days: lifetime in days
+ * @error: return location for a #GError
+ *
+ * As hearth_pki_make_server_cert(), but signed by the CA (with its authority
+ * key identifier).
+ *
+ * Returns: (transfer full): the PEM certificate, or %NULL on error.
+ */
+char *
+hearth_pki_issue_server_cert (const char *ca_cert_pem,
+                              const char *ca_key_pem,
+                              const char *key_pem,
+                              const char *common_name,
+                              const char *const *dns_names,
+                              const char *const *ip_addresses,
+                              guint days,
+                              GError **error)
+{
+  g_return_val_if_fail (ca_cert_pem != NULL, NULL);
+  g_return_val_if_fail (ca_key_pem != NULL, NULL);
+
+  return server_cert (ca_cert_pem, ca_key_pem, key_pem, common_name, dns_names,
+                      ip_addresses, days, error);
+}
+
+/* A self-signed CA for end-entity certificates only (path length 0), with
+ * @nc as its name constraints if not NULL. */
+static gboolean
+make_ca (const char *common_name,
+         guint days,
+         gnutls_x509_name_constraints_t nc,
+         char **ca_cert_pem,
+         char **ca_key_pem,
+         GError **error)
 {
   g_autofree char *key_pem = NULL;
   g_autofree char *cert_pem = NULL;
@@ -489,6 +616,8 @@ hearth_pki_make_ca (const char *common_name,
   ret = gnutls_x509_crt_set_basic_constraints (crt, 1, 0);
   if (ret >= 0)
     ret = gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN);
+  if (ret >= 0 && nc != NULL)
+    ret = gnutls_x509_crt_set_name_constraints (crt, nc, 0);
   if (ret < 0)
     return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot set the CA extensions");
 
@@ -499,6 +628,119 @@ hearth_pki_make_ca (const char *common_name,
   *ca_cert_pem = g_steal_pointer (&cert_pem);
   *ca_key_pem = g_steal_pointer (&key_pem);
   return TRUE;
+}
+
+/**
+ * hearth_pki_make_ca:
+ * @common_name: the CA's CN
+ * @days: lifetime in days
+ * @ca_cert_pem: (out) (transfer full): the self-signed PEM CA certificate
+ * @ca_key_pem: (out) (transfer full): the CA's new PEM private key
+ * @error: return location for a #GError
+ *
+ * Makes a CA that may sign end-entity certificates only (path length 0).
+ *
+ * Returns: %TRUE on success; on error the out arguments are left alone.
+ */
+gboolean
+hearth_pki_make_ca (const char *common_name,
+                    guint days,
+                    char **ca_cert_pem,
+                    char **ca_key_pem,
+                    GError **error)
+{
+  return make_ca (common_name, days, NULL, ca_cert_pem, ca_key_pem, error);
+}
+
+/* The raw bytes of @text, an IP address with an optional "/prefix" (none:
+ * the whole address), followed by its netmask: the form of a name
+ * constraint's iPAddress (RFC 5280 4.2.1.10). */
+static gboolean
+ip_range_bytes (const char *text, guint8 out[32], guint *out_len, GError **error)
+{
+  g_autoptr (GInetAddressMask) mask = g_inet_address_mask_new_from_string (text, NULL);
+  GInetAddress *address;
+  gsize size;
+  guint bits;
+
+  if (mask == NULL) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "“%s” is not an address range", text);
+    return FALSE;
+  }
+  address = g_inet_address_mask_get_address (mask);
+  size = g_inet_address_get_native_size (address);
+  bits = g_inet_address_mask_get_length (mask);
+  memcpy (out, g_inet_address_to_bytes (address), size);
+  memset (out + size, 0, size);
+  for (guint i = 0; i < bits; i++)
+    out[size + i / 8] |= (guint8) (0x80 >> (i % 8));
+  *out_len = (guint) (2 * size);
+  return TRUE;
+}
+
+/**
+ * hearth_pki_make_root_ca:
+ * @common_name: the CA's CN
+ * @days: lifetime in days
+ * @dns_domains: (array zero-terminated=1): the DNS names (and the names under
+ *   them) it may sign for
+ * @ip_ranges: (array zero-terminated=1): the address ranges ("10.0.0.0/8",
+ *   "::1") it may sign for
+ * @ca_cert_pem: (out) (transfer full): the self-signed PEM CA certificate
+ * @ca_key_pem: (out) (transfer full): the CA's new PEM private key
+ * @error: return location for a #GError
+ *
+ * As hearth_pki_make_ca(), with name constraints that permit only
+ * @dns_domains and @ip_ranges, so that a device that trusts it trusts it for
+ * those names only (where the device honours name constraints). The
+ * extension is not marked critical: a client that does not understand it
+ * then still accepts the CA (as the CA/Browser Forum allows), and one that
+ * does enforces it.
+ *
+ * Returns: %TRUE on success; on error the out arguments are left alone.
+ */
+gboolean
+hearth_pki_make_root_ca (const char *common_name,
+                         guint days,
+                         const char *const *dns_domains,
+                         const char *const *ip_ranges,
+                         char **ca_cert_pem,
+                         char **ca_key_pem,
+                         GError **error)
+{
+  g_auto (gnutls_x509_name_constraints_t) nc = NULL;
+  int ret;
+
+  g_return_val_if_fail (dns_domains != NULL && ip_ranges != NULL, FALSE);
+
+  ret = gnutls_x509_name_constraints_init (&nc);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate name constraints");
+
+  for (gsize i = 0; dns_domains[i] != NULL; i++) {
+    gnutls_datum_t name = { (unsigned char *) dns_domains[i], strlen (dns_domains[i]) };
+
+    if (name.size == 0) {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                           "A permitted DNS name is empty");
+      return FALSE;
+    }
+    ret = gnutls_x509_name_constraints_add_permitted (nc, GNUTLS_SAN_DNSNAME, &name);
+    if (ret < 0)
+      return set_gnutls_error (error, HEARTH_ERROR_INVALID, ret, "Cannot permit a DNS name");
+  }
+  for (gsize i = 0; ip_ranges[i] != NULL; i++) {
+    guint8 bytes[32];
+    gnutls_datum_t range = { bytes, 0 };
+
+    if (!ip_range_bytes (ip_ranges[i], bytes, &range.size, error))
+      return FALSE;
+    ret = gnutls_x509_name_constraints_add_permitted (nc, GNUTLS_SAN_IPADDRESS, &range);
+    if (ret < 0)
+      return set_gnutls_error (error, HEARTH_ERROR_INVALID, ret, "Cannot permit an address range");
+  }
+  return make_ca (common_name, days, nc, ca_cert_pem, ca_key_pem, error);
 }
 
 static gboolean
@@ -520,20 +762,6 @@ check_client_key (gnutls_pubkey_t pub, GError **error)
   g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
                        "public key must be ECDSA P-256");
   return FALSE;
-}
-
-/* The CA certificate's subject key identifier, or failing that the SHA-1 key
- * id of its public key (what gnutls would have put there). */
-static gboolean
-ca_key_id (gnutls_x509_crt_t ca, gnutls_pubkey_t ca_pub,
-           guint8 *id, size_t *id_len, GError **error)
-{
-  unsigned int critical;
-
-  *id_len = KEY_ID_MAX;
-  if (gnutls_x509_crt_get_subject_key_id (ca, id, id_len, &critical) >= 0)
-    return TRUE;
-  return pubkey_key_id (ca_pub, id, id_len, error);
 }
 
 /**
@@ -563,12 +791,10 @@ hearth_pki_issue_client_cert (const char *ca_cert_pem,
 {
   g_auto (gnutls_x509_crt_t) ca = NULL;
   g_auto (gnutls_privkey_t) ca_key = NULL;
-  g_auto (gnutls_pubkey_t) ca_pub = NULL;
-  g_auto (gnutls_pubkey_t) ca_key_pub = NULL;
   g_auto (gnutls_pubkey_t) pub = NULL;
   g_auto (gnutls_x509_crt_t) crt = NULL;
-  guint8 ca_id[KEY_ID_MAX], ca_cert_key_id[KEY_ID_MAX], ca_key_key_id[KEY_ID_MAX];
-  size_t ca_id_len, ca_cert_key_id_len, ca_key_key_id_len;
+  guint8 ca_id[KEY_ID_MAX];
+  size_t ca_id_len;
   guint8 serial_bytes[9];
   gsize serial_len = 0;
   gnutls_datum_t data;
@@ -598,35 +824,8 @@ hearth_pki_issue_client_cert (const char *ca_cert_pem,
   if (!check_client_key (pub, error))
     return NULL;
 
-  if (!import_crt_pem (ca_cert_pem, &ca, error) ||
-      !import_privkey (ca_key_pem, &ca_key, error)) {
-    g_prefix_error (error, "Household CA: ");
-    return NULL;
-  }
-  if (gnutls_x509_crt_get_ca_status (ca, NULL) <= 0) {
-    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_TLS,
-                         "Household CA: the certificate is not a CA certificate");
-    return NULL;
-  }
-
-  ret = gnutls_pubkey_init (&ca_pub);
-  if (ret >= 0)
-    ret = gnutls_pubkey_import_x509 (ca_pub, ca, 0);
-  if (ret < 0) {
-    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Household CA: cannot read its public key");
-    return NULL;
-  }
-  if (!pubkey_from_privkey (ca_key, &ca_key_pub, error) ||
-      !pubkey_key_id (ca_pub, ca_cert_key_id, &ca_cert_key_id_len, error) ||
-      !pubkey_key_id (ca_key_pub, ca_key_key_id, &ca_key_key_id_len, error))
-    return NULL;
-  if (ca_cert_key_id_len != ca_key_key_id_len ||
-      memcmp (ca_cert_key_id, ca_key_key_id, ca_key_key_id_len) != 0) {
-    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_TLS,
-                         "Household CA: the private key does not belong to the certificate");
-    return NULL;
-  }
-  if (!ca_key_id (ca, ca_pub, ca_id, &ca_id_len, error))
+  if (!load_issuer (ca_cert_pem, ca_key_pem, "Household CA", &ca, &ca_key,
+                    ca_id, &ca_id_len, error))
     return NULL;
 
   /* DER INTEGERs are signed: a serial with its top bit set needs a zero byte
@@ -744,6 +943,54 @@ verify_status_reason (unsigned int status)
   return NULL;
 }
 
+/*
+ * Whether @crt is signed by *@ca as its only trust anchor (which this takes
+ * and clears). @flags: gnutls_certificate_verify_flags.
+ */
+static gboolean
+verify_signed_by (gnutls_x509_crt_t crt,
+                  gnutls_x509_crt_t *ca,
+                  unsigned int flags,
+                  GError **error)
+{
+  g_auto (gnutls_x509_trust_list_t) list = NULL;
+  unsigned int status = 0;
+  const char *reason;
+  int ret;
+
+  ret = gnutls_x509_trust_list_init (&list, 0);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate a trust list");
+
+  /* The list owns the CA certificate from here on. */
+  ret = gnutls_x509_trust_list_add_cas (list, ca, 1, 0);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot add the CA");
+  *ca = NULL;
+
+  ret = gnutls_x509_trust_list_verify_crt2 (list, &crt, 1, NULL, 0, flags, &status, NULL);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_DENIED, ret, "Certificate refused");
+  if (status == 0)
+    return TRUE;
+
+  reason = verify_status_reason (status);
+  if (reason != NULL) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                 "Certificate refused: %s", reason);
+  } else {
+    g_auto (gnutls_datum_t) text = { NULL, 0 };
+
+    if (gnutls_certificate_verification_status_print (status, GNUTLS_CRT_X509, &text, 0) >= 0)
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                   "Certificate refused: %.*s", (int) text.size, (const char *) text.data);
+    else
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                   "Certificate refused: verification status 0x%x", status);
+  }
+  return FALSE;
+}
+
 /**
  * hearth_pki_verify_issued_by:
  * @der: (array length=len): the certificate to check, DER
@@ -765,14 +1012,10 @@ hearth_pki_verify_issued_by (const guint8 *der,
 {
   g_auto (gnutls_x509_crt_t) crt = NULL;
   g_auto (gnutls_x509_crt_t) ca = NULL;
-  g_auto (gnutls_x509_trust_list_t) list = NULL;
   g_autoptr (GBytes) ca_der = NULL;
   g_autoptr (GBytes) der_bytes = NULL;
   g_autoptr (GError) local_error = NULL;
   gnutls_datum_t data;
-  unsigned int status = 0;
-  const char *reason;
-  int ret;
 
   g_return_val_if_fail (der != NULL || len == 0, FALSE);
   g_return_val_if_fail (ca_cert_pem != NULL, FALSE);
@@ -806,37 +1049,386 @@ hearth_pki_verify_issued_by (const guint8 *der,
     return FALSE;
   }
 
-  ret = gnutls_x509_trust_list_init (&list, 0);
-  if (ret < 0)
-    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate a trust list");
+  return verify_signed_by (crt, &ca, 0, error);
+}
 
-  /* The list owns the CA certificate from here on. */
-  ret = gnutls_x509_trust_list_add_cas (list, &ca, 1, 0);
-  if (ret < 0)
-    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot add the household CA");
-  ca = NULL;
+static gboolean
+import_crt_der (GBytes *der, gnutls_x509_crt_t *out, GError **error)
+{
+  gnutls_datum_t data;
+  gsize len;
 
-  ret = gnutls_x509_trust_list_verify_crt2 (list, &crt, 1, NULL, 0, 0, &status, NULL);
-  if (ret < 0)
-    return set_gnutls_error (error, HEARTH_ERROR_DENIED, ret, "Certificate refused");
-  if (status == 0)
-    return TRUE;
-
-  reason = verify_status_reason (status);
-  if (reason != NULL) {
-    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
-                 "Certificate refused: %s", reason);
-  } else {
-    g_auto (gnutls_datum_t) text = { NULL, 0 };
-
-    if (gnutls_certificate_verification_status_print (status, GNUTLS_CRT_X509, &text, 0) >= 0)
-      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
-                   "Certificate refused: %.*s", (int) text.size, (const char *) text.data);
-    else
-      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
-                   "Certificate refused: verification status 0x%x", status);
+  data.data = (unsigned char *) g_bytes_get_data (der, &len);
+  if (len > G_MAXUINT) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                         "Certificate refused: it is too large");
+    return FALSE;
   }
-  return FALSE;
+  data.size = (unsigned int) len;
+  return import_crt (&data, GNUTLS_X509_FMT_DER, HEARTH_ERROR_DENIED, out, error);
+}
+
+/* The DER SubjectPublicKeyInfo of @crt, or of @key when @crt is NULL. */
+static GBytes *
+public_key_der (gnutls_x509_crt_t crt, gnutls_privkey_t key, GError **error)
+{
+  g_auto (gnutls_pubkey_t) pub = NULL;
+  g_auto (gnutls_datum_t) out = { NULL, 0 };
+  int ret;
+
+  if (key != NULL) {
+    if (!pubkey_from_privkey (key, &pub, error))
+      return NULL;
+    ret = 0;
+  } else {
+    ret = gnutls_pubkey_init (&pub);
+    if (ret >= 0)
+      ret = gnutls_pubkey_import_x509 (pub, crt, 0);
+  }
+  if (ret >= 0)
+    ret = gnutls_pubkey_export2 (pub, GNUTLS_X509_FMT_DER, &out);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot read the public key");
+    return NULL;
+  }
+  return g_bytes_new (out.data, out.size);
+}
+
+/* An IP address as text, without a zone; NULL if @text is not one. */
+static char *
+normal_ip (const char *text)
+{
+  g_autofree char *bare = g_strdup (text);
+  g_autoptr (GInetAddress) address = NULL;
+  char *zone = strchr (bare, '%');
+
+  if (zone != NULL)
+    *zone = '\0';
+  address = g_inet_address_new_from_string (bare);
+  return address != NULL ? g_inet_address_to_string (address) : NULL;
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* "dns:NAME" and "ip:ADDRESS" for each subject alternative name, sorted. */
+static GPtrArray *
+crt_names (gnutls_x509_crt_t crt)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+
+  for (unsigned int i = 0;; i++) {
+    char buf[256];
+    size_t size = sizeof buf;
+    unsigned int critical;
+    int type = gnutls_x509_crt_get_subject_alt_name (crt, i, buf, &size, &critical);
+
+    if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+      break;
+    if (type == GNUTLS_SAN_DNSNAME) {
+      g_ptr_array_add (names, g_strdup_printf ("dns:%.*s", (int) size, buf));
+    } else if (type == GNUTLS_SAN_IPADDRESS && (size == 4 || size == 16)) {
+      g_autoptr (GInetAddress) address =
+          g_inet_address_new_from_bytes ((const guint8 *) buf, size == 4
+                                         ? G_SOCKET_FAMILY_IPV4 : G_SOCKET_FAMILY_IPV6);
+      g_autofree char *text = g_inet_address_to_string (address);
+
+      g_ptr_array_add (names, g_strconcat ("ip:", text, NULL));
+    } else if (type < 0 && type != GNUTLS_E_SHORT_MEMORY_BUFFER) {
+      break;
+    }
+  }
+  g_ptr_array_sort (names, compare_strings);
+  return names;
+}
+
+/* What crt_names() would say of a certificate with these names. */
+static GPtrArray *
+wanted_names (const char *const *dns_names, const char *const *ip_addresses)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+
+  for (gsize i = 0; dns_names != NULL && dns_names[i] != NULL; i++)
+    g_ptr_array_add (names, g_strconcat ("dns:", dns_names[i], NULL));
+  for (gsize i = 0; ip_addresses != NULL && ip_addresses[i] != NULL; i++) {
+    g_autofree char *ip = normal_ip (ip_addresses[i]);
+
+    g_ptr_array_add (names, g_strconcat ("ip:", ip != NULL ? ip : ip_addresses[i], NULL));
+  }
+  g_ptr_array_sort (names, compare_strings);
+  return names;
+}
+
+/**
+ * hearth_pki_server_cert_check:
+ * @cert_pem: the server certificate in use
+ * @ca_cert_pem: the CA that must have issued it
+ * @key_pem: the server's private key, which it must certify
+ * @dns_names: (nullable) (array zero-terminated=1): the DNS names it must have
+ * @ip_addresses: (nullable) (array zero-terminated=1): the IP addresses it must have
+ * @renew_seconds: it must be valid for at least this long from now
+ * @error: return location for a #GError
+ *
+ * Whether the certificate can go on being served: issued by the CA, for the
+ * key, with exactly these subject alternative names (in any order), and not
+ * about to expire.
+ *
+ * Returns: %TRUE if so; else %FALSE with %HEARTH_ERROR_INVALID saying why it
+ *   must be renewed (%HEARTH_ERROR_TLS if the CA or key cannot be read).
+ */
+gboolean
+hearth_pki_server_cert_check (const char *cert_pem,
+                              const char *ca_cert_pem,
+                              const char *key_pem,
+                              const char *const *dns_names,
+                              const char *const *ip_addresses,
+                              gint64 renew_seconds,
+                              GError **error)
+{
+  g_auto (gnutls_x509_crt_t) crt = NULL;
+  g_auto (gnutls_x509_crt_t) ca = NULL;
+  g_auto (gnutls_privkey_t) key = NULL;
+  g_autoptr (GBytes) cert_pub = NULL;
+  g_autoptr (GBytes) key_pub = NULL;
+  g_autoptr (GPtrArray) have = NULL;
+  g_autoptr (GPtrArray) want = NULL;
+  g_autoptr (GError) local_error = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  time_t expires;
+
+  g_return_val_if_fail (cert_pem != NULL && ca_cert_pem != NULL && key_pem != NULL, FALSE);
+
+  if (!import_crt_pem (ca_cert_pem, &ca, error) ||
+      !import_privkey (key_pem, &key, error)) {
+    g_prefix_error (error, "Gateway root CA or key: ");
+    return FALSE;
+  }
+  if (!import_crt_pem (cert_pem, &crt, &local_error)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "it cannot be read: %s", local_error->message);
+    return FALSE;
+  }
+  if (!verify_signed_by (crt, &ca, 0, &local_error)) {
+    const char *reason = local_error->message;
+
+    if (g_str_has_prefix (reason, "Certificate refused: "))
+      reason += strlen ("Certificate refused: ");
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "it does not verify against the root CA: %s", reason);
+    return FALSE;
+  }
+
+  cert_pub = public_key_der (crt, NULL, error);
+  key_pub = public_key_der (NULL, key, error);
+  if (cert_pub == NULL || key_pub == NULL)
+    return FALSE;
+  if (!g_bytes_equal (cert_pub, key_pub)) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "it is for another key");
+    return FALSE;
+  }
+
+  have = crt_names (crt);
+  want = wanted_names (dns_names, ip_addresses);
+  for (guint i = 0, j = 0; i < have->len || j < want->len;) {
+    int cmp = i == have->len ? 1 : j == want->len ? -1
+              : g_strcmp0 (have->pdata[i], want->pdata[j]);
+
+    if (cmp != 0) {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID, "%s %s",
+                   cmp < 0 ? "it names" : "it does not name",
+                   strchr (cmp < 0 ? have->pdata[i] : want->pdata[j], ':') + 1);
+      return FALSE;
+    }
+    i++;
+    j++;
+  }
+
+  expires = gnutls_x509_crt_get_expiration_time (crt);
+  if ((gint64) expires - now < renew_seconds) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "it expires in %" G_GINT64_FORMAT " days",
+                 MAX ((gint64) expires - now, 0) / SECONDS_PER_DAY);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/**
+ * hearth_pki_ca_permits:
+ * @ca_cert_pem: a CA certificate
+ * @name: a DNS name or an IP address (an IPv6 zone is ignored)
+ *
+ * Returns: whether the CA's name constraints (if any) let it certify @name;
+ *   %FALSE if @ca_cert_pem cannot be read.
+ */
+gboolean
+hearth_pki_ca_permits (const char *ca_cert_pem, const char *name)
+{
+  g_auto (gnutls_x509_crt_t) ca = NULL;
+  g_auto (gnutls_x509_name_constraints_t) nc = NULL;
+  g_autofree char *ip = normal_ip (name);
+  unsigned int critical;
+  gnutls_datum_t datum;
+  int ret;
+
+  g_return_val_if_fail (ca_cert_pem != NULL && name != NULL, FALSE);
+
+  if (!import_crt_pem (ca_cert_pem, &ca, NULL) ||
+      gnutls_x509_name_constraints_init (&nc) < 0)
+    return FALSE;
+  ret = gnutls_x509_crt_get_name_constraints (ca, nc, 0, &critical);
+  if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+    return TRUE;
+  if (ret < 0)
+    return FALSE;
+
+  if (ip != NULL) {
+    g_autoptr (GInetAddress) address = g_inet_address_new_from_string (ip);
+
+    datum.data = (unsigned char *) g_inet_address_to_bytes (address);
+    datum.size = (unsigned int) g_inet_address_get_native_size (address);
+    return gnutls_x509_name_constraints_check (nc, GNUTLS_SAN_IPADDRESS, &datum) != 0;
+  }
+  datum.data = (unsigned char *) name;
+  datum.size = (unsigned int) strlen (name);
+  return gnutls_x509_name_constraints_check (nc, GNUTLS_SAN_DNSNAME, &datum) != 0;
+}
+
+/* Whether @ca_der is a CA certificate that signed @leaf (dates not
+ * checked); @pem: (out) (optional) it as PEM. */
+static gboolean
+signed_by_ca (gnutls_x509_crt_t leaf, GBytes *ca_der, char **pem, GError **error)
+{
+  g_auto (gnutls_x509_crt_t) ca = NULL;
+
+  if (!import_crt_der (ca_der, &ca, error))
+    return FALSE;
+  if (gnutls_x509_crt_get_ca_status (ca, NULL) <= 0) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                         "it is not a CA certificate");
+    return FALSE;
+  }
+  if (pem != NULL) {
+    g_auto (gnutls_datum_t) out = { NULL, 0 };
+
+    if (gnutls_x509_crt_export2 (ca, GNUTLS_X509_FMT_PEM, &out) < 0) {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                           "it cannot be exported");
+      return FALSE;
+    }
+    *pem = g_strndup ((const char *) out.data, out.size);
+  }
+  return verify_signed_by (leaf, &ca, GNUTLS_VERIFY_DISABLE_TIME_CHECKS |
+                           GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS, error);
+}
+
+/**
+ * hearth_pki_check_pin:
+ * @chain: (element-type GBytes): the DER certificates a server presented,
+ *   its own first, then its issuers
+ * @pin: the pinned SHA-256 fingerprint
+ * @pinned_cert_pem: (nullable): the pinned certificate itself, if known
+ * @ca_fingerprint: (out) (optional) (transfer full): for
+ *   %HEARTH_PKI_PIN_MIGRATE, the fingerprint to pin from now on
+ * @ca_pem: (out) (optional) (transfer full): for %HEARTH_PKI_PIN_MIGRATE, that
+ *   certificate, PEM
+ * @error: return location for a #GError
+ *
+ * Decides whether a server is the one pinned, in one of three ways:
+ *
+ * - the pin is the server's own certificate (exactly what was pinned);
+ * - the pin is a CA certificate in @chain that signed the server's
+ *   certificate (the gateway's root CA). Its validity dates are not checked:
+ *   displays on a LAN without a time source may not know the date, and the
+ *   pin, not the calendar, says whom to trust;
+ * - %HEARTH_PKI_PIN_MIGRATE: the pin is an earlier self-signed server
+ *   certificate (@pinned_cert_pem, not a CA), and the server's certificate
+ *   has the same public key and is signed by a CA in @chain. Only the holder
+ *   of that key can complete a TLS handshake with it, which is what the old
+ *   pin trusted; the caller may move its pin to the CA, once the handshake
+ *   has completed.
+ *
+ * Returns: %HEARTH_PKI_PIN_MATCH, %HEARTH_PKI_PIN_MIGRATE, or
+ *   %HEARTH_PKI_PIN_REFUSED with %HEARTH_ERROR_DENIED saying why.
+ */
+HearthPkiPin
+hearth_pki_check_pin (GPtrArray *chain,
+                      const char *pin,
+                      const char *pinned_cert_pem,
+                      char **ca_fingerprint,
+                      char **ca_pem,
+                      GError **error)
+{
+  g_auto (gnutls_x509_crt_t) leaf = NULL;
+  g_autofree char *leaf_fp = NULL;
+  gboolean same_key = FALSE;
+
+  g_return_val_if_fail (chain != NULL && pin != NULL, HEARTH_PKI_PIN_REFUSED);
+
+  if (chain->len == 0) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                         "the server presented no certificate");
+    return HEARTH_PKI_PIN_REFUSED;
+  }
+  leaf_fp = hearth_pki_fingerprint_der (g_bytes_get_data (chain->pdata[0], NULL),
+                                        g_bytes_get_size (chain->pdata[0]));
+  if (g_str_equal (leaf_fp, pin))
+    return HEARTH_PKI_PIN_MATCH;
+  if (!import_crt_der (chain->pdata[0], &leaf, error))
+    return HEARTH_PKI_PIN_REFUSED;
+
+  if (pinned_cert_pem != NULL) {
+    g_autofree char *pinned_fp = hearth_pki_fingerprint_pem (pinned_cert_pem, NULL);
+    g_auto (gnutls_x509_crt_t) pinned = NULL;
+
+    if (pinned_fp != NULL && g_str_equal (pinned_fp, pin) &&
+        import_crt_pem (pinned_cert_pem, &pinned, NULL) &&
+        gnutls_x509_crt_get_ca_status (pinned, NULL) <= 0) {
+      g_autoptr (GBytes) pinned_pub = public_key_der (pinned, NULL, NULL);
+      g_autoptr (GBytes) leaf_pub = public_key_der (leaf, NULL, NULL);
+
+      same_key = pinned_pub != NULL && leaf_pub != NULL &&
+                 g_bytes_equal (pinned_pub, leaf_pub);
+    }
+  }
+
+  /* First the pinned CA; failing that, a CA to migrate to. */
+  for (guint i = 1; i < chain->len; i++) {
+    g_autofree char *fp = hearth_pki_fingerprint_der (g_bytes_get_data (chain->pdata[i], NULL),
+                                                      g_bytes_get_size (chain->pdata[i]));
+    g_autoptr (GError) local_error = NULL;
+
+    if (!g_str_equal (fp, pin))
+      continue;
+    if (!signed_by_ca (leaf, chain->pdata[i], NULL, &local_error)) {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                   "the server's certificate does not match the pinned CA: %s",
+                   local_error->message);
+      return HEARTH_PKI_PIN_REFUSED;
+    }
+    return HEARTH_PKI_PIN_MATCH;
+  }
+  for (guint i = 1; same_key && i < chain->len; i++) {
+    g_autofree char *pem = NULL;
+
+    if (!signed_by_ca (leaf, chain->pdata[i], &pem, NULL))
+      continue;
+    if (ca_fingerprint != NULL)
+      *ca_fingerprint = hearth_pki_fingerprint_der (g_bytes_get_data (chain->pdata[i], NULL),
+                                                    g_bytes_get_size (chain->pdata[i]));
+    if (ca_pem != NULL)
+      *ca_pem = g_steal_pointer (&pem);
+    return HEARTH_PKI_PIN_MIGRATE;
+  }
+
+  g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+               "no certificate the server presented matches the pinned fingerprint "
+               "(its own is %s)", leaf_fp);
+  return HEARTH_PKI_PIN_REFUSED;
 }
 
 static gboolean

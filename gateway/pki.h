@@ -10,8 +10,11 @@ G_BEGIN_DECLS
  * bytes, so no other file needs gnutls.h. Keys are ECDSA P-256.
  */
 
-/* Default lifetimes, in days. */
-#define HEARTH_PKI_GATEWAY_DAYS 3650
+/* Default lifetimes, in days. A TLS server certificate stays under the 398
+ * days that Apple and Chromium accept (the hour it is backdated included);
+ * it is renewed HEARTH_PKI_SERVER_RENEW_DAYS before it expires. */
+#define HEARTH_PKI_SERVER_DAYS 390
+#define HEARTH_PKI_SERVER_RENEW_DAYS 30
 #define HEARTH_PKI_CA_DAYS 7300
 #define HEARTH_PKI_CLIENT_DAYS 3650
 
@@ -33,12 +36,70 @@ char *hearth_pki_make_server_cert (const char *key_pem,
                                    guint days,
                                    GError **error);
 
-/* A new CA (its own key + self-signed CA certificate, CN @common_name). */
+/* The same, signed by a CA (@ca_cert_pem, @ca_key_pem). (transfer full) */
+char *hearth_pki_issue_server_cert (const char *ca_cert_pem,
+                                    const char *ca_key_pem,
+                                    const char *key_pem,
+                                    const char *common_name,
+                                    const char *const *dns_names,
+                                    const char *const *ip_addresses,
+                                    guint days,
+                                    GError **error);
+
+/*
+ * TRUE if @cert_pem was issued by @ca_cert_pem for @key_pem, names exactly
+ * @dns_names and @ip_addresses, and is valid for @renew_seconds more; else
+ * HEARTH_ERROR_INVALID saying why it must be renewed.
+ */
+gboolean hearth_pki_server_cert_check (const char *cert_pem,
+                                       const char *ca_cert_pem,
+                                       const char *key_pem,
+                                       const char *const *dns_names,
+                                       const char *const *ip_addresses,
+                                       gint64 renew_seconds,
+                                       GError **error);
+
+/* A new CA (its own key + self-signed CA certificate, CN @common_name, CA:TRUE
+ * with path length 0, key usage certificate and CRL signing). */
 gboolean hearth_pki_make_ca (const char *common_name,
                              guint days,
                              char **ca_cert_pem,
                              char **ca_key_pem,
                              GError **error);
+
+/* The same, with name constraints permitting only @dns_domains (and names
+ * under them) and the address ranges @ip_ranges ("192.168.0.0/16"). */
+gboolean hearth_pki_make_root_ca (const char *common_name,
+                                  guint days,
+                                  const char *const *dns_domains,
+                                  const char *const *ip_ranges,
+                                  char **ca_cert_pem,
+                                  char **ca_key_pem,
+                                  GError **error);
+
+/* Whether @ca_cert_pem's name constraints (if any) permit @name, a DNS
+ * name or an IP address. */
+gboolean hearth_pki_ca_permits (const char *ca_cert_pem, const char *name);
+
+typedef enum {
+  HEARTH_PKI_PIN_REFUSED,
+  HEARTH_PKI_PIN_MATCH,   /* the pinned certificate, or a chain to the pinned CA */
+  HEARTH_PKI_PIN_MIGRATE, /* the pinned self-signed certificate's key, now
+                             certified by a CA in the chain */
+} HearthPkiPin;
+
+/*
+ * Does the chain a server presented (GBytes DER, its own certificate first)
+ * match @pin? @pinned_cert_pem (nullable) is the pinned certificate, for the
+ * migration from a pinned self-signed certificate to its key's CA, whose
+ * fingerprint and PEM are then given.
+ */
+HearthPkiPin hearth_pki_check_pin (GPtrArray *chain,
+                                   const char *pin,
+                                   const char *pinned_cert_pem,
+                                   char **ca_fingerprint,
+                                   char **ca_pem,
+                                   GError **error);
 
 /*
  * A TLS client certificate for @public_key_pem (PEM SubjectPublicKeyInfo; must be

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Tests for gateway/pki.c: keys, the gateway's server certificate, household
- * CAs and the client certificates they issue. Every certificate is also read
+ * Tests for gateway/pki.c: keys, the gateway's root CA and the server
+ * certificate it signs (renewal, the display's pin check), household CAs and
+ * the client certificates they issue. Every certificate is also read
  * by an independent implementation (certtool from gnutls-bin, GIO's
  * GTlsCertificate) and used in a real mutual-TLS handshake over a socket pair.
  */
@@ -283,7 +284,7 @@ test_server_cert (TmpFixture *fixture, gconstpointer data)
   g_autofree char *serial = NULL;
 
   cert = hearth_pki_make_server_cert (key, "Hearth gateway", dns, ips,
-                                      HEARTH_PKI_GATEWAY_DAYS, &error);
+                                      HEARTH_PKI_SERVER_DAYS, &error);
   g_assert_no_error (error);
   g_assert_true (g_str_has_prefix (cert, "-----BEGIN CERTIFICATE-----\n"));
 
@@ -323,7 +324,7 @@ test_server_cert (TmpFixture *fixture, gconstpointer data)
   g_assert_cmpint (g_date_time_difference (now, not_before), >=, 59 * G_TIME_SPAN_MINUTE);
   g_assert_cmpint (g_date_time_difference (now, not_before), <=, 61 * G_TIME_SPAN_MINUTE);
   g_assert_cmpint (g_date_time_difference (not_after, now) / G_TIME_SPAN_DAY, ==,
-                   HEARTH_PKI_GATEWAY_DAYS - 1);
+                   HEARTH_PKI_SERVER_DAYS - 1);
 
   /* Extensions, as an independent parser prints them. */
   info = certtool_info (fixture, cert);
@@ -955,6 +956,316 @@ test_random_equal (void)
   g_assert_false (hearth_pki_equal_ct (a, c, sizeof c));
 }
 
+/* --- the gateway's root CA and the server certificate it signs ---------------------- */
+
+static const char *const root_domains[] = { "local", "localhost", "gw", NULL };
+static const char *const root_ranges[] = { "127.0.0.0/8", "192.168.0.0/16", "fc00::/7", NULL };
+
+static char *
+make_root_ca (char **key_pem)
+{
+  g_autoptr (GError) error = NULL;
+  char *cert_pem = NULL;
+
+  g_assert_true (hearth_pki_make_root_ca ("Hearth gateway gw root", HEARTH_PKI_CA_DAYS,
+                                          root_domains, root_ranges, &cert_pem, key_pem,
+                                          &error));
+  g_assert_no_error (error);
+  return cert_pem;
+}
+
+static char *
+issue_server (const char *ca, const char *ca_key, const char *key,
+              const char *const *dns, const char *const *ips)
+{
+  g_autoptr (GError) error = NULL;
+  char *cert = hearth_pki_issue_server_cert (ca, ca_key, key, "gw", dns, ips,
+                                             HEARTH_PKI_SERVER_DAYS, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (cert);
+  return cert;
+}
+
+/* certtool --verify of @cert_pem with @ca_pem as its only CA. */
+static gboolean
+certtool_verifies (TmpFixture *fixture, const char *cert_pem, const char *ca_pem)
+{
+  g_autofree char *cert_path = tmp_write (fixture, "verify-cert.pem", cert_pem);
+  g_autofree char *ca_path = tmp_write (fixture, "verify-ca.pem", ca_pem);
+  const char *argv[] = { "certtool", "--verify", "--load-ca-certificate", ca_path,
+                         "--infile", cert_path, NULL };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+                NULL, NULL, &out, NULL, &status, &error);
+  g_assert_no_error (error);
+  return g_spawn_check_wait_status (status, NULL);
+}
+
+static void
+test_root_ca (TmpFixture *fixture, gconstpointer data)
+{
+  g_autofree char *key = NULL;
+  g_autofree char *ca = make_root_ca (&key);
+  g_autofree char *info = certtool_info (fixture, ca);
+  const char *const lines[] = {
+    "Subject: CN=Hearth gateway gw root", "Issuer: CN=Hearth gateway gw root",
+    "Basic Constraints (critical):\n\t\t\tCertificate Authority (CA): TRUE\n"
+    "\t\t\tPath Length Constraint: 0\n",
+    "Key Usage (critical):\n\t\t\tCertificate signing.\n\t\t\tCRL signing.\n",
+    "Subject Key Identifier", "Name Constraints (not critical):",
+    "DNSname: local\n", "DNSname: localhost\n", "DNSname: gw\n",
+    "IPAddress: 127.0.0.0/8\n", "IPAddress: 192.168.0.0/16\n", "IPAddress: fc00::/7\n",
+    "Curve:\tSECP256R1",
+  };
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) dns_parts = g_strsplit (info, "DNSname:", -1);
+  char *bad_cert = NULL, *bad_key = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (lines); i++) {
+    if (strstr (info, lines[i]) == NULL)
+      g_error ("no “%s” in\n%s", lines[i], info);
+  }
+  /* No other subtree: the names of this host, its local addresses. */
+  g_assert_null (strstr (info, "Excluded"));
+  g_assert_cmpuint (g_strv_length (dns_parts) - 1, ==, 3);
+
+  g_assert_true (hearth_pki_ca_permits (ca, "gw.local"));
+  g_assert_true (hearth_pki_ca_permits (ca, "gw"));
+  g_assert_true (hearth_pki_ca_permits (ca, "localhost"));
+  g_assert_true (hearth_pki_ca_permits (ca, "127.0.0.1"));
+  g_assert_true (hearth_pki_ca_permits (ca, "192.168.7.9"));
+  g_assert_true (hearth_pki_ca_permits (ca, "fd00::2"));
+  g_assert_false (hearth_pki_ca_permits (ca, "example.com"));
+  g_assert_false (hearth_pki_ca_permits (ca, "gw.example.com"));
+  g_assert_false (hearth_pki_ca_permits (ca, "10.1.2.3"));
+  g_assert_false (hearth_pki_ca_permits (ca, "2001:db8::1"));
+
+  g_assert_false (hearth_pki_make_root_ca ("x", 10, root_domains,
+                                           (const char *const[]) { "not-a-range", NULL },
+                                           &bad_cert, &bad_key, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+  g_assert_null (bad_cert);
+}
+
+static void
+test_server_cert_issued (TmpFixture *fixture, gconstpointer data)
+{
+  const char *const dns[] = { "localhost", "gw", "gw.local", NULL };
+  const char *const ips[] = { "127.0.0.1", "192.168.1.20", "fd00::2", NULL };
+  g_autofree char *ca_key = NULL;
+  g_autofree char *ca = make_root_ca (&ca_key);
+  g_autofree char *other_key = NULL;
+  g_autofree char *other = make_ca (&other_key);
+  g_autofree char *key = make_key ();
+  g_autofree char *cert = issue_server (ca, ca_key, key, dns, ips);
+  g_autofree char *outside = NULL;
+  g_autofree char *info = certtool_info (fixture, cert);
+  g_autoptr (GTlsCertificate) tls = tls_certificate (cert, key);
+  g_autoptr (GDateTime) not_before = g_tls_certificate_get_not_valid_before (tls);
+  g_autoptr (GDateTime) not_after = g_tls_certificate_get_not_valid_after (tls);
+  g_autoptr (GError) error = NULL;
+  const char *const lines[] = {
+    "Issuer: CN=Hearth gateway gw root", "Subject: CN=gw",
+    "Certificate Authority (CA): FALSE", "Digital signature.", "TLS WWW Server.",
+    "Authority Key Identifier", "DNSname: localhost\n", "DNSname: gw\n",
+    "DNSname: gw.local\n", "IPAddress: 127.0.0.1\n", "IPAddress: 192.168.1.20\n",
+    "IPAddress: fd00::2\n",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (lines); i++) {
+    if (strstr (info, lines[i]) == NULL)
+      g_error ("no “%s” in\n%s", lines[i], info);
+  }
+  /* Apple and Chromium refuse server certificates of more than 398 days. */
+  g_assert_cmpint (g_date_time_difference (not_after, not_before), <=, 397 * G_TIME_SPAN_DAY);
+
+  /* It verifies against its CA, by GnuTLS and by certtool, and no other. */
+  g_assert_true (verify (cert, ca, &error));
+  g_assert_no_error (error);
+  g_assert_true (certtool_verifies (fixture, cert, ca));
+  g_assert_false (verify (cert, other, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED);
+  g_clear_error (&error);
+  g_assert_false (certtool_verifies (fixture, cert, other));
+
+  /* A name outside the CA's constraints is refused by a verifier that
+   * honours them, even though the CA signed it. */
+  outside = issue_server (ca, ca_key, key, (const char *const[]) { "example.com", NULL }, NULL);
+  g_assert_false (certtool_verifies (fixture, outside, ca));
+  g_clear_pointer (&outside, g_free);
+  outside = issue_server (ca, ca_key, key, NULL, (const char *const[]) { "10.1.2.3", NULL });
+  g_assert_false (certtool_verifies (fixture, outside, ca));
+
+  /* A household CA's key does not sign as the root CA. */
+  g_assert_null (hearth_pki_issue_server_cert (ca, other_key, key, "gw", dns, ips, 10, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_TLS);
+}
+
+/* When the served certificate must be issued again: the names and
+ * addresses are an input, as hearthd gives them after a network change. */
+static void
+test_server_cert_renewal (void)
+{
+  const char *const dns[] = { "localhost", "gw", "gw.local", NULL };
+  const char *const ips[] = { "127.0.0.1", "192.168.1.20", NULL };
+  const char *const ips_reordered[] = { "192.168.1.20", "127.0.0.1", NULL };
+  const char *const ips_added[] = { "127.0.0.1", "192.168.1.20", "192.168.1.21", NULL };
+  const char *const ips_removed[] = { "127.0.0.1", NULL };
+  const char *const dns_renamed[] = { "localhost", "den", "den.local", NULL };
+  gint64 renew = (gint64) HEARTH_PKI_SERVER_RENEW_DAYS * 24 * 3600;
+  g_autofree char *ca_key = NULL;
+  g_autofree char *ca = make_root_ca (&ca_key);
+  g_autofree char *other_ca_key = NULL;
+  g_autofree char *other_ca = make_root_ca (&other_ca_key);
+  g_autofree char *key = make_key ();
+  g_autofree char *other_key = make_key ();
+  g_autofree char *cert = issue_server (ca, ca_key, key, dns, ips);
+  g_autofree char *self_signed = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (hearth_pki_server_cert_check (cert, ca, key, dns, ips, renew, &error));
+  g_assert_no_error (error);
+  g_assert_true (hearth_pki_server_cert_check (cert, ca, key, dns, ips_reordered, renew, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (hearth_pki_server_cert_check (cert, ca, key, dns, ips_added, renew, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+  g_assert_cmpstr (error->message, ==, "it does not name 192.168.1.21");
+  g_clear_error (&error);
+  g_assert_false (hearth_pki_server_cert_check (cert, ca, key, dns, ips_removed, renew, &error));
+  g_assert_cmpstr (error->message, ==, "it names 192.168.1.20");
+  g_clear_error (&error);
+  g_assert_false (hearth_pki_server_cert_check (cert, ca, key, dns_renamed, ips, renew, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* Near its end. */
+  g_assert_false (hearth_pki_server_cert_check (cert, ca, key, dns, ips,
+                                                (gint64) (HEARTH_PKI_SERVER_DAYS + 1) * 24 * 3600,
+                                                &error));
+  g_assert_true (g_str_has_prefix (error->message, "it expires in "));
+  g_clear_error (&error);
+
+  /* Another CA's, another key's, or the self-signed one of an older release. */
+  g_assert_false (hearth_pki_server_cert_check (cert, other_ca, key, dns, ips, renew, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (hearth_pki_server_cert_check (cert, ca, other_key, dns, ips, renew, &error));
+  g_assert_cmpstr (error->message, ==, "it is for another key");
+  g_clear_error (&error);
+  self_signed = hearth_pki_make_server_cert (key, "gw", dns, ips, 3650, &error);
+  g_assert_no_error (error);
+  g_assert_false (hearth_pki_server_cert_check (self_signed, ca, key, dns, ips, renew, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+}
+
+static GPtrArray *
+chain_of (const char *const *pems)
+{
+  GPtrArray *chain = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  for (gsize i = 0; pems[i] != NULL; i++) {
+    g_autoptr (GError) error = NULL;
+
+    g_ptr_array_add (chain, hearth_pki_cert_der_from_pem (pems[i], &error));
+    g_assert_no_error (error);
+  }
+  return chain;
+}
+
+static char *
+fingerprint (const char *pem)
+{
+  g_autoptr (GError) error = NULL;
+  char *fp = hearth_pki_fingerprint_pem (pem, &error);
+
+  g_assert_no_error (error);
+  return fp;
+}
+
+/* What a display accepts from a gateway, by its pin. */
+static void
+test_check_pin (void)
+{
+  const char *const ips[] = { "127.0.0.1", NULL };
+  g_autofree char *ca_key = NULL;
+  g_autofree char *ca = make_root_ca (&ca_key);
+  g_autofree char *other_ca_key = NULL;
+  g_autofree char *other_ca = make_root_ca (&other_ca_key);
+  g_autofree char *key = make_key ();
+  g_autofree char *other_key = make_key ();
+  g_autofree char *leaf = issue_server (ca, ca_key, key, NULL, ips);
+  g_autofree char *foreign_leaf = issue_server (other_ca, other_ca_key, key, NULL, ips);
+  g_autofree char *other_key_leaf = issue_server (ca, ca_key, other_key, NULL, ips);
+  g_autofree char *old = hearth_pki_make_server_cert (key, "gw", NULL, ips, 3650, NULL);
+  g_autofree char *old_other_key = hearth_pki_make_server_cert (other_key, "gw", NULL, ips,
+                                                                3650, NULL);
+  g_autofree char *ca_fp = fingerprint (ca);
+  g_autofree char *leaf_fp = fingerprint (leaf);
+  g_autofree char *old_fp = fingerprint (old);
+  g_autofree char *old_other_fp = fingerprint (old_other_key);
+  g_autoptr (GPtrArray) chain = chain_of ((const char *const[]) { leaf, ca, NULL });
+  g_autoptr (GPtrArray) foreign = chain_of ((const char *const[]) { foreign_leaf, other_ca, NULL });
+  g_autoptr (GPtrArray) mixed = chain_of ((const char *const[]) { foreign_leaf, ca, NULL });
+  g_autoptr (GPtrArray) other_key_chain = chain_of ((const char *const[]) { other_key_leaf, ca, NULL });
+  g_autoptr (GPtrArray) leaf_only = chain_of ((const char *const[]) { leaf, NULL });
+  g_autoptr (GPtrArray) old_chain = chain_of ((const char *const[]) { old, NULL });
+  g_autoptr (GError) error = NULL;
+  g_autofree char *new_fp = NULL;
+  g_autofree char *new_pem = NULL;
+
+  /* The pinned CA, with a certificate it signed. */
+  g_assert_cmpint (hearth_pki_check_pin (chain, ca_fp, NULL, NULL, NULL, &error), ==,
+                   HEARTH_PKI_PIN_MATCH);
+  g_assert_no_error (error);
+  /* The exact certificate pinned (a gateway older than its CA). */
+  g_assert_cmpint (hearth_pki_check_pin (old_chain, old_fp, old, NULL, NULL, &error), ==,
+                   HEARTH_PKI_PIN_MATCH);
+  g_assert_cmpint (hearth_pki_check_pin (chain, leaf_fp, NULL, NULL, NULL, &error), ==,
+                   HEARTH_PKI_PIN_MATCH);
+
+  /* A server certificate from another CA: refused, with or without the
+   * pinned CA beside it, and so is the pinned CA without a certificate. */
+  g_assert_cmpint (hearth_pki_check_pin (foreign, ca_fp, NULL, NULL, NULL, &error), ==,
+                   HEARTH_PKI_PIN_REFUSED);
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED);
+  g_clear_error (&error);
+  g_assert_cmpint (hearth_pki_check_pin (mixed, ca_fp, NULL, NULL, NULL, &error), ==,
+                   HEARTH_PKI_PIN_REFUSED);
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED);
+  g_clear_error (&error);
+  g_assert_cmpint (hearth_pki_check_pin (leaf_only, ca_fp, NULL, NULL, NULL, &error), ==,
+                   HEARTH_PKI_PIN_REFUSED);
+  g_clear_error (&error);
+
+  /* A display that pinned the old self-signed certificate: the same key,
+   * now certified by the CA, moves the pin to the CA. */
+  g_assert_cmpint (hearth_pki_check_pin (chain, old_fp, old, &new_fp, &new_pem, &error), ==,
+                   HEARTH_PKI_PIN_MIGRATE);
+  g_assert_no_error (error);
+  g_assert_cmpstr (new_fp, ==, ca_fp);
+  g_assert_cmpstr (new_pem, ==, ca);
+  /* Not without the old certificate, nor for another key, nor when the
+   * certificate given is not the one pinned. */
+  g_assert_cmpint (hearth_pki_check_pin (chain, old_fp, NULL, NULL, NULL, &error), ==,
+                   HEARTH_PKI_PIN_REFUSED);
+  g_clear_error (&error);
+  g_assert_cmpint (hearth_pki_check_pin (other_key_chain, old_fp, old, NULL, NULL, &error), ==,
+                   HEARTH_PKI_PIN_REFUSED);
+  g_clear_error (&error);
+  g_assert_cmpint (hearth_pki_check_pin (chain, old_other_fp, old, NULL, NULL, &error), ==,
+                   HEARTH_PKI_PIN_REFUSED);
+  g_clear_error (&error);
+  /* A pinned CA never moves to another CA. */
+  g_assert_cmpint (hearth_pki_check_pin (foreign, ca_fp, ca, NULL, NULL, &error), ==,
+                   HEARTH_PKI_PIN_REFUSED);
+  g_clear_error (&error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -975,6 +1286,10 @@ main (int argc, char **argv)
   ADD_TMP ("/hearth/pki/client-key-refused", test_client_key_refused);
   g_test_add_func ("/hearth/pki/client-cert-wrong-ca-key", test_client_cert_wrong_ca_key);
   g_test_add_func ("/hearth/pki/tls-handshake", test_tls_handshake);
+  ADD_TMP ("/hearth/pki/root-ca", test_root_ca);
+  ADD_TMP ("/hearth/pki/server-cert-issued", test_server_cert_issued);
+  g_test_add_func ("/hearth/pki/server-cert-renewal", test_server_cert_renewal);
+  g_test_add_func ("/hearth/pki/check-pin", test_check_pin);
   ADD_TMP ("/hearth/pki/write-private-file", test_write_private_file);
   g_test_add_func ("/hearth/pki/random", test_random_equal);
 

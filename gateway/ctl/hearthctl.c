@@ -23,6 +23,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "certs.h"
 #include "config.h"
 #include "error.h"
 #include "hearth-config.h"
@@ -1397,9 +1398,14 @@ restore_chown (const char *dir, const char *const *names, GError **error)
 static int
 cmd_restore (Ctl *ctl, char **argv)
 {
+  /* The root CA is not in backups made before the gateway had one: hearthd
+   * then makes it, and displays move their pin to it. */
   static const char *const restored[] = {
-    HEARTH_STATE_DB_FILE, HEARTH_STATE_KEY_FILE, HEARTH_STATE_CERT_FILE, NULL
+    HEARTH_STATE_DB_FILE, HEARTH_STATE_KEY_FILE, HEARTH_STATE_CERT_FILE,
+    HEARTH_STATE_CA_KEY_FILE, HEARTH_STATE_CA_CERT_FILE, NULL
   };
+  const guint n_required = 3;
+  g_autoptr (GPtrArray) written = g_ptr_array_new ();
   g_autoptr (GHashTable) files = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *db_path = NULL;
@@ -1439,15 +1445,18 @@ cmd_restore (Ctl *ctl, char **argv)
     gsize size = 0;
     const char *data = content != NULL ? g_bytes_get_data (content, &size) : NULL;
 
-    if (content == NULL)
+    if (content == NULL && i < n_required)
       g_set_error (&error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
                    "%s: the backup has no %s", argv[1], restored[i]);
-    else
-      g_file_set_contents_full (path, data != NULL ? data : "", (gssize) size,
-                                G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
+    else if (content != NULL &&
+             g_file_set_contents_full (path, data != NULL ? data : "", (gssize) size,
+                                       G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+      g_ptr_array_add (written, (gpointer) restored[i]);
   }
+  g_ptr_array_insert (written, 0, (gpointer) restored[0]);
+  g_ptr_array_add (written, NULL);
   if (error == NULL)
-    restore_chown (dir, restored, &error);
+    restore_chown (dir, (const char *const *) written->pdata, &error);
   if (error != NULL) {
     /* Leave the directory as empty as it was. */
     for (guint i = 0; restored[i] != NULL; i++) {

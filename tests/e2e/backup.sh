@@ -37,6 +37,7 @@ fi
 grep -q "running" "$T/restore-running.log" || fail "restore did not say why: $(cat "$T/restore-running.log")"
 
 old_cert=$(sha256sum <"$T/state/gateway.crt")
+old_ca=$(sha256sum <"$T/state/ca.crt")
 stop_gateway
 mv "$T/state" "$T/old-state"
 
@@ -59,10 +60,11 @@ grep -q "not empty" "$T/restore-full.log" || fail "restore did not say why: $(ca
 rmdir "$T/state"
 ctl restore "$T/backup.hearth" | tee "$T/restore.log"
 [ "$(stat -c %a "$T/state")" = 700 ] || fail "restored state dir is not 0700"
-for f in hearth.db gateway.key gateway.crt; do
+for f in hearth.db gateway.key gateway.crt ca.key ca.crt; do
   [ "$(stat -c %a "$T/state/$f")" = 600 ] || fail "restored $f is not 0600"
 done
 [ "$(sha256sum <"$T/state/gateway.crt")" = "$old_cert" ] || fail "the gateway certificate changed"
+[ "$(sha256sum <"$T/state/ca.crt")" = "$old_ca" ] || fail "the gateway's root CA changed"
 
 # The same display, unchanged, works with the restored gateway on its address.
 start_gateway --listen "127.0.0.1:$STREAM_PORT"

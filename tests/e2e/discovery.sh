@@ -123,7 +123,7 @@ hand_over() {
 }
 snapshot_code() {
   ns_run gw curl -sS -o /dev/null -w '%{http_code}' --cert "$T/display-tv/display.crt" \
-    --key "$T/display-tv/display.key" --cacert "$T/state/gateway.crt" \
+    --key "$T/display-tv/display.key" --cacert "$T/state/ca.crt" \
     "https://$LAN.1:$STREAM_PORT/v1/cameras/$camera/snapshot.jpg"
 }
 

@@ -75,7 +75,7 @@ stamp=$(sed 's/.*stamp-id=//' "$T/camera.ready")
 ctl household add Home
 camera_id=$(ctl camera add --household Home --name Door rtsp://127.0.0.1:8554/stream)
 
-# The fingerprint the QR code pins is the SHA-256 of the certificate's DER.
+# The fingerprint the QR code pins is the SHA-256 of the root CA's DER.
 GATEWAY_FP=$(python3 -c '
 import base64, hashlib, sys
 pem = open(sys.argv[1]).read().split("-----")[2]

@@ -128,10 +128,11 @@ pair_display() {
     fail "pairing display $1: $(cat "$T/pair-$1.log")"
 }
 
-# Files of a paired display, for curl and ffprobe.
+# Files of a paired display, for curl and ffprobe; the gateway's root CA,
+# which signs the certificate it serves.
 cert_of() { echo "$T/display-$1/display.crt"; }
 key_of() { echo "$T/display-$1/display.key"; }
-gateway_cert() { echo "$T/state/gateway.crt"; }
+gateway_cert() { echo "$T/state/ca.crt"; }
 
 # curl_as NAME ARGS...: curl with that display's certificate.
 curl_as() {

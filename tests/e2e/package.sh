@@ -192,7 +192,7 @@ ctl backup "$T/hearth.backup" >/dev/null || fail "backup from the installed daem
 
 stop_gateway
 GATEWAY_PID=
-for f in hearth.db gateway.key gateway.crt; do
+for f in hearth.db gateway.key gateway.crt ca.key ca.crt; do
   [ "$(stat -c '%a %U' "/var/lib/hearth/$f")" = "600 hearth" ] ||
     fail "/var/lib/hearth/$f is $(stat -c '%a %U' "/var/lib/hearth/$f")"
 done
@@ -201,7 +201,7 @@ done
 mv /var/lib/hearth "$T/old-state"
 install -d -o hearth -g hearth -m 0700 /var/lib/hearth
 ctl restore "$T/hearth.backup" >/dev/null || fail "restore failed"
-for f in hearth.db gateway.key gateway.crt; do
+for f in hearth.db gateway.key gateway.crt ca.key ca.crt; do
   [ "$(stat -c '%a %U' "/var/lib/hearth/$f")" = "600 hearth" ] ||
     fail "restored /var/lib/hearth/$f is $(stat -c '%a %U' "/var/lib/hearth/$f")"
 done

@@ -84,12 +84,12 @@ ctl audit | grep -q "peer-refused" || fail "outside peer not audited"
 # The stream port refuses the same outside peer, even with a good certificate.
 stream_port=$(ctl --json status | json 'j["stream_port"]')
 if curl -sS --interface 127.0.0.2 --cert "$T/display-first/display.crt" \
-    --key "$T/display-first/display.key" --cacert "$T/state/gateway.crt" \
+    --key "$T/display-first/display.key" --cacert "$T/state/ca.crt" \
     "https://127.0.0.1:$stream_port/v1/cameras" >/dev/null 2>"$T/outside-stream.err"; then
   fail "the stream port answered a peer outside the local networks"
 fi
 curl -sS --cert "$T/display-first/display.crt" --key "$T/display-first/display.key" \
-  --cacert "$T/state/gateway.crt" "https://127.0.0.1:$stream_port/v1/cameras" >/dev/null ||
+  --cacert "$T/state/ca.crt" "https://127.0.0.1:$stream_port/v1/cameras" >/dev/null ||
   fail "the same display from inside was refused"
 
 # One token, two displays at the same moment: exactly one pairs.

@@ -434,7 +434,7 @@ async def raw_reader(gateway, display, camera, mode, seconds, arrivals=None):
     """A display that stops reading (stalled), reads slowly, or reads as fast
     as it can (fast: appends (arrived_us, bytes) of every read to @arrivals),
     over mutual TLS with its own certificate."""
-    ctx = ssl.create_default_context(cafile=os.path.join(gateway.state, "gateway.crt"))
+    ctx = ssl.create_default_context(cafile=os.path.join(gateway.state, "ca.crt"))
     ctx.load_cert_chain(os.path.join(display.dir, "display.crt"),
                         os.path.join(display.dir, "display.key"))
     try:
@@ -492,7 +492,7 @@ async def get(gateway, display, path):
     (asked_us, answered_us, status, body); status None if it failed."""
     asked = now_us()
     try:
-        ctx = ssl.create_default_context(cafile=os.path.join(gateway.state, "gateway.crt"))
+        ctx = ssl.create_default_context(cafile=os.path.join(gateway.state, "ca.crt"))
         ctx.load_cert_chain(os.path.join(display.dir, "display.crt"),
                             os.path.join(display.dir, "display.key"))
         reader, writer = await asyncio.wait_for(asyncio.open_connection(
