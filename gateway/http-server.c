@@ -70,11 +70,44 @@ static void live_stream_cut (LiveStream *live);
 /* --- replies --------------------------------------------------------------- */
 
 void
+hearth_http_set_status (SoupServerMessage *msg, guint status)
+{
+  /* libsoup 3.2.3 knows no phrase for 429 or 431 (it sends "Unknown
+   * Error"), and has the old ones for 413 and 414: every status the gateway
+   * sends is named here, as RFC 9110 and RFC 6585 name it. */
+  static const struct {
+    guint status;
+    const char *phrase;
+  } phrases[] = {
+    { SOUP_STATUS_OK, "OK" },
+    { SOUP_STATUS_BAD_REQUEST, "Bad Request" },
+    { SOUP_STATUS_FORBIDDEN, "Forbidden" },
+    { SOUP_STATUS_NOT_FOUND, "Not Found" },
+    { SOUP_STATUS_METHOD_NOT_ALLOWED, "Method Not Allowed" },
+    { SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "Content Too Large" },
+    { SOUP_STATUS_REQUEST_URI_TOO_LONG, "URI Too Long" },
+    { 429, "Too Many Requests" },
+    { 431, "Request Header Fields Too Large" },
+    { SOUP_STATUS_INTERNAL_SERVER_ERROR, "Internal Server Error" },
+    { SOUP_STATUS_SERVICE_UNAVAILABLE, "Service Unavailable" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (phrases); i++) {
+    if (phrases[i].status == status) {
+      soup_server_message_set_status (msg, status, phrases[i].phrase);
+      return;
+    }
+  }
+  g_warn_if_reached ();
+  soup_server_message_set_status (msg, status, NULL);
+}
+
+void
 hearth_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node)
 {
   g_autofree char *text = json_to_string (node, FALSE);
 
-  soup_server_message_set_status (msg, status, NULL);
+  hearth_http_set_status (msg, status);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Cache-Control", "no-store");
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
@@ -96,6 +129,15 @@ hearth_http_reply_error (SoupServerMessage *msg, guint status, const char *code,
   json_builder_end_object (b);
   node = json_builder_get_root (b);
   hearth_http_reply_json (msg, status, node);
+}
+
+void
+hearth_http_reply_unavailable (SoupServerMessage *msg, const char *message)
+{
+  hearth_http_reply_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
+                           message);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Retry-After", "1");
 }
 
 void
@@ -414,7 +456,7 @@ hearth_http_server_check_egress (HearthHttpServer *self, SoupServerMessage *msg,
     g_socket_shutdown (socket, TRUE, TRUE, NULL);
   /* A response not yet begun still needs a status; its connection is gone. */
   if (soup_server_message_get_status (msg) == 0) {
-    soup_server_message_set_status (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL);
+    hearth_http_set_status (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR);
     soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                   "Connection", "close");
   }
@@ -537,21 +579,48 @@ live_stream_cut (LiveStream *live)
 }
 
 void
+hearth_http_server_reply_not_ready (HearthHttpServer *self, SoupServerMessage *msg,
+                                    const char *camera_id)
+{
+  HearthCamera *camera = hearth_http_server_lookup_camera (self, camera_id);
+
+  if (camera == NULL || hearth_camera_get_state (camera) == HEARTH_CAMERA_STOPPED)
+    hearth_http_reply_unavailable (msg, "this camera is not running");
+  else if (hearth_camera_get_state (camera) == HEARTH_CAMERA_OFFLINE ||
+           hearth_camera_get_state (camera) == HEARTH_CAMERA_REFUSED)
+    hearth_http_reply_unavailable (msg, "this camera is offline");
+  else
+    hearth_http_reply_unavailable (msg, "no picture from this camera yet");
+}
+
+HearthStream *
+hearth_http_server_ready_stream (HearthHttpServer *self, SoupServerMessage *msg,
+                                 const char *camera_id)
+{
+  HearthCamera *camera = hearth_http_server_lookup_camera (self, camera_id);
+  HearthStream *stream = camera != NULL ? hearth_camera_get_stream (camera) : NULL;
+
+  if (stream != NULL && hearth_stream_is_ready (stream))
+    return stream;
+  hearth_http_server_reply_not_ready (self, msg, camera_id);
+  return NULL;
+}
+
+void
 hearth_http_server_start_live (HearthHttpRequest *request,
                                const HearthCameraRow *row)
 {
   HearthHttpServer *self = request->server;
-  HearthCamera *camera = hearth_http_server_lookup_camera (self, row->id);
   SoupMessageHeaders *headers;
   HearthStream *stream;
   LiveStream *live;
   guint per_display = 0;
 
-  if (camera == NULL) {
-    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                             "unavailable", "this camera is not running");
+  /* Only a stream that can start at once (init segment and keyframe):
+   * an empty 200 would look like a camera that streams nothing. */
+  stream = hearth_http_server_ready_stream (self, request->msg, row->id);
+  if (stream == NULL)
     return;
-  }
   for (GList *l = self->streams; l != NULL; l = l->next)
     if (((LiveStream *) l->data)->display_id == request->display->id)
       per_display++;
@@ -561,7 +630,6 @@ hearth_http_server_start_live (HearthHttpRequest *request,
     return;
   }
 
-  stream = hearth_camera_get_stream (camera);
   live = g_new0 (LiveStream, 1);
   live->server = self;
   live->msg = g_object_ref (request->msg);
@@ -575,7 +643,7 @@ hearth_http_server_start_live (HearthHttpRequest *request,
   live->household_id = request->display->household_id;
   self->streams = g_list_prepend (self->streams, live);
 
-  soup_server_message_set_status (request->msg, SOUP_STATUS_OK, NULL);
+  hearth_http_set_status (request->msg, SOUP_STATUS_OK);
   headers = soup_server_message_get_response_headers (request->msg);
   soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
   soup_message_headers_set_content_type (headers, "video/mp4", NULL);
