@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * HearthHttpServer: the stream port (HTTPS, client certificate required).
+ * HearthHttpServer: the stream port (HTTPS, client certificate requested).
  *
  * Created by HearthDaemon. At each TLS handshake glib-networking asks the
  * message's "accept-certificate"; we answer through HearthAccess and keep the
@@ -8,7 +8,11 @@
  * only once per connection and returns no peer certificate for later requests
  * on a kept-alive connection (PLATFORM.md). Every request then resolves that
  * fingerprint again through HearthAccess — nothing about who may see what is
- * cached here.
+ * cached here. A client without a certificate completes the handshake (the
+ * certificate is requested, not required), but its connection never gets a
+ * fingerprint, so each of its requests, whatever its path, is refused with
+ * the one fixed "not paired" answer (refuse_unpaired) and the connection
+ * closed after it.
  *
  * Live streams go through one writer (LiveStream): it shares the camera's
  * refcounted chunks (no copy per display), checks each chunk's camera UUID and
@@ -21,6 +25,7 @@
 
 #include "http-server.h"
 #include "error.h"
+#include "hearth-www.h"
 #include "listener.h"
 
 #include <string.h>
@@ -275,14 +280,88 @@ message_connection (SoupServerMessage *msg)
   return socket ? g_object_get_data (G_OBJECT (socket), CONNECTION_KEY) : NULL;
 }
 
+/* The words a device without a display certificate gets for every request,
+ * and nothing else: no camera, no household, nothing of the gateway. */
+#define NOT_PAIRED_MESSAGE \
+  "This device is not paired with this Hearth gateway. Ask someone in the " \
+  "household for a pairing code."
+
+static gboolean
+accepts_html (SoupServerMessage *msg)
+{
+  const char *accept = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Accept");
+
+  return accept != NULL && strstr (accept, "text/html") != NULL;
+}
+
+/*
+ * A request on a connection with no display certificate: refused (audited
+ * and logged, rate-limited per peer), answered 403 "not_paired" (a page for
+ * a browser, JSON for anything else), and its connection closed after it.
+ * 403, not 401: HTTP has no authentication scheme for a TLS client
+ * certificate, and a 401 must name one (WWW-Authenticate).
+ */
+static void
+on_refused_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  HearthHttpServer *self = user_data;
+
+  /* Answered, and libsoup closes the connection now: its place among the
+   * connections without a handshake (it had none with a certificate) is
+   * free for the next one. */
+  hearth_gate_passed (self->gate, soup_server_message_get_socket (msg));
+}
+
+static void
+refuse_unpaired (HearthHttpServer *self, SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  hearth_access_refuse_unpaired (self->access,
+                                 soup_server_message_get_remote_address (msg));
+  if (accepts_html (msg)) {
+    g_autoptr (GBytes) page = g_resource_lookup_data (
+        hearth_www_get_resource (), "/org/hearth/www/not-paired.html",
+        G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+
+    hearth_http_set_status (msg, SOUP_STATUS_FORBIDDEN);
+    soup_message_headers_replace (headers, "Cache-Control", "no-store");
+    soup_server_message_set_response (msg, "text/html; charset=utf-8",
+                                      SOUP_MEMORY_COPY,
+                                      g_bytes_get_data (page, NULL),
+                                      g_bytes_get_size (page));
+  } else {
+    hearth_http_reply_error (msg, SOUP_STATUS_FORBIDDEN, "not_paired",
+                             NOT_PAIRED_MESSAGE);
+  }
+  soup_message_headers_replace (headers, "Connection", "close");
+  g_signal_connect (msg, "finished", G_CALLBACK (on_refused_finished), self);
+}
+
+static gboolean
+has_identity (SoupServerMessage *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  return socket != NULL &&
+         g_object_get_data (G_OBJECT (socket), FINGERPRINT_KEY) != NULL;
+}
+
 static void
 on_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
+  HearthHttpServer *self = user_data;
   Connection *c = message_connection (msg);
 
   if (c != NULL) {
     c->active++;
     g_object_set_data (G_OBJECT (msg), ACTIVE_KEY, GINT_TO_POINTER (1));
+  }
+  /* Refused before anything else is looked at (a body is never read). */
+  if (!has_identity (msg)) {
+    refuse_unpaired (self, msg);
+    return;
   }
   hearth_http_refuse_large_body (msg, 0);
 }
@@ -351,8 +430,8 @@ sweep_connections (gpointer user_data)
 /* --- routing ----------------------------------------------------------------- */
 
 static void
-handle_v1 (SoupServer *soup, SoupServerMessage *msg, const char *path,
-           GHashTable *query, gpointer user_data)
+handle_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
+                GHashTable *query, gpointer user_data)
 {
   HearthHttpServer *self = user_data;
   GSocket *socket = soup_server_message_get_socket (msg);
@@ -369,6 +448,10 @@ handle_v1 (SoupServer *soup, SoupServerMessage *msg, const char *path,
   /* The one choke point: every route starts here. */
   if (socket != NULL)
     fingerprint = g_object_get_data (G_OBJECT (socket), FINGERPRINT_KEY);
+  if (fingerprint == NULL) {
+    refuse_unpaired (self, msg);
+    return;
+  }
   display = hearth_access_resolve_display (self->access, fingerprint, &error);
   if (display == NULL) {
     hearth_http_reply_gerror (msg, error);
@@ -811,10 +894,15 @@ hearth_http_server_listen (HearthHttpServer *self, GTlsCertificate *certificate,
 
   self->soup = soup_server_new ("tls-certificate", certificate,
                                 "server-header", "hearth", NULL);
-  soup_server_set_tls_auth_mode (self->soup, G_TLS_AUTHENTICATION_REQUIRED);
+  /* Requested, not required: a device without a certificate gets through
+   * the handshake only to be told, by every request, that it is not paired.
+   * A certificate that is presented is still accepted or refused in the
+   * handshake (on_accept_certificate). */
+  soup_server_set_tls_auth_mode (self->soup, G_TLS_AUTHENTICATION_REQUESTED);
   g_signal_connect (self->soup, "request-started",
                     G_CALLBACK (on_request_started), self);
-  soup_server_add_handler (self->soup, "/v1", handle_v1, self, NULL);
+  /* Every path, so that none is answered without the choke point. */
+  soup_server_add_handler (self->soup, NULL, handle_request, self, NULL);
   self->sweep_source = g_timeout_add_seconds (1, sweep_connections, self);
   if (!soup_server_listen_socket (self->soup, listening, SOUP_SERVER_LISTEN_HTTPS,
                                   error)) {

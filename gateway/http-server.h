@@ -10,10 +10,11 @@
 G_BEGIN_DECLS
 
 /*
- * HearthHttpServer: the stream port. HTTPS with a required client certificate,
- * accepted only through HearthAccess; routes /v1/...; writes live streams to
- * displays through one writer that checks every chunk's camera and generation
- * before it leaves (invariant 3).
+ * HearthHttpServer: the stream port. HTTPS with a requested client
+ * certificate, accepted only through HearthAccess; a client without one is
+ * told it is not paired, whatever it asks; routes /v1/...; writes live
+ * streams to displays through one writer that checks every chunk's camera
+ * and generation before it leaves (invariant 3).
  */
 #define HEARTH_TYPE_HTTP_SERVER (hearth_http_server_get_type ())
 G_DECLARE_FINAL_TYPE (HearthHttpServer, hearth_http_server, HEARTH, HTTP_SERVER,
