@@ -255,21 +255,52 @@ on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
   return TRUE;
 }
 
+/*
+ * What a request may be, on both ports: far more than any client of the
+ * gateway sends (a request target here is under 200 bytes). libsoup 3.2.3
+ * itself reads at most 64 KiB of request line and header fields and then
+ * closes the connection without an answer; below that, these limits answer.
+ */
+#define MAX_TARGET_BYTES 8192
+#define MAX_HEADER_BYTES 16384
+
+static void
+add_header_size (const char *name, const char *value, gpointer user_data)
+{
+  gsize *size = user_data;
+
+  *size += strlen (name) + strlen (value) + 4; /* ": " and CRLF */
+}
+
 void
-hearth_http_refuse_large_body (SoupServerMessage *msg, goffset max)
+hearth_http_refuse_oversized (SoupServerMessage *msg, goffset max_body)
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  GUri *uri = soup_server_message_get_uri (msg);
+  gsize target = 0, fields = 0;
+
+  if (uri != NULL)
+    target = strlen (g_uri_get_path (uri)) +
+             (g_uri_get_query (uri) ? strlen (g_uri_get_query (uri)) + 1 : 0);
+  soup_message_headers_foreach (headers, add_header_size, &fields);
 
   /* Answer before libsoup reads a body we would not take. */
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CHUNKED ||
-      soup_message_headers_get_content_length (headers) > max) {
+  if (target > MAX_TARGET_BYTES)
+    hearth_http_reply_error (msg, SOUP_STATUS_REQUEST_URI_TOO_LONG, "too_large",
+                             "the request's URI is too long");
+  else if (fields > MAX_HEADER_BYTES)
+    hearth_http_reply_error (msg, 431, "too_large",
+                             "the request's header fields are too large");
+  else if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CHUNKED ||
+           soup_message_headers_get_content_length (headers) > max_body)
     hearth_http_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-                             "too_large", max == 0
+                             "too_large", max_body == 0
                                  ? "this API takes no request body"
                                  : "the request body is too large");
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                  "Connection", "close");
-  }
+  else
+    return;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Connection", "close");
 }
 
 static Connection *
@@ -363,7 +394,7 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
     refuse_unpaired (self, msg);
     return;
   }
-  hearth_http_refuse_large_body (msg, 0);
+  hearth_http_refuse_oversized (msg, 0);
 }
 
 static void
