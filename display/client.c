@@ -624,6 +624,7 @@ error_code_from_gateway (const char *error_name, guint status)
     { "not_local", HEARTH_ERROR_NOT_LOCAL },
     { "denied", HEARTH_ERROR_DENIED },
     { "forbidden", HEARTH_ERROR_DENIED },
+    { "unavailable", HEARTH_ERROR_UNAVAILABLE },
   };
   guint i;
 

@@ -24,9 +24,11 @@
  * asks again, so the next generation's init segment starts a fresh demuxer
  * and decoder (another size or codec). Nothing of the old response can come
  * after the new one's first frame: one connection at a time, and the old
- * pipeline is gone first. A cut connection (an error, not a clean end) or a
- * refused request ends the watch. check counts a frame captured before one
- * the previous connections already gave as out of order.
+ * pipeline is gone first. A 503 "unavailable" (the camera is offline or
+ * has no picture yet) is asked again the same way. A cut connection (an
+ * error, not a clean end) or a refused request ends the watch. check counts
+ * a frame captured before one the previous connections already gave as out
+ * of order.
  *
  * Everything but the appsink callback runs on the thread-default main context.
  */
@@ -323,6 +325,21 @@ on_follow (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Following: the next connection at once, unless this one gave nothing
+ * (the camera is still away). */
+static void
+follow_again (HearthWatch *self)
+{
+  if (self->connection_frames > 0)
+    self->follow_delay_ms = 0;
+  else
+    self->follow_delay_ms = CLAMP (self->follow_delay_ms * 2,
+                                   FOLLOW_DELAY_MIN_MS, FOLLOW_DELAY_MAX_MS);
+  watch_disconnect (self);
+  self->reconnects++;
+  watch_add_source (self, g_timeout_source_new (self->follow_delay_ms), on_follow);
+}
+
 static gboolean
 on_end_idle (gpointer user_data)
 {
@@ -333,16 +350,8 @@ on_end_idle (gpointer user_data)
     watch_finish (self, WATCH_ENDED);
     return G_SOURCE_REMOVE;
   }
-  /* A clean end: that generation is over. The next connection at once,
-   * unless this one gave nothing (the camera is still away). */
-  if (self->connection_frames > 0)
-    self->follow_delay_ms = 0;
-  else
-    self->follow_delay_ms = CLAMP (self->follow_delay_ms * 2,
-                                   FOLLOW_DELAY_MIN_MS, FOLLOW_DELAY_MAX_MS);
-  watch_disconnect (self);
-  self->reconnects++;
-  watch_add_source (self, g_timeout_source_new (self->follow_delay_ms), on_follow);
+  /* A clean end: that generation is over. */
+  follow_again (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -464,6 +473,13 @@ on_stream_sent (GObject *source, GAsyncResult *result, gpointer user_data)
                                             result, &error);
   if (!pending_is_current (pending))
     return;
+  if (body == NULL && self->follow &&
+      g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_UNAVAILABLE)) {
+    /* 503: the camera is offline or restarting; wait for it. */
+    g_debug ("%s; asking again", error->message);
+    follow_again (self);
+    return;
+  }
   if (body == NULL && self->reconnects > 0) {
     /* Following, and the camera is no longer ours (or gone). */
     self->end_reason = g_strdup (error->message);

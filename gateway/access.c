@@ -10,6 +10,8 @@
  * effect on the next check, and HearthDaemon re-checks live streams at once.
  * Refusals are written to the audit log, at most AUDIT_BURST a minute per
  * peer (or display): a flood of refused handshakes must not fill the disk.
+ * Requests from a device without a display certificate are refused here too
+ * (hearth_access_refuse_unpaired), logged as often as they are audited.
  */
 #define G_LOG_DOMAIN "hearth-access"
 
@@ -88,22 +90,25 @@ hearth_access_audit (HearthAccess *self, const char *kind, gint64 household_id,
 }
 
 /* A refusal, audited unless @who (a peer key or "display N") was refused
- * AUDIT_BURST times this minute already; the first one over says so. */
-static void
+ * AUDIT_BURST times this minute already; the first one over says so.
+ * Returns the text audited, NULL if it was not. (transfer full) */
+static char *
 audit_refusal (HearthAccess *self, const char *who, const char *kind,
                gint64 household_id, const char *detail)
 {
   guint count = hearth_peer_counter_add (self->refusals, who);
+  char *audited = NULL;
 
-  if (count <= AUDIT_BURST) {
-    hearth_access_audit (self, kind, household_id, detail);
-  } else if (count == AUDIT_BURST + 1) {
-    g_autofree char *more = g_strdup_printf (
-        "%s (more refusals of %s this minute are not audited)", detail, who);
-    hearth_access_audit (self, kind, household_id, more);
-  } else {
+  if (count <= AUDIT_BURST)
+    audited = g_strdup (detail);
+  else if (count == AUDIT_BURST + 1)
+    audited = g_strdup_printf ("%s (more refusals of %s this minute are not "
+                               "audited)", detail, who);
+  if (audited != NULL)
+    hearth_access_audit (self, kind, household_id, audited);
+  else
     g_debug ("not audited (%s over %d a minute): %s", who, AUDIT_BURST, detail);
-  }
+  return audited;
 }
 
 /* The key refusals of @remote are counted under. */
@@ -129,7 +134,7 @@ hearth_access_check_peer (HearthAccess *self, GSocketAddress *remote,
                                                "networks", peer);
     g_autofree char *key = refusal_key (remote);
 
-    audit_refusal (self, key, "peer-refused", 0, detail);
+    g_free (audit_refusal (self, key, "peer-refused", 0, detail));
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_LOCAL, "%s", detail);
   }
   return FALSE;
@@ -165,7 +170,8 @@ hearth_access_accept_certificate (HearthAccess *self, GSocketAddress *remote,
         display ? "a revoked display's" : "an unknown", fingerprint);
     g_autofree char *key = refusal_key (remote);
 
-    audit_refusal (self, key, "access-denied", display ? display->household_id : 0, detail);
+    g_free (audit_refusal (self, key, "access-denied",
+                           display ? display->household_id : 0, detail));
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED, "%s", detail);
     return NULL;
   }
@@ -180,11 +186,26 @@ hearth_access_accept_certificate (HearthAccess *self, GSocketAddress *remote,
         display->id, local_error ? local_error->message : "no household");
     g_autofree char *key = refusal_key (remote);
 
-    audit_refusal (self, key, "access-denied", display->household_id, detail);
+    g_free (audit_refusal (self, key, "access-denied", display->household_id,
+                           detail));
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED, "%s", detail);
     return NULL;
   }
   return g_steal_pointer (&fingerprint);
+}
+
+void
+hearth_access_refuse_unpaired (HearthAccess *self, GSocketAddress *remote)
+{
+  g_autofree char *who = describe_peer (remote);
+  g_autofree char *key = refusal_key (remote);
+  g_autofree char *detail = g_strdup_printf (
+      "%s made a request without a display certificate: not paired", who);
+  g_autofree char *audited = audit_refusal (self, key, "not-paired", 0, detail);
+
+  /* Logged as often as audited: a flood of requests cannot flood the log. */
+  if (audited != NULL)
+    g_message ("Refused a request: %s", audited);
 }
 
 HearthDisplayRow *
@@ -225,7 +246,8 @@ hearth_access_camera (HearthAccess *self, const HearthDisplayRow *display,
           display->id, camera_id);
       g_autofree char *key = g_strdup_printf ("display %" G_GINT64_FORMAT, display->id);
 
-      audit_refusal (self, key, "access-denied", display->household_id, detail);
+      g_free (audit_refusal (self, key, "access-denied", display->household_id,
+                           detail));
     }
     g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
                          "no such camera");

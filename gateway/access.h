@@ -34,6 +34,14 @@ char *hearth_access_accept_certificate (HearthAccess *self,
                                         GTlsCertificate *peer,
                                         GError **error);
 
+/*
+ * A request from a device with no display certificate (the stream port asks
+ * for one but lets the handshake through without): audited and logged as
+ * "not-paired", at most AUDIT_BURST times a minute per peer, like every
+ * refusal.
+ */
+void hearth_access_refuse_unpaired (HearthAccess *self, GSocketAddress *remote);
+
 /* Per request: the display behind a connection's fingerprint, if it is still
  * paired and not revoked; else DENIED. (transfer full) */
 HearthDisplayRow *hearth_access_resolve_display (HearthAccess *self,

@@ -192,8 +192,7 @@ index_free (HlsIndex *index)
     HlsWaiter *waiter = index->waiters->pdata[i];
 
     if (waiter->finished_id != 0) {
-      hearth_http_reply_error (waiter->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                               "unavailable", "the camera restarted; try again");
+      hearth_http_reply_unavailable (waiter->msg, "the camera restarted; try again");
       soup_server_message_unpause (waiter->msg);
     }
   }
@@ -447,12 +446,11 @@ serve_playlist (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
                                         "playlist"))
     return;
   if (index->segments->len == 0) {
-    hearth_http_reply_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
-                             "no keyframe from this camera yet");
+    hearth_http_reply_unavailable (msg, "no keyframe from this camera yet");
     return;
   }
   text = playlist (index);
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  hearth_http_set_status (msg, SOUP_STATUS_OK);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Cache-Control", "no-store");
   soup_server_message_set_response (msg, "application/vnd.apple.mpegurl",
@@ -486,9 +484,8 @@ waiter_answer (HlsWaiter *waiter)
     serve_media (waiter->index, waiter->msg, waiter->camera_id,
                  waiter->display_id, waiter->household_id, waiter->part_name);
   else if (allowed)
-    hearth_http_reply_error (waiter->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                             "unavailable", "the hinted part did not come in time; "
-                             "ask for the playlist again");
+    hearth_http_reply_unavailable (waiter->msg, "the hinted part did not come in "
+                                   "time; ask for the playlist again");
   soup_server_message_unpause (waiter->msg);
 }
 
@@ -559,7 +556,7 @@ serve_chunks (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
       return;
     length += g_bytes_get_size (hearth_chunk_get_bytes (chunk));
   }
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  hearth_http_set_status (msg, SOUP_STATUS_OK);
   soup_message_headers_set_content_type (headers, content_type, NULL);
   soup_message_headers_replace (headers, "Cache-Control", "no-store");
   if (soup_server_message_get_method (msg) == SOUP_METHOD_HEAD) {
@@ -666,8 +663,7 @@ hold_request (HlsIndex *index, HearthHttpRequest *request, const char *camera_id
   HlsWaiter *waiter;
 
   if (index->waiters->len >= MAX_WAITERS) {
-    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                             "unavailable", "too many blocked HLS requests");
+    hearth_http_reply_unavailable (request->msg, "too many blocked HLS requests");
     return;
   }
   waiter = g_new0 (HlsWaiter, 1);
@@ -720,8 +716,7 @@ hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
   camera = hearth_http_server_lookup_camera (request->server, row->id);
   index = camera != NULL ? get_index (request->server, camera) : NULL;
   if (index == NULL) {
-    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                             "unavailable", "this camera is not running");
+    hearth_http_server_reply_not_ready (request->server, request->msg, row->id);
     return;
   }
 

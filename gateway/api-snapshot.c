@@ -205,16 +205,13 @@ serve (HearthHttpServer *server, SoupServerMessage *msg, const char *camera_id,
   if (camera == NULL ||
       hearth_stream_get_generation (hearth_camera_get_stream (camera)) !=
           entry->generation) {
-    hearth_http_reply_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
-                             "the camera restarted; try again");
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                  "Retry-After", "1");
+    hearth_http_reply_unavailable (msg, "the camera restarted; try again");
     return;
   }
 
   generation_text = g_strdup_printf ("%" G_GUINT64_FORMAT, entry->generation);
   sequence_text = g_strdup_printf ("%" G_GUINT64_FORMAT, entry->sequence);
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  hearth_http_set_status (msg, SOUP_STATUS_OK);
   headers = soup_server_message_get_response_headers (msg);
   soup_message_headers_set_content_type (headers, "image/jpeg", NULL);
   soup_message_headers_replace (headers, "Cache-Control", "no-store");
@@ -239,8 +236,7 @@ answer_waiter (Waiter *waiter, SnapshotEntry *entry, const GError *decode_error)
   if (hearth_http_server_still_allowed (waiter->server, waiter->msg,
                                         waiter->fingerprint, waiter->camera_id)) {
     if (decode_error != NULL)
-      hearth_http_reply_error (waiter->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                               "unavailable", "the picture could not be decoded");
+      hearth_http_reply_unavailable (waiter->msg, "the picture could not be decoded");
     else
       serve (waiter->server, waiter->msg, waiter->camera_id, waiter->generation,
              waiter->display_id, waiter->household_id, entry);
@@ -298,7 +294,6 @@ hearth_api_camera_snapshot (HearthHttpRequest *request, const char *camera_id)
   g_autoptr (GError) error = NULL;
   SnapshotEntry *entry;
   SnapshotEntry *key;
-  HearthCamera *camera;
   HearthStream *stream;
   Waiter *waiter;
 
@@ -307,19 +302,11 @@ hearth_api_camera_snapshot (HearthHttpRequest *request, const char *camera_id)
     hearth_http_reply_gerror (request->msg, error);
     return;
   }
-  camera = hearth_http_server_lookup_camera (server, row->id);
-  if (camera == NULL) {
-    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                             "unavailable", "this camera is not running");
+  stream = hearth_http_server_ready_stream (server, request->msg, row->id);
+  if (stream == NULL)
     return;
-  }
-  stream = hearth_camera_get_stream (camera);
   if (!hearth_stream_ref_latest_keyframe (stream, &init, &keyframe)) {
-    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                             "unavailable", "no picture from this camera yet");
-    soup_message_headers_replace (
-        soup_server_message_get_response_headers (request->msg),
-        "Retry-After", "1");
+    hearth_http_reply_unavailable (request->msg, "no picture from this camera yet");
     return;
   }
 
@@ -336,11 +323,7 @@ hearth_api_camera_snapshot (HearthHttpRequest *request, const char *camera_id)
     return;
   }
   if (entry != NULL && entry->waiters->len >= MAX_WAITERS) {
-    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                             "unavailable", "too many requests for this picture");
-    soup_message_headers_replace (
-        soup_server_message_get_response_headers (request->msg),
-        "Retry-After", "1");
+    hearth_http_reply_unavailable (request->msg, "too many requests for this picture");
     return;
   }
   if (entry == NULL) {

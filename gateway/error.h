@@ -29,6 +29,8 @@ typedef enum {
   HEARTH_ERROR_MEDIA,         /* GStreamer pipeline or stream data */
   HEARTH_ERROR_LIMIT,         /* a resource limit was reached */
   HEARTH_ERROR_QUARANTINED,   /* a camera whose identity evidence changed */
+  HEARTH_ERROR_UNAVAILABLE,   /* nothing to serve now (a camera offline); ask
+                                 again later */
 } HearthError;
 
 G_END_DECLS

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * HearthHttpServer: the stream port (HTTPS, client certificate required).
+ * HearthHttpServer: the stream port (HTTPS, client certificate requested).
  *
  * Created by HearthDaemon. At each TLS handshake glib-networking asks the
  * message's "accept-certificate"; we answer through HearthAccess and keep the
@@ -8,7 +8,11 @@
  * only once per connection and returns no peer certificate for later requests
  * on a kept-alive connection (PLATFORM.md). Every request then resolves that
  * fingerprint again through HearthAccess — nothing about who may see what is
- * cached here.
+ * cached here. A client without a certificate completes the handshake (the
+ * certificate is requested, not required), but its connection never gets a
+ * fingerprint, so each of its requests, whatever its path, is refused with
+ * the one fixed "not paired" answer (refuse_unpaired) and the connection
+ * closed after it.
  *
  * Live streams go through one writer (LiveStream): it shares the camera's
  * refcounted chunks (no copy per display), checks each chunk's camera UUID and
@@ -21,6 +25,7 @@
 
 #include "http-server.h"
 #include "error.h"
+#include "hearth-www.h"
 #include "listener.h"
 
 #include <string.h>
@@ -70,11 +75,44 @@ static void live_stream_cut (LiveStream *live);
 /* --- replies --------------------------------------------------------------- */
 
 void
+hearth_http_set_status (SoupServerMessage *msg, guint status)
+{
+  /* libsoup 3.2.3 knows no phrase for 429 or 431 (it sends "Unknown
+   * Error"), and has the old ones for 413 and 414: every status the gateway
+   * sends is named here, as RFC 9110 and RFC 6585 name it. */
+  static const struct {
+    guint status;
+    const char *phrase;
+  } phrases[] = {
+    { SOUP_STATUS_OK, "OK" },
+    { SOUP_STATUS_BAD_REQUEST, "Bad Request" },
+    { SOUP_STATUS_FORBIDDEN, "Forbidden" },
+    { SOUP_STATUS_NOT_FOUND, "Not Found" },
+    { SOUP_STATUS_METHOD_NOT_ALLOWED, "Method Not Allowed" },
+    { SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "Content Too Large" },
+    { SOUP_STATUS_REQUEST_URI_TOO_LONG, "URI Too Long" },
+    { 429, "Too Many Requests" },
+    { 431, "Request Header Fields Too Large" },
+    { SOUP_STATUS_INTERNAL_SERVER_ERROR, "Internal Server Error" },
+    { SOUP_STATUS_SERVICE_UNAVAILABLE, "Service Unavailable" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (phrases); i++) {
+    if (phrases[i].status == status) {
+      soup_server_message_set_status (msg, status, phrases[i].phrase);
+      return;
+    }
+  }
+  g_warn_if_reached ();
+  soup_server_message_set_status (msg, status, NULL);
+}
+
+void
 hearth_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node)
 {
   g_autofree char *text = json_to_string (node, FALSE);
 
-  soup_server_message_set_status (msg, status, NULL);
+  hearth_http_set_status (msg, status);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Cache-Control", "no-store");
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
@@ -96,6 +134,15 @@ hearth_http_reply_error (SoupServerMessage *msg, guint status, const char *code,
   json_builder_end_object (b);
   node = json_builder_get_root (b);
   hearth_http_reply_json (msg, status, node);
+}
+
+void
+hearth_http_reply_unavailable (SoupServerMessage *msg, const char *message)
+{
+  hearth_http_reply_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
+                           message);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Retry-After", "1");
 }
 
 void
@@ -208,21 +255,52 @@ on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
   return TRUE;
 }
 
+/*
+ * What a request may be, on both ports: far more than any client of the
+ * gateway sends (a request target here is under 200 bytes). libsoup 3.2.3
+ * itself reads at most 64 KiB of request line and header fields and then
+ * closes the connection without an answer; below that, these limits answer.
+ */
+#define MAX_TARGET_BYTES 8192
+#define MAX_HEADER_BYTES 16384
+
+static void
+add_header_size (const char *name, const char *value, gpointer user_data)
+{
+  gsize *size = user_data;
+
+  *size += strlen (name) + strlen (value) + 4; /* ": " and CRLF */
+}
+
 void
-hearth_http_refuse_large_body (SoupServerMessage *msg, goffset max)
+hearth_http_refuse_oversized (SoupServerMessage *msg, goffset max_body)
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  GUri *uri = soup_server_message_get_uri (msg);
+  gsize target = 0, fields = 0;
+
+  if (uri != NULL)
+    target = strlen (g_uri_get_path (uri)) +
+             (g_uri_get_query (uri) ? strlen (g_uri_get_query (uri)) + 1 : 0);
+  soup_message_headers_foreach (headers, add_header_size, &fields);
 
   /* Answer before libsoup reads a body we would not take. */
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CHUNKED ||
-      soup_message_headers_get_content_length (headers) > max) {
+  if (target > MAX_TARGET_BYTES)
+    hearth_http_reply_error (msg, SOUP_STATUS_REQUEST_URI_TOO_LONG, "too_large",
+                             "the request's URI is too long");
+  else if (fields > MAX_HEADER_BYTES)
+    hearth_http_reply_error (msg, 431, "too_large",
+                             "the request's header fields are too large");
+  else if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CHUNKED ||
+           soup_message_headers_get_content_length (headers) > max_body)
     hearth_http_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-                             "too_large", max == 0
+                             "too_large", max_body == 0
                                  ? "this API takes no request body"
                                  : "the request body is too large");
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                  "Connection", "close");
-  }
+  else
+    return;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Connection", "close");
 }
 
 static Connection *
@@ -233,16 +311,90 @@ message_connection (SoupServerMessage *msg)
   return socket ? g_object_get_data (G_OBJECT (socket), CONNECTION_KEY) : NULL;
 }
 
+/* The words a device without a display certificate gets for every request,
+ * and nothing else: no camera, no household, nothing of the gateway. */
+#define NOT_PAIRED_MESSAGE \
+  "This device is not paired with this Hearth gateway. Ask someone in the " \
+  "household for a pairing code."
+
+static gboolean
+accepts_html (SoupServerMessage *msg)
+{
+  const char *accept = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Accept");
+
+  return accept != NULL && strstr (accept, "text/html") != NULL;
+}
+
+/*
+ * A request on a connection with no display certificate: refused (audited
+ * and logged, rate-limited per peer), answered 403 "not_paired" (a page for
+ * a browser, JSON for anything else), and its connection closed after it.
+ * 403, not 401: HTTP has no authentication scheme for a TLS client
+ * certificate, and a 401 must name one (WWW-Authenticate).
+ */
+static void
+on_refused_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  HearthHttpServer *self = user_data;
+
+  /* Answered, and libsoup closes the connection now: its place among the
+   * connections without a handshake (it had none with a certificate) is
+   * free for the next one. */
+  hearth_gate_passed (self->gate, soup_server_message_get_socket (msg));
+}
+
+static void
+refuse_unpaired (HearthHttpServer *self, SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  hearth_access_refuse_unpaired (self->access,
+                                 soup_server_message_get_remote_address (msg));
+  if (accepts_html (msg)) {
+    g_autoptr (GBytes) page = g_resource_lookup_data (
+        hearth_www_get_resource (), "/org/hearth/www/not-paired.html",
+        G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+
+    hearth_http_set_status (msg, SOUP_STATUS_FORBIDDEN);
+    soup_message_headers_replace (headers, "Cache-Control", "no-store");
+    soup_server_message_set_response (msg, "text/html; charset=utf-8",
+                                      SOUP_MEMORY_COPY,
+                                      g_bytes_get_data (page, NULL),
+                                      g_bytes_get_size (page));
+  } else {
+    hearth_http_reply_error (msg, SOUP_STATUS_FORBIDDEN, "not_paired",
+                             NOT_PAIRED_MESSAGE);
+  }
+  soup_message_headers_replace (headers, "Connection", "close");
+  g_signal_connect (msg, "finished", G_CALLBACK (on_refused_finished), self);
+}
+
+static gboolean
+has_identity (SoupServerMessage *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  return socket != NULL &&
+         g_object_get_data (G_OBJECT (socket), FINGERPRINT_KEY) != NULL;
+}
+
 static void
 on_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
+  HearthHttpServer *self = user_data;
   Connection *c = message_connection (msg);
 
   if (c != NULL) {
     c->active++;
     g_object_set_data (G_OBJECT (msg), ACTIVE_KEY, GINT_TO_POINTER (1));
   }
-  hearth_http_refuse_large_body (msg, 0);
+  /* Refused before anything else is looked at (a body is never read). */
+  if (!has_identity (msg)) {
+    refuse_unpaired (self, msg);
+    return;
+  }
+  hearth_http_refuse_oversized (msg, 0);
 }
 
 static void
@@ -309,8 +461,8 @@ sweep_connections (gpointer user_data)
 /* --- routing ----------------------------------------------------------------- */
 
 static void
-handle_v1 (SoupServer *soup, SoupServerMessage *msg, const char *path,
-           GHashTable *query, gpointer user_data)
+handle_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
+                GHashTable *query, gpointer user_data)
 {
   HearthHttpServer *self = user_data;
   GSocket *socket = soup_server_message_get_socket (msg);
@@ -327,6 +479,10 @@ handle_v1 (SoupServer *soup, SoupServerMessage *msg, const char *path,
   /* The one choke point: every route starts here. */
   if (socket != NULL)
     fingerprint = g_object_get_data (G_OBJECT (socket), FINGERPRINT_KEY);
+  if (fingerprint == NULL) {
+    refuse_unpaired (self, msg);
+    return;
+  }
   display = hearth_access_resolve_display (self->access, fingerprint, &error);
   if (display == NULL) {
     hearth_http_reply_gerror (msg, error);
@@ -414,7 +570,7 @@ hearth_http_server_check_egress (HearthHttpServer *self, SoupServerMessage *msg,
     g_socket_shutdown (socket, TRUE, TRUE, NULL);
   /* A response not yet begun still needs a status; its connection is gone. */
   if (soup_server_message_get_status (msg) == 0) {
-    soup_server_message_set_status (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL);
+    hearth_http_set_status (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR);
     soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                   "Connection", "close");
   }
@@ -537,21 +693,48 @@ live_stream_cut (LiveStream *live)
 }
 
 void
+hearth_http_server_reply_not_ready (HearthHttpServer *self, SoupServerMessage *msg,
+                                    const char *camera_id)
+{
+  HearthCamera *camera = hearth_http_server_lookup_camera (self, camera_id);
+
+  if (camera == NULL || hearth_camera_get_state (camera) == HEARTH_CAMERA_STOPPED)
+    hearth_http_reply_unavailable (msg, "this camera is not running");
+  else if (hearth_camera_get_state (camera) == HEARTH_CAMERA_OFFLINE ||
+           hearth_camera_get_state (camera) == HEARTH_CAMERA_REFUSED)
+    hearth_http_reply_unavailable (msg, "this camera is offline");
+  else
+    hearth_http_reply_unavailable (msg, "no picture from this camera yet");
+}
+
+HearthStream *
+hearth_http_server_ready_stream (HearthHttpServer *self, SoupServerMessage *msg,
+                                 const char *camera_id)
+{
+  HearthCamera *camera = hearth_http_server_lookup_camera (self, camera_id);
+  HearthStream *stream = camera != NULL ? hearth_camera_get_stream (camera) : NULL;
+
+  if (stream != NULL && hearth_stream_is_ready (stream))
+    return stream;
+  hearth_http_server_reply_not_ready (self, msg, camera_id);
+  return NULL;
+}
+
+void
 hearth_http_server_start_live (HearthHttpRequest *request,
                                const HearthCameraRow *row)
 {
   HearthHttpServer *self = request->server;
-  HearthCamera *camera = hearth_http_server_lookup_camera (self, row->id);
   SoupMessageHeaders *headers;
   HearthStream *stream;
   LiveStream *live;
   guint per_display = 0;
 
-  if (camera == NULL) {
-    hearth_http_reply_error (request->msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                             "unavailable", "this camera is not running");
+  /* Only a stream that can start at once (init segment and keyframe):
+   * an empty 200 would look like a camera that streams nothing. */
+  stream = hearth_http_server_ready_stream (self, request->msg, row->id);
+  if (stream == NULL)
     return;
-  }
   for (GList *l = self->streams; l != NULL; l = l->next)
     if (((LiveStream *) l->data)->display_id == request->display->id)
       per_display++;
@@ -561,7 +744,6 @@ hearth_http_server_start_live (HearthHttpRequest *request,
     return;
   }
 
-  stream = hearth_camera_get_stream (camera);
   live = g_new0 (LiveStream, 1);
   live->server = self;
   live->msg = g_object_ref (request->msg);
@@ -575,7 +757,7 @@ hearth_http_server_start_live (HearthHttpRequest *request,
   live->household_id = request->display->household_id;
   self->streams = g_list_prepend (self->streams, live);
 
-  soup_server_message_set_status (request->msg, SOUP_STATUS_OK, NULL);
+  hearth_http_set_status (request->msg, SOUP_STATUS_OK);
   headers = soup_server_message_get_response_headers (request->msg);
   soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
   soup_message_headers_set_content_type (headers, "video/mp4", NULL);
@@ -743,10 +925,15 @@ hearth_http_server_listen (HearthHttpServer *self, GTlsCertificate *certificate,
 
   self->soup = soup_server_new ("tls-certificate", certificate,
                                 "server-header", "hearth", NULL);
-  soup_server_set_tls_auth_mode (self->soup, G_TLS_AUTHENTICATION_REQUIRED);
+  /* Requested, not required: a device without a certificate gets through
+   * the handshake only to be told, by every request, that it is not paired.
+   * A certificate that is presented is still accepted or refused in the
+   * handshake (on_accept_certificate). */
+  soup_server_set_tls_auth_mode (self->soup, G_TLS_AUTHENTICATION_REQUESTED);
   g_signal_connect (self->soup, "request-started",
                     G_CALLBACK (on_request_started), self);
-  soup_server_add_handler (self->soup, "/v1", handle_v1, self, NULL);
+  /* Every path, so that none is answered without the choke point. */
+  soup_server_add_handler (self->soup, NULL, handle_request, self, NULL);
   self->sweep_source = g_timeout_add_seconds (1, sweep_connections, self);
   if (!soup_server_listen_socket (self->soup, listening, SOUP_SERVER_LISTEN_HTTPS,
                                   error)) {

@@ -10,10 +10,11 @@
 G_BEGIN_DECLS
 
 /*
- * HearthHttpServer: the stream port. HTTPS with a required client certificate,
- * accepted only through HearthAccess; routes /v1/...; writes live streams to
- * displays through one writer that checks every chunk's camera and generation
- * before it leaves (invariant 3).
+ * HearthHttpServer: the stream port. HTTPS with a requested client
+ * certificate, accepted only through HearthAccess; a client without one is
+ * told it is not paired, whatever it asks; routes /v1/...; writes live
+ * streams to displays through one writer that checks every chunk's camera
+ * and generation before it leaves (invariant 3).
  */
 #define HEARTH_TYPE_HTTP_SERVER (hearth_http_server_get_type ())
 G_DECLARE_FINAL_TYPE (HearthHttpServer, hearth_http_server, HEARTH, HTTP_SERVER,
@@ -64,17 +65,39 @@ gboolean hearth_http_server_still_allowed (HearthHttpServer *self,
                                            const char *fingerprint,
                                            const char *camera_id);
 
+/*
+ * The stream of @camera_id if its current generation can be served from its
+ * start (an init segment and a keyframe); else NULL, with @msg answered by
+ * hearth_http_server_reply_not_ready(). (transfer none) (nullable)
+ */
+HearthStream *hearth_http_server_ready_stream (HearthHttpServer *self,
+                                               SoupServerMessage *msg,
+                                               const char *camera_id);
+
+/* 503 "unavailable" with Retry-After for an authorised camera that has no
+ * stream to serve now: not running, offline, or no picture yet. */
+void hearth_http_server_reply_not_ready (HearthHttpServer *self,
+                                         SoupServerMessage *msg,
+                                         const char *camera_id);
+
 /* Starts the live MP4 response for an already authorised camera. */
 void hearth_http_server_start_live (HearthHttpRequest *request,
                                     const HearthCameraRow *camera);
 
+/* Every status the gateway answers is set through here, with its reason
+ * phrase (libsoup 3.2.3 has none for 429 and 431). */
+void hearth_http_set_status (SoupServerMessage *msg, guint status);
 void hearth_http_reply_json (SoupServerMessage *msg, guint status,
                              JsonNode *node);
 void hearth_http_reply_error (SoupServerMessage *msg, guint status,
                               const char *code, const char *message);
-/* From "got-headers": answers 413 and closes if the body would exceed @max
- * bytes (or is chunked), so that it is never read. */
-void hearth_http_refuse_large_body (SoupServerMessage *msg, goffset max);
+/* 503 "unavailable" with Retry-After: the camera may serve this soon. */
+void hearth_http_reply_unavailable (SoupServerMessage *msg, const char *message);
+/* From "got-headers": answers and closes a request that is too large, so
+ * that its body is never read: 414 for a request target over 8 KiB, 431 for
+ * header fields over 16 KiB, 413 for a body over @max_body bytes (or
+ * chunked). */
+void hearth_http_refuse_oversized (SoupServerMessage *msg, goffset max_body);
 /* Maps HEARTH_ERROR codes to statuses (NOT_FOUND → 404, DENIED → 403, …). */
 void hearth_http_reply_gerror (SoupServerMessage *msg, const GError *error);
 

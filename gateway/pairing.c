@@ -330,7 +330,7 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
   hearth_gate_passed (self->gate, soup_server_message_get_socket (msg));
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Connection", "close");
-  hearth_http_refuse_large_body (msg, MAX_BODY);
+  hearth_http_refuse_oversized (msg, MAX_BODY);
 }
 
 static void

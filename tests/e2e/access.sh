@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Who may see what over the stream port: no certificate → refused; three
+# Who may see what over the stream port: no certificate → "not paired" and
+# nothing else, logged and audited (rate-limited); three
 # requests on one kept-alive connection are all the same display; a display
 # of household B gets 404 for household A's camera, exactly like a camera that
 # does not exist; revoking a display cuts its open stream and refuses it after.
@@ -18,11 +19,110 @@ pair_display alice A
 pair_display bob B
 wait_for 30 "cameras to stream" sh -c "[ \$('$BIN_CTL' --state-dir '$T/state' camera list | grep -c streaming) -eq 2 ]"
 
-# No client certificate: the TLS connection is refused.
-if curl -sS --cacert "$(gateway_cert)" "$(url /v1/cameras)" >"$T/nocert.out" 2>"$T/nocert.err"; then
-  fail "a request without a client certificate was answered: $(cat "$T/nocert.out")"
-fi
-log "no certificate: $(cat "$T/nocert.err")"
+# No client certificate: the handshake goes through (the port asks for a
+# certificate, it does not require one), and every request, whatever it
+# asks for, gets the same small "not paired" answer and nothing else: no API,
+# no camera, no household. Its connection is closed after the answer.
+# not_paired PATH [CURL ARGS...]: prints the status and the connections
+# made; the answer goes to $T/np.head and $T/np.body.
+not_paired() {
+  local path=$1
+  shift
+  curl -sS --max-time 10 --cacert "$(gateway_cert)" -D "$T/np.head" -o "$T/np.body" \
+    -w '%{http_code} %{num_connects}' "$@" "$(url "$path")"
+}
+leaks() { grep -q -e "$cam_a" -e "$cam_b" -e Door -e Yard -e '"cameras"' "$T/np.body"; }
+# Through the handshake without a certificate and then silent: closed at
+# the handshake deadline (5 s), as a connection that never shook hands is.
+python3 - "$STREAM_PORT" "$(gateway_cert)" >"$T/np.silent" 2>&1 <<'PY' &
+import socket, ssl, sys, time
+port, ca = sys.argv[1:]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))), server_hostname="127.0.0.1")
+start = time.monotonic()
+s.settimeout(30)
+try:
+    data = s.recv(1)
+except (OSError, ssl.SSLError):
+    data = b""
+print(f"{len(data)} {time.monotonic() - start:.1f}")
+PY
+silent_pid=$!
+[ "$(not_paired /v1/cameras)" = "403 1" ] || fail "no certificate: $(head -1 "$T/np.head")"
+cp "$T/np.body" "$T/not-paired.json"
+[ "$(json 'j["error"]' <"$T/not-paired.json")" = not_paired ] || fail "no certificate: $(cat "$T/not-paired.json")"
+[ "$(json 'j["message"]' <"$T/not-paired.json")" = "This device is not paired with this Hearth gateway. Ask someone in the household for a pairing code." ] ||
+  fail "no certificate: $(cat "$T/not-paired.json")"
+for path in /v1/cameras "/v1/cameras/$cam_a/live.mp4" "/v1/cameras/$cam_b/snapshot.jpg" \
+    "/v1/cameras/$cam_a/hls/index.m3u8" / /v1/events /favicon.ico "/v1/cameras/$cam_a"; do
+  for method in GET POST HEAD; do
+    case $method in
+      GET) code=$(not_paired "$path") ;;
+      POST) code=$(not_paired "$path" -H 'Content-Type: application/json' -d '{"x": 1}') ;;
+      HEAD) code=$(not_paired "$path" -I) ;;
+    esac
+    [ "$code" = "403 1" ] || fail "no certificate, $method $path: $code"
+    grep -q $'^HTTP/1.1 403 Forbidden\r$' "$T/np.head" || fail "$method $path: $(head -1 "$T/np.head")"
+    grep -qi $'^Connection: close\r$' "$T/np.head" || fail "$method $path: the connection is kept"
+    [ "$method" = HEAD ] || cmp -s "$T/np.body" "$T/not-paired.json" ||
+      fail "no certificate, $method $path: $(head -c 300 "$T/np.body")"
+  done
+done
+# A browser gets a page that says the same, and nothing more.
+[ "$(not_paired "/v1/cameras/$cam_a/live.mp4" -H 'Accept: text/html,*/*;q=0.8')" = "403 1" ] ||
+  fail "no certificate, browser: $(head -1 "$T/np.head")"
+grep -qi '^Content-Type: text/html' "$T/np.head" || fail "browser: not a page"
+grep -q "This device is not paired with this Hearth gateway. Ask someone in the household for a pairing code." \
+  "$T/np.body" || fail "browser: $(cat "$T/np.body")"
+! leaks || fail "the page names a camera: $(cat "$T/np.body")"
+! grep -qi -e '<script' -e 'src=' -e 'href=' "$T/np.body" || fail "the page is not self-contained"
+# Two requests, kept alive by the client: the second needs a connection of
+# its own, and gets the same answer.
+curl -sS --max-time 10 --cacert "$(gateway_cert)" -o /dev/null -w '%{http_code} %{num_connects}\n' \
+  "$(url /v1/cameras)" -o "$T/np.second" "$(url /v1/cameras)" >"$T/np.keepalive"
+[ "$(tr '\n' ' ' <"$T/np.keepalive")" = "403 1 403 1 " ] ||
+  fail "no certificate, kept alive: $(cat "$T/np.keepalive")"
+cmp -s "$T/np.second" "$T/not-paired.json" || fail "no certificate, second request: $(cat "$T/np.second")"
+# Pipelined on one connection behind a refused request, a request is never
+# answered as anyone (the connection ends after the first answer).
+python3 - "$STREAM_PORT" "$(gateway_cert)" "$cam_a" >"$T/np.pipelined" <<'PY'
+import socket, ssl, sys
+port, ca, camera = sys.argv[1:]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))), server_hostname="127.0.0.1")
+s.settimeout(10)
+s.sendall(b"GET /v1/cameras HTTP/1.1\r\nHost: x\r\n\r\n"
+          + f"GET /v1/cameras/{camera}/snapshot.jpg HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+          + b"GET /v1/cameras HTTP/1.1\r\nHost: x\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.count(b"HTTP/1.1 "), data.count(b"403 Forbidden"), data.count(b"not_paired"))
+PY
+[ "$(cat "$T/np.pipelined")" = "1 1 1" ] || fail "no certificate, pipelined: $(cat "$T/np.pipelined")"
+# Every refusal is logged and audited, at most 20 a minute per peer address
+# (then one entry says the rest are not): 30 from 127.0.0.3.
+urls=()
+for i in $(seq 1 30); do urls+=(-o /dev/null "$(url "/v1/cameras?$i")"); done
+curl -sS --max-time 60 --interface 127.0.0.3 --cacert "$(gateway_cert)" \
+  -w '%{http_code}\n' "${urls[@]}" >"$T/np.burst"
+[ "$(sort -u "$T/np.burst")" = 403 ] && [ "$(wc -l <"$T/np.burst")" = 30 ] ||
+  fail "no certificate, 30 requests: $(sort "$T/np.burst" | uniq -c | tr '\n' ' ')"
+ctl audit >"$T/np.audit"
+[ "$(grep -c "not-paired.*127\.0\.0\.3" "$T/np.audit")" = 21 ] ||
+  fail "audited $(grep -c "not-paired.*127\.0\.0\.3" "$T/np.audit") of 30 refusals (want 20 and one that says the rest are not)"
+[ "$(grep "not-paired.*127\.0\.0\.3" "$T/np.audit" | grep -c "not audited")" = 1 ] ||
+  fail "the audit does not say once that refusals went unaudited"
+grep -q "not-paired.*127\.0\.0\.1" "$T/np.audit" || fail "refusals from 127.0.0.1 not audited"
+[ "$(grep -c "Refused a request: 127\.0\.0\.3" "$T/hearthd.log")" = 21 ] ||
+  fail "logged $(grep -c "Refused a request: 127\.0\.0\.3" "$T/hearthd.log") of 30 refusals (want 21)"
+wait "$silent_pid" || fail "the silent connection without a certificate: $(cat "$T/np.silent")"
+read -r got after <"$T/np.silent"
+[ "$got" = 0 ] && python3 -c "import sys; sys.exit(not 4.5 <= $after <= 7.5)" ||
+  fail "a silent connection without a certificate got $got bytes and was closed after $after s"
 
 # A certificate that no household issued (self-signed) is refused too.
 certtool --generate-privkey --key-type ecdsa --outfile "$T/rogue.key" 2>/dev/null

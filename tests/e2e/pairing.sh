@@ -111,7 +111,7 @@ grep -qi "already used" "$T/c1.log" "$T/c2.log" || fail "the loser got an unclea
 # pairing port answers 429 for a while, even to a good token.
 limited=0
 for i in $(seq 1 15); do
-  code=$(curl -sk -o "$T/guess.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+  code=$(curl -sk -D "$T/guess.head" -o "$T/guess.json" -w '%{http_code}' -H 'Content-Type: application/json' \
     -d '{"token":"00000000000000000000000000000000","public_key":"x","name":"guess"}' \
     "https://127.0.0.1:$port/v1/pair")
   if [ "$code" = 429 ]; then limited=$i; break; fi
@@ -119,6 +119,9 @@ for i in $(seq 1 15); do
 done
 [ $limited -gt 0 ] || fail "15 wrong guesses were never slowed down"
 [ "$(json 'j["error"]' <"$T/guess.json")" = rate_limited ] || fail "429 without rate_limited"
+# libsoup 3.2.3 alone would say "429 Unknown Error".
+grep -q $'^HTTP/1.1 429 Too Many Requests\r$' "$T/guess.head" ||
+  fail "the 429 says: $(head -1 "$T/guess.head")"
 log "rate limited after $limited guesses"
 payload=$(ctl pair --household Home --print-payload)
 rc=0; display late2 pair "$payload" --name late2 >"$T/limited.log" 2>&1 || rc=$?

@@ -4,8 +4,9 @@
 # a new display's first bytes are the init segment and a keyframe; stamps
 # arrive in order; a stalled display does not slow another display; a camera
 # restart is a new generation and nothing of the old one is served after the
-# new one starts; snapshots are of the camera asked for, also after two
-# cameras restart at once; hearthctl camera stats.
+# new one starts; live.mp4 of a camera that is offline or never streamed is
+# a 503 with Retry-After, answered at once; snapshots are of the camera asked
+# for, also after two cameras restart at once; hearthctl camera stats.
 source "$(dirname "$0")/lib.sh"
 
 BIN_STAMPS=$HEARTH_BUILD_DIR/tests/tools/fmp4-stamps
@@ -62,6 +63,29 @@ for path in live.mp4 snapshot.jpg; do
   code=$(curl_as other -o /dev/null -w '%{http_code}' --max-time 10 "$(url "/v1/cameras/$cam_a/$path")")
   [ "$code" = 404 ] || fail "display of Flat2 got $code for camera A's $path"
 done
+
+# --- a camera with nothing to serve: 503 at once, like snapshot.jpg ---------
+# expect_unavailable CAMERA PATH: 503 "unavailable" in JSON with Retry-After,
+# answered at once (not held until the camera comes).
+expect_unavailable() {
+  local code
+  code=$(curl_as one -sS --max-time 10 -D "$T/unavailable.head" -o "$T/unavailable.json" \
+    -w '%{http_code}' "$(url "/v1/cameras/$1/$2")") || fail "$2 of camera $1: no answer"
+  [ "$code" = 503 ] || fail "$2 of camera $1 answered $code: $(head -c 200 "$T/unavailable.json")"
+  grep -q $'^HTTP/1.1 503 Service Unavailable\r$' "$T/unavailable.head" ||
+    fail "$2: $(head -1 "$T/unavailable.head")"
+  grep -qi $'^Retry-After: 1\r$' "$T/unavailable.head" || fail "$2 of camera $1: no Retry-After"
+  grep -qi '^Content-Type: application/json' "$T/unavailable.head" || fail "$2: not JSON"
+  [ "$(json 'j["error"]' <"$T/unavailable.json")" = unavailable ] ||
+    fail "$2 of camera $1: $(cat "$T/unavailable.json")"
+}
+# Adopted, but nothing answers at its address: it never streams.
+dead_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cam_d=$(ctl camera add --household Home --name D "rtsp://127.0.0.1:$dead_port/stream")
+for path in live.mp4 snapshot.jpg; do
+  expect_unavailable "$cam_d" "$path"
+done
+ctl camera forget "$cam_d" >/dev/null
 
 # --- snapshots: the colour of the camera asked for -------------------------
 # colour FILE: the average colour of a JPEG, as red/green/blue/white/other.
@@ -243,6 +267,10 @@ port_a=${CAM_URL_a#rtsp://127.0.0.1:}; port_a=${port_a%%/*}
 port_b=${CAM_URL_b#rtsp://127.0.0.1:}; port_b=${port_b%%/*}
 kill "$CAM_PID_a" "$CAM_PID_b"
 wait "$CAM_PID_a" "$CAM_PID_b" 2>/dev/null || true
+# Offline after it streamed: the same 503 as a camera that never streamed.
+wait_for 20 "camera A to stop streaming" eval '! streaming "$cam_a"'
+expect_unavailable "$cam_a" live.mp4
+grep -q "offline\|no picture" "$T/unavailable.json" || fail "live.mp4 of an offline camera: $(cat "$T/unavailable.json")"
 start_camera a --pattern green --port "$port_a"
 start_camera b --pattern white --port "$port_b"
 [ "$CAM_ID_a" != "$old_a" ] || fail "the restarted camera kept its stamp id"
