@@ -953,6 +953,7 @@ cmd_pair (Ctl *ctl, char **argv)
   JsonObject *params;
   JsonObject *object;
   const char *payload;
+  const char *code;
   gint64 ttl = DEFAULT_PAIR_TTL_S;
   gint64 expires_at;
   gint64 window_id;
@@ -992,6 +993,7 @@ cmd_pair (Ctl *ctl, char **argv)
                 : NULL;
   if (payload == NULL)
     return fail ("hearthd opened a pairing window but sent no payload");
+  code = json_object_get_string_member_with_default (object, "code", "");
   expires_at = json_object_get_int_member_with_default (object, "expires_at",
                                                          0);
   window_id = json_object_get_int_member_with_default (object, "window_id", 0);
@@ -1027,12 +1029,14 @@ cmd_pair (Ctl *ctl, char **argv)
   out = ctl->display_name_only ? stderr : stdout;
   fprintf (out,
            "%s\n"
-           "Scan this code with the display, or give it this payload:\n"
+           "Scan this QR code with a phone or a display, or give it this link:\n"
            "%s\n\n"
+           "Code for phones and browsers: %s\n"
+           "(type it only into the device's certificate installer)\n\n"
            "Pairing window %" G_GINT64_FORMAT " for household %s is open "
            "until %s.\n"
            "Waiting for a display to pair...\n",
-           qr, payload, window_id, ctl->household, expiry);
+           qr, payload, code, window_id, ctl->household, expiry);
   fflush (out);
   return pair_wait (ctl, out);
 }
