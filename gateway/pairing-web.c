@@ -131,11 +131,11 @@ hearth_pairing_web_reply_done (SoupServerMessage *msg, const char *household,
       "for %d minutes. Each asks for the one-time code shown next to the QR "
       "code: type it exactly as shown, with its dashes.</p>\n"
       "<ul class=\"files\">\n"
-      "<li><a href=\"/pair/d/%s/hearth.p12\" download>hearth.p12</a>: the identity "
+      "<li><a href=\"/pair/d/%s/hearth.p12\">hearth.p12</a>: the identity "
       "(Android, Windows, Linux, ChromeOS, Mac)</li>\n"
-      "<li><a href=\"/pair/d/%s/hearth.mobileconfig\" download>hearth.mobileconfig</a>: "
+      "<li><a href=\"/pair/d/%s/hearth.mobileconfig\">hearth.mobileconfig</a>: "
       "identity and gateway certificate in one profile (iPhone, iPad, Mac)</li>\n"
-      "<li><a href=\"/pair/d/%s/ca.crt\" download>ca.crt</a>: the gateway's "
+      "<li><a href=\"/pair/d/%s/ca.crt\">ca.crt</a>: the gateway's "
       "certificate, for the browser to trust</li>\n"
       "</ul>\n"
       "<h2>Android</h2>\n<ol>\n"
@@ -401,8 +401,12 @@ hearth_deliveries_serve (HearthDeliveries *self, SoupServerMessage *msg,
 
   hearth_pairing_web_secure_headers (msg);
   headers = soup_server_message_get_response_headers (msg);
-  disposition = g_strdup_printf ("attachment; filename=\"%s\"", file);
-  soup_message_headers_replace (headers, "Content-Disposition", disposition);
+  /* Files to save and import; but Safari hands a profile to the installer
+   * by its type, which an attachment would turn into a saved file. */
+  if (bytes != d->mobileconfig) {
+    disposition = g_strdup_printf ("attachment; filename=\"%s\"", file);
+    soup_message_headers_replace (headers, "Content-Disposition", disposition);
+  }
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   soup_server_message_set_response (msg, type, SOUP_MEMORY_COPY,
                                     g_bytes_get_data (bytes, NULL),
