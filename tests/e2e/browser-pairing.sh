@@ -71,11 +71,14 @@ grep -q "name=\"t\" value=\"$TOKEN\"" "$T/page.html" || fail "the form does not 
 status=$(get 127.0.0.1 style "$PAIR/pair/style.css")
 [ "$status" = 200 ] && [[ "$(header style content-type)" == text/css* ]] || fail "stylesheet: $status"
 
-# The form as a browser sends it: a name with a space and a non-ASCII letter.
-form="t=$TOKEN&name=K%C3%BCche+tablet"
+# The form as a browser sends it: a name with spaces, a non-ASCII letter and
+# markup, which every page and the profile must show as text.
+form="t=$TOKEN&name=K%C3%BCche+%3Ctablet%3E+%26+co"
 status=$(post 127.0.0.1 done "$form")
 [ "$status" = 200 ] || fail "pairing from the form: $status $(cat "$T/done.html")"
 grep -q "is paired with" "$T/done.html" || fail "no confirmation: $(cat "$T/done.html")"
+grep -qF "Küche &lt;tablet&gt; &amp; co" "$T/done.html" || fail "the name is not shown as text"
+! grep -qF "<tablet>" "$T/done.html" || fail "the name was taken as markup"
 grep -q "https://127.0.0.1:$STREAM_PORT/" "$T/done.html" || fail "the page does not say where to watch"
 for platform in Android "iPhone and iPad" Mac "Windows and Linux"; do
   grep -q "<h2>[^<]*$platform" "$T/done.html" || fail "no steps for $platform"
@@ -96,6 +99,12 @@ d="$PAIR/pair/d/$id"
 client certtool --p12-info --inder --infile "$T/p12.html" --password "$CODE" >"$T/p12.info" 2>&1 ||
   fail "certtool cannot open hearth.p12 with the code: $(cat "$T/p12.info")"
 grep -q "PKCS #8 Encrypted key" "$T/p12.info" || fail "no key in hearth.p12"
+# NSS, the store of Chromium and Firefox, imports it with the code.
+mkdir "$T/nssdb"
+client certutil -N --empty-password -d "sql:$T/nssdb"
+client pk12util -i "$T/p12.html" -d "sql:$T/nssdb" -W "$CODE" >"$T/pk12util.log" 2>&1 ||
+  fail "pk12util cannot import hearth.p12: $(cat "$T/pk12util.log")"
+client certutil -L -d "sql:$T/nssdb" | grep -q "Hearth display" || fail "NSS lists no Hearth identity"
 python3 - "$T" "$CODE" <<'EOF' || fail "hearth.p12 does not hold the identity"
 import sys, sqlite3, glob, os
 from cryptography.hazmat.primitives.serialization import pkcs12, Encoding, PrivateFormat, NoEncryption
@@ -120,7 +129,7 @@ client curl -sS --cert "$T/browser.crt" --key "$T/browser.key" --cacert "$(gatew
 [ "$(json '[c["name"] for c in j["cameras"]]' <"$T/cameras.json")" = '["Door"]' ] ||
   fail "the browser sees: $(cat "$T/cameras.json")"
 ctl --json display list >"$T/displays.json"
-browser_id=$(json '[d["id"] for d in j["displays"] if d["name"] == "Küche tablet"][0]' <"$T/displays.json") ||
+browser_id=$(json '[d["id"] for d in j["displays"] if d["name"] == "Küche <tablet> & co"][0]' <"$T/displays.json") ||
   fail "the display is not listed by its name: $(cat "$T/displays.json")"
 
 # The Apple profile: the gateway's certificate as a root payload and the
