@@ -55,8 +55,9 @@
 #define CODE_SYMBOLS 12
 #define CODE_GROUP 4
 #define CODE_LEN (CODE_SYMBOLS + CODE_SYMBOLS / CODE_GROUP - 1)
-/* Crockford's base 32 in lowercase: no i, l, o or u to misread. */
-static const char code_alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+/* Digits and lowercase letters (easy to type on a phone) with no 1, i, l or
+ * o, so that what is read is what is typed: 0 is a zero. */
+static const char code_alphabet[] = "023456789abcdefghjkmnpqrstuvwxyz";
 
 typedef struct {
   gint64 window_id;

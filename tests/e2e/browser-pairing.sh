@@ -26,7 +26,7 @@ open_window() {
   TOKEN=$(sed -n 's/.*[?&]t=\([0-9a-f]*\).*/\1/p' <<<"$LINK")
   PAIR=$(sed -n 's|^\(https://[^/]*\)/pair?.*|\1|p' <<<"$LINK")
   [ -n "$TOKEN" ] && [ -n "$PAIR" ] || fail "not a pairing link: $LINK"
-  [[ "$CODE" =~ ^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}$ ]] ||
+  [[ "$CODE" =~ ^[02-9a-hjkmnp-z]{4}-[02-9a-hjkmnp-z]{4}-[02-9a-hjkmnp-z]{4}$ ]] ||
     fail "not a one-time code: $CODE"
   ALL_CODES+=("$CODE")
 }
