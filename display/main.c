@@ -33,8 +33,8 @@
 static const char description[] =
   "Commands:\n"
   "  pair PAYLOAD [--name NAME]          Pair with a gateway: PAYLOAD is the text of its\n"
-  "  pair --qr-image FILE [--name NAME]  pairing QR code (hearth://pair?…), or FILE a\n"
-  "                                      picture of that QR code\n"
+  "  pair --qr-image FILE [--name NAME]  pairing QR code (https://…/pair?… or\n"
+  "                                      hearth://pair?…), or FILE a picture of it\n"
   "  info                                Show the gateway and household this display\n"
   "                                      is paired with\n"
   "  list [--json]                       List the household's cameras: ID, NAME, STATE,\n"

@@ -41,6 +41,11 @@ G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_x509_trust_list_t, hearth_gnutls_x509_tr
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_x509_name_constraints_t, gnutls_x509_name_constraints_deinit, NULL)
 #endif
 
+#ifdef GNUTLS_PKCS12_H
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_pkcs12_t, gnutls_pkcs12_deinit, NULL)
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_pkcs12_bag_t, gnutls_pkcs12_bag_deinit, NULL)
+#endif
+
 #ifdef GNUTLS_ABSTRACT_H
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_privkey_t, gnutls_privkey_deinit, NULL)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_pubkey_t, gnutls_pubkey_deinit, NULL)

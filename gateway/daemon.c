@@ -662,6 +662,7 @@ method_pair_open (HearthDaemon *self, HearthControlRequest *req, GError **error)
   gint64 ttl = hearth_control_request_get_int (req, "ttl_seconds",
                                                self->config->pairing_ttl);
   g_autofree char *payload = NULL;
+  g_autofree char *code = NULL;
   g_autoptr (JsonBuilder) b = json_builder_new ();
   gint64 window_id = 0, expires = 0;
 
@@ -673,7 +674,7 @@ method_pair_open (HearthDaemon *self, HearthControlRequest *req, GError **error)
     return NULL;
   }
   payload = hearth_pairing_open_window (self->pairing, household, (guint) ttl,
-                                        &window_id, &expires, error);
+                                        &window_id, &expires, &code, error);
   if (payload == NULL)
     return NULL;
   g_message ("Pairing window %" G_GINT64_FORMAT " open for household “%s” for %"
@@ -684,6 +685,9 @@ method_pair_open (HearthDaemon *self, HearthControlRequest *req, GError **error)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "payload");
   json_builder_add_string_value (b, payload);
+  /* For the admin's terminal only: never logged. */
+  json_builder_set_member_name (b, "code");
+  json_builder_add_string_value (b, code);
   json_builder_set_member_name (b, "window_id");
   json_builder_add_int_value (b, window_id);
   json_builder_set_member_name (b, "expires_at");
@@ -808,6 +812,7 @@ demo_setup (HearthDaemon *self, GError **error)
   g_autoptr (HearthHousehold) home = NULL;
   g_autoptr (GPtrArray) cameras = NULL;
   g_autofree char *payload = NULL;
+  g_autofree char *code = NULL;
   g_autofree char *qr = NULL;
   gint64 expires = 0;
 
@@ -835,16 +840,17 @@ demo_setup (HearthDaemon *self, GError **error)
 
   payload = hearth_pairing_open_window (self->pairing, DEMO_HOUSEHOLD,
                                         self->config->pairing_ttl, NULL, &expires,
-                                        error);
+                                        &code, error);
   if (payload == NULL)
     return FALSE;
   qr = hearth_qr_render_terminal (payload, error);
   if (qr == NULL)
     return FALSE;
-  g_print ("\nScan this with a display to pair it with household “%s”\n"
+  g_print ("\nScan this with a phone or a display to pair it with household “%s”\n"
            "(or run: hearth-display pair '%s')\n\n%s\n"
-           "The code works once and expires in %u minutes.\n\n",
-           DEMO_HOUSEHOLD, payload, qr, self->config->pairing_ttl / 60);
+           "Code for phones and browsers: %s\n"
+           "The QR code works once and expires in %u minutes.\n\n",
+           DEMO_HOUSEHOLD, payload, qr, code, self->config->pairing_ttl / 60);
   return TRUE;
 }
 

@@ -25,7 +25,7 @@
 
 #include "http-server.h"
 #include "error.h"
-#include "hearth-www.h"
+#include "hearth-web.h"
 #include "listener.h"
 
 #include <string.h>
@@ -353,7 +353,7 @@ refuse_unpaired (HearthHttpServer *self, SoupServerMessage *msg)
                                  soup_server_message_get_remote_address (msg));
   if (accepts_html (msg)) {
     g_autoptr (GBytes) page = g_resource_lookup_data (
-        hearth_www_get_resource (), "/org/hearth/www/not-paired.html",
+        hearth_web_get_resource (), "/org/hearth/web/not-paired.html",
         G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
 
     hearth_http_set_status (msg, SOUP_STATUS_FORBIDDEN);

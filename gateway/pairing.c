@@ -4,17 +4,30 @@
  *
  * An admin opens a window (hearthctl pair): a 128-bit random token is made,
  * only its SHA-256 is stored with the household, the expiry and one use, and
- * the token itself leaves the daemon only inside the QR payload. While any
- * window is open, a TLS listener (server authentication only; the display pins
- * the gateway's root CA by the fingerprint in the payload) takes POST /v1/pair. The
- * whole pairing — token check, display row, client certificate signed by the
- * household CA, token spent, audit entry — is one store transaction. Peers
- * outside the local ranges are refused; repeated failures from one address are
- * answered 429 without touching the store.
+ * the token itself leaves the daemon only inside the QR payload, an https://
+ * link. With it comes a one-time code for phones and browsers, kept only in
+ * this process's memory for the window and shown only where the QR code is.
+ *
+ * While any window is open, a TLS listener (server authentication only) takes
+ *   POST /v1/pair   from hearth-display, which pins the gateway's root CA by
+ *                   the payload's fingerprint and sends its own public key;
+ *   GET /pair?...   the link itself, opened by a phone's camera: a page that
+ *                   names the household to whoever holds a valid token;
+ *   POST /pair      that page's form: the gateway makes the browser's key and
+ *                   hands the identity over as PKCS#12 sealed with the code
+ *                   (pairing-web.c renders and keeps the files, for a few
+ *                   minutes, at /pair/d/<id>/...).
+ * Both pairings go through redeem(): token check, display row, client
+ * certificate signed by the household CA (and the sealed file), token spent,
+ * audit entry, all in one store transaction. Someone who relays the link
+ * alone gets at most a file that does not open without the code. Peers
+ * outside the local ranges are refused; repeated failures from one address
+ * are answered 429 without touching the store.
  */
 #define G_LOG_DOMAIN "hearth-pairing"
 
 #include "pairing.h"
+#include "pairing-web.h"
 #include "error.h"
 #include "http-server.h"
 #include "listener.h"
@@ -38,9 +51,20 @@
 #define HANDSHAKE_DEADLINE_US (5 * G_USEC_PER_SEC)
 #define CONNECTION_LIFETIME_US (60 * G_USEC_PER_SEC)
 
+/* The one-time code: 12 symbols of 5 bits (60 bits), grouped by four. */
+#define CODE_SYMBOLS 12
+#define CODE_GROUP 4
+#define CODE_LEN (CODE_SYMBOLS + CODE_SYMBOLS / CODE_GROUP - 1)
+/* Digits and lowercase letters (easy to type on a phone) with no 1, i, l or
+ * o, so that what is read is what is typed: 0 is a zero. */
+static const char code_alphabet[] = "023456789abcdefghjkmnpqrstuvwxyz";
+
 typedef struct {
   gint64 window_id;
   gint64 expires_at;
+  gint64 household_id;
+  guint8 token_hash[32];
+  char code[CODE_LEN + 1];  /* wiped when the window ends */
 } OpenWindow;
 
 struct _HearthPairing {
@@ -58,6 +82,7 @@ struct _HearthPairing {
   HearthGate *gate;           /* the listener's caps and deadlines */
   guint16 port;               /* kept across re-opens when configured as 0 */
   GArray *windows;            /* of OpenWindow: opened by this process */
+  HearthDeliveries *deliveries; /* browsers' identity files, for minutes */
   guint expiry_source;
   HearthPeerCounter *failures; /* failed pairings per peer, per minute */
 };
@@ -93,6 +118,55 @@ advertised_addresses (HearthPairing *self, const char *listen, guint16 port)
   return out;
 }
 
+/* --- windows in memory ---------------------------------------------------------- */
+
+static void
+make_code (const guint8 random[CODE_SYMBOLS], char code[CODE_LEN + 1])
+{
+  char *out = code;
+
+  for (guint i = 0; i < CODE_SYMBOLS; i++) {
+    if (i > 0 && i % CODE_GROUP == 0)
+      *out++ = '-';
+    /* 256 is a multiple of 32: every symbol is equally likely. */
+    *out++ = code_alphabet[random[i] % 32];
+  }
+  *out = '\0';
+}
+
+static void
+window_forget (HearthPairing *self, guint index)
+{
+  explicit_bzero (&g_array_index (self->windows, OpenWindow, index), sizeof (OpenWindow));
+  g_array_remove_index (self->windows, index);
+}
+
+static void
+window_forget_id (HearthPairing *self, gint64 window_id)
+{
+  for (guint i = 0; i < self->windows->len; i++)
+    if (g_array_index (self->windows, OpenWindow, i).window_id == window_id) {
+      window_forget (self, i);
+      return;
+    }
+}
+
+/* The open window opened by this process whose token hashes to @hash, or
+ * NULL. Every window is compared, in constant time. */
+static OpenWindow *
+window_find (HearthPairing *self, const guint8 hash[32], gint64 now)
+{
+  OpenWindow *found = NULL;
+
+  for (guint i = 0; i < self->windows->len; i++) {
+    OpenWindow *w = &g_array_index (self->windows, OpenWindow, i);
+
+    if (hearth_pki_equal_ct (w->token_hash, hash, sizeof w->token_hash))
+      found = w;
+  }
+  return found != NULL && found->expires_at > now ? found : NULL;
+}
+
 /* --- the listener ------------------------------------------------------------- */
 
 /* Limited once it failed max-failures-per-minute times; when the table is
@@ -112,6 +186,13 @@ peer_failed (HearthPairing *self, const char *peer)
 typedef struct {
   HearthPairing *self;
   const char *public_key;
+  /* A browser's pairing: the key the gateway made for it, the code that seals
+   * it, and the sealed PKCS#12 file, made inside the redeem's transaction so
+   * that a pairing whose file cannot be made does not happen. */
+  const char *key_pem;
+  const char *code;
+  char *friendly_name;
+  GBytes *p12;
 } IssueData;
 
 static gboolean
@@ -128,6 +209,17 @@ issue_certificate (const HearthHousehold *household, gint64 display_id,
 
   if (pem == NULL)
     return FALSE;
+  if (data->key_pem != NULL) {
+    const char *const anchors[] = {
+      hearth_pairing_trust_anchor_pem (data->self), NULL
+    };
+
+    g_clear_pointer (&data->p12, g_bytes_unref);
+    data->p12 = hearth_pki_make_pkcs12 (data->key_pem, pem, anchors, data->friendly_name,
+                                        data->code, error);
+    if (data->p12 == NULL)
+      return FALSE;
+  }
   *fingerprint = hearth_pki_fingerprint_pem (pem, error);
   if (*fingerprint == NULL)
     return FALSE;
@@ -217,13 +309,48 @@ on_answer_sent (SoupServerMessage *msg, gpointer user_data)
                    g_object_unref);
 }
 
-static void
-handle_pair (SoupServer *soup, SoupServerMessage *msg, const char *path,
-             GHashTable *query, gpointer user_data)
+/*
+ * The one pairing, for displays and browsers: in one store transaction the
+ * token is checked, the display row made, the certificate (and a browser's
+ * sealed file) issued, the token spent and the pairing audited. A refusal
+ * counts against @peer.
+ */
+static HearthDisplayRow *
+redeem (HearthPairing *self, const char *peer, const guint8 hash[32], const char *name,
+        IssueData *issue, gint64 *window_id, GError **error)
 {
-  HearthPairing *self = user_data;
-  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
-  g_autofree char *peer = NULL;
+  HearthDisplayRow *display;
+
+  display = hearth_store_pairing_redeem (self->store, hash, g_get_real_time (), name,
+                                         issue_certificate, issue, window_id, error);
+  if (display == NULL) {
+    peer_failed (self, peer);
+    g_message ("Pairing from %s refused: %s", peer, (*error)->message);
+    return NULL;
+  }
+  g_message ("Display %" G_GINT64_FORMAT " (“%s”) paired into household “%s”%s",
+             display->id, display->name, display->household,
+             issue->key_pem != NULL ? " from a browser" : "");
+  return display;
+}
+
+/* After the answer to a pairing is set: the window is spent. */
+static void
+redeemed (HearthPairing *self, SoupServerMessage *msg, gint64 window_id,
+          const HearthDisplayRow *display)
+{
+  window_forget_id (self, window_id);
+  g_signal_emit (self, signals[SIGNAL_PAIRED], 0, window_id, display->id,
+                 display->name);
+  /* The listener may close now that this window is spent, but only once the
+   * answer has reached the display. */
+  g_signal_connect_object (msg, "finished", G_CALLBACK (on_answer_sent), self, 0);
+}
+
+/* POST /v1/pair: hearth-display, with its own public key. */
+static void
+handle_display_pair (HearthPairing *self, SoupServerMessage *msg, const char *peer)
+{
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (HearthDisplayRow) display = NULL;
@@ -234,25 +361,8 @@ handle_pair (SoupServer *soup, SoupServerMessage *msg, const char *path,
   const char *token, *public_key, *name;
   guint8 hash[32];
   gint64 window_id = 0;
-  IssueData issue;
+  IssueData issue = { 0, };
 
-  if (soup_server_message_get_status (msg) != 0)
-    return; /* answered in got-headers */
-  if (!hearth_access_check_peer (self->access, remote, &error)) {
-    g_message ("Pairing refused: %s", error->message);
-    hearth_http_reply_error (msg, 403, "not_local", "pairing is only possible from the local network");
-    return;
-  }
-  peer = hearth_peer_key (remote);
-  if (peer_rate_limited (self, peer)) {
-    hearth_http_reply_error (msg, 429, "rate_limited",
-                 "too many failed pairing attempts; try again in a minute");
-    return;
-  }
-  if (!g_str_equal (path, "/v1/pair")) {
-    hearth_http_reply_error (msg, 404, "not_found", "no such resource");
-    return;
-  }
   if (soup_server_message_get_method (msg) != SOUP_METHOD_POST) {
     hearth_http_reply_error (msg, 405, "method_not_allowed", "use POST");
     return;
@@ -292,31 +402,210 @@ handle_pair (SoupServer *soup, SoupServerMessage *msg, const char *path,
 
   issue.self = self;
   issue.public_key = public_key;
-  display = hearth_store_pairing_redeem (self->store, hash, g_get_real_time (),
-                                         name, issue_certificate, &issue,
-                                         &window_id, &error);
+  display = redeem (self, peer, hash, name, &issue, &window_id, &error);
   if (display == NULL) {
-    peer_failed (self, peer);
-    g_message ("Pairing from %s refused: %s", peer, error->message);
     hearth_http_reply_gerror (msg, error);
     return;
   }
-
-  g_message ("Display %" G_GINT64_FORMAT " (“%s”) paired into household “%s”",
-             display->id, display->name, display->household);
   answer = pairing_answer (self, display);
   hearth_http_reply_json (msg, SOUP_STATUS_OK, answer);
+  redeemed (self, msg, window_id, display);
+}
 
-  for (guint i = 0; i < self->windows->len; i++)
-    if (g_array_index (self->windows, OpenWindow, i).window_id == window_id) {
-      g_array_remove_index (self->windows, i);
-      break;
+/* GET /pair?...: the QR code's link, opened in a browser. The household is
+ * named only to someone holding a token that can still pair. */
+static void
+handle_link (HearthPairing *self, SoupServerMessage *msg, GHashTable *query,
+             const char *peer)
+{
+  const char *token = query != NULL ? g_hash_table_lookup (query, "t") : NULL;
+  g_autoptr (HearthHousehold) household = NULL;
+  OpenWindow *w;
+  guint8 hash[32];
+
+  if (!token_hash_from_hex (token, hash) ||
+      (w = window_find (self, hash, g_get_real_time ())) == NULL ||
+      (household = hearth_store_household_get (self->store, w->household_id, NULL)) == NULL) {
+    peer_failed (self, peer);
+    hearth_pairing_web_reply_gone (msg);
+    return;
+  }
+  hearth_pairing_web_reply_form (msg, self->config->name, household->name, token);
+}
+
+/* Where the browser watches once paired: the host it reached us at. */
+static char *
+stream_url (HearthPairing *self, SoupServerMessage *msg)
+{
+  const char *host = g_uri_get_host (soup_server_message_get_uri (msg));
+  g_autoptr (GPtrArray) streams = NULL;
+
+  if (host != NULL && *host != '\0')
+    return g_strdup_printf (strchr (host, ':') != NULL ? "https://[%s]:%u/" : "https://%s:%u/",
+                            host, self->stream_port);
+  streams = advertised_addresses (self, self->config->listen, self->stream_port);
+  return g_strdup_printf ("https://%s/", streams->len > 0 ? (char *) streams->pdata[0]
+                                                          : "localhost");
+}
+
+/* POST /pair: the form. The gateway makes the browser's key, and the
+ * identity leaves only sealed with the window's code. */
+static void
+handle_browser_pair (HearthPairing *self, SoupServerMessage *msg, const char *peer)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) form = NULL;
+  g_autoptr (HearthDisplayRow) display = NULL;
+  g_autoptr (GBytes) ca_der = NULL;
+  g_autoptr (GBytes) mobileconfig = NULL;
+  g_autofree char *key_pem = NULL;
+  g_autofree char *public_key = NULL;
+  g_autofree char *delivery = NULL;
+  g_autofree char *url = NULL;
+  const char *token, *name;
+  char code[CODE_LEN + 1];
+  OpenWindow *w;
+  guint8 hash[32];
+  gint64 window_id = 0;
+  IssueData issue = { 0, };
+
+  form = hearth_pairing_web_read_form (msg, &error);
+  if (form == NULL) {
+    peer_failed (self, peer);
+    hearth_pairing_web_reply_problem (msg, SOUP_STATUS_BAD_REQUEST, error->message);
+    return;
+  }
+  token = g_hash_table_lookup (form, "t");
+  name = g_hash_table_lookup (form, "name");
+  if (!token_hash_from_hex (token, hash)) {
+    peer_failed (self, peer);
+    hearth_pairing_web_reply_problem (msg, SOUP_STATUS_BAD_REQUEST,
+                                      "The pairing link is incomplete: scan the QR code again.");
+    return;
+  }
+  if (!valid_display_name (name)) {
+    peer_failed (self, peer);
+    hearth_pairing_web_reply_problem (msg, SOUP_STATUS_BAD_REQUEST,
+                                      "The name must be 1 to 64 bytes long, without "
+                                      "control characters. Go back and choose another.");
+    return;
+  }
+  /* Only a window with a code can seal an identity: one opened before
+   * hearthd restarted has none (hearth-display can still use it). */
+  w = window_find (self, hash, g_get_real_time ());
+  if (w == NULL) {
+    peer_failed (self, peer);
+    hearth_pairing_web_reply_gone (msg);
+    return;
+  }
+  memcpy (code, w->code, sizeof code);
+
+  key_pem = hearth_pki_generate_key (&error);
+  public_key = key_pem != NULL ? hearth_pki_public_key_from_private (key_pem, &error) : NULL;
+  ca_der = hearth_pki_cert_der_from_pem (hearth_pairing_trust_anchor_pem (self), &error);
+  if (public_key != NULL && ca_der != NULL) {
+    issue.self = self;
+    issue.public_key = public_key;
+    issue.key_pem = key_pem;
+    issue.code = code;
+    issue.friendly_name = g_strdup_printf ("Hearth display %s", name);
+    /* Sealing the file takes a few hundred milliseconds of key derivation;
+     * it happens at most once per window an admin opened. */
+    display = redeem (self, peer, hash, name, &issue, &window_id, &error);
+  }
+  explicit_bzero (code, sizeof code);
+  if (key_pem != NULL)
+    explicit_bzero (key_pem, strlen (key_pem));
+  g_free (issue.friendly_name);
+  if (display == NULL) {
+    g_clear_pointer (&issue.p12, g_bytes_unref);
+    if (error->domain == HEARTH_ERROR && (error->code == HEARTH_ERROR_TOKEN_INVALID ||
+                                          error->code == HEARTH_ERROR_TOKEN_EXPIRED ||
+                                          error->code == HEARTH_ERROR_TOKEN_SPENT))
+      hearth_pairing_web_reply_gone (msg);
+    else if (error->domain == HEARTH_ERROR && error->code == HEARTH_ERROR_INVALID)
+      hearth_pairing_web_reply_problem (msg, SOUP_STATUS_BAD_REQUEST, error->message);
+    else
+      hearth_pairing_web_reply_problem (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                                        "The gateway could not pair this device; its log says why.");
+    return;
+  }
+
+  mobileconfig = hearth_pairing_web_mobileconfig (issue.p12, ca_der, self->config->name,
+                                                  display->household, display->name);
+  delivery = hearth_deliveries_add (self->deliveries, issue.p12, mobileconfig, ca_der,
+                                    g_get_real_time () + HEARTH_PAIRING_DELIVERY_US, &error);
+  g_clear_pointer (&issue.p12, g_bytes_unref);
+  if (delivery == NULL) {
+    g_warning ("Display %" G_GINT64_FORMAT " paired, but its files cannot be kept: %s",
+               display->id, error->message);
+    hearth_pairing_web_reply_problem (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                                      "The gateway could not pair this device; its log says why.");
+  } else {
+    url = stream_url (self, msg);
+    hearth_pairing_web_reply_done (msg, display->household, display->name, delivery, url);
+  }
+  redeemed (self, msg, window_id, display);
+}
+
+/* A refusal before any route: JSON for hearth-display, a page for a browser. */
+static void
+reply_refusal (SoupServerMessage *msg, const char *path, guint status, const char *code,
+               const char *message)
+{
+  if (hearth_pairing_web_is_page_path (path))
+    hearth_pairing_web_reply_problem (msg, status, message);
+  else
+    hearth_http_reply_error (msg, status, code, message);
+}
+
+static void
+handle_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
+                GHashTable *query, gpointer user_data)
+{
+  HearthPairing *self = user_data;
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  const char *method = soup_server_message_get_method (msg);
+  gboolean get = method == SOUP_METHOD_GET || method == SOUP_METHOD_HEAD;
+  g_autofree char *peer = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (soup_server_message_get_status (msg) != 0)
+    return; /* answered in got-headers */
+  if (!hearth_access_check_peer (self->access, remote, &error)) {
+    g_message ("Pairing refused: %s", error->message);
+    reply_refusal (msg, path, 403, "not_local", "pairing is only possible from the local network");
+    return;
+  }
+  peer = hearth_peer_key (remote);
+  if (peer_rate_limited (self, peer)) {
+    reply_refusal (msg, path, 429, "rate_limited",
+                   "too many failed pairing attempts; try again in a minute");
+    return;
+  }
+
+  if (g_str_equal (path, "/v1/pair")) {
+    handle_display_pair (self, msg, peer);
+  } else if (g_str_equal (path, "/pair") && get) {
+    handle_link (self, msg, query, peer);
+  } else if (g_str_equal (path, "/pair") && method == SOUP_METHOD_POST) {
+    handle_browser_pair (self, msg, peer);
+  } else if (g_str_equal (path, "/pair/style.css") && get) {
+    hearth_pairing_web_reply_style (msg);
+  } else if (g_str_has_prefix (path, "/pair/d/") && get) {
+    if (!hearth_deliveries_serve (self->deliveries, msg, path, g_get_real_time ())) {
+      peer_failed (self, peer);
+      hearth_pairing_web_reply_problem (msg, SOUP_STATUS_NOT_FOUND,
+                                        "No such download: it may have expired. "
+                                        "Ask for a new code and pair again.");
     }
-  g_signal_emit (self, signals[SIGNAL_PAIRED], 0, window_id, display->id,
-                 display->name);
-  /* The listener may close now that this window is spent, but only once the
-   * answer has reached the display. */
-  g_signal_connect_object (msg, "finished", G_CALLBACK (on_answer_sent), self, 0);
+  } else if (hearth_pairing_web_is_page_path (path)) {
+    hearth_pairing_web_reply_problem (msg, get ? SOUP_STATUS_NOT_FOUND
+                                               : SOUP_STATUS_METHOD_NOT_ALLOWED,
+                                      get ? "No such page." : "Not allowed here.");
+  } else {
+    hearth_http_reply_error (msg, 404, "not_found", "no such resource");
+  }
 }
 
 static void
@@ -330,7 +619,12 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
   hearth_gate_passed (self->gate, soup_server_message_get_socket (msg));
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Connection", "close");
+  hearth_pairing_web_secure_headers (msg);
   hearth_http_refuse_oversized (msg, MAX_BODY);
+  if (soup_server_message_get_status (msg) == SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE &&
+      hearth_pairing_web_is_page_path (g_uri_get_path (soup_server_message_get_uri (msg))))
+    hearth_pairing_web_reply_problem (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+                                      "The form is too large.");
 }
 
 static void
@@ -371,7 +665,7 @@ listener_open (HearthPairing *self, GError **error)
   soup = soup_server_new ("tls-certificate", self->certificate,
                           "server-header", "hearth", NULL);
   g_signal_connect (soup, "request-started", G_CALLBACK (on_request_started), self);
-  soup_server_add_handler (soup, "/", handle_pair, self, NULL);
+  soup_server_add_handler (soup, "/", handle_request, self, NULL);
   if (!soup_server_listen_socket (soup, listening, SOUP_SERVER_LISTEN_HTTPS, error)) {
     g_prefix_error (error, "cannot open the pairing listener on %s: ",
                     self->config->pairing_listen);
@@ -411,11 +705,12 @@ on_expiry (gpointer user_data)
 
   self->expiry_source = 0;
   for (guint i = 0; i < self->windows->len;) {
-    OpenWindow w = g_array_index (self->windows, OpenWindow, i);
+    OpenWindow *w = &g_array_index (self->windows, OpenWindow, i);
+    gint64 window_id = w->window_id;
 
-    if (w.expires_at <= now) {
-      g_array_remove_index (self->windows, i);
-      g_signal_emit (self, signals[SIGNAL_WINDOW_CLOSED], 0, w.window_id);
+    if (w->expires_at <= now) {
+      window_forget (self, i);
+      g_signal_emit (self, signals[SIGNAL_WINDOW_CLOSED], 0, window_id);
     } else {
       i++;
     }
@@ -424,12 +719,14 @@ on_expiry (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Closes the listener when no window is open, else wakes at the next expiry. */
+/* Closes the listener when no window is open and no browser's files wait to
+ * be downloaded, else wakes at the next expiry. */
 static void
 schedule_expiry (HearthPairing *self)
 {
   gint64 now = g_get_real_time ();
   gint64 next = hearth_store_pairing_window_next_expiry (self->store, now);
+  gint64 delivery = hearth_deliveries_expire (self->deliveries, now);
 
   g_clear_handle_id (&self->expiry_source, g_source_remove);
   for (guint i = 0; i < self->windows->len; i++) {
@@ -437,7 +734,9 @@ schedule_expiry (HearthPairing *self)
     if (next == 0 || e < next)
       next = e;
   }
-  if (!hearth_store_pairing_window_any_open (self->store, now))
+  if (delivery != 0 && (next == 0 || delivery < next))
+    next = delivery;
+  if (delivery == 0 && !hearth_store_pairing_window_any_open (self->store, now))
     listener_close (self);
   if (next != 0) {
     gint64 ms = MAX (0, (next - now) / 1000 + 1);
@@ -448,7 +747,7 @@ schedule_expiry (HearthPairing *self)
 char *
 hearth_pairing_open_window (HearthPairing *self, const char *household_name,
                             guint ttl, gint64 *window_id, gint64 *expires_at_us,
-                            GError **error)
+                            char **code, GError **error)
 {
   g_autoptr (HearthHousehold) household = NULL;
   g_autoptr (HearthPayload) payload = NULL;
@@ -456,9 +755,10 @@ hearth_pairing_open_window (HearthPairing *self, const char *household_name,
   g_autoptr (GPtrArray) addresses = NULL;
   guint8 token[16];
   guint8 hash[32];
+  guint8 code_random[CODE_SYMBOLS];
   gsize hash_len = sizeof hash;
   gint64 expires;
-  OpenWindow w;
+  OpenWindow w = { 0, };
 
   if (ttl < 1 || ttl > 86400) {
     g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
@@ -468,7 +768,8 @@ hearth_pairing_open_window (HearthPairing *self, const char *household_name,
   household = hearth_store_household_get_by_name (self->store, household_name, error);
   if (household == NULL)
     return NULL;
-  if (!hearth_pki_random (token, sizeof token, error))
+  if (!hearth_pki_random (token, sizeof token, error) ||
+      !hearth_pki_random (code_random, sizeof code_random, error))
     return NULL;
   sum = g_checksum_new (G_CHECKSUM_SHA256);
   g_checksum_update (sum, token, sizeof token);
@@ -480,8 +781,14 @@ hearth_pairing_open_window (HearthPairing *self, const char *household_name,
   if (w.window_id == 0)
     return NULL;
   w.expires_at = expires;
-  if (!listener_open (self, error))
+  w.household_id = household->id;
+  memcpy (w.token_hash, hash, sizeof hash);
+  make_code (code_random, w.code);
+  explicit_bzero (code_random, sizeof code_random);
+  if (!listener_open (self, error)) {
+    explicit_bzero (&w, sizeof w);
     return NULL;
+  }
   g_array_append_val (self->windows, w);
   schedule_expiry (self);
 
@@ -500,7 +807,27 @@ hearth_pairing_open_window (HearthPairing *self, const char *household_name,
     *window_id = w.window_id;
   if (expires_at_us)
     *expires_at_us = expires;
-  return hearth_payload_format (payload);
+  if (code)
+    *code = g_strdup (w.code);
+  explicit_bzero (&w, sizeof w);
+  return hearth_payload_format_link (payload);
+}
+
+/**
+ * hearth_pairing_trust_anchor_pem:
+ * @self: a #HearthPairing
+ *
+ * The certificate a browser's device installs to trust this gateway, served
+ * as ca.crt and put in the PKCS#12 file and the Apple profile: the
+ * gateway's root CA, which signs its server certificate and which displays
+ * pin.
+ *
+ * Returns: (transfer none): PEM
+ */
+const char *
+hearth_pairing_trust_anchor_pem (HearthPairing *self)
+{
+  return self->certificate_pem;
 }
 
 gboolean
@@ -537,6 +864,7 @@ void
 hearth_pairing_close (HearthPairing *self)
 {
   g_clear_handle_id (&self->expiry_source, g_source_remove);
+  hearth_deliveries_clear (self->deliveries);
   listener_close (self);
 }
 
@@ -562,7 +890,10 @@ hearth_pairing_finalize (GObject *object)
 
   g_free (self->certificate_pem);
   g_free (self->fingerprint);
+  while (self->windows->len > 0)
+    window_forget (self, 0);
   g_array_unref (self->windows);
+  hearth_deliveries_free (self->deliveries);
   hearth_peer_counter_free (self->failures);
   G_OBJECT_CLASS (hearth_pairing_parent_class)->finalize (object);
 }
@@ -590,6 +921,7 @@ static void
 hearth_pairing_init (HearthPairing *self)
 {
   self->windows = g_array_new (FALSE, FALSE, sizeof (OpenWindow));
+  self->deliveries = hearth_deliveries_new ();
   self->failures = hearth_peer_counter_new (MAX_FAILING_PEERS, FAILURE_WINDOW_US);
 }
 

@@ -37,12 +37,19 @@ void hearth_pairing_set_stream_port (HearthPairing *self, guint16 port);
 gboolean hearth_pairing_start (HearthPairing *self, GError **error);
 
 /*
- * Opens a window for @household for @ttl seconds and returns the QR payload
- * (which carries the only copy of the token). (transfer full)
+ * Opens a window for @household for @ttl seconds and returns the QR payload,
+ * the https:// link (which carries the only copy of the token), and in @code
+ * (optional, transfer full) the one-time code that seals a browser's identity:
+ * show it only where the QR code is shown. (transfer full)
  */
 char *hearth_pairing_open_window (HearthPairing *self, const char *household,
                                   guint ttl, gint64 *window_id,
-                                  gint64 *expires_at_us, GError **error);
+                                  gint64 *expires_at_us, char **code,
+                                  GError **error);
+
+/* The certificate a browser's device installs to trust the gateway (PEM).
+ * (transfer none) */
+const char *hearth_pairing_trust_anchor_pem (HearthPairing *self);
 
 /* The pairing listener's port, 0 while closed. */
 guint16 hearth_pairing_get_port (HearthPairing *self);

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The pairing QR payload: one URI that tells a display how to reach a
- * gateway's pairing listener and which certificate to pin.
+ * gateway's pairing listener and which certificate to pin, in two forms:
  *
  *   hearth://pair?v=1&fp=<64 hex>&a=<host:port>[&a=...]&t=<32 hex>&n=<name>
+ *   https://<host:port>/pair?v=1&fp=<64 hex>[&a=<host:port>...]&t=<32 hex>&n=<name>
  *
- * pairing.c formats it for a pairing window; hearth-display parses what it
- * scanned or was pasted. The text comes from a camera image or a person, so
+ * The https:// form is the link a phone's camera app opens in a browser (the
+ * pairing listener serves a page there); its authority is the first address
+ * and any "a" parameters are the others. pairing.c formats both for a
+ * pairing window; hearth-display parses what it scanned or was pasted, in
+ * either form. The text comes from a camera image or a person, so
  * parsing treats it as hostile: every part has a limit, and every refusal is
  * HEARTH_ERROR_INVALID with a message naming the part. The URI structure and
  * the percent-decoding are GLib's (GUri, GUriParamsIter, GNetworkAddress).
@@ -23,6 +27,8 @@
 
 #define SCHEME "hearth"
 #define HOST "pair"
+#define LINK_SCHEME "https"
+#define LINK_PATH "/pair"
 #define FINGERPRINT_HEX 64
 #define TOKEN_HEX 32
 #define MAX_HOSTNAME 253
@@ -59,6 +65,27 @@ hearth_payload_free (HearthPayload *payload)
   g_free (payload);
 }
 
+/* The query of either form, with the addresses from @first_address on. */
+static char *
+format_query (const HearthPayload *payload, guint first_address)
+{
+  g_autoptr (GString) query = g_string_new (NULL);
+  g_autofree char *fingerprint = g_ascii_strdown (payload->fingerprint, -1);
+  g_autofree char *token = g_ascii_strdown (payload->token, -1);
+  g_autofree char *name = g_uri_escape_string (payload->name != NULL ? payload->name : "",
+                                               NULL, FALSE);
+
+  g_string_append_printf (query, "v=%d&fp=%s", HEARTH_PAYLOAD_VERSION, fingerprint);
+  for (guint i = first_address; i < payload->addresses->len; i++) {
+    g_autofree char *address = g_uri_escape_string (g_ptr_array_index (payload->addresses, i),
+                                                    "[]:", FALSE);
+
+    g_string_append_printf (query, "&a=%s", address);
+  }
+  g_string_append_printf (query, "&t=%s&n=%s", token, name);
+  return g_string_free (g_steal_pointer (&query), FALSE);
+}
+
 /**
  * hearth_payload_format:
  * @payload: a payload with a fingerprint, a token and at least one address
@@ -72,30 +99,41 @@ hearth_payload_free (HearthPayload *payload)
 char *
 hearth_payload_format (const HearthPayload *payload)
 {
-  g_autoptr (GString) query = g_string_new (NULL);
-  g_autofree char *fingerprint = NULL;
-  g_autofree char *token = NULL;
-  g_autofree char *name = NULL;
+  g_autofree char *query = NULL;
 
   g_return_val_if_fail (payload != NULL, NULL);
   g_return_val_if_fail (payload->fingerprint != NULL, NULL);
   g_return_val_if_fail (payload->token != NULL, NULL);
   g_return_val_if_fail (payload->addresses != NULL, NULL);
 
-  fingerprint = g_ascii_strdown (payload->fingerprint, -1);
-  token = g_ascii_strdown (payload->token, -1);
-  name = g_uri_escape_string (payload->name != NULL ? payload->name : "", NULL, FALSE);
+  query = format_query (payload, 0);
+  return g_uri_join (G_URI_FLAGS_ENCODED_QUERY, SCHEME, NULL, HOST, -1, "", query, NULL);
+}
 
-  g_string_append_printf (query, "v=%d&fp=%s", HEARTH_PAYLOAD_VERSION, fingerprint);
-  for (guint i = 0; i < payload->addresses->len; i++) {
-    g_autofree char *address = g_uri_escape_string (g_ptr_array_index (payload->addresses, i),
-                                                    "[]:", FALSE);
+/**
+ * hearth_payload_format_link:
+ * @payload: a payload with a fingerprint, a token and at least one address
+ *
+ * Formats the payload as the https:// link a phone's camera app opens: the
+ * first address is the link's host and port, the others follow as "a"
+ * parameters; the rest is as in hearth_payload_format().
+ *
+ * Returns: (transfer full): the link.
+ */
+char *
+hearth_payload_format_link (const HearthPayload *payload)
+{
+  g_autofree char *query = NULL;
+  g_autofree char *authority = NULL;
 
-    g_string_append_printf (query, "&a=%s", address);
-  }
-  g_string_append_printf (query, "&t=%s&n=%s", token, name);
+  g_return_val_if_fail (payload != NULL, NULL);
+  g_return_val_if_fail (payload->fingerprint != NULL, NULL);
+  g_return_val_if_fail (payload->token != NULL, NULL);
+  g_return_val_if_fail (payload->addresses != NULL && payload->addresses->len > 0, NULL);
 
-  return g_uri_join (G_URI_FLAGS_ENCODED_QUERY, SCHEME, NULL, HOST, -1, "", query->str, NULL);
+  query = format_query (payload, 1);
+  authority = g_uri_escape_string (g_ptr_array_index (payload->addresses, 0), "[]:", FALSE);
+  return g_strdup_printf (LINK_SCHEME "://%s" LINK_PATH "?%s", authority, query);
 }
 
 static gboolean
@@ -264,7 +302,9 @@ take_once (const char *param, char **slot, char **value, GError **error)
  * @text: the scanned or pasted payload
  * @error: return location for a #GError
  *
- * Parses and checks a pairing payload. Unknown parameters are ignored; a
+ * Parses and checks a pairing payload, in the hearth:// or the https:// form
+ * (where the link's host and port are the first address). Unknown parameters
+ * are ignored; a
  * missing name reads as an empty one. Hex may be in either case and comes out
  * in lowercase.
  *
@@ -306,13 +346,26 @@ hearth_payload_parse (const char *text, GError **error)
     invalid (error, "it is not a URI: %s", local_error->message);
     return NULL;
   }
-  if (g_strcmp0 (g_uri_get_scheme (uri), SCHEME) != 0) {
-    invalid (error, "the scheme is “%s”, not “" SCHEME "”", g_uri_get_scheme (uri));
+  if (g_strcmp0 (g_uri_get_scheme (uri), LINK_SCHEME) == 0) {
+    /* The link's own host and port are its first address. */
+    const char *host = g_uri_get_host (uri);
+
+    if (host == NULL || *host == '\0' || g_uri_get_userinfo (uri) != NULL ||
+        g_uri_get_port (uri) <= 0 || g_strcmp0 (g_uri_get_path (uri), LINK_PATH) != 0 ||
+        g_uri_get_fragment (uri) != NULL) {
+      invalid (error, "it is not a “" LINK_SCHEME "://host:port" LINK_PATH "?…” link");
+      return NULL;
+    }
+    g_ptr_array_add (payload->addresses,
+                     g_strdup_printf (strchr (host, ':') != NULL ? "[%s]:%d" : "%s:%d",
+                                      host, g_uri_get_port (uri)));
+  } else if (g_strcmp0 (g_uri_get_scheme (uri), SCHEME) != 0) {
+    invalid (error, "the scheme is “%s”, not “" SCHEME "” or “" LINK_SCHEME "”",
+             g_uri_get_scheme (uri));
     return NULL;
-  }
-  if (g_uri_get_host (uri) == NULL || g_ascii_strcasecmp (g_uri_get_host (uri), HOST) != 0 ||
-      g_uri_get_userinfo (uri) != NULL || g_uri_get_port (uri) != -1 ||
-      *g_uri_get_path (uri) != '\0') {
+  } else if (g_uri_get_host (uri) == NULL || g_ascii_strcasecmp (g_uri_get_host (uri), HOST) != 0 ||
+             g_uri_get_userinfo (uri) != NULL || g_uri_get_port (uri) != -1 ||
+             *g_uri_get_path (uri) != '\0') {
     invalid (error, "it is not a “" SCHEME "://" HOST "” URI");
     return NULL;
   }

@@ -22,10 +22,13 @@ HearthPayload *hearth_payload_new (void);
 void hearth_payload_free (HearthPayload *payload);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthPayload, hearth_payload_free)
 
-/* Formats the one-line URI. (transfer full) */
+/* Formats the one-line hearth:// URI. (transfer full) */
 char *hearth_payload_format (const HearthPayload *payload);
+/* Formats the https:// link a phone's camera opens; the first address is
+ * its host and port. (transfer full) */
+char *hearth_payload_format_link (const HearthPayload *payload);
 
-/* Parses and validates; HEARTH_ERROR_INVALID naming the bad part. (transfer full) */
+/* Parses and validates either form; HEARTH_ERROR_INVALID naming the bad part. (transfer full) */
 HearthPayload *hearth_payload_parse (const char *text, GError **error);
 
 /* Splits "host:port" / "[v6]:port" (port required, 1..65535). */

@@ -23,6 +23,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
+#include <gnutls/pkcs12.h>
 #include <gnutls/x509.h>
 
 #include "autocleanups.h"
@@ -1591,4 +1592,171 @@ hearth_pki_equal_ct (const guint8 *a, const guint8 *b, gsize len)
   g_return_val_if_fail (b != NULL || len == 0, FALSE);
 
   return gnutls_memcmp (a, b, len) == 0;
+}
+
+/* --- PKCS#12: an identity handed to a browser ------------------------------------ */
+
+/*
+ * The gateway makes a browser's key (a browser cannot make one for TLS client
+ * login) and hands key and certificate over once as PKCS#12, sealed with a
+ * one-time code. The encryption is the one every importer takes: PKCS#12
+ * pbeWithSHAAnd3-KeyTripleDES-CBC for both bags and an HMAC-SHA-1 MAC. Apple's
+ * importers (iOS, iPadOS, macOS Keychain) have refused PBES2/AES files, and
+ * older Android and Windows too; Chromium/NSS and Firefox take either. The
+ * code, not the cipher, is what an attacker with the file would attack: every
+ * guess costs GnuTLS's iteration count (600,000) of the PKCS#12 key derivation.
+ */
+
+static gboolean
+pkcs12_bag_new (gnutls_pkcs12_bag_t *out, GError **error)
+{
+  int ret = gnutls_pkcs12_bag_init (out);
+
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot allocate a PKCS#12 bag");
+  return TRUE;
+}
+
+/* Labels bag element @index with the friendly name and the local key id that
+ * ties the certificate to its key. */
+static gboolean
+pkcs12_label (gnutls_pkcs12_bag_t bag, int index, const char *friendly_name,
+              const gnutls_datum_t *key_id, GError **error)
+{
+  int ret = gnutls_pkcs12_bag_set_friendly_name (bag, (unsigned) index, friendly_name);
+
+  if (ret >= 0)
+    ret = gnutls_pkcs12_bag_set_key_id (bag, (unsigned) index, key_id);
+  if (ret < 0)
+    return set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot label a PKCS#12 bag");
+  return TRUE;
+}
+
+/**
+ * hearth_pki_make_pkcs12:
+ * @key_pem: the identity's PEM private key
+ * @cert_pem: its PEM certificate
+ * @extra_cert_pems: (nullable) (array zero-terminated=1): PEM certificates to
+ *   carry along (the certificate authorities a device should know)
+ * @friendly_name: the name importers show for the identity
+ * @password: the password that seals it (ASCII)
+ * @error: return location for a #GError
+ *
+ * Builds a DER PKCS#12 file with GnuTLS's PKCS#12 API: a shrouded key bag
+ * and an encrypted certificate bag (the certificate, then @extra_cert_pems),
+ * the key and its certificate labelled with @friendly_name and one local key
+ * id, all sealed with @password (PKCS#12 3DES/SHA-1) and a SHA-1 MAC. A
+ * certificate that does not belong to the key is %HEARTH_ERROR_INVALID.
+ *
+ * Returns: (transfer full): the file, or %NULL with @error set.
+ */
+GBytes *
+hearth_pki_make_pkcs12 (const char *key_pem,
+                        const char *cert_pem,
+                        const char *const *extra_cert_pems,
+                        const char *friendly_name,
+                        const char *password,
+                        GError **error)
+{
+  g_auto (gnutls_x509_privkey_t) key = NULL;
+  g_auto (gnutls_x509_crt_t) crt = NULL;
+  g_auto (gnutls_privkey_t) abstract = NULL;
+  g_auto (gnutls_pubkey_t) key_pub = NULL;
+  g_auto (gnutls_pubkey_t) crt_pub = NULL;
+  g_auto (gnutls_pkcs12_bag_t) certs = NULL;
+  g_auto (gnutls_pkcs12_bag_t) keys = NULL;
+  g_auto (gnutls_pkcs12_t) p12 = NULL;
+  g_auto (gnutls_datum_t) der = { NULL, 0 };
+  guint8 id[KEY_ID_MAX], crt_id[KEY_ID_MAX];
+  size_t id_len, crt_id_len;
+  gnutls_datum_t data, key_id;
+  int ret, index;
+
+  g_return_val_if_fail (key_pem != NULL && cert_pem != NULL, NULL);
+  g_return_val_if_fail (friendly_name != NULL && password != NULL, NULL);
+
+  if (!import_privkey (key_pem, &abstract, error) ||
+      !pubkey_from_privkey (abstract, &key_pub, error) ||
+      !pubkey_key_id (key_pub, id, &id_len, error) ||
+      !import_crt_pem (cert_pem, &crt, error))
+    return NULL;
+  ret = gnutls_pubkey_init (&crt_pub);
+  if (ret >= 0)
+    ret = gnutls_pubkey_import_x509 (crt_pub, crt, 0);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_INVALID, ret, "Cannot read the certificate's key");
+    return NULL;
+  }
+  if (!pubkey_key_id (crt_pub, crt_id, &crt_id_len, error))
+    return NULL;
+  if (crt_id_len != id_len || memcmp (crt_id, id, id_len) != 0) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "The certificate is not for this key");
+    return NULL;
+  }
+  key_id.data = id;
+  key_id.size = (unsigned) id_len;
+
+  ret = gnutls_x509_privkey_init (&key);
+  data.data = (unsigned char *) key_pem;
+  data.size = strlen (key_pem);
+  if (ret >= 0)
+    ret = gnutls_x509_privkey_import2 (key, &data, GNUTLS_X509_FMT_PEM, NULL, 0);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_INVALID, ret, "Cannot read the PEM private key");
+    return NULL;
+  }
+
+  /* The certificates, then the certificate authorities, in one encrypted bag. */
+  if (!pkcs12_bag_new (&certs, error))
+    return NULL;
+  index = gnutls_pkcs12_bag_set_crt (certs, crt);
+  if (index < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, index, "Cannot add the certificate");
+    return NULL;
+  }
+  if (!pkcs12_label (certs, index, friendly_name, &key_id, error))
+    return NULL;
+  for (gsize i = 0; extra_cert_pems != NULL && extra_cert_pems[i] != NULL; i++) {
+    g_auto (gnutls_x509_crt_t) extra = NULL;
+
+    if (!import_crt_pem (extra_cert_pems[i], &extra, error))
+      return NULL;
+    ret = gnutls_pkcs12_bag_set_crt (certs, extra);
+    if (ret < 0) {
+      set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot add a certificate authority");
+      return NULL;
+    }
+  }
+  ret = gnutls_pkcs12_bag_encrypt (certs, password, GNUTLS_PKCS_PKCS12_3DES);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot encrypt the certificates");
+    return NULL;
+  }
+
+  /* The key, as a shrouded (encrypted PKCS#8) key bag. */
+  if (!pkcs12_bag_new (&keys, error))
+    return NULL;
+  index = gnutls_pkcs12_bag_set_privkey (keys, key, password, GNUTLS_PKCS_PKCS12_3DES);
+  if (index < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, index, "Cannot add the private key");
+    return NULL;
+  }
+  if (!pkcs12_label (keys, index, friendly_name, &key_id, error))
+    return NULL;
+
+  ret = gnutls_pkcs12_init (&p12);
+  if (ret >= 0)
+    ret = gnutls_pkcs12_set_bag (p12, certs);
+  if (ret >= 0)
+    ret = gnutls_pkcs12_set_bag (p12, keys);
+  if (ret >= 0)
+    ret = gnutls_pkcs12_generate_mac2 (p12, GNUTLS_MAC_SHA1, password);
+  if (ret >= 0)
+    ret = gnutls_pkcs12_export2 (p12, GNUTLS_X509_FMT_DER, &der);
+  if (ret < 0) {
+    set_gnutls_error (error, HEARTH_ERROR_TLS, ret, "Cannot build the PKCS#12 file");
+    return NULL;
+  }
+  return g_bytes_new (der.data, der.size);
 }

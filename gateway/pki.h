@@ -145,4 +145,17 @@ gboolean hearth_pki_random (guint8 *buf, gsize len, GError **error);
 /* Constant-time comparison of two equal-length buffers. */
 gboolean hearth_pki_equal_ct (const guint8 *a, const guint8 *b, gsize len);
 
+/*
+ * A DER PKCS#12 file holding @key_pem and @cert_pem (labelled @friendly_name)
+ * and @extra_cert_pems (nullable, NULL-terminated), sealed with @password
+ * (PKCS#12 3DES/SHA-1, SHA-1 MAC: what Apple, Android, NSS and Windows all
+ * import). (transfer full)
+ */
+GBytes *hearth_pki_make_pkcs12 (const char *key_pem,
+                                const char *cert_pem,
+                                const char *const *extra_cert_pems,
+                                const char *friendly_name,
+                                const char *password,
+                                GError **error);
+
 G_END_DECLS

@@ -217,7 +217,8 @@ test_invalid (void)
     { "empty", "", "empty" },
     { "not a URI", "hello, gateway", "not a URI" },
     { "bad percent-encoding", PREFIX ADDR TAIL "%zz", "not a URI" },
-    { "wrong scheme", "https://pair?v=1&fp=" FP ADDR TAIL, "scheme" },
+    { "wrong scheme", "http://pair?v=1&fp=" FP ADDR TAIL, "scheme" },
+    { "https without a port", "https://pair?v=1&fp=" FP ADDR TAIL, "link" },
     { "wrong host", "hearth://unpair?v=1&fp=" FP ADDR TAIL, "hearth://pair" },
     { "no authority", "hearth:pair?v=1&fp=" FP ADDR TAIL, "hearth://pair" },
     { "a path", "hearth://pair/x?v=1&fp=" FP ADDR TAIL, "hearth://pair" },
@@ -321,6 +322,68 @@ test_split_address (void)
   }
 }
 
+/* The https:// link a phone's camera opens: the first address is the link's
+ * own host and port, the others follow as "a"; it reads back as the same
+ * payload as the hearth:// form, and the two forms are one parser's. */
+static void
+test_link (void)
+{
+  const char *const firsts[] = {
+    "192.168.1.20:8444", "[fd00::2]:8444", "[fe80::1%eth0]:8444", "hearth.local:8444",
+  };
+
+  for (gsize f = 0; f < G_N_ELEMENTS (firsts); f++) {
+    g_autoptr (HearthPayload) payload = hearth_payload_new ();
+    g_autoptr (HearthPayload) back = NULL;
+    g_autoptr (HearthPayload) from_uri = NULL;
+    g_autofree char *link = NULL;
+    g_autofree char *uri = NULL;
+    g_autofree char *prefix = NULL;
+    g_autofree char *authority = g_uri_escape_string (firsts[f], "[]:", FALSE);
+
+    payload->fingerprint = g_strdup (FP);
+    payload->token = g_strdup (TOKEN);
+    payload->name = g_strdup ("Wohnzimmer & Küche");
+    g_ptr_array_add (payload->addresses, g_strdup (firsts[f]));
+    g_ptr_array_add (payload->addresses, g_strdup ("127.0.0.1:8444"));
+
+    link = hearth_payload_format_link (payload);
+    g_test_message ("%s", link);
+    prefix = g_strdup_printf ("https://%s/pair?v=1&fp=" FP "&a=127.0.0.1:8444&t=" TOKEN "&n=",
+                              authority);
+    g_assert_true (g_str_has_prefix (link, prefix));
+    for (const char *p = link; *p != '\0'; p++)
+      g_assert_true (g_ascii_isgraph (*p));
+
+    back = parse_ok (link);
+    assert_same (payload, back);
+    uri = hearth_payload_format (back);
+    from_uri = parse_ok (uri);
+    assert_same (back, from_uri);
+  }
+
+  /* A single address: nothing but the link's own. */
+  {
+    g_autoptr (HearthPayload) back =
+        parse_ok ("https://192.168.1.5:8444/pair?v=1&fp=" FP "&t=" TOKEN "&n=My%20Gateway");
+
+    g_assert_cmpuint (back->addresses->len, ==, 1);
+    g_assert_cmpstr (g_ptr_array_index (back->addresses, 0), ==, "192.168.1.5:8444");
+    g_assert_cmpstr (back->name, ==, "My Gateway");
+  }
+
+  assert_invalid ("http link", "http://192.168.1.5:8444/pair?v=1&fp=" FP TAIL, "scheme");
+  assert_invalid ("link without a port", "https://192.168.1.5/pair?v=1&fp=" FP TAIL, "link");
+  assert_invalid ("link with another path", "https://192.168.1.5:8444/x?v=1&fp=" FP TAIL, "link");
+  assert_invalid ("link with user info", "https://u@192.168.1.5:8444/pair?v=1&fp=" FP TAIL, "link");
+  assert_invalid ("link with a fragment", "https://192.168.1.5:8444/pair?v=1&fp=" FP TAIL "#x",
+                  "link");
+  assert_invalid ("link without a token", "https://192.168.1.5:8444/pair?v=1&fp=" FP "&n=x",
+                  "token");
+  assert_invalid ("link with a bad extra address",
+                  "https://192.168.1.5:8444/pair?v=1&fp=" FP "&a=nope" TAIL, "port");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -332,6 +395,7 @@ main (int argc, char **argv)
   g_test_add_func ("/hearth/payload/limits", test_limits);
   g_test_add_func ("/hearth/payload/invalid", test_invalid);
   g_test_add_func ("/hearth/payload/split-address", test_split_address);
+  g_test_add_func ("/hearth/payload/link", test_link);
 
   return g_test_run ();
 }

@@ -1266,6 +1266,103 @@ test_check_pin (void)
   g_clear_error (&error);
 }
 
+/* Runs certtool --p12-info on @p12 with @password: its output, or NULL if
+ * certtool could not open the file. */
+static char *
+p12_info (TmpFixture *fixture, GBytes *p12, const char *password)
+{
+  g_autofree char *path = tmp_path (fixture, "identity.p12");
+  g_autoptr (GError) error = NULL;
+  const char *argv[] = { "certtool", "--p12-info", "--inder", "--infile", path,
+                         "--password", password, NULL };
+  g_autofree char *err = NULL;
+  char *out = NULL;
+  int status;
+
+  g_file_set_contents (path, g_bytes_get_data (p12, NULL), (gssize) g_bytes_get_size (p12),
+                       &error);
+  g_assert_no_error (error);
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
+                &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL)) {
+    g_test_message ("certtool --p12-info: %s", err);
+    g_free (out);
+    return NULL;
+  }
+  return out;
+}
+
+static guint
+count (const char *text, const char *needle)
+{
+  guint n = 0;
+
+  for (const char *p = strstr (text, needle); p != NULL; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
+/* A browser's identity as PKCS#12: opens only with its password, in a form
+ * every importer takes (3DES, SHA-1 MAC, many iterations), and holds the key,
+ * its certificate and the certificate authority, the key and certificate
+ * tied by one local key id. */
+static void
+test_pkcs12 (TmpFixture *fixture, gconstpointer data)
+{
+  g_autofree char *ca_key = NULL;
+  g_autofree char *ca = make_ca (&ca_key);
+  g_autofree char *key = make_key ();
+  g_autofree char *other_key = make_key ();
+  g_autofree char *cert = issue (ca, ca_key, key, 9);
+  const char *const extra[] = { ca, NULL };
+  g_autoptr (GBytes) p12 = NULL;
+  g_autoptr (GBytes) mismatched = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *info = NULL;
+  g_autofree char *wrong = NULL;
+  g_autofree char *empty = NULL;
+  g_autofree char *key_ids = NULL;
+  g_autofree char *second_id = NULL;
+  g_autofree char *cert_one_line = NULL;
+
+  p12 = hearth_pki_make_pkcs12 (key, cert, extra, "Hearth Home", "abcd-efgh-jkmn", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (p12);
+
+  info = p12_info (fixture, p12, "abcd-efgh-jkmn");
+  g_assert_nonnull (info);
+  g_test_message ("%s", info);
+  g_assert_nonnull (strstr (info, "MAC: SHA1"));
+  g_assert_cmpuint (count (info, "Schema: PKCS12-3DES-SHA1"), ==, 2);
+  g_assert_null (strstr (info, "PBES2"));
+  g_assert_cmpuint (count (info, "Iteration count: 600000"), ==, 3);
+  g_assert_cmpuint (count (info, "Type: PKCS #8 Encrypted key"), ==, 1);
+  g_assert_cmpuint (count (info, "Type: Certificate"), ==, 2);
+  g_assert_cmpuint (count (info, "Friendly name: Hearth Home"), ==, 2);
+  /* The certificate and the CA are the ones given, in that order. */
+  cert_one_line = g_strstrip (g_strdup (cert));
+  g_assert_nonnull (strstr (info, cert_one_line));
+  g_assert_true (strstr (info, cert_one_line) < strstr (info, "Type: PKCS #8 Encrypted key"));
+  /* One local key id, on the key and on its certificate. */
+  key_ids = match (info, "Key ID: ([0-9A-F:]+)");
+  g_assert_nonnull (key_ids);
+  g_assert_cmpuint (count (info, key_ids), ==, 2);
+  second_id = match (strstr (info, "PKCS #8 Encrypted key"), "Key ID: ([0-9A-F:]+)");
+  g_assert_cmpstr (second_id, ==, key_ids);
+
+  /* Sealed: another password opens nothing. */
+  wrong = p12_info (fixture, p12, "abcd-efgh-jkmm");
+  g_assert_null (wrong);
+  empty = p12_info (fixture, p12, "");
+  g_assert_null (empty);
+
+  /* A certificate of another key is refused, not packed. */
+  mismatched = hearth_pki_make_pkcs12 (other_key, cert, NULL, "x", "pw", &error);
+  g_assert_null (mismatched);
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1292,6 +1389,7 @@ main (int argc, char **argv)
   g_test_add_func ("/hearth/pki/check-pin", test_check_pin);
   ADD_TMP ("/hearth/pki/write-private-file", test_write_private_file);
   g_test_add_func ("/hearth/pki/random", test_random_equal);
+  ADD_TMP ("/hearth/pki/pkcs12", test_pkcs12);
 
 #undef ADD_TMP
 

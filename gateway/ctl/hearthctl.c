@@ -64,7 +64,8 @@
   "  pair --household H [--ttl DURATION] [--png FILE] [--svg FILE]\n" \
   "       [--print-payload] [--display-name-only]\n" \
   "                                         Open a pairing window, show its\n" \
-  "                                         QR code, wait for a display\n" \
+  "                                         QR code and one-time code, wait\n" \
+  "                                         for a display\n" \
   "  status                                 Show the gateway's status\n" \
   "  audit [--since DURATION]               Show audit events (default:\n" \
   "                                         the last 24h)\n" \
@@ -987,9 +988,11 @@ cmd_pair (Ctl *ctl, char **argv)
   g_autoptr (GError) error = NULL;
   g_autofree char *qr = NULL;
   g_autofree char *expiry = NULL;
+  g_autofree char *code_line = NULL;
   JsonObject *params;
   JsonObject *object;
   const char *payload;
+  const char *code;
   gint64 ttl = DEFAULT_PAIR_TTL_S;
   gint64 expires_at;
   gint64 window_id;
@@ -1000,8 +1003,10 @@ cmd_pair (Ctl *ctl, char **argv)
                           "--household H [--ttl DURATION] [--png FILE] "
                           "[--svg FILE] [--print-payload] "
                           "[--display-name-only]",
-                          "Open a pairing window: a display that scans its "
-                          "QR code joins the household.",
+                          "Open a pairing window: a display or a phone that "
+                          "scans its QR code joins the household. A phone or "
+                          "a browser also needs the one-time code printed "
+                          "with it.",
                           entries, &argv);
   if (status != 0)
     return status;
@@ -1029,6 +1034,7 @@ cmd_pair (Ctl *ctl, char **argv)
                 : NULL;
   if (payload == NULL)
     return fail ("hearthd opened a pairing window but sent no payload");
+  code = json_object_get_string_member_with_default (object, "code", "");
   expires_at = json_object_get_int_member_with_default (object, "expires_at",
                                                          0);
   window_id = json_object_get_int_member_with_default (object, "window_id", 0);
@@ -1060,16 +1066,22 @@ cmd_pair (Ctl *ctl, char **argv)
   if (qr == NULL)
     return fail (error->message);
   expiry = format_time (expires_at);
+  if (*code != '\0')
+    code_line = g_strdup_printf ("Code for phones and browsers: %s\n"
+                                 "(type it only into the device's certificate "
+                                 "installer)\n\n", code);
   /* With --display-name-only, stdout is kept for the name. */
   out = ctl->display_name_only ? stderr : stdout;
   fprintf (out,
            "%s\n"
-           "Scan this code with the display, or give it this payload:\n"
+           "Scan this QR code with a phone or a display, or give it this link:\n"
            "%s\n\n"
+           "%s"
            "Pairing window %" G_GINT64_FORMAT " for household %s is open "
            "until %s.\n"
            "Waiting for a display to pair...\n",
-           qr, payload, window_id, ctl->household, expiry);
+           qr, payload, code_line != NULL ? code_line : "", window_id,
+           ctl->household, expiry);
   fflush (out);
   return pair_wait (ctl, out);
 }

@@ -88,8 +88,8 @@ payload=$(ctl pair --household Home --ttl 10m --print-payload)
 # --- pairing: the QR code's addresses are dead, mDNS has the pairing port ----
 announce_gateway_record 8443 "$PAIR_PORT"
 # One address, 10.77.0.200: on the LAN, but nobody has it (no answer, no refusal).
-dead=$(sed -E 's/&a=[^&]*/\&A=10.77.0.200:8444/; s/&a=[^&]*//g; s/&A=/\&a=/' <<<"$payload")
-[[ $dead == *"a=10.77.0.200:8444&"* && $dead != *"a=10.77.0.1"* ]] || fail "cannot rewrite $payload"
+dead=$(sed -E 's|^https://[^/]*/pair[?]|https://10.77.0.200:8444/pair?|; s/&a=[^&]*//g' <<<"$payload")
+[[ $dead == "https://10.77.0.200:8444/pair?"* && $dead != *"10.77.0.1"* ]] || fail "cannot rewrite $payload"
 start=$SECONDS
 tv_display pair "$dead" --name tv >"$T/pair.out" 2>"$T/pair.err" ||
   fail "pairing through mDNS: $(cat "$T/pair.err")"

@@ -38,8 +38,8 @@ no_files second
 # Expired token: a one-second window, waited out through hearthctl itself.
 ctl pair --household Home --ttl 1s >"$T/short.log" 2>&1 &
 short_pid=$!
-wait_for 10 "short payload" grep -q '^hearth://pair?' "$T/short.log"
-short=$(grep -m1 '^hearth://pair?' "$T/short.log")
+wait_for 10 "short payload" grep -q '^https://.*/pair?' "$T/short.log"
+short=$(grep -m1 '^https://.*/pair?' "$T/short.log")
 rc=0; wait "$short_pid" || rc=$?
 [ $rc -eq 1 ] && grep -q "expired" "$T/short.log" || fail "hearthctl pair did not report expiry (exit $rc)"
 rc=0; display late pair "$short" --name late >"$T/expired.log" 2>&1 || rc=$?
@@ -51,7 +51,8 @@ grep -qi "expired" "$T/expired.log" || fail "expired token: unclear message"
 # Malformed payloads are refused before anything is sent.
 for bad in "" "hello" "http://example.com/" "hearth://pair?v=2" \
     "hearth://pair?v=1&fp=abc&a=127.0.0.1:1&t=00" \
-    "$(sed 's/[?&]a=[^&]*//g' <<<"$keep")" \
+    "hearth://pair?${keep#*\?}" \
+    "$(sed 's|^https://[^/]*/|https://pair/|' <<<"$keep")" \
     "$(sed 's/\([?&]fp=\)[0-9a-f]*/\1zz/' <<<"$keep")" \
     "$keep$(head -c 3000 /dev/zero | tr '\0' 'x')"; do
   rc=0; display m pair "$bad" --name m >"$T/bad.log" 2>&1 || rc=$?

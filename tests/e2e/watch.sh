@@ -17,8 +17,8 @@ wait_for 30 "camera to stream" sh -c "'$BIN_CTL' --state-dir '$T/state' camera l
 # Pair through the waiting form of hearthctl pair, as an admin would.
 ctl pair --household Home --png "$T/pair.png" >"$T/pair-ctl.log" 2>&1 &
 pair_pid=$!
-wait_for 20 "pairing payload" grep -q '^hearth://pair?' "$T/pair-ctl.log"
-payload=$(grep -m1 '^hearth://pair?' "$T/pair-ctl.log")
+wait_for 20 "pairing payload" grep -q '^https://.*/pair?' "$T/pair-ctl.log"
+payload=$(grep -m1 '^https://.*/pair?' "$T/pair-ctl.log")
 test -s "$T/pair.png" || fail "no QR PNG written"
 display living pair --qr-image "$T/pair.png" --name "Living room" | tee "$T/pair-display.log"
 grep -q "paired as display" "$T/pair-display.log" || fail "display did not say it paired"
