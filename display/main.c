@@ -10,6 +10,7 @@
 #define G_LOG_DOMAIN "hearth-display"
 
 #include <locale.h>
+#include <string.h>
 #include <sysexits.h>
 
 #include <gio/gio.h>
@@ -344,7 +345,11 @@ command_play (const Options *options, char **args, guint n_args)
   if (n_args != 1)
     return usage_error ("play takes one CAMERA (id or name)");
   if (options->sink == NULL && !have_display ()) {
-    g_autofree char *quoted = g_shell_quote (args[0]);
+    /* Quoted only where a shell needs it. */
+    gboolean plain = *args[0] != '\0' &&
+                     strspn (args[0], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "0123456789._-") == strlen (args[0]);
+    g_autofree char *quoted = plain ? g_strdup (args[0]) : g_shell_quote (args[0]);
 
     g_printerr ("hearth-display: no display to play on: neither DISPLAY (X11) nor "
                 "WAYLAND_DISPLAY (Wayland) is set, as over ssh or on a text console.\n"
