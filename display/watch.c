@@ -123,7 +123,6 @@ struct _HearthWatch {
   guint64 last_counter;
   gint64 request_us;         /* monotonic time the first request was sent */
   gint64 first_frame_us;     /* monotonic time of the first access unit, or 0 */
-  gint64 last_frame_us;      /* monotonic, of the latest access unit, or 0 */
   gint64 connection_last_us; /* monotonic, of the current connection's latest, or 0 */
   gint64 longest_gap_us;     /* between two access units of one connection */
   guint long_gaps;           /* gaps longer than max_gap_us */
@@ -675,7 +674,6 @@ on_frame (gpointer user_data)
       self->long_gaps++;
   }
   self->connection_last_us = frame->receipt_mono_us;
-  self->last_frame_us = frame->receipt_mono_us;
   self->width = frame->width;
   self->height = frame->height;
 
