@@ -14,8 +14,10 @@
  *   gateway's passed-through H.264 and H.265 are both checked. The appsink
  *   callback (a streaming thread) reads the access unit's decode timestamp
  *   and test stamp, if it has one, and hands a small record to the main
- *   context, where the counters live; the decoder beside it counts the
- *   pictures it makes, and its complaints (bus warnings) are decode errors.
+ *   context, where the counters live; the decoder beside it counts what it
+ *   is fed and the pictures it makes, and its complaints (bus warnings) are
+ *   decode errors. Once N frames arrived the end of the stream goes in, so
+ *   that the decoder gives out every picture it holds before the report.
  *   Any camera can be checked: frames in order (by stamp counter when
  *   stamped, else by decode timestamp), decoding, time to first frame, gaps.
  *   Test stamps are checked when present, and required with --require-stamps
@@ -60,6 +62,9 @@
 #define FOLLOW_DELAY_MAX_MS 2000
 /* check: the decoder's name, whose bus warnings are decode errors */
 #define CHECK_DECODER_NAME "check-decoder"
+/* check: how long the decoder may take to finish the last frames, once N
+ * arrived */
+#define DRAIN_TIMEOUT_MS 5000
 /* check: data on the appsink, the watch it reports to (no reference) */
 #define WATCH_KEY "hearth-watch"
 
@@ -128,7 +133,9 @@ struct _HearthWatch {
   guint long_gaps;           /* gaps longer than max_gap_us */
   gboolean have_dts;
   GstClockTime last_dts;     /* of the current connection's latest access unit */
+  gint fed;                  /* access units into the decoder (atomic) */
   gint decoded;              /* pictures out of the decoder (atomic) */
+  gboolean draining;         /* N frames arrived; the decoder finishes */
   guint decode_errors;
   gint64 last_capture_us;    /* latest stamp capture time seen */
   gint64 connection_capture_us; /* ... before the current connection */
@@ -348,6 +355,11 @@ on_end_idle (gpointer user_data)
 {
   HearthWatch *self = user_data;
 
+  /* The stream ended right after the last frame the check wanted. */
+  if (self->draining) {
+    watch_finish (self, WATCH_DONE);
+    return G_SOURCE_REMOVE;
+  }
   /* Cut, or not following: the end. */
   if (!self->follow || self->end_reason != NULL) {
     watch_finish (self, WATCH_ENDED);
@@ -401,7 +413,11 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer user_data)
 
   switch (GST_MESSAGE_TYPE (msg)) {
   case GST_MESSAGE_EOS:
-    watch_end_soon (self);
+    /* Draining: every sink has all it will get, the decoder included. */
+    if (self->draining)
+      watch_finish (self, WATCH_DONE);
+    else
+      watch_end_soon (self);
     break;
   case GST_MESSAGE_WARNING: {
     g_autoptr (GError) error = NULL;
@@ -653,12 +669,39 @@ make_pipeline (HearthWatch *self, const char *tail, GError **error)
 /* check */
 
 static gboolean
+on_drain_timeout (gpointer user_data)
+{
+  watch_finish (user_data, WATCH_DONE);
+  return G_SOURCE_REMOVE;
+}
+
+/*
+ * N frames arrived. Without a decoder that is all; with one, the end of the
+ * stream goes in after them, so that the decoder gives out every picture it
+ * still holds before the pipeline stops (EOS on the bus), and fed and decoded
+ * can be compared.
+ */
+static void
+check_done (HearthWatch *self)
+{
+  if (!self->decode) {
+    watch_finish (self, WATCH_DONE);
+    return;
+  }
+  self->draining = TRUE;
+  if (!self->body_done)
+    gst_app_src_end_of_stream (GST_APP_SRC (self->src));
+  watch_add_source (self, g_timeout_source_new (DRAIN_TIMEOUT_MS), on_drain_timeout);
+}
+
+static gboolean
 on_frame (gpointer user_data)
 {
   Frame *frame = user_data;
   HearthWatch *self = frame->watch;
 
-  if (self->state != WATCH_RUNNING)
+  /* Past N, while the decoder finishes: not counted. */
+  if (self->state != WATCH_RUNNING || self->draining)
     return G_SOURCE_REMOVE;
 
   self->frames++;
@@ -721,7 +764,7 @@ on_frame (gpointer user_data)
   }
 
   if (self->frames >= self->want_frames)
-    watch_finish (self, WATCH_DONE);
+    check_done (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -796,13 +839,12 @@ static const struct {
     "avdec_h265" },
 };
 
-/* The decoder's source pad, on its streaming thread: one more picture. */
+/* The decoder's pads, on its streaming thread: one more access unit in
+ * (@user_data's fed) or picture out (decoded). */
 static GstPadProbeReturn
-on_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+on_decoder_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
-  HearthWatch *self = user_data;
-
-  g_atomic_int_inc (&self->decoded);
+  g_atomic_int_inc ((gint *) user_data);
   return GST_PAD_PROBE_OK;
 }
 
@@ -858,9 +900,13 @@ on_check_pad_added (GstElement *demux, GstPad *pad, gpointer user_data)
   }
   if (self->decode) {
     g_autoptr (GstElement) decoder = gst_bin_get_by_name (GST_BIN (parser), CHECK_DECODER_NAME);
+    g_autoptr (GstPad) decoder_sink = gst_element_get_static_pad (decoder, "sink");
     g_autoptr (GstPad) decoder_src = gst_element_get_static_pad (decoder, "src");
 
-    gst_pad_add_probe (decoder_src, GST_PAD_PROBE_TYPE_BUFFER, on_decoded, self, NULL);
+    gst_pad_add_probe (decoder_sink, GST_PAD_PROBE_TYPE_BUFFER, on_decoder_buffer,
+                       &self->fed, NULL);
+    gst_pad_add_probe (decoder_src, GST_PAD_PROBE_TYPE_BUFFER, on_decoder_buffer,
+                       &self->decoded, NULL);
   }
   if (!gst_bin_add (GST_BIN (pipeline), parser))
     return;
@@ -951,6 +997,11 @@ print_check_report (HearthWatch *self, guint timeout_s, gboolean *passed)
     if (self->decode_errors > 0)
       g_string_append_printf (reason, "%s%u decode errors",
                               reason->len > 0 ? "; " : "", self->decode_errors);
+    if (self->decode && g_atomic_int_get (&self->decoded) < g_atomic_int_get (&self->fed))
+      g_string_append_printf (reason, "%s%d of %d frames gave no picture",
+                              reason->len > 0 ? "; " : "",
+                              g_atomic_int_get (&self->fed) - g_atomic_int_get (&self->decoded),
+                              g_atomic_int_get (&self->fed));
     if (self->long_gaps > 0)
       g_string_append_printf (reason, "%s%u gaps between frames longer than %.0f ms "
                               "(--max-gap; longest %.1f ms)", reason->len > 0 ? "; " : "",
