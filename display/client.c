@@ -24,6 +24,14 @@
  * for any address. The address that answers replaces the stored ones
  * (display.ini), since every one of those had just failed.
  *
+ * A pairing client that reached no pairing port asks one more question
+ * before it gives up: does the gateway's stream port (the payload's s=
+ * addresses, and those of a gateway found by mDNS that announces no pairing
+ * port) answer a TLS handshake with the pinned certificate? Then the gateway
+ * is up and has no pairing window open, so the code was used or has expired
+ * (HEARTH_ERROR_TOKEN_INVALID), which is not the same as an unreachable
+ * gateway. Only the pinned handshake counts as an answer, never mDNS alone.
+ *
  * This file also reads and writes the configuration directory (display.ini
  * and the PEM files next to it).
  */
@@ -60,6 +68,7 @@ struct _HearthDisplayClient {
   guint preferred;              /* index of the address that answered last */
   char *config_dir;             /* NULL while pairing */
   guint mdns_timeout_ms;        /* 0: no mDNS lookup */
+  GPtrArray *stream_addresses;  /* pairing: the payload's s=, of char* "host:port" */
 };
 
 enum { SIGNAL_GATEWAY_MOVED, N_SIGNALS };
@@ -293,6 +302,7 @@ hearth_display_client_finalize (GObject *object)
   g_clear_object (&self->session);
   g_clear_object (&self->certificate);
   g_clear_pointer (&self->addresses, g_ptr_array_unref);
+  g_clear_pointer (&self->stream_addresses, g_ptr_array_unref);
   g_clear_pointer (&self->fingerprint, g_free);
   g_clear_pointer (&self->pinned_pem, g_free);
   g_clear_pointer (&self->config, hearth_display_config_free);
@@ -315,6 +325,7 @@ static void
 hearth_display_client_init (HearthDisplayClient *self)
 {
   self->addresses = g_ptr_array_new_with_free_func (g_free);
+  self->stream_addresses = g_ptr_array_new_with_free_func (g_free);
   self->mdns_timeout_ms = HEARTH_DISPLAY_MDNS_TIMEOUT_S * 1000;
 }
 
@@ -371,6 +382,9 @@ hearth_display_client_new_for_pairing (const HearthPayload *payload, GError **er
     return NULL;
   for (i = 0; i < payload->addresses->len; i++)
     g_ptr_array_add (self->addresses, g_strdup (g_ptr_array_index (payload->addresses, i)));
+  for (i = 0; i < payload->stream_addresses->len; i++)
+    g_ptr_array_add (self->stream_addresses,
+                     g_strdup (g_ptr_array_index (payload->stream_addresses, i)));
   return self;
 }
 
@@ -696,6 +710,12 @@ typedef struct {
   guint next_candidate;
   gboolean from_mdns;     /* the address being tried is a candidate */
   char *mdns_note;        /* nullable: why mDNS gave nothing to try */
+
+  /* Pairing, when no pairing port answered: the stream port. */
+  GPtrArray *probes;      /* of char* "host:port"; NULL until needed */
+  gboolean probes_listed; /* the payload's are in */
+  guint next_probe;
+  gboolean probe_pinned;  /* the probe in flight met the pinned certificate */
 } SendData;
 
 static void
@@ -807,6 +827,7 @@ send_data_free (SendData *data)
   g_free (data->address);
   g_free (data->mdns_note);
   g_clear_pointer (&data->candidates, g_ptr_array_unref);
+  g_clear_pointer (&data->probes, g_ptr_array_unref);
   g_clear_pointer (&data->body, g_bytes_unref);
   g_string_free (data->failures, TRUE);
   g_clear_object (&data->msg);
@@ -1023,6 +1044,20 @@ start_attempt (GTask *task, const char *address, gboolean from_mdns)
   return TRUE;
 }
 
+static void
+add_probe (SendData *data, const char *host, guint16 port)
+{
+  g_autofree char *host_port = hearth_format_host_port (host, port);
+
+  if (data->probes == NULL)
+    data->probes = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < data->probes->len; i++) {
+    if (g_str_equal (data->probes->pdata[i], host_port))
+      return;
+  }
+  g_ptr_array_add (data->probes, g_steal_pointer (&host_port));
+}
+
 static gboolean
 was_tried (HearthDisplayClient *self, SendData *data, const char *address)
 {
@@ -1066,7 +1101,10 @@ on_mdns_found (GObject *source, GAsyncResult *result, gpointer user_data)
     g_autofree char *host_port = NULL;
 
     if (port == 0) {
+      /* Up, by its announcement, but with no pairing window: to be
+       * confirmed by the pin, if nothing else answers. */
       no_pair_port++;
+      add_probe (data, service->address, service->port);
       continue;
     }
     host_port = hearth_format_host_port (service->address, port);
@@ -1092,6 +1130,90 @@ on_mdns_found (GObject *source, GAsyncResult *result, gpointer user_data)
     data->mdns_note = g_string_free (g_steal_pointer (&note), FALSE);
   }
   try_next_address (g_steal_pointer (&task));
+}
+
+static gboolean
+on_probe_accept_certificate (GTlsConnection *connection,
+                             GTlsCertificate *certificate,
+                             GTlsCertificateFlags errors,
+                             gpointer user_data)
+{
+  GTask *task = user_data;
+  HearthDisplayClient *self = g_task_get_source_object (task);
+  SendData *data = g_task_get_task_data (task);
+  g_autofree char *fp = certificate_fingerprint (certificate);
+
+  /* As for requests: the pin is the only trust. */
+  data->probe_pinned = fp != NULL && g_str_equal (fp, self->fingerprint);
+  return data->probe_pinned;
+}
+
+static void
+on_probe_event (GSocketClient *client, GSocketClientEvent event,
+                GSocketConnectable *connectable, GIOStream *connection,
+                gpointer user_data)
+{
+  if (event != G_SOCKET_CLIENT_TLS_HANDSHAKING)
+    return;
+  /* No CA trust: accept-certificate decides. */
+  g_tls_connection_set_database (G_TLS_CONNECTION (connection), NULL);
+  g_signal_connect (connection, "accept-certificate",
+                    G_CALLBACK (on_probe_accept_certificate), user_data);
+}
+
+static void
+on_probe_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  SendData *data = g_task_get_task_data (task);
+  g_autoptr (GSocketConnection) connection = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *address = data->probes->pdata[data->next_probe - 1];
+
+  connection = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
+  g_signal_handlers_disconnect_by_data (source, task);
+  if (connection != NULL)
+    g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+
+  /* Through the pinned handshake (a stream port without a client
+   * certificate may refuse right after it): the gateway itself. */
+  if (data->probe_pinned) {
+    g_task_return_new_error (task, HEARTH_ERROR, HEARTH_ERROR_TOKEN_INVALID,
+                             "its pairing port does not answer (%s), but the gateway "
+                             "does, with its pinned certificate, at %s: no pairing "
+                             "window is open",
+                             data->failures->str, address);
+    return;
+  }
+  {
+    g_autofree char *labelled = g_strconcat (address, " (stream port)", NULL);
+
+    add_failure (data, labelled,
+                 error == NULL ? "another certificate" :
+                 g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ?
+                 "connection refused" : error->message);
+  }
+  try_next_address (g_steal_pointer (&task));
+}
+
+/* Pairing: whether the gateway's stream port answers, pinned. */
+static void
+start_probe (GTask *task, const char *address)
+{
+  SendData *data = g_task_get_task_data (task);
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+
+  data->probe_pinned = FALSE;
+  g_socket_client_set_tls (client, TRUE);
+  g_socket_client_set_timeout (client, HEARTH_DISPLAY_HANDSHAKE_TIMEOUT_S);
+  g_signal_connect (client, "event", G_CALLBACK (on_probe_event), task);
+  g_debug ("pairing port closed; is the stream port at %s the gateway?", address);
+  g_socket_client_connect_to_host_async (client, address, 0, g_task_get_cancellable (task),
+                                         on_probe_done, task);
 }
 
 static void
@@ -1120,6 +1242,21 @@ try_next_address (GTask *task_in)
   while (data->candidates != NULL && data->next_candidate < data->candidates->len) {
     if (start_attempt (task, data->candidates->pdata[data->next_candidate++], TRUE))
       return;
+  }
+
+  if (self->config == NULL && !data->probes_listed) {
+    data->probes_listed = TRUE;
+    for (guint i = 0; i < self->stream_addresses->len; i++) {
+      g_autofree char *host = NULL;
+      guint16 port = 0;
+
+      if (hearth_payload_split_address (self->stream_addresses->pdata[i], &host, &port, NULL))
+        add_probe (data, host, port);
+    }
+  }
+  if (data->probes != NULL && data->next_probe < data->probes->len) {
+    start_probe (g_steal_pointer (&task), data->probes->pdata[data->next_probe++]);
+    return;
   }
 
   g_task_return_new_error (task, HEARTH_ERROR,

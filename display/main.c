@@ -10,6 +10,7 @@
 #define G_LOG_DOMAIN "hearth-display"
 
 #include <locale.h>
+#include <string.h>
 #include <sysexits.h>
 
 #include <gio/gio.h>
@@ -29,6 +30,8 @@
 #define EXIT_NETWORK 2      /* network, TLS or gateway error */
 
 #define DEFAULT_TIMEOUT_S 30
+/* check: a picture frozen this long is a broken stream, not a slow network. */
+#define DEFAULT_MAX_GAP_S 3.0
 
 static const char description[] =
   "Commands:\n"
@@ -39,17 +42,23 @@ static const char description[] =
   "                                      is paired with\n"
   "  list [--json]                       List the household's cameras: ID, NAME, STATE,\n"
   "                                      CODEC, SIZE, FPS (--json: the gateway's JSON)\n"
-  "  play CAMERA [--sink ELEMENT]        Play a camera (id or exact name) in a window,\n"
-  "                                      following it when its stream starts again\n"
-  "                                      (new resolution or codec); Ctrl-C quits\n"
-  "  check CAMERA --frames N [--expect-stamp UUID] [--timeout SECONDS]\n"
+  "  play CAMERA [--sink ELEMENT]        Play a camera in a window, following it when\n"
+  "                                      its stream starts again (new resolution or\n"
+  "                                      codec); Ctrl-C quits. Needs DISPLAY or\n"
+  "                                      WAYLAND_DISPLAY unless --sink is given\n"
+  "  check CAMERA --frames N [--timeout SECONDS] [--max-gap SECONDS]\n"
+  "        [--require-stamps] [--expect-stamp UUID] [--no-decode]\n"
   "        [--frame-log FILE] [--follow]\n"
-  "                                      Receive N frames without showing them, check\n"
-  "                                      their test stamps and print frames,\n"
+  "                                      Receive N frames without showing them, decode\n"
+  "                                      them, check their order, gaps and test stamps\n"
+  "                                      (if any) and print frames,\n"
   "                                      time-to-first-frame-ms, lag-ms-p50, lag-ms-p99,\n"
   "                                      unstamped, mismatched, out-of-order, stamp-id,\n"
-  "                                      size, reconnects, longest-gap-ms,\n"
-  "                                      then \"ok\" or \"FAILED: reason\"\n"
+  "                                      size, reconnects, longest-gap-ms, decoded,\n"
+  "                                      decode-errors, then \"ok\" or \"FAILED: reason\"\n"
+  "\n"
+  "CAMERA is a camera's id, or its name in any case (\"door\" is \"Door\"); a name\n"
+  "that several cameras share is refused with their ids.\n"
   "\n"
   "When none of the gateway's known addresses connects, pair, list, play and\n"
   "check look it up by mDNS (_hearth._tcp, the pinned fingerprint, local\n"
@@ -58,10 +67,13 @@ static const char description[] =
   "\n"
   "Exit status:\n"
   "  0   success\n"
-  "  1   check failed (a frame without a stamp or with another camera's stamp, or\n"
-  "      the stream ended or was cut before N frames); play: the stream ended\n"
+  "  1   check failed (frames out of order or that do not decode, a gap longer\n"
+  "      than --max-gap, a frame with another camera's stamp or, with stamps\n"
+  "      required, without one, or the stream ended or was cut before N frames);\n"
+  "      play: the stream ended\n"
   "  2   network, TLS or gateway error (refused, certificate rejected, not found…)\n"
-  "  64  usage error\n"
+  "  64  usage error, or a camera name that matches several cameras\n"
+  "  69  play: no display (neither DISPLAY nor WAYLAND_DISPLAY is set)\n"
   "  65  bad pairing payload or QR image\n"
   "  73  the pairing could not be written\n"
   "  78  not paired yet\n";
@@ -73,6 +85,9 @@ typedef struct {
   gboolean json;
   char *sink;
   int frames;
+  gboolean require_stamps;
+  gboolean no_decode;
+  double max_gap;
   char *expect_stamp;
   int timeout;
   char *frame_log;
@@ -130,6 +145,12 @@ misplaced_option (const Options *options, const char *command)
     return "--frames";
   if (options->expect_stamp != NULL && !g_str_equal (command, "check"))
     return "--expect-stamp";
+  if (options->require_stamps && !g_str_equal (command, "check"))
+    return "--require-stamps";
+  if (options->no_decode && !g_str_equal (command, "check"))
+    return "--no-decode";
+  if (options->max_gap >= 0 && !g_str_equal (command, "check"))
+    return "--max-gap";
   if (options->timeout >= 0 && !g_str_equal (command, "check"))
     return "--timeout";
   if (options->frame_log != NULL && !g_str_equal (command, "check"))
@@ -276,6 +297,9 @@ status_for_error (const GError *error)
 {
   if (g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA))
     return fail (EXIT_CHECK_FAILED, error);
+  /* A camera name that several cameras answer to: the user says which. */
+  if (g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS))
+    return fail (EX_USAGE, error);
   return fail (EXIT_NETWORK, error);
 }
 
@@ -296,6 +320,20 @@ command_list (const Options *options, guint n_args)
   return EXIT_SUCCESS;
 }
 
+/*
+ * autovideosink needs a display server to show a window on; without one (over
+ * ssh, on a console) it may pick a sink that crashes (DirectFB). A sink given
+ * with --sink is the user's choice and is not second-guessed.
+ */
+static gboolean
+have_display (void)
+{
+  const char *x11 = g_getenv ("DISPLAY");
+  const char *wayland = g_getenv ("WAYLAND_DISPLAY");
+
+  return (x11 != NULL && *x11 != '\0') || (wayland != NULL && *wayland != '\0');
+}
+
 static int
 command_play (const Options *options, char **args, guint n_args)
 {
@@ -306,6 +344,20 @@ command_play (const Options *options, char **args, guint n_args)
 
   if (n_args != 1)
     return usage_error ("play takes one CAMERA (id or name)");
+  if (options->sink == NULL && !have_display ()) {
+    /* Quoted only where a shell needs it. */
+    gboolean plain = *args[0] != '\0' &&
+                     strspn (args[0], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "0123456789._-") == strlen (args[0]);
+    g_autofree char *quoted = plain ? g_strdup (args[0]) : g_shell_quote (args[0]);
+
+    g_printerr ("hearth-display: no display to play on: neither DISPLAY (X11) nor "
+                "WAYLAND_DISPLAY (Wayland) is set, as over ssh or on a text console.\n"
+                "Run play in the graphical session (or ssh -X), choose a video sink "
+                "with --sink ELEMENT, or watch without a window:\n"
+                "  hearth-display check %s --frames 300\n", quoted);
+    return EX_UNAVAILABLE;
+  }
   client = paired_client (options, &status);
   if (client == NULL)
     return status;
@@ -333,12 +385,17 @@ command_check (const Options *options, char **args, guint n_args)
     return usage_error ("--frames must be at least 1");
   if (options->timeout == 0)
     return usage_error ("--timeout must be at least 1 second");
+  if (options->max_gap > 3600 || (options->max_gap < 0 && options->max_gap != -1))
+    return usage_error ("--max-gap must be 0 to 3600 seconds");
   if (options->expect_stamp != NULL) {
     if (!hearth_stamp_id_parse (options->expect_stamp, check.expected))
       return usage_error ("--expect-stamp: “%s” is not a UUID", options->expect_stamp);
     check.have_expected = TRUE;
   }
   check.camera = args[0];
+  check.require_stamps = options->require_stamps;
+  check.decode = !options->no_decode;
+  check.max_gap_s = options->max_gap >= 0 ? options->max_gap : DEFAULT_MAX_GAP_S;
   check.frame_log = options->frame_log;
   check.follow = options->follow;
   check.frames = options->frames;
@@ -357,7 +414,7 @@ command_check (const Options *options, char **args, guint n_args)
 int
 main (int argc, char **argv)
 {
-  Options options = { .frames = -1, .timeout = -1,
+  Options options = { .frames = -1, .timeout = -1, .max_gap = -1,
                       .mdns_timeout = HEARTH_DISPLAY_MDNS_TIMEOUT_S };
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
@@ -373,9 +430,17 @@ main (int argc, char **argv)
       "play: the video sink (default: autovideosink)", "ELEMENT" },
     { "frames", 0, 0, G_OPTION_ARG_INT, &options.frames,
       "check: how many frames to receive (required)", "N" },
+    { "require-stamps", 0, 0, G_OPTION_ARG_NONE, &options.require_stamps,
+      "check: fail on a frame without a test stamp (only Hearth's test cameras "
+      "stamp their frames)", NULL },
     { "expect-stamp", 0, 0, G_OPTION_ARG_STRING, &options.expect_stamp,
-      "check: the camera stamp id every frame must carry (default: the first frame's)",
-      "UUID" },
+      "check: the camera stamp id every frame must carry (implies --require-stamps; "
+      "default: the first stamped frame's)", "UUID" },
+    { "max-gap", 0, 0, G_OPTION_ARG_DOUBLE, &options.max_gap,
+      "check: fail if two frames of one response are further apart than this "
+      "(default: 3; 0: only report the longest gap)", "SECONDS" },
+    { "no-decode", 0, 0, G_OPTION_ARG_NONE, &options.no_decode,
+      "check: do not decode the frames (saves CPU when many checks run)", NULL },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &options.timeout,
       "check: give up after this many seconds (default: 30)", "SECONDS" },
     { "frame-log", 0, 0, G_OPTION_ARG_FILENAME, &options.frame_log,

@@ -223,7 +223,9 @@ check_answer (const HearthPayload *payload, HearthPairing *pairing, GError **err
  * mDNS). Nothing is written.
  *
  * Returns: (transfer full): the pairing, or NULL with @error set (the
- *   gateway's own message when it refused, e.g. a spent token).
+ *   gateway's own message when it refused, e.g. a spent token; a
+ *   HEARTH_ERROR_TOKEN_* code when the gateway does not accept the code,
+ *   also when its pairing port is closed but the gateway answers).
  */
 HearthPairing *
 hearth_display_pair_request (HearthDisplayClient *client,
@@ -236,6 +238,7 @@ hearth_display_pair_request (HearthDisplayClient *client,
   g_autoptr (JsonNode) request = NULL;
   g_autoptr (JsonNode) answer = NULL;
   g_autofree char *public_pem = NULL;
+  g_autoptr (GError) local_error = NULL;
   HearthDisplayConfig *config;
   JsonObject *obj;
   double id = 0;
@@ -258,9 +261,23 @@ hearth_display_pair_request (HearthDisplayClient *client,
   request = json_builder_get_root (builder);
 
   answer = hearth_display_client_request_json (client, "POST", "/v1/pair", request,
-                                               NULL, error);
-  if (answer == NULL)
+                                               NULL, &local_error);
+  if (answer == NULL) {
+    /* The gateway said no to the code itself, or has no window open for any
+     * code (client.c): a new code is what helps. */
+    if (local_error->domain == HEARTH_ERROR &&
+        (local_error->code == HEARTH_ERROR_TOKEN_INVALID ||
+         local_error->code == HEARTH_ERROR_TOKEN_EXPIRED ||
+         local_error->code == HEARTH_ERROR_TOKEN_SPENT)) {
+      g_set_error (error, HEARTH_ERROR, local_error->code,
+                   "the gateway is not accepting this pairing code (it was used or "
+                   "has expired): %s.\nAsk for a new code: “hearthctl pair” on the "
+                   "gateway.", local_error->message);
+      return NULL;
+    }
+    g_propagate_error (error, g_steal_pointer (&local_error));
     return NULL;
+  }
   if (!JSON_NODE_HOLDS_OBJECT (answer)) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
                  "the gateway's pairing answer is not a JSON object");

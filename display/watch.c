@@ -6,15 +6,23 @@
  * HearthDisplayClient and pushes the body, as it arrives, into a GStreamer
  * pipeline through an appsrc; qtdemux takes the fragmented MP4 apart.
  *
- * check:  appsrc ! qtdemux ! h264parse ! video/x-h264,avc,au ! appsink
- *     or  appsrc ! qtdemux ! h265parse ! video/x-h265,hvc1,au ! appsink
+ * check:  appsrc ! qtdemux ! h264parse ! video/x-h264,avc,au ! tee ! queue ! appsink
+ *                                                           tee ! queue ! avdec_h264 ! fakesink
+ *     or  the same with h265parse, video/x-h265,hvc1,au and avdec_h265
  *   The parser is picked from the caps of qtdemux's video pad (the init
  *   segment's sample entry: avc1 or hvc1/hev1) when it appears, so the
  *   gateway's passed-through H.264 and H.265 are both checked. The appsink
- *   callback (a streaming thread) reads the test stamp of each
- *   access unit and hands a small record to the main context, where the
- *   counters live. It stops after N frames, on a timeout, or when the stream
- *   ends, and prints one "key: value" line per measurement.
+ *   callback (a streaming thread) reads the access unit's decode timestamp
+ *   and test stamp, if it has one, and hands a small record to the main
+ *   context, where the counters live; the decoder beside it counts what it
+ *   is fed and the pictures it makes, and its complaints (bus warnings) are
+ *   decode errors. Once N frames arrived the end of the stream goes in, so
+ *   that the decoder gives out every picture it holds before the report.
+ *   Any camera can be checked: frames in order (by stamp counter when
+ *   stamped, else by decode timestamp), decoding, time to first frame, gaps.
+ *   Test stamps are checked when present, and required with --require-stamps
+ *   or --expect-stamp. It stops after N frames, on a timeout, or when the
+ *   stream ends, and prints one "key: value" line per measurement.
  * play:   appsrc ! qtdemux ! decodebin ! videoconvert ! autovideosink (or --sink)
  *
  * Following (play always, check with --follow): the gateway ends a live.mp4
@@ -45,6 +53,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 
+#include "camera-match.h"
 #include "error.h"
 #include "stamp.h"
 
@@ -53,6 +62,13 @@
  * doubling up to the maximum. */
 #define FOLLOW_DELAY_MIN_MS 100
 #define FOLLOW_DELAY_MAX_MS 2000
+/* check: the decoder's name, whose bus warnings are decode errors */
+#define CHECK_DECODER_NAME "check-decoder"
+/* check: how long the decoder may take to finish the last frames, once N
+ * arrived */
+#define DRAIN_TIMEOUT_MS 5000
+/* check: data on the appsink, the watch it reports to (no reference) */
+#define WATCH_KEY "hearth-watch"
 
 typedef enum {
   WATCH_RUNNING,
@@ -101,6 +117,9 @@ struct _HearthWatch {
 
   /* check */
   guint want_frames;
+  gboolean require_stamps;
+  gboolean decode;
+  gint64 max_gap_us;         /* 0: gaps are reported, not judged */
   gboolean have_expected;
   guint8 expected[16];
   guint frames;
@@ -111,8 +130,15 @@ struct _HearthWatch {
   guint64 last_counter;
   gint64 request_us;         /* monotonic time the first request was sent */
   gint64 first_frame_us;     /* monotonic time of the first access unit, or 0 */
-  gint64 last_frame_us;      /* monotonic, of the latest access unit, or 0 */
-  gint64 longest_gap_us;     /* between two access units */
+  gint64 connection_last_us; /* monotonic, of the current connection's latest, or 0 */
+  gint64 longest_gap_us;     /* between two access units of one connection */
+  guint long_gaps;           /* gaps longer than max_gap_us */
+  gboolean have_dts;
+  GstClockTime last_dts;     /* of the current connection's latest access unit */
+  gint fed;                  /* access units into the decoder (atomic) */
+  gint decoded;              /* pictures out of the decoder (atomic) */
+  gboolean draining;         /* N frames arrived; the decoder finishes */
+  guint decode_errors;
   gint64 last_capture_us;    /* latest stamp capture time seen */
   gint64 connection_capture_us; /* ... before the current connection */
   int width, height;         /* of the latest access unit */
@@ -129,6 +155,7 @@ typedef struct {
   gint64 receipt_mono_us;
   gboolean stamped;
   HearthStamp stamp;
+  GstClockTime dts;          /* decode timestamp, else presentation, or NONE */
   int width, height;
 } Frame;
 
@@ -345,6 +372,11 @@ on_end_idle (gpointer user_data)
 {
   HearthWatch *self = user_data;
 
+  /* The stream ended right after the last frame the check wanted. */
+  if (self->draining) {
+    watch_finish (self, WATCH_DONE);
+    return G_SOURCE_REMOVE;
+  }
   /* Cut, or not following: the end. */
   if (!self->follow || self->end_reason != NULL) {
     watch_finish (self, WATCH_ENDED);
@@ -390,8 +422,24 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer user_data)
 
   switch (GST_MESSAGE_TYPE (msg)) {
   case GST_MESSAGE_EOS:
-    watch_end_soon (self);
+    /* Draining: every sink has all it will get, the decoder included. */
+    if (self->draining)
+      watch_finish (self, WATCH_DONE);
+    else
+      watch_end_soon (self);
     break;
+  case GST_MESSAGE_WARNING: {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *debug = NULL;
+
+    gst_message_parse_warning (msg, &error, &debug);
+    g_debug ("%s: %s (%s)", GST_MESSAGE_SRC_NAME (msg), error->message, debug);
+    /* The check's decoder says so for each picture it could not decode. */
+    if (g_strcmp0 (GST_MESSAGE_SRC_NAME (msg), CHECK_DECODER_NAME) == 0 &&
+        error->domain == GST_STREAM_ERROR)
+      self->decode_errors++;
+    break;
+  }
   case GST_MESSAGE_ERROR: {
     g_autoptr (GError) error = NULL;
     g_autofree char *debug = NULL;
@@ -498,7 +546,7 @@ on_stream_sent (GObject *source, GAsyncResult *result, gpointer user_data)
                                    g_steal_pointer (&pending));
 }
 
-/* Looks @camera up by id, then by exact name, among the household's cameras. */
+/* Looks @camera up among the household's cameras (camera-match.c). */
 static gboolean
 resolve_camera (HearthDisplayClient *client,
                 const char *camera,
@@ -508,11 +556,8 @@ resolve_camera (HearthDisplayClient *client,
                 GError **error)
 {
   g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GError) local_error = NULL;
   JsonNode *cameras_node;
-  JsonArray *cameras;
-  const char *found_id = NULL;
-  const char *found_name = NULL;
-  guint i;
 
   /* An id goes straight to the gateway, which alone decides what is ours. */
   if (g_uuid_string_is_valid (camera) && !need_name) {
@@ -532,46 +577,19 @@ resolve_camera (HearthDisplayClient *client,
                  "the gateway's camera list has no “cameras” array");
     return FALSE;
   }
-  cameras = json_node_get_array (cameras_node);
 
-  for (i = 0; i < json_array_get_length (cameras) && found_id == NULL; i++) {
-    JsonNode *node = json_array_get_element (cameras, i);
-    const char *cam_id;
-
-    if (!JSON_NODE_HOLDS_OBJECT (node))
-      continue;
-    cam_id = hearth_display_json_get_string (json_node_get_object (node), "id");
-    if (cam_id != NULL && g_str_equal (cam_id, camera)) {
-      found_id = cam_id;
-      found_name = hearth_display_json_get_string (json_node_get_object (node), "name");
-    }
-  }
-  for (i = 0; i < json_array_get_length (cameras) && found_id == NULL; i++) {
-    JsonNode *node = json_array_get_element (cameras, i);
-    const char *cam_name;
-
-    if (!JSON_NODE_HOLDS_OBJECT (node))
-      continue;
-    cam_name = hearth_display_json_get_string (json_node_get_object (node), "name");
-    if (cam_name != NULL && g_str_equal (cam_name, camera)) {
-      found_id = hearth_display_json_get_string (json_node_get_object (node), "id");
-      found_name = cam_name;
-    }
-  }
-
+  if (hearth_display_camera_match (json_node_get_array (cameras_node), camera, id, name,
+                                   &local_error))
+    return TRUE;
   /* Not listed: still ask, and let the gateway answer. */
-  if (found_id == NULL && g_uuid_string_is_valid (camera))
-    found_id = camera;
-  if (found_id == NULL) {
-    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
-                 "not found: the household has no camera with id or name “%s” "
-                 "(see “hearth-display list”)", camera);
-    return FALSE;
+  if (g_error_matches (local_error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND) &&
+      g_uuid_string_is_valid (camera)) {
+    *id = g_strdup (camera);
+    *name = g_strdup (camera);
+    return TRUE;
   }
-
-  *id = g_strdup (found_id);
-  *name = g_strdup (found_name != NULL ? found_name : found_id);
-  return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
 }
 
 /* A new pipeline, and the request for the camera's live stream. */
@@ -595,6 +613,8 @@ watch_connect (HearthWatch *self, GError **error)
 
   self->connection_frames = 0;
   self->connection_capture_us = self->last_capture_us;
+  self->connection_last_us = 0;
+  self->have_dts = FALSE;
   self->have_counter = FALSE;
   self->body_done = FALSE;
   self->end_pending = FALSE;
@@ -665,22 +685,54 @@ make_pipeline (HearthWatch *self, const char *tail, GError **error)
 /* check */
 
 static gboolean
+on_drain_timeout (gpointer user_data)
+{
+  watch_finish (user_data, WATCH_DONE);
+  return G_SOURCE_REMOVE;
+}
+
+/*
+ * N frames arrived. Without a decoder that is all; with one, the end of the
+ * stream goes in after them, so that the decoder gives out every picture it
+ * still holds before the pipeline stops (EOS on the bus), and fed and decoded
+ * can be compared.
+ */
+static void
+check_done (HearthWatch *self)
+{
+  if (!self->decode) {
+    watch_finish (self, WATCH_DONE);
+    return;
+  }
+  self->draining = TRUE;
+  if (!self->body_done)
+    gst_app_src_end_of_stream (GST_APP_SRC (self->src));
+  watch_add_source (self, g_timeout_source_new (DRAIN_TIMEOUT_MS), on_drain_timeout);
+}
+
+static gboolean
 on_frame (gpointer user_data)
 {
   Frame *frame = user_data;
   HearthWatch *self = frame->watch;
 
-  if (self->state != WATCH_RUNNING)
+  /* Past N, while the decoder finishes: not counted. */
+  if (self->state != WATCH_RUNNING || self->draining)
     return G_SOURCE_REMOVE;
 
   self->frames++;
   self->connection_frames++;
   if (self->first_frame_us == 0)
     self->first_frame_us = frame->receipt_mono_us;
-  if (self->last_frame_us != 0)
-    self->longest_gap_us = MAX (self->longest_gap_us,
-                                frame->receipt_mono_us - self->last_frame_us);
-  self->last_frame_us = frame->receipt_mono_us;
+  /* The pause while --follow asks again is not a gap of the stream. */
+  if (self->connection_last_us != 0) {
+    gint64 gap = frame->receipt_mono_us - self->connection_last_us;
+
+    self->longest_gap_us = MAX (self->longest_gap_us, gap);
+    if (self->max_gap_us > 0 && gap > self->max_gap_us)
+      self->long_gaps++;
+  }
+  self->connection_last_us = frame->receipt_mono_us;
   self->width = frame->width;
   self->height = frame->height;
 
@@ -698,6 +750,14 @@ on_frame (gpointer user_data)
 
   if (!frame->stamped) {
     self->unstamped++;
+    /* No counter to go by: the stream's own decode timestamps, which run
+     * on within one connection (a new one starts a new generation). */
+    if (GST_CLOCK_TIME_IS_VALID (frame->dts)) {
+      if (self->have_dts && frame->dts <= self->last_dts)
+        self->out_of_order++;
+      self->have_dts = TRUE;
+      self->last_dts = frame->dts;
+    }
   } else {
     gint64 lag = frame->receipt_real_us - frame->stamp.capture_time_us;
 
@@ -720,7 +780,7 @@ on_frame (gpointer user_data)
   }
 
   if (self->frames >= self->want_frames)
-    watch_finish (self, WATCH_DONE);
+    check_done (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -742,6 +802,7 @@ on_new_sample (GstAppSink *appsink, gpointer user_data)
   frame = g_new0 (Frame, 1);
   frame->receipt_real_us = g_get_real_time ();
   frame->receipt_mono_us = g_get_monotonic_time ();
+  frame->dts = GST_CLOCK_TIME_NONE;
 
   caps = gst_sample_get_caps (sample);
   if (caps != NULL && gst_caps_get_size (caps) > 0) {
@@ -765,6 +826,8 @@ on_new_sample (GstAppSink *appsink, gpointer user_data)
   }
 
   buffer = gst_sample_get_buffer (sample);
+  if (buffer != NULL)
+    frame->dts = GST_BUFFER_DTS_OR_PTS (buffer);
   if (buffer != NULL && gst_buffer_map (buffer, &map, GST_MAP_READ)) {
     frame->stamped = hearth_stamp_find_for (map.data, map.size, nal_length_size, codec,
                                             &frame->stamp);
@@ -777,16 +840,29 @@ on_new_sample (GstAppSink *appsink, gpointer user_data)
   return GST_FLOW_OK;
 }
 
-/* The parser for the check, by the caps of qtdemux's video pad. */
+/* The parser and decoder for the check, by the caps of qtdemux's video pad.
+ * The bin's unlinked queue becomes its "src": access units for the appsink. */
 static const struct {
   const char *media_type;
-  const char *description;
+  const char *parser;
+  const char *decoder;
 } check_parsers[] = {
   { "video/x-h264",
-    "h264parse ! capsfilter caps=\"video/x-h264,stream-format=avc,alignment=au\"" },
+    "h264parse ! capsfilter caps=\"video/x-h264,stream-format=avc,alignment=au\"",
+    "avdec_h264" },
   { "video/x-h265",
-    "h265parse ! capsfilter caps=\"video/x-h265,stream-format=hvc1,alignment=au\"" },
+    "h265parse ! capsfilter caps=\"video/x-h265,stream-format=hvc1,alignment=au\"",
+    "avdec_h265" },
 };
+
+/* The decoder's pads, on its streaming thread: one more access unit in
+ * (@user_data's fed) or picture out (decoded). */
+static GstPadProbeReturn
+on_decoder_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  g_atomic_int_inc ((gint *) user_data);
+  return GST_PAD_PROBE_OK;
+}
 
 /* qtdemux, on its streaming thread: the first video pad gets its codec's
  * parser, linked to the appsink (@user_data). Other pads stay unlinked. */
@@ -794,13 +870,14 @@ static void
 on_check_pad_added (GstElement *demux, GstPad *pad, gpointer user_data)
 {
   GstElement *appsink = user_data;
+  HearthWatch *self = g_object_get_data (G_OBJECT (appsink), WATCH_KEY);
   g_autoptr (GstPad) sink = gst_element_get_static_pad (appsink, "sink");
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
   g_autoptr (GstObject) pipeline = NULL;
   g_autoptr (GstPad) parser_sink = NULL;
   g_autoptr (GstPad) parser_src = NULL;
   g_autoptr (GError) error = NULL;
-  const char *description = NULL;
+  g_autofree char *description = NULL;
   GstElement *parser;
 
   if (caps == NULL)
@@ -809,9 +886,16 @@ on_check_pad_added (GstElement *demux, GstPad *pad, gpointer user_data)
       !g_str_has_prefix (GST_PAD_NAME (pad), "video_"))
     return;
   for (gsize i = 0; i < G_N_ELEMENTS (check_parsers); i++) {
-    if (gst_structure_has_name (gst_caps_get_structure (caps, 0),
-                                check_parsers[i].media_type))
-      description = check_parsers[i].description;
+    if (!gst_structure_has_name (gst_caps_get_structure (caps, 0),
+                                 check_parsers[i].media_type))
+      continue;
+    if (self->decode)
+      description = g_strdup_printf ("%s ! tee name=t t. ! queue ! %s name=" CHECK_DECODER_NAME
+                                     " max-threads=1 ! fakesink sync=false async=false "
+                                     "t. ! queue", check_parsers[i].parser,
+                                     check_parsers[i].decoder);
+    else
+      description = g_strdup (check_parsers[i].parser);
   }
   if (description == NULL) {
     GST_ELEMENT_ERROR (demux, STREAM, CODEC_NOT_FOUND,
@@ -829,6 +913,16 @@ on_check_pad_added (GstElement *demux, GstPad *pad, gpointer user_data)
                        ("cannot make the parser: %s",
                         error != NULL ? error->message : "no pipeline"), (NULL));
     return;
+  }
+  if (self->decode) {
+    g_autoptr (GstElement) decoder = gst_bin_get_by_name (GST_BIN (parser), CHECK_DECODER_NAME);
+    g_autoptr (GstPad) decoder_sink = gst_element_get_static_pad (decoder, "sink");
+    g_autoptr (GstPad) decoder_src = gst_element_get_static_pad (decoder, "src");
+
+    gst_pad_add_probe (decoder_sink, GST_PAD_PROBE_TYPE_BUFFER, on_decoder_buffer,
+                       &self->fed, NULL);
+    gst_pad_add_probe (decoder_src, GST_PAD_PROBE_TYPE_BUFFER, on_decoder_buffer,
+                       &self->decoded, NULL);
   }
   if (!gst_bin_add (GST_BIN (pipeline), parser))
     return;
@@ -897,15 +991,38 @@ print_check_report (HearthWatch *self, guint timeout_s, gboolean *passed)
     g_print ("longest-gap-ms: %.1f\n", self->longest_gap_us / 1000.0);
   else
     g_print ("longest-gap-ms: none\n");
+  if (self->decode) {
+    g_print ("decoded: %d\n", g_atomic_int_get (&self->decoded));
+    g_print ("decode-errors: %u\n", self->decode_errors);
+  } else {
+    g_print ("decoded: none\ndecode-errors: none\n");
+  }
 
   switch (self->state) {
   case WATCH_DONE:
     if (self->mismatched > 0)
       g_string_append_printf (reason, "%u frames carried another camera's stamp",
                               self->mismatched);
-    if (self->unstamped > 0)
-      g_string_append_printf (reason, "%s%u frames had no stamp",
-                              reason->len > 0 ? "; " : "", self->unstamped);
+    if (self->unstamped > 0 && self->require_stamps)
+      g_string_append_printf (reason, "%s%u of %u frames had no test stamp, and stamps "
+                              "were required (only Hearth's test cameras stamp frames)",
+                              reason->len > 0 ? "; " : "", self->unstamped, self->frames);
+    if (self->out_of_order > 0)
+      g_string_append_printf (reason, "%s%u frames out of order",
+                              reason->len > 0 ? "; " : "", self->out_of_order);
+    if (self->decode_errors > 0)
+      g_string_append_printf (reason, "%s%u decode errors",
+                              reason->len > 0 ? "; " : "", self->decode_errors);
+    if (self->decode && g_atomic_int_get (&self->decoded) < g_atomic_int_get (&self->fed))
+      g_string_append_printf (reason, "%s%d of %d frames gave no picture",
+                              reason->len > 0 ? "; " : "",
+                              g_atomic_int_get (&self->fed) - g_atomic_int_get (&self->decoded),
+                              g_atomic_int_get (&self->fed));
+    if (self->long_gaps > 0)
+      g_string_append_printf (reason, "%s%u gaps between frames longer than %.0f ms "
+                              "(--max-gap; longest %.1f ms)", reason->len > 0 ? "; " : "",
+                              self->long_gaps, self->max_gap_us / 1000.0,
+                              self->longest_gap_us / 1000.0);
     break;
   case WATCH_ENDED:
     g_string_append_printf (reason, "stream ended after %u frames", self->frames);
@@ -920,7 +1037,7 @@ print_check_report (HearthWatch *self, guint timeout_s, gboolean *passed)
     g_string_append_printf (reason, "interrupted after %u frames", self->frames);
     break;
   case WATCH_MEDIA_ERROR:
-    g_string_append_printf (reason, "cannot demux the stream after %u frames: %s",
+    g_string_append_printf (reason, "cannot demux or decode the stream after %u frames: %s",
                             self->frames, self->error->message);
     break;
   case WATCH_RUNNING:
@@ -948,7 +1065,9 @@ check_build (HearthWatch *self, GError **error)
   appsink = gst_bin_get_by_name (GST_BIN (self->pipeline), "sink");
   demux = gst_bin_get_by_name (GST_BIN (self->pipeline), "demux");
   /* Holds the appsink, not the watch: no reference cycle through the
-   * pipeline, and the pipeline stops before the appsink goes. */
+   * pipeline, and the pipeline stops before the appsink goes. The appsink
+   * names the watch without a reference, as its callbacks do. */
+  g_object_set_data (G_OBJECT (appsink), WATCH_KEY, self);
   g_signal_connect_data (demux, "pad-added", G_CALLBACK (on_check_pad_added),
                          gst_object_ref (appsink),
                          (GClosureNotify) (void (*) (void)) gst_object_unref, 0);
@@ -961,7 +1080,9 @@ check_build (HearthWatch *self, GError **error)
  * hearth_display_check:
  * @client: a paired client
  * @options: what to receive and expect
- * @passed: (out): TRUE if N frames arrived, all stamped by the expected camera
+ * @passed: (out): TRUE if N frames arrived in order, decodable, without a gap
+ *   longer than the maximum, and none stamped by another camera; with
+ *   stamps required, every one stamped by the expected camera
  *
  * Receives a camera's live stream headlessly and prints what it measured.
  *
@@ -983,6 +1104,9 @@ hearth_display_check (HearthDisplayClient *client,
   self->build = check_build;
   self->follow = options->follow;
   self->want_frames = options->frames;
+  self->require_stamps = options->require_stamps || options->have_expected;
+  self->decode = options->decode;
+  self->max_gap_us = (gint64) (options->max_gap_s * G_USEC_PER_SEC);
   self->have_expected = options->have_expected;
   memcpy (self->expected, options->expected, sizeof self->expected);
   if (options->frame_log != NULL) {

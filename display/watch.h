@@ -13,9 +13,14 @@ G_BEGIN_DECLS
  */
 
 typedef struct {
-  const char *camera;      /* id or exact name */
+  const char *camera;      /* id or name, as a person typed it */
   guint frames;            /* stop after this many access units */
-  gboolean have_expected;  /* else the first stamp's id is expected */
+  gboolean require_stamps; /* a frame without a test stamp fails the check */
+  gboolean decode;         /* decode every frame; decode errors fail the check */
+  double max_gap_s;        /* a longer gap between two frames of one response
+                            * fails the check; 0: reported only */
+  gboolean have_expected;  /* implies require_stamps; else the first stamp's id
+                            * is expected */
   guint8 expected[16];     /* camera stamp id every frame must carry */
   guint timeout_s;         /* whole check, from the request on */
   const char *frame_log;   /* (nullable) a line per frame, for isolation tests */

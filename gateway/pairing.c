@@ -801,6 +801,12 @@ hearth_pairing_open_window (HearthPairing *self, const char *household_name,
   addresses = advertised_addresses (self, self->config->pairing_listen, self->port);
   for (guint i = 0; i < addresses->len; i++)
     g_ptr_array_add (payload->addresses, g_strdup (addresses->pdata[i]));
+  /* Where the gateway still answers once this window is over: a display
+   * that finds the pairing port closed can say why. */
+  g_clear_pointer (&addresses, g_ptr_array_unref);
+  addresses = advertised_addresses (self, self->config->listen, self->stream_port);
+  for (guint i = 0; i < addresses->len; i++)
+    g_ptr_array_add (payload->stream_addresses, g_strdup (addresses->pdata[i]));
   explicit_bzero (token, sizeof token);
 
   if (window_id)

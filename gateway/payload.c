@@ -3,8 +3,12 @@
  * The pairing QR payload: one URI that tells a display how to reach a
  * gateway's pairing listener and which certificate to pin, in two forms:
  *
- *   hearth://pair?v=1&fp=<64 hex>&a=<host:port>[&a=...]&t=<32 hex>&n=<name>
- *   https://<host:port>/pair?v=1&fp=<64 hex>[&a=<host:port>...]&t=<32 hex>&n=<name>
+ *   hearth://pair?v=1&fp=<64 hex>&a=<host:port>[&a=...][&s=<host:port>...]&t=<32 hex>&n=<name>
+ *   https://<host:port>/pair?v=1&fp=<64 hex>[&a=<host:port>...][&s=<host:port>...]&t=<32 hex>&n=<name>
+ *
+ * a= are the pairing listener's addresses, s= the stream port's (optional:
+ * a display that finds the pairing port closed tells "no window is open, the
+ * code was used or expired" from "the gateway is unreachable" by them).
  *
  * The https:// form is the link a phone's camera app opens in a browser (the
  * pairing listener serves a page there); its authority is the first address
@@ -44,6 +48,7 @@ hearth_payload_new (void)
   HearthPayload *payload = g_new0 (HearthPayload, 1);
 
   payload->addresses = g_ptr_array_new_with_free_func (g_free);
+  payload->stream_addresses = g_ptr_array_new_with_free_func (g_free);
   return payload;
 }
 
@@ -60,6 +65,7 @@ hearth_payload_free (HearthPayload *payload)
     return;
   g_free (payload->fingerprint);
   g_clear_pointer (&payload->addresses, g_ptr_array_unref);
+  g_clear_pointer (&payload->stream_addresses, g_ptr_array_unref);
   g_free (payload->token);
   g_free (payload->name);
   g_free (payload);
@@ -81,6 +87,12 @@ format_query (const HearthPayload *payload, guint first_address)
                                                     "[]:", FALSE);
 
     g_string_append_printf (query, "&a=%s", address);
+  }
+  for (guint i = 0; payload->stream_addresses != NULL && i < payload->stream_addresses->len; i++) {
+    g_autofree char *address = g_uri_escape_string (g_ptr_array_index (payload->stream_addresses, i),
+                                                    "[]:", FALSE);
+
+    g_string_append_printf (query, "&s=%s", address);
   }
   g_string_append_printf (query, "&t=%s&n=%s", token, name);
   return g_string_free (g_steal_pointer (&query), FALSE);
@@ -398,6 +410,12 @@ hearth_payload_parse (const char *text, GError **error)
         return NULL;
       }
       g_ptr_array_add (payload->addresses, g_steal_pointer (&v));
+    } else if (strcmp (p, "s") == 0) {
+      if (payload->stream_addresses->len == HEARTH_PAYLOAD_MAX_ADDRESSES) {
+        invalid (error, "it has more than %d stream addresses (s)", HEARTH_PAYLOAD_MAX_ADDRESSES);
+        return NULL;
+      }
+      g_ptr_array_add (payload->stream_addresses, g_steal_pointer (&v));
     }
     if (!ok)
       return NULL;
@@ -429,6 +447,19 @@ hearth_payload_parse (const char *text, GError **error)
     if (!hearth_payload_split_address (g_ptr_array_index (payload->addresses, i),
                                        NULL, NULL, error))
       return NULL;
+  }
+  for (guint i = 0; i < payload->stream_addresses->len; i++) {
+    g_autoptr (GError) address_error = NULL;
+    const char *why;
+
+    if (hearth_payload_split_address (g_ptr_array_index (payload->stream_addresses, i),
+                                      NULL, NULL, &address_error))
+      continue;
+    why = address_error->message;
+    if (g_str_has_prefix (why, "Pairing payload: "))
+      why += strlen ("Pairing payload: ");
+    invalid (error, "stream (s) %s", why);
+    return NULL;
   }
   if (name == NULL)
     name = g_strdup ("");

@@ -14,6 +14,9 @@ G_BEGIN_DECLS
 typedef struct {
   char *fingerprint;  /* 64 lowercase hex: SHA-256 of the gateway cert DER */
   GPtrArray *addresses; /* of char* "host:port" ("[v6]:port" for IPv6) */
+  GPtrArray *stream_addresses; /* of char* "host:port": the stream port, which
+                                * answers while no pairing window is open;
+                                * empty from gateways that did not say */
   char *token;        /* 32 lowercase hex: the 128-bit token */
   char *name;         /* gateway name, UTF-8 */
 } HearthPayload;

@@ -53,6 +53,10 @@ assert_same (const HearthPayload *a, const HearthPayload *b)
   g_assert_cmpuint (a->addresses->len, ==, b->addresses->len);
   for (guint i = 0; i < a->addresses->len; i++)
     g_assert_cmpstr (g_ptr_array_index (a->addresses, i), ==, g_ptr_array_index (b->addresses, i));
+  g_assert_cmpuint (a->stream_addresses->len, ==, b->stream_addresses->len);
+  for (guint i = 0; i < a->stream_addresses->len; i++)
+    g_assert_cmpstr (g_ptr_array_index (a->stream_addresses, i), ==,
+                     g_ptr_array_index (b->stream_addresses, i));
 }
 
 static void
@@ -79,11 +83,18 @@ test_round_trip (void)
     payload->name = g_strdup (names[n]);
     for (gsize i = 0; i < G_N_ELEMENTS (addresses); i++)
       g_ptr_array_add (payload->addresses, g_strdup (addresses[i]));
+    /* Stream addresses are optional: every other payload has them. */
+    for (gsize i = 0; n % 2 == 0 && i < G_N_ELEMENTS (addresses); i++)
+      g_ptr_array_add (payload->stream_addresses, g_strdup (addresses[i]));
 
     text = hearth_payload_format (payload);
     g_test_message ("%s", text);
     g_assert_true (g_str_has_prefix (text, "hearth://pair?v=1&fp=" FP "&a="));
     g_assert_nonnull (strstr (text, "&a=[fe80::1%25eth0]:8444&"));
+    if (n % 2 == 0)
+      g_assert_nonnull (strstr (text, "&s=[fe80::1%25eth0]:8444&"));
+    else
+      g_assert_null (strstr (text, "&s="));
     g_assert_nonnull (strstr (text, "&t=" TOKEN "&n="));
     /* One line of printable ASCII: fits a QR code and a terminal. */
     for (const char *p = text; *p != '\0'; p++)
@@ -116,6 +127,7 @@ test_spec_example (void)
   g_assert_cmpuint (payload->addresses->len, ==, 2);
   g_assert_cmpstr (g_ptr_array_index (payload->addresses, 0), ==, "192.168.1.5:8444");
   g_assert_cmpstr (g_ptr_array_index (payload->addresses, 1), ==, "[fe80::1%eth0]:8444");
+  g_assert_cmpuint (payload->stream_addresses->len, ==, 0);
 
   g_assert_true (hearth_payload_split_address (g_ptr_array_index (payload->addresses, 1),
                                                &host, &port, &error));
@@ -177,6 +189,14 @@ test_limits (void)
   payload = parse_ok (eight->str);
   g_assert_cmpuint (payload->addresses->len, ==, HEARTH_PAYLOAD_MAX_ADDRESSES);
   assert_invalid ("nine addresses", nine->str, "more than 8 addresses (a)");
+  g_clear_pointer (&payload, hearth_payload_free);
+  g_string_assign (eight, VALID);
+  for (int i = 0; i < HEARTH_PAYLOAD_MAX_ADDRESSES; i++)
+    g_string_append_printf (eight, "&s=10.0.0.%d:8443", i + 1);
+  payload = parse_ok (eight->str);
+  g_assert_cmpuint (payload->stream_addresses->len, ==, HEARTH_PAYLOAD_MAX_ADDRESSES);
+  g_string_append (eight, "&s=10.0.0.9:8443");
+  assert_invalid ("nine stream addresses", eight->str, "more than 8 stream addresses (s)");
 
   /* A 64-byte name is fine, 65 bytes are not; bytes, not characters. */
   text = g_strdup_printf (PREFIX ADDR "&t=" TOKEN "&n=%s", name64);
@@ -258,6 +278,8 @@ test_invalid (void)
     { "host with a space", PREFIX "&a=my%20host:8444" TAIL, "not an IP address or a host name" },
     { "escape sequence", PREFIX "&a=%1B%5B2J:8444" TAIL, "address “\\033[2J:8444”" },
     { "one bad address of two", PREFIX ADDR "&a=10.0.0.1:0" TAIL, "address “10.0.0.1:0”" },
+    { "bad stream address", PREFIX ADDR "&s=10.0.0.1:0" TAIL, "stream (s) address “10.0.0.1:0”" },
+    { "stream address without port", VALID "&s=10.0.0.1", "stream (s) address “10.0.0.1”: the port is missing" },
     { "name with a newline", PREFIX ADDR "&t=" TOKEN "&n=a%0Ab", "name (n)" },
     { "name twice", VALID "&n=Other", "“n” appears more than once" },
     { "raw invalid UTF-8", VALID "\xff", "UTF-8" },

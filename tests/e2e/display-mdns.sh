@@ -4,7 +4,11 @@
 # answer. Two hosts on a private LAN (netns.sh), each with its own avahi:
 # "gw" runs hearthd and a fake camera, "tv" is the display.
 # - Pairing with a QR code whose addresses are dead: the pairing port comes
-#   from the gateway's _hearth._tcp record (pair=).
+#   from the gateway's _hearth._tcp record (pair=). The same code again, now
+#   spent (no window open: its pairing port refuses, no pair=), and without
+#   its stream addresses (s=): the record's stream port, answering with the
+#   pinned certificate, shows that the gateway is up and does not accept the
+#   code.
 # - The gateway restarts on another port (stored address refused), then moves
 #   to another address (stored address unreachable): list and check still
 #   work, say so in one line, and the new address is stored and used next.
@@ -101,6 +105,24 @@ grep -q "found its pairing port by mDNS at 10.77.0.1:$PAIR_PORT" "$T/pair.err" |
 log "paired through mDNS in $((SECONDS - start)) s"
 log "stored after pairing: $(stored)"
 [[ $(stored) == *10.77.0.1:8443* ]] || fail "pairing stored $(stored)"
+
+# --- the same code, spent: the gateway is up, the code is not accepted -------
+no_pair_seen() {
+  local line
+  line=$(ns_browse tv _hearth._tcp | grep -E ";10\.77\.0\.1;8443;" | grep -F "\"fp=$GATEWAY_FP\"") &&
+    ! grep -qF '"pair=' <<<"$line"
+}
+wait_for 15 "the pairing port to leave the record" no_pair_seen
+spent=$(sed -E 's/&s=[^&]*//g' <<<"$payload")
+[[ $spent != *"&s="* && $spent == *"a=10.77.0.1:$PAIR_PORT"* ]] || fail "cannot rewrite $payload"
+rc=0
+ns_run tv env ASAN_OPTIONS=detect_leaks=0 "$BIN_DISPLAY" --config-dir "$T/display-tv2" \
+  pair "$spent" --name tv2 >"$T/spent.out" 2>"$T/spent.err" || rc=$?
+cat "$T/spent.err"
+[ $rc -eq 2 ] || fail "a spent code through mDNS: exit $rc"
+grep -q "not accepting this pairing code" "$T/spent.err" &&
+  grep -q "at 10.77.0.1:8443: no pairing window is open" "$T/spent.err" ||
+  fail "a spent code through mDNS: $(cat "$T/spent.err")"
 
 tv_display list >"$T/list0.out" 2>"$T/list0.err" || fail "list: $(cat "$T/list0.err")"
 grep -q "$camera_id" "$T/list0.out" || fail "camera not listed"

@@ -247,7 +247,7 @@ watch_start() {
     i=0
     while [ -e "$WATCH/on" ]; do
       i=$((i + 1))
-      "$@" check "$camera" --frames 100000 --timeout 5 --mdns-timeout 0 \
+      "$@" check "$camera" --frames 100000 --timeout 5 --mdns-timeout 0 --no-decode \
         --frame-log "$WATCH/$i.frames" >/dev/null 2>&1 || true
     done
   ) &

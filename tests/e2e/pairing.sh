@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Pairing under bad input: wrong, spent and expired tokens, malformed payloads,
+# Pairing under bad input: used and expired codes with no pairing window open
+# (the pairing port is closed: the display asks the stream port, s= in the
+# code, whether the gateway is up, and says the code is no longer accepted,
+# not that the gateway is unreachable), wrong, spent and expired tokens
+# answered by an open pairing port, malformed payloads,
 # a gateway certificate that does not match the QR, a peer outside the local
 # networks, and one token used twice at the same moment. Each gets a clear
 # error and writes nothing; the concurrent pair yields exactly one display.
@@ -13,7 +17,46 @@ ctl household add Home
 displays() { ctl --json display list | json 'len(j["displays"])'; }
 no_files() { [ ! -e "$T/display-$1/display.ini" ] || fail "display $1 kept a pairing"; }
 
-# A window that stays open keeps the listener up for the whole test.
+listener_closed() { [ "$(ctl --json status | json 'j["pairing_port"]')" = 0 ]; }
+# not_accepted LOG: the display said the gateway is up but takes this code no more.
+not_accepted() {
+  grep -q "the gateway is not accepting this pairing code (it was used or has expired)" "$1" &&
+    grep -q "no pairing window is open" "$1" && grep -q "hearthctl pair" "$1" &&
+    ! grep -q "could not reach" "$1" || fail "$(basename "$1"): unclear message: $(cat "$1")"
+}
+
+# A used code, with no other window open: the listener is closed.
+used=$(ctl pair --household Home --print-payload)
+grep -q "[?&]s=127.0.0.1:$STREAM_PORT&" <<<"$used" || fail "no stream address in the code: $used"
+display used pair "$used" --name used >/dev/null
+wait_for 10 "the pairing listener to close" listener_closed
+rc=0; display used2 pair "$used" --name used2 >"$T/used-closed.log" 2>&1 || rc=$?
+cat "$T/used-closed.log"
+[ $rc -eq 2 ] || fail "used code, window closed: exit $rc"
+not_accepted "$T/used-closed.log"
+no_files used2
+
+# An expired code, the listener closed: hearthctl pair waits the second out.
+rc=0; ctl pair --household Home --ttl 1s >"$T/short-closed.log" 2>&1 || rc=$?
+[ $rc -eq 1 ] || fail "hearthctl pair --ttl 1s: exit $rc"
+wait_for 10 "the pairing listener to close" listener_closed
+rc=0; display late0 pair "$(grep -m1 '^hearth://pair?' "$T/short-closed.log")" --name late0 \
+  >"$T/expired-closed.log" 2>&1 || rc=$?
+cat "$T/expired-closed.log"
+[ $rc -eq 2 ] || fail "expired code, window closed: exit $rc"
+not_accepted "$T/expired-closed.log"
+no_files late0
+
+# A gateway that is down is not "not accepting": it is unreachable. (A code
+# whose stream address answers nothing: the same gateway, another port.)
+unreachable=$(sed "s/\([?&]s=127.0.0.1:\)[0-9]*/\1$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')/" <<<"$used")
+rc=0; display gone pair "$unreachable" --name gone >"$T/unreachable.log" 2>&1 || rc=$?
+cat "$T/unreachable.log"
+[ $rc -eq 2 ] && grep -q "could not reach the gateway" "$T/unreachable.log" &&
+  ! grep -q "not accepting" "$T/unreachable.log" || fail "unreachable gateway: $(cat "$T/unreachable.log")"
+base=$(displays)
+
+# A window that stays open keeps the listener up for the rest of the test.
 keep=$(ctl pair --household Home --ttl 10m --print-payload)
 
 # Wrong token: same gateway, a token that was never issued.
@@ -22,7 +65,9 @@ rc=0; display w pair "$wrong" --name w >"$T/wrong.log" 2>&1 || rc=$?
 cat "$T/wrong.log"
 [ $rc -eq 2 ] || fail "wrong token: exit $rc"
 grep -qi "not valid" "$T/wrong.log" || fail "wrong token: unclear message"
-[ "$(displays)" -eq 0 ] || fail "wrong token wrote a display"
+grep -q "not accepting this pairing code" "$T/wrong.log" && grep -q "hearthctl pair" "$T/wrong.log" ||
+  fail "wrong token: no advice: $(cat "$T/wrong.log")"
+[ "$(displays)" -eq "$base" ] || fail "wrong token wrote a display"
 no_files w
 
 # Spent token: the first use pairs, the second is refused.
@@ -32,7 +77,9 @@ rc=0; display second pair "$payload" --name second >"$T/spent.log" 2>&1 || rc=$?
 cat "$T/spent.log"
 [ $rc -eq 2 ] || fail "spent token: exit $rc"
 grep -qi "already used" "$T/spent.log" || fail "spent token: unclear message"
-[ "$(displays)" -eq 1 ] || fail "spent token wrote a display"
+grep -q "not accepting this pairing code" "$T/spent.log" && grep -q "hearthctl pair" "$T/spent.log" ||
+  fail "spent token: no advice: $(cat "$T/spent.log")"
+[ "$(displays)" -eq $((base + 1)) ] || fail "spent token wrote a display"
 no_files second
 
 # Expired token: a one-second window, waited out through hearthctl itself.
@@ -45,8 +92,9 @@ rc=0; wait "$short_pid" || rc=$?
 rc=0; display late pair "$short" --name late >"$T/expired.log" 2>&1 || rc=$?
 cat "$T/expired.log"
 [ $rc -eq 2 ] || fail "expired token: exit $rc"
-grep -qi "expired" "$T/expired.log" || fail "expired token: unclear message"
-[ "$(displays)" -eq 1 ] || fail "expired token wrote a display"
+grep -qi "expired" "$T/expired.log" && grep -q "hearthctl pair" "$T/expired.log" ||
+  fail "expired token: unclear message"
+[ "$(displays)" -eq $((base + 1)) ] || fail "expired token wrote a display"
 
 # Malformed payloads are refused before anything is sent.
 for bad in "" "hello" "http://example.com/" "hearth://pair?v=2" \
@@ -60,7 +108,7 @@ for bad in "" "hello" "http://example.com/" "hearth://pair?v=2" \
   [ -s "$T/bad.log" ] || fail "malformed payload without a message"
 done
 no_files m
-[ "$(displays)" -eq 1 ] || fail "a malformed payload wrote a display"
+[ "$(displays)" -eq $((base + 1)) ] || fail "a malformed payload wrote a display"
 
 # A QR whose fingerprint is not this gateway's: the display refuses to talk.
 other_fp=$(printf '%064d' 0)
@@ -69,7 +117,7 @@ rc=0; display p pair "$pinned" --name p >"$T/pin.log" 2>&1 || rc=$?
 cat "$T/pin.log"
 [ $rc -eq 2 ] || fail "mismatching fingerprint: exit $rc"
 no_files p
-[ "$(displays)" -eq 1 ] || fail "a pinning failure wrote a display"
+[ "$(displays)" -eq $((base + 1)) ] || fail "a pinning failure wrote a display"
 
 # A pairing request from outside the local networks is refused and audited.
 port=$(ctl --json status | json 'j["pairing_port"]')
@@ -101,7 +149,7 @@ r1=0; wait $p1 || r1=$?
 r2=0; wait $p2 || r2=$?
 log "concurrent: exit $r1 and $r2"
 [ $((r1 == 0 ? 1 : 0)) -ne $((r2 == 0 ? 1 : 0)) ] || fail "concurrent pairing: exits $r1 and $r2"
-[ "$(displays)" -eq 2 ] || fail "concurrent pairing wrote $(displays) displays in all"
+[ "$(displays)" -eq $((base + 2)) ] || fail "concurrent pairing wrote $(($(displays) - base)) displays in all"
 grep -qi "already used" "$T/c1.log" "$T/c2.log" || fail "the loser got an unclear message"
 
 # Every surviving display row is whole: a certificate and a fingerprint.
@@ -127,7 +175,7 @@ log "rate limited after $limited guesses"
 payload=$(ctl pair --household Home --print-payload)
 rc=0; display late2 pair "$payload" --name late2 >"$T/limited.log" 2>&1 || rc=$?
 [ $rc -eq 2 ] || fail "a rate-limited peer could still pair (exit $rc)"
-[ "$(displays)" -eq 2 ] || fail "a rate-limited attempt wrote a display"
+[ "$(displays)" -eq $((base + 2)) ] || fail "a rate-limited attempt wrote a display"
 
 stop_gateway
 log "ok"
