@@ -1141,10 +1141,9 @@ on_probe_accept_certificate (GTlsConnection *connection,
   GTask *task = user_data;
   HearthDisplayClient *self = g_task_get_source_object (task);
   SendData *data = g_task_get_task_data (task);
-  g_autofree char *fp = certificate_fingerprint (certificate);
 
   /* As for requests: the pin is the only trust. */
-  data->probe_pinned = fp != NULL && g_str_equal (fp, self->fingerprint);
+  data->probe_pinned = check_peer (self, certificate, NULL, NULL, NULL) != HEARTH_PKI_PIN_REFUSED;
   return data->probe_pinned;
 }
 

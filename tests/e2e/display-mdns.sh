@@ -92,7 +92,7 @@ payload=$(ctl pair --household Home --ttl 10m --print-payload)
 # --- pairing: the QR code's addresses are dead, mDNS has the pairing port ----
 announce_gateway_record 8443 "$PAIR_PORT"
 # One address, 10.77.0.200: on the LAN, but nobody has it (no answer, no refusal).
-dead=$(sed -E 's|^https://[^/]*/pair[?]|https://10.77.0.200:8444/pair?|; s/&a=[^&]*//g' <<<"$payload")
+dead=$(sed -E 's|^https://[^/]*/pair[?]|https://10.77.0.200:8444/pair?|; s/&[as]=[^&]*//g' <<<"$payload")
 [[ $dead == "https://10.77.0.200:8444/pair?"* && $dead != *"10.77.0.1"* ]] || fail "cannot rewrite $payload"
 start=$SECONDS
 tv_display pair "$dead" --name tv >"$T/pair.out" 2>"$T/pair.err" ||
@@ -114,7 +114,7 @@ no_pair_seen() {
 }
 wait_for 15 "the pairing port to leave the record" no_pair_seen
 spent=$(sed -E 's/&s=[^&]*//g' <<<"$payload")
-[[ $spent != *"&s="* && $spent == *"a=10.77.0.1:$PAIR_PORT"* ]] || fail "cannot rewrite $payload"
+[[ $spent != *"&s="* && $spent == "https://10.77.0.1:$PAIR_PORT/pair?"* ]] || fail "cannot rewrite $payload"
 rc=0
 ns_run tv env ASAN_OPTIONS=detect_leaks=0 "$BIN_DISPLAY" --config-dir "$T/display-tv2" \
   pair "$spent" --name tv2 >"$T/spent.out" 2>"$T/spent.err" || rc=$?

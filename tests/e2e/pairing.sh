@@ -40,7 +40,7 @@ no_files used2
 rc=0; ctl pair --household Home --ttl 1s >"$T/short-closed.log" 2>&1 || rc=$?
 [ $rc -eq 1 ] || fail "hearthctl pair --ttl 1s: exit $rc"
 wait_for 10 "the pairing listener to close" listener_closed
-rc=0; display late0 pair "$(grep -m1 '^hearth://pair?' "$T/short-closed.log")" --name late0 \
+rc=0; display late0 pair "$(grep -m1 '^https://.*/pair?' "$T/short-closed.log")" --name late0 \
   >"$T/expired-closed.log" 2>&1 || rc=$?
 cat "$T/expired-closed.log"
 [ $rc -eq 2 ] || fail "expired code, window closed: exit $rc"
