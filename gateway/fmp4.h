@@ -67,4 +67,16 @@ gboolean hearth_fmp4_init_get_audio_sample_entry (const guint8 *init, gsize len,
 gboolean hearth_fmp4_fragment_find_mdat (const guint8 *data, gsize len,
                                          const guint8 **payload, gsize *size);
 
+/* Where a fragment (moof+mdat) lies on its track's timeline: the decode time
+ * of its first sample (tfdt) and the duration of all its samples (trun,
+ * tfhd or the init segment's trex), both in the track's timescale (the
+ * init segment's mdhd). Fails (HEARTH_ERROR_MEDIA) if a box is malformed or
+ * one of them is not said. */
+gboolean hearth_fmp4_fragment_get_time (const guint8 *init, gsize init_len,
+                                        const guint8 *fragment, gsize len,
+                                        guint64 *decode_time,
+                                        guint64 *duration,
+                                        guint32 *timescale,
+                                        GError **error);
+
 G_END_DECLS
