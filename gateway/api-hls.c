@@ -39,7 +39,12 @@
  * one camera and one generation: a name of another camera (whose index does
  * not hold it) or of another generation answers 404. When the generation
  * ends the index is dropped with everything it held (invariant 6); the next
- * request builds one for the new generation.
+ * request builds one for the new generation. To a player reloading the
+ * playlist that is one stream going on: the new index numbers its segments
+ * on from the old one's (media sequence numbers never go back), with its own
+ * EXT-X-MAP, and its EXT-X-DISCONTINUITY-SEQUENCE one higher, as if the
+ * EXT-X-DISCONTINUITY before its first segment had been there and slid out
+ * with the old segments. Only those two numbers outlive an index.
  */
 #define G_LOG_DOMAIN "hearth-api-hls"
 
@@ -76,6 +81,12 @@ typedef struct {
 
 typedef struct _HlsIndex HlsIndex;
 
+/* What a camera's next index numbers on from. */
+typedef struct {
+  guint64 next_msn;
+  guint64 discontinuity;      /* of the last index that had a segment */
+} HlsNumbers;
+
 typedef struct {
   HlsIndex *index;
   SoupServerMessage *msg;
@@ -94,6 +105,7 @@ typedef struct {
 struct _HlsIndex {
   HearthHttpServer *server;   /* unowned */
   GHashTable *table;          /* unowned: the one holding us */
+  GHashTable *numbers;        /* unowned: camera UUID → HlsNumbers */
   char *camera_id;
   guint64 generation;
   double fps;                 /* the camera's nominal frame rate */
@@ -105,12 +117,15 @@ struct _HlsIndex {
   HearthChunk *init;          /* (nullable) */
   GPtrArray *segments;        /* of Segment, oldest first */
   gsize bytes;                /* of all segments */
+  guint64 first_msn;
   guint64 next_msn;
+  guint64 discontinuity;      /* EXT-X-DISCONTINUITY-SEQUENCE */
   GPtrArray *waiters;         /* of HlsWaiter */
 };
 
 struct _HearthHlsIndexes {
   GHashTable *by_camera;      /* camera UUID → HlsIndex */
+  GHashTable *numbers;        /* camera UUID → HlsNumbers */
 };
 
 static void index_answer_waiters (HlsIndex *index, gboolean all);
@@ -206,6 +221,15 @@ waiter_free (HlsWaiter *waiter)
 static void
 index_free (HlsIndex *index)
 {
+  /* The next index of this camera numbers on from ours, if we had any. */
+  if (index->next_msn > index->first_msn) {
+    HlsNumbers *numbers = g_new0 (HlsNumbers, 1);
+
+    numbers->next_msn = index->next_msn;
+    numbers->discontinuity = index->discontinuity;
+    g_hash_table_replace (index->numbers, g_strdup (index->camera_id), numbers);
+  }
+
   /* Blocked requests get the answer they can still get: none. */
   for (guint i = 0; i < index->waiters->len; i++) {
     HlsWaiter *waiter = index->waiters->pdata[i];
@@ -349,6 +373,7 @@ hearth_hls_indexes_new (void)
 
   self->by_camera = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                            (GDestroyNotify) index_free);
+  self->numbers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return self;
 }
 
@@ -357,7 +382,9 @@ hearth_hls_indexes_free (HearthHlsIndexes *self)
 {
   if (self == NULL)
     return;
+  /* The indexes first: they leave their numbers behind. */
   g_hash_table_unref (self->by_camera);
+  g_hash_table_unref (self->numbers);
   g_free (self);
 }
 
@@ -370,6 +397,7 @@ get_index (HearthHttpServer *server, HearthCamera *camera)
   const char *id = hearth_camera_get_id (camera);
   HlsIndex *index = g_hash_table_lookup (indexes->by_camera, id);
   HearthSubscription *sub;
+  const HlsNumbers *numbers;
   double fps = 0;
 
   if (index != NULL && index->generation == hearth_stream_get_generation (stream))
@@ -379,7 +407,13 @@ get_index (HearthHttpServer *server, HearthCamera *camera)
   index = g_new0 (HlsIndex, 1);
   index->server = server;
   index->table = indexes->by_camera;
+  index->numbers = indexes->numbers;
   index->camera_id = g_strdup (id);
+  numbers = g_hash_table_lookup (indexes->numbers, id);
+  if (numbers != NULL) {
+    index->first_msn = index->next_msn = numbers->next_msn;
+    index->discontinuity = numbers->discontinuity + 1;
+  }
   index->generation = hearth_stream_get_generation (stream);
   if (!hearth_camera_get_video_info (camera, NULL, NULL, NULL, &fps) || fps <= 0)
     fps = 30;
@@ -460,6 +494,9 @@ playlist (HlsIndex *index)
                           part_target_ms / 1000.0);
   g_string_append_printf (out, "#EXT-X-MEDIA-SEQUENCE:%" G_GUINT64_FORMAT "\n",
                           first->msn);
+  if (index->discontinuity > 0)
+    g_string_append_printf (out, "#EXT-X-DISCONTINUITY-SEQUENCE:%" G_GUINT64_FORMAT "\n",
+                            index->discontinuity);
   g_string_append_printf (out, "#EXT-X-MAP:URI=\"init-%" G_GUINT64_FORMAT ".mp4\"\n",
                           index->generation);
 

@@ -150,10 +150,20 @@ def main():
         if duration < 0.85 * part_target and not independent and not last:
             problem(f"{p.get('URI')}: DURATION {duration} is under 85% of PART-TARGET {part_target}")
 
-    # Media sequence numbers, across reloads of one camera's playlist.
-    state = json.load(open(state_path)) if os.path.exists(state_path) else {"msn": -1, "segments": {}}
+    # Media sequence numbers, across reloads of one camera's playlist; a new
+    # generation (another EXT-X-MAP) is a discontinuity: a tag before its
+    # first segment, or one that slid out (a higher DISCONTINUITY-SEQUENCE).
+    state = json.load(open(state_path)) if os.path.exists(state_path) else \
+        {"msn": -1, "segments": {}, "map": map_uri, "discontinuity": 0}
+    discontinuity = int((tags.get("#EXT-X-DISCONTINUITY-SEQUENCE") or ["0"])[0])
     if msn < state["msn"]:
         problem(f"EXT-X-MEDIA-SEQUENCE went back from {state['msn']} to {msn}")
+    if discontinuity < state["discontinuity"]:
+        problem(f"EXT-X-DISCONTINUITY-SEQUENCE went back from {state['discontinuity']} to {discontinuity}")
+    if map_uri != state["map"] and discontinuity == state["discontinuity"] and \
+            "#EXT-X-DISCONTINUITY" not in tags:
+        problem(f"a new generation ({state['map']} → {map_uri}) without a discontinuity")
+    state["map"], state["discontinuity"] = map_uri, discontinuity
     for i, seg in enumerate(segments):
         known = state["segments"].get(seg["uri"])
         if known is not None and known != msn + i:
