@@ -7,7 +7,10 @@
  * stream at top-level boxes into an init segment (ftyp + moov) and fragments
  * (moof + mdat, contiguous), and reads just enough of each moof
  * (moof/traf/tfhd/trun, with the moov/mvex/trex defaults) to tell whether the
- * fragment starts with a sync sample. A new init segment after fragments
+ * fragment starts with a sync sample; hearth_fmp4_fragment_get_time() reads
+ * where a fragment lies on its track's timeline (tfdt, the trun's durations
+ * or their defaults, the trak's mdhd timescale) for the LL-HLS durations
+ * (api-hls.c). A new init segment after fragments
  * starts a new stream (the camera replaced its muxer when the video changed:
  * camera.c), with its own track defaults; the caller sees the second INIT.
  * Everything it reads comes from a camera,

@@ -9,8 +9,10 @@ G_BEGIN_DECLS
  * Cuts the byte stream of GStreamer's mp4mux (fragmented, one fragment per
  * frame) into an init segment (ftyp+moov) and fragments (moof+mdat), and tells
  * whether a fragment starts with a sync sample, and which fragments are
- * the video track's and which another's (audio). Only top-level boxes and the
- * moof/traf/tfhd/trun sample flags are read; decoding is left to real players.
+ * the video track's and which another's (audio), and where a fragment lies on
+ * its track's timeline. Only top-level boxes, the moof/traf/tfhd/tfdt/trun
+ * sample flags and durations, and the moov's trex and mdhd timescales are
+ * read; decoding is left to real players.
  */
 typedef struct _HearthFmp4Splitter HearthFmp4Splitter;
 

@@ -1059,6 +1059,34 @@ test_moof_fuzz (void)
       g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA);
   }
 
+  /* The timeline reader, on a damaged fragment with its init, and on a
+   * damaged init with its fragment: exact-size copies again. */
+  {
+    g_autoptr(GByteArray) init = g_byte_array_new ();
+    g_autoptr(GByteArray) frag = g_byte_array_new ();
+
+    put_init (init, TRUE, SYNC);
+    put_timed_moof (frag, 1, 90000, DURATION_TREX);
+    for (guint round = 0; round < 2000; round++) {
+      gboolean damage_init = round % 2;
+      GByteArray *victim = damage_init ? init : frag;
+      gsize len = g_rand_int_range (rand, 0, (gint32) victim->len + 1);
+      g_autofree guint8 *copy = g_memdup2 (victim->data, len);
+      g_autoptr(GError) error = NULL;
+      guint64 decode_time, duration;
+      guint32 timescale;
+
+      for (guint k = 0; len > 0 && k < 3; k++)
+        copy[g_rand_int_range (rand, 0, (gint32) len)] =
+          (guint8) g_rand_int_range (rand, 0, 256);
+      if (!hearth_fmp4_fragment_get_time (
+              damage_init ? copy : init->data, damage_init ? len : init->len,
+              damage_init ? frag->data : copy, damage_init ? frag->len : len,
+              &decode_time, &duration, &timescale, &error))
+        g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA);
+    }
+  }
+
   /* Random garbage as a whole stream. */
   for (guint round = 0; round < 200; round++) {
     g_autoptr(HearthFmp4Splitter) splitter = hearth_fmp4_splitter_new ();
