@@ -6,17 +6,20 @@
  * camera's HearthStream like any display and groups the shared, refcounted
  * chunks (one fMP4 fragment per frame) into segments that start on a
  * keyframe, and parts of about PART_FRAMES video frames. Durations are the
- * media's own: each video fragment's decode time and duration (tfdt, trun)
- * on the generation's timeline, which starts at 0 (mp4mux counts from its
- * first buffer). The part target is PART_FRAMES frames at the camera's
- * nominal frame rate; a part ends before the video frame that would take it
- * past the target, so no part is longer than the target and only a
- * segment's last part is much shorter. A part's duration runs from its
- * first video frame's decode time to the end of its last one. A camera's
- * audio fragments (see stream.c) come interleaved in time order, each after
- * the video frame it is in time with, so they go into that frame's part: a
- * part is closed only when the next video frame (or keyframe) arrives, and
- * audio never makes a part of its own. Nothing is re-muxed or copied:
+ * media's own, on the generation's timeline, which starts at 0 (mp4mux
+ * counts from its first buffer): a part runs from its first video frame's
+ * decode time (tfdt) to the next part's, and a segment is its parts. The
+ * part target is PART_FRAMES frames at the camera's nominal frame rate. A
+ * part ends before the video frame that would take it past the target, as
+ * far as that frame's own duration (trun) says; a camera's frames come with
+ * jitter, and mp4mux writes the nominal duration, so if the next frame then
+ * comes later than that, the frame before it begins the next part instead.
+ * So no part is longer than the target (but for a gap longer than one), and
+ * only a segment's last part may be much shorter. A camera's audio fragments
+ * (see stream.c) come interleaved in time order, each after the video frame
+ * it is in time with, so they go into that frame's part: a part is closed
+ * only when the next video frame (or keyframe) arrives, and audio never makes
+ * a part of its own. Nothing is re-muxed or copied:
  * a segment or part response is the very chunks, appended one by one, each
  * checked at the exit against the camera and generation the request resolved
  * to (invariant 3).
@@ -75,6 +78,8 @@ typedef struct {
   GArray *part_durations;     /* of guint64: each closed part's, in ticks */
   guint64 duration;           /* of the closed parts, in ticks */
   guint64 part_start;         /* decode time of the open part's first frame */
+  guint last_video;           /* index in chunks of the last video frame */
+  guint64 last_video_start;   /* ... and its decode time */
   gsize bytes;
   gboolean complete;          /* the next keyframe arrived */
 } Segment;
@@ -186,17 +191,18 @@ current_segment (HlsIndex *index)
   return seg->complete ? NULL : seg;
 }
 
-/* Ends the open part at the end of the last video frame, @video_end. */
+/* Ends the open part before chunk @end, a video frame (or the one about to
+ * be added) whose decode time is @end_time: the next part's start. */
 static void
-close_part (Segment *seg, guint64 video_end)
+close_part (Segment *seg, guint end, guint64 end_time)
 {
-  guint end = seg->chunks->len;
-  guint64 duration = video_end > seg->part_start ? video_end - seg->part_start : 0;
+  guint64 duration = end_time > seg->part_start ? end_time - seg->part_start : 0;
 
-  if (has_open_part (seg)) {
+  if (end > part_start (seg, segment_n_parts (seg))) {
     g_array_append_val (seg->part_ends, end);
     g_array_append_val (seg->part_durations, duration);
     seg->duration += duration;
+    seg->part_start = end_time;
   }
 }
 
@@ -317,24 +323,31 @@ on_index_chunk (HearthChunk *chunk, gpointer user_data)
 
   /* A part (and a segment) is whole once the next frame is here: the audio
    * before it was in time with the frame before. */
+  if (video && seg != NULL && has_open_part (seg)) {
+    /* The open part's last frame lasts longer than it said: it begins the
+     * next part, if it is not the open part's only frame. */
+    if (start > seg->part_start + index->part_target &&
+        seg->last_video > part_start (seg, segment_n_parts (seg)))
+      close_part (seg, seg->last_video, seg->last_video_start);
+    if (hearth_chunk_is_keyframe (chunk) ||
+        start + duration > seg->part_start + index->part_target)
+      close_part (seg, seg->chunks->len, start);
+  }
   if (hearth_chunk_is_keyframe (chunk)) {
-    if (seg != NULL) {
-      close_part (seg, index->video_end);
+    if (seg != NULL)
       seg->complete = TRUE;
-    }
     seg = g_new0 (Segment, 1);
     seg->msn = index->next_msn++;
     seg->chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) hearth_chunk_unref);
     seg->part_ends = g_array_new (FALSE, FALSE, sizeof (guint));
     seg->part_durations = g_array_new (FALSE, FALSE, sizeof (guint64));
     g_ptr_array_add (index->segments, seg);
-  } else if (video && has_open_part (seg) &&
-             start + duration > seg->part_start + index->part_target) {
-    close_part (seg, index->video_end);
   }
   if (video) {
     if (!has_open_part (seg))
       seg->part_start = start;
+    seg->last_video = seg->chunks->len;
+    seg->last_video_start = start;
     index->video_end = start + duration;
   }
 
