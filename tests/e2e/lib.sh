@@ -188,8 +188,8 @@ hls_get() {
 # when it says INDEPENDENT=YES and holds the media it says, its audio in time
 # with its video (tests/e2e/hls-check.py). Across calls on one CAMERA, media
 # sequence numbers never go back and a segment keeps its number.
-# --text-only: the playlist's text only, for one read a while ago (its parts
-# may be gone).
+# --text-only: the playlist's text only (not what its parts last), for one
+# read a while ago (its parts may be gone).
 hls_check() {
   local only=()
   [ "$1" != --text-only ] || { only=(--text-only); shift; }
