@@ -5,10 +5,21 @@
  * A HlsIndex per camera, made at the first HLS request, subscribes to the
  * camera's HearthStream like any display and groups the shared, refcounted
  * chunks (one fMP4 fragment per frame) into segments that start on a
- * keyframe, and parts of PART_FRAMES video frames. A camera's audio
- * fragments (see stream.c) go into the part they arrive in, after the video
- * frame before them, and count for no duration: durations are video frames
- * times the frame duration. Nothing is re-muxed or copied:
+ * keyframe, and parts of about PART_FRAMES video frames. Durations are the
+ * media's own, on the generation's timeline, which starts at 0 (mp4mux
+ * counts from its first buffer): a part runs from its first video frame's
+ * decode time (tfdt) to the next part's, and a segment is its parts. The
+ * part target is PART_FRAMES frames at the camera's nominal frame rate. A
+ * part ends before the video frame that would take it past the target, as
+ * far as that frame's own duration (trun) says; a camera's frames come with
+ * jitter, and mp4mux writes the nominal duration, so if the next frame then
+ * comes later than that, the frame before it begins the next part instead.
+ * So no part is longer than the target (but for a gap longer than one), and
+ * only a segment's last part may be much shorter. A camera's audio fragments
+ * (see stream.c) come interleaved in time order, each after the video frame
+ * it is in time with, so they go into that frame's part: a part is closed
+ * only when the next video frame (or keyframe) arrives, and audio never makes
+ * a part of its own. Nothing is re-muxed or copied:
  * a segment or part response is the very chunks, appended one by one, each
  * checked at the exit against the camera and generation the request resolved
  * to (invariant 3).
@@ -31,16 +42,23 @@
  * one camera and one generation: a name of another camera (whose index does
  * not hold it) or of another generation answers 404. When the generation
  * ends the index is dropped with everything it held (invariant 6); the next
- * request builds one for the new generation.
+ * request builds one for the new generation. To a player reloading the
+ * playlist that is one stream going on: the new index numbers its segments
+ * on from the old one's (media sequence numbers never go back), with its own
+ * EXT-X-MAP, and its EXT-X-DISCONTINUITY-SEQUENCE one higher, as if the
+ * EXT-X-DISCONTINUITY before its first segment had been there and slid out
+ * with the old segments. Only those two numbers outlive an index.
  */
 #define G_LOG_DOMAIN "hearth-api-hls"
 
 #include "http-server.h"
 #include "error.h"
+#include "fmp4.h"
 
 #include <string.h>
 
-/* A part is this many frames (a third of a second at 30 fps). */
+/* The part target is this many frames at the camera's nominal frame rate (a
+ * third of a second at 30 fps). */
 #define PART_FRAMES 10
 /* Segments kept besides the one being filled, and the most they may hold
  * together (older segments go first; the one being filled always stays). */
@@ -57,13 +75,22 @@ typedef struct {
   guint64 msn;                /* media sequence number */
   GPtrArray *chunks;          /* of HearthChunk, from a keyframe */
   GArray *part_ends;          /* of guint: chunks->len at each closed part */
-  GArray *part_frame_ends;    /* of guint: frames at each closed part */
-  guint frames;               /* video frames among the chunks */
+  GArray *part_durations;     /* of guint64: each closed part's, in ticks */
+  guint64 duration;           /* of the closed parts, in ticks */
+  guint64 part_start;         /* decode time of the open part's first frame */
+  guint last_video;           /* index in chunks of the last video frame */
+  guint64 last_video_start;   /* ... and its decode time */
   gsize bytes;
   gboolean complete;          /* the next keyframe arrived */
 } Segment;
 
 typedef struct _HlsIndex HlsIndex;
+
+/* What a camera's next index numbers on from. */
+typedef struct {
+  guint64 next_msn;
+  guint64 discontinuity;      /* of the last index that had a segment */
+} HlsNumbers;
 
 typedef struct {
   HlsIndex *index;
@@ -83,19 +110,27 @@ typedef struct {
 struct _HlsIndex {
   HearthHttpServer *server;   /* unowned */
   GHashTable *table;          /* unowned: the one holding us */
+  GHashTable *numbers;        /* unowned: camera UUID → HlsNumbers */
   char *camera_id;
   guint64 generation;
-  double frame_s;             /* one frame's duration */
+  double fps;                 /* the camera's nominal frame rate */
+  guint32 timescale;          /* the video track's ticks per second; 0 until
+                               * the first frame */
+  guint64 part_target;        /* in ticks */
+  guint64 video_end;          /* end of the last video frame, in ticks */
   HearthSubscription *sub;
   HearthChunk *init;          /* (nullable) */
   GPtrArray *segments;        /* of Segment, oldest first */
   gsize bytes;                /* of all segments */
+  guint64 first_msn;
   guint64 next_msn;
+  guint64 discontinuity;      /* EXT-X-DISCONTINUITY-SEQUENCE */
   GPtrArray *waiters;         /* of HlsWaiter */
 };
 
 struct _HearthHlsIndexes {
   GHashTable *by_camera;      /* camera UUID → HlsIndex */
+  GHashTable *numbers;        /* camera UUID → HlsNumbers */
 };
 
 static void index_answer_waiters (HlsIndex *index, gboolean all);
@@ -109,7 +144,7 @@ segment_free (Segment *seg)
 {
   g_ptr_array_unref (seg->chunks);
   g_array_unref (seg->part_ends);
-  g_array_unref (seg->part_frame_ends);
+  g_array_unref (seg->part_durations);
   g_free (seg);
 }
 
@@ -131,17 +166,18 @@ part_end (const Segment *seg, guint part)
   return g_array_index (seg->part_ends, guint, part);
 }
 
-/* Video frames in a closed part, or in the open one (@part past the last). */
-static guint
-part_frames (const Segment *seg, guint part)
+static guint64
+part_duration (const Segment *seg, guint part)
 {
-  guint start = part == 0 ? 0 : g_array_index (seg->part_frame_ends, guint,
-                                                part - 1);
-  guint end = part < seg->part_frame_ends->len
-              ? g_array_index (seg->part_frame_ends, guint, part)
-              : seg->frames;
+  return g_array_index (seg->part_durations, guint64, part);
+}
 
-  return end - start;
+/* Chunks after the last closed part: the open part, which always begins
+ * with a video frame. */
+static gboolean
+has_open_part (const Segment *seg)
+{
+  return seg->chunks->len > part_start (seg, segment_n_parts (seg));
 }
 
 static Segment *
@@ -155,14 +191,18 @@ current_segment (HlsIndex *index)
   return seg->complete ? NULL : seg;
 }
 
+/* Ends the open part before chunk @end, a video frame (or the one about to
+ * be added) whose decode time is @end_time: the next part's start. */
 static void
-close_part (Segment *seg)
+close_part (Segment *seg, guint end, guint64 end_time)
 {
-  guint end = seg->chunks->len;
+  guint64 duration = end_time > seg->part_start ? end_time - seg->part_start : 0;
 
-  if (end > (seg->part_ends->len ? part_end (seg, seg->part_ends->len - 1) : 0)) {
+  if (end > part_start (seg, segment_n_parts (seg))) {
     g_array_append_val (seg->part_ends, end);
-    g_array_append_val (seg->part_frame_ends, seg->frames);
+    g_array_append_val (seg->part_durations, duration);
+    seg->duration += duration;
+    seg->part_start = end_time;
   }
 }
 
@@ -187,6 +227,15 @@ waiter_free (HlsWaiter *waiter)
 static void
 index_free (HlsIndex *index)
 {
+  /* The next index of this camera numbers on from ours, if we had any. */
+  if (index->next_msn > index->first_msn) {
+    HlsNumbers *numbers = g_new0 (HlsNumbers, 1);
+
+    numbers->next_msn = index->next_msn;
+    numbers->discontinuity = index->discontinuity;
+    g_hash_table_replace (index->numbers, g_strdup (index->camera_id), numbers);
+  }
+
   /* Blocked requests get the answer they can still get: none. */
   for (guint i = 0; i < index->waiters->len; i++) {
     HlsWaiter *waiter = index->waiters->pdata[i];
@@ -205,10 +254,52 @@ index_free (HlsIndex *index)
 }
 
 static void
+set_timescale (HlsIndex *index, guint32 timescale)
+{
+  index->timescale = timescale;
+  index->part_target = MAX (1, (guint64) (PART_FRAMES * timescale / index->fps + 0.5));
+}
+
+/*
+ * Where the video chunk @chunk lies on the generation's timeline, in the
+ * index's timescale. A fragment that does not say (mp4mux's always do) is
+ * put right after the frame before it, one nominal frame long.
+ */
+static void
+chunk_time (HlsIndex *index, HearthChunk *chunk, guint64 *start,
+            guint64 *duration)
+{
+  GBytes *bytes = hearth_chunk_get_bytes (chunk);
+  g_autoptr (GError) error = NULL;
+  guint32 timescale;
+
+  if (index->init != NULL &&
+      hearth_fmp4_fragment_get_time (
+          g_bytes_get_data (hearth_chunk_get_bytes (index->init), NULL),
+          g_bytes_get_size (hearth_chunk_get_bytes (index->init)),
+          g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+          start, duration, &timescale, &error) &&
+      (index->timescale == 0 || timescale == index->timescale)) {
+    if (index->timescale == 0)
+      set_timescale (index, timescale);
+    return;
+  }
+  g_debug ("Camera %s: a frame without its time (%s); counted as one frame "
+           "after the one before", index->camera_id,
+           error != NULL ? error->message : "another timescale");
+  if (index->timescale == 0)
+    set_timescale (index, 90000);
+  *start = index->video_end;
+  *duration = MAX (1, (guint64) (index->timescale / index->fps + 0.5));
+}
+
+static void
 on_index_chunk (HearthChunk *chunk, gpointer user_data)
 {
   HlsIndex *index = user_data;
   Segment *seg;
+  guint64 start = 0, duration = 0;
+  gboolean video;
 
   /* Only this camera's generation is ever filed here. */
   if (g_strcmp0 (hearth_chunk_get_camera_id (chunk), index->camera_id) != 0 ||
@@ -222,24 +313,44 @@ on_index_chunk (HearthChunk *chunk, gpointer user_data)
   }
 
   seg = current_segment (index);
+  if (seg == NULL && !hearth_chunk_is_keyframe (chunk))
+    return; /* not after a keyframe: cannot start a segment */
+
+  video = !hearth_chunk_is_audio (chunk);
+  if (video)
+    chunk_time (index, chunk, &start, &duration);
+
+  /* A part (and a segment) is whole once the next frame is here: the audio
+   * before it was in time with the frame before. */
+  if (video && seg != NULL && has_open_part (seg)) {
+    /* The open part's last frame lasts longer than it said: it begins the
+     * next part, if it is not the open part's only frame. */
+    if (start > seg->part_start + index->part_target &&
+        seg->last_video > part_start (seg, segment_n_parts (seg)))
+      close_part (seg, seg->last_video, seg->last_video_start);
+    if (hearth_chunk_is_keyframe (chunk) ||
+        start + duration > seg->part_start + index->part_target)
+      close_part (seg, seg->chunks->len, start);
+  }
   if (hearth_chunk_is_keyframe (chunk)) {
-    if (seg != NULL) {
-      close_part (seg);
+    if (seg != NULL)
       seg->complete = TRUE;
-    }
     seg = g_new0 (Segment, 1);
     seg->msn = index->next_msn++;
     seg->chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) hearth_chunk_unref);
     seg->part_ends = g_array_new (FALSE, FALSE, sizeof (guint));
-    seg->part_frame_ends = g_array_new (FALSE, FALSE, sizeof (guint));
+    seg->part_durations = g_array_new (FALSE, FALSE, sizeof (guint64));
     g_ptr_array_add (index->segments, seg);
-  } else if (seg == NULL) {
-    return; /* not after a keyframe: cannot start a segment */
+  }
+  if (video) {
+    if (!has_open_part (seg))
+      seg->part_start = start;
+    seg->last_video = seg->chunks->len;
+    seg->last_video_start = start;
+    index->video_end = start + duration;
   }
 
   g_ptr_array_add (seg->chunks, hearth_chunk_ref (chunk));
-  if (!hearth_chunk_is_audio (chunk))
-    seg->frames++;
   seg->bytes += g_bytes_get_size (hearth_chunk_get_bytes (chunk));
   index->bytes += g_bytes_get_size (hearth_chunk_get_bytes (chunk));
   while (index->segments->len > 1 &&
@@ -255,8 +366,6 @@ on_index_chunk (HearthChunk *chunk, gpointer user_data)
     index->bytes = 0;
     return;
   }
-  if (part_frames (seg, segment_n_parts (seg)) >= PART_FRAMES)
-    close_part (seg);
   index_answer_waiters (index, FALSE);
 }
 
@@ -276,6 +385,7 @@ hearth_hls_indexes_new (void)
 
   self->by_camera = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                            (GDestroyNotify) index_free);
+  self->numbers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return self;
 }
 
@@ -284,7 +394,9 @@ hearth_hls_indexes_free (HearthHlsIndexes *self)
 {
   if (self == NULL)
     return;
+  /* The indexes first: they leave their numbers behind. */
   g_hash_table_unref (self->by_camera);
+  g_hash_table_unref (self->numbers);
   g_free (self);
 }
 
@@ -297,6 +409,7 @@ get_index (HearthHttpServer *server, HearthCamera *camera)
   const char *id = hearth_camera_get_id (camera);
   HlsIndex *index = g_hash_table_lookup (indexes->by_camera, id);
   HearthSubscription *sub;
+  const HlsNumbers *numbers;
   double fps = 0;
 
   if (index != NULL && index->generation == hearth_stream_get_generation (stream))
@@ -306,11 +419,17 @@ get_index (HearthHttpServer *server, HearthCamera *camera)
   index = g_new0 (HlsIndex, 1);
   index->server = server;
   index->table = indexes->by_camera;
+  index->numbers = indexes->numbers;
   index->camera_id = g_strdup (id);
+  numbers = g_hash_table_lookup (indexes->numbers, id);
+  if (numbers != NULL) {
+    index->first_msn = index->next_msn = numbers->next_msn;
+    index->discontinuity = numbers->discontinuity + 1;
+  }
   index->generation = hearth_stream_get_generation (stream);
   if (!hearth_camera_get_video_info (camera, NULL, NULL, NULL, &fps) || fps <= 0)
     fps = 30;
-  index->frame_s = 1.0 / fps;
+  index->fps = fps;
   index->segments = g_ptr_array_new_with_free_func ((GDestroyNotify) segment_free);
   index->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) waiter_free);
   g_hash_table_insert (indexes->by_camera, index->camera_id, index);
@@ -356,33 +475,40 @@ index_has_part (HlsIndex *index, guint64 sequence)
 
 /* ---- the playlist ---- */
 
+/* Ticks of the video track in seconds. */
 static double
-frames_s (HlsIndex *index, guint frames)
+ticks_s (HlsIndex *index, guint64 ticks)
 {
-  return frames * index->frame_s;
+  return index->timescale > 0 ? (double) ticks / index->timescale : 0;
 }
 
 static char *
 playlist (HlsIndex *index)
 {
   GString *out = g_string_new ("#EXTM3U\n#EXT-X-VERSION:9\n");
-  double part_target = frames_s (index, PART_FRAMES);
-  double target = 1;
+  /* In whole milliseconds, as written: the hold-back is three of them. */
+  guint64 part_target_ms = (guint64) (ticks_s (index, index->part_target) * 1000 + 0.5);
+  guint64 target = 1;
   const Segment *first;
 
+  /* Every EXTINF, rounded to the nearest second, is at most the target. */
   for (guint i = 0; i < index->segments->len; i++) {
     const Segment *seg = index->segments->pdata[i];
 
     if (seg->complete)
-      target = MAX (target, frames_s (index, seg->frames));
+      target = MAX (target, (guint64) (ticks_s (index, seg->duration) + 0.5));
   }
   first = index->segments->pdata[0];
-  g_string_append_printf (out, "#EXT-X-TARGETDURATION:%d\n", (int) (target + 0.999));
+  g_string_append_printf (out, "#EXT-X-TARGETDURATION:%" G_GUINT64_FORMAT "\n", target);
   g_string_append_printf (out, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
-                          "PART-HOLD-BACK=%.3f\n", 3 * part_target);
-  g_string_append_printf (out, "#EXT-X-PART-INF:PART-TARGET=%.3f\n", part_target);
+                          "PART-HOLD-BACK=%.3f\n", 3 * part_target_ms / 1000.0);
+  g_string_append_printf (out, "#EXT-X-PART-INF:PART-TARGET=%.3f\n",
+                          part_target_ms / 1000.0);
   g_string_append_printf (out, "#EXT-X-MEDIA-SEQUENCE:%" G_GUINT64_FORMAT "\n",
                           first->msn);
+  if (index->discontinuity > 0)
+    g_string_append_printf (out, "#EXT-X-DISCONTINUITY-SEQUENCE:%" G_GUINT64_FORMAT "\n",
+                            index->discontinuity);
   g_string_append_printf (out, "#EXT-X-MAP:URI=\"init-%" G_GUINT64_FORMAT ".mp4\"\n",
                           index->generation);
 
@@ -397,7 +523,7 @@ playlist (HlsIndex *index)
         g_string_append_printf (
             out, "#EXT-X-PART:DURATION=%.3f,URI=\"part-%" G_GUINT64_FORMAT "-%"
             G_GUINT64_FORMAT ".m4s\"%s\n",
-            frames_s (index, part_frames (seg, p)),
+            ticks_s (index, part_duration (seg, p)),
             index->generation, hearth_chunk_get_sequence (chunk),
             p == 0 ? ",INDEPENDENT=YES" : "");
       }
@@ -405,7 +531,7 @@ playlist (HlsIndex *index)
     if (seg->complete)
       g_string_append_printf (
           out, "#EXTINF:%.3f,\nseg-%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ".m4s\n",
-          frames_s (index, seg->frames), index->generation,
+          ticks_s (index, seg->duration), index->generation,
           hearth_chunk_get_sequence (seg->chunks->pdata[0]));
   }
   g_string_append_printf (out, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-%"
@@ -728,7 +854,7 @@ hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
         generation == index->generation && index->segments->len > 0 &&
         sequence == next_part_sequence (index) && !index_has_part (index, sequence)) {
       hold_request (index, request, row->id, 0, 0, name, sequence,
-                    (guint) (PRELOAD_WAIT_PARTS * frames_s (index, PART_FRAMES) * 1000));
+                    (guint) (PRELOAD_WAIT_PARTS * ticks_s (index, index->part_target) * 1000));
       return;
     }
     serve_media (index, request->msg, row->id, request->display->id,

@@ -7,7 +7,10 @@
  * stream at top-level boxes into an init segment (ftyp + moov) and fragments
  * (moof + mdat, contiguous), and reads just enough of each moof
  * (moof/traf/tfhd/trun, with the moov/mvex/trex defaults) to tell whether the
- * fragment starts with a sync sample. A new init segment after fragments
+ * fragment starts with a sync sample; hearth_fmp4_fragment_get_time() reads
+ * where a fragment lies on its track's timeline (tfdt, the trun's durations
+ * or their defaults, the trak's mdhd timescale) for the LL-HLS durations
+ * (api-hls.c). A new init segment after fragments
  * starts a new stream (the camera replaced its muxer when the video changed:
  * camera.c), with its own track defaults; the caller sees the second INIT.
  * Everything it reads comes from a camera,
@@ -74,13 +77,24 @@
 #define BOX_STBL FOURCC ('s', 't', 'b', 'l')
 #define BOX_STSD FOURCC ('s', 't', 's', 'd')
 #define BOX_TKHD FOURCC ('t', 'k', 'h', 'd')
+#define BOX_TFDT FOURCC ('t', 'f', 'd', 't')
+#define BOX_MDHD FOURCC ('m', 'd', 'h', 'd')
 #define HANDLER_VIDE FOURCC ('v', 'i', 'd', 'e')
 #define HANDLER_SOUN FOURCC ('s', 'o', 'u', 'n')
 
 typedef struct {
   guint32 track_id;
+  guint32 default_sample_duration;
   guint32 default_sample_flags;
 } Trex;
+
+/* Where a fragment's samples lie on its track's timeline. */
+typedef struct {
+  gboolean have_decode_time;   /* a tfdt was there */
+  guint64 decode_time;         /* of the first sample */
+  gboolean have_duration;      /* every sample's duration was said */
+  guint64 duration;            /* of all its samples */
+} FragmentTime;
 
 typedef struct {
   HearthFmp4Kind kind;
@@ -319,34 +333,35 @@ reader_full_box_header (Reader *r, guint32 *version_flags, const char *name,
   return TRUE;
 }
 
-static gboolean
-trex_lookup (const Trex *trex, guint n_trex, guint32 track_id, guint32 *flags)
+static const Trex *
+trex_lookup (const Trex *trex, guint n_trex, guint32 track_id)
 {
   for (guint i = 0; i < n_trex; i++) {
-    if (trex[i].track_id == track_id) {
-      *flags = trex[i].default_sample_flags;
-      return TRUE;
-    }
+    if (trex[i].track_id == track_id)
+      return &trex[i];
   }
-  return FALSE;
+  return NULL;
 }
 
 /*
- * Reads the first track fragment of a moof: the flags of its first sample
- * and how many samples it holds. @trex: the init segment's defaults, if
- * known. @keyframe may be NULL when only the count is wanted.
+ * Reads the first track fragment of a moof: the flags of its first sample,
+ * how many samples it holds and, if @time is given, where they lie on the
+ * track's timeline. @trex: the init segment's defaults, if known.
+ * @keyframe may be NULL when only the count is wanted.
  */
 static gboolean
 parse_moof (const guint8 *moof, gsize len, const Trex *trex, guint n_trex,
             gboolean *keyframe, guint *n_samples, guint32 *track_out,
-            GError **error)
+            FragmentTime *time, GError **error)
 {
   Box moof_box, traf = { 0, NULL, 0 }, child;
   Reader r;
   gboolean have_traf = FALSE, have_tfhd = FALSE, have_first = FALSE;
   guint32 track_id = 0, tfhd_flags = 0, tfhd_default_flags = 0;
+  guint32 tfhd_default_duration = 0;
   guint32 first_flags = 0;
   guint64 samples = 0;
+  FragmentTime t = { FALSE, 0, TRUE, 0 };
 
   if (!reader_whole_box (moof, len, BOX_MOOF, &moof_box, error))
     return FALSE;
@@ -369,6 +384,7 @@ parse_moof (const guint8 *moof, gsize len, const Trex *trex, guint n_trex,
 
   r = (Reader) { traf.body, traf.body_len, 0 };
   while (reader_left (&r) > 0) {
+    const Trex *defaults;
     Reader b;
     guint32 vf, flags, count, record = 0;
 
@@ -383,7 +399,8 @@ parse_moof (const guint8 *moof, gsize len, const Trex *trex, guint n_trex,
       if (!reader_u32 (&b, &track_id) ||
           ((flags & TFHD_BASE_DATA_OFFSET) && !reader_skip (&b, 8)) ||
           ((flags & TFHD_SAMPLE_DESC_INDEX) && !reader_skip (&b, 4)) ||
-          ((flags & TFHD_DEFAULT_DURATION) && !reader_skip (&b, 4)) ||
+          ((flags & TFHD_DEFAULT_DURATION) &&
+           !reader_u32 (&b, &tfhd_default_duration)) ||
           ((flags & TFHD_DEFAULT_SIZE) && !reader_skip (&b, 4)) ||
           ((flags & TFHD_DEFAULT_FLAGS) &&
            !reader_u32 (&b, &tfhd_default_flags))) {
@@ -396,6 +413,24 @@ parse_moof (const guint8 *moof, gsize len, const Trex *trex, guint n_trex,
       continue;
     }
 
+    if (child.type == BOX_TFDT) {
+      guint32 decode32;
+
+      /* version 1: 64 bits, else 32 */
+      if (!reader_full_box_header (&b, &vf, "tfdt", error))
+        return FALSE;
+      if ((vf >> 24) == 1 ? !reader_u64 (&b, &t.decode_time)
+                          : !reader_u32 (&b, &decode32)) {
+        g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                             "Truncated tfdt box");
+        return FALSE;
+      }
+      if ((vf >> 24) != 1)
+        t.decode_time = decode32;
+      t.have_decode_time = TRUE;
+      continue;
+    }
+
     if (child.type != BOX_TRUN)
       continue;
 
@@ -404,6 +439,7 @@ parse_moof (const guint8 *moof, gsize len, const Trex *trex, guint n_trex,
                            "trun box before tfhd");
       return FALSE;
     }
+    defaults = trex_lookup (trex, n_trex, track_id);
     if (!reader_full_box_header (&b, &vf, "trun", error))
       return FALSE;
     flags = vf & 0xffffff;
@@ -445,6 +481,25 @@ parse_moof (const guint8 *moof, gsize len, const Trex *trex, guint n_trex,
       return FALSE;
     }
 
+    if (flags & TRUN_SAMPLE_DURATION) {
+      Reader s = b;
+
+      /* Bounds checked above: every record is all there. */
+      for (guint32 i = 0; i < count; i++) {
+        guint32 d;
+
+        reader_u32 (&s, &d);
+        reader_skip (&s, record - 4);
+        t.duration += d;
+      }
+    } else if (tfhd_flags & TFHD_DEFAULT_DURATION) {
+      t.duration += (guint64) count * tfhd_default_duration;
+    } else if (defaults != NULL) {
+      t.duration += (guint64) count * defaults->default_sample_duration;
+    } else {
+      t.have_duration = FALSE;
+    }
+
     if (!have_first && count > 0) {
       if (flags & TRUN_SAMPLE_FLAGS) {
         Reader s = b;
@@ -459,7 +514,8 @@ parse_moof (const guint8 *moof, gsize len, const Trex *trex, guint n_trex,
       } else if (tfhd_flags & TFHD_DEFAULT_FLAGS) {
         first_flags = tfhd_default_flags;
         have_first = TRUE;
-      } else if (trex_lookup (trex, n_trex, track_id, &first_flags)) {
+      } else if (defaults != NULL) {
+        first_flags = defaults->default_sample_flags;
         have_first = TRUE;
       } else if (keyframe == NULL) {
         /* Only counting samples: the flags do not matter. */
@@ -492,6 +548,8 @@ parse_moof (const guint8 *moof, gsize len, const Trex *trex, guint n_trex,
     *n_samples = (guint) samples;
   if (track_out)
     *track_out = track_id;
+  if (time)
+    *time = t;
   return TRUE;
 }
 
@@ -557,14 +615,51 @@ trak_track_id (const Box *trak, guint32 *track_id)
          reader_u32 (&r, track_id);
 }
 
+/* Reads the per-track defaults of an mvex's trex boxes into @trex (at most
+ * MAX_TREX). */
+static gboolean
+read_mvex (const Box *mvex, Trex *trex, guint *n_trex, GError **error)
+{
+  Reader m = { mvex->body, mvex->body_len, 0 };
+  Box child;
+
+  while (reader_left (&m) > 0) {
+    Reader t;
+    guint32 vf, track_id, duration, flags;
+
+    if (!reader_box (&m, &child, error))
+      return FALSE;
+    if (child.type != BOX_TREX)
+      continue;
+
+    /* version/flags, track_ID, default sample description index,
+     * duration, size, flags */
+    t = (Reader) { child.body, child.body_len, 0 };
+    if (!reader_u32 (&t, &vf) || !reader_u32 (&t, &track_id) ||
+        !reader_skip (&t, 4) || !reader_u32 (&t, &duration) ||
+        !reader_skip (&t, 4) || !reader_u32 (&t, &flags)) {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                           "Truncated trex box");
+      return FALSE;
+    }
+    if (*n_trex < MAX_TREX) {
+      trex[*n_trex].track_id = track_id;
+      trex[*n_trex].default_sample_duration = duration;
+      trex[*n_trex].default_sample_flags = flags;
+      (*n_trex)++;
+    }
+  }
+  return TRUE;
+}
+
 /* Remembers the per-track defaults of moov/mvex/trex, and which track is
  * the video (the first trak with a "vide" handler). */
 static gboolean
 parse_moov (HearthFmp4Splitter *self, const guint8 *moov, gsize len,
             GError **error)
 {
-  Box moov_box, child, grandchild;
-  Reader r, m;
+  Box moov_box, child;
+  Reader r;
 
   if (!reader_whole_box (moov, len, BOX_MOOV, &moov_box, error))
     return FALSE;
@@ -585,34 +680,9 @@ parse_moov (HearthFmp4Splitter *self, const guint8 *moov, gsize len,
       }
       continue;
     }
-    if (child.type != BOX_MVEX)
-      continue;
-
-    m = (Reader) { child.body, child.body_len, 0 };
-    while (reader_left (&m) > 0) {
-      Reader t;
-      guint32 vf, track_id, flags;
-
-      if (!reader_box (&m, &grandchild, error))
-        return FALSE;
-      if (grandchild.type != BOX_TREX)
-        continue;
-
-      /* version/flags, track_ID, default sample description index,
-       * duration, size, flags */
-      t = (Reader) { grandchild.body, grandchild.body_len, 0 };
-      if (!reader_u32 (&t, &vf) || !reader_u32 (&t, &track_id) ||
-          !reader_skip (&t, 12) || !reader_u32 (&t, &flags)) {
-        g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
-                             "Truncated trex box");
-        return FALSE;
-      }
-      if (self->n_trex < MAX_TREX) {
-        self->trex[self->n_trex].track_id = track_id;
-        self->trex[self->n_trex].default_sample_flags = flags;
-        self->n_trex++;
-      }
-    }
+    if (child.type == BOX_MVEX &&
+        !read_mvex (&child, self->trex, &self->n_trex, error))
+      return FALSE;
   }
   return TRUE;
 }
@@ -635,7 +705,7 @@ hearth_fmp4_moof_starts_with_keyframe (const guint8 *moof, gsize len,
   g_return_val_if_fail (moof != NULL || len == 0, FALSE);
   g_return_val_if_fail (keyframe != NULL, FALSE);
 
-  return parse_moof (moof, len, NULL, 0, keyframe, NULL, NULL, error);
+  return parse_moof (moof, len, NULL, 0, keyframe, NULL, NULL, NULL, error);
 }
 
 /**
@@ -652,7 +722,7 @@ hearth_fmp4_moof_get_sample_count (const guint8 *moof, gsize len,
   g_return_val_if_fail (moof != NULL || len == 0, FALSE);
   g_return_val_if_fail (n_samples != NULL, FALSE);
 
-  return parse_moof (moof, len, NULL, 0, NULL, n_samples, NULL, error);
+  return parse_moof (moof, len, NULL, 0, NULL, n_samples, NULL, NULL, error);
 }
 
 HearthFmp4Splitter *
@@ -742,7 +812,7 @@ handle_box (HearthFmp4Splitter *self, guint32 type, const guint8 *box,
       return FALSE;
     }
     if (!parse_moof (box, len, self->trex, self->n_trex,
-                     &self->moof_keyframe, NULL, &track_id, error))
+                     &self->moof_keyframe, NULL, &track_id, NULL, error))
       return FALSE;
     /* Another track's sample (AAC) is a sync sample, but no keyframe. */
     self->moof_audio = self->have_video_track &&
@@ -914,27 +984,32 @@ hearth_fmp4_fragment_find_mdat (const guint8 *data, gsize len,
   return FALSE;
 }
 
+/* The moov box among the top-level boxes of an init segment. */
+static gboolean
+init_find_moov (const guint8 *init, gsize len, Box *moov)
+{
+  Reader top = { init, len, 0 };
+
+  while (init != NULL && reader_left (&top) > 0) {
+    if (!reader_box (&top, moov, NULL))
+      return FALSE;
+    if (moov->type == BOX_MOOV)
+      return TRUE;
+  }
+  return FALSE;
+}
+
 /* The first sample entry type of the first track with @handler. */
 static gboolean
 init_find_sample_entry (const guint8 *init, gsize len, guint32 wanted,
                         char fourcc[5])
 {
-  Reader top = { init, len, 0 };
-  Box moov = { 0, NULL, 0 }, box;
-  gboolean have_moov = FALSE;
+  Box moov, box;
   Reader r;
 
   g_return_val_if_fail (fourcc != NULL, FALSE);
 
-  while (init != NULL && reader_left (&top) > 0 && !have_moov) {
-    if (!reader_box (&top, &box, NULL))
-      return FALSE;
-    if (box.type == BOX_MOOV) {
-      moov = box;
-      have_moov = TRUE;
-    }
-  }
-  if (!have_moov)
+  if (!init_find_moov (init, len, &moov))
     return FALSE;
 
   r = (Reader) { moov.body, moov.body_len, 0 };
@@ -984,4 +1059,93 @@ hearth_fmp4_init_get_audio_sample_entry (const guint8 *init, gsize len,
                                          char fourcc[5])
 {
   return init_find_sample_entry (init, len, HANDLER_SOUN, fourcc);
+}
+
+/* A trak's timescale (mdia/mdhd, version 0 or 1): its ticks per second. */
+static gboolean
+trak_timescale (const Box *trak, guint32 *timescale)
+{
+  Box mdia, mdhd;
+  Reader r;
+  guint32 vf;
+
+  if (!find_child (trak, BOX_MDIA, &mdia) ||
+      !find_child (&mdia, BOX_MDHD, &mdhd))
+    return FALSE;
+  r = (Reader) { mdhd.body, mdhd.body_len, 0 };
+  /* version/flags, creation and modification times (64-bit in version 1) */
+  return reader_u32 (&r, &vf) &&
+         reader_skip (&r, (vf >> 24) == 1 ? 16 : 8) &&
+         reader_u32 (&r, timescale) && *timescale > 0;
+}
+
+/**
+ * hearth_fmp4_fragment_get_time:
+ * @init: the init segment (ftyp+moov) the fragment belongs to
+ * @fragment: a fragment (moof+mdat), as the splitter returns it
+ * @decode_time: (out): the decode time of its first sample (tfdt), in
+ *   @timescale units
+ * @duration: (out): the duration of all its samples, in @timescale units
+ * @timescale: (out): its track's ticks per second (mdhd)
+ *
+ * Every read is bounds-checked.
+ *
+ * Returns: FALSE with HEARTH_ERROR_MEDIA if a box is malformed, or the
+ *   fragment or its track in @init does not say one of them
+ */
+gboolean
+hearth_fmp4_fragment_get_time (const guint8 *init, gsize init_len,
+                               const guint8 *fragment, gsize len,
+                               guint64 *decode_time, guint64 *duration,
+                               guint32 *timescale, GError **error)
+{
+  Trex trex[MAX_TREX];
+  guint n_trex = 0;
+  gboolean have_timescale = FALSE;
+  FragmentTime t;
+  guint32 track_id;
+  Box moov, box;
+  Reader r;
+
+  g_return_val_if_fail (decode_time != NULL && duration != NULL &&
+                        timescale != NULL, FALSE);
+
+  if (!init_find_moov (init, init_len, &moov)) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                         "Init segment without a moov box");
+    return FALSE;
+  }
+  r = (Reader) { moov.body, moov.body_len, 0 };
+  while (reader_left (&r) > 0) {
+    if (!reader_box (&r, &box, error))
+      return FALSE;
+    if (box.type == BOX_MVEX && !read_mvex (&box, trex, &n_trex, error))
+      return FALSE;
+  }
+
+  if (!parse_moof (fragment, len, trex, n_trex, NULL, NULL, &track_id, &t,
+                   error))
+    return FALSE;
+
+  r = (Reader) { moov.body, moov.body_len, 0 };
+  while (reader_left (&r) > 0 && !have_timescale) {
+    guint32 id;
+
+    if (!reader_box (&r, &box, error))
+      return FALSE;
+    if (box.type == BOX_TRAK && trak_track_id (&box, &id) && id == track_id)
+      have_timescale = trak_timescale (&box, timescale);
+  }
+
+  if (!t.have_decode_time || !t.have_duration || !have_timescale) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA,
+                 "Fragment of track %u does not say its %s", track_id,
+                 !t.have_decode_time ? "decode time (no tfdt)"
+                 : !t.have_duration ? "sample durations"
+                 : "timescale (no mdhd in its trak)");
+    return FALSE;
+  }
+  *decode_time = t.decode_time;
+  *duration = t.duration;
+  return TRUE;
 }

@@ -9,8 +9,10 @@ G_BEGIN_DECLS
  * Cuts the byte stream of GStreamer's mp4mux (fragmented, one fragment per
  * frame) into an init segment (ftyp+moov) and fragments (moof+mdat), and tells
  * whether a fragment starts with a sync sample, and which fragments are
- * the video track's and which another's (audio). Only top-level boxes and the
- * moof/traf/tfhd/trun sample flags are read; decoding is left to real players.
+ * the video track's and which another's (audio), and where a fragment lies on
+ * its track's timeline. Only top-level boxes, the moof/traf/tfhd/tfdt/trun
+ * sample flags and durations, and the moov's trex and mdhd timescales are
+ * read; decoding is left to real players.
  */
 typedef struct _HearthFmp4Splitter HearthFmp4Splitter;
 
@@ -66,5 +68,17 @@ gboolean hearth_fmp4_init_get_audio_sample_entry (const guint8 *init, gsize len,
  * length-prefixed NAL units. FALSE if there is none or a box is malformed. */
 gboolean hearth_fmp4_fragment_find_mdat (const guint8 *data, gsize len,
                                          const guint8 **payload, gsize *size);
+
+/* Where a fragment (moof+mdat) lies on its track's timeline: the decode time
+ * of its first sample (tfdt) and the duration of all its samples (trun,
+ * tfhd or the init segment's trex), both in the track's timescale (the
+ * init segment's mdhd). Fails (HEARTH_ERROR_MEDIA) if a box is malformed or
+ * one of them is not said. */
+gboolean hearth_fmp4_fragment_get_time (const guint8 *init, gsize init_len,
+                                        const guint8 *fragment, gsize len,
+                                        guint64 *decode_time,
+                                        guint64 *duration,
+                                        guint32 *timescale,
+                                        GError **error);
 
 G_END_DECLS

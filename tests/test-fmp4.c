@@ -466,6 +466,52 @@ test_late_join_with_audio (void)
   remove_late_join (path);
 }
 
+/* Each fragment's place on its track's timeline: the video's starts at 0
+ * (so do both tracks, together: mp4mux counts from its first buffer), and
+ * each fragment of a track begins where the one before it ended. */
+static void
+test_fragment_time (void)
+{
+  g_autoptr(MuxerOutput) out = make_muxer_output ("h264+aac");
+  g_autoptr(GPtrArray) units = split_pieces (out->buffers);
+  Unit *init = units->pdata[0];
+  guint64 next[2] = { 0, 0 };
+  guint32 timescales[2] = { 0, 0 };
+  gboolean started[2] = { FALSE, FALSE };
+
+  g_assert_cmpint (init->kind, ==, HEARTH_FMP4_INIT);
+  for (guint i = 1; i < units->len; i++) {
+    Unit *unit = units->pdata[i];
+    guint t = unit->kind == HEARTH_FMP4_AUDIO;
+    g_autoptr(GError) error = NULL;
+    guint64 decode_time = G_MAXUINT64, duration = 0;
+    guint32 timescale = 0;
+
+    g_assert_true (hearth_fmp4_fragment_get_time (
+        g_bytes_get_data (init->bytes, NULL), g_bytes_get_size (init->bytes),
+        g_bytes_get_data (unit->bytes, NULL), g_bytes_get_size (unit->bytes),
+        &decode_time, &duration, &timescale, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (duration, >, 0);
+    if (started[t]) {
+      g_assert_cmpuint (timescale, ==, timescales[t]);
+      g_assert_cmpuint (decode_time, ==, next[t]);
+    } else {
+      timescales[t] = timescale;
+      /* Both start within one AAC frame of 0. */
+      g_assert_cmpfloat ((double) decode_time / timescale, <, 0.03);
+      if (t == 0)
+        g_assert_cmpuint (decode_time, ==, 0);
+    }
+    started[t] = TRUE;
+    next[t] = decode_time + duration;
+  }
+  g_assert_true (started[0] && started[1]);
+  g_assert_cmpuint (timescales[1], ==, 44100);
+  /* 90 frames at 30 fps */
+  g_assert_cmpfloat_with_epsilon ((double) next[0] / timescales[0], 3.0, 1e-6);
+}
+
 /* ---- hand-made boxes ---- */
 
 static void
@@ -518,17 +564,35 @@ put_box (GByteArray *a, const char *type, gsize body_len)
 static void
 put_moov (GByteArray *a, gboolean trex, guint32 trex_flags)
 {
-  guint moov, mvex, t;
+  guint moov, mvex, t, trak, tkhd, mdia, mdhd;
 
   moov = box_begin (a, "moov");
   put_box (a, "mvhd", 100);
+  /* trak/tkhd (track 1) and mdia/mdhd (timescale 90000), the rest left out */
+  trak = box_begin (a, "trak");
+  tkhd = box_begin (a, "tkhd");
+  put_u32 (a, 0);             /* version, flags */
+  put_u32 (a, 0);             /* creation time */
+  put_u32 (a, 0);             /* modification time */
+  put_u32 (a, 1);             /* track_ID */
+  box_end (a, tkhd);
+  mdia = box_begin (a, "mdia");
+  mdhd = box_begin (a, "mdhd");
+  put_u32 (a, 0);             /* version, flags */
+  put_u32 (a, 0);             /* creation time */
+  put_u32 (a, 0);             /* modification time */
+  put_u32 (a, 90000);         /* timescale */
+  put_u32 (a, 0);             /* duration */
+  box_end (a, mdhd);
+  box_end (a, mdia);
+  box_end (a, trak);
   if (trex) {
     mvex = box_begin (a, "mvex");
     t = box_begin (a, "trex");
     put_u32 (a, 0);           /* version, flags */
     put_u32 (a, 1);           /* track_ID */
     put_u32 (a, 1);           /* default sample description index */
-    put_u32 (a, 0);           /* duration */
+    put_u32 (a, 3000);        /* duration */
     put_u32 (a, 0);           /* size */
     put_u32 (a, trex_flags);
     box_end (a, t);
@@ -658,6 +722,102 @@ test_flag_sources (void)
   }
 }
 
+typedef enum {
+  DURATION_TRUN,        /* per sample in the trun */
+  DURATION_TFHD,        /* tfhd default-sample-duration */
+  DURATION_TREX,        /* the init segment's trex (3000) */
+} DurationWhere;
+
+/* A moof of three samples, its decode time in a tfdt of @version, their
+ * durations (3000 each) said the way @where names. */
+static void
+put_timed_moof (GByteArray *a, guint version, guint64 decode_time,
+                DurationWhere where)
+{
+  guint moof = box_begin (a, "moof"), traf, tfhd, tfdt, trun;
+
+  put_box (a, "mfhd", 8);
+  traf = box_begin (a, "traf");
+  tfhd = box_begin (a, "tfhd");
+  put_u32 (a, where == DURATION_TFHD ? 0x08 : 0);
+  put_u32 (a, 1);                   /* track_ID */
+  if (where == DURATION_TFHD)
+    put_u32 (a, 3000);
+  box_end (a, tfhd);
+  tfdt = box_begin (a, "tfdt");
+  put_u32 (a, version << 24);
+  if (version == 1)
+    put_u64 (a, decode_time);
+  else
+    put_u32 (a, (guint32) decode_time);
+  box_end (a, tfdt);
+  trun = box_begin (a, "trun");
+  put_u32 (a, 0x004 | (where == DURATION_TRUN ? 0x100 : 0));
+  put_u32 (a, 3);                   /* sample count */
+  put_u32 (a, SYNC);                /* first sample flags */
+  for (guint i = 0; where == DURATION_TRUN && i < 3; i++)
+    put_u32 (a, 3000);
+  box_end (a, trun);
+  box_end (a, traf);
+  box_end (a, moof);
+  put_mdat (a);
+}
+
+/* Every place a fragment can say its time is read: tfdt of 32 and 64 bits,
+ * durations from the trun, the tfhd or the init's trex; the timescale is
+ * its track's. What is not said is an error, never a guess. */
+static void
+test_fragment_time_sources (void)
+{
+  const DurationWhere wheres[] = { DURATION_TRUN, DURATION_TFHD, DURATION_TREX };
+  g_autoptr(GByteArray) init = g_byte_array_new ();
+  g_autoptr(GByteArray) bare = g_byte_array_new ();
+
+  put_init (init, TRUE, SYNC);
+  put_init (bare, FALSE, 0);
+  for (guint w = 0; w < G_N_ELEMENTS (wheres); w++) {
+    for (guint version = 0; version < 2; version++) {
+      g_autoptr(GByteArray) frag = g_byte_array_new ();
+      g_autoptr(GError) error = NULL;
+      guint64 at = version == 1 ? G_GUINT64_CONSTANT (1) << 40 : 90000;
+      guint64 decode_time = 0, duration = 0;
+      guint32 timescale = 0;
+
+      put_timed_moof (frag, version, at, wheres[w]);
+      g_assert_true (hearth_fmp4_fragment_get_time (
+          init->data, init->len, frag->data, frag->len, &decode_time,
+          &duration, &timescale, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (decode_time, ==, at);
+      g_assert_cmpuint (duration, ==, 9000);
+      g_assert_cmpuint (timescale, ==, 90000);
+
+      /* Without trex defaults, durations left to them are not known. */
+      if (wheres[w] == DURATION_TREX) {
+        g_assert_false (hearth_fmp4_fragment_get_time (
+            bare->data, bare->len, frag->data, frag->len, &decode_time,
+            &duration, &timescale, &error));
+        g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA);
+      }
+    }
+  }
+
+  /* No tfdt (put_moof's is there: cut it out by hand), no init. */
+  {
+    g_autoptr(GByteArray) frag = g_byte_array_new ();
+    g_autoptr(GError) error = NULL;
+    guint64 decode_time, duration;
+    guint32 timescale;
+
+    put_moof (frag, FLAGS_FIRST_SAMPLE, SYNC);
+    put_mdat (frag);
+    g_assert_false (hearth_fmp4_fragment_get_time (
+        NULL, 0, frag->data, frag->len, &decode_time, &duration, &timescale,
+        &error));
+    g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA);
+  }
+}
+
 /* A 64-bit largesize box, free boxes between units, and ftyp and moov in
  * separate pushes all work. */
 static void
@@ -695,7 +855,7 @@ test_largesize_and_extra_boxes (void)
   g_assert_true (hearth_fmp4_splitter_pop (splitter, &kind, &init, NULL));
   g_assert_cmpint (kind, ==, HEARTH_FMP4_INIT);
   /* ftyp + moov only: the free box is not part of it */
-  g_assert_cmpuint (g_bytes_get_size (init), ==, 16 + 8 + 108);
+  g_assert_cmpuint (g_bytes_get_size (init), ==, 16 + 8 + 108 + 68);
   g_assert_true (hearth_fmp4_splitter_pop (splitter, &kind, &fragment,
                                            &keyframe));
   g_assert_cmpint (kind, ==, HEARTH_FMP4_FRAGMENT);
@@ -899,6 +1059,34 @@ test_moof_fuzz (void)
       g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA);
   }
 
+  /* The timeline reader, on a damaged fragment with its init, and on a
+   * damaged init with its fragment: exact-size copies again. */
+  {
+    g_autoptr(GByteArray) init = g_byte_array_new ();
+    g_autoptr(GByteArray) frag = g_byte_array_new ();
+
+    put_init (init, TRUE, SYNC);
+    put_timed_moof (frag, 1, 90000, DURATION_TREX);
+    for (guint round = 0; round < 2000; round++) {
+      gboolean damage_init = round % 2;
+      GByteArray *victim = damage_init ? init : frag;
+      gsize len = g_rand_int_range (rand, 0, (gint32) victim->len + 1);
+      g_autofree guint8 *copy = g_memdup2 (victim->data, len);
+      g_autoptr(GError) error = NULL;
+      guint64 decode_time, duration;
+      guint32 timescale;
+
+      for (guint k = 0; len > 0 && k < 3; k++)
+        copy[g_rand_int_range (rand, 0, (gint32) len)] =
+          (guint8) g_rand_int_range (rand, 0, 256);
+      if (!hearth_fmp4_fragment_get_time (
+              damage_init ? copy : init->data, damage_init ? len : init->len,
+              damage_init ? frag->data : copy, damage_init ? frag->len : len,
+              &decode_time, &duration, &timescale, &error))
+        g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_MEDIA);
+    }
+  }
+
   /* Random garbage as a whole stream. */
   for (guint round = 0; round < 200; round++) {
     g_autoptr(HearthFmp4Splitter) splitter = hearth_fmp4_splitter_new ();
@@ -935,6 +1123,9 @@ main (int argc, char **argv)
   g_test_add_func ("/hearth/fmp4/late-join-with-audio",
                    test_late_join_with_audio);
   g_test_add_func ("/hearth/fmp4/flag-sources", test_flag_sources);
+  g_test_add_func ("/hearth/fmp4/fragment-time", test_fragment_time);
+  g_test_add_func ("/hearth/fmp4/fragment-time-sources",
+                   test_fragment_time_sources);
   g_test_add_func ("/hearth/fmp4/largesize-and-extra-boxes",
                    test_largesize_and_extra_boxes);
   g_test_add_func ("/hearth/fmp4/malformed", test_malformed);

@@ -4,12 +4,15 @@
 # (RTP MPEG4-GENERIC) → hearthd (rtpmp4gdepay ! aacparse into the same
 # mp4mux, never transcoded) → live.mp4 holds an H.264 and an AAC track that
 # ffprobe sees and ffmpeg decodes without a word; its first fragment is still
-# a stamped keyframe; the LL-HLS init and parts carry the audio too, parts
-# are still 10 video frames long; the display's check reads the video's
+# a stamped keyframe; the LL-HLS init and parts carry the audio too, each
+# part's audio in time with its video, parts last what the playlist says
+# (no audio-only parts); the display's check reads the video's
 # stamps in order; snapshot.jpg works; camera stats say aac. An MP4A-LATM
 # camera passes through too. A camera sending G.711 A-law (PCMA) streams its
 # video only, and its stats and the log say the audio was ignored and why.
-# A new picture size mid-stream brings a new generation, audio and all.
+# A new picture size mid-stream brings a new generation, audio and all,
+# whose timeline starts at 0 again (audio and video together), and ffmpeg
+# -t 3 on live.mp4 ends by itself.
 source "$(dirname "$0")/lib.sh"
 
 BIN_STAMPS=$HEARTH_BUILD_DIR/tests/tools/fmp4-stamps
@@ -102,11 +105,14 @@ hls() { hls_get tv "$cam" "$@"; }
 # whole.
 hls_wait_playlist tv "$cam" 1 1
 init=$HLS_INIT
-# A segment's first part starts on its keyframe and holds 10 video frames
-# (30 fps: 0.333 s), whatever audio came between them.
-part=$(sed -n 's/^#EXT-X-PART:DURATION=0.333,URI="\(part-[0-9-]*\.m4s\)",INDEPENDENT=YES$/\1/p' \
-  "$T/hls/index.m3u8" | tail -n 1)
-[ -n "$part" ] || fail "no independent part of 10 frames: $(cat "$T/hls/index.m3u8")"
+# A segment's first part starts on its keyframe and holds as many video
+# frames as its duration says (30 fps: 10 in 0.333 s, the part target),
+# whatever audio came between them.
+grep -qx '#EXT-X-PART-INF:PART-TARGET=0.333' "$T/hls/index.m3u8" ||
+  fail "the part target is not 10 frames: $(cat "$T/hls/index.m3u8")"
+sed -n 's/^#EXT-X-PART:DURATION=\([0-9.]*\),URI="\(part-[0-9-]*\.m4s\)",INDEPENDENT=YES$/\1 \2/p' \
+  "$T/hls/index.m3u8" | tail -n 1 >"$T/hls/independent.txt"
+read -r duration part <"$T/hls/independent.txt" || fail "no independent part: $(cat "$T/hls/index.m3u8")"
 [ "$(hls "$part" "$T/hls/$part")" = 200 ] || fail "part $part: $(cat "$T/hls/$part")"
 cat "$T/hls/$init" "$T/hls/$part" >"$T/hls/part.mp4"
 ffprobe -v error -show_entries stream=codec_type,codec_name -of csv=p=0 \
@@ -117,7 +123,10 @@ ffmpeg -nostdin -v error -i "$T/hls/part.mp4" -f null - >"$T/hls/decode.txt" 2>&
   fail "ffmpeg could not decode init+part: $(cat "$T/hls/decode.txt")"
 [ ! -s "$T/hls/decode.txt" ] || fail "ffmpeg complained about init+part: $(cat "$T/hls/decode.txt")"
 "$BIN_STAMPS" "$T/hls/$init" "$T/hls/$part" >"$T/hls/stamps.txt"
-[ "$(grep -c '^frame' "$T/hls/stamps.txt")" = 10 ] || fail "the part holds not 10 frames: $(cat "$T/hls/stamps.txt")"
+frames=$(python3 -c "print(round(float('$duration') * 30))")
+[ "$frames" -ge 1 ] && [ "$frames" -le 10 ] &&
+  [ "$(grep -c '^frame' "$T/hls/stamps.txt")" = "$frames" ] ||
+  fail "the part of $duration s holds not $frames frames: $(cat "$T/hls/stamps.txt")"
 grep -qx audio "$T/hls/stamps.txt" || fail "the part holds no audio: $(cat "$T/hls/stamps.txt")"
 sed -n 2p "$T/hls/stamps.txt" | grep -q "^frame key=1 stamp=$CAM_ID_aac " ||
   fail "the part does not start on a stamped keyframe: $(head -3 "$T/hls/stamps.txt")"
@@ -152,6 +161,41 @@ ffprobe_as tv -show_entries stream=codec_name,width,height -of csv=p=0 -read_int
   fail "ffprobe (resized) failed: $(cat "$T/ffprobe-resized.log")"
 grep -qx "h264,480,272" "$T/ffprobe-resized.log" && grep -qx "aac" "$T/ffprobe-resized.log" ||
   fail "resized streams: $(cat "$T/ffprobe-resized.log")"
+
+# --- each generation's timeline starts at 0, audio and video together -------
+# The camera has been sending since the test began; the resized generation
+# is a few seconds old. A late joiner's first frame is the last keyframe, and
+# its time is that keyframe's time since the generation began (from the
+# generation's frame count, at 30 fps, keyframes every 30 frames), not the
+# camera's: the audio begins with it.
+log "timeline"
+frames_at_least() { [ "$(stats_of frames)" -ge "$1" ]; }
+wait_for 30 "the new generation to reach 60 frames" frames_at_least 60
+before=$(stats_of frames)
+ffprobe_as tv -show_entries packet=codec_type,pts_time -of csv=p=0 -read_intervals %+#20 \
+  "$(url "/v1/cameras/$cam/live.mp4")" >"$T/packets.csv" 2>"$T/packets.err" ||
+  fail "ffprobe -show_packets failed: $(cat "$T/packets.err")"
+after=$(stats_of frames)
+python3 - "$T/packets.csv" "$before" "$after" "$SECONDS" <<'PY' || fail "the live.mp4 timeline: $(head -5 "$T/packets.csv")"
+import sys
+packets = [line.split(",") for line in open(sys.argv[1]).read().split()]
+video = [float(t) for kind, t in packets if kind == "video"]
+audio = [float(t) for kind, t in packets if kind == "audio"]
+before, after, running = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+low, high = (before - 30) / 30 - 0.2, after / 30 + 0.2
+print(f"# first video {video[0]:.3f} s, audio {audio[0]:.3f} s; generation at frames "
+      f"{before}-{after}; the camera has been sending for about {running} s")
+assert low <= video[0] <= high, f"first video pts {video[0]} not in [{low:.2f}, {high:.2f}]"
+assert abs(audio[0] - video[0]) < 0.1, f"audio starts at {audio[0]}, video at {video[0]}"
+PY
+# ffmpeg -t 3 as an input option: three seconds of the stream, then it exits
+# by itself.
+start=$SECONDS
+timeout 60 ffmpeg -nostdin -v error -cert_file "$(cert_of tv)" -key_file "$(key_of tv)" \
+  -ca_file "$(gateway_cert)" -tls_verify 1 -rw_timeout 20000000 -t 3 \
+  -i "$(url "/v1/cameras/$cam/live.mp4")" -map 0:v -map 0:a -f null - >"$T/t3.log" 2>&1 ||
+  fail "ffmpeg -t 3 -i live.mp4 did not end by itself (status $?): $(cat "$T/t3.log")"
+log "ffmpeg -t 3 ended after $((SECONDS - start)) s"
 
 if grep -q "is offline" "$T/hearthd.log"; then
   log "note: an ingest restarted during the test:"

@@ -10,7 +10,8 @@
 #    every frame stamped by the camera, in order, none of the old size after
 #    the new, and it ends up with the new size. The gap around the change is
 #    measured and printed. A fresh live.mp4 (ffprobe) and the LL-HLS
-#    playlist's new EXT-X-MAP show the new size.
+#    playlist's new EXT-X-MAP show the new size; to a player that reloaded
+#    the playlist before, its segment numbers go on, with a discontinuity.
 # 2. Codec: the H.264 camera is replaced by an H.265 one at the same URL
 #    (same stamp id): a reconnect, a new generation whose init is hvc1, and
 #    the display follows across it.
@@ -54,6 +55,8 @@ wait_for 30 "the camera to stream" streaming
 ffprobe_live >"$T/before.txt" 2>&1 || fail "ffprobe: $(cat "$T/before.txt")"
 grep -qx "h264,avc1,640,360" "$T/before.txt" || fail "before the change: $(cat "$T/before.txt")"
 gen_before=$(generation)
+# A player reloading the LL-HLS playlist across the change: see below.
+hls_wait_playlist tv "$cam" 1 0
 
 # --- 1. resolution, inside the session ---------------------------------------
 log "resize"
@@ -89,12 +92,14 @@ curl_as tv --max-time 10 "$(url /v1/cameras)" >"$T/cameras.json"
 [ "$(json "[j['cameras'][0]['width'], j['cameras'][0]['height']] == [320, 180]" <"$T/cameras.json")" = True ] ||
   fail "camera list: $(cat "$T/cameras.json")"
 
-# LL-HLS: the playlist maps the new generation's init, which is 320x180.
+# LL-HLS: the playlist maps the new generation's init, which is 320x180;
+# to the player that reloaded it before, it goes on: media sequence numbers
+# on from the old generation's, and a discontinuity.
 hls() { curl_as tv -sS --max-time 10 -o "$2" -w '%{http_code}' "$(url "/v1/cameras/$cam/hls/$1")"; }
-mkdir "$T/hls"
 [ "$(hls index.m3u8 "$T/hls/index.m3u8")" = 200 ] || fail "no playlist: $(cat "$T/hls/index.m3u8")"
 grep -qx "#EXT-X-MAP:URI=\"init-$(generation).mp4\"" "$T/hls/index.m3u8" ||
   fail "the playlist does not map the new generation $(generation): $(cat "$T/hls/index.m3u8")"
+hls_check tv "$cam" "$T/hls/index.m3u8"
 [ "$(hls "init-$(generation).mp4" "$T/hls/init.mp4")" = 200 ] || fail "no init segment"
 [ "$(hls "init-$gen_before.mp4" "$T/hls/old.mp4")" = 404 ] || fail "the old generation's init is still served"
 ffprobe -v error -show_entries stream=width,height -of csv=p=0 "$T/hls/init.mp4" |

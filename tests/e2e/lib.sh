@@ -181,10 +181,30 @@ hls_get() {
   curl_as "$1" -sS --max-time 10 -o "$4" -w '%{http_code}' "$(url "/v1/cameras/$2/hls/$3")"
 }
 
+# hls_check [--text-only] DISPLAY CAMERA FILE: the playlist FILE of CAMERA
+# keeps the rules of LL-HLS (draft-pantos-hls-rfc8216bis: part durations
+# against the part target, EXTINF the sum of its parts, target duration,
+# hold-back, blocking reload, one preload hint, one generation per
+# EXT-X-MAP), and each part it lists, fetched, starts with a keyframe exactly
+# when it says INDEPENDENT=YES and holds the media it says, its audio in time
+# with its video (tests/e2e/hls-check.py). Across calls on one CAMERA, media
+# sequence numbers never go back and a segment keeps its number.
+# --text-only: the playlist's text only (not what its parts last), for one
+# read a while ago (its parts may be gone).
+hls_check() {
+  local only=()
+  [ "$1" != --text-only ] || { only=(--text-only); shift; }
+  python3 "$(dirname "${BASH_SOURCE[0]}")/hls-check.py" "${only[@]}" "$3" "$T/hls-check-$2.json" \
+    "$(url "/v1/cameras/$2/hls/")" --cert "$(cert_of "$1")" --key "$(key_of "$1")" \
+    --cacert "$(gateway_cert)" >"$3.problems" 2>&1 ||
+    fail "the playlist of camera $2 breaks the rules: $(cat "$3.problems")
+$(cat "$3")"
+}
+
 # hls_wait_playlist DISPLAY CAMERA N PART: into $T/hls, CAMERA's playlist
 # once N segments more than it lists now are there and part PART of the one
-# after (a blocking reload), and its init segment, whose name goes into
-# HLS_INIT.
+# after (a blocking reload), checked with hls_check, and its init segment,
+# whose name goes into HLS_INIT.
 hls_wait_playlist() {
   local msn segments
   mkdir -p "$T/hls"
@@ -194,6 +214,7 @@ hls_wait_playlist() {
   segments=$(grep -c '^seg-' "$T/hls/index.m3u8" || true)
   [ "$(hls_get "$1" "$2" "index.m3u8?_HLS_msn=$((msn + segments + $3))&_HLS_part=$4" \
        "$T/hls/index.m3u8")" = 200 ] || fail "no playlist: $(cat "$T/hls/index.m3u8")"
+  hls_check "$1" "$2" "$T/hls/index.m3u8"
   HLS_INIT=$(sed -n 's/^#EXT-X-MAP:URI="\(init-[0-9]*\.mp4\)"$/\1/p' "$T/hls/index.m3u8")
   [ -n "$HLS_INIT" ] || fail "no EXT-X-MAP: $(cat "$T/hls/index.m3u8")"
   [ "$(hls_get "$1" "$2" "$HLS_INIT" "$T/hls/$HLS_INIT")" = 200 ] || fail "no init segment"

@@ -164,6 +164,11 @@ awk -v id="$CAM_ID_a" '/^frame/ { split($3, s, "="); split($4, c, "=");
 [ "$(grep -c '^frame' "$T/hls/hinted.txt")" -gt "$(cd "$T/hls" && "$BIN_STAMPS" "$init" last.m4s | grep -c '^frame')" ] ||
   fail "the hinted part has no frames"
 [ "$(hls index.m3u8 "$T/hls/after-hint.m3u8")" = 200 ] || fail "no playlist"
+# Every playlist keeps the LL-HLS rules (the parts of the latest are
+# fetched below).
+for playlist in blocked hint after-hint; do
+  hls_check --text-only one "$cam_a" "$T/hls/$playlist.m3u8"
+done
 grep '^#EXT-X-PART:' "$T/hls/after-hint.m3u8" | grep -q "URI=\"$hint\"" ||
   fail "the playlist does not list the hinted part: $(cat "$T/hls/after-hint.m3u8")"
 [ "$(hls "$hint" "$T/hls/hinted-again.m4s")" = 200 ] && cmp -s "$T/hls/hinted.m4s" "$T/hls/hinted-again.m4s" ||
@@ -195,6 +200,9 @@ code=$(curl_as one -s -o /dev/null -w '%{http_code}' "$(url "/v1/cameras/$cam_a/
 [ "$code" = 404 ] || fail "another generation's segment name answered $code"
 code=$(curl_as other -s -o /dev/null -w '%{http_code}' "$(url "/v1/cameras/$cam_a/hls/index.m3u8")")
 [ "$code" = 404 ] || fail "display of Flat2 got $code for camera A's playlist"
+# The latest playlist's parts hold what it says (a camera without audio).
+[ "$(hls index.m3u8 "$T/hls/latest.m3u8")" = 200 ] || fail "no playlist"
+hls_check one "$cam_a" "$T/hls/latest.m3u8"
 
 # --- a stalled display does not slow another one -----------------------------
 log "stalled display"
