@@ -112,6 +112,7 @@ struct _HearthWatch {
   WatchState state;
   GError *error;
   char *end_reason;          /* why the body ended early, if it said */
+  char *unavailable;         /* the gateway's last 503 before any frame */
   gboolean body_done;
   gboolean end_pending;
 
@@ -183,6 +184,7 @@ hearth_watch_finalize (GObject *object)
   g_clear_object (&self->client);
   g_clear_error (&self->error);
   g_free (self->end_reason);
+  g_free (self->unavailable);
   g_free (self->path);
   g_free (self->title);
   g_free (self->sink_description);
@@ -521,10 +523,16 @@ on_stream_sent (GObject *source, GAsyncResult *result, gpointer user_data)
                                             result, &error);
   if (!pending_is_current (pending))
     return;
-  if (body == NULL && self->follow &&
+  if (body == NULL && (self->follow || self->frames == 0) &&
       g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_UNAVAILABLE)) {
-    /* 503: the camera is offline or restarting; wait for it. */
+    /* 503: the camera is offline, restarting or has sent no picture yet;
+     * wait for it (check without --follow: for its first frame, until its
+     * timeout, which then says why). */
     g_debug ("%s; asking again", error->message);
+    if (self->frames == 0) {
+      g_free (self->unavailable);
+      self->unavailable = g_strdup (error->message);
+    }
     follow_again (self);
     return;
   }
@@ -1032,6 +1040,8 @@ print_check_report (HearthWatch *self, guint timeout_s, gboolean *passed)
   case WATCH_TIMED_OUT:
     g_string_append_printf (reason, "timed out after %u s with %u of %u frames",
                             timeout_s, self->frames, self->want_frames);
+    if (self->frames == 0 && self->unavailable != NULL)
+      g_string_append_printf (reason, " (the gateway said: %s)", self->unavailable);
     break;
   case WATCH_INTERRUPTED:
     g_string_append_printf (reason, "interrupted after %u frames", self->frames);

@@ -21,6 +21,8 @@ PIDS+=($STRACE_PID)
 wait_for 60 "hearthd to answer" ctl status
 # stop_gateway signals hearthd itself; strace ends with it.
 GATEWAY_PID=$(pgrep -P "$STRACE_PID" -x hearthd)
+# A failing test ends hearthd too, not only strace (which would detach).
+PIDS+=($GATEWAY_PID)
 STREAM_PORT=$(ctl --json status | json 'j["stream_port"]')
 
 ctl household add Home
