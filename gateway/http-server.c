@@ -308,9 +308,11 @@ sweep_connections (gpointer user_data)
 
 /* --- routing ----------------------------------------------------------------- */
 
+/* Every route of the stream port: the API under /v1 and the viewer (`/`,
+ * `/app/...`) alike pass the access check here first. */
 static void
-handle_v1 (SoupServer *soup, SoupServerMessage *msg, const char *path,
-           GHashTable *query, gpointer user_data)
+handle_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
+                GHashTable *query, gpointer user_data)
 {
   HearthHttpServer *self = user_data;
   GSocket *socket = soup_server_message_get_socket (msg);
@@ -348,6 +350,10 @@ handle_v1 (SoupServer *soup, SoupServerMessage *msg, const char *path,
   request.fingerprint = fingerprint;
   request.query = query;
 
+  if (g_str_equal (path, "/") || g_str_has_prefix (path, "/app/")) {
+    hearth_api_web (&request, path);
+    return;
+  }
   parts = g_strsplit (path, "/", 6);
   n = g_strv_length (parts);
   /* parts[0] is the empty string before the leading '/'. */
@@ -746,7 +752,7 @@ hearth_http_server_listen (HearthHttpServer *self, GTlsCertificate *certificate,
   soup_server_set_tls_auth_mode (self->soup, G_TLS_AUTHENTICATION_REQUIRED);
   g_signal_connect (self->soup, "request-started",
                     G_CALLBACK (on_request_started), self);
-  soup_server_add_handler (self->soup, "/v1", handle_v1, self, NULL);
+  soup_server_add_handler (self->soup, "/", handle_request, self, NULL);
   self->sweep_source = g_timeout_add_seconds (1, sweep_connections, self);
   if (!soup_server_listen_socket (self->soup, listening, SOUP_SERVER_LISTEN_HTTPS,
                                   error)) {
