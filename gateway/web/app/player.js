@@ -14,7 +14,7 @@
 
 const KEEP_SECONDS = 6;      // buffer kept behind the playhead
 const SEEK_BEHIND = 1.5;     // further behind the live edge than this: jump
-const CATCH_UP_BEHIND = 0.3; // further behind than this: play a little faster
+const CATCH_UP_BEHIND = 0.1; // further behind than this: play a little faster
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 10000;
 
@@ -209,9 +209,12 @@ export class LivePlayer {
           played = await this.playMse(MediaSourceClass);
         else
           played = await this.playHls();
-        if (played)
+        // A clean end after pictures: the camera's next generation, at once.
+        // One before any picture (the camera is reconnecting) waits.
+        if (played) {
           delay = RETRY_FIRST_MS;
-        continue; // a clean end: the camera's next generation
+          continue;
+        }
       } catch (error) {
         if (this.token !== token)
           return;
@@ -276,6 +279,9 @@ export class LivePlayer {
     let shown = false;
     const firstFrame = new Promise((resolve) => this.onFirstFrame(resolve));
     firstFrame.then(() => {
+      // For bench/browser.sh: time from navigation to the first picture.
+      if (performance.getEntriesByName('hearth-first-frame').length === 0)
+        performance.mark('hearth-first-frame');
       shown = true;
       if (!signal.aborted)
         this.state('playing');
