@@ -71,12 +71,15 @@ browser bob open "$(url "/#camera=$missing")" >/dev/null
 browser_wait bob 20 "bob's page to say not found (missing camera)" \
   'document.body.dataset.state === "notfound"' >/dev/null
 
-# A camera restart is a new generation: the page follows it, no reload.
+# A camera restart is a new generation: the page says the camera is offline
+# while it is, and follows the new generation when it is back, no reload.
 browser alice eval 'window.hearthNoReload = true' >/dev/null
 port_a=${CAM_URL_a##*:}
 port_a=${port_a%%/*}
 gen_a=$(ctl --json camera stats "$cam_a" | json 'j["generation"]')
 kill "$CAM_PID_a"
+browser_wait alice 30 "alice's page to say the camera is offline" \
+  'document.body.dataset.state === "offline" && document.querySelector("video").readyState === 0' >/dev/null
 start_camera a --pattern green --port "$port_a"
 new_gen() { [ "$(ctl --json camera stats "$1" | json 'j["generation"]')" -gt "$2" ]; }
 wait_for 30 "camera A's new generation" new_gen "$cam_a" "$gen_a"

@@ -146,6 +146,7 @@ function concat(a, b) {
 export class LivePlayer {
   constructor(video, cameraId, onState) {
     this.video = video;
+    this.cameraId = cameraId;
     this.base = `/v1/cameras/${encodeURIComponent(cameraId)}`;
     this.onState = onState;
     this.token = null;          // the running loop's; null when stopped
@@ -210,11 +211,12 @@ export class LivePlayer {
         else
           played = await this.playHls();
         // A clean end after pictures: the camera's next generation, at once.
-        // One before any picture (the camera is reconnecting) waits.
+        // One before any picture: the camera is not streaming; say so, wait.
         if (played) {
           delay = RETRY_FIRST_MS;
           continue;
         }
+        await this.checkCamera();
       } catch (error) {
         if (this.token !== token)
           return;
@@ -239,6 +241,20 @@ export class LivePlayer {
     if (!response.ok)
       throw await httpError(response);
     return response;
+  }
+
+  // What the camera list says of a camera whose stream had no picture.
+  async checkCamera() {
+    const response = await fetch('/v1/cameras', { cache: 'no-store' });
+    if (!response.ok)
+      throw await httpError(response);
+    const camera = (await response.json()).cameras.find((c) => c.id === this.cameraId);
+    if (!camera)
+      throw new HttpError(404, 'not_found', 'no such camera');
+    if (camera.state !== 'streaming' && camera.state !== 'connecting') {
+      this.clear();
+      this.state('offline');
+    }
   }
 
   // Plays one live.mp4 response to its end; TRUE if a frame was shown.
