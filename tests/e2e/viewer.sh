@@ -2,15 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The viewer in a real browser (headless Chromium), two households on one
 # gateway: each browser's page lists and plays only its own household's
-# camera (told apart by colour); the other household's camera id in the
-# page's URL is the same 404 as a missing camera; a camera restart (a new
+# camera (told apart by colour), with sound where the camera sends AAC; the
+# other household's camera id in the page's URL is the same 404 as a missing
+# camera; a camera that goes offline is said to be, and its restart (a new
 # generation) is followed without a reload; revoking the display stops its
 # video within 1 s and the page says so.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/browser.sh"
 
 start_camera a --pattern red
-start_camera b --pattern blue
+start_camera b --pattern blue --audio aac
 start_gateway
 
 ctl household add A
@@ -55,7 +56,11 @@ browser_wait alice 30 "alice's camera to play" "$JS_PLAYING" >/dev/null
 browser_wait bob 30 "bob's camera to play" "$JS_PLAYING" >/dev/null
 [ "$(browser_colour alice)" = red ] || fail "alice's camera is not red: $(browser alice eval "$JS_VIDEO_COLOUR")"
 [ "$(browser_colour bob)" = blue ] || fail "bob's camera is not blue: $(browser bob eval "$JS_VIDEO_COLOUR")"
-log "alice plays red, bob plays blue"
+# Bob's camera sends AAC: the page plays it with sound (the browser may
+# autoplay with sound here).
+browser_wait bob 10 "bob's page to play sound" \
+  '!document.querySelector("video").muted && document.querySelector("video").webkitAudioDecodedByteCount > 0' >/dev/null
+log "alice plays red, bob plays blue with sound"
 
 # Bob's page, pointed at alice's camera, is told what a missing camera is
 # told: the same 404, and the page says not found.
