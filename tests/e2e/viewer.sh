@@ -5,8 +5,8 @@
 # camera (told apart by colour), with sound where the camera sends AAC; the
 # other household's camera id in the page's URL is the same 404 as a missing
 # camera; a camera that goes offline is said to be, and its restart (a new
-# generation) is followed without a reload; revoking the display stops its
-# video within 1 s and the page says so.
+# generation) is followed without a reload; a hidden page streams nothing;
+# revoking the display stops its video within 1 s and the page says so.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/browser.sh"
 
@@ -126,6 +126,16 @@ browser alice eval 'document.getElementById("status").textContent' | grep -q "re
 browser bob open "$(url "/#camera=$cam_b")" >/dev/null
 browser_wait bob 30 "bob's camera to play again" "$JS_PLAYING" >/dev/null
 [ "$(browser_colour bob)" = blue ] || fail "bob's camera is not blue after alice's revocation"
+
+# Nothing streams while the page is hidden; it plays again when shown.
+viewers() { [ "$(ctl --json camera stats "$cam_b" | json 'j["displays"]')" -eq "$1" ]; }
+viewers 1 || fail "bob's page is not the one display of camera B"
+browser bob hide >/dev/null
+browser_wait bob 10 "bob's hidden page to pause" 'document.body.dataset.state === "paused"' >/dev/null
+wait_for 10 "bob's hidden page to stop streaming" viewers 0
+browser bob show >/dev/null
+browser_wait bob 30 "bob's page to play again when shown" "$JS_PLAYING" >/dev/null
+viewers 1 || fail "bob's page streams $(ctl --json camera stats "$cam_b" | json 'j["displays"]') times"
 
 stop_gateway
 log ok

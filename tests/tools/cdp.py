@@ -18,6 +18,8 @@ Commands, one a line on stdin; one answer a line on stdout, "ok JSON" or
                               a same-document navigation)
     eval EXPR                 the value of a JavaScript expression (promises
                               are awaited)
+    hide                      cover the page with another tab (it becomes hidden)
+    show                      uncover it
     wait SECONDS EXPR         EXPR again every 50 ms until it is truthy; its
                               value, or an error at the deadline with the
                               last value
@@ -90,6 +92,7 @@ class Browser:
         self.next_id = 0
         self.buffer = b""
         self.session = None
+        self.cover = None
         target_id = self.call("Target.createTarget", url="about:blank")["targetId"]
         self.session = self.call("Target.attachToTarget", targetId=target_id,
                                  flatten=True)["sessionId"]
@@ -125,6 +128,16 @@ class Browser:
                                or details.get("text", "exception"))
         return result["result"].get("value")
 
+    def hide(self, hidden):
+        """Hides the page behind a blank tab of its window, or shows it again."""
+        if hidden and not self.cover:
+            self.cover = self.call("Target.createTarget", url="about:blank",
+                                   newWindow=False)["targetId"]
+            self.call("Target.activateTarget", targetId=self.cover)
+        elif not hidden and self.cover:
+            self.call("Target.closeTarget", targetId=self.cover)
+            self.cover = None
+
     def close(self):
         self.proc.terminate()
         try:
@@ -153,6 +166,9 @@ def main():
                     value = browser.call("Page.navigate", url=rest).get("errorText")
                     if value:
                         raise RuntimeError(value)
+                elif verb in ("hide", "show"):
+                    browser.hide(verb == "hide")
+                    value = None
                 elif verb == "eval":
                     value = browser.evaluate(rest)
                 elif verb == "wait":

@@ -6,8 +6,8 @@
 // name from the gateway is set as text, never as HTML.
 //
 // document.body.dataset.state says where the page is: loading, listing,
-// connecting, playing, offline, quarantined, notfound, removed, unreachable,
-// unsupported (tests and assistive tools read it; #status says it in words).
+// connecting, playing, paused, offline, quarantined, notfound, removed,
+// unreachable, unsupported (tests and assistive tools read it; #status says it in words).
 
 import { LivePlayer, httpError, stateOfError } from './player.js';
 
@@ -26,6 +26,7 @@ const MESSAGES = {
   unreachable: 'Cannot reach the gateway. Trying again… (If this display was ' +
                'removed from the household, it has to be paired again.)',
   unsupported: 'This browser cannot play this camera.',
+  paused: 'Paused while the page is hidden.',
 };
 
 const CAMERA_STATES = {
@@ -229,7 +230,10 @@ document.addEventListener('visibilitychange', () => {
     return;
   if (document.visibilityState === 'hidden') {
     stopRefresh();
-    player?.stop();
+    if (player) {
+      player.stop();
+      setState('paused');
+    }
   } else if (player) {
     player.start();
   } else {
