@@ -33,8 +33,11 @@ grep -qi '^x-content-type-options: nosniff' <<<"$headers" || fail "no nosniff on
 grep -qi '^cache-control: no-store' <<<"$headers" || fail "/ may be cached"
 [ "$(curl_as alice -o /dev/null -w '%{content_type}' "$(url /app/player.js)")" = \
   "text/javascript; charset=utf-8" ] || fail "player.js is not served as JavaScript"
-[ "$(curl_as alice -o /dev/null -w '%{http_code}' "$(url /app/missing.js)")" = 404 ] ||
-  fail "a missing file is not 404"
+for path in /app/missing.js /app/web.gresource.xml /index.html /app/../index.html \
+    /app/%2e%2e/index.html /app//viewer.js /app/.hidden.js; do
+  code=$(curl_as alice --path-as-is -o /dev/null -w '%{http_code}' "$(url "$path")")
+  [ "$code" = 404 ] || fail "$path answered $code"
+done
 if curl -sS --cacert "$(gateway_cert)" "$(url /)" >/dev/null 2>&1; then
   fail "the viewer was served without a client certificate"
 fi
