@@ -141,6 +141,23 @@ function concat(a, b) {
   return out;
 }
 
+// Runs one SourceBuffer operation (append, remove) to its end.
+function update(buffer, operation) {
+  return new Promise((resolve, reject) => {
+    const done = (event) => {
+      buffer.removeEventListener('updateend', done);
+      buffer.removeEventListener('error', done);
+      if (event.type === 'error')
+        reject(new Error('the browser could not decode the stream'));
+      else
+        resolve();
+    };
+    buffer.addEventListener('updateend', done);
+    buffer.addEventListener('error', done);
+    operation();
+  });
+}
+
 // --- the player ---------------------------------------------------------------
 
 export class LivePlayer {
@@ -152,6 +169,7 @@ export class LivePlayer {
     this.token = null;          // the running loop's; null when stopped
     this.abort = null;
     this.wake = null;
+    this.showing = false;       // this round of the loop has shown a picture
   }
 
   static mediaSourceClass() {
@@ -205,6 +223,7 @@ export class LivePlayer {
     this.state('connecting');
     while (this.token === token) {
       let played = false;
+      this.showing = false;
       try {
         if (MediaSourceClass)
           played = await this.playMse(MediaSourceClass);
@@ -220,7 +239,12 @@ export class LivePlayer {
       } catch (error) {
         if (this.token !== token)
           return;
-        const name = stateOfError(error);
+        let name = stateOfError(error);
+        // A stream that was playing and broke: first just try again.
+        if (name === 'unreachable' && this.showing) {
+          name = 'connecting';
+          delay = RETRY_FIRST_MS;
+        }
         this.clear();
         this.state(name, error.message);
         if (FINAL_STATES.has(name)) {
@@ -299,6 +323,7 @@ export class LivePlayer {
       if (performance.getEntriesByName('hearth-first-frame').length === 0)
         performance.mark('hearth-first-frame');
       shown = true;
+      this.showing = true;
       if (!signal.aborted)
         this.state('playing');
     });
@@ -321,20 +346,11 @@ export class LivePlayer {
   async append(buffer, bytes, signal) {
     if (signal.aborted)
       throw new DOMException('stopped', 'AbortError');
-    await new Promise((resolve, reject) => {
-      buffer.addEventListener('updateend', resolve, { once: true });
-      buffer.addEventListener('error', () => reject(new Error('the browser could not decode the stream')),
-                              { once: true });
-      buffer.appendBuffer(bytes);
-    });
+    await update(buffer, () => buffer.appendBuffer(bytes));
     // Forget what is well behind the playhead: the buffer stays small.
     const played = this.video.currentTime - KEEP_SECONDS;
-    if (buffer.buffered.length > 0 && buffer.buffered.start(0) < played - 1) {
-      await new Promise((resolve) => {
-        buffer.addEventListener('updateend', resolve, { once: true });
-        buffer.remove(0, played);
-      });
-    }
+    if (buffer.buffered.length > 0 && buffer.buffered.start(0) < played - 1)
+      await update(buffer, () => buffer.remove(0, played));
   }
 
   followLiveEdge(buffer) {
@@ -381,6 +397,7 @@ export class LivePlayer {
     let shown = false;
     this.onFirstFrame(() => {
       shown = true;
+      this.showing = true;
       this.state('playing');
     });
     this.autoplay();
