@@ -1,41 +1,79 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Real browsers as displays, for the end-to-end tests (sourced after lib.sh).
-# Each browser is a headless Chromium with its own HOME (an NSS database with
-# one display's identity and the gateway's trust anchor), its own profile and
-# a managed policy that presents that identity to the gateway; tests/tools/
-# cdp.py drives it over the DevTools pipe.
+# Each browser is a headless Chromium or Firefox with its own HOME and
+# profile, an NSS database with one display's identity and the gateway's
+# trust anchor, and a setting that presents that identity to the gateway;
+# tests/tools/browser.py drives it (DevTools pipe, WebDriver BiDi).
 
-CDP=$HEARTH_SOURCE_DIR/tests/tools/cdp.py
+BROWSER_PY=$HEARTH_SOURCE_DIR/tests/tools/browser.py
 
 # trust_gateway NSSDB STATE_DIR: the one place that says what a browser
 # trusts the gateway by: its server certificate, as an exact-certificate
-# exception ("P,,": it is self-signed with CA:FALSE, so it cannot be a CA).
+# exception (it is self-signed with CA:FALSE, so it cannot be a CA): in NSS
+# the trust "P,,", which Chromium honours; Firefox (NSSDB is its profile)
+# wants its own override file, for the stream port's host and port.
 trust_gateway() {
   certutil -A -d "sql:$1" -t "P,," -n hearth-gateway -i "$2/gateway.crt"
+  if [ -f "$1/user.js" ]; then
+    printf '127.0.0.1:%s:\tOID.2.16.840.1.101.3.4.2.1\t%s\t\n' "$STREAM_PORT" "$(python3 -c '
+import base64, hashlib, sys
+pem = open(sys.argv[1]).read().split("-----")[2]
+print(":".join(f"{b:02X}" for b in hashlib.sha256(base64.b64decode(pem)).digest()))' "$2/gateway.crt")" \
+      >"$1/cert_override.txt"
+  fi
 }
 
-# browser_start NAME DISPLAY: a browser with the identity of DISPLAY (paired
-# with pair_display), presented to this gateway's stream port.
+# browser_start NAME DISPLAY [chromium|firefox]: a browser with the identity
+# of DISPLAY (paired with pair_display), presented to this gateway's stream
+# port.
 browser_start() {
-  local name=$1 home=$T/browser-$1 fd_in fd_out
-  mkdir -p "$home/.pki/nssdb" "$home/policies/managed"
-  certutil -N -d "sql:$home/.pki/nssdb" --empty-password
+  local name=$1 kind=${3:-chromium} home=$T/browser-$1 nssdb fd_in fd_out
+  mkdir -p "$home/profile"
+  if [ "$kind" = chromium ]; then
+    nssdb=$home/.pki/nssdb
+    mkdir -p "$nssdb" "$home/policies/managed"
+    printf '{"AutoSelectCertificateForUrls": ["{\\"pattern\\": \\"%s\\", \\"filter\\": {}}"]}\n' \
+      "$(url '')" >"$home/policies/managed/hearth.json"
+  else
+    # Firefox keeps its NSS database in the profile. Everything but loopback
+    # goes to a proxy that is not there; nothing runs in the background.
+    nssdb=$home/profile
+    cat >"$home/profile/user.js" <<'EOF'
+user_pref("security.default_personal_cert", "Select Automatically");
+user_pref("media.autoplay.default", 0);
+user_pref("media.autoplay.blocking_policy", 0);
+user_pref("network.proxy.type", 1);
+user_pref("network.proxy.http", "127.0.0.1");
+user_pref("network.proxy.http_port", 9);
+user_pref("network.proxy.ssl", "127.0.0.1");
+user_pref("network.proxy.ssl_port", 9);
+user_pref("network.proxy.no_proxies_on", "127.0.0.1");
+user_pref("network.proxy.allow_hijacking_localhost", false);
+user_pref("app.update.disabledForTesting", true);
+user_pref("browser.shell.checkDefaultBrowser", false);
+user_pref("browser.safebrowsing.update.enabled", false);
+user_pref("datareporting.policy.dataSubmissionEnabled", false);
+user_pref("toolkit.telemetry.enabled", false);
+user_pref("network.captive-portal-service.enabled", false);
+user_pref("network.connectivity-service.enabled", false);
+user_pref("extensions.update.enabled", false);
+EOF
+  fi
+  certutil -N -d "sql:$nssdb" --empty-password
   certtool --to-p12 --load-privkey "$(key_of "$2")" --load-certificate "$(cert_of "$2")" \
     --p12-name "$2" --password hearth --outder --outfile "$home/display.p12" 2>/dev/null
-  pk12util -i "$home/display.p12" -d "sql:$home/.pki/nssdb" -W hearth >/dev/null
-  trust_gateway "$home/.pki/nssdb" "$T/state"
-  printf '{"AutoSelectCertificateForUrls": ["{\\"pattern\\": \\"%s\\", \\"filter\\": {}}"]}\n' \
-    "$(url '')" >"$home/policies/managed/hearth.json"
+  pk12util -i "$home/display.p12" -d "sql:$nssdb" -W hearth >/dev/null
+  trust_gateway "$nssdb" "$T/state"
   mkfifo "$home/in" "$home/out"
-  python3 "$CDP" --home "$home" --policies "$home/policies" <"$home/in" >"$home/out" \
-    2>"$home/cdp.log" &
+  python3 "$BROWSER_PY" --kind "$kind" --home "$home" --policies "$home/policies" \
+    <"$home/in" >"$home/out" 2>"$home/driver.log" &
   PIDS+=($!)
   exec {fd_in}>"$home/in" {fd_out}<"$home/out"
   printf -v "BROWSER_IN_$name" '%s' "$fd_in"
   printf -v "BROWSER_OUT_$name" '%s' "$fd_out"
 }
 
-# browser NAME COMMAND...: one cdp.py command (open, eval, wait; newlines
+# browser NAME COMMAND...: one browser.py command (open, eval, wait; newlines
 # become spaces); prints the JSON value, fails the test on an error.
 browser() {
   local name=$1 in out answer line
@@ -50,11 +88,12 @@ browser() {
   esac
 }
 
-# browser_wait NAME SECONDS WHAT EXPR: waits until EXPR is truthy in the page.
+# browser_wait NAME SECONDS WHAT EXPR: waits until EXPR is truthy in the page
+# (newlines become spaces).
 browser_wait() {
   local answer answer2 name=$1 in out
   in=BROWSER_IN_$name out=BROWSER_OUT_$name
-  printf 'wait %s %s\n' "$2" "$4" >&"${!in}"
+  printf 'wait %s %s\n' "$2" "${4//$'\n'/ }" >&"${!in}"
   read -r -t $(($2 + 60)) answer <&"${!out}" || fail "browser $name did not answer"
   case $answer in
     ok\ *) echo "${answer#ok }" ;;

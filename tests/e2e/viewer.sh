@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# The viewer in a real browser (headless Chromium), two households on one
-# gateway: each browser's page lists and plays only its own household's
-# camera (told apart by colour), with sound where the camera sends AAC; the
-# other household's camera id in the page's URL is the same 404 as a missing
-# camera; a camera that goes offline is said to be, and its restart (a new
-# generation) is followed without a reload; a hidden page streams nothing;
-# revoking the display stops its video within 1 s and the page says so.
+# The viewer in real browsers, two households on one gateway; alice's display
+# is a headless Chromium, bob's a headless Firefox. Each page lists and plays
+# only its own household's camera (told apart by colour), with sound where
+# the camera sends AAC; the other household's camera id in the page's URL is
+# the same 404 as a missing camera; a camera that goes offline is said to be,
+# and its restart (a new generation) is followed without a reload; a hidden
+# page streams nothing; revoking the display stops its video within 1 s and
+# the page says so.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/browser.sh"
 
@@ -21,7 +22,7 @@ cam_b=$(ctl camera add --household B --name Yard "$CAM_URL_b")
 pair_display alice A
 pair_display bob B
 browser_start alice alice
-browser_start bob bob
+browser_start bob bob firefox
 
 # The page and its files: served only through the access check, with a
 # strict policy. Without a certificate the TLS connection is refused as for /v1.
@@ -62,7 +63,8 @@ browser_wait bob 30 "bob's camera to play" "$JS_PLAYING" >/dev/null
 # Bob's camera sends AAC: the page plays it with sound (the browser may
 # autoplay with sound here).
 browser_wait bob 10 "bob's page to play sound" \
-  '!document.querySelector("video").muted && document.querySelector("video").webkitAudioDecodedByteCount > 0' >/dev/null
+  '(() => { const v = document.querySelector("video");
+     return !v.muted && (v.webkitAudioDecodedByteCount > 0 || v.mozHasAudio === true); })()' >/dev/null
 log "alice plays red, bob plays blue with sound"
 
 # Bob's page, pointed at alice's camera, is told what a missing camera is

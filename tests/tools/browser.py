@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Drives one headless Chromium for a test, over the DevTools protocol.
+"""Drives one headless browser for a test: Chromium or Firefox.
 
-    cdp.py --home DIR --policies DIR [--chromium PATH]
+    browser.py --kind chromium --home DIR --policies DIR
+    browser.py --kind firefox --home DIR
 
 Chromium runs with HOME=DIR (its NSS database, the display's identity, is in
 DIR/.pki/nssdb), its own profile in DIR/profile, and, inside a private mount
 namespace, the test's policies bound over Chromium's policy directory, so a
 test's policy (which certificate to present to which URL) never touches the
-machine's /etc (--policies DIR holds managed/NAME.json). The protocol goes over --remote-debugging-pipe (fds 3 and 4,
-NUL-terminated JSON): no port is opened, no library is needed.
+machine's /etc (--policies DIR holds managed/NAME.json). It is driven over
+--remote-debugging-pipe (fds 3 and 4, NUL-terminated JSON, the DevTools
+protocol): no port is opened.
+
+Firefox runs with the profile DIR/profile (its NSS database and user.js, made
+by the test) and is driven by WebDriver BiDi over a WebSocket on a loopback
+port it picks; the small WebSocket client is here, no library is needed.
 
 Commands, one a line on stdin; one answer a line on stdout, "ok JSON" or
 "error MESSAGE":
@@ -25,13 +31,17 @@ Commands, one a line on stdin; one answer a line on stdout, "ok JSON" or
                               last value
 """
 import argparse
+import base64
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 CHROMIUM_FLAGS = [
@@ -52,7 +62,7 @@ MANAGED_DIR = "/etc/chromium/policies/managed"
 POLICY_PARENTS = ["/etc/chromium/policies", "/etc/chromium"]
 
 
-class Browser:
+class Chromium:
     def __init__(self, home, policies, chromium):
         to_child, self.tx = os.pipe()
         self.rx, from_child = os.pipe()
@@ -128,6 +138,11 @@ class Browser:
                                or details.get("text", "exception"))
         return result["result"].get("value")
 
+    def navigate(self, url):
+        error = self.call("Page.navigate", url=url).get("errorText")
+        if error:
+            raise RuntimeError(error)
+
     def hide(self, hidden):
         """Hides the page behind a blank tab of its window, or shows it again."""
         if hidden and not self.cover:
@@ -147,25 +162,170 @@ class Browser:
             self.proc.wait()
 
 
+class WebSocket:
+    """Just enough of RFC 6455 for a loopback peer: text messages."""
+
+    def __init__(self, host, port, path):
+        self.sock = socket.create_connection((host, port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                          .encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.fill()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise RuntimeError(f"no WebSocket: {head.decode(errors='replace')}")
+
+    def fill(self):
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise RuntimeError("the browser closed its WebSocket")
+        self.buffer += data
+
+    def take(self, n):
+        while len(self.buffer) < n:
+            self.fill()
+        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        return out
+
+    def send(self, text, opcode=1):
+        data = text.encode() if isinstance(text, str) else text
+        mask = os.urandom(4)
+        n = len(data)
+        if n < 126:
+            header = bytes([0x80 | opcode, 0x80 | n])
+        elif n < 1 << 16:
+            header = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            header = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def recv(self):
+        message = b""
+        while True:
+            b0, b1 = self.take(2)
+            n = b1 & 0x7F
+            if n >= 126:
+                n = int.from_bytes(self.take(2 if n == 126 else 8), "big")
+            payload = self.take(n)
+            opcode = b0 & 0x0F
+            if opcode == 8:
+                raise RuntimeError("the browser closed its WebSocket")
+            if opcode == 9:
+                self.send(payload, opcode=10)
+            elif opcode in (0, 1, 2):
+                message += payload
+                if b0 & 0x80:
+                    return message.decode()
+
+
+def bidi_value(remote):
+    """A WebDriver BiDi remote value as plain JSON."""
+    kind = remote.get("type")
+    if kind in ("array", "set"):
+        return [bidi_value(v) for v in remote.get("value", [])]
+    if kind == "object":
+        return {k if isinstance(k, str) else str(bidi_value(k)): bidi_value(v)
+                for k, v in remote.get("value", [])}
+    if kind in ("string", "number", "boolean"):
+        return remote["value"]
+    return None
+
+
+class Firefox:
+    def __init__(self, home, firefox):
+        self.log = open(os.path.join(home, "firefox.log"), "ab")
+        env = dict(os.environ, HOME=home)
+        env.pop("ASAN_OPTIONS", None)
+        env.pop("LSAN_OPTIONS", None)
+        self.proc = subprocess.Popen(
+            [firefox, "--headless", "--no-remote", "--profile", os.path.join(home, "profile"),
+             "--remote-debugging-port=0", "about:blank"],
+            env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.PIPE)
+        address = None
+        for line in self.proc.stderr:
+            self.log.write(line)
+            match = re.search(rb"WebDriver BiDi listening on ws://([0-9.]+):([0-9]+)", line)
+            if match:
+                address = (match.group(1).decode(), int(match.group(2)))
+                break
+        if address is None:
+            raise RuntimeError("firefox did not start its WebDriver BiDi")
+        # The rest of its output goes to the log.
+        threading.Thread(target=shutil.copyfileobj, args=(self.proc.stderr, self.log),
+                         daemon=True).start()
+        self.ws = WebSocket(*address, "/session")
+        self.next_id = 0
+        self.call("session.new", capabilities={})
+        self.context = self.call("browsingContext.getTree")["contexts"][0]["context"]
+        self.cover = None
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            answer = json.loads(self.ws.recv())
+            if answer.get("id") != self.next_id:
+                continue  # an event
+            if answer.get("type") == "error":
+                raise RuntimeError(f"{answer.get('error')}: {answer.get('message')}")
+            return answer["result"]
+
+    def navigate(self, url):
+        self.call("browsingContext.navigate", context=self.context, url=url, wait="none")
+
+    def evaluate(self, expression):
+        result = self.call("script.evaluate", expression=expression,
+                           target={"context": self.context}, awaitPromise=True,
+                           resultOwnership="none")
+        if result.get("type") == "exception":
+            details = result.get("exceptionDetails", {})
+            raise RuntimeError(details.get("text", "exception"))
+        return bidi_value(result["result"])
+
+    def hide(self, hidden):
+        """Hides the page behind another tab, or shows it again."""
+        if hidden and not self.cover:
+            self.cover = self.call("browsingContext.create", type="tab")["context"]
+            self.call("browsingContext.activate", context=self.cover)
+        elif not hidden and self.cover:
+            self.call("browsingContext.close", context=self.cover)
+            self.cover = None
+            self.call("browsingContext.activate", context=self.context)
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--kind", choices=["chromium", "firefox"], default="chromium")
     parser.add_argument("--home", required=True)
-    parser.add_argument("--policies", required=True)
-    parser.add_argument("--chromium", default="/usr/lib/chromium/chromium"
-                        if os.path.exists("/usr/lib/chromium/chromium")
-                        else shutil.which("chromium"))
+    parser.add_argument("--policies")
     args = parser.parse_args()
-    # Stopped by the test's cleanup: Chromium goes with us.
+    # Stopped by the test's cleanup: the browser goes with us.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    browser = Browser(args.home, args.policies, args.chromium)
+    if args.kind == "chromium":
+        chromium = ("/usr/lib/chromium/chromium" if os.path.exists("/usr/lib/chromium/chromium")
+                    else shutil.which("chromium"))
+        browser = Chromium(args.home, args.policies, chromium)
+    else:
+        browser = Firefox(args.home, shutil.which("firefox-esr") or shutil.which("firefox"))
     try:
         for line in sys.stdin:
             verb, _, rest = line.rstrip("\n").partition(" ")
             try:
                 if verb == "open":
-                    value = browser.call("Page.navigate", url=rest).get("errorText")
-                    if value:
-                        raise RuntimeError(value)
+                    browser.navigate(rest)
+                    value = None
                 elif verb in ("hide", "show"):
                     browser.hide(verb == "hide")
                     value = None
