@@ -16,7 +16,7 @@ PACKAGES=(
   libavahi-client-dev libavahi-glib-dev avahi-daemon avahi-utils dbus
   ffmpeg curl iproute2 procps strace
   sqlite3 debhelper dpkg-dev fakeroot lintian
-  chromium libnss3-tools
+  chromium firefox-esr libnss3-tools
 )
 
 missing=()
