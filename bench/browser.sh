@@ -4,10 +4,11 @@
 # but a person):
 #
 #   bench/browser.sh [BUILD_DIR] [--json FILE]
+#   HEARTH_BENCH_BROWSER=firefox bench/browser.sh ...
 #
 # One fake camera (640x360, 30 fps, a keyframe a second) → hearthd → one
-# headless Chromium with a paired display's identity (the harness of
-# tests/e2e/browser.sh). Measures:
+# headless browser, Chromium unless HEARTH_BENCH_BROWSER says firefox, with a
+# paired display's identity (the harness of tests/e2e/browser.sh). Measures:
 #   - first frame: from navigation start (opening `/#camera=ID` in a fresh
 #     page) to the first decoded frame presented (requestVideoFrameCallback,
 #     the page's performance mark), over HEARTH_BENCH_OPENS opens (20);
@@ -24,6 +25,7 @@ OUT_JSON=$BUILD/bench/browser.json
 if [ "${1:-}" = --json ]; then OUT_JSON=$(realpath -m "$2"); fi
 OPENS=${HEARTH_BENCH_OPENS:-20}
 WATCH_SECONDS=${HEARTH_BENCH_WATCH_SECONDS:-30}
+KIND=${HEARTH_BENCH_BROWSER:-chromium}
 
 # The end-to-end tests' helpers: gateway, camera, pairing, browser.
 export HEARTH_BUILD_DIR=$BUILD HEARTH_SOURCE_DIR=$SRC HEARTH_PLUGIN_DIR=$BUILD/plugins
@@ -37,7 +39,7 @@ ctl household add Home >/dev/null
 camera=$(ctl camera add --household Home --name Bench "$CAM_URL_cam")
 pair_display bench Home
 wait_for 30 "the camera to stream" sh -c "'$BIN_CTL' --state-dir '$T/state' camera list | grep -q streaming"
-browser_start b bench
+browser_start b bench "$KIND"
 
 first_frames=()
 for i in $(seq 1 "$OPENS"); do
@@ -61,7 +63,12 @@ dropped=$(browser b eval '(() => { const q = document.querySelector("video").get
   return [q.totalVideoFrames, q.droppedVideoFrames, window.hearthStalls]; })()')
 
 mkdir -p "$(dirname "$OUT_JSON")"
-python3 - "$OUT_JSON" "$WATCH_SECONDS" "$lags" "$dropped" "$(chromium --version 2>/dev/null)" \
+if [ "$KIND" = firefox ]; then
+  version=$(firefox-esr --version 2>/dev/null)
+else
+  version=$(chromium --version 2>/dev/null)
+fi
+python3 - "$OUT_JSON" "$WATCH_SECONDS" "$lags" "$dropped" "$version" \
   "${first_frames[@]}" <<'EOF'
 import json, statistics, sys
 out, watch, lags, dropped, version = sys.argv[1:6]
