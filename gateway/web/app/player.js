@@ -10,11 +10,13 @@
 //
 // The player reports what it is doing through onState(state, detail), with
 // state one of: connecting, playing, offline, quarantined, notfound, removed,
-// unreachable, unsupported.
+// unreachable, unsupported; and "muted" when the browser let it start only
+// without sound.
 
 const KEEP_SECONDS = 6;      // buffer kept behind the playhead
 const SEEK_BEHIND = 1.5;     // further behind the live edge than this: jump
 const CATCH_UP_BEHIND = 0.2; // further behind than this: play a little faster
+const HLS_CATCH_UP_BEHIND = 1.0; // the same for a browser's own HLS
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 10000;
 
@@ -39,8 +41,12 @@ export async function httpError(response) {
 
 // What a failed request means for the viewer: a state name.
 export function stateOfError(error) {
-  if (!(error instanceof HttpError))
-    return { AbortError: 'aborted', Unsupported: 'unsupported' }[error.name] || 'unreachable';
+  // fetch() fails with a TypeError when there is no answer at all; anything
+  // else here is the browser's media stack, which the next round retries.
+  if (!(error instanceof HttpError)) {
+    const states = { AbortError: 'aborted', Unsupported: 'unsupported', TypeError: 'unreachable' };
+    return states[error.name] || 'connecting';
+  }
   if (error.status === 403 || error.status === 401)
     return 'removed';
   if (error.status === 404)
@@ -353,17 +359,21 @@ export class LivePlayer {
       await update(buffer, () => buffer.remove(0, played));
   }
 
-  followLiveEdge(buffer) {
+  // @media: the SourceBuffer, or the video itself when it plays HLS.
+  followLiveEdge(media) {
     const video = this.video;
-    const ranges = buffer.buffered;
+    const ranges = media.buffered;
     if (ranges.length === 0)
       return;
     const end = ranges.end(ranges.length - 1);
     const behind = end - video.currentTime;
-    if (behind > SEEK_BEHIND || video.currentTime < ranges.start(ranges.length - 1))
+    // A browser's own HLS may not seek in a live playlist, and buffers whole
+    // segments: it only catches up, and keeps a segment in hand.
+    const hls = media === video;
+    if (!hls && (behind > SEEK_BEHIND || video.currentTime < ranges.start(ranges.length - 1)))
       video.currentTime = Math.max(ranges.start(ranges.length - 1), end - 0.1);
     else
-      video.playbackRate = behind > CATCH_UP_BEHIND ? 1.1 : 1.0;
+      video.playbackRate = behind > (hls ? HLS_CATCH_UP_BEHIND : CATCH_UP_BEHIND) ? 1.1 : 1.0;
   }
 
   onFirstFrame(callback) {
@@ -386,7 +396,7 @@ export class LivePlayer {
     });
   }
 
-  // Native HLS (Safari on iPhone): the browser fetches and keeps at the edge.
+  // Native HLS (Safari on iPhone): the browser fetches; we keep at the edge.
   async playHls() {
     const video = this.video;
     this.abort = new AbortController();
@@ -401,12 +411,14 @@ export class LivePlayer {
       this.state('playing');
     });
     this.autoplay();
+    const follow = () => this.followLiveEdge(video);
+    video.addEventListener('timeupdate', follow);
     await new Promise((resolve, reject) => {
       video.addEventListener('ended', resolve, { once: true });
       video.addEventListener('error', () => reject(new Error('playback failed')), { once: true });
       signal.addEventListener('abort', () => reject(new DOMException('stopped', 'AbortError')),
                               { once: true });
-    });
+    }).finally(() => video.removeEventListener('timeupdate', follow));
     // Ended or failed: the next round asks the playlist what happened.
     return shown;
   }
