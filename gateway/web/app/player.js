@@ -15,7 +15,7 @@
 
 const KEEP_SECONDS = 6;      // buffer kept behind the playhead
 const SEEK_BEHIND = 1.5;     // further behind the live edge than this: jump
-const CATCH_UP_BEHIND = 0.2; // further behind than this: play a little faster
+const CATCH_UP_BEHIND = 0.3; // further behind than this: play a little faster
 const HLS_CATCH_UP_BEHIND = 1.0; // the same for a browser's own HLS
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 10000;
