@@ -100,32 +100,37 @@ wait_for 30 "alice's page to show the restarted camera (green)" wait_for_green
 [ "$(browser alice eval 'window.hearthNoReload === true')" = true ] || fail "the page was reloaded"
 log "followed the new generation without a reload"
 
-# Revoke alice's display while its page plays: the video stops within 1 s
-# and the page says what it can tell.
-browser alice eval 'window.hearthLastFrameAt = 0; (() => {
-  const v = document.querySelector("video"); let t = v.currentTime;
-  let n = v.getVideoPlaybackQuality().totalVideoFrames;
-  setInterval(() => { const f = v.getVideoPlaybackQuality().totalVideoFrames;
-    if (v.currentTime !== t || f !== n) { t = v.currentTime; n = f; window.hearthLastFrameAt = Date.now(); } }, 20);
-  return true; })()' >/dev/null
-browser_wait alice 10 "alice's video to advance" 'window.hearthLastFrameAt > 0' >/dev/null
-alice_id=$(ctl --json display list | json '[d["id"] for d in j["displays"] if d["name"]=="alice"][0]')
-revoked_at=$(date +%s%3N)
-ctl display revoke "$alice_id"
-# What the gateway answers a revoked display decides what the page can say.
-if code=$(curl_as alice -o /dev/null -w '%{http_code}' --max-time 10 "$(url /v1/cameras)" 2>/dev/null) &&
-    [ "$code" = 403 ]; then
-  expected=removed
-else
-  expected=unreachable
-fi
-browser_wait alice 20 "alice's page to say $expected" \
-  "document.body.dataset.state === \"$expected\" && Date.now() - window.hearthLastFrameAt > 1500" >/dev/null
-last=$(browser alice eval 'window.hearthLastFrameAt')
-log "last frame $((last - revoked_at)) ms after the revocation; page: $expected"
-[ $((last - revoked_at)) -le 1000 ] || fail "video ran $((last - revoked_at)) ms after the revocation"
-browser alice eval 'document.getElementById("status").textContent' | grep -q "removed" ||
-  fail "alice's page does not say the display was removed"
+# revoke_while_playing NAME: revokes display NAME while its browser's page
+# plays; the video stops within 1 s and the page says what it can tell.
+revoke_while_playing() {
+  local name=$1 id revoked_at code expected last
+  browser "$name" eval 'window.hearthLastFrameAt = 0; (() => {
+    const v = document.querySelector("video"); let t = v.currentTime;
+    let n = v.getVideoPlaybackQuality().totalVideoFrames;
+    setInterval(() => { const f = v.getVideoPlaybackQuality().totalVideoFrames;
+      if (v.currentTime !== t || f !== n) { t = v.currentTime; n = f; window.hearthLastFrameAt = Date.now(); } }, 20);
+    return true; })()' >/dev/null
+  browser_wait "$name" 10 "$name's video to advance" 'window.hearthLastFrameAt > 0' >/dev/null
+  id=$(ctl --json display list | json "[d['id'] for d in j['displays'] if d['name']=='$name'][0]")
+  revoked_at=$(date +%s%3N)
+  ctl display revoke "$id"
+  # What the gateway answers a revoked display decides what the page can say.
+  if code=$(curl_as "$name" -o /dev/null -w '%{http_code}' --max-time 10 "$(url /v1/cameras)" 2>/dev/null) &&
+      [ "$code" = 403 ]; then
+    expected=removed
+  else
+    expected=unreachable
+  fi
+  browser_wait "$name" 20 "$name's page to say $expected" \
+    "document.body.dataset.state === \"$expected\" && Date.now() - window.hearthLastFrameAt > 1500" >/dev/null
+  last=$(browser "$name" eval 'window.hearthLastFrameAt')
+  log "$name: last frame $((last - revoked_at)) ms after the revocation; page: $expected"
+  [ $((last - revoked_at)) -le 1000 ] || fail "$name's video ran $((last - revoked_at)) ms after the revocation"
+  browser "$name" eval 'document.getElementById("status").textContent' | grep -q "removed" ||
+    fail "$name's page does not say the display was removed"
+}
+
+revoke_while_playing alice
 
 # Bob is untouched: still playing blue.
 browser bob open "$(url "/#camera=$cam_b")" >/dev/null
@@ -141,6 +146,8 @@ wait_for 10 "bob's hidden page to stop streaming" viewers 0
 browser bob show >/dev/null
 browser_wait bob 30 "bob's page to play again when shown" "$JS_PLAYING" >/dev/null
 viewers 1 || fail "bob's page streams $(ctl --json camera stats "$cam_b" | json 'j["displays"]') times"
+
+revoke_while_playing bob
 
 stop_gateway
 log ok
