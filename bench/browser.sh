@@ -14,7 +14,11 @@
 #     the page's performance mark), over HEARTH_BENCH_OPENS opens (20);
 #   - live edge: after HEARTH_BENCH_WATCH_SECONDS (30) of playing, how far
 #     the video runs behind what it has received (buffered.end - currentTime),
-#     sampled 20 times over 2 s, and how often playback stalled meanwhile.
+#     sampled 20 times over 2 s, and how often playback stalled meanwhile;
+#   - the gateway's part of stamp-to-screen: from the fake camera's capture
+#     stamp to the bytes at a client (curl | fmp4-stamps) reading live.mp4
+#     beside the browser. The page cannot read the stamps of the frames it
+#     shows, so stamp-to-screen is that plus the two rows above it, roughly.
 # Prints a table and writes JSON. Everything runs on loopback.
 set -euo pipefail
 
@@ -59,6 +63,12 @@ lags=$(browser b eval 'new Promise((done) => { const v = document.querySelector(
   const id = setInterval(() => { const b = v.buffered;
     if (b.length) out.push(1000 * (b.end(b.length - 1) - v.currentTime));
     if (out.length === 20) { clearInterval(id); done(out); } }, 100); })')
+# The gateway's part of stamp-to-screen: capture stamp → bytes at a client
+# reading live.mp4 at the same time (the last 60 of 120 frames: the first
+# ones come from the GOP cache).
+{ curl_as bench -N --max-time 20 "$(url "/v1/cameras/$camera/live.mp4")" 2>/dev/null || true; } |
+  "$HEARTH_BUILD_DIR/tests/tools/fmp4-stamps" --frames 120 >"$T/stamps.txt"
+receipt=$(sed -n 's/^frame .* lag-ms=\([0-9.-]*\) .*/\1/p' "$T/stamps.txt" | tail -n 60 | tr '\n' ' ')
 dropped=$(browser b eval '(() => { const q = document.querySelector("video").getVideoPlaybackQuality();
   return [q.totalVideoFrames, q.droppedVideoFrames, window.hearthStalls]; })()')
 
@@ -68,11 +78,12 @@ if [ "$KIND" = firefox ]; then
 else
   version=$(chromium --version 2>/dev/null)
 fi
-python3 - "$OUT_JSON" "$WATCH_SECONDS" "$lags" "$dropped" "$version" \
+python3 - "$OUT_JSON" "$WATCH_SECONDS" "$lags" "$dropped" "$version" "$receipt" \
   "${first_frames[@]}" <<'EOF'
 import json, statistics, sys
-out, watch, lags, dropped, version = sys.argv[1:6]
-first = sorted(float(x) for x in sys.argv[6:])
+out, watch, lags, dropped, version, receipt = sys.argv[1:7]
+first = sorted(float(x) for x in sys.argv[7:])
+receipt = [float(x) for x in receipt.split()]
 lags = json.loads(lags)
 total, dropped, stalls = json.loads(dropped)
 
@@ -86,6 +97,8 @@ result = {
                        "min": first[0], "max": first[-1], "all": first},
     "live_edge_ms": {"after_s": int(watch), "n": len(lags), "p50": pct(lags, 50),
                      "max": max(lags), "all": lags},
+    "stamp_to_client_ms": {"n": len(receipt), "p50": pct(receipt, 50), "max": max(receipt),
+                           "all": receipt},
     "frames": {"total": total, "dropped": dropped, "stalls_while_watching": stalls},
 }
 with open(out, "w") as f:
@@ -94,6 +107,9 @@ f, l = result["first_frame_ms"], result["live_edge_ms"]
 print(f"{'measure':44} {'p50':>8} {'p99/max':>8} {'target':>8}")
 print(f"{'first frame after open, ms (' + str(f['n']) + ' opens)':44} {f['p50']:8.0f} {f['p99']:8.0f} {'<= 300':>8}")
 print(f"{'behind buffered.end after ' + watch + ' s, ms':44} {l['p50']:8.0f} {l['max']:8.0f} {'<= 300':>8}")
+r = result["stamp_to_client_ms"]
+print(f"{'capture stamp -> bytes at a client, ms':44} {r['p50']:8.0f} {r['max']:8.0f}")
+print(f"stamp-to-screen is about the sum of the last two rows plus decoding")
 print(f"frames decoded {total}, dropped {dropped}; stalls while watching {stalls}")
 print(f"{version.strip()}; JSON: {out}")
 EOF
