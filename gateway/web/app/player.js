@@ -19,6 +19,7 @@ const CATCH_UP_BEHIND = 0.3; // further behind than this: play a little faster
 const HLS_CATCH_UP_BEHIND = 1.0; // the same for a browser's own HLS
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 10000;
+const STALL_MS = 3000;       // a picture still this long while playing: start again
 
 // An answer of the gateway other than 200, with its JSON error code.
 export class HttpError extends Error {
@@ -176,6 +177,8 @@ export class LivePlayer {
     this.abort = null;
     this.wake = null;
     this.showing = false;       // this round of the loop has shown a picture
+    this.catchingUp = false;
+    this.stalled = false;       // the watchdog stopped this round
   }
 
   static mediaSourceClass() {
@@ -246,8 +249,10 @@ export class LivePlayer {
         if (this.token !== token)
           return;
         let name = stateOfError(error);
-        // A stream that was playing and broke: first just try again.
-        if (name === 'unreachable' && this.showing) {
+        // A stream that was playing and broke or stood still: first just
+        // try again.
+        if (this.stalled || (name === 'unreachable' && this.showing)) {
+          this.stalled = false;
           name = 'connecting';
           delay = RETRY_FIRST_MS;
         }
@@ -336,17 +341,40 @@ export class LivePlayer {
     this.autoplay();
 
     let chunk = pending;
-    for (;;) {
-      await this.append(buffer, chunk, signal);
-      this.followLiveEdge(buffer);
-      const { value, done } = await reader.read();
-      if (done)
-        break;
-      chunk = value;
+    const watchdog = this.watchStall(this.abort);
+    try {
+      for (;;) {
+        await this.append(buffer, chunk, signal);
+        this.followLiveEdge(buffer);
+        const { value, done } = await reader.read();
+        if (done)
+          break;
+        chunk = value;
+      }
+    } finally {
+      clearInterval(watchdog);
     }
     if (source.readyState === 'open' && !buffer.updating)
       source.endOfStream();
     return shown;
+  }
+
+  // Starts the stream again when the picture stands still although the
+  // video plays (seen in Firefox, rarely, after the stream started again: one
+  // frame buffered, then nothing more taken).
+  watchStall(controller) {
+    const video = this.video;
+    let last = video.currentTime;
+    let since = performance.now();
+    return setInterval(() => {
+      if (!this.showing || video.paused || video.currentTime !== last) {
+        last = video.currentTime;
+        since = performance.now();
+      } else if (performance.now() - since > STALL_MS) {
+        this.stalled = true;
+        controller.abort();
+      }
+    }, 500);
   }
 
   async append(buffer, bytes, signal) {
@@ -373,7 +401,16 @@ export class LivePlayer {
     if (!hls && (behind > SEEK_BEHIND || video.currentTime < ranges.start(ranges.length - 1)))
       video.currentTime = Math.max(ranges.start(ranges.length - 1), end - 0.1);
     else
-      video.playbackRate = behind > (hls ? HLS_CATCH_UP_BEHIND : CATCH_UP_BEHIND) ? 1.1 : 1.0;
+      this.catchUp(behind, hls ? HLS_CATCH_UP_BEHIND : CATCH_UP_BEHIND);
+  }
+
+  // A little faster from @limit behind until half of it is left.
+  catchUp(behind, limit) {
+    if (behind > limit)
+      this.catchingUp = true;
+    else if (behind < limit / 2)
+      this.catchingUp = false;
+    this.video.playbackRate = this.catchingUp ? 1.1 : 1.0;
   }
 
   onFirstFrame(callback) {
