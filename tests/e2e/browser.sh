@@ -98,11 +98,18 @@ browser_wait() {
   case $answer in
     ok\ *) echo "${answer#ok }" ;;
     *)
-      printf '%s\n' 'eval location.href + " state=" + document.body.dataset.state + " status=" + document.getElementById("status")?.textContent' >&"${!in}"
+      printf '%s\n' "eval $JS_PAGE_SUMMARY" >&"${!in}"
       read -r -t 10 answer2 <&"${!out}" || true
       fail "browser $name: timed out waiting for $3: ${answer#error } (page: ${answer2#ok })" ;;
   esac
 }
+
+# JavaScript: what a failed wait reports of the page.
+JS_PAGE_SUMMARY='(() => { const v = document.querySelector("video"); let b = "";
+  if (v) { for (let i = 0; i < v.buffered.length; i++) b += ` ${v.buffered.start(i).toFixed(2)}-${v.buffered.end(i).toFixed(2)}`; }
+  return `${location.href} state=${document.body.dataset.state} status=${document.getElementById("status")?.textContent}` +
+    (v ? ` video: t=${v.currentTime.toFixed(2)} buffered=[${b} ] paused=${v.paused} ready=${v.readyState} rate=${v.playbackRate} error=${v.error?.message}` : ""); })()'
+JS_PAGE_SUMMARY=$(tr '\n' ' ' <<<"$JS_PAGE_SUMMARY")
 
 # JavaScript: the average colour of the video's current frame, "R G B", or
 # null before there is one.
