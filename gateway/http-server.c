@@ -89,8 +89,10 @@ hearth_http_set_status (SoupServerMessage *msg, guint status)
     { SOUP_STATUS_FORBIDDEN, "Forbidden" },
     { SOUP_STATUS_NOT_FOUND, "Not Found" },
     { SOUP_STATUS_METHOD_NOT_ALLOWED, "Method Not Allowed" },
+    { SOUP_STATUS_GONE, "Gone" },
     { SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "Content Too Large" },
     { SOUP_STATUS_REQUEST_URI_TOO_LONG, "URI Too Long" },
+    { SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type" },
     { 429, "Too Many Requests" },
     { 431, "Request Header Fields Too Large" },
     { SOUP_STATUS_INTERNAL_SERVER_ERROR, "Internal Server Error" },
@@ -460,6 +462,8 @@ sweep_connections (gpointer user_data)
 
 /* --- routing ----------------------------------------------------------------- */
 
+/* Every route of the stream port: the API under /v1 and the viewer (`/`,
+ * `/app/...`) alike pass the access check here first. */
 static void
 handle_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
                 GHashTable *query, gpointer user_data)
@@ -504,6 +508,10 @@ handle_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
   request.fingerprint = fingerprint;
   request.query = query;
 
+  if (g_str_equal (path, "/") || g_str_has_prefix (path, "/app/")) {
+    hearth_api_web (&request, path);
+    return;
+  }
   parts = g_strsplit (path, "/", 6);
   n = g_strv_length (parts);
   /* parts[0] is the empty string before the leading '/'. */

@@ -12,9 +12,9 @@ G_BEGIN_DECLS
 /*
  * HearthHttpServer: the stream port. HTTPS with a requested client
  * certificate, accepted only through HearthAccess; a client without one is
- * told it is not paired, whatever it asks; routes /v1/...; writes live
- * streams to displays through one writer that checks every chunk's camera
- * and generation before it leaves (invariant 3).
+ * told it is not paired, whatever it asks; routes /v1/... and the viewer
+ * (/); writes live streams to displays through one writer that checks every
+ * chunk's camera and generation before it leaves (invariant 3).
  */
 #define HEARTH_TYPE_HTTP_SERVER (hearth_http_server_get_type ())
 G_DECLARE_FINAL_TYPE (HearthHttpServer, hearth_http_server, HEARTH, HTTP_SERVER,
@@ -131,6 +131,9 @@ HearthHlsIndexes *hearth_http_server_get_hls_indexes (HearthHttpServer *self);
 /* @name: index.m3u8, init-G.mp4, seg-G-S.m4s or part-G-S.m4s */
 void hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
                             const char *name);
+
+/* api-web.c: @path is "/" (the viewer) or "/app/NAME" (its files). */
+void hearth_api_web (HearthHttpRequest *request, const char *path);
 
 /* api-cameras.c */
 void hearth_api_cameras_list (HearthHttpRequest *request);

@@ -66,7 +66,7 @@ reply_page (SoupServerMessage *msg, guint status, const char *title, const char 
       escaped_title, body);
 
   hearth_pairing_web_secure_headers (msg);
-  soup_server_message_set_status (msg, status, NULL);
+  hearth_http_set_status (msg, status);
   soup_server_message_set_response (msg, "text/html; charset=utf-8", SOUP_MEMORY_TAKE,
                                     html, strlen (html));
 }
@@ -182,10 +182,10 @@ hearth_pairing_web_reply_style (SoupServerMessage *msg)
 
   hearth_pairing_web_secure_headers (msg);
   if (style == NULL) {
-    soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
+    hearth_http_set_status (msg, SOUP_STATUS_NOT_FOUND);
     return;
   }
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  hearth_http_set_status (msg, SOUP_STATUS_OK);
   soup_server_message_set_response (msg, "text/css; charset=utf-8", SOUP_MEMORY_COPY,
                                     g_bytes_get_data (style, NULL),
                                     g_bytes_get_size (style));
@@ -407,7 +407,7 @@ hearth_deliveries_serve (HearthDeliveries *self, SoupServerMessage *msg,
     disposition = g_strdup_printf ("attachment; filename=\"%s\"", file);
     soup_message_headers_replace (headers, "Content-Disposition", disposition);
   }
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  hearth_http_set_status (msg, SOUP_STATUS_OK);
   soup_server_message_set_response (msg, type, SOUP_MEMORY_COPY,
                                     g_bytes_get_data (bytes, NULL),
                                     g_bytes_get_size (bytes));

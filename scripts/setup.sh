@@ -32,7 +32,7 @@ PACKAGES=(
   libavahi-client-dev libavahi-glib-dev
 )
 
-# The test suite's real peers and tools. libc6-dbg names the dynamic
+# The test suite's real peers and tools (the browsers: e2e-viewer). libc6-dbg names the dynamic
 # loader's frames, which tests/lsan.supp needs to match GLib's one
 # allocation at load time (without it every sanitizer test fails).
 TEST_PACKAGES=(
@@ -40,6 +40,7 @@ TEST_PACKAGES=(
   avahi-daemon avahi-utils dbus
   ffmpeg curl iproute2 procps strace libc6-dbg
   debhelper dpkg-dev fakeroot lintian
+  chromium firefox-esr
 )
 $with_tests && PACKAGES+=("${TEST_PACKAGES[@]}")
 

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// The viewer's page: the household's cameras as a grid of snapshots that
+// refresh while the page is visible, and one camera live (#camera=ID). All it
+// shows comes from /v1, which answers only what this display may see; every
+// name from the gateway is set as text, never as HTML.
+//
+// document.body.dataset.state says where the page is: loading, listing,
+// connecting, playing, paused, offline, quarantined, notfound, removed,
+// unreachable, unsupported (tests and assistive tools read it; #status says it in words).
+
+import { LivePlayer, httpError, stateOfError } from './player.js';
+
+const REFRESH_MS = 3000;
+
+const MESSAGES = {
+  loading: 'Loading…',
+  listing: '',
+  connecting: 'Connecting…',
+  playing: '',
+  offline: 'This camera is offline. Trying again…',
+  quarantined: 'This camera is quarantined: its identity changed, and it stays dark ' +
+               'until the administrator adopts it again.',
+  notfound: 'Camera not found.',
+  removed: 'This display was removed from the household. Pair it again to watch.',
+  unreachable: 'Cannot reach the gateway. Trying again… (If this display was ' +
+               'removed from the household, it has to be paired again.)',
+  unsupported: 'This browser cannot play this camera.',
+  paused: 'Paused while the page is hidden.',
+};
+
+const CAMERA_STATES = {
+  streaming: '',
+  connecting: 'Connecting…',
+  offline: 'Offline',
+  refused: 'Refused: another device is at its address',
+  quarantined: 'Quarantined',
+  stopped: 'Not running',
+};
+
+const $ = (id) => document.getElementById(id);
+
+let cameras = new Map();   // id → camera, as /v1/cameras last said
+let player = null;
+let refreshTimer = 0;
+let snapshotUrls = new Map();
+
+function setState(state, detail) {
+  document.body.dataset.state = state;
+  $('status').textContent = MESSAGES[state] ?? detail ?? state;
+  if (state === 'removed' || state === 'unreachable') {
+    stopRefresh();
+    if (state === 'removed')
+      player?.stop();
+  }
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { cache: 'no-store' });
+  if (!response.ok)
+    throw await httpError(response);
+  return response.json();
+}
+
+function cameraFromHash() {
+  const match = /^#camera=([^&]+)$/.exec(location.hash);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+// --- the grid -----------------------------------------------------------------
+
+function cameraCard(camera) {
+  const card = document.createElement('button');
+  card.type = 'button';
+  card.className = 'camera';
+  card.dataset.id = camera.id;
+  const picture = document.createElement('div');
+  picture.className = 'picture';
+  const name = document.createElement('span');
+  name.className = 'name';
+  card.append(picture, name);
+  card.addEventListener('click', () => {
+    location.hash = `camera=${encodeURIComponent(camera.id)}`;
+  });
+  return card;
+}
+
+function updateCard(card, camera) {
+  card.querySelector('.name').textContent = camera.name;
+  card.dataset.cameraState = camera.state;
+  const picture = card.querySelector('.picture, img');
+  if (camera.state !== 'streaming' && picture.tagName === 'IMG') {
+    const placeholder = document.createElement('div');
+    placeholder.className = 'picture';
+    picture.replaceWith(placeholder);
+  }
+  const current = card.querySelector('.picture');
+  if (current)
+    current.textContent = CAMERA_STATES[camera.state] ?? camera.state;
+}
+
+async function refreshSnapshot(card, id) {
+  let blob;
+  try {
+    const response = await fetch(`/v1/cameras/${encodeURIComponent(id)}/snapshot.jpg`,
+                                 { cache: 'no-store' });
+    if (!response.ok)
+      return;  // no keyframe yet, or gone: the next refresh tells
+    blob = await response.blob();
+  } catch (error) {
+    return;
+  }
+  if (!card.isConnected || cameras.get(id)?.state !== 'streaming')
+    return;
+  const url = URL.createObjectURL(blob);
+  let img = card.querySelector('img');
+  if (!img) {
+    img = document.createElement('img');
+    img.alt = '';
+    card.querySelector('.picture').replaceWith(img);
+  }
+  img.src = url;
+  if (snapshotUrls.has(id))
+    URL.revokeObjectURL(snapshotUrls.get(id));
+  snapshotUrls.set(id, url);
+}
+
+async function refreshGrid() {
+  let list;
+  try {
+    list = await getJson('/v1/cameras');
+  } catch (error) {
+    const state = stateOfError(error);
+    setState(state, error.message);
+    if (state !== 'removed')
+      scheduleRefresh();
+    return;
+  }
+  if (cameraFromHash() !== null)
+    return;  // the view changed while we asked
+  cameras = new Map(list.cameras.map((c) => [c.id, c]));
+  const grid = $('grid');
+  const cards = new Map(Array.from(grid.children, (card) => [card.dataset.id, card]));
+  for (const [id, card] of cards) {
+    if (!cameras.has(id))
+      card.remove();
+  }
+  for (const camera of list.cameras) {
+    let card = cards.get(camera.id);
+    if (!card) {
+      card = cameraCard(camera);
+      grid.append(card);
+    }
+    updateCard(card, camera);
+    if (camera.state === 'streaming')
+      refreshSnapshot(card, camera.id);
+  }
+  setState('listing');
+  $('status').textContent = list.cameras.length === 0
+    ? 'No cameras in this household yet.' : '';
+  scheduleRefresh();
+}
+
+function scheduleRefresh() {
+  stopRefresh();
+  if (document.visibilityState === 'visible' && cameraFromHash() === null)
+    refreshTimer = setTimeout(refreshGrid, REFRESH_MS);
+}
+
+function stopRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = 0;
+}
+
+// --- the live view ------------------------------------------------------------
+
+function openCamera(id) {
+  player?.stop();
+  $('grid').hidden = true;
+  $('live').hidden = false;
+  $('sound').hidden = true;
+  document.body.dataset.camera = id;
+  $('title').textContent = cameras.get(id)?.name ?? '';
+  player = new LivePlayer($('video'), id, (state, detail) => {
+    if (state === 'muted')
+      $('sound').hidden = false;
+    else
+      setState(state, detail);
+  });
+  if (document.visibilityState === 'visible')
+    player.start();
+  if (!cameras.has(id)) {
+    // Opened by its link: the name comes from the list, when it is ours.
+    getJson('/v1/cameras').then((list) => {
+      const camera = list.cameras.find((c) => c.id === id);
+      if (camera && document.body.dataset.camera === id)
+        $('title').textContent = camera.name;
+    }).catch(() => {});
+  }
+}
+
+function showGrid() {
+  player?.stop();
+  player = null;
+  delete document.body.dataset.camera;
+  $('live').hidden = true;
+  $('grid').hidden = false;
+  $('title').textContent = '';
+  setState('loading');
+  refreshGrid();
+}
+
+function route() {
+  stopRefresh();
+  const id = cameraFromHash();
+  if (id === null)
+    showGrid();
+  else
+    openCamera(id);
+}
+
+$('sound').addEventListener('click', () => {
+  $('video').muted = false;
+  $('sound').hidden = true;
+});
+
+// Nothing streams or refreshes while nobody can see the page.
+document.addEventListener('visibilitychange', () => {
+  if (document.body.dataset.state === 'removed')
+    return;
+  if (document.visibilityState === 'hidden') {
+    stopRefresh();
+    if (player) {
+      player.stop();
+      setState('paused');
+    }
+  } else if (player) {
+    player.start();
+  } else {
+    refreshGrid();
+  }
+});
+
+window.addEventListener('hashchange', route);
+route();
