@@ -39,8 +39,12 @@ for path in /app/missing.js /app/web.gresource.xml /index.html /app/../index.htm
   code=$(curl_as alice --path-as-is -o /dev/null -w '%{http_code}' "$(url "$path")")
   [ "$code" = 404 ] || fail "$path answered $code"
 done
-if curl -sS --cacert "$(gateway_cert)" "$(url /)" >/dev/null 2>&1; then
-  fail "the viewer was served without a client certificate"
+# Without a certificate: only the "not paired" page, never the viewer.
+code=$(curl -sS --cacert "$(gateway_cert)" -H 'Accept: text/html' -o "$T/unpaired.html" \
+  -w '%{http_code}' "$(url /)" 2>/dev/null) || true
+if [ "$code" != 403 ] || ! grep -q "not paired" "$T/unpaired.html" ||
+    grep -q "viewer.js" "$T/unpaired.html"; then
+  fail "the viewer was served without a client certificate: $code"
 fi
 
 # Each page lists its own household's camera, by name, and nothing else.
