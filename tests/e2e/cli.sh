@@ -20,9 +20,10 @@ for i in 1 2 3 4 5; do
   cat "$T/bad.log"
 done
 [ ! -e "$T/never" ] || fail "a refused config created the state directory"
-"$BIN_HEARTHD" --help | grep -q -- "--state-dir" || fail "hearthd --help"
-"$BIN_CTL" --help | grep -q "pair" || fail "hearthctl --help"
-"$BIN_DISPLAY" --help | grep -q "check" || fail "hearth-display --help"
+# (grep reads the whole output: "| grep -q" could stop the writer early.)
+grep -q -- "--state-dir" <<<"$("$BIN_HEARTHD" --help)" || fail "hearthd --help"
+grep -q "pair" <<<"$("$BIN_CTL" --help)" || fail "hearthctl --help"
+grep -q "check" <<<"$("$BIN_DISPLAY" --help)" || fail "hearth-display --help"
 
 # Every program says its version, the project's.
 version=$(sed -n "s/^ *version: '\(.*\)',$/\1/p" "$HEARTH_SOURCE_DIR/meson.build")

@@ -127,7 +127,7 @@ with socket.create_connection((sys.argv[2], int(sys.argv[3])), 5) as raw:
     ctx.wrap_socket(raw, server_hostname=sys.argv[2]).close()' \
     "$T/state/ca.crt" "$1" "$STREAM_PORT"
 }
-not_named() { ! certtool -i --infile "$T/state/gateway.crt" | grep -q "IPAddress: $1\$"; }
+not_named() { ! grep -q "IPAddress: $1\$" <<<"$(certtool -i --infile "$T/state/gateway.crt")"; }
 ns_lan
 ns_host gw
 ns_attach gw 10.78.0.1/24
