@@ -146,6 +146,28 @@ for path in /v1/cameras "/v1/cameras/$cam_a/live.mp4" "/v1/cameras/$cam_a/snapsh
   refused_with "$T/rogue.crt" "$T/rogue.key" "$path" ||
     fail "a self-signed certificate, $path: $(head -1 "$T/np.head") $(head -c 300 "$T/np.body")"
 done
+# Pipelined behind it on that connection, nothing is answered as anyone.
+python3 - "$STREAM_PORT" "$(gateway_cert)" "$cam_a" "$T/rogue.crt" "$T/rogue.key" \
+  >"$T/rogue.pipelined" <<'PY'
+import socket, ssl, sys
+port, ca, camera, cert, key = sys.argv[1:]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))), server_hostname="127.0.0.1")
+s.settimeout(10)
+s.sendall(b"GET /v1/cameras HTTP/1.1\r\nHost: x\r\n\r\n"
+          + f"GET /v1/cameras/{camera}/live.mp4 HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+          + b"GET /v1/cameras HTTP/1.1\r\nHost: x\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.count(b"HTTP/1.1 "), data.count(b"403 Forbidden"), data.count(b"not_paired"),
+      data.count(camera.encode()))
+PY
+[ "$(cat "$T/rogue.pipelined")" = "1 1 1 0" ] || fail "a self-signed certificate, pipelined: $(cat "$T/rogue.pipelined")"
 # Refused certificates are logged and audited as every refusal is, at most 20
 # a minute per peer (each connection counts its handshake and its request):
 # 30 from 127.0.0.4 are 21 lines in the log, not 60.
