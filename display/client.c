@@ -679,6 +679,13 @@ error_from_answer (SoupMessage *msg, GBytes *body)
     }
   }
 
+  /* The stream port's one answer to a certificate it does not accept: said
+   * as what it means for this display, not as the gateway's words for a
+   * device that never paired. */
+  if (g_strcmp0 (error_name, "not_paired") == 0)
+    return g_error_new (HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                        "this display was removed from the household or is "
+                        "not paired; pair it again (%u %s)", status, reason);
   if (message != NULL && g_utf8_validate (message, -1, NULL))
     return g_error_new (HEARTH_ERROR, error_code_from_gateway (error_name, status),
                         "%s (%u %s)", message, status, reason);

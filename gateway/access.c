@@ -10,8 +10,9 @@
  * effect on the next check, and HearthDaemon re-checks live streams at once.
  * Refusals are written to the audit log, at most AUDIT_BURST a minute per
  * peer (or display): a flood of refused handshakes must not fill the disk.
- * Requests from a device without a display certificate are refused here too
- * (hearth_access_refuse_unpaired), logged as often as they are audited.
+ * A certificate that is not accepted and a request from a device without a
+ * display certificate (hearth_access_refuse_unpaired) are logged as often as
+ * they are audited, never more: a flood cannot flood the log either.
  */
 #define G_LOG_DOMAIN "hearth-access"
 
@@ -120,6 +121,19 @@ refusal_key (GSocketAddress *remote)
   return g_strconcat ("peer ", key, NULL);
 }
 
+/* A refused TLS client certificate: audited and logged, rate-limited. */
+static void
+refuse_certificate (HearthAccess *self, GSocketAddress *remote,
+                    gint64 household_id, const char *detail)
+{
+  g_autofree char *key = refusal_key (remote);
+  g_autofree char *audited = audit_refusal (self, key, "access-denied",
+                                            household_id, detail);
+
+  if (audited != NULL)
+    g_message ("Refused a TLS client: %s", audited);
+}
+
 gboolean
 hearth_access_check_peer (HearthAccess *self, GSocketAddress *remote,
                           GError **error)
@@ -168,10 +182,9 @@ hearth_access_accept_certificate (HearthAccess *self, GSocketAddress *remote,
     g_autofree char *detail = g_strdup_printf (
         "%s presented %s certificate %.16s…", who,
         display ? "a revoked display's" : "an unknown", fingerprint);
-    g_autofree char *key = refusal_key (remote);
 
-    g_free (audit_refusal (self, key, "access-denied",
-                           display ? display->household_id : 0, detail));
+    refuse_certificate (self, remote, display ? display->household_id : 0,
+                        detail);
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED, "%s", detail);
     return NULL;
   }
@@ -184,10 +197,8 @@ hearth_access_accept_certificate (HearthAccess *self, GSocketAddress *remote,
     g_autofree char *detail = g_strdup_printf (
         "%s: certificate of display %" G_GINT64_FORMAT " not accepted: %s", who,
         display->id, local_error ? local_error->message : "no household");
-    g_autofree char *key = refusal_key (remote);
 
-    g_free (audit_refusal (self, key, "access-denied", display->household_id,
-                           detail));
+    refuse_certificate (self, remote, display->household_id, detail);
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED, "%s", detail);
     return NULL;
   }
@@ -200,7 +211,8 @@ hearth_access_refuse_unpaired (HearthAccess *self, GSocketAddress *remote)
   g_autofree char *who = describe_peer (remote);
   g_autofree char *key = refusal_key (remote);
   g_autofree char *detail = g_strdup_printf (
-      "%s made a request without a display certificate: not paired", who);
+      "%s made a request without an accepted display certificate: not paired",
+      who);
   g_autofree char *audited = audit_refusal (self, key, "not-paired", 0, detail);
 
   /* Logged as often as audited: a flood of requests cannot flood the log. */

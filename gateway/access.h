@@ -28,6 +28,8 @@ gboolean hearth_access_check_peer (HearthAccess *self, GSocketAddress *remote,
  * At the TLS handshake: the peer certificate must be the certificate of a
  * display row that is not revoked, issued by that display's household CA.
  * Returns its fingerprint, to be kept on the connection. (transfer full)
+ * Else NULL: NOT_LOCAL for a peer outside the local networks, DENIED for a
+ * missing or refused certificate (audited and logged, rate-limited).
  */
 char *hearth_access_accept_certificate (HearthAccess *self,
                                         GSocketAddress *remote,
@@ -35,8 +37,9 @@ char *hearth_access_accept_certificate (HearthAccess *self,
                                         GError **error);
 
 /*
- * A request from a device with no display certificate (the stream port asks
- * for one but lets the handshake through without): audited and logged as
+ * A request from a device with no accepted display certificate (the stream
+ * port asks for one but lets the handshake through without one, or with one
+ * it refused): audited and logged as
  * "not-paired", at most AUDIT_BURST times a minute per peer, like every
  * refusal.
  */

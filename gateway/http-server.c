@@ -9,7 +9,9 @@
  * on a kept-alive connection (PLATFORM.md). Every request then resolves that
  * fingerprint again through HearthAccess — nothing about who may see what is
  * cached here. A client without a certificate completes the handshake (the
- * certificate is requested, not required), but its connection never gets a
+ * certificate is requested, not required), and so does one whose certificate
+ * the access check refuses (revoked, unknown, another CA's), so that a browser
+ * can tell "removed" from "unreachable"; neither connection ever gets a
  * fingerprint, so each of its requests, whatever its path, is refused with
  * the one fixed "not paired" answer (refuse_unpaired) and the connection
  * closed after it.
@@ -247,9 +249,20 @@ on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
   /* max-connections is enforced as connections are accepted (the gate). */
   fingerprint = hearth_access_accept_certificate (
       self->access, soup_server_message_get_remote_address (msg), peer, &error);
-  if (fingerprint == NULL) {
-    g_message ("Refused a TLS client: %s", error->message);
+  /* Invariant 7: a peer outside the local networks gets no handshake. */
+  if (g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_NOT_LOCAL))
     return FALSE;
+  /* A refused certificate (audited and logged, rate-limited, by the access
+   * check): the handshake completes as if none had been sent. The socket
+   * gets no fingerprint, and an identity only ever comes from an accepted
+   * certificate on that very socket, so every request on it is refused in
+   * got-headers and the connection closed after the one fixed answer. The
+   * gate still counts it as pending until that answer is written. Should
+   * the TLS library ever ask twice on one connection, a refusal also takes
+   * away what an earlier answer gave. */
+  if (fingerprint == NULL) {
+    g_object_set_data (G_OBJECT (socket), FINGERPRINT_KEY, NULL);
+    return TRUE;
   }
   g_object_set_data_full (G_OBJECT (socket), FINGERPRINT_KEY,
                           g_steal_pointer (&fingerprint), g_free);

@@ -15,11 +15,12 @@ trust_gateway() {
   certutil -A -d "sql:$1" -t "C,," -n hearth-gateway-root -i "$2/ca.crt"
 }
 
-# browser_start NAME DISPLAY [chromium|firefox]: a browser with the identity
-# of DISPLAY (paired with pair_display), presented to this gateway's stream
-# port.
+# browser_start NAME DISPLAY [chromium|firefox [CHROMIUM FLAGS...]]: a
+# browser with the identity of DISPLAY (paired with pair_display), presented
+# to this gateway's stream port; DISPLAY "-" is a browser as it comes: an
+# empty NSS database, no identity, no trust in the gateway.
 browser_start() {
-  local name=$1 kind=${3:-chromium} home=$T/browser-$1 nssdb fd_in fd_out
+  local name=$1 kind=${3:-chromium} home=$T/browser-$1 nssdb
   mkdir -p "$home/profile"
   if [ "$kind" = chromium ]; then
     nssdb=$home/.pki/nssdb
@@ -52,17 +53,39 @@ user_pref("extensions.update.enabled", false);
 EOF
   fi
   certutil -N -d "sql:$nssdb" --empty-password
-  certtool --to-p12 --load-privkey "$(key_of "$2")" --load-certificate "$(cert_of "$2")" \
-    --p12-name "$2" --password hearth --outder --outfile "$home/display.p12" 2>/dev/null
-  pk12util -i "$home/display.p12" -d "sql:$nssdb" -W hearth >/dev/null
-  trust_gateway "$nssdb" "$T/state"
+  if [ "$2" != - ]; then
+    certtool --to-p12 --load-privkey "$(key_of "$2")" --load-certificate "$(cert_of "$2")" \
+      --p12-name "$2" --password hearth --outder --outfile "$home/display.p12" 2>/dev/null
+    pk12util -i "$home/display.p12" -d "sql:$nssdb" -W hearth >/dev/null
+    trust_gateway "$nssdb" "$T/state"
+  fi
+  shift $(($# < 3 ? $# : 3))
+  browser_launch "$name" "$kind" "$@"
+}
+
+# browser_launch NAME KIND [CHROMIUM FLAGS...]: starts (or starts again)
+# browser NAME on the home and profile browser_start made.
+browser_launch() {
+  local name=$1 kind=$2 home=$T/browser-$1 fd_in fd_out flag flags=()
+  shift 2
+  for flag in "$@"; do flags+=(--flag="$flag"); done
+  rm -f "$home/in" "$home/out"
   mkfifo "$home/in" "$home/out"
   python3 "$BROWSER_PY" --kind "$kind" --home "$home" --policies "$home/policies" \
-    <"$home/in" >"$home/out" 2>"$home/driver.log" &
+    "${flags[@]}" <"$home/in" >"$home/out" 2>>"$home/driver.log" &
   PIDS+=($!)
+  printf -v "BROWSER_PID_$name" '%s' "$!"
   exec {fd_in}>"$home/in" {fd_out}<"$home/out"
   printf -v "BROWSER_IN_$name" '%s' "$fd_in"
   printf -v "BROWSER_OUT_$name" '%s' "$fd_out"
+}
+
+# browser_stop NAME: closes browser NAME (its profile stays) and waits for it.
+browser_stop() {
+  local in=BROWSER_IN_$1 out=BROWSER_OUT_$1 pid=BROWSER_PID_$1 fd_in fd_out
+  fd_in=${!in} fd_out=${!out}
+  exec {fd_in}>&- {fd_out}<&-
+  wait "${!pid}" || fail "browser $1 did not close cleanly"
 }
 
 # browser NAME COMMAND...: one browser.py command (open, eval, wait; newlines
@@ -131,4 +154,30 @@ browser_colour() {
   local rgb
   rgb=$(browser_wait "$1" 10 "a decoded frame" "$JS_VIDEO_COLOUR" | tr -d '"')
   colour_name "$rgb"
+}
+
+# revoke_while_playing NAME: revokes display NAME while its browser's page
+# plays; the video stops within 1 s and the page says the display was
+# removed (its certificate still completes the handshake and is answered
+# "not paired", so the page can tell "removed" from "unreachable").
+revoke_while_playing() {
+  local name=$1 id revoked_at last
+  browser "$name" eval 'window.hearthLastFrameAt = 0; (() => {
+    const v = document.querySelector("video"); let t = v.currentTime;
+    let n = v.getVideoPlaybackQuality().totalVideoFrames;
+    setInterval(() => { const f = v.getVideoPlaybackQuality().totalVideoFrames;
+      if (v.currentTime !== t || f !== n) { t = v.currentTime; n = f; window.hearthLastFrameAt = Date.now(); } }, 20);
+    return true; })()' >/dev/null
+  browser_wait "$name" 10 "$name's video to advance" 'window.hearthLastFrameAt > 0' >/dev/null
+  id=$(ctl --json display list | json "[d['id'] for d in j['displays'] if d['name']=='$name'][0]")
+  revoked_at=$(date +%s%3N)
+  ctl display revoke "$id"
+  browser_wait "$name" 20 "$name's page to say it was removed" \
+    'document.body.dataset.state === "removed" && Date.now() - window.hearthLastFrameAt > 1500' >/dev/null
+  last=$(browser "$name" eval 'window.hearthLastFrameAt')
+  log "$name: last frame $((last - revoked_at)) ms after the revocation; page: removed"
+  [ $((last - revoked_at)) -le 1000 ] || fail "$name's video ran $((last - revoked_at)) ms after the revocation"
+  browser "$name" eval 'document.getElementById("status").textContent' |
+    grep -q "This display was removed from the household" ||
+    fail "$name's page does not say the display was removed"
 }

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Drives one headless browser for a test: Chromium or Firefox.
 
-    browser.py --kind chromium --home DIR --policies DIR
+    browser.py --kind chromium --home DIR --policies DIR [--flag FLAG...]
     browser.py --kind firefox --home DIR
 
 Chromium runs with HOME=DIR (its NSS database, the display's identity, is in
@@ -29,6 +29,10 @@ Commands, one a line on stdin; one answer a line on stdout, "ok JSON" or
     wait SECONDS EXPR         EXPR again every 50 ms until it is truthy; its
                               value, or an error at the deadline with the
                               last value
+
+Chromium only:
+
+    downloads DIR             save what a link downloads in DIR
 """
 import argparse
 import base64
@@ -63,7 +67,7 @@ POLICY_PARENTS = ["/etc/chromium/policies", "/etc/chromium"]
 
 
 class Chromium:
-    def __init__(self, home, policies, chromium):
+    def __init__(self, home, policies, chromium, flags):
         to_child, self.tx = os.pipe()
         self.rx, from_child = os.pipe()
         # Out of the way of 3 and 4, which the child gets them as.
@@ -93,7 +97,7 @@ class Chromium:
         self.log = open(os.path.join(home, "chromium.log"), "ab")
         self.proc = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-             source, target, chromium, *CHROMIUM_FLAGS,
+             source, target, chromium, *CHROMIUM_FLAGS, *flags,
              f"--user-data-dir={home}/profile", "about:blank"],
             env=env, preexec_fn=child_fds, pass_fds=(3, 4),
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
@@ -112,7 +116,7 @@ class Chromium:
     def call(self, method, **params):
         self.next_id += 1
         message = {"id": self.next_id, "method": method, "params": params}
-        if self.session and not method.startswith("Target."):
+        if self.session and not method.startswith(("Target.", "Browser.")):
             message["sessionId"] = self.session
         os.write(self.tx, json.dumps(message).encode() + b"\0")
         while True:
@@ -310,13 +314,15 @@ def main():
     parser.add_argument("--kind", choices=["chromium", "firefox"], default="chromium")
     parser.add_argument("--home", required=True)
     parser.add_argument("--policies")
+    parser.add_argument("--flag", action="append", default=[],
+                        help="one more command-line flag for Chromium")
     args = parser.parse_args()
     # Stopped by the test's cleanup: the browser goes with us.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if args.kind == "chromium":
         chromium = ("/usr/lib/chromium/chromium" if os.path.exists("/usr/lib/chromium/chromium")
                     else shutil.which("chromium"))
-        browser = Chromium(args.home, args.policies, chromium)
+        browser = Chromium(args.home, args.policies, chromium, args.flag)
     else:
         browser = Firefox(args.home, shutil.which("firefox-esr") or shutil.which("firefox"))
     try:
@@ -328,6 +334,10 @@ def main():
                     value = None
                 elif verb in ("hide", "show"):
                     browser.hide(verb == "hide")
+                    value = None
+                elif verb == "downloads" and args.kind == "chromium":
+                    browser.call("Browser.setDownloadBehavior", behavior="allow",
+                                 downloadPath=rest)
                     value = None
                 elif verb == "eval":
                     value = browser.evaluate(rest)

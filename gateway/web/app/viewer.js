@@ -23,8 +23,9 @@ const MESSAGES = {
                'until the administrator adopts it again.',
   notfound: 'Camera not found.',
   removed: 'This display was removed from the household. Pair it again to watch.',
-  unreachable: 'Cannot reach the gateway. Trying again… (If this display was ' +
-               'removed from the household, it has to be paired again.)',
+  notpaired: 'This device is not paired with this gateway. Ask someone in the ' +
+             'household for a pairing code.',
+  unreachable: 'Cannot reach the gateway. Trying again…',
   unsupported: 'This browser cannot play this camera.',
   paused: 'Paused while the page is hidden.',
 };
@@ -44,13 +45,22 @@ let cameras = new Map();   // id → camera, as /v1/cameras last said
 let player = null;
 let refreshTimer = 0;
 let snapshotUrls = new Map();
+let answered = false;      // the gateway has served this display on this page
+
+function refused(state) {
+  return state === 'removed' || state === 'notpaired';
+}
 
 function setState(state, detail) {
+  if (state === 'removed' && !answered)
+    state = 'notpaired';
+  if (state === 'playing' || state === 'listing')
+    answered = true;
   document.body.dataset.state = state;
   $('status').textContent = MESSAGES[state] ?? detail ?? state;
-  if (state === 'removed' || state === 'unreachable') {
+  if (refused(state) || state === 'unreachable') {
     stopRefresh();
-    if (state === 'removed')
+    if (refused(state))
       player?.stop();
   }
 }
@@ -59,6 +69,7 @@ async function getJson(path) {
   const response = await fetch(path, { cache: 'no-store' });
   if (!response.ok)
     throw await httpError(response);
+  answered = true;
   return response.json();
 }
 
@@ -132,7 +143,7 @@ async function refreshGrid() {
   } catch (error) {
     const state = stateOfError(error);
     setState(state, error.message);
-    if (state !== 'removed')
+    if (!refused(document.body.dataset.state))
       scheduleRefresh();
     return;
   }
@@ -226,7 +237,7 @@ $('sound').addEventListener('click', () => {
 
 // Nothing streams or refreshes while nobody can see the page.
 document.addEventListener('visibilitychange', () => {
-  if (document.body.dataset.state === 'removed')
+  if (refused(document.body.dataset.state))
     return;
   if (document.visibilityState === 'hidden') {
     stopRefresh();
