@@ -66,7 +66,19 @@ MANAGED_DIR = "/etc/chromium/policies/managed"
 POLICY_PARENTS = ["/etc/chromium/policies", "/etc/chromium"]
 
 
-class Chromium:
+class Browser:
+    """What both browsers share: the process, which close() ends."""
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Chromium(Browser):
     def __init__(self, home, policies, chromium, flags):
         to_child, self.tx = os.pipe()
         self.rx, from_child = os.pipe()
@@ -157,14 +169,6 @@ class Chromium:
             self.call("Target.closeTarget", targetId=self.cover)
             self.cover = None
 
-    def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
 
 class WebSocket:
     """Just enough of RFC 6455 for a loopback peer: text messages."""
@@ -239,7 +243,7 @@ def bidi_value(remote):
     return None
 
 
-class Firefox:
+class Firefox(Browser):
     def __init__(self, home, firefox):
         self.log = open(os.path.join(home, "firefox.log"), "ab")
         env = dict(os.environ, HOME=home)
@@ -299,14 +303,6 @@ class Firefox:
             self.call("browsingContext.close", context=self.cover)
             self.cover = None
             self.call("browsingContext.activate", context=self.context)
-
-    def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def main():
