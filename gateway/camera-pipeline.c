@@ -152,7 +152,53 @@ hearth_camera_connect_rtspsrc (GstElement *src, GstElement *ingest)
 typedef struct {
   gint stopped;        /* atomic: the run is being started again; pass
                         * nothing more */
+  /* Only the probe's streaming thread touches these: */
+  GstClockTime last_pts;
+  GstClockTime last_dts;
 } VideoWatch;
+
+/*
+ * mp4mux fails the whole run ("Could not multiplex stream") on a buffer
+ * with no PTS or with a DTS that goes back, and a run that fails is a
+ * reconnect and a new generation. A parser can emit such a buffer when the
+ * RTP timestamps it derives them from are missing or jump (seen with
+ * h265parse on a loaded machine). Cameras send no B-frames, so a missing
+ * PTS is the DTS, or else the frame after the last one; a DTS that goes
+ * back is held at the last one.
+ */
+static GstBuffer *
+keep_timestamps_going (VideoWatch *watch, GstBuffer *buffer)
+{
+  GstClockTime pts = GST_BUFFER_PTS (buffer);
+  GstClockTime dts = GST_BUFFER_DTS (buffer);
+  GstClockTime step = GST_BUFFER_DURATION_IS_VALID (buffer)
+    ? GST_BUFFER_DURATION (buffer) : GST_MSECOND;
+
+  if (!GST_CLOCK_TIME_IS_VALID (pts))
+    pts = GST_CLOCK_TIME_IS_VALID (dts) ? dts
+        : GST_CLOCK_TIME_IS_VALID (watch->last_pts) ? watch->last_pts + step
+        : GST_CLOCK_TIME_NONE;
+  if (GST_CLOCK_TIME_IS_VALID (dts) && GST_CLOCK_TIME_IS_VALID (watch->last_dts) &&
+      dts < watch->last_dts)
+    dts = watch->last_dts;
+  if (pts != GST_BUFFER_PTS (buffer) || dts != GST_BUFFER_DTS (buffer)) {
+    buffer = gst_buffer_make_writable (buffer);
+    GST_BUFFER_PTS (buffer) = pts;
+    GST_BUFFER_DTS (buffer) = dts;
+  }
+  if (GST_CLOCK_TIME_IS_VALID (pts))
+    watch->last_pts = pts;
+  if (GST_CLOCK_TIME_IS_VALID (dts))
+    watch->last_dts = dts;
+  return buffer;
+}
+
+static gboolean
+keep_list_timestamps_going (GstBuffer **buffer, guint idx, gpointer user_data)
+{
+  *buffer = keep_timestamps_going (user_data, *buffer);
+  return TRUE;
+}
 
 /* Same media type, width and height: the same init segment still fits. */
 static gboolean
@@ -284,6 +330,17 @@ on_video_data (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 
   if (g_atomic_int_get (&watch->stopped))
     return GST_PAD_PROBE_DROP;
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER) {
+    info->data = keep_timestamps_going (watch, GST_PAD_PROBE_INFO_BUFFER (info));
+    return GST_PAD_PROBE_OK;
+  }
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = gst_buffer_list_make_writable (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+
+    gst_buffer_list_foreach (list, keep_list_timestamps_going, watch);
+    info->data = list;
+    return GST_PAD_PROBE_OK;
+  }
   if (!(GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM))
     return GST_PAD_PROBE_OK;
   event = GST_PAD_PROBE_INFO_EVENT (info);
@@ -313,6 +370,16 @@ on_video_data (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_DROP;
 }
 
+static VideoWatch *
+video_watch_new (void)
+{
+  VideoWatch *watch = g_new0 (VideoWatch, 1);
+
+  watch->last_pts = GST_CLOCK_TIME_NONE;
+  watch->last_dts = GST_CLOCK_TIME_NONE;
+  return watch;
+}
+
 /* Watches what goes into the muxer's video input, from the start. */
 void
 hearth_camera_watch_video (GstElement *ingest)
@@ -332,7 +399,7 @@ hearth_camera_watch_video (GstElement *ingest)
       gst_pad_add_probe (feed, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
                          GST_PAD_PROBE_TYPE_BUFFER |
                          GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                         on_video_data, g_new0 (VideoWatch, 1), g_free);
+                         on_video_data, video_watch_new (), g_free);
     g_value_reset (&item);
   }
   g_value_unset (&item);

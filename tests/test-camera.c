@@ -26,6 +26,7 @@
 #include <gst/rtsp-server/rtsp-server.h>
 
 #include "camera.h"
+#include "camera-pipeline.h"
 #include "fmp4.h"
 #include "netaddr.h"
 #include "plugins.h"
@@ -1511,6 +1512,79 @@ fatal_unless_rtsp_read_race (const char *domain, GLogLevelFlags level,
            strstr (message, "g_pollable_input_stream_read_nonblocking") != NULL);
 }
 
+/* Breaks the timestamps of what a parser hands the muxer, as a loaded
+ * machine's RTP path once did: frame 10 without a PTS or DTS, frame 20 with
+ * a DTS before the one of frame 19. */
+static GstPadProbeReturn
+break_timestamps (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  guint *n = user_data;
+  GstBuffer *buffer = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+
+  ++*n;
+  if (*n == 10) {
+    GST_BUFFER_PTS (buffer) = GST_CLOCK_TIME_NONE;
+    GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
+  } else if (*n == 20 && GST_BUFFER_DTS (buffer) > GST_SECOND / 10) {
+    GST_BUFFER_DTS (buffer) -= GST_SECOND / 10;
+  }
+  info->data = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
+/* The muxer's video input never sees a buffer without a PTS or a DTS that
+ * goes back: mp4mux would fail the run ("Could not multiplex stream"), and
+ * the camera would reconnect into a new generation. */
+static void
+test_timestamps_kept_going (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GstElement) pipeline = gst_parse_launch (
+      "videotestsrc num-buffers=40 ! video/x-raw,format=I420,width=160,height=120 "
+      "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 "
+      "! h264parse ! identity name=parsed "
+      "! mp4mux name=mux fragment-duration=1 streamable=true "
+      "! appsink name=sink sync=false", &error);
+  g_autoptr(GstElement) parsed = NULL;
+  g_autoptr(GstElement) sink = NULL;
+  g_autoptr(GstPad) parsed_sink = NULL;
+  g_autoptr(GstBus) bus = NULL;
+  g_autoptr(GstMessage) message = NULL;
+  guint n = 0, samples = 0;
+
+  g_assert_no_error (error);
+  parsed = gst_bin_get_by_name (GST_BIN (pipeline), "parsed");
+  parsed_sink = gst_element_get_static_pad (parsed, "sink");
+  gst_pad_add_probe (parsed_sink, GST_PAD_PROBE_TYPE_BUFFER, break_timestamps, &n, NULL);
+  hearth_camera_watch_video (pipeline);
+
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
+                   GST_STATE_CHANGE_FAILURE);
+  for (;;) {
+    g_autoptr(GstSample) sample = NULL;
+
+    g_signal_emit_by_name (sink, "try-pull-sample", 10 * GST_SECOND, &sample);
+    if (sample == NULL)
+      break;
+    samples++;
+  }
+  bus = gst_element_get_bus (pipeline);
+  message = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+                                        GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+  g_assert_nonnull (message);
+  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR) {
+    g_autoptr(GError) pipeline_error = NULL;
+
+    gst_message_parse_error (message, &pipeline_error, NULL);
+    g_error ("the muxer failed: %s", pipeline_error->message);
+  }
+  g_assert_cmpuint (n, ==, 40);
+  /* ftyp+moov, then one fragment a frame. */
+  g_assert_cmpuint (samples, >=, 40);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1537,6 +1611,7 @@ main (int argc, char **argv)
                    test_rtsp_streams_and_stalls);
   g_test_add_func ("/hearth/camera/rtsp-h265", test_rtsp_h265);
   g_test_add_func ("/hearth/camera/rtsp-resize", test_rtsp_resize);
+  g_test_add_func ("/hearth/camera/timestamps-kept-going", test_timestamps_kept_going);
   g_test_add_func ("/hearth/camera/rtsp-unsupported-codec",
                    test_rtsp_unsupported_codec);
   g_test_add_func ("/hearth/camera/rtsp-wrong-password",
