@@ -316,6 +316,11 @@ hearth_http_refuse_oversized (SoupServerMessage *msg, goffset max_body)
     return;
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Connection", "close");
+  /* libsoup 3.2.3 still reads the body before it writes the answer (unless
+   * the client waits for "100 Continue"): what it reads is dropped, not
+   * kept, and the gate's request deadline bounds how long that may take. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg),
+                                    FALSE);
 }
 
 static Connection *
