@@ -409,7 +409,11 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
     c->active++;
     g_object_set_data (G_OBJECT (msg), ACTIVE_KEY, GINT_TO_POINTER (1));
   }
-  /* Refused before anything else is looked at (a body is never read). */
+  /* No route of this port takes a body: whatever a request sends is dropped
+   * as libsoup reads it, never kept. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg),
+                                    FALSE);
+  /* Refused before anything else is looked at. */
   if (!has_identity (msg)) {
     refuse_unpaired (self, msg);
     return;
