@@ -100,8 +100,8 @@ hearth_gate_listen_socket (GSocketAddress *address, GError **error)
   return g_steal_pointer (&socket);
 }
 
-static void
-note_refusal (HearthGate *self, const char *reason)
+void
+hearth_gate_note_refusal (HearthGate *self, const char *reason)
 {
   self->refused++;
   self->last_reason = reason;
@@ -158,13 +158,13 @@ sweep (gpointer user_data)
     } else if (!e->passed && now - e->opened_us > self->limits.deadline_us) {
       hearth_connection_abort (socket);
       untrack (self, socket);
-      note_refusal (self, "no TLS handshake in time");
+      hearth_gate_note_refusal (self, "no TLS handshake in time");
     } else if (e->receiving != NULL &&
                now - e->request_started_us > REQUEST_DEADLINE_US) {
       /* libsoup is still reading the request: no answer can be written. */
       hearth_connection_abort (socket);
       untrack (self, socket);
-      note_refusal (self, "a request did not arrive whole in time");
+      hearth_gate_note_refusal (self, "a request did not arrive whole in time");
     } else if (self->limits.lifetime_us > 0 &&
                now - e->opened_us > self->limits.lifetime_us) {
       hearth_connection_abort (socket);
@@ -174,7 +174,7 @@ sweep (gpointer user_data)
   /* What a flood's tail left uncounted is told once it is over. */
   if (self->refused > 0 && now - self->last_log_us >= LOG_INTERVAL_US) {
     self->refused--;
-    note_refusal (self, self->last_reason);
+    hearth_gate_note_refusal (self, self->last_reason);
   }
   if (g_hash_table_size (self->connections) == 0 && self->refused == 0) {
     self->sweep_source = 0;
@@ -256,7 +256,7 @@ hearth_gate_admit (HearthGate *self, SoupServerMessage *msg)
     self->sweep_source = g_timeout_add (SWEEP_INTERVAL_MS, sweep, self);
   if (reason != NULL) {
     hearth_connection_abort (socket);
-    note_refusal (self, reason);
+    hearth_gate_note_refusal (self, reason);
     return FALSE;
   }
 

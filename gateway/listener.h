@@ -45,6 +45,9 @@ gboolean hearth_gate_admit (HearthGate *self, SoupServerMessage *msg);
 /* @socket's connection got through its handshake: the deadline and the
  * pending caps no longer apply to it. */
 void hearth_gate_passed (HearthGate *self, GSocket *socket);
+/* Logs that a connection was refused for @reason (static), at most once
+ * per interval with the refusals since summed up. */
+void hearth_gate_note_refusal (HearthGate *self, const char *reason);
 guint hearth_gate_get_n_connections (HearthGate *self);
 guint hearth_gate_get_n_pending (HearthGate *self);
 
