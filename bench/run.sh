@@ -72,6 +72,8 @@ max-connections = 1000
 max-handshakes = 500
 max-handshakes-per-peer = 500
 max-streams-per-display = 8
+# The displays are all of one household.
+max-connections-per-household = 1000
 CONF
 (exec "$BIN_HEARTHD" --config "$T/hearthd.conf" --state-dir "$T/state" --plugin-dir "$BUILD/plugins" \
   --listen 127.0.0.1:0 --pairing-listen 127.0.0.1:0 >"$T/hearthd.log" 2>&1) &

@@ -35,6 +35,8 @@ static const KeySpec keys[] = {
   { "limits", "max-connections", KEY_UINT, F (max_connections), 1, 10000 },
   { "limits", "max-handshakes", KEY_UINT, F (max_handshakes), 1, 10000 },
   { "limits", "max-handshakes-per-peer", KEY_UINT, F (max_handshakes_per_peer), 1, 10000 },
+  { "limits", "max-connections-per-display", KEY_UINT, F (max_connections_per_display), 1, 10000 },
+  { "limits", "max-connections-per-household", KEY_UINT, F (max_connections_per_household), 1, 10000 },
   { "limits", "max-streams-per-display", KEY_UINT, F (max_streams_per_display), 1, 256 },
   { "limits", "gop-cache-bytes", KEY_UINT64, F (gop_cache_bytes), 65536, G_GUINT64_CONSTANT (1) << 30 },
   { "limits", "display-queue-bytes", KEY_UINT64, F (display_queue_bytes), 65536, G_GUINT64_CONSTANT (1) << 30 },
@@ -84,6 +86,8 @@ config_new_defaults (void)
   self->max_connections = 256;
   self->max_handshakes = 32;
   self->max_handshakes_per_peer = 8;
+  self->max_connections_per_display = 32;
+  self->max_connections_per_household = 64;
   self->max_streams_per_display = 8;
   self->gop_cache_bytes = 8 * 1024 * 1024;
   self->display_queue_bytes = 4 * 1024 * 1024;

@@ -23,6 +23,8 @@ typedef struct {
   guint max_connections;      /* [limits] max-connections (stream port) */
   guint max_handshakes;       /* [limits] max-handshakes: not yet through TLS */
   guint max_handshakes_per_peer; /* [limits] max-handshakes-per-peer */
+  guint max_connections_per_display;   /* [limits] max-connections-per-display */
+  guint max_connections_per_household; /* [limits] max-connections-per-household */
   guint max_streams_per_display; /* [limits] max-streams-per-display */
   guint64 gop_cache_bytes;    /* [limits] gop-cache-bytes */
   guint64 display_queue_bytes;/* [limits] display-queue-bytes */

@@ -34,6 +34,8 @@
 #include <poll.h>
 
 #define FINGERPRINT_KEY "hearth-fingerprint"
+/* Why an accepted display's connection is over its caps (static string). */
+#define OVER_LIMIT_KEY "hearth-over-limit"
 /* A display that cannot keep up for this long is disconnected. */
 #define SLOW_DISPLAY_LIMIT_US (10 * G_USEC_PER_SEC)
 
@@ -202,6 +204,8 @@ hearth_http_reply_gerror (SoupServerMessage *msg, const GError *error)
 typedef struct {
   gint64 last_active_us;
   guint active;               /* requests between their headers and the end */
+  gint64 display_id;          /* of its accepted certificate; 0: none */
+  gint64 household_id;
 } Connection;
 
 static void
@@ -234,6 +238,52 @@ connection_track (HearthHttpServer *self, GSocket *socket)
   return c;
 }
 
+/* TRUE once the peer has closed its side (or the connection broke). */
+static gboolean
+peer_hung_up (GSocket *socket)
+{
+  struct pollfd p = { .fd = g_socket_get_fd (socket), .events = POLLRDHUP };
+
+  return poll (&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/*
+ * Caps on connections with an accepted certificate, idle ones included
+ * (STYLE.md convention 7): one display, or one household's displays, cannot
+ * take the connections (max-connections) another household needs. Returns
+ * why @display may not hold one more, or NULL; else counts @c as its.
+ */
+static const char *
+connection_claim (HearthHttpServer *self, Connection *c,
+                  const HearthDisplayRow *display)
+{
+  guint same_display = 0, same_household = 0;
+  GHashTableIter iter;
+  gpointer socket;
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &socket, NULL)) {
+    Connection *other = g_object_get_data (socket, CONNECTION_KEY);
+
+    /* One the display hung up on is not its any more, though the sweep
+     * may not have closed it yet. */
+    if (other == c || other->display_id == 0 || g_socket_is_closed (socket) ||
+        peer_hung_up (socket))
+      continue;
+    if (other->display_id == display->id)
+      same_display++;
+    if (other->household_id == display->household_id)
+      same_household++;
+  }
+  if (same_display >= self->config->max_connections_per_display)
+    return "too many connections open for this display";
+  if (same_household >= self->config->max_connections_per_household)
+    return "too many connections open for this household";
+  c->display_id = display->id;
+  c->household_id = display->household_id;
+  return NULL;
+}
+
 static gboolean
 on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
                        GTlsCertificateFlags errors, gpointer user_data)
@@ -242,6 +292,9 @@ on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
   GSocket *socket = soup_server_message_get_socket (msg);
   g_autoptr (GError) error = NULL;
   g_autofree char *fingerprint = NULL;
+  g_autoptr (HearthDisplayRow) display = NULL;
+  Connection *c;
+  const char *over_limit = NULL;
 
   /* CA validation is ours (per household), so @errors is not consulted. */
   if (socket == NULL)
@@ -260,6 +313,19 @@ on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
    * gate still counts it as pending until that answer is written. Should
    * the TLS library ever ask twice on one connection, a refusal also takes
    * away what an earlier answer gave. */
+  c = g_object_get_data (G_OBJECT (socket), CONNECTION_KEY);
+  if (fingerprint != NULL && c != NULL) {
+    display = hearth_access_resolve_display (self->access, fingerprint, NULL);
+    if (display != NULL)
+      over_limit = connection_claim (self, c, display);
+  }
+  /* Over a cap, the connection is like one without a certificate, but its
+   * requests are told why (429) in got-headers. */
+  g_object_set_data (G_OBJECT (socket), OVER_LIMIT_KEY, (gpointer) over_limit);
+  if (over_limit != NULL) {
+    hearth_gate_note_refusal (self->gate, over_limit);
+    g_clear_pointer (&fingerprint, g_free);
+  }
   if (fingerprint == NULL) {
     g_object_set_data (G_OBJECT (socket), FINGERPRINT_KEY, NULL);
     return TRUE;
@@ -316,6 +382,11 @@ hearth_http_refuse_oversized (SoupServerMessage *msg, goffset max_body)
     return;
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Connection", "close");
+  /* libsoup 3.2.3 still reads the body before it writes the answer (unless
+   * the client waits for "100 Continue"): what it reads is dropped, not
+   * kept, and the gate's request deadline bounds how long that may take. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg),
+                                    FALSE);
 }
 
 static Connection *
@@ -359,6 +430,17 @@ on_refused_finished (SoupServerMessage *msg, gpointer user_data)
   hearth_gate_passed (self->gate, soup_server_message_get_socket (msg));
 }
 
+/* Every request on a connection over a cap (connection_claim). */
+static void
+refuse_over_limit (HearthHttpServer *self, SoupServerMessage *msg,
+                   const char *why)
+{
+  hearth_http_reply_error (msg, 429, "limit", why);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Connection", "close");
+  g_signal_connect (msg, "finished", G_CALLBACK (on_refused_finished), self);
+}
+
 static void
 refuse_unpaired (HearthHttpServer *self, SoupServerMessage *msg)
 {
@@ -399,17 +481,26 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
   HearthHttpServer *self = user_data;
   Connection *c = message_connection (msg);
+  GSocket *socket = soup_server_message_get_socket (msg);
+  const char *over_limit = NULL;
 
   if (c != NULL) {
     c->active++;
     g_object_set_data (G_OBJECT (msg), ACTIVE_KEY, GINT_TO_POINTER (1));
   }
-  /* Refused before anything else is looked at (a body is never read). */
-  if (!has_identity (msg)) {
+  /* No route of this port takes a body: whatever a request sends is dropped
+   * as libsoup reads it, never kept. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg),
+                                    FALSE);
+  if (socket != NULL)
+    over_limit = g_object_get_data (G_OBJECT (socket), OVER_LIMIT_KEY);
+  /* Refused before anything else is looked at. */
+  if (over_limit != NULL)
+    refuse_over_limit (self, msg, over_limit);
+  else if (!has_identity (msg))
     refuse_unpaired (self, msg);
-    return;
-  }
-  hearth_http_refuse_oversized (msg, 0);
+  else
+    hearth_http_refuse_oversized (msg, 0);
 }
 
 static void
@@ -438,15 +529,6 @@ on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data
                     G_CALLBACK (on_accept_certificate), user_data);
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
   g_signal_connect (msg, "finished", G_CALLBACK (on_message_finished), user_data);
-}
-
-/* TRUE once the peer has closed its side (or the connection broke). */
-static gboolean
-peer_hung_up (GSocket *socket)
-{
-  struct pollfd p = { .fd = g_socket_get_fd (socket), .events = POLLRDHUP };
-
-  return poll (&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 static gboolean

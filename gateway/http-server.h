@@ -93,10 +93,10 @@ void hearth_http_reply_error (SoupServerMessage *msg, guint status,
                               const char *code, const char *message);
 /* 503 "unavailable" with Retry-After: the camera may serve this soon. */
 void hearth_http_reply_unavailable (SoupServerMessage *msg, const char *message);
-/* From "got-headers": answers and closes a request that is too large, so
- * that its body is never read: 414 for a request target over 8 KiB, 431 for
- * header fields over 16 KiB, 413 for a body over @max_body bytes (or
- * chunked). */
+/* From "got-headers": answers and closes a request that is too large, from
+ * its headers alone: 414 for a request target over 8 KiB, 431 for header
+ * fields over 16 KiB, 413 for a body over @max_body bytes (or chunked). A
+ * body such a request still sends is dropped as it arrives, never kept. */
 void hearth_http_refuse_oversized (SoupServerMessage *msg, goffset max_body);
 /* Maps HEARTH_ERROR codes to statuses (NOT_FOUND → 404, DENIED → 403, …). */
 void hearth_http_reply_gerror (SoupServerMessage *msg, const GError *error);

@@ -29,11 +29,17 @@
 /* Refusals are summed up in one line at most this often. */
 #define LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
 #define ENTRY_KEY "hearth-gate-entry"
+/* From a request's first byte (a connection's first request: from the TCP
+ * accept, handshake included) to its last: a request whose headers or
+ * declared body never come in whole cannot hold its connection longer. */
+#define REQUEST_DEADLINE_US (10 * G_USEC_PER_SEC)
 
 typedef struct {
   gint64 opened_us;
   char *peer;
   gboolean passed;
+  SoupServerMessage *receiving; /* unowned: the request still arriving */
+  gint64 request_started_us;
 } Entry;
 
 struct _HearthGate {
@@ -94,8 +100,8 @@ hearth_gate_listen_socket (GSocketAddress *address, GError **error)
   return g_steal_pointer (&socket);
 }
 
-static void
-note_refusal (HearthGate *self, const char *reason)
+void
+hearth_gate_note_refusal (HearthGate *self, const char *reason)
 {
   self->refused++;
   self->last_reason = reason;
@@ -152,7 +158,13 @@ sweep (gpointer user_data)
     } else if (!e->passed && now - e->opened_us > self->limits.deadline_us) {
       hearth_connection_abort (socket);
       untrack (self, socket);
-      note_refusal (self, "no TLS handshake in time");
+      hearth_gate_note_refusal (self, "no TLS handshake in time");
+    } else if (e->receiving != NULL &&
+               now - e->request_started_us > REQUEST_DEADLINE_US) {
+      /* libsoup is still reading the request: no answer can be written. */
+      hearth_connection_abort (socket);
+      untrack (self, socket);
+      hearth_gate_note_refusal (self, "a request did not arrive whole in time");
     } else if (self->limits.lifetime_us > 0 &&
                now - e->opened_us > self->limits.lifetime_us) {
       hearth_connection_abort (socket);
@@ -162,7 +174,7 @@ sweep (gpointer user_data)
   /* What a flood's tail left uncounted is told once it is over. */
   if (self->refused > 0 && now - self->last_log_us >= LOG_INTERVAL_US) {
     self->refused--;
-    note_refusal (self, self->last_reason);
+    hearth_gate_note_refusal (self, self->last_reason);
   }
   if (g_hash_table_size (self->connections) == 0 && self->refused == 0) {
     self->sweep_source = 0;
@@ -199,6 +211,27 @@ refusal_reason (HearthGate *self, GSocketAddress *remote, const char *peer)
   return NULL;
 }
 
+static void
+on_request_received (SoupServerMessage *msg, gpointer user_data)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  Entry *e = socket ? g_object_get_data (G_OBJECT (socket), ENTRY_KEY) : NULL;
+
+  if (e != NULL && e->receiving == msg)
+    e->receiving = NULL;
+}
+
+/* @msg has begun to arrive on @e's connection: the request deadline runs
+ * until it is read whole (or answered without its body being read). */
+static void
+request_begins (Entry *e, SoupServerMessage *msg)
+{
+  e->receiving = msg;
+  e->request_started_us = g_get_monotonic_time ();
+  g_signal_connect (msg, "got-body", G_CALLBACK (on_request_received), NULL);
+  g_signal_connect (msg, "finished", G_CALLBACK (on_request_received), NULL);
+}
+
 gboolean
 hearth_gate_admit (HearthGate *self, SoupServerMessage *msg)
 {
@@ -210,8 +243,11 @@ hearth_gate_admit (HearthGate *self, SoupServerMessage *msg)
 
   if (socket == NULL || g_socket_is_closed (socket))
     return FALSE;
-  if (g_hash_table_contains (self->connections, socket))
-    return TRUE; /* a later request on a kept-alive connection */
+  if (g_hash_table_contains (self->connections, socket)) {
+    /* A later request on a kept-alive connection. */
+    request_begins (g_object_get_data (G_OBJECT (socket), ENTRY_KEY), msg);
+    return TRUE;
+  }
 
   remote = soup_server_message_get_remote_address (msg);
   peer = hearth_peer_key (remote);
@@ -220,7 +256,7 @@ hearth_gate_admit (HearthGate *self, SoupServerMessage *msg)
     self->sweep_source = g_timeout_add (SWEEP_INTERVAL_MS, sweep, self);
   if (reason != NULL) {
     hearth_connection_abort (socket);
-    note_refusal (self, reason);
+    hearth_gate_note_refusal (self, reason);
     return FALSE;
   }
 
@@ -231,6 +267,7 @@ hearth_gate_admit (HearthGate *self, SoupServerMessage *msg)
   g_hash_table_add (self->connections, socket);
   g_object_weak_ref (G_OBJECT (socket), connection_gone, self);
   self->n_pending++;
+  request_begins (e, msg);
   return TRUE;
 }
 

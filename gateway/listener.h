@@ -13,7 +13,9 @@ G_BEGIN_DECLS
  * TLS handshake; hearth_gate_admit() is called from there and closes at once
  * a connection beyond a cap (or from outside the local ranges). A connection
  * that is not through its handshake (hearth_gate_passed()) within the
- * deadline is closed. Refusals are logged at most once per interval.
+ * deadline is closed, and so is one whose request (headers and body) has
+ * not arrived whole 10 s after its first byte (for the first request, after
+ * the TCP accept). Refusals are logged at most once per interval.
  */
 typedef struct {
   const char *name;             /* "stream port", for the log */
@@ -43,6 +45,9 @@ gboolean hearth_gate_admit (HearthGate *self, SoupServerMessage *msg);
 /* @socket's connection got through its handshake: the deadline and the
  * pending caps no longer apply to it. */
 void hearth_gate_passed (HearthGate *self, GSocket *socket);
+/* Logs that a connection was refused for @reason (static), at most once
+ * per interval with the refusals since summed up. */
+void hearth_gate_note_refusal (HearthGate *self, const char *reason);
 guint hearth_gate_get_n_connections (HearthGate *self);
 guint hearth_gate_get_n_pending (HearthGate *self);
 

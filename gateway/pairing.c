@@ -370,9 +370,16 @@ handle_display_pair (HearthPairing *self, SoupServerMessage *msg, const char *pe
 
   request_body = soup_server_message_get_request_body (msg);
   body = soup_message_body_flatten (request_body);
+  if (g_bytes_get_size (body) == 0) {
+    peer_failed (self, peer);
+    hearth_http_reply_error (msg, 400, "bad_request", "the request has no body");
+    return;
+  }
   parser = json_parser_new ();
+  /* Whitespace alone parses, to no root at all. */
   if (!json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
                                    g_bytes_get_size (body), NULL) ||
+      json_parser_get_root (parser) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
     peer_failed (self, peer);
     hearth_http_reply_error (msg, 400, "bad_request", "the request is not a JSON object");

@@ -51,7 +51,8 @@ test_file_overrides (void)
       "local-networks = 127.0.0.0/8, 10.1.0.0/16\nstate-dir = relative/dir\n"
       "[pairing]\nttl-seconds = 90\n"
       "[limits]\nmax-connections = 12\ngop-cache-bytes = 1048576\n"
-      "max-handshakes = 40\nmax-handshakes-per-peer = 20\n");
+      "max-handshakes = 40\nmax-handshakes-per-peer = 20\n"
+      "max-connections-per-display = 3\nmax-connections-per-household = 5\n");
   g_autoptr (GError) error = NULL;
   g_autoptr (HearthConfig) config = hearth_config_load (path, &error);
   g_autoptr (GInetAddress) ten = g_inet_address_new_from_string ("10.1.2.3");
@@ -65,6 +66,8 @@ test_file_overrides (void)
   g_assert_cmpuint (config->max_connections, ==, 12);
   g_assert_cmpuint (config->max_handshakes, ==, 40);
   g_assert_cmpuint (config->max_handshakes_per_peer, ==, 20);
+  g_assert_cmpuint (config->max_connections_per_display, ==, 3);
+  g_assert_cmpuint (config->max_connections_per_household, ==, 5);
   g_assert_cmpuint (config->gop_cache_bytes, ==, 1048576);
   g_assert_true (hearth_net_ranges_contains (config->local_ranges, ten));
   g_assert_false (hearth_net_ranges_contains (config->local_ranges, lan));

@@ -6,11 +6,16 @@
 # of household B gets 404 for household A's camera, exactly like a camera that
 # does not exist; revoking a display cuts its open stream, and after that its
 # certificate (like one no household issued) gets only the "not paired" answer.
+# Authenticated connections are capped per display and per household (3 and
+# 5 here): beyond them a request is answered 429, and another household's
+# display still gets in.
 source "$(dirname "$0")/lib.sh"
 
 start_camera a
 start_camera b
-start_gateway
+printf '[limits]\nmax-connections-per-display = 3\nmax-connections-per-household = 5\n' \
+  >"$T/caps.conf"
+start_gateway --config "$T/caps.conf"
 
 ctl household add A
 ctl household add B
@@ -215,6 +220,62 @@ for path in "/v1/cameras/..%2f..%2f$cam_a/live.mp4" "/v1/cameras/%2e%2e/live.mp4
   code=$(curl_as bob --max-time 10 --path-as-is -o /dev/null -w '%{http_code}' "$(url "$path")")
   [ "$code" = 404 ] || [ "$code" = 400 ] || fail "$path answered $code"
 done
+
+# Idle authenticated connections: alice holds 3 (her cap), a 4th is refused;
+# carol, of the same household, gets 2 more (the household's cap of 5), a
+# 3rd is refused; bob, of household B, still gets in. Once alice hangs up
+# one, she gets in again.
+pair_display carol A
+client python3 - "$STREAM_PORT" "$T/display-alice" "$T/display-carol" "$T/display-bob" \
+  >"$T/caps.json" <<'PY'
+import json, socket, ssl, sys, time
+port = int(sys.argv[1])
+def connect(home):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(f"{home}/display.crt", f"{home}/display.key")
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+    s.sendall(b"GET /v1/cameras HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += s.recv(4096)
+    head, body = answer.split(b"\r\n\r\n", 1)
+    length = int([l.split(b":")[1] for l in head.split(b"\r\n")
+                  if l.lower().startswith(b"content-length:")][0])
+    while len(body) < length:
+        body += s.recv(4096)
+    error = json.loads(body).get("message", "") if b" 200 " not in head else ""
+    return s, head.split(b" ")[1].decode(), error
+alice, carol, bob = sys.argv[2:]
+out = {}
+held = [connect(alice) for _ in range(4)]
+out["alice"] = [c[1] for c in held]
+out["alice_refusal"] = held[3][2]
+held += [connect(carol) for _ in range(3)]
+out["carol"] = [c[1] for c in held[4:]]
+out["carol_refusal"] = held[6][2]
+out["bob"] = connect(bob)[1]
+held[0][0].close()
+deadline = time.monotonic() + 10
+while True:
+    again = connect(alice)[1]
+    if again == "200" or time.monotonic() > deadline:
+        break
+    time.sleep(0.1)
+out["alice_again"] = again
+print(json.dumps(out))
+PY
+log "connection caps: $(cat "$T/caps.json")"
+caps() { json "j[\"$1\"]" <"$T/caps.json"; }
+[ "$(caps alice)" = '["200", "200", "200", "429"]' ] || fail "alice's connections: $(caps alice)"
+[ "$(caps alice_refusal)" = "too many connections open for this display" ] ||
+  fail "alice's 4th connection: $(caps alice_refusal)"
+[ "$(caps carol)" = '["200", "200", "429"]' ] || fail "carol's connections: $(caps carol)"
+[ "$(caps carol_refusal)" = "too many connections open for this household" ] ||
+  fail "carol's 3rd connection: $(caps carol_refusal)"
+[ "$(caps bob)" = 200 ] || fail "household A's connections kept bob out: $(caps bob)"
+[ "$(caps alice_again)" = 200 ] || fail "alice hung up one connection and still got $(caps alice_again)"
 
 # Alice watches; revoking her display cuts the stream within a second or so,
 # and her certificate is refused from then on.

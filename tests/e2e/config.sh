@@ -17,7 +17,8 @@ grep -q '^listen = 0.0.0.0:8443$' "$T/all.conf" || fail "uncommenting did not wo
 # Every option of the daemon is in the shipped file.
 for key in name state-dir listen pairing-listen control-socket local-networks \
            ttl-seconds max-failures-per-minute max-connections max-handshakes \
-           max-handshakes-per-peer \
+           max-handshakes-per-peer max-connections-per-display \
+           max-connections-per-household \
            max-streams-per-display gop-cache-bytes display-queue-bytes \
            backoff-min-ms backoff-max-ms; do
   grep -q "^#\?$key = " "$shipped" || fail "hearth.conf does not show $key"

@@ -130,6 +130,16 @@ code=$(curl -sk --interface 127.0.0.2 -o "$T/outside.json" -w '%{http_code}' \
 [ "$(json 'j["error"]' <"$T/outside.json")" = not_local ] || fail "outside peer: $(cat "$T/outside.json")"
 ctl audit | grep -q "peer-refused" || fail "outside peer not audited"
 
+# An empty body (or only whitespace, which JSON parsers take for no value at
+# all) is a plain 400, not a critical in the gateway's log.
+for body in "" " "; do
+  code=$(curl -sk -o "$T/empty.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary "$body" "https://127.0.0.1:$port/v1/pair")
+  [ "$code" = 400 ] || fail "a body of “$body” got $code"
+  [ "$(json 'j["error"]' <"$T/empty.json")" = bad_request ] || fail "empty body: $(cat "$T/empty.json")"
+done
+! grep -q "CRITICAL" "$T/hearthd.log" || fail "an empty body logged: $(grep CRITICAL "$T/hearthd.log")"
+
 # The stream port refuses the same outside peer, even with a good certificate.
 stream_port=$(ctl --json status | json 'j["stream_port"]')
 if curl -sS --interface 127.0.0.2 --cert "$T/display-first/display.crt" \
