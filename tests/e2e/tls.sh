@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # What TLS both ports and the reference display speak: TLS 1.3, or TLS 1.2
 # with ECDHE and an AEAD cipher. TLS 1.0 and 1.1, and TLS 1.2 with only CBC
-# ciphers, are refused (gnutls-cli and openssl s_client); hearth-display
+# ciphers, are refused (gnutls-cli and openssl s_client); a display that
+# renegotiates on the stream port loses its connection; hearth-display
 # refuses a server that offers only TLS 1.1.
 source "$(dirname "$0")/lib.sh"
 
@@ -97,6 +98,16 @@ done
 ! curl_as tv --tlsv1.0 --tls-max 1.0 --ciphers 'DEFAULT@SECLEVEL=0' -o /dev/null \
   "$(url /v1/cameras)" 2>/dev/null || fail "a display got an answer over TLS 1.0"
 
+# A client's renegotiation of a TLS 1.2 session. A display's certificate on
+# the stream port: the gateway refuses it and closes the connection.
+renegotiate() {
+  gnutls "$STREAM_PORT" "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM" --rehandshake \
+    --x509certfile "$(cert_of tv)" --x509keyfile "$(key_of tv)" || true
+  grep -q 'Handshake was completed' "$T/gnutls.log"
+}
+wait_for 20 "a first handshake on the stream port" renegotiate
+grep -q 'ReHandshake has failed' "$T/gnutls.log" ||
+  fail "the stream port renegotiates: $(cat "$T/gnutls.log")"
 # hearth-display refuses a server that offers only TLS 1.1 (the gateway's own
 # key and certificate, at the stream port the display has stored).
 stop_gateway
