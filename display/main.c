@@ -23,6 +23,7 @@
 #include "pair.h"
 #include "payload.h"
 #include "stamp.h"
+#include "tls-policy.h"
 #include "watch.h"
 
 /* Exit statuses besides sysexits.h. */
@@ -463,8 +464,10 @@ main (int argc, char **argv)
   guint n_args;
   int status;
 
+  hearth_tls_policy_apply ();
   setlocale (LC_ALL, "");
   g_set_prgname ("hearth-display");
+  g_debug ("TLS: %s", HEARTH_TLS_PRIORITY);
 
   context = g_option_context_new ("COMMAND [ARGUMENT…]");
   g_option_context_set_summary (context,

@@ -36,6 +36,8 @@
 #define FINGERPRINT_KEY "hearth-fingerprint"
 /* Why an accepted display's connection is over its caps (static string). */
 #define OVER_LIMIT_KEY "hearth-over-limit"
+/* Set on a socket once its peer has been asked about a certificate. */
+#define ASKED_KEY "hearth-certificate-asked"
 /* A display that cannot keep up for this long is disconnected. */
 #define SLOW_DISPLAY_LIMIT_US (10 * G_USEC_PER_SEC)
 
@@ -299,6 +301,15 @@ on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
   /* CA validation is ours (per household), so @errors is not consulted. */
   if (socket == NULL)
     return FALSE;
+  /* Asked again on one connection: the client renegotiates (TLS 1.2), which
+   * glib-networking always goes along with. The handshake fails here, the
+   * connection closes and the identity it had goes with it. */
+  if (g_object_get_data (G_OBJECT (socket), ASKED_KEY) != NULL) {
+    g_object_set_data (G_OBJECT (socket), FINGERPRINT_KEY, NULL);
+    g_debug ("Refused a TLS renegotiation");
+    return FALSE;
+  }
+  g_object_set_data (G_OBJECT (socket), ASKED_KEY, GINT_TO_POINTER (1));
   /* max-connections is enforced as connections are accepted (the gate). */
   fingerprint = hearth_access_accept_certificate (
       self->access, soup_server_message_get_remote_address (msg), peer, &error);
@@ -310,9 +321,7 @@ on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
    * gets no fingerprint, and an identity only ever comes from an accepted
    * certificate on that very socket, so every request on it is refused in
    * got-headers and the connection closed after the one fixed answer. The
-   * gate still counts it as pending until that answer is written. Should
-   * the TLS library ever ask twice on one connection, a refusal also takes
-   * away what an earlier answer gave. */
+   * gate still counts it as pending until that answer is written. */
   c = g_object_get_data (G_OBJECT (socket), CONNECTION_KEY);
   if (fingerprint != NULL && c != NULL) {
     display = hearth_access_resolve_display (self->access, fingerprint, NULL);

@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "hearth-config.h"
+#include "tls-policy.h"
 
 static gboolean
 on_signal (gpointer user_data)
@@ -64,6 +65,7 @@ main (int argc, char **argv)
   g_autoptr (HearthDaemon) daemon = NULL;
   g_autoptr (GMainLoop) loop = NULL;
 
+  hearth_tls_policy_apply ();
   setlocale (LC_ALL, "");
   context = g_option_context_new ("- the Hearth camera gateway");
   g_option_context_set_summary (context,
@@ -120,6 +122,7 @@ main (int argc, char **argv)
     return EX_UNAVAILABLE;
   }
 
+  g_message ("TLS: %s", HEARTH_TLS_PRIORITY);
   loop = g_main_loop_new (NULL, FALSE);
   daemon = hearth_daemon_new (g_steal_pointer (&config));
   if (!hearth_daemon_start (daemon, demo, &error)) {

@@ -36,7 +36,7 @@ PACKAGES=(
 # loader's frames, which tests/lsan.supp needs to match GLib's one
 # allocation at load time (without it every sanitizer test fails).
 TEST_PACKAGES=(
-  python3 python3-cryptography gstreamer1.0-tools gnutls-bin qrencode libnss3-tools
+  python3 python3-cryptography gstreamer1.0-tools gnutls-bin openssl qrencode libnss3-tools
   avahi-daemon avahi-utils dbus
   ffmpeg curl iproute2 procps strace libc6-dbg
   debhelper dpkg-dev fakeroot lintian
