@@ -363,6 +363,36 @@ client_new (const char *fingerprint, GError **error)
   return self;
 }
 
+/* A display dials only what a gateway on the LAN can be: an IP address
+ * literal (a host name would be looked up, and the lookup leaves the
+ * machine) inside the default local ranges, as the gateway checks its peers. */
+static gboolean
+payload_addresses_local (GPtrArray *addresses, GError **error)
+{
+  g_autoptr (HearthNetRanges) local = hearth_net_ranges_parse (HEARTH_NET_DEFAULT_LOCAL_RANGES,
+                                                               NULL);
+
+  for (guint i = 0; i < addresses->len; i++) {
+    const char *address = g_ptr_array_index (addresses, i);
+    g_autoptr (GInetAddress) inet = NULL;
+    g_autofree char *host = NULL;
+    guint16 port = 0;
+
+    if (!hearth_payload_split_address (address, &host, &port, error))
+      return FALSE;
+    inet = g_inet_address_new_from_string (host);
+    if (inet == NULL || !hearth_net_ranges_contains (local, inet)) {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                   "the pairing code names %s, which is not a local IP address: a "
+                   "display pairs only with a gateway at a loopback, private "
+                   "(RFC 1918), link-local or unique-local address, and looks "
+                   "up no names", address);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 /**
  * hearth_display_client_new_for_pairing:
  * @payload: the pairing payload
@@ -370,14 +400,20 @@ client_new (const char *fingerprint, GError **error)
  * A client for the pairing listener: the payload's addresses, its pinned
  * fingerprint, no client certificate.
  *
- * Returns: (transfer full): the client, or NULL with @error set.
+ * Returns: (transfer full): the client, or NULL with @error set
+ *   (HEARTH_ERROR_INVALID when the payload names an address that is not a
+ *   local IP address).
  */
 HearthDisplayClient *
 hearth_display_client_new_for_pairing (const HearthPayload *payload, GError **error)
 {
-  HearthDisplayClient *self = client_new (payload->fingerprint, error);
+  HearthDisplayClient *self;
   guint i;
 
+  if (!payload_addresses_local (payload->addresses, error) ||
+      !payload_addresses_local (payload->stream_addresses, error))
+    return NULL;
+  self = client_new (payload->fingerprint, error);
   if (self == NULL)
     return NULL;
   for (i = 0; i < payload->addresses->len; i++)
