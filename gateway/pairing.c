@@ -30,6 +30,7 @@
 #include "pairing-web.h"
 #include "error.h"
 #include "http-server.h"
+#include "json-text.h"
 #include "listener.h"
 #include "peers.h"
 #include "payload.h"
@@ -359,6 +360,7 @@ handle_display_pair (HearthPairing *self, SoupServerMessage *msg, const char *pe
   SoupMessageBody *request_body;
   JsonObject *object;
   const char *token, *public_key, *name;
+  HearthJsonScan scan;
   guint8 hash[32];
   gint64 window_id = 0;
   IssueData issue = { 0, };
@@ -370,6 +372,13 @@ handle_display_pair (HearthPairing *self, SoupServerMessage *msg, const char *pe
 
   request_body = soup_server_message_get_request_body (msg);
   body = soup_message_body_flatten (request_body);
+  hearth_json_scan (g_bytes_get_data (body, NULL), g_bytes_get_size (body), &scan);
+  if (scan.has_nul) {
+    peer_failed (self, peer);
+    hearth_http_reply_error (msg, 400, "bad_request",
+                             "the request has a NUL character (\\u0000) in a string");
+    return;
+  }
   parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
                                    g_bytes_get_size (body), NULL) ||

@@ -146,6 +146,14 @@ code=$(curl -sk --interface 127.0.0.2 -o "$T/outside.json" -w '%{http_code}' \
 [ "$(json 'j["error"]' <"$T/outside.json")" = not_local ] || fail "outside peer: $(cat "$T/outside.json")"
 ctl audit | grep -q "peer-refused" || fail "outside peer not audited"
 
+# A name with a NUL character (json-glib would cut it at the NUL, to "Ho")
+# is refused, with the reason.
+code=$(curl -sk -o "$T/nul.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+  -d "{\"token\":\"$token\",\"public_key\":\"x\",\"name\":\"Ho\\u0000me\"}" \
+  "https://127.0.0.1:$port/v1/pair")
+[ "$code" = 400 ] && [ "$(json 'j["error"]' <"$T/nul.json")" = bad_request ] &&
+  grep -q 'NUL character' "$T/nul.json" || fail "a name with a NUL: $code $(cat "$T/nul.json")"
+
 # The stream port refuses the same outside peer, even with a good certificate.
 stream_port=$(ctl --json status | json 'j["stream_port"]')
 if curl -sS --interface 127.0.0.2 --cert "$T/display-first/display.crt" \
