@@ -31,6 +31,8 @@
  * is up and has no pairing window open, so the code was used or has expired
  * (HEARTH_ERROR_TOKEN_INVALID), which is not the same as an unreachable
  * gateway. Only the pinned handshake counts as an answer, never mDNS alone.
+ * A pairing port that took the connection and closed it (its limits, in a
+ * flood) is up: then the stream port is not asked.
  *
  * This file also reads and writes the configuration directory (display.ini
  * and the PEM files next to it).
@@ -363,6 +365,36 @@ client_new (const char *fingerprint, GError **error)
   return self;
 }
 
+/* A display dials only what a gateway on the LAN can be: an IP address
+ * literal (a host name would be looked up, and the lookup leaves the
+ * machine) inside the default local ranges, as the gateway checks its peers. */
+static gboolean
+payload_addresses_local (GPtrArray *addresses, GError **error)
+{
+  g_autoptr (HearthNetRanges) local = hearth_net_ranges_parse (HEARTH_NET_DEFAULT_LOCAL_RANGES,
+                                                               NULL);
+
+  for (guint i = 0; i < addresses->len; i++) {
+    const char *address = g_ptr_array_index (addresses, i);
+    g_autoptr (GInetAddress) inet = NULL;
+    g_autofree char *host = NULL;
+    guint16 port = 0;
+
+    if (!hearth_payload_split_address (address, &host, &port, error))
+      return FALSE;
+    inet = g_inet_address_new_from_string (host);
+    if (inet == NULL || !hearth_net_ranges_contains (local, inet)) {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                   "the pairing code names %s, which is not a local IP address: a "
+                   "display pairs only with a gateway at a loopback, private "
+                   "(RFC 1918), link-local or unique-local address, and looks "
+                   "up no names", address);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 /**
  * hearth_display_client_new_for_pairing:
  * @payload: the pairing payload
@@ -370,14 +402,20 @@ client_new (const char *fingerprint, GError **error)
  * A client for the pairing listener: the payload's addresses, its pinned
  * fingerprint, no client certificate.
  *
- * Returns: (transfer full): the client, or NULL with @error set.
+ * Returns: (transfer full): the client, or NULL with @error set
+ *   (HEARTH_ERROR_INVALID when the payload names an address that is not a
+ *   local IP address).
  */
 HearthDisplayClient *
 hearth_display_client_new_for_pairing (const HearthPayload *payload, GError **error)
 {
-  HearthDisplayClient *self = client_new (payload->fingerprint, error);
+  HearthDisplayClient *self;
   guint i;
 
+  if (!payload_addresses_local (payload->addresses, error) ||
+      !payload_addresses_local (payload->stream_addresses, error))
+    return NULL;
+  self = client_new (payload->fingerprint, error);
   if (self == NULL)
     return NULL;
   for (i = 0; i < payload->addresses->len; i++)
@@ -703,6 +741,7 @@ typedef struct {
   char *address;      /* the address being tried */
   GString *failures;  /* "addr: reason; …" */
   gboolean rejected;  /* a certificate was refused somewhere */
+  gboolean closed;    /* a port took the connection and closed it unanswered */
   SoupMessage *msg;
   GCancellable *attempt;  /* this address's attempt */
   GSource *connect_timer; /* until the request headers are written */
@@ -854,12 +893,12 @@ add_failure (SendData *data, const char *address, const char *reason)
 }
 
 static char *
-describe_send_error (SoupMessage *msg, const char *expected_fp, GError *error, gboolean *rejected)
+describe_send_error (SendData *data, const char *expected_fp, GError *error)
 {
-  const char *rejected_fp = g_object_get_data (G_OBJECT (msg), REJECTED_FP_KEY);
+  const char *rejected_fp = g_object_get_data (G_OBJECT (data->msg), REJECTED_FP_KEY);
 
   if (rejected_fp != NULL) {
-    *rejected = TRUE;
+    data->rejected = TRUE;
     return g_strdup_printf ("certificate rejected: the gateway's certificate has "
                             "fingerprint %s, expected %s", rejected_fp, expected_fp);
   }
@@ -867,11 +906,20 @@ describe_send_error (SoupMessage *msg, const char *expected_fp, GError *error, g
     return g_strdup ("connection refused");
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     return g_strdup ("timed out");
+  /* A certificate the gateway does not accept is answered 403 not_paired;
+   * a connection closed unanswered, before the TLS handshake is done (which
+   * GLib reports as NOT_TLS) or after, is one the gateway's limits refused. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
       g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE) ||
-      g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
-    return g_strdup_printf ("the gateway closed the connection (certificate "
-                            "rejected or display revoked?): %s", error->message);
+      g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS)) {
+    data->closed = TRUE;
+    return g_strdup_printf ("the gateway closed the connection (too many "
+                            "connections or pairing attempts; try again "
+                            "later): %s", error->message);
+  }
+  if (g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
+    return g_strdup_printf ("the gateway asked for a certificate this display "
+                            "does not have: %s", error->message);
   if (error->domain == G_TLS_ERROR)
     return g_strdup_printf ("TLS error: %s", error->message);
   return g_strdup (error->message);
@@ -956,7 +1004,7 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
                    : g_strdup_printf ("timed out: no connection after %d s",
                                       HEARTH_DISPLAY_CONNECT_TIMEOUT_S);
     else
-      reason = describe_send_error (data->msg, self->fingerprint, error, &data->rejected);
+      reason = describe_send_error (data, self->fingerprint, error);
     g_debug ("%s %s at %s: %s", data->method, data->path, address, reason);
     if (data->from_mdns) {
       g_autofree char *labelled = g_strconcat (address, " (found by mDNS)", NULL);
@@ -1260,7 +1308,9 @@ try_next_address (GTask *task_in)
         add_probe (data, host, port);
     }
   }
-  if (data->probes != NULL && data->next_probe < data->probes->len) {
+  /* A pairing port that closed the connection is up, with a window open:
+   * asking the stream port would only say, wrongly, that none is. */
+  if (!data->closed && data->probes != NULL && data->next_probe < data->probes->len) {
     start_probe (g_steal_pointer (&task), data->probes->pdata[data->next_probe++]);
     return;
   }

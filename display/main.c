@@ -228,7 +228,9 @@ command_pair (const Options *options, char **args, guint n_args)
 
   client = hearth_display_client_new_for_pairing (payload, &error);
   if (client == NULL)
-    return fail (EXIT_NETWORK, error);
+    return fail (g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_INVALID) ? EX_DATAERR
+                                                                              : EXIT_NETWORK,
+                 error);
   set_up_mdns (client, options, G_CALLBACK (on_gateway_moved_pairing));
 
   pairing = hearth_display_pair_request (client, payload, name, &error);

@@ -35,6 +35,7 @@
 #include <glib/gstdio.h>
 
 #include "error.h"
+#include "json-text.h"
 
 #define CONTROL_GROUP "hearth"
 /* A line of MAX_LINE bytes and its newline fit in the read buffer. */
@@ -158,37 +159,6 @@ wrap_node_new (const char *key, JsonNode *value)
     value = json_node_init_object (json_node_alloc (), json_object_new ());
   json_object_set_member (top, key, value);
   return json_node_init_object (json_node_alloc (), top);
-}
-
-/* The deepest nesting of objects and arrays in @text, outside strings. */
-static guint
-json_depth (const char *text, gsize len)
-{
-  gboolean in_string = FALSE;
-  gboolean escaped = FALSE;
-  guint depth = 0;
-  guint max_depth = 0;
-
-  for (gsize i = 0; i < len; i++) {
-    char c = text[i];
-
-    if (in_string) {
-      if (escaped)
-        escaped = FALSE;
-      else if (c == '\\')
-        escaped = TRUE;
-      else if (c == '"')
-        in_string = FALSE;
-    } else if (c == '"') {
-      in_string = TRUE;
-    } else if (c == '{' || c == '[') {
-      depth++;
-      max_depth = MAX (max_depth, depth);
-    } else if ((c == '}' || c == ']') && depth > 0) {
-      depth--;
-    }
-  }
-  return max_depth;
 }
 
 static Connection *
@@ -435,6 +405,7 @@ connection_handle_line (Connection *conn, char *line, gsize len)
   g_autoptr (GError) error = NULL;
   HearthControl *control = conn->control;
   HearthControlRequest *req;
+  HearthJsonScan scan;
   JsonObject *object;
   JsonNode *method;
   JsonNode *params;
@@ -449,8 +420,15 @@ connection_handle_line (Connection *conn, char *line, gsize len)
     connection_send_error (conn, "invalid", "request is not valid UTF-8");
     return;
   }
-  if (json_depth (line, len) > MAX_JSON_DEPTH) {
+  hearth_json_scan (line, len, &scan);
+  if (scan.depth > MAX_JSON_DEPTH) {
     connection_send_error (conn, "invalid", "request nests too deeply");
+    return;
+  }
+  if (scan.has_nul) {
+    connection_send_error (conn, "invalid",
+                           "request has a NUL character (\\u0000) in a string, "
+                           "which no name or value may hold");
     return;
   }
 

@@ -213,9 +213,10 @@ hearth_pairing_web_read_form (SoupServerMessage *msg, GError **error)
   body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   len = g_bytes_get_size (body);
   text = g_strndup (g_bytes_get_data (body, NULL), len);
-  if (strlen (text) != len) {
+  /* A '%' always starts an escape ('%' itself is "%25"), so "%00" is a NUL. */
+  if (strlen (text) != len || strstr (text, "%00") != NULL) {
     g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
-                         "the form holds a NUL byte");
+                         "the form holds a NUL character");
     return NULL;
   }
   /* Percent-decoded, '+' read as a space, and checked as UTF-8. */

@@ -30,6 +30,7 @@
 #include "pairing-web.h"
 #include "error.h"
 #include "http-server.h"
+#include "json-text.h"
 #include "listener.h"
 #include "peers.h"
 #include "payload.h"
@@ -96,7 +97,10 @@ static void schedule_expiry (HearthPairing *self);
 
 /* --- addresses ----------------------------------------------------------------- */
 
-/* The addresses a display should dial for @listen, with @port. */
+/* The addresses a display should dial for @listen, with @port. A listener
+ * on the any address takes one family only (hearth_gate_listen_socket makes
+ * IPv6 ones IPV6_V6ONLY): 0.0.0.0 is reached at the IPv4 addresses, :: at
+ * the IPv6 ones. */
 static GPtrArray *
 advertised_addresses (HearthPairing *self, const char *listen, guint16 port)
 {
@@ -109,9 +113,14 @@ advertised_addresses (HearthPairing *self, const char *listen, guint16 port)
   inet = g_inet_address_new_from_string (host);
   if (inet != NULL && g_inet_address_get_is_any (inet)) {
     g_autoptr (GPtrArray) local = hearth_net_local_addresses (self->config->local_ranges);
+    GSocketFamily family = g_inet_address_get_family (inet);
 
-    for (guint i = 0; i < local->len && out->len < HEARTH_PAYLOAD_MAX_ADDRESSES; i++)
-      g_ptr_array_add (out, hearth_format_host_port (local->pdata[i], port));
+    for (guint i = 0; i < local->len && out->len < HEARTH_PAYLOAD_MAX_ADDRESSES; i++) {
+      g_autoptr (GInetAddress) address = g_inet_address_new_from_string (local->pdata[i]);
+
+      if (address != NULL && g_inet_address_get_family (address) == family)
+        g_ptr_array_add (out, hearth_format_host_port (local->pdata[i], port));
+    }
   } else {
     g_ptr_array_add (out, hearth_format_host_port (host, port));
   }
@@ -359,6 +368,7 @@ handle_display_pair (HearthPairing *self, SoupServerMessage *msg, const char *pe
   SoupMessageBody *request_body;
   JsonObject *object;
   const char *token, *public_key, *name;
+  HearthJsonScan scan;
   guint8 hash[32];
   gint64 window_id = 0;
   IssueData issue = { 0, };
@@ -373,6 +383,13 @@ handle_display_pair (HearthPairing *self, SoupServerMessage *msg, const char *pe
   if (g_bytes_get_size (body) == 0) {
     peer_failed (self, peer);
     hearth_http_reply_error (msg, 400, "bad_request", "the request has no body");
+    return;
+  }
+  hearth_json_scan (g_bytes_get_data (body, NULL), g_bytes_get_size (body), &scan);
+  if (scan.has_nul) {
+    peer_failed (self, peer);
+    hearth_http_reply_error (msg, 400, "bad_request",
+                             "the request has a NUL character (\\u0000) in a string");
     return;
   }
   parser = json_parser_new ();

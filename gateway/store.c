@@ -597,9 +597,11 @@ household_add_in_tx (HearthStore *self, const char *name, const char *ca_cert_pe
   gint64 id;
   int rc;
 
+  /* Never an id a deleted household had (schema/0004-household-ids.sql). */
   stmt = store_prepare (self,
-                        "INSERT INTO households (name, ca_cert_pem, ca_key_pem, created) "
-                        "VALUES (?1, ?2, ?3, ?4)", error);
+                        "INSERT INTO households (id, name, ca_cert_pem, ca_key_pem, created) "
+                        "VALUES ((SELECT last + 1 FROM household_ids), ?1, ?2, ?3, ?4)",
+                        error);
   if (stmt == NULL ||
       !store_bound (self,
                     sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC) |

@@ -472,9 +472,14 @@ test_malformed (Fixture *f, gconstpointer data)
     { "{\"method\": 5}\n", "method" },
     { "{\"method\": \"ping\", \"params\": [1]}\n", "params" },
     { "{\"method\": \"ping\", \"x\": \"\xff\"}\n", "UTF-8" },
+    /* json-glib would cut the name at the NUL: "Ho". */
+    { "{\"method\": \"household.add\", \"params\": {\"name\": \"Ho\\u0000me\"}}\n",
+      "NUL character" },
+    { "{\"method\": \"ping\", \"x\": \"\\\\\\u0000\"}\n", "NUL character" },
   };
   g_autoptr (Client) client = NULL;
   g_autoptr (Client) after = NULL;
+  g_autoptr (JsonObject) backslash = NULL;
   g_autoptr (GString) deep = g_string_new (NULL);
   g_autofree char *message = NULL;
   g_autofree char *end = NULL;
@@ -503,9 +508,13 @@ test_malformed (Fixture *f, gconstpointer data)
   wait_for (flag_is_set, &client->written);
   g_clear_pointer (&client->write_buffer, g_free);
 
-  /* The connection still works after all that. */
+  /* The connection still works after all that; an escaped backslash before
+   * "u0000" is no NUL. */
   client_ping (client);
   g_assert_cmpuint (f->methods->len, ==, 1);
+  client_send (client, "{\"method\": \"ping\", \"x\": \"\\\\u0000\"}\n");
+  backslash = client_read_result (client);
+  g_assert_cmpuint (f->methods->len, ==, 2);
 
   /* A 100 KiB line: an error, then the server closes. */
   huge = g_strnfill (100 * 1024, 'a');
@@ -522,7 +531,7 @@ test_malformed (Fixture *f, gconstpointer data)
   /* The server survives. */
   after = client_new (f);
   client_ping (after);
-  g_assert_cmpuint (f->methods->len, ==, 2);
+  g_assert_cmpuint (f->methods->len, ==, 3);
 }
 
 static void

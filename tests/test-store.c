@@ -636,8 +636,10 @@ test_households_delete_cascades (Fixture *f, gconstpointer data)
   g_autoptr (GPtrArray) displays = NULL;
   g_autoptr (HearthDisplayRow) display = NULL;
   g_autoptr (HearthAuditRow) audit = NULL;
+  g_autoptr (GPtrArray) rows = NULL;
   g_autofree char *home_camera = NULL;
   g_autofree char *flat_camera = NULL;
+  gint64 attic;
   Issuer issuer = { 0, };
   gint64 now = g_get_real_time ();
   gint64 home = add_household (f->store, "Home");
@@ -693,6 +695,23 @@ test_households_delete_cascades (Fixture *f, gconstpointer data)
 
   g_assert_false (hearth_store_household_delete (f->store, "Home", &error));
   g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* Ids are never given again: a household added after the one with the
+   * largest id was deleted gets a new one, and none of the deleted one's
+   * audit rows shows under it. */
+  g_assert_true (hearth_store_household_delete (f->store, "Flat", &error));
+  g_assert_no_error (error);
+  attic = add_household (f->store, "Attic");
+  g_assert_cmpint (attic, >, flat);
+  rows = hearth_store_audit_list (f->store, 0, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < rows->len; i++) {
+    HearthAuditRow *row = g_ptr_array_index (rows, i);
+
+    if (row->household_id == attic)
+      g_assert_cmpstr (row->kind, ==, "household-add");
+  }
   issuer_clear (&issuer);
 }
 

@@ -257,6 +257,8 @@ expect_4xx 400 control post 127.0.0.5 control "t=$TOKEN&name=a%01b"
 expect_4xx 400 empty-name post 127.0.0.5 empty-name "t=$TOKEN&name="
 expect_4xx 400 bad-encoding post 127.0.0.5 bad-encoding "t=$TOKEN&name=%zz"
 expect_4xx 400 bad-utf8 post 127.0.0.5 bad-utf8 "t=$TOKEN&name=%ff%fe"
+expect_4xx 400 nul-name post 127.0.0.6 nul-name "t=$TOKEN&name=Ho%00me"
+grep -q "NUL character" "$T/nul-name.html" || fail "nul-name: $(cat "$T/nul-name.html")"
 expect_4xx 400 bad-token post 127.0.0.5 bad-token "t=xyz&name=ok"
 expect_4xx 400 json-body post 127.0.0.6 json-body "{\"t\":\"$TOKEN\"}" -H 'Content-Type: application/json'
 head -c 40000 /dev/zero | tr '\0' 'x' >"$T/huge.txt"

@@ -88,6 +88,16 @@ print(hashlib.sha256(base64.b64decode(pem)).hexdigest())' "$(gateway_cert)")
   fail "hearthctl status shows another fingerprint than the certificate's"
 payload=$(ctl pair --household Home --ttl 10m --print-payload)
 [[ $payload == *"fp=$GATEWAY_FP"* ]] || fail "the payload does not pin $GATEWAY_FP: $payload"
+# hearthd listens on 0.0.0.0, which is IPv4 only: the code names gw's IPv4
+# addresses (LAN, then loopback), and not its IPv6 loopback.
+ns_run gw ip -6 addr show dev lo | grep -q '::1/128' || fail "gw has no ::1: nothing to leave out"
+advertised=$(python3 -c '
+import sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+q = urllib.parse.parse_qs(u.query)
+print(" ".join([u.netloc] + q.get("a", []) + q.get("s", [])))' "$payload")
+[ "$advertised" = "10.77.0.1:$PAIR_PORT 127.0.0.1:$PAIR_PORT 10.77.0.1:8443 127.0.0.1:8443" ] ||
+  fail "the code names $advertised"
 
 # --- pairing: the QR code's addresses are dead, mDNS has the pairing port ----
 announce_gateway_record 8443 "$PAIR_PORT"

@@ -6,7 +6,9 @@
 # the total cap (32) are closed at once, the rest after the handshake
 # deadline (5 s); a display that is watching keeps its stream meanwhile, a new
 # one gets in once the flood is over, and hearthd's file descriptors return to
-# what they were. The pairing port (smaller caps) does the same. On both
+# what they were. The pairing port (smaller caps) does the same, and a
+# display pairing in its flood is told that the gateway closed the
+# connection and to try again later. On both
 # ports a request target over 8 KiB is answered 414 and header fields over
 # 16 KiB 431; a request that has not arrived whole in 10 s is closed, and a
 # body too large is refused from its headers and never kept.
@@ -242,6 +244,45 @@ log "hearthd's RSS grew by $grown kB while 288 MB of refused bodies arrived"
 [ "$grown" -lt 49152 ] || fail "hearthd kept refused bodies: its RSS grew by $grown kB"
 grep -q "a request did not arrive whole in time" "$T/hearthd.log" ||
   fail "closing requests that did not arrive was not logged"
+# A display that meets the flood (127.0.0.1 held at its 4 connections
+# without a handshake) hears that the gateway closed the connection, and
+# why it may have, not that its certificate was rejected or that no window
+# is open.
+client python3 - "$pairing_port" "$T/held" "$T/held.stop" <<'PY' &
+import os, socket, sys, time
+port, ready, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def silent():
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setblocking(False)
+    return s
+def gone(s):
+    try:
+        return s.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+held = [silent() for _ in range(4)]
+extra = silent()  # one more: closed once the gateway counts the four
+deadline = time.monotonic() + 30
+while not gone(extra) and time.monotonic() < deadline:
+    time.sleep(0.02)
+open(ready, "w").close()
+while not os.path.exists(stop) and time.monotonic() < deadline:
+    held = [silent() if gone(s) else s for s in held]
+    time.sleep(0.01)
+PY
+holder=$!
+wait_for 30 "the flood to hold 127.0.0.1" test -e "$T/held"
+payload=$(ctl pair --household Home --print-payload)
+rc=0; display flooded pair "$payload" --name flooded >"$T/flooded.log" 2>&1 || rc=$?
+: >"$T/held.stop"
+wait $holder || fail "the flood holder failed"
+cat "$T/flooded.log"
+[ $rc -eq 2 ] && grep -q "the gateway closed the connection (too many connections or pairing attempts; try again later)" "$T/flooded.log" &&
+  ! grep -q "revoked\|not accepting" "$T/flooded.log" || fail "pairing in a flood: exit $rc: $(cat "$T/flooded.log")"
+wait_for 20 "the pairing port to take 127.0.0.1 again" \
+  curl -sfk -o /dev/null "https://127.0.0.1:$pairing_port/pair/style.css"
 # Pairing still works.
 pair_display kitchen Home
 

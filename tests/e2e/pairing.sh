@@ -110,6 +110,22 @@ done
 no_files m
 [ "$(displays)" -eq $((base + 1)) ] || fail "a malformed payload wrote a display"
 
+# A payload naming a public address or a host name is refused before any
+# lookup or connection: at once, with a message, whatever the address.
+for host in 8.8.8.8 example.com '[2001:4860:4860::8888]'; do
+  for far in "$(sed "s|^https://[^/]*/|https://$host:8444/|" <<<"$keep")" \
+      "$(sed "s/\([?&]s=\)[^&]*/\1$host:8444/" <<<"$keep")"; do
+    [ "$far" != "$keep" ] || fail "no s= in $keep"
+    start=$(date +%s%N)
+    rc=0; display far pair "$far" --name far >"$T/far.log" 2>&1 || rc=$?
+    took=$((($(date +%s%N) - start) / 1000000))
+    [ $rc -eq 65 ] && grep -qF "names $host:8444, which is not a local IP address" "$T/far.log" ||
+      fail "$far: exit $rc: $(cat "$T/far.log")"
+    [ $took -lt 5000 ] || fail "$far: refused only after $took ms"
+  done
+done
+no_files far
+
 # A QR whose fingerprint is not this gateway's: the display refuses to talk.
 other_fp=$(printf '%064d' 0)
 pinned=$(sed "s/\\([?&]fp=\\)[0-9a-f]*/\\1$other_fp/" <<<"$keep")
@@ -139,6 +155,13 @@ for body in "" " "; do
   [ "$(json 'j["error"]' <"$T/empty.json")" = bad_request ] || fail "empty body: $(cat "$T/empty.json")"
 done
 ! grep -q "CRITICAL" "$T/hearthd.log" || fail "an empty body logged: $(grep CRITICAL "$T/hearthd.log")"
+# A name with a NUL character (json-glib would cut it at the NUL, to "Ho")
+# is refused, with the reason.
+code=$(curl -sk -o "$T/nul.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+  -d "{\"token\":\"$token\",\"public_key\":\"x\",\"name\":\"Ho\\u0000me\"}" \
+  "https://127.0.0.1:$port/v1/pair")
+[ "$code" = 400 ] && [ "$(json 'j["error"]' <"$T/nul.json")" = bad_request ] &&
+  grep -q 'NUL character' "$T/nul.json" || fail "a name with a NUL: $code $(cat "$T/nul.json")"
 
 # The stream port refuses the same outside peer, even with a good certificate.
 stream_port=$(ctl --json status | json 'j["stream_port"]')

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Upgrades as the daemon meets them: hearthd started on a database left by the
-# oldest release (tests/fixtures/schema-0001.sql) migrates it in place and
-# shows its households and displays; one where names repeat, ignoring case
+# oldest release (tests/fixtures/schema-0001.sql) migrates it in place,
+# shows its households and displays, and gives a new household an id that
+# no deleted one had; one where names repeat, ignoring case
 # (tests/fixtures/names-0001.sql), keeps every row with the later names
 # renamed; one from a newer release is refused with the reason, exit status
 # 69, and left byte for byte as it was.
@@ -17,9 +18,19 @@ mkdir -m 700 "$T/state"
 cp "$HEARTH_STORE_FIXTURE_0001" "$T/state/hearth.db"
 chmod 600 "$T/state/hearth.db"
 sqlite3 "$T/state/hearth.db" "DELETE FROM cameras"
+# That release deleted a household 3: only its audit rows remember the id.
+sqlite3 "$T/state/hearth.db" "INSERT INTO audit (at, kind, household_id, detail) VALUES
+  (1764000700000000, 'household-delete', 3, 'household 3 “Gone” deleted')"
 start_gateway
 ctl household list | tee "$T/households.log"
 grep -q "Flat 2" "$T/households.log" || fail "households lost in the upgrade"
+# A household added now gets an id no household ever had: none of the old
+# rows shows under it.
+ctl household add Attic
+attic=$(ctl --json household list | json '[h["id"] for h in j["households"] if h["name"] == "Attic"][0]')
+[ "$attic" -gt 3 ] || fail "the new household got id $attic, which a deleted one had"
+[ "$(ctl --json audit --since 3650d | json "','.join(e['kind'] for e in j['events'] if e['household_id'] == $attic)")" = \
+  household-add ] || fail "audit rows under household $attic: $(ctl audit --since 3650d)"
 ctl display list | tee "$T/displays.log"
 grep -q "Living room" "$T/displays.log" || fail "displays lost in the upgrade"
 [ "$(sqlite3 "$T/state/hearth.db" "PRAGMA user_version")" -ge 1 ] || fail "no schema version"

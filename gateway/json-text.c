@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A scan of JSON text before it is parsed (see json-text.h): strings are
+ * followed, escapes included, so that brackets and "\u0000" are seen only
+ * where they mean something.
+ */
+#define G_LOG_DOMAIN "hearth-json"
+
+#include "json-text.h"
+
+#include <string.h>
+
+void
+hearth_json_scan (const char *text, gsize len, HearthJsonScan *scan)
+{
+  gboolean in_string = FALSE;
+  gboolean escaped = FALSE;
+  guint depth = 0;
+
+  g_return_if_fail (text != NULL || len == 0);
+  g_return_if_fail (scan != NULL);
+
+  scan->depth = 0;
+  scan->has_nul = len > 0 && memchr (text, '\0', len) != NULL;
+  for (gsize i = 0; i < len; i++) {
+    char c = text[i];
+
+    if (in_string) {
+      if (escaped) {
+        escaped = FALSE;
+        if (c == 'u' && len - i > 4 && memcmp (text + i + 1, "0000", 4) == 0)
+          scan->has_nul = TRUE;
+      } else if (c == '\\') {
+        escaped = TRUE;
+      } else if (c == '"') {
+        in_string = FALSE;
+      }
+    } else if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '{' || c == '[') {
+      depth++;
+      scan->depth = MAX (scan->depth, depth);
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      depth--;
+    }
+  }
+}
