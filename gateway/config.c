@@ -276,14 +276,19 @@ static gboolean
 apply_key (HearthConfig *self, GKeyFile *file, const KeySpec *spec,
            GError **error)
 {
-  g_autofree char *raw = g_key_file_get_string (file, spec->group, spec->key,
-                                                NULL);
-  gpointer field = G_STRUCT_MEMBER_P (self, spec->offset);
   g_autoptr (GError) local_error = NULL;
+  g_autofree char *raw = g_key_file_get_string (file, spec->group, spec->key,
+                                                &local_error);
+  gpointer field = G_STRUCT_MEMBER_P (self, spec->offset);
   guint64 value;
 
-  if (raw == NULL)
-    raw = g_strdup ("");
+  /* Not UTF-8, for one: never read as empty. */
+  if (raw == NULL) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID, "[%s] %s: %s",
+                 spec->group, spec->key, local_error->message);
+    return FALSE;
+  }
+  g_clear_error (&local_error);
   g_strstrip (raw);
 
   switch (spec->type) {
@@ -383,13 +388,20 @@ check_dir (const char *what, const char *path, GError **error)
 }
 
 /* The admin socket replaces nothing but a stale socket, in a directory that
- * exists or can be made. */
+ * exists or can be made, and is not the state directory itself. */
 static gboolean
-check_control_socket (const char *path, GError **error)
+check_control_socket (const char *path, const char *state_dir, GError **error)
 {
   g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *socket_abs = g_canonicalize_filename (path, NULL);
+  g_autofree char *state_abs = g_canonicalize_filename (state_dir, NULL);
   GStatBuf st;
 
+  if (g_str_equal (socket_abs, state_abs)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "[gateway] control-socket: %s is the state directory", path);
+    return FALSE;
+  }
   if (g_lstat (path, &st) == 0 && !S_ISSOCK (st.st_mode)) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
                  "[gateway] control-socket: %s exists and is not a socket", path);
@@ -453,7 +465,7 @@ hearth_config_validate (HearthConfig *self, GError **error)
     return FALSE;
   }
   if (self->control_socket != NULL &&
-      !check_control_socket (self->control_socket, error)) {
+      !check_control_socket (self->control_socket, self->state_dir, error)) {
     hearth_config_prefix_location (self, error, "gateway", "control-socket", self->control_socket);
     return FALSE;
   }

@@ -100,6 +100,9 @@ test_refused (void)
     { "[gateway]\nlocal-networks = 126.0.0.0/7\n", "126.0.0.0/7 holds addresses" },
     { "[gateway]\nstate-dir = /proc/version/state\n", "state-dir: /proc/version is not a directory" },
     { "[gateway]\ncontrol-socket = /proc/version\n", "is not a socket" },
+    { "[gateway]\nstate-dir = /tmp/x/../hearth-state\ncontrol-socket = /tmp/hearth-state\n",
+      "is the state directory" },
+    { "[discovery]\nauto-adopt = Home\xff\n", "[discovery] auto-adopt: " },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {

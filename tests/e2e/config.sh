@@ -61,61 +61,98 @@ rc=0
 # Every setting the parser knows (its own list, which it prints for an unknown
 # one) with each of these values: whatever --check-config passes, hearthd
 # starts with (it must not exit 69 or 78 at start-up, as a systemd
-# ExecStartPre would not see that).
+# ExecStartPre would not see that). The settings that take a value are
+# started together, once per value (each alone if together they are refused).
 known() {
   printf '%b' "$1" >"$T/probe.conf"
   { "$BIN_HEARTHD" --check-config --config "$T/probe.conf" 2>&1 || true; } |
     sed -n 's/.*(known[^:]*: \([^)]*\))$/\1/p' | tr -d ' ' | tr , ' '
 }
 long=$(printf 'x%.0s' $(seq 300))
-values=('' 'a\x01b' 'a\xffb' 'a\u202eb' "$long" '0' '99999999999999999999' 'abc'
-        'hearth.conf' 'relative/dir' '0.0.0.0/0' '8.8.8.8:1' '127.0.0.1:70000')
+values=('' 'a\x01b' 'a\xffb' "$long" '99999999999999999999' 'abc' 'hearth.conf'
+        '0.0.0.0/0' '8.8.8.8:1')
 declare -A base=([gateway/state-dir]=state [gateway/listen]=127.0.0.1:0
                  [gateway/pairing-listen]=127.0.0.1:0 [discovery/enabled]=false)
 sections=$(known '[zz-no-such-section]\n')
 [ -n "$sections" ] || fail "--check-config did not list its sections"
-checked=0 started=0
+settings=()
 for section in $sections; do
   for key in $(known "[$section]\nzz-no-such-key = 1\n"); do
-    for value in "${values[@]}"; do
-      n=$((checked += 1))
-      mkdir "$T/run-$n"
-      for s in $sections; do
-        echo "[$s]"
-        for k in "${!base[@]}"; do
-          if [ "${k%%/*}" = "$s" ] && [ "${k#*/}" != "$key" ]; then
-            echo "${k#*/} = ${base[$k]}"
-          fi
-        done
-        if [ "$s" = "$section" ]; then
-          printf '%s = %b\n' "$key" "$value"
-        fi
-      done >"$T/run-$n/hearth.conf"
-      (cd "$T/run-$n" && "$BIN_HEARTHD" --check-config --config hearth.conf) \
-        >/dev/null 2>&1 || continue
-      started=$((started + 1))
-      : >"$T/run-$n/hearthd.log"
-      (cd "$T/run-$n" && exec env -u G_DEBUG "$BIN_HEARTHD" --config hearth.conf) \
-        >>"$T/run-$n/hearthd.log" 2>&1 &
-      pid=$!
-      deadline=$((SECONDS + 30))
-      until grep -q 'serving streams on port' "$T/run-$n/hearthd.log"; do
-        if ! kill -0 $pid 2>/dev/null; then
-          rc=0
-          wait $pid || rc=$?
-          fail "[$section] $key = “$value” passes --check-config, but hearthd exited $rc: $(cat "$T/run-$n/hearthd.log")"
-        fi
-        [ $SECONDS -lt $deadline ] || fail "hearthd did not start with [$section] $key = “$value”"
-        sleep 0.1
-      done
-      kill -TERM $pid
-      rc=0
-      wait $pid || rc=$?
-      [ $rc -eq 0 ] || fail "hearthd exited $rc on SIGTERM with [$section] $key = “$value”"
-    done
+    settings+=("$section/$key")
   done
 done
-log "$checked settings checked, $started passed --check-config and started"
+[ ${#settings[@]} -ge 19 ] || fail "--check-config listed only ${#settings[@]} settings"
+runs=0 checked=0 started=0
+
+# write_config DIR VALUE SETTING...: base settings, and each SETTING = VALUE.
+write_config() {
+  local dir=$1 value=$2 s k
+  shift 2
+  mkdir -p "$dir"
+  : >"$dir/hearth.conf"
+  for s in $sections; do
+    echo "[$s]"
+    for k in "${!base[@]}"; do
+      if [ "${k%%/*}" = "$s" ] && [[ " $* " != *" $k "* ]]; then
+        echo "${k#*/} = ${base[$k]}"
+      fi
+    done
+    for k in "$@"; do
+      if [ "${k%%/*}" = "$s" ]; then
+        printf '%s = %b\n' "${k#*/}" "$value"
+      fi
+    done
+  done >>"$dir/hearth.conf"
+}
+passes() { (cd "$1" && "$BIN_HEARTHD" --check-config --config hearth.conf) >/dev/null 2>&1; }
+
+# starts DIR WHAT: hearthd comes up with DIR/hearth.conf, and stops with 0.
+starts() {
+  local dir=$1 what=$2 pid rc deadline
+  started=$((started + 1))
+  : >"$dir/hearthd.log"
+  (cd "$dir" && exec env -u G_DEBUG "$BIN_HEARTHD" --config hearth.conf) >>"$dir/hearthd.log" 2>&1 &
+  pid=$!
+  deadline=$((SECONDS + 60))
+  until grep -q 'serving streams on port' "$dir/hearthd.log"; do
+    if ! kill -0 $pid 2>/dev/null; then
+      rc=0
+      wait $pid || rc=$?
+      fail "$what passes --check-config, but hearthd exited $rc: $(cat "$dir/hearthd.log")"
+    fi
+    [ $SECONDS -lt $deadline ] || fail "hearthd did not start with $what"
+    sleep 0.1
+  done
+  kill -TERM $pid
+  rc=0
+  wait $pid || rc=$?
+  [ $rc -eq 0 ] || fail "hearthd exited $rc on SIGTERM with $what"
+}
+
+for value in "${values[@]}"; do
+  accepted=()
+  for setting in "${settings[@]}"; do
+    runs=$((runs + 1))
+    checked=$((checked + 1))
+    write_config "$T/run-$runs" "$value" "$setting"
+    if passes "$T/run-$runs"; then
+      accepted+=("$setting")
+    fi
+  done
+  [ ${#accepted[@]} -gt 0 ] || continue
+  runs=$((runs + 1))
+  write_config "$T/run-$runs" "$value" "${accepted[@]}"
+  if passes "$T/run-$runs"; then
+    starts "$T/run-$runs" "“$value” for ${accepted[*]}"
+  else
+    for setting in "${accepted[@]}"; do
+      runs=$((runs + 1))
+      write_config "$T/run-$runs" "$value" "$setting"
+      starts "$T/run-$runs" "$setting = “$value”"
+    done
+  fi
+done
+log "$checked settings checked, hearthd started $started times with those --check-config passed"
 
 # A command-line override that fixes the bad value is not blamed on the file.
 printf '[gateway]\nlisten = 8.8.8.8:8443\n' >"$T/override.conf"
