@@ -1451,6 +1451,13 @@ hearth_camera_set_gop_cache_bytes (HearthCamera *self, gsize max_bytes)
 }
 
 void
+hearth_camera_refuse (HearthCamera *self, const char *reason)
+{
+  g_return_if_fail (HEARTH_IS_CAMERA (self));
+  refuse_run (self, reason);
+}
+
+void
 hearth_camera_start (HearthCamera *self)
 {
   g_return_if_fail (HEARTH_IS_CAMERA (self));

@@ -115,6 +115,9 @@ void hearth_camera_set_admit_func (HearthCamera *self,
                                    GDestroyNotify destroy);
 
 void hearth_camera_start (HearthCamera *self);
+/* Ends any run and stays REFUSED with @reason, never dialling (e.g. its
+ * address is outside the local networks in force). */
+void hearth_camera_refuse (HearthCamera *self, const char *reason);
 /* Stops the pipeline, ends the stream's generation; no retry. */
 void hearth_camera_stop (HearthCamera *self);
 

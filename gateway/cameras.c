@@ -116,8 +116,26 @@ camera_start (HearthCameras *self, const HearthCameraRow *row)
     return;
   }
   camera = hearth_camera_new (row->id, row->url);
-  if (plugin->build_source != NULL)
+  if (plugin->build_source != NULL) {
     hearth_camera_set_source_func (camera, plugin->build_source);
+  } else {
+    /* Every start, reconnect and follow dials row->url: it is checked
+     * against the local networks in force, not only those at adoption. */
+    g_autoptr (GError) error = NULL;
+    g_autofree char *checked = hearth_camera_url_check (row->url,
+                                                        self->config->local_ranges,
+                                                        &error);
+
+    if (checked == NULL) {
+      g_autofree char *reason = g_strdup_printf ("not a local address under "
+                                                 "local-networks: %s", error->message);
+
+      g_warning ("Camera %s (“%s”) not connected: %s", row->id, row->name, reason);
+      hearth_camera_refuse (camera, reason);
+      g_hash_table_replace (self->cameras, g_strdup (row->id), g_object_ref (camera));
+      return;
+    }
+  }
   if (row->has_credentials &&
       hearth_store_camera_get_credentials (self->store, row->id, &user, &password, NULL)) {
     hearth_camera_set_credentials (camera, user, password);

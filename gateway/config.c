@@ -8,10 +8,17 @@
 
 #include "config.h"
 #include "error.h"
+#include "store-db.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 
-typedef enum { KEY_STRING, KEY_UINT, KEY_UINT64, KEY_RANGES, KEY_BOOL } KeyType;
+/* KEY_NAME: text shown to people and put in certificates, checked as the
+ * store checks names (empty allowed when min is 0). */
+typedef enum { KEY_STRING, KEY_NAME, KEY_UINT, KEY_UINT64, KEY_RANGES, KEY_BOOL } KeyType;
 
 typedef struct {
   const char *group;
@@ -24,7 +31,7 @@ typedef struct {
 #define F(field) G_STRUCT_OFFSET (HearthConfig, field)
 
 static const KeySpec keys[] = {
-  { "gateway", "name", KEY_STRING, F (name), 1, 64 },
+  { "gateway", "name", KEY_NAME, F (name), 1, 64 },
   { "gateway", "state-dir", KEY_STRING, F (state_dir), 1, 4096 },
   { "gateway", "listen", KEY_STRING, F (listen), 1, 300 },
   { "gateway", "pairing-listen", KEY_STRING, F (pairing_listen), 1, 300 },
@@ -44,7 +51,7 @@ static const KeySpec keys[] = {
   { "cameras", "backoff-max-ms", KEY_UINT, F (camera_backoff_max_ms), 10, 3600000 },
   { "cameras", "plugin-dir", KEY_STRING, F (plugin_dir), 1, 4096 },
   { "discovery", "enabled", KEY_BOOL, F (discovery_enabled), 0, 0 },
-  { "discovery", "auto-adopt", KEY_STRING, F (auto_adopt_household), 0, 64 },
+  { "discovery", "auto-adopt", KEY_NAME, F (auto_adopt_household), 0, 64 },
 };
 
 #undef F
@@ -108,6 +115,31 @@ find_key (const char *group, const char *key)
 }
 
 /*
+ * Reads one line of the text as GKeyFile does: a "[group]" header sets
+ * *@group and returns TRUE with *@key NULL; a "key = value" line inside a
+ * group returns TRUE with *@key pointing into @line (cut at the '='); other
+ * lines return FALSE.
+ */
+static gboolean
+scan_line (char *line, char **group, const char **key)
+{
+  char *eq;
+
+  line = g_strstrip (line);
+  *key = NULL;
+  if (line[0] == '[' && g_str_has_suffix (line, "]")) {
+    g_free (*group);
+    *group = g_strndup (line + 1, strlen (line) - 2);
+    return TRUE;
+  }
+  if (*group == NULL || line[0] == '#' || (eq = strchr (line, '=')) == NULL)
+    return FALSE;
+  *eq = '\0';
+  *key = g_strstrip (line);
+  return TRUE;
+}
+
+/*
  * GKeyFile does not say where a group or key was: find its line in the text
  * (1-based; the last one wins, as in GKeyFile), or 0. @key NULL: the group's
  * header line.
@@ -123,22 +155,47 @@ find_line (const char *text, const char *group, const char *key)
     return 0;
   lines = g_strsplit (text, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++) {
-    char *line = g_strstrip (lines[i]);
-    char *eq;
+    const char *line_key;
 
-    if (line[0] == '[' && g_str_has_suffix (line, "]")) {
-      g_free (current);
-      current = g_strndup (line + 1, strlen (line) - 2);
-      if (key == NULL && g_str_equal (current, group))
-        found = i + 1;
-    } else if (key != NULL && current != NULL && g_str_equal (current, group) &&
-               line[0] != '#' && (eq = strchr (line, '=')) != NULL) {
-      *eq = '\0';
-      if (g_str_equal (g_strstrip (line), key))
-        found = i + 1;
-    }
+    if (!scan_line (lines[i], &current, &line_key) || !g_str_equal (current, group))
+      continue;
+    if (g_strcmp0 (line_key, key) == 0)
+      found = i + 1;
   }
   return found;
+}
+
+/*
+ * GKeyFile keeps the last of two lines that set one key, silently: the first
+ * key set twice in a group (also across two headers of that group), as its
+ * second line (1-based) with the first in *@first_line, or 0.
+ */
+static guint
+find_duplicate_key (const char *text, char **group, char **key, guint *first_line)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                       g_free, NULL);
+  g_autofree char *current = NULL;
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    const char *line_key;
+    char *both;
+    gpointer first;
+
+    if (!scan_line (lines[i], &current, &line_key) || line_key == NULL)
+      continue;
+    both = g_strconcat (current, "\n", line_key, NULL);
+    if (g_hash_table_lookup_extended (seen, both, NULL, &first)) {
+      g_free (both);
+      *group = g_strdup (current);
+      *key = g_strdup (line_key);
+      *first_line = GPOINTER_TO_UINT (first);
+      return i + 1;
+    }
+    g_hash_table_insert (seen, both, GUINT_TO_POINTER (i + 1));
+  }
+  return 0;
 }
 
 /* The first line GKeyFile cannot read: not blank, a comment, a [group] or a
@@ -181,8 +238,8 @@ location (const HearthConfig *self, const char *group, const char *key)
 
 /* Prefixes @error with where @group/@key is, if the value in the file is
  * still the one in effect (a command-line override is not in the file). */
-static void
-prefix_location (const HearthConfig *self, GError **error, const char *group,
+void
+hearth_config_prefix_location (const HearthConfig *self, GError **error, const char *group,
                  const char *key, const char *value)
 {
   g_autoptr (GKeyFile) file = NULL;
@@ -223,17 +280,32 @@ static gboolean
 apply_key (HearthConfig *self, GKeyFile *file, const KeySpec *spec,
            GError **error)
 {
-  g_autofree char *raw = g_key_file_get_string (file, spec->group, spec->key,
-                                                NULL);
-  gpointer field = G_STRUCT_MEMBER_P (self, spec->offset);
   g_autoptr (GError) local_error = NULL;
+  g_autofree char *raw = g_key_file_get_string (file, spec->group, spec->key,
+                                                &local_error);
+  gpointer field = G_STRUCT_MEMBER_P (self, spec->offset);
   guint64 value;
 
-  if (raw == NULL)
-    raw = g_strdup ("");
+  /* Not UTF-8, for one: never read as empty. */
+  if (raw == NULL) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID, "[%s] %s: %s",
+                 spec->group, spec->key, local_error->message);
+    return FALSE;
+  }
+  g_clear_error (&local_error);
   g_strstrip (raw);
 
   switch (spec->type) {
+    case KEY_NAME:
+      if (*raw != '\0' || spec->min > 0) {
+        g_autofree char *what = g_strdup_printf ("[%s] %s", spec->group, spec->key);
+
+        if (!store_validate_text (what, raw, spec->max, error))
+          return FALSE;
+      }
+      g_free (*(char **) field);
+      *(char **) field = g_steal_pointer (&raw);
+      return TRUE;
     case KEY_STRING:
       if (strlen (raw) < spec->min || strlen (raw) > spec->max ||
           !g_utf8_validate (raw, -1, NULL)) {
@@ -287,6 +359,61 @@ apply_key (HearthConfig *self, GKeyFile *file, const KeySpec *spec,
   }
 }
 
+/*
+ * Directory @path (the value of @what) exists, or start-up can make it: its
+ * nearest existing ancestor is a directory and no name on the way is too
+ * long. Whether this user may write there is left to start-up: the service's
+ * runtime directory, for one, exists only while it runs.
+ */
+static gboolean
+check_dir (const char *what, const char *path, GError **error)
+{
+  g_autofree char *ancestor = g_strdup (path);
+
+  while (!g_file_test (ancestor, G_FILE_TEST_EXISTS)) {
+    g_autofree char *base = g_path_get_basename (ancestor);
+    char *parent;
+
+    if (strlen (base) > NAME_MAX) {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                   "%s: a name in %s is longer than %d bytes", what, path, NAME_MAX);
+      return FALSE;
+    }
+    parent = g_path_get_dirname (ancestor);
+    g_free (ancestor);
+    ancestor = parent;
+  }
+  if (!g_file_test (ancestor, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "%s: %s is not a directory", what, ancestor);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The admin socket replaces nothing but a stale socket, in a directory that
+ * exists or can be made, and is not the state directory itself. */
+static gboolean
+check_control_socket (const char *path, const char *state_dir, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *socket_abs = g_canonicalize_filename (path, NULL);
+  g_autofree char *state_abs = g_canonicalize_filename (state_dir, NULL);
+  GStatBuf st;
+
+  if (g_str_equal (socket_abs, state_abs)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "[gateway] control-socket: %s is the state directory", path);
+    return FALSE;
+  }
+  if (g_lstat (path, &st) == 0 && !S_ISSOCK (st.st_mode)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                 "[gateway] control-socket: %s exists and is not a socket", path);
+    return FALSE;
+  }
+  return check_dir ("[gateway] control-socket", dir, error);
+}
+
 gboolean
 hearth_config_validate (HearthConfig *self, GError **error)
 {
@@ -302,14 +429,14 @@ hearth_config_validate (HearthConfig *self, GError **error)
     if (!hearth_parse_host_port (addresses[i], &host, NULL, &local_error)) {
       g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID, "%s: %s",
                    names[i], local_error->message);
-      prefix_location (self, error, "gateway", keys_of_addresses[i], addresses[i]);
+      hearth_config_prefix_location (self, error, "gateway", keys_of_addresses[i], addresses[i]);
       return FALSE;
     }
     address = g_inet_address_new_from_string (host);
     if (address == NULL) {
       g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
                    "%s: “%s” is not an IP address", names[i], host);
-      prefix_location (self, error, "gateway", keys_of_addresses[i], addresses[i]);
+      hearth_config_prefix_location (self, error, "gateway", keys_of_addresses[i], addresses[i]);
       return FALSE;
     }
     /* Invariant 7: bind only to the wildcard (peers are filtered at accept)
@@ -319,15 +446,31 @@ hearth_config_validate (HearthConfig *self, GError **error)
       g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_LOCAL,
                    "%s: %s is not a local address (see [gateway] local-networks)",
                    names[i], host);
-      prefix_location (self, error, "gateway", keys_of_addresses[i], addresses[i]);
+      hearth_config_prefix_location (self, error, "gateway", keys_of_addresses[i], addresses[i]);
       return FALSE;
     }
+  }
+  /* A --local-networks override was checked where it was read: a range that
+   * fails here is the file's. */
+  if (!hearth_net_ranges_check_local (self->local_ranges, error)) {
+    g_prefix_error (error, "[gateway] local-networks: ");
+    hearth_config_prefix_location (self, error, "gateway", "local-networks", NULL);
+    return FALSE;
   }
   if (self->camera_backoff_min_ms > self->camera_backoff_max_ms) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
                  "[cameras] backoff-min-ms: %u is larger than backoff-max-ms (%u)",
                  self->camera_backoff_min_ms, self->camera_backoff_max_ms);
-    prefix_location (self, error, "cameras", "backoff-min-ms", NULL);
+    hearth_config_prefix_location (self, error, "cameras", "backoff-min-ms", NULL);
+    return FALSE;
+  }
+  if (!check_dir ("[gateway] state-dir", self->state_dir, error)) {
+    hearth_config_prefix_location (self, error, "gateway", "state-dir", self->state_dir);
+    return FALSE;
+  }
+  if (self->control_socket != NULL &&
+      !check_control_socket (self->control_socket, self->state_dir, error)) {
+    hearth_config_prefix_location (self, error, "gateway", "control-socket", self->control_socket);
     return FALSE;
   }
   if (!g_path_is_absolute (self->state_dir)) {
@@ -368,6 +511,19 @@ hearth_config_load (const char *path, GError **error)
       g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID, "%s: %s", path,
                    local_error->message);
     return NULL;
+  }
+  {
+    g_autofree char *group = NULL;
+    g_autofree char *key = NULL;
+    guint first = 0;
+    guint line = find_duplicate_key (self->source_text, &group, &key, &first);
+
+    if (line > 0) {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                   "%s:%u: [%s] %s: set a second time (line %u sets it first)",
+                   path, line, group, key, first);
+      return NULL;
+    }
   }
   groups = g_key_file_get_groups (file, NULL);
   for (guint g = 0; groups[g] != NULL; g++) {

@@ -51,6 +51,11 @@ typedef struct {
 HearthConfig *hearth_config_load (const char *path, GError **error);
 /* Re-validates after overrides have been written into the fields. */
 gboolean hearth_config_validate (HearthConfig *self, GError **error);
+/* Prefixes *@error with "PATH:LINE: " of @group/@key when the file sets it
+ * to @value (NULL: to anything), i.e. when the file is to blame. */
+void hearth_config_prefix_location (const HearthConfig *self, GError **error,
+                                    const char *group, const char *key,
+                                    const char *value);
 void hearth_config_free (HearthConfig *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthConfig, hearth_config_free)
 

@@ -854,6 +854,26 @@ demo_setup (HearthDaemon *self, GError **error)
   return TRUE;
 }
 
+HearthPlugins *
+hearth_daemon_load_plugins (const HearthConfig *config, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  HearthPlugins *plugins;
+
+  plugins = hearth_plugins_load (config->plugin_dir ? config->plugin_dir
+                                                    : hearth_plugins_default_dir (),
+                                 &local_error);
+  if (plugins != NULL)
+    return plugins;
+  /* Say how to point hearthd at the right directory. */
+  g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
+               "%s; name the directory of the camera plugins with --plugin-dir DIR, "
+               "[cameras] plugin-dir = DIR or $" HEARTH_PLUGIN_DIR_ENV,
+               local_error->message);
+  hearth_config_prefix_location (config, error, "cameras", "plugin-dir", config->plugin_dir);
+  return NULL;
+}
+
 gboolean
 hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
 {
@@ -870,19 +890,9 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
   self->certs = hearth_certs_new (self->config);
   if (!hearth_certs_load (self->certs, error))
     return FALSE;
-  self->plugins = hearth_plugins_load (self->config->plugin_dir
-                                       ? self->config->plugin_dir
-                                       : hearth_plugins_default_dir (), error);
-  if (self->plugins == NULL) {
-    /* Say how to point hearthd at the right directory. */
-    g_autofree char *message = g_strdup ((*error)->message);
-
-    g_clear_error (error);
-    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND,
-                 "%s; name the directory of the camera plugins with --plugin-dir DIR, "
-                 "[cameras] plugin-dir = DIR or $" HEARTH_PLUGIN_DIR_ENV, message);
+  self->plugins = hearth_daemon_load_plugins (self->config, error);
+  if (self->plugins == NULL)
     return FALSE;
-  }
 
   self->access = hearth_access_new (self->store, self->config->local_ranges);
   self->http = hearth_http_server_new (self->access, self->cameras, self->config);
@@ -908,6 +918,20 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
   socket_path = self->config->control_socket
       ? g_strdup (self->config->control_socket)
       : g_build_filename (self->config->state_dir, HEARTH_DEFAULT_SOCKET_NAME, NULL);
+  /* A directory of its own (e.g. /run/hearth) may be missing when hearthd
+   * does not run as a service. */
+  {
+    g_autofree char *socket_dir = g_path_get_dirname (socket_path);
+
+    if (g_mkdir_with_parents (socket_dir, 0755) != 0) {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot create the directory of the admin socket %s: %s",
+                   socket_dir, g_strerror (saved));
+      return FALSE;
+    }
+  }
   self->control = hearth_control_new (on_control_request, self, NULL);
   if (!hearth_control_listen (self->control, socket_path, error))
     return FALSE;

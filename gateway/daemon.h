@@ -3,6 +3,7 @@
 
 #include <glib-object.h>
 #include "config.h"
+#include "plugins.h"
 
 G_BEGIN_DECLS
 
@@ -27,5 +28,11 @@ HearthDaemon *hearth_daemon_new (HearthConfig *config);
  */
 gboolean hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error);
 void hearth_daemon_stop (HearthDaemon *self);
+
+/* The camera plugins of [cameras] plugin-dir (else the default directory);
+ * the error says how to name the right one. --check-config loads them too,
+ * as start-up stops without them. (transfer full) */
+HearthPlugins *hearth_daemon_load_plugins (const HearthConfig *config,
+                                           GError **error);
 
 G_END_DECLS

@@ -99,8 +99,9 @@ main (int argc, char **argv)
       { g_free (config->plugin_dir); config->plugin_dir = g_strdup (plugin_dir); }
     if (local_networks) {
       HearthNetRanges *ranges = hearth_net_ranges_parse (local_networks, &error);
-      if (ranges == NULL) {
+      if (ranges == NULL || !hearth_net_ranges_check_local (ranges, &error)) {
         g_prefix_error (&error, "--local-networks: ");
+        g_clear_pointer (&ranges, hearth_net_ranges_free);
         g_clear_pointer (&config, hearth_config_free);
       } else {
         hearth_net_ranges_free (config->local_ranges);
@@ -113,6 +114,12 @@ main (int argc, char **argv)
     return EX_CONFIG;
   }
   if (check_config) {
+    g_autoptr (HearthPlugins) plugins = hearth_daemon_load_plugins (config, &error);
+
+    if (plugins == NULL) {
+      g_printerr ("hearthd: %s\n", error->message);
+      return EX_CONFIG;
+    }
     g_print ("%s: OK\n", config_path ? config_path : "built-in defaults");
     return EX_OK;
   }

@@ -69,6 +69,39 @@ hearth_net_ranges_parse (const char *list, GError **error)
   return g_steal_pointer (&ranges);
 }
 
+gboolean
+hearth_net_ranges_check_local (const HearthNetRanges *ranges, GError **error)
+{
+  g_autoptr (HearthNetRanges) local =
+      hearth_net_ranges_parse (HEARTH_NET_DEFAULT_LOCAL_RANGES, NULL);
+
+  g_return_val_if_fail (ranges != NULL, FALSE);
+
+  for (guint i = 0; i < ranges->masks->len; i++) {
+    GInetAddressMask *mask = ranges->masks->pdata[i];
+    GInetAddress *base = g_inet_address_mask_get_address (mask);
+    gboolean inside = FALSE;
+
+    for (guint j = 0; j < local->masks->len && !inside; j++) {
+      GInetAddressMask *outer = local->masks->pdata[j];
+
+      inside = g_inet_address_mask_get_family (outer) == g_inet_address_mask_get_family (mask) &&
+               g_inet_address_mask_get_length (mask) >= g_inet_address_mask_get_length (outer) &&
+               g_inet_address_mask_matches (outer, base);
+    }
+    if (!inside) {
+      g_autofree char *shown = g_inet_address_mask_to_string (mask);
+
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_NOT_LOCAL,
+                   "%s holds addresses that are not local (every range must lie "
+                   "inside %s), so it would let the gateway serve and dial past "
+                   "the local network", shown, HEARTH_NET_DEFAULT_LOCAL_RANGES);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 char *
 hearth_net_ranges_to_string (const HearthNetRanges *ranges)
 {

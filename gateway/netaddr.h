@@ -20,6 +20,10 @@ typedef struct _HearthNetRanges HearthNetRanges;
 HearthNetRanges *hearth_net_ranges_parse (const char *list, GError **error);
 void hearth_net_ranges_free (HearthNetRanges *ranges);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthNetRanges, hearth_net_ranges_free)
+/* Fails unless every range lies inside HEARTH_NET_DEFAULT_LOCAL_RANGES: a
+ * wider one (e.g. 0.0.0.0/0) would switch the local-only guarantee off. */
+gboolean hearth_net_ranges_check_local (const HearthNetRanges *ranges,
+                                        GError **error);
 /* The ranges as given, normalised, for status output. (transfer full) */
 char *hearth_net_ranges_to_string (const HearthNetRanges *ranges);
 

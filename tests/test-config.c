@@ -94,6 +94,18 @@ test_refused (void)
     { "[limits]\nmax-connections = -4\n", "max-connections" },
     { "[cameras]\nbackoff-min-ms = 5000\nbackoff-max-ms = 100\n", "backoff" },
     { "not a key file\n", "not a key file" },
+    { "[gateway]\nname = a\nlisten = 127.0.0.1:1\nname = b\n", ":4: [gateway] name: set a second time (line 2" },
+    { "[gateway]\nname = x\n[pairing]\nttl-seconds = 9\n[gateway]\nname = y\n", ":6: [gateway] name" },
+    { "[gateway]\nname = Tab\there\n", "[gateway] name contains a control character" },
+    { "[discovery]\nauto-adopt = Home\u202e\n", "[discovery] auto-adopt contains a control character" },
+    { "[gateway]\nlocal-networks = 0.0.0.0/0;::/0\n", "0.0.0.0/0 holds addresses that are not local" },
+    { "[gateway]\nlocal-networks = 192.168.0.0/16;fc00::/6\n", "fc00::/6 holds addresses" },
+    { "[gateway]\nlocal-networks = 126.0.0.0/7\n", "126.0.0.0/7 holds addresses" },
+    { "[gateway]\nstate-dir = /proc/version/state\n", "state-dir: /proc/version is not a directory" },
+    { "[gateway]\ncontrol-socket = /proc/version\n", "is not a socket" },
+    { "[gateway]\nstate-dir = /tmp/x/../hearth-state\ncontrol-socket = /tmp/hearth-state\n",
+      "is the state directory" },
+    { "[discovery]\nauto-adopt = Home\xff\n", "[discovery] auto-adopt: " },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {

@@ -44,4 +44,32 @@ others=$(grep -vE "sin_port=htons\\($camera_port\\).*inet_addr\\(\"127\\.0\\.0\\
 [ -z "$others" ] || fail "hearthd connected somewhere else than its camera: $others"
 check_gateway_log
 log "$(wc -l <<<"$inet") inet connections, all to the camera at 127.0.0.1:$camera_port"
+
+# Restarted with local networks that no longer hold the camera's address, it
+# is not dialled at all: listed with why, logged once, and no connect().
+: >"$T/hearthd.log"
+ASAN_OPTIONS=detect_leaks=0 strace -f -q -e trace=connect -o "$T/narrowed.trace" \
+  "$BIN_HEARTHD" --state-dir "$T/state" --listen 0.0.0.0:0 --pairing-listen 0.0.0.0:0 \
+  --local-networks 192.168.0.0/16 >>"$T/hearthd.log" 2>&1 &
+STRACE_PID=$!
+PIDS+=($STRACE_PID)
+wait_for 60 "hearthd to answer" ctl status
+GATEWAY_PID=$(pgrep -P "$STRACE_PID" -x hearthd)
+PIDS+=($GATEWAY_PID)
+# Settled: streaming (dialled) or refused; either shows within the backoff.
+settled() {
+  ctl camera list >"$T/list.txt" &&
+    grep -qE "streaming|not a local address under local-networks" "$T/list.txt"
+}
+wait_for 60 "the camera to stream or be refused" settled
+grep -q "not a local address under local-networks" "$T/list.txt" ||
+  fail "camera list does not say why the camera is not dialled: $(cat "$T/list.txt")"
+[ "$(grep -c "Camera $camera_id .*not connected: not a local address" "$T/hearthd.log")" -eq 1 ] ||
+  fail "not logged once: $(cat "$T/hearthd.log")"
+kill -TERM "$GATEWAY_PID"
+wait "$STRACE_PID" || fail "hearthd did not exit cleanly under strace"
+grep -q "+++ exited with 0 +++" "$T/narrowed.trace" || fail "hearthd did not exit 0"
+dialled=$(grep 'connect(' "$T/narrowed.trace" | grep -E "AF_INET6?.*htons\\($camera_port\\)" || true)
+[ -z "$dialled" ] || fail "hearthd dialled the camera outside local-networks: $dialled"
+check_gateway_log
 log "ok"

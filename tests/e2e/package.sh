@@ -115,7 +115,9 @@ grep -qx 'control-socket = /run/hearth/hearthd.sock' "$conf" || fail "$conf does
 options=$(grep -cE '^#[a-z-]+ =( |$)' "$conf")
 [ "$options" -eq 18 ] || fail "$conf shows $options commented options, not 18"
 /usr/sbin/hearthd --check-config --config "$conf" | grep -q "OK" || fail "$conf is not valid"
-sed -E 's/^#([a-z-]+ =( |$))/\1/' "$conf" >"$T/all-set.conf"
+# (plugin-dir's shown default writes the architecture as <multiarch>.)
+sed -E -e 's/^#([a-z-]+ =( |$))/\1/' \
+  -e "s|<multiarch>|$(dpkg-architecture -qDEB_HOST_MULTIARCH)|" "$conf" >"$T/all-set.conf"
 /usr/sbin/hearthd --check-config --config "$T/all-set.conf" >/dev/null ||
   fail "$conf with every option uncommented is not valid"
 
