@@ -49,6 +49,8 @@ struct _HearthGate {
   guint n_pending;
   guint sweep_source;
   guint refused;                /* since last_log_us */
+  guint log_source;             /* says what was not said yet, at the end of
+                                 * the interval */
   const char *last_reason;      /* static */
   gint64 last_log_us;
 };
@@ -100,21 +102,49 @@ hearth_gate_listen_socket (GSocketAddress *address, GError **error)
   return g_steal_pointer (&socket);
 }
 
+static void log_refusals_now (HearthGate *self);
+static gboolean log_refusals (gpointer user_data);
+
 void
 hearth_gate_note_refusal (HearthGate *self, const char *reason)
 {
+  gint64 since = g_get_monotonic_time () - self->last_log_us;
+
   self->refused++;
   self->last_reason = reason;
-  if (g_get_monotonic_time () - self->last_log_us < LOG_INTERVAL_US)
+  if (since < LOG_INTERVAL_US) {
+    /* Said at the end of the interval, also when nothing else comes. */
+    if (self->log_source == 0)
+      self->log_source = g_timeout_add ((LOG_INTERVAL_US - since) / 1000 + 1,
+                                        log_refusals, self);
     return;
+  }
+  log_refusals_now (self);
+}
+
+static void
+log_refusals_now (HearthGate *self)
+{
   if (self->refused == 1)
-    g_message ("Closed a connection to the %s: %s", self->limits.name, reason);
+    g_message ("Closed a connection to the %s: %s", self->limits.name,
+               self->last_reason);
   else
     g_message ("Closed %u connections to the %s in the last %u s (the last: %s)",
                self->refused, self->limits.name,
-               (guint) (LOG_INTERVAL_US / G_USEC_PER_SEC), reason);
+               (guint) (LOG_INTERVAL_US / G_USEC_PER_SEC), self->last_reason);
   self->refused = 0;
   self->last_log_us = g_get_monotonic_time ();
+}
+
+static gboolean
+log_refusals (gpointer user_data)
+{
+  HearthGate *self = user_data;
+
+  self->log_source = 0;
+  if (self->refused > 0)
+    log_refusals_now (self);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -318,6 +348,7 @@ hearth_gate_free (HearthGate *self)
   if (self == NULL)
     return;
   g_clear_handle_id (&self->sweep_source, g_source_remove);
+  g_clear_handle_id (&self->log_source, g_source_remove);
   g_hash_table_iter_init (&iter, self->connections);
   while (g_hash_table_iter_next (&iter, &socket, NULL)) {
     g_object_weak_unref (socket, connection_gone, self);
