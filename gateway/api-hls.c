@@ -695,9 +695,9 @@ serve_chunks (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
 }
 
 /* "PREFIX-G-S.m4s" or "PREFIX-G.mp4": the numbers, or FALSE. */
-static gboolean
-parse_name (const char *name, const char *prefix, const char *suffix,
-            guint64 *generation, guint64 *sequence)
+gboolean
+hearth_hls_parse_name (const char *name, const char *prefix, const char *suffix,
+                       guint64 *generation, guint64 *sequence)
 {
   g_autofree char *middle = NULL;
   g_auto (GStrv) numbers = NULL;
@@ -733,7 +733,7 @@ serve_media (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
   guint64 generation, sequence;
   gboolean is_part;
 
-  if (parse_name (name, "init-", ".mp4", &generation, NULL)) {
+  if (hearth_hls_parse_name (name, "init-", ".mp4", &generation, NULL)) {
     g_autoptr (GPtrArray) one = g_ptr_array_new ();
 
     if (generation != index->generation || index->init == NULL) {
@@ -744,8 +744,8 @@ serve_media (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
     serve_chunks (index, msg, camera_id, display_id, household_id, index->generation, one, 0, 1, "video/mp4");
     return;
   }
-  is_part = parse_name (name, "part-", ".m4s", &generation, &sequence);
-  if ((!is_part && !parse_name (name, "seg-", ".m4s", &generation, &sequence)) ||
+  is_part = hearth_hls_parse_name (name, "part-", ".m4s", &generation, &sequence);
+  if ((!is_part && !hearth_hls_parse_name (name, "seg-", ".m4s", &generation, &sequence)) ||
       generation != index->generation) {
     reply_not_found (msg);
     return;
@@ -821,6 +821,18 @@ query_number (GHashTable *query, const char *key, guint64 *value)
          g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT32, value, NULL);
 }
 
+/* A playlist request's _HLS_msn and _HLS_part: FALSE when they cannot name
+ * a part (a part without an msn, or a number that is not one). */
+gboolean
+hearth_hls_parse_blocking (GHashTable *query, gboolean *blocking, guint64 *msn,
+                           gboolean *has_part, guint64 *part)
+{
+  *blocking = query_number (query, "_HLS_msn", msn);
+  *has_part = query != NULL && g_hash_table_contains (query, "_HLS_part");
+  return !((*has_part && !*blocking) ||
+           (*has_part && !query_number (query, "_HLS_part", part)));
+}
+
 void
 hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
                        const char *name)
@@ -850,7 +862,7 @@ hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
     guint64 generation, sequence;
 
     /* The hinted part, not whole yet: held until it is. */
-    if (parse_name (name, "part-", ".m4s", &generation, &sequence) &&
+    if (hearth_hls_parse_name (name, "part-", ".m4s", &generation, &sequence) &&
         generation == index->generation && index->segments->len > 0 &&
         sequence == next_part_sequence (index) && !index_has_part (index, sequence)) {
       hold_request (index, request, row->id, 0, 0, name, sequence,
@@ -862,11 +874,7 @@ hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
     return;
   }
 
-  blocking = query_number (request->query, "_HLS_msn", &msn);
-  has_part = request->query != NULL &&
-             g_hash_table_contains (request->query, "_HLS_part");
-  if ((has_part && !blocking) ||
-      (has_part && !query_number (request->query, "_HLS_part", &part)) ||
+  if (!hearth_hls_parse_blocking (request->query, &blocking, &msn, &has_part, &part) ||
       (blocking && msn > index->next_msn + 1)) {
     hearth_http_reply_error (request->msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
                              "_HLS_msn and _HLS_part must name a coming part");

@@ -485,19 +485,34 @@ hearth_config_validate (HearthConfig *self, GError **error)
 HearthConfig *
 hearth_config_load (const char *path, GError **error)
 {
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  g_autoptr (GError) local_error = NULL;
+
+  if (path == NULL)
+    return config_new_defaults ();
+
+  if (!g_file_get_contents (path, &text, &len, &local_error)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID, "%s: %s", path,
+                 local_error->message);
+    return NULL;
+  }
+  return hearth_config_load_data (text, len, path, error);
+}
+
+HearthConfig *
+hearth_config_load_data (const char *text, gsize len, const char *path,
+                         GError **error)
+{
   g_autoptr (HearthConfig) self = config_new_defaults ();
   g_autoptr (GKeyFile) file = g_key_file_new ();
   g_autoptr (GError) local_error = NULL;
   g_auto (GStrv) groups = NULL;
 
-  if (path == NULL)
-    return g_steal_pointer (&self);
+  g_return_val_if_fail (path != NULL, NULL);
 
-  if (!g_file_get_contents (path, &self->source_text, NULL, &local_error)) {
-    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID, "%s: %s", path,
-                 local_error->message);
-    return NULL;
-  }
+  /* A NUL ends the text, as it ends what GKeyFile reads. */
+  self->source_text = g_strndup (text, len);
   self->source_path = g_strdup (path);
   if (!g_key_file_load_from_data (file, self->source_text, -1, G_KEY_FILE_NONE,
                                   &local_error)) {

@@ -49,6 +49,10 @@ typedef struct {
  * are errors naming the file, line, group, key and reason:
  * "PATH:LINE: [group] key: why". (transfer full) */
 HearthConfig *hearth_config_load (const char *path, GError **error);
+/* The same for a file's contents, @len bytes of @text (up to a NUL);
+ * @path names it in errors. (transfer full) */
+HearthConfig *hearth_config_load_data (const char *text, gsize len,
+                                       const char *path, GError **error);
 /* Re-validates after overrides have been written into the fields. */
 gboolean hearth_config_validate (HearthConfig *self, GError **error);
 /* Prefixes *@error with "PATH:LINE: " of @group/@key when the file sets it

@@ -396,19 +396,84 @@ request_new (Connection *conn, JsonNode *root)
   return req;
 }
 
-/* Parses and checks one request line; answers malformed ones itself. */
-static void
-connection_handle_line (Connection *conn, char *line, gsize len)
+/**
+ * hearth_control_parse_request:
+ * @line: one request line, without its line end (not NUL-terminated)
+ * @len: its length
+ *
+ * Parses and checks one request: a JSON object with a string "method" and,
+ * if any, an object (or null) "params". The error's message is what the
+ * client is told.
+ *
+ * Returns: (transfer full) (nullable): the request's root node.
+ */
+JsonNode *
+hearth_control_parse_request (const char *line, gsize len, GError **error)
 {
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (JsonNode) root = NULL;
-  g_autoptr (GError) error = NULL;
-  HearthControl *control = conn->control;
-  HearthControlRequest *req;
+  g_autoptr (GError) local_error = NULL;
   HearthJsonScan scan;
   JsonObject *object;
   JsonNode *method;
   JsonNode *params;
+
+  if (!g_utf8_validate (line, (gssize) len, NULL)) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "request is not valid UTF-8");
+    return NULL;
+  }
+  hearth_json_scan (line, len, &scan);
+  if (scan.depth > MAX_JSON_DEPTH) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "request nests too deeply");
+    return NULL;
+  }
+  if (scan.has_nul) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "request has a NUL character (\\u0000) in a string, "
+                         "which no name or value may hold");
+    return NULL;
+  }
+
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, line, (gssize) len, &local_error)) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID, "malformed JSON: %s",
+                 local_error->message);
+    return NULL;
+  }
+  root = json_parser_steal_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "request is not a JSON object");
+    return NULL;
+  }
+  object = json_node_get_object (root);
+  method = json_object_get_member (object, "method");
+  if (method == NULL || !JSON_NODE_HOLDS_VALUE (method) ||
+      json_node_get_value_type (method) != G_TYPE_STRING) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "request has no string \"method\"");
+    return NULL;
+  }
+  params = json_object_get_member (object, "params");
+  if (params != NULL && !JSON_NODE_HOLDS_OBJECT (params) &&
+      !JSON_NODE_HOLDS_NULL (params)) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "request \"params\" is not an object");
+    return NULL;
+  }
+  return g_steal_pointer (&root);
+}
+
+/* Parses and checks one request line; answers malformed ones itself. */
+static void
+connection_handle_line (Connection *conn, char *line, gsize len)
+{
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GError) error = NULL;
+  HearthControl *control = conn->control;
+  HearthControlRequest *req;
 
   if (len > 0 && line[len - 1] == '\r')
     line[--len] = '\0';
@@ -416,48 +481,9 @@ connection_handle_line (Connection *conn, char *line, gsize len)
   if (len == 0)
     return;
 
-  if (!g_utf8_validate (line, (gssize) len, NULL)) {
-    connection_send_error (conn, "invalid", "request is not valid UTF-8");
-    return;
-  }
-  hearth_json_scan (line, len, &scan);
-  if (scan.depth > MAX_JSON_DEPTH) {
-    connection_send_error (conn, "invalid", "request nests too deeply");
-    return;
-  }
-  if (scan.has_nul) {
-    connection_send_error (conn, "invalid",
-                           "request has a NUL character (\\u0000) in a string, "
-                           "which no name or value may hold");
-    return;
-  }
-
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, line, (gssize) len, &error)) {
-    g_autofree char *message = g_strdup_printf ("malformed JSON: %s",
-                                                error->message);
-
-    connection_send_error (conn, "invalid", message);
-    return;
-  }
-  root = json_parser_steal_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
-    connection_send_error (conn, "invalid", "request is not a JSON object");
-    return;
-  }
-  object = json_node_get_object (root);
-  method = json_object_get_member (object, "method");
-  if (method == NULL || !JSON_NODE_HOLDS_VALUE (method) ||
-      json_node_get_value_type (method) != G_TYPE_STRING) {
-    connection_send_error (conn, "invalid",
-                           "request has no string \"method\"");
-    return;
-  }
-  params = json_object_get_member (object, "params");
-  if (params != NULL && !JSON_NODE_HOLDS_OBJECT (params) &&
-      !JSON_NODE_HOLDS_NULL (params)) {
-    connection_send_error (conn, "invalid",
-                           "request \"params\" is not an object");
+  root = hearth_control_parse_request (line, len, &error);
+  if (root == NULL) {
+    connection_send_error (conn, "invalid", error->message);
     return;
   }
   if (control == NULL)

@@ -79,4 +79,9 @@ gboolean hearth_control_request_is_closed (HearthControlRequest *req);
 /* The error code string used on the wire for a HearthError code. */
 const char *hearth_control_error_code_to_string (int code);
 
+/* One request line (without its line end) as a JSON object with a string
+ * "method": the root node, or NULL with HEARTH_ERROR_INVALID saying what the
+ * client is told. (transfer full) */
+JsonNode *hearth_control_parse_request (const char *line, gsize len, GError **error);
+
 G_END_DECLS

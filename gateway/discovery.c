@@ -189,32 +189,55 @@ ignore (HearthDiscovery *self, const char *key, const char *type,
   g_message ("Ignoring mDNS service “%s” (%s): %s", shown->str, type, why);
 }
 
-/*
+/**
+ * hearth_discovery_parse_txt:
+ * @entries: (element-type GBytes): a service's TXT strings, as received
+ * @why: (out): why the whole set is refused
+ *
  * TXT → table of key (printable ASCII without '=', lower-cased) → value
  * (UTF-8, no NUL). Entries that are not that are dropped; a key that repeats
- * keeps its first value (RFC 6763 §6.4). NULL with *@why when the records as
- * a whole are too big to be a camera's.
+ * keeps its first value (RFC 6763 §6.4).
+ *
+ * Returns: (transfer full) (nullable): the table, or NULL with *@why when
+ * the records as a whole are too big to be a camera's.
  */
-static GHashTable *
-txt_parse (AvahiStringList *txt, const char **why)
+GHashTable *
+hearth_discovery_parse_txt (GPtrArray *entries, const char **why)
 {
   g_autoptr (GHashTable) table = g_hash_table_new_full (g_str_hash, g_str_equal,
                                                         g_free, g_free);
-  guint n = 0;
   gsize total = 0;
 
-  for (AvahiStringList *l = txt; l != NULL; l = avahi_string_list_get_next (l)) {
-    char *key = NULL, *value = NULL;
-    size_t size = 0;
+  if (entries->len > TXT_MAX_ENTRIES) {
+    *why = "its TXT records are too large";
+    return NULL;
+  }
+  for (guint i = 0; i < entries->len; i++) {
+    gsize len;
+    const char *entry = g_bytes_get_data (entries->pdata[i], &len);
+    const char *equals;
+    g_autofree char *key = NULL;
+    const char *value = NULL;
+    gsize size = 0;
     gboolean ok;
 
-    total += avahi_string_list_get_size (l);
-    if (++n > TXT_MAX_ENTRIES || total > TXT_MAX_BYTES) {
+    total += len;
+    if (total > TXT_MAX_BYTES) {
       *why = "its TXT records are too large";
       return NULL;
     }
-    if (avahi_string_list_get_pair (l, &key, &value, &size) < 0)
+    /* An empty string has no key (and no data: NULL). */
+    if (len == 0)
       continue;
+    equals = memchr (entry, '=', len);
+    /* "key=value", or "key" alone (RFC 6763 §6.4); the key ends at a NUL. */
+    if (equals != NULL) {
+      key = g_strndup (entry, (gsize) (equals - entry));
+      value = equals + 1;
+      size = len - (gsize) (equals - entry) - 1;
+    } else {
+      key = g_strndup (entry, len);
+    }
     ok = key[0] != '\0' && strlen (key) <= TXT_KEY_MAX;
     for (const char *p = key; ok && *p; p++)
       ok = *p >= 0x21 && *p <= 0x7e;
@@ -229,10 +252,23 @@ txt_parse (AvahiStringList *txt, const char **why)
       else
         g_hash_table_insert (table, lower, g_strndup (value ? value : "", size));
     }
-    avahi_free (key);
-    avahi_free (value);
   }
   return g_steal_pointer (&table);
+}
+
+static GHashTable *
+txt_parse (AvahiStringList *txt, const char **why)
+{
+  g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  for (AvahiStringList *l = txt; l != NULL; l = avahi_string_list_get_next (l)) {
+    /* The count alone can be refused before copying them all. */
+    if (entries->len == TXT_MAX_ENTRIES + 1)
+      break;
+    g_ptr_array_add (entries, g_bytes_new (avahi_string_list_get_text (l),
+                                           avahi_string_list_get_size (l)));
+  }
+  return hearth_discovery_parse_txt (entries, why);
 }
 
 /* A resolution fit to report, or NULL with *@why. */

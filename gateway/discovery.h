@@ -68,4 +68,10 @@ void hearth_discovery_set_pairing_port (HearthDiscovery *self, guint16 port);
  *   "lost"  (HearthFound *found): withdrawn, expired, or no longer fit
  */
 
+/* A service's TXT strings (of GBytes, as received) → table of lower-cased
+ * key → UTF-8 value; malformed entries dropped, the first of a repeated key
+ * kept. NULL with *@why when there are too many or they are too large.
+ * (transfer full) */
+GHashTable *hearth_discovery_parse_txt (GPtrArray *entries, const char **why);
+
 G_END_DECLS

@@ -566,6 +566,47 @@ sweep_connections (gpointer user_data)
 
 /* --- routing ----------------------------------------------------------------- */
 
+/**
+ * hearth_http_route:
+ * @path: a request's path, percent-decoded
+ * @camera_id: (out) (transfer full) (nullable): the camera it names
+ * @name: (out) (transfer full) (nullable): the HLS file it names
+ *
+ * Which route of the stream port @path is.
+ */
+HearthRoute
+hearth_http_route (const char *path, char **camera_id, char **name)
+{
+  g_auto (GStrv) parts = NULL;
+  guint n;
+
+  *camera_id = NULL;
+  *name = NULL;
+  if (g_str_equal (path, "/") || g_str_has_prefix (path, "/app/"))
+    return HEARTH_ROUTE_WEB;
+  parts = g_strsplit (path, "/", 6);
+  n = g_strv_length (parts);
+  /* parts[0] is the empty string before the leading '/'. */
+  if (n < 3 || !g_str_equal (parts[1], "v1") || !g_str_equal (parts[2], "cameras"))
+    return HEARTH_ROUTE_NONE;
+  if (n == 3)
+    return HEARTH_ROUTE_CAMERAS;
+  if (n == 5 && g_str_equal (parts[4], "live.mp4")) {
+    *camera_id = g_strdup (parts[3]);
+    return HEARTH_ROUTE_LIVE;
+  }
+  if (n == 5 && g_str_equal (parts[4], "snapshot.jpg")) {
+    *camera_id = g_strdup (parts[3]);
+    return HEARTH_ROUTE_SNAPSHOT;
+  }
+  if (n == 6 && g_str_equal (parts[4], "hls") && strchr (parts[5], '/') == NULL) {
+    *camera_id = g_strdup (parts[3]);
+    *name = g_strdup (parts[5]);
+    return HEARTH_ROUTE_HLS;
+  }
+  return HEARTH_ROUTE_NONE;
+}
+
 /* Every route of the stream port: the API under /v1 and the viewer (`/`,
  * `/app/...`) alike pass the access check here first. */
 static void
@@ -577,9 +618,9 @@ handle_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
   const char *fingerprint = NULL;
   g_autoptr (HearthDisplayRow) display = NULL;
   g_autoptr (GError) error = NULL;
-  g_auto (GStrv) parts = NULL;
+  g_autofree char *camera_id = NULL;
+  g_autofree char *name = NULL;
   HearthHttpRequest request;
-  guint n;
 
   if (soup_server_message_get_status (msg) != 0)
     return; /* already answered in got-headers */
@@ -612,32 +653,24 @@ handle_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
   request.fingerprint = fingerprint;
   request.query = query;
 
-  if (g_str_equal (path, "/") || g_str_has_prefix (path, "/app/")) {
+  switch (hearth_http_route (path, &camera_id, &name)) {
+  case HEARTH_ROUTE_WEB:
     hearth_api_web (&request, path);
     return;
-  }
-  parts = g_strsplit (path, "/", 6);
-  n = g_strv_length (parts);
-  /* parts[0] is the empty string before the leading '/'. */
-  if (n == 3 && g_str_equal (parts[1], "v1") && g_str_equal (parts[2], "cameras")) {
+  case HEARTH_ROUTE_CAMERAS:
     hearth_api_cameras_list (&request);
     return;
-  }
-  if (n == 5 && g_str_equal (parts[1], "v1") &&
-      g_str_equal (parts[2], "cameras") && g_str_equal (parts[4], "live.mp4")) {
-    hearth_api_camera_live (&request, parts[3]);
+  case HEARTH_ROUTE_LIVE:
+    hearth_api_camera_live (&request, camera_id);
     return;
-  }
-  if (n == 5 && g_str_equal (parts[1], "v1") &&
-      g_str_equal (parts[2], "cameras") && g_str_equal (parts[4], "snapshot.jpg")) {
-    hearth_api_camera_snapshot (&request, parts[3]);
+  case HEARTH_ROUTE_SNAPSHOT:
+    hearth_api_camera_snapshot (&request, camera_id);
     return;
-  }
-  if (n == 6 && g_str_equal (parts[1], "v1") &&
-      g_str_equal (parts[2], "cameras") && g_str_equal (parts[4], "hls") &&
-      strchr (parts[5], '/') == NULL) {
-    hearth_api_camera_hls (&request, parts[3], parts[5]);
+  case HEARTH_ROUTE_HLS:
+    hearth_api_camera_hls (&request, camera_id, name);
     return;
+  case HEARTH_ROUTE_NONE:
+    break;
   }
   hearth_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
                            "no such resource");

@@ -84,6 +84,17 @@ void hearth_http_server_reply_not_ready (HearthHttpServer *self,
 void hearth_http_server_start_live (HearthHttpRequest *request,
                                     const HearthCameraRow *camera);
 
+/* The routes of the stream port, from a request's path. */
+typedef enum {
+  HEARTH_ROUTE_NONE,      /* 404 */
+  HEARTH_ROUTE_WEB,       /* "/" or "/app/..." */
+  HEARTH_ROUTE_CAMERAS,   /* /v1/cameras */
+  HEARTH_ROUTE_LIVE,      /* /v1/cameras/ID/live.mp4 */
+  HEARTH_ROUTE_SNAPSHOT,  /* /v1/cameras/ID/snapshot.jpg */
+  HEARTH_ROUTE_HLS,       /* /v1/cameras/ID/hls/NAME */
+} HearthRoute;
+HearthRoute hearth_http_route (const char *path, char **camera_id, char **name);
+
 /* Every status the gateway answers is set through here, with its reason
  * phrase (libsoup 3.2.3 has none for 429 and 431). */
 void hearth_http_set_status (SoupServerMessage *msg, guint status);
@@ -128,6 +139,14 @@ typedef struct _HearthHlsIndexes HearthHlsIndexes;
 HearthHlsIndexes *hearth_hls_indexes_new (void);
 void hearth_hls_indexes_free (HearthHlsIndexes *self);
 HearthHlsIndexes *hearth_http_server_get_hls_indexes (HearthHttpServer *self);
+/* The names (hearth_hls_parse_name (name, "part-", ".m4s", &g, &s)) and the
+ * blocking reload's query parameters, apart from any index. */
+gboolean hearth_hls_parse_name (const char *name, const char *prefix,
+                                const char *suffix, guint64 *generation,
+                                guint64 *sequence);
+gboolean hearth_hls_parse_blocking (GHashTable *query, gboolean *blocking,
+                                    guint64 *msn, gboolean *has_part,
+                                    guint64 *part);
 /* @name: index.m3u8, init-G.mp4, seg-G-S.m4s or part-G-S.m4s */
 void hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
                             const char *name);

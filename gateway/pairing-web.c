@@ -200,10 +200,6 @@ hearth_pairing_web_read_form (SoupServerMessage *msg, GError **error)
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const char *type = soup_message_headers_get_content_type (headers, NULL);
   g_autoptr (GBytes) body = NULL;
-  g_autoptr (GError) local_error = NULL;
-  g_autofree char *text = NULL;
-  GHashTable *form;
-  gsize len;
 
   if (g_strcmp0 (type, FORM_TYPE) != 0) {
     g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
@@ -211,8 +207,17 @@ hearth_pairing_web_read_form (SoupServerMessage *msg, GError **error)
     return NULL;
   }
   body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
-  len = g_bytes_get_size (body);
-  text = g_strndup (g_bytes_get_data (body, NULL), len);
+  return hearth_pairing_web_parse_form (g_bytes_get_data (body, NULL),
+                                        g_bytes_get_size (body), error);
+}
+
+GHashTable *
+hearth_pairing_web_parse_form (const char *body, gsize len, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *text = g_strndup (body, len);
+  GHashTable *form;
+
   /* A '%' always starts an escape ('%' itself is "%25"), so "%00" is a NUL. */
   if (strlen (text) != len || strstr (text, "%00") != NULL) {
     g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,

@@ -40,6 +40,8 @@ void hearth_pairing_web_reply_style (SoupServerMessage *msg);
 /* The fields of a form-encoded request body, or NULL with HEARTH_ERROR_INVALID
  * saying what is wrong (content type, encoding). (transfer full) */
 GHashTable *hearth_pairing_web_read_form (SoupServerMessage *msg, GError **error);
+/* The same from a form's bytes (a NUL among them is an error). */
+GHashTable *hearth_pairing_web_parse_form (const char *body, gsize len, GError **error);
 
 /*
  * An Apple configuration profile: a com.apple.security.root payload for

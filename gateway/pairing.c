@@ -274,6 +274,116 @@ token_hash_from_hex (const char *hex, guint8 hash[32])
   return TRUE;
 }
 
+/* A member that holds a string, or NULL. Not
+ * json_object_get_string_member_with_default(): a peer's array or object
+ * there would make it log a critical warning. */
+static const char *
+string_member (JsonObject *object, const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/**
+ * hearth_pairing_parse_request:
+ * @body: the body of POST /v1/pair (not NUL-terminated)
+ * @len: its length
+ * @token_hash: (out caller-allocates): SHA-256 of the token it holds
+ * @public_key: (out) (transfer full): the display's PEM public key, unchecked
+ * @name: (out) (transfer full): the display's name
+ *
+ * Reads a display's pairing request: a JSON object with "token" (32 hex
+ * digits), "public_key" and "name". The error's message is what the
+ * display is told.
+ */
+gboolean
+hearth_pairing_parse_request (const char *body, gsize len, guint8 token_hash[32],
+                              char **public_key, char **name, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  HearthJsonScan scan;
+  JsonObject *object;
+  const char *token, *key, *display_name;
+
+  if (len == 0) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "the request has no body");
+    return FALSE;
+  }
+  /* json-glib would cut a string at a NUL ("Ho\u0000me" as "Ho"). */
+  hearth_json_scan (body, len, &scan);
+  if (scan.has_nul) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "the request has a NUL character (\\u0000) in a string");
+    return FALSE;
+  }
+  /* Whitespace alone parses, to no root at all. */
+  if (!json_parser_load_from_data (parser, body, len, NULL) ||
+      json_parser_get_root (parser) == NULL ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "the request is not a JSON object");
+    return FALSE;
+  }
+  object = json_node_get_object (json_parser_get_root (parser));
+  token = string_member (object, "token");
+  key = string_member (object, "public_key");
+  display_name = string_member (object, "name");
+
+  if (!token_hash_from_hex (token, token_hash)) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "token: want 32 hexadecimal digits");
+    return FALSE;
+  }
+  if (key == NULL || strlen (key) > MAX_PUBLIC_KEY) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "public_key: want a PEM public key");
+    return FALSE;
+  }
+  if (!valid_display_name (display_name)) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "name: want 1 to 64 bytes of UTF-8 without control characters");
+    return FALSE;
+  }
+  *public_key = g_strdup (key);
+  *name = g_strdup (display_name);
+  return TRUE;
+}
+
+/**
+ * hearth_pairing_parse_form:
+ * @form: the fields of POST /pair (hearth_pairing_web_parse_form())
+ * @token_hash: (out caller-allocates): SHA-256 of the token ("t")
+ * @name: (out) (transfer none): the name the browser chose, in @form
+ *
+ * Checks a browser's pairing form. The error's message is what the page
+ * tells its user.
+ */
+gboolean
+hearth_pairing_parse_form (GHashTable *form, guint8 token_hash[32], const char **name,
+                           GError **error)
+{
+  const char *display_name = g_hash_table_lookup (form, "name");
+
+  if (!token_hash_from_hex (g_hash_table_lookup (form, "t"), token_hash)) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "The pairing link is incomplete: scan the QR code again.");
+    return FALSE;
+  }
+  if (!valid_display_name (display_name)) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "The name must be 1 to 64 bytes long, without "
+                         "control characters. Go back and choose another.");
+    return FALSE;
+  }
+  *name = display_name;
+  return TRUE;
+}
+
 static JsonNode *
 pairing_answer (HearthPairing *self, const HearthDisplayRow *display)
 {
@@ -361,14 +471,12 @@ static void
 handle_display_pair (HearthPairing *self, SoupServerMessage *msg, const char *peer)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonParser) parser = NULL;
   g_autoptr (HearthDisplayRow) display = NULL;
   g_autoptr (JsonNode) answer = NULL;
   g_autoptr (GBytes) body = NULL;
+  g_autofree char *public_key = NULL;
+  g_autofree char *name = NULL;
   SoupMessageBody *request_body;
-  JsonObject *object;
-  const char *token, *public_key, *name;
-  HearthJsonScan scan;
   guint8 hash[32];
   gint64 window_id = 0;
   IssueData issue = { 0, };
@@ -380,47 +488,10 @@ handle_display_pair (HearthPairing *self, SoupServerMessage *msg, const char *pe
 
   request_body = soup_server_message_get_request_body (msg);
   body = soup_message_body_flatten (request_body);
-  if (g_bytes_get_size (body) == 0) {
+  if (!hearth_pairing_parse_request (g_bytes_get_data (body, NULL), g_bytes_get_size (body),
+                                     hash, &public_key, &name, &error)) {
     peer_failed (self, peer);
-    hearth_http_reply_error (msg, 400, "bad_request", "the request has no body");
-    return;
-  }
-  hearth_json_scan (g_bytes_get_data (body, NULL), g_bytes_get_size (body), &scan);
-  if (scan.has_nul) {
-    peer_failed (self, peer);
-    hearth_http_reply_error (msg, 400, "bad_request",
-                             "the request has a NUL character (\\u0000) in a string");
-    return;
-  }
-  parser = json_parser_new ();
-  /* Whitespace alone parses, to no root at all. */
-  if (!json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
-                                   g_bytes_get_size (body), NULL) ||
-      json_parser_get_root (parser) == NULL ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
-    peer_failed (self, peer);
-    hearth_http_reply_error (msg, 400, "bad_request", "the request is not a JSON object");
-    return;
-  }
-  object = json_node_get_object (json_parser_get_root (parser));
-  token = json_object_get_string_member_with_default (object, "token", NULL);
-  public_key = json_object_get_string_member_with_default (object, "public_key", NULL);
-  name = json_object_get_string_member_with_default (object, "name", NULL);
-
-  if (!token_hash_from_hex (token, hash)) {
-    peer_failed (self, peer);
-    hearth_http_reply_error (msg, 400, "bad_request", "token: want 32 hexadecimal digits");
-    return;
-  }
-  if (public_key == NULL || strlen (public_key) > MAX_PUBLIC_KEY) {
-    peer_failed (self, peer);
-    hearth_http_reply_error (msg, 400, "bad_request", "public_key: want a PEM public key");
-    return;
-  }
-  if (!valid_display_name (name)) {
-    peer_failed (self, peer);
-    hearth_http_reply_error (msg, 400, "bad_request",
-                 "name: want 1 to 64 bytes of UTF-8 without control characters");
+    hearth_http_reply_error (msg, 400, "bad_request", error->message);
     return;
   }
 
@@ -486,7 +557,7 @@ handle_browser_pair (HearthPairing *self, SoupServerMessage *msg, const char *pe
   g_autofree char *public_key = NULL;
   g_autofree char *delivery = NULL;
   g_autofree char *url = NULL;
-  const char *token, *name;
+  const char *name;
   char code[CODE_LEN + 1];
   OpenWindow *w;
   guint8 hash[32];
@@ -499,19 +570,9 @@ handle_browser_pair (HearthPairing *self, SoupServerMessage *msg, const char *pe
     hearth_pairing_web_reply_problem (msg, SOUP_STATUS_BAD_REQUEST, error->message);
     return;
   }
-  token = g_hash_table_lookup (form, "t");
-  name = g_hash_table_lookup (form, "name");
-  if (!token_hash_from_hex (token, hash)) {
+  if (!hearth_pairing_parse_form (form, hash, &name, &error)) {
     peer_failed (self, peer);
-    hearth_pairing_web_reply_problem (msg, SOUP_STATUS_BAD_REQUEST,
-                                      "The pairing link is incomplete: scan the QR code again.");
-    return;
-  }
-  if (!valid_display_name (name)) {
-    peer_failed (self, peer);
-    hearth_pairing_web_reply_problem (msg, SOUP_STATUS_BAD_REQUEST,
-                                      "The name must be 1 to 64 bytes long, without "
-                                      "control characters. Go back and choose another.");
+    hearth_pairing_web_reply_problem (msg, SOUP_STATUS_BAD_REQUEST, error->message);
     return;
   }
   /* Only a window with a code can seal an identity: one opened before

@@ -55,4 +55,13 @@ const char *hearth_pairing_trust_anchor_pem (HearthPairing *self);
 guint16 hearth_pairing_get_port (HearthPairing *self);
 void hearth_pairing_close (HearthPairing *self);
 
+/* The pure parts of a pairing request, for tests and fuzzing: the JSON of
+ * POST /v1/pair and the checked fields of the browser's form (POST /pair).
+ * HEARTH_ERROR_INVALID with the message the requester is shown. */
+gboolean hearth_pairing_parse_request (const char *body, gsize len,
+                                       guint8 token_hash[32], char **public_key,
+                                       char **name, GError **error);
+gboolean hearth_pairing_parse_form (GHashTable *form, guint8 token_hash[32],
+                                    const char **name, GError **error);
+
 G_END_DECLS

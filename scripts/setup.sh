@@ -34,13 +34,15 @@ PACKAGES=(
 
 # The test suite's real peers and tools (the browsers: e2e-viewer). libc6-dbg names the dynamic
 # loader's frames, which tests/lsan.supp needs to match GLib's one
-# allocation at load time (without it every sanitizer test fails).
+# allocation at load time (without it every sanitizer test fails). clang and
+# its runtime libraries build the fuzz targets (libFuzzer).
 TEST_PACKAGES=(
   python3 python3-cryptography gstreamer1.0-tools gnutls-bin openssl qrencode libnss3-tools
   avahi-daemon avahi-utils dbus
   ffmpeg curl iproute2 procps strace libc6-dbg
   debhelper dpkg-dev fakeroot lintian
   chromium firefox-esr
+  clang libclang-rt-14-dev
 )
 $with_tests && PACKAGES+=("${TEST_PACKAGES[@]}")
 
