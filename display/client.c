@@ -50,6 +50,7 @@
 #include "mdns.h"
 #include "netaddr.h"
 #include "pki.h"
+#include "json-text.h"
 
 /* Largest JSON answer read into memory. */
 #define MAX_JSON_BODY (4 * 1024 * 1024)
@@ -622,22 +623,6 @@ on_request_certificate (SoupMessage *msg,
 }
 
 /**
- * hearth_display_json_get_string:
- *
- * Returns: (transfer none) (nullable): the member if it is a string, else NULL.
- */
-const char *
-hearth_display_json_get_string (JsonObject *object, const char *name)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
-/**
  * hearth_display_json_get_number:
  *
  * Returns: TRUE and sets @value if the member is a number (integer or not).
@@ -712,8 +697,8 @@ error_from_answer (SoupMessage *msg, GBytes *body)
     if (root != NULL && JSON_NODE_HOLDS_OBJECT (root)) {
       JsonObject *obj = json_node_get_object (root);
 
-      error_name = hearth_display_json_get_string (obj, "error");
-      message = hearth_display_json_get_string (obj, "message");
+      error_name = hearth_json_get_string (obj, "error");
+      message = hearth_json_get_string (obj, "message");
     }
   }
 

@@ -98,7 +98,6 @@ JsonNode *hearth_display_client_request_json (HearthDisplayClient *self,
                                               GBytes **raw_body,
                                               GError **error);
 
-const char *hearth_display_json_get_string (JsonObject *object, const char *name);
 gboolean hearth_display_json_get_number (JsonObject *object,
                                          const char *name,
                                          double *value);

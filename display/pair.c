@@ -21,6 +21,7 @@
 
 #include "error.h"
 #include "pki.h"
+#include "json-text.h"
 
 /* How long decoding one picture may take. */
 #define QR_DECODE_TIMEOUT_S 10
@@ -131,7 +132,7 @@ hearth_display_read_qr_image (const char *path, GError **error)
 static char *
 dup_required_string (JsonObject *obj, const char *name, GError **error)
 {
-  const char *value = hearth_display_json_get_string (obj, name);
+  const char *value = hearth_json_get_string (obj, name);
 
   if (value == NULL || *value == '\0') {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,

@@ -56,6 +56,7 @@
 #include "camera-match.h"
 #include "error.h"
 #include "stamp.h"
+#include "json-text.h"
 
 #define READ_CHUNK 65536
 /* Following: a connection that gave no frame waits before the next one,
@@ -1329,10 +1330,10 @@ hearth_display_list_cameras (HearthDisplayClient *client, gboolean raw_json, GEr
       continue;
     obj = json_node_get_object (node);
     row = g_new0 (char *, G_N_ELEMENTS (headers) + 1);
-    row[0] = g_strdup ((s = hearth_display_json_get_string (obj, "id")) ? s : "-");
-    row[1] = g_strdup ((s = hearth_display_json_get_string (obj, "name")) ? s : "-");
-    row[2] = g_strdup ((s = hearth_display_json_get_string (obj, "state")) ? s : "-");
-    row[3] = g_strdup ((s = hearth_display_json_get_string (obj, "codec")) ? s : "-");
+    row[0] = g_strdup ((s = hearth_json_get_string (obj, "id")) ? s : "-");
+    row[1] = g_strdup ((s = hearth_json_get_string (obj, "name")) ? s : "-");
+    row[2] = g_strdup ((s = hearth_json_get_string (obj, "state")) ? s : "-");
+    row[3] = g_strdup ((s = hearth_json_get_string (obj, "codec")) ? s : "-");
     if (hearth_display_json_get_number (obj, "width", &w) &&
         hearth_display_json_get_number (obj, "height", &h))
       row[4] = g_strdup_printf ("%.0fx%.0f", w, h);

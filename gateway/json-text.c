@@ -45,3 +45,24 @@ hearth_json_scan (const char *text, gsize len, HearthJsonScan *scan)
     }
   }
 }
+
+/**
+ * hearth_json_get_string:
+ * @object: an object a peer sent
+ * @name: a member's name
+ *
+ * Not json_object_get_string_member_with_default(): a peer's array or
+ * object there would make it log a critical warning.
+ *
+ * Returns: (transfer none) (nullable): the member if it is a string, else NULL.
+ */
+const char *
+hearth_json_get_string (JsonObject *object, const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}

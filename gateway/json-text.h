@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -16,5 +17,7 @@ typedef struct {
 } HearthJsonScan;
 
 void hearth_json_scan (const char *text, gsize len, HearthJsonScan *scan);
+
+const char *hearth_json_get_string (JsonObject *object, const char *name);
 
 G_END_DECLS

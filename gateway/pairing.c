@@ -274,20 +274,6 @@ token_hash_from_hex (const char *hex, guint8 hash[32])
   return TRUE;
 }
 
-/* A member that holds a string, or NULL. Not
- * json_object_get_string_member_with_default(): a peer's array or object
- * there would make it log a critical warning. */
-static const char *
-string_member (JsonObject *object, const char *name)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 /**
  * hearth_pairing_parse_request:
  * @body: the body of POST /v1/pair (not NUL-terminated)
@@ -330,9 +316,9 @@ hearth_pairing_parse_request (const char *body, gsize len, guint8 token_hash[32]
     return FALSE;
   }
   object = json_node_get_object (json_parser_get_root (parser));
-  token = string_member (object, "token");
-  key = string_member (object, "public_key");
-  display_name = string_member (object, "name");
+  token = hearth_json_get_string (object, "token");
+  key = hearth_json_get_string (object, "public_key");
+  display_name = hearth_json_get_string (object, "name");
 
   if (!token_hash_from_hex (token, token_hash)) {
     g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
