@@ -47,7 +47,11 @@ prints its counts and fails on any violation, any byte after a change, any
 crash, or a household that received too few frames to prove anything.
 
 Everything runs on loopback. HEARTH_TORTURE_SEED replays a run;
-HEARTH_TORTURE_SECONDS sets how long the faults go on (default 60).
+HEARTH_TORTURE_SECONDS sets how long the faults go on (default 60);
+HEARTH_TORTURE_DISPLAYS the displays per household (default 3) and
+HEARTH_TORTURE_FPS the cameras' frame rate (default 15), for longer soaks
+(tests/torture/soak.py). HEARTH_TORTURE_SUMMARY names a file to write the
+counts to as JSON.
 """
 
 import asyncio
@@ -77,7 +81,8 @@ SECONDS = float(os.environ.get("HEARTH_TORTURE_SECONDS") or 60)
 GRACE_US = 1_000_000  # invariant 4: a change bites within 1 s
 HOUSEHOLDS = ["North", "South", "East"]
 CAMERAS_PER_HOUSEHOLD = 2
-DISPLAYS_PER_HOUSEHOLD = 3
+DISPLAYS_PER_HOUSEHOLD = int(os.environ.get("HEARTH_TORTURE_DISPLAYS") or 3)
+FPS = int(os.environ.get("HEARTH_TORTURE_FPS") or 15)
 MIN_FRAMES_PER_HOUSEHOLD = 100
 # Each camera's picture: a videotestsrc pattern and the colour it averages to.
 PATTERNS = [("red", "red"), ("green", "green"), ("blue", "blue"), ("white", "white"),
@@ -322,8 +327,8 @@ class Camera:
         self.proc = await asyncio.create_subprocess_exec(
             CAMERA, "--address", "127.0.0.1", "--port", str(self.port),
             "--stamp-id", self.stamp, "--ready-file", ready,
-            "--width", "320", "--height", "240", "--fps", "15", "--bitrate", "400",
-            "--key-int", "15", "--pattern", self.pattern,
+            "--width", "320", "--height", "240", "--fps", str(FPS), "--bitrate", "400",
+            "--key-int", str(FPS), "--pattern", self.pattern,
             *(["--tls-cert", self.tls[0], "--tls-key", self.tls[1]] if self.tls else []),
             stdout=log_file, stderr=log_file, env=CLIENT_ENV)
         log_file.close()
@@ -1061,6 +1066,22 @@ async def main():
     print(f"criticals logged by the gateway (GStreamer's own excepted): {len(criticals)}")
     for e in examples:
         print("  " + e)
+    cross = (violations['cross-household'] + violations['unknown-camera'] +
+             violations['snapshot-cross-household'])
+    summary = {
+        "seed": SEED, "seconds": SECONDS, "fps": FPS,
+        "displays_per_household": DISPLAYS_PER_HOUSEHOLD,
+        "frames": sum(frames.values()) + sum(hls_frames.values()),
+        "live_frames": sum(frames.values()), "hls_frames": sum(hls_frames.values()),
+        "hls_parts": len(hls_parts), "snapshots": sum(served.values()),
+        "snapshots_refused": refused, "display_sessions": len(sessions),
+        "faults": dict(faults), "cross_household": cross,
+        "violations": sum(violations.values()), "late_bytes": late_bytes,
+        "crashes": gateway.crashes,
+    }
+    print(f"checked: {summary['frames']} frames ({summary['live_frames']} live, "
+          f"{summary['hls_frames']} over HLS), {summary['hls_parts']} HLS parts, "
+          f"{summary['snapshots']} snapshots; cross-household: {cross}")
 
     failed = []
     if not ok:
@@ -1079,6 +1100,10 @@ async def main():
     for h in HOUSEHOLDS[:-1]:
         if frames[h] < MIN_FRAMES_PER_HOUSEHOLD:
             failed.append(f"household {h} received only {frames[h]} frames")
+    summary["failed"] = failed
+    if os.environ.get("HEARTH_TORTURE_SUMMARY"):
+        with open(os.environ["HEARTH_TORTURE_SUMMARY"], "w") as f:
+            json.dump(summary, f)
     if failed:
         print("FAILED: " + "; ".join(failed) + f" (gateway log: {gateway.log_path})")
         return 1
