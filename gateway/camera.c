@@ -636,6 +636,36 @@ on_certificate_refused (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/*
+ * Ends the current run as REFUSED if rtspsrc followed an RTSP redirect away
+ * from the camera's own URL. The redirect's target was dialled only if the
+ * egress gate (egress.c) found it local; either way Hearth does not stream
+ * from an address other than the one that was adopted. TRUE if it did.
+ */
+static gboolean
+refuse_run_if_redirected (HearthCamera *self)
+{
+  GObject *src;
+  const char *expected;
+  g_autofree char *location = NULL;
+  g_autofree char *reason = NULL;
+
+  if (self->pipeline == NULL)
+    return FALSE;
+  src = g_object_get_data (G_OBJECT (self->pipeline), "hearth-rtspsrc");
+  expected = g_object_get_data (G_OBJECT (self->pipeline), "hearth-location");
+  if (src == NULL)
+    return FALSE;
+  g_object_get (src, "location", &location, NULL);
+  if (g_strcmp0 (location, expected) == 0)
+    return FALSE;
+  reason = g_strdup_printf ("the camera redirected its stream to another address "
+                            "(%s); Hearth does not follow redirects",
+                            location != NULL ? location : "none");
+  refuse_run (self, reason);
+  return TRUE;
+}
+
 /* Asks the admit func about the current run, once per run, before the
  * first byte of it goes into the stream. TRUE: go on pushing. */
 static gboolean
@@ -652,18 +682,8 @@ admit_run (HearthCamera *self, guint64 generation)
   }
   /* The gate vouches for the address it checks: a camera that sent us
    * elsewhere (an RTSP redirect) is not let through. */
-  if (self->pipeline != NULL) {
-    GObject *src = g_object_get_data (G_OBJECT (self->pipeline), "hearth-rtspsrc");
-    const char *expected = g_object_get_data (G_OBJECT (self->pipeline), "hearth-location");
-    g_autofree char *location = NULL;
-
-    if (src != NULL)
-      g_object_get (src, "location", &location, NULL);
-    if (src != NULL && g_strcmp0 (location, expected) != 0) {
-      refuse_run (self, "the camera redirected its stream to another address");
-      return FALSE;
-    }
-  }
+  if (refuse_run_if_redirected (self))
+    return FALSE;
 
   g_object_ref (self);
   admitted = self->admit_func (self, &reason, self->admit_data);
@@ -884,6 +904,9 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
       safe_debug = redact_for_camera (self, debug);
       g_debug ("Camera %s: pipeline error details: %s", self->id, safe_debug);
     }
+    /* A connection refused after a redirect is the redirect's fault. */
+    if (refuse_run_if_redirected (self))
+      break;
     if (self->run_audio && self->state != HEARTH_CAMERA_STREAMING)
       turn_audio_off (self, error->message);
     fail_run (self, error->message, TRUE);

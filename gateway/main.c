@@ -12,6 +12,7 @@
 #include <sysexits.h>
 
 #include "daemon.h"
+#include "egress.h"
 #include "error.h"
 #include "hearth-config.h"
 #include "tls-policy.h"
@@ -129,6 +130,12 @@ main (int argc, char **argv)
     return EX_UNAVAILABLE;
   }
 
+  /* Before anything may connect: every connection hearthd opens goes to a
+   * local address, whoever asks for it (invariant 7). */
+  if (!hearth_egress_install (config->local_ranges, &error)) {
+    g_printerr ("hearthd: %s\n", error->message);
+    return EX_SOFTWARE;
+  }
   g_message ("TLS: %s", HEARTH_TLS_PRIORITY);
   loop = g_main_loop_new (NULL, FALSE);
   daemon = hearth_daemon_new (g_steal_pointer (&config));

@@ -35,6 +35,22 @@ hearth_net_ranges_free (HearthNetRanges *ranges)
   g_free (ranges);
 }
 
+static gpointer
+ref_mask (gconstpointer mask, gpointer user_data)
+{
+  return g_object_ref ((gpointer) mask);
+}
+
+HearthNetRanges *
+hearth_net_ranges_copy (const HearthNetRanges *ranges)
+{
+  HearthNetRanges *copy = g_new0 (HearthNetRanges, 1);
+
+  copy->masks = g_ptr_array_copy (ranges->masks, ref_mask, NULL);
+  g_ptr_array_set_free_func (copy->masks, g_object_unref);
+  return copy;
+}
+
 HearthNetRanges *
 hearth_net_ranges_parse (const char *list, GError **error)
 {

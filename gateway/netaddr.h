@@ -19,6 +19,7 @@ typedef struct _HearthNetRanges HearthNetRanges;
 /* Parses a ';'- or ','-separated list of CIDR masks. (transfer full) */
 HearthNetRanges *hearth_net_ranges_parse (const char *list, GError **error);
 void hearth_net_ranges_free (HearthNetRanges *ranges);
+HearthNetRanges *hearth_net_ranges_copy (const HearthNetRanges *ranges);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthNetRanges, hearth_net_ranges_free)
 /* Fails unless every range lies inside HEARTH_NET_DEFAULT_LOCAL_RANGES: a
  * wider one (e.g. 0.0.0.0/0) would switch the local-only guarantee off. */

@@ -4,7 +4,7 @@
 # pairs a display and streams to it, every connection it opens (traced with
 # strace) goes to the adopted camera's local address or to a UNIX socket, and
 # nothing else. Then a camera URL naming a public address is refused before
-# anything is dialled.
+# anything is dialled, and so is the target of a camera's RTSP redirect.
 source "$(dirname "$0")/lib.sh"
 
 start_camera door
@@ -71,5 +71,39 @@ wait "$STRACE_PID" || fail "hearthd did not exit cleanly under strace"
 grep -q "+++ exited with 0 +++" "$T/narrowed.trace" || fail "hearthd did not exit 0"
 dialled=$(grep 'connect(' "$T/narrowed.trace" | grep -E "AF_INET6?.*htons\\($camera_port\\)" || true)
 [ -z "$dialled" ] || fail "hearthd dialled the camera outside local-networks: $dialled"
+check_gateway_log
+
+# A camera that answers DESCRIBE with a redirect (RTSP 302) to another
+# address: the target is checked before it is dialled, like every connection
+# hearthd opens. Only 127.0.0.1 is local here, so the target on 127.0.0.2 is
+# "outside": no connect() goes there, and the camera is refused with why.
+start_camera elsewhere --address 127.0.0.2
+elsewhere_port=$(sed -n 's|^rtsp://127\.0\.0\.2:\([0-9]*\)/.*|\1|p' <<<"$CAM_URL_elsewhere")
+[ -n "$elsewhere_port" ] || fail "no camera port in $CAM_URL_elsewhere"
+start_camera bouncer --redirect-to "$CAM_URL_elsewhere"
+: >"$T/hearthd.log"
+ASAN_OPTIONS=detect_leaks=0 strace -f -q -e trace=connect -o "$T/redirect.trace" \
+  "$BIN_HEARTHD" --state-dir "$T/state" --listen 127.0.0.1:0 --pairing-listen 127.0.0.1:0 \
+  --local-networks 127.0.0.1/32 >>"$T/hearthd.log" 2>&1 &
+STRACE_PID=$!
+PIDS+=($STRACE_PID)
+wait_for 60 "hearthd to answer" ctl status
+GATEWAY_PID=$(pgrep -P "$STRACE_PID" -x hearthd)
+PIDS+=($GATEWAY_PID)
+bouncer_id=$(ctl camera add --household Home --name Bouncer "$CAM_URL_bouncer")
+redirect_refused() {
+  ctl camera list >"$T/list.txt" && grep -q "redirected its stream" "$T/list.txt"
+}
+wait_for 60 "the redirecting camera to be refused" redirect_refused
+grep -q "refused to connect to 127.0.0.2: not a local address" "$T/hearthd.log" ||
+  fail "the egress gate did not say what it refused: $(cat "$T/hearthd.log")"
+kill -TERM "$GATEWAY_PID"
+wait "$STRACE_PID" || fail "hearthd did not exit cleanly under strace"
+grep -q "+++ exited with 0 +++" "$T/redirect.trace" || fail "hearthd did not exit 0"
+bouncer_port=$(sed -n 's|^rtsp://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' <<<"$CAM_URL_bouncer")
+grep -qE "connect\\(.*htons\\($bouncer_port\\).*inet_addr\\(\"127\\.0\\.0\\.1\"\\)" "$T/redirect.trace" ||
+  fail "hearthd never dialled the redirecting camera"
+dialled=$(grep 'connect(' "$T/redirect.trace" | grep -E '127\.0\.0\.2|htons\('"$elsewhere_port"'\)' || true)
+[ -z "$dialled" ] || fail "hearthd followed the redirect outside local-networks: $dialled"
 check_gateway_log
 log "ok"

@@ -2,12 +2,14 @@
 /*
  * libFuzzer target: what netaddr.c parses from configuration and from
  * hearthctl — camera URLs and the local-address check, lists of CIDR
- * ranges, "host:port" — and URL redaction for logs. The input is split at
+ * ranges, "host:port" — URL redaction for logs, and the egress gate, which
+ * must let through every camera URL the check accepts. The input is split at
  * its first newline: a list of ranges, then the text (the default ranges
  * when there is no newline).
  */
 #include <string.h>
 
+#include "egress.h"
 #include "netaddr.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
@@ -43,6 +45,10 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   g_assert_nonnull (defaults);
 
   checked = hearth_camera_url_check (text, ranges != NULL ? ranges : defaults, NULL);
+  g_assert_true (hearth_egress_install (ranges != NULL ? ranges : defaults, NULL));
+  if (checked != NULL)
+    g_assert_true (hearth_egress_resolver_allows (
+        HEARTH_EGRESS_RESOLVER (g_proxy_resolver_get_default ()), checked, NULL));
   redacted = hearth_url_redact (text);
   g_assert_nonnull (redacted);
   if (hearth_parse_host_port (text, &host, &port, NULL)) {

@@ -95,6 +95,7 @@ typedef struct {
   double audio_stop_after; /* seconds; < 0: never */
   char *resize;           /* (nullable) WxH */
   int resize_after;       /* seconds, 0: on SIGUSR1 only */
+  char *redirect_to;      /* (nullable) answer DESCRIBE with 302 to this URL */
 } Options;
 
 typedef struct {
@@ -130,6 +131,7 @@ options_clear (Options *options)
   g_clear_pointer (&options->audio, g_free);
   g_clear_pointer (&options->codec, g_free);
   g_clear_pointer (&options->resize, g_free);
+  g_clear_pointer (&options->redirect_to, g_free);
 }
 
 static gboolean
@@ -253,6 +255,9 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
     { "audio-stop-after", 0, 0, G_OPTION_ARG_DOUBLE, &options->audio_stop_after,
       "stop sending audio this long after its first packet (default never)",
       "SECONDS" },
+    { "redirect-to", 0, 0, G_OPTION_ARG_STRING, &options->redirect_to,
+      "answer every DESCRIBE with 302 Moved Temporarily to this URL, as a "
+      "hostile camera could", "URL" },
     { "resize", 0, 0, G_OPTION_ARG_STRING, &options->resize,
       "change to this picture size inside the running session, on SIGUSR1 "
       "or after --resize-after", "WxH" },
@@ -726,6 +731,33 @@ set_up_tls (GstRTSPServer *server, GstRTSPMediaFactory *factory,
   gst_rtsp_server_set_auth (server, auth);
 }
 
+/* --redirect-to: DESCRIBE is refused with 302, and the answer carries the
+ * Location (rtsp-client.c emits send-message for every answer it sends). */
+static GstRTSPStatusCode
+redirect_describe (GstRTSPClient *client, GstRTSPContext *ctx, gpointer user_data)
+{
+  return GST_RTSP_STS_MOVE_TEMPORARILY;
+}
+
+static void
+redirect_add_location (GstRTSPClient *client, GstRTSPContext *ctx,
+                       GstRTSPMessage *message, gpointer user_data)
+{
+  GstRTSPStatusCode code;
+
+  if (gst_rtsp_message_get_type (message) == GST_RTSP_MESSAGE_RESPONSE &&
+      gst_rtsp_message_parse_response (message, &code, NULL, NULL) == GST_RTSP_OK &&
+      code == GST_RTSP_STS_MOVE_TEMPORARILY)
+    gst_rtsp_message_add_header (message, GST_RTSP_HDR_LOCATION, user_data);
+}
+
+static void
+redirect_client (GstRTSPServer *server, GstRTSPClient *client, gpointer user_data)
+{
+  g_signal_connect (client, "pre-describe-request", G_CALLBACK (redirect_describe), NULL);
+  g_signal_connect (client, "send-message", G_CALLBACK (redirect_add_location), user_data);
+}
+
 /* @certificate: (nullable): serve RTSPS with it */
 static GstRTSPServer *
 make_server (const Options *options, Camera *camera,
@@ -781,6 +813,10 @@ make_server (const Options *options, Camera *camera,
                     G_CALLBACK (on_media_configure), camera);
   if (certificate != NULL)
     set_up_tls (server, factory, certificate);
+
+  if (options->redirect_to != NULL)
+    g_signal_connect (server, "client-connected", G_CALLBACK (redirect_client),
+                      options->redirect_to);
 
   mounts = gst_rtsp_server_get_mount_points (server);
   gst_rtsp_mount_points_add_factory (mounts, options->mount, factory);
