@@ -24,7 +24,9 @@ for fuzzer in build-fuzz/tests/fuzz/fuzz-*; do
   name=${fuzzer##*/fuzz-}
   if tests/fuzz/run-fuzzer.sh "$fuzzer" "tests/fuzz/corpus/$name" \
        -max_total_time="$seconds" >"$log" 2>&1; then
-    echo "$name: OK, $(grep -o '^Done [0-9]* runs in [0-9]* second(s)' "$log")"
+    echo "$name: OK, $(grep -o '^Done [0-9]* runs in [0-9]* second(s)' "$log");" \
+      "$(grep -o 'DONE *cov: [0-9]* ft: [0-9]* corp: [0-9]*/[0-9a-zA-Z]*' "$log" |
+         sed 's/DONE *//')"
   else
     echo "$name: FAILED"
     grep -E '^(==[0-9]+==|SUMMARY|artifact_prefix)|CRITICAL|runtime error' "$log"
