@@ -25,13 +25,16 @@ reaches hearthd (how long the client takes to fail with no daemon) to when it
 gets its answer (the median of the uninterrupted runs), both estimates kept
 up to date by the rounds' own outcomes; for a migration, from hearthd's
 "Migrating" message to its admin socket. A kill counts as
-- before: the client could not reach hearthd (migrate: hearthd had not yet
+- before: the client could not reach hearthd (hearthctl exits 69,
+  hearth-display finds every address refused; migrate: hearthd had not yet
   logged that it migrates);
 - after: the client got its answer (migrate: the admin socket was there);
 - during: otherwise, i.e. the request was in hearthd's hands.
 
 After every kill, with hearthd down: PRAGMA integrity_check and
-foreign_key_check of the store (read-only URI) are clean, the state
+foreign_key_check of the store are clean (read through a read-only URI; a
+store whose write-ahead log must be recovered first cannot be, and then a
+copy of the file and its log is read, as hearthd will recover it), the state
 directory is 0700 and its files 0600, and nothing half-done is visible:
 - move: the camera is in exactly the old or the new household, with the two
   "camera-move" audit rows exactly when it moved (and moved if answered);
@@ -59,7 +62,9 @@ households, cameras and displays must be what the operation allows.
 
 It prints a summary and exits non-zero on any inconsistency, any failed
 restart, or when fewer than a quarter of an operation's kills were "during".
-HEARTH_CRASHLOOP_SEED replays a run (the seed is printed);
+HEARTH_CRASHLOOP_SEED replays a run's choices (the seed is printed):
+operations, delays and triggers; where a delay lands in the work still
+depends on the machine's speed.
 HEARTH_CRASHLOOP_ROUNDS sets the number of kills (default: the argument, else
 200; the suite's short form passes 30).
 """
