@@ -35,7 +35,10 @@
 #include "pki.h"
 #include "store.h"
 
+#include <errno.h>
 #include <string.h>
+
+#include <glib/gstdio.h>
 
 /* A burst of network changes (an interface coming up) is checked once. */
 #define NETWORK_SETTLE_SECONDS 2
@@ -182,14 +185,69 @@ load_key (HearthCerts *self, GError **error)
   return read_file (self, HEARTH_STATE_KEY_FILE, &self->key_pem, error);
 }
 
+/*
+ * A root CA is made in three steps that each leave a state the next start
+ * understands: its key goes to ca.key.new, its certificate to ca.crt, and
+ * only then is the key renamed to ca.key. A first start killed in between
+ * leaves ca.key.new: without ca.crt, no device can have seen that CA, so it
+ * is thrown away and made again; with ca.crt, the rename is finished.
+ */
+#define CA_KEY_NEW_FILE HEARTH_STATE_CA_KEY_FILE ".new"
+
+static gboolean
+commit_ca_key (HearthCerts *self, GError **error)
+{
+  g_autofree char *pending = state_path (self, CA_KEY_NEW_FILE);
+  g_autofree char *key = state_path (self, HEARTH_STATE_CA_KEY_FILE);
+
+  if (g_rename (pending, key) < 0) {
+    int saved = errno;
+
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_TLS, "cannot rename %s: %s", pending,
+                 g_strerror (saved));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* What a first start killed while it made the root CA left behind. */
+static gboolean
+resume_ca (HearthCerts *self, GError **error)
+{
+  g_autofree char *pending = state_path (self, CA_KEY_NEW_FILE);
+
+  if (!exists (self, CA_KEY_NEW_FILE))
+    return TRUE;
+  if (!exists (self, HEARTH_STATE_CA_KEY_FILE) && exists (self, HEARTH_STATE_CA_CERT_FILE)) {
+    if (!commit_ca_key (self, error))
+      return FALSE;
+    g_message ("Finished making the gateway's root CA in %s, which a stopped start had "
+               "begun", self->config->state_dir);
+    return TRUE;
+  }
+  if (g_unlink (pending) < 0) {
+    int saved = errno;
+
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_TLS, "cannot remove %s: %s", pending,
+                 g_strerror (saved));
+    return FALSE;
+  }
+  g_message ("Removed %s, the key of a root CA that a stopped start never finished",
+             pending);
+  return TRUE;
+}
+
 /* Makes the root CA if the state directory has none; a CA with a file
  * missing is an error, never replaced: every display pins it. */
 static gboolean
 load_ca (HearthCerts *self, GError **error)
 {
-  gboolean has_key = exists (self, HEARTH_STATE_CA_KEY_FILE);
-  gboolean has_cert = exists (self, HEARTH_STATE_CA_CERT_FILE);
+  gboolean has_key, has_cert;
 
+  if (!resume_ca (self, error))
+    return FALSE;
+  has_key = exists (self, HEARTH_STATE_CA_KEY_FILE);
+  has_cert = exists (self, HEARTH_STATE_CA_CERT_FILE);
   if (has_key != has_cert) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_TLS,
                  "the gateway's root CA in %s is incomplete: %s is missing (restore it "
@@ -224,8 +282,9 @@ load_ca (HearthCerts *self, GError **error)
                                   (const char *const *) ip_ranges,
                                   &ca_cert, &ca_key, error))
       return FALSE;
-    ok = write_file (self, HEARTH_STATE_CA_KEY_FILE, ca_key, error) &&
-         write_file (self, HEARTH_STATE_CA_CERT_FILE, ca_cert, error);
+    ok = write_file (self, CA_KEY_NEW_FILE, ca_key, error) &&
+         write_file (self, HEARTH_STATE_CA_CERT_FILE, ca_cert, error) &&
+         commit_ca_key (self, error);
     explicit_bzero (ca_key, strlen (ca_key));
     if (!ok)
       return FALSE;

@@ -78,6 +78,46 @@ ensure_private_dir (const char *path, GError **error)
   return TRUE;
 }
 
+/*
+ * Files that a hearthd killed while it wrote them leaves in the state
+ * directory: the temporary copy a backup is made in (method_backup) with its
+ * SQLite journal, and the temporary files of hearth_pki_write_private_file().
+ * They may hold keys, and no later run would use them. Removed once this
+ * daemon holds the admin socket: no other hearthd serves the directory then.
+ */
+#define BACKUP_TMP_NAME ".hearth-backup-XXXXXX.tmp"
+
+static const char *const leftover_patterns[] = {
+  ".hearth-backup-??????.tmp", ".hearth-backup-??????.tmp-journal",
+  ".hearth-backup-??????.tmp-wal", ".hearth-backup-??????.tmp-shm",
+  "*.key.tmp-??????", "*.crt.tmp-??????", "*.key.new.tmp-??????",
+};
+
+static void
+remove_leftovers (const char *state_dir)
+{
+  g_autoptr (GDir) dir = g_dir_open (state_dir, 0, NULL);
+  const char *name;
+
+  if (dir == NULL)
+    return;
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    for (guint i = 0; i < G_N_ELEMENTS (leftover_patterns); i++) {
+      g_autofree char *path = NULL;
+
+      if (!g_pattern_match_simple (leftover_patterns[i], name))
+        continue;
+      path = g_build_filename (state_dir, name, NULL);
+      if (g_unlink (path) == 0)
+        g_message ("Removed %s, left by an interrupted run", path);
+      else
+        g_warning ("Cannot remove %s, left by an interrupted run: %s, ignoring", path,
+                   g_strerror (errno));
+      break;
+    }
+  }
+}
+
 /* A renewed server certificate: the connections that follow get it. */
 static void
 on_certs_changed (HearthCerts *certs, gpointer user_data)
@@ -598,7 +638,7 @@ method_backup (HearthDaemon *self, HearthControlRequest *req, GError **error)
                                          HEARTH_STATE_CA_KEY_FILE, HEARTH_STATE_CA_CERT_FILE };
   g_autoptr (GHashTable) files = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                                         (GDestroyNotify) g_bytes_unref);
-  g_autofree char *tmp = g_build_filename (self->config->state_dir, "backup-XXXXXX",
+  g_autofree char *tmp = g_build_filename (self->config->state_dir, BACKUP_TMP_NAME,
                                            NULL);
   g_autofree char *sha256 = NULL;
   char *data = NULL;
@@ -935,6 +975,7 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
   self->control = hearth_control_new (on_control_request, self, NULL);
   if (!hearth_control_listen (self->control, socket_path, error))
     return FALSE;
+  remove_leftovers (self->config->state_dir);
 
   g_signal_connect (self->certs, "changed", G_CALLBACK (on_certs_changed), self);
   hearth_certs_watch (self->certs);

@@ -5,7 +5,8 @@
 # machine), the gateway has the same identity, and the same display, with its
 # old certificate and configuration, still lists and watches the camera.
 # Restore refuses a running daemon, a non-empty directory and a file that is
-# not a backup, and leaves the directory as it was.
+# not a backup, and leaves the directory as it was. Files a killed hearthd
+# left in its state directory are gone after the next start.
 source "$(dirname "$0")/lib.sh"
 
 start_camera door
@@ -66,8 +67,20 @@ done
 [ "$(sha256sum <"$T/state/gateway.crt")" = "$old_cert" ] || fail "the gateway certificate changed"
 [ "$(sha256sum <"$T/state/ca.crt")" = "$old_ca" ] || fail "the gateway's root CA changed"
 
+# What a hearthd killed mid-backup or mid-write leaves (keys, perhaps) is
+# removed when the next one starts; other files stay.
+leftovers=(.hearth-backup-Ab12Cd.tmp .hearth-backup-Ab12Cd.tmp-journal
+           gateway.crt.tmp-Ab12Cd ca.key.new)
+for f in "${leftovers[@]}" notes; do
+  install -m 600 /dev/null "$T/state/$f"
+done
+
 # The same display, unchanged, works with the restored gateway on its address.
 start_gateway --listen "127.0.0.1:$STREAM_PORT"
+for f in "${leftovers[@]}"; do
+  [ ! -e "$T/state/$f" ] || fail "$f, left by an interrupted run, is still there"
+done
+[ -e "$T/state/notes" ] || fail "hearthd removed a file it did not make"
 ctl display list | grep -q living || fail "the display is not listed after restore"
 display living list >"$T/list.log" 2>&1 || fail "display list failed: $(cat "$T/list.log")"
 grep -q "$camera_id" "$T/list.log" || fail "camera not listed after restore"
