@@ -276,7 +276,16 @@ hearth_display_pair_request (HearthDisplayClient *client,
                    "gateway.", local_error->message);
       return NULL;
     }
-    g_propagate_error (error, g_steal_pointer (&local_error));
+    /* No whole answer: the gateway may have paired this display and
+     * stopped before its answer left (it commits first, then answers). */
+    if (g_error_matches (local_error, HEARTH_ERROR, HEARTH_ERROR_FAILED))
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                   "%s\nIf the gateway stopped while this display was pairing, it "
+                   "may list this display although this display got no certificate: "
+                   "see “hearthctl display list” on the gateway, revoke that "
+                   "display, and pair again with a new code.", local_error->message);
+    else
+      g_propagate_error (error, g_steal_pointer (&local_error));
     return NULL;
   }
   if (!JSON_NODE_HOLDS_OBJECT (answer)) {
