@@ -8,56 +8,8 @@
 #define G_LOG_DOMAIN "hearth-api"
 
 #include "http-server.h"
+#include "camera-json.h"
 #include "error.h"
-
-static void
-add_camera_json (JsonBuilder *b, const HearthCameraRow *row, HearthCamera *camera)
-{
-  const char *codec = NULL;
-  int width = 0, height = 0;
-  double fps = 0;
-  gboolean known = camera && hearth_camera_get_video_info (camera, &codec, &width,
-                                                           &height, &fps);
-  const char *audio = NULL;
-
-  if (camera != NULL)
-    hearth_camera_get_audio_info (camera, &audio, NULL);
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "id");
-  json_builder_add_string_value (b, row->id);
-  json_builder_set_member_name (b, "name");
-  json_builder_add_string_value (b, row->name);
-  json_builder_set_member_name (b, "state");
-  json_builder_add_string_value (b, hearth_camera_get_state_name (camera));
-  json_builder_set_member_name (b, "codec");
-  if (known)
-    json_builder_add_string_value (b, codec);
-  else
-    json_builder_add_null_value (b);
-  /* "aac" or "none": what live.mp4 carries besides the video. */
-  json_builder_set_member_name (b, "audio");
-  if (audio != NULL)
-    json_builder_add_string_value (b, audio);
-  else
-    json_builder_add_null_value (b);
-  json_builder_set_member_name (b, "width");
-  if (known)
-    json_builder_add_int_value (b, width);
-  else
-    json_builder_add_null_value (b);
-  json_builder_set_member_name (b, "height");
-  if (known)
-    json_builder_add_int_value (b, height);
-  else
-    json_builder_add_null_value (b);
-  json_builder_set_member_name (b, "fps");
-  if (known && fps > 0)
-    json_builder_add_double_value (b, fps);
-  else
-    json_builder_add_null_value (b);
-  json_builder_end_object (b);
-}
 
 void
 hearth_api_cameras_list (HearthHttpRequest *request)
@@ -78,8 +30,10 @@ hearth_api_cameras_list (HearthHttpRequest *request)
   json_builder_begin_array (b);
   for (guint i = 0; i < rows->len; i++) {
     const HearthCameraRow *row = rows->pdata[i];
-    add_camera_json (b, row,
-                     hearth_http_server_lookup_camera (request->server, row->id));
+    /* What a display may see: no admin-only member (camera-json.c). */
+    hearth_camera_json_add (b, row,
+                            hearth_http_server_lookup_camera (request->server, row->id),
+                            HEARTH_CAMERA_JSON_MEDIA, NULL);
   }
   json_builder_end_array (b);
   json_builder_end_object (b);

@@ -867,43 +867,6 @@ readopt (HearthCameras *self, const HearthCameraRow *row, GError **error)
   return ok;
 }
 
-static void
-add_string_or_null (JsonBuilder *b, const char *member, const char *value)
-{
-  json_builder_set_member_name (b, member);
-  if (value != NULL)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
-/* States for people: adopted (not streaming yet), streaming, offline,
- * quarantined; with the reason where there is one. */
-static const char *
-camera_state_for_list (const HearthCameraRow *row, HearthCamera *camera,
-                       const char **reason)
-{
-  *reason = NULL;
-  if (row->quarantined_at != 0) {
-    *reason = row->quarantine_reason;
-    return "quarantined";
-  }
-  if (camera == NULL)
-    return "adopted";
-  switch (hearth_camera_get_state (camera)) {
-  case HEARTH_CAMERA_STREAMING:
-    return "streaming";
-  case HEARTH_CAMERA_OFFLINE:
-  case HEARTH_CAMERA_REFUSED:
-    *reason = hearth_camera_get_last_error (camera);
-    return "offline";
-  case HEARTH_CAMERA_CONNECTING:
-  case HEARTH_CAMERA_STOPPED:
-  default:
-    return "adopted";
-  }
-}
-
 /* Whether a service announcing @row is resolved now. */
 static gboolean
 camera_announced (HearthCameras *self, const HearthCameraRow *row)
@@ -929,109 +892,69 @@ camera_announced (HearthCameras *self, const HearthCameraRow *row)
   return announced;
 }
 
-JsonNode *
-hearth_cameras_list_discovered (HearthCameras *self)
+static void
+discovered_free (HearthDiscovered *d)
 {
-  g_autoptr (GPtrArray) found = self->discovery ? hearth_discovery_list (self->discovery)
-                                                : g_ptr_array_new ();
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "discovery");
-  json_builder_add_string_value (b, self->discovery == NULL ? "off"
-                                 : hearth_discovery_is_running (self->discovery)
-                                 ? "running" : "no avahi-daemon");
-  json_builder_set_member_name (b, "cameras");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < found->len; i++) {
-    HearthFound *f = found->pdata[i];
-    HearthCameraEvidence seen = { NULL };
-    g_autoptr (HearthCameraRow) adopted = NULL;
-    g_autofree char *model = NULL;
-    g_autofree char *address = NULL;
-    g_autofree char *name = g_utf8_make_valid (f->service.name, -1);
-    const HearthPlugin *plugin = evidence_of_found (self, f, &seen, &model);
-
-    if (plugin == NULL)
-      continue;
-    adopted = found_camera (self, f, &seen);
-    address = hearth_format_host_port (f->service.address, f->service.port);
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "id");
-    json_builder_add_string_value (b, f->key);
-    json_builder_set_member_name (b, "name");
-    json_builder_add_string_value (b, name);
-    add_string_or_null (b, "model", model);
-    json_builder_set_member_name (b, "address");
-    json_builder_add_string_value (b, address);
-    json_builder_set_member_name (b, "type");
-    json_builder_add_string_value (b, f->service.type);
-    json_builder_set_member_name (b, "plugin");
-    json_builder_add_string_value (b, plugin->name);
-    json_builder_set_member_name (b, "state");
-    json_builder_add_string_value (b, adopted == NULL ? "discovered"
-                                   : adopted->quarantined_at ? "quarantined" : "adopted");
-    add_string_or_null (b, "camera", adopted ? adopted->id : NULL);
-    json_builder_end_object (b);
-    hearth_camera_evidence_clear (&seen);
-  }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  return json_builder_get_root (b);
+  hearth_found_unref (d->found);
+  g_free (d->model);
+  hearth_camera_row_free (d->adopted);
+  g_free (d);
 }
 
-JsonNode *
-hearth_cameras_list (HearthCameras *self, GError **error)
+/**
+ * hearth_cameras_list_discovered:
+ *
+ * Returns: (transfer full) (element-type HearthDiscovered): what mDNS shows
+ *   now that a plugin takes, and which camera each one is
+ */
+GPtrArray *
+hearth_cameras_list_discovered (HearthCameras *self)
 {
-  g_autoptr (GPtrArray) rows = NULL;
-  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (GPtrArray) found = NULL;
+  GPtrArray *out;
 
   g_return_val_if_fail (HEARTH_IS_CAMERAS (self), NULL);
 
-  rows = hearth_store_camera_list (self->store, 0, error);
-  if (rows == NULL)
-    return NULL;
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "cameras");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < rows->len; i++) {
-    HearthCameraRow *row = rows->pdata[i];
-    HearthCamera *camera = g_hash_table_lookup (self->cameras, row->id);
-    g_autofree char *url = hearth_url_redact (row->url);
-    const char *reason;
-    const char *state = camera_state_for_list (row, camera, &reason);
-    const HearthPlugin *plugin = camera_plugin (self, row);
+  found = self->discovery ? hearth_discovery_list (self->discovery) : g_ptr_array_new ();
+  out = g_ptr_array_new_with_free_func ((GDestroyNotify) discovered_free);
+  for (guint i = 0; i < found->len; i++) {
+    HearthFound *f = found->pdata[i];
+    HearthCameraEvidence seen = { NULL };
+    g_autofree char *model = NULL;
+    const HearthPlugin *plugin = evidence_of_found (self, f, &seen, &model);
+    HearthDiscovered *d;
 
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "id");
-    json_builder_add_string_value (b, row->id);
-    json_builder_set_member_name (b, "household");
-    json_builder_add_string_value (b, row->household);
-    json_builder_set_member_name (b, "name");
-    json_builder_add_string_value (b, row->name);
-    json_builder_set_member_name (b, "url");
-    json_builder_add_string_value (b, url);
-    add_string_or_null (b, "plugin", plugin ? plugin->name : NULL);
-    json_builder_set_member_name (b, "state");
-    json_builder_add_string_value (b, state);
-    add_string_or_null (b, "reason", reason);
-    json_builder_set_member_name (b, "announced");
-    json_builder_add_boolean_value (b, camera_announced (self, row));
-    json_builder_set_member_name (b, "evidence");
-    json_builder_begin_object (b);
-    add_string_or_null (b, "mdns_type", row->evidence.mdns_type);
-    add_string_or_null (b, "mdns_name", row->evidence.mdns_name);
-    add_string_or_null (b, "txt_id", row->evidence.txt_id);
-    add_string_or_null (b, "txt_serial", row->evidence.txt_serial);
-    add_string_or_null (b, "txt_mac", row->evidence.txt_mac);
-    add_string_or_null (b, "mac", row->evidence.neighbour_mac);
-    add_string_or_null (b, "certificate", row->evidence.cert_fp);
-    json_builder_end_object (b);
-    json_builder_end_object (b);
+    if (plugin == NULL)
+      continue;
+    d = g_new0 (HearthDiscovered, 1);
+    d->found = hearth_found_ref (f);
+    d->plugin = plugin;
+    d->model = g_steal_pointer (&model);
+    d->adopted = found_camera (self, f, &seen);
+    g_ptr_array_add (out, d);
+    hearth_camera_evidence_clear (&seen);
   }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  return json_builder_get_root (b);
+  return out;
+}
+
+/**
+ * hearth_cameras_get_plugin:
+ *
+ * Returns: (transfer none) (nullable): the plugin that drives @row's camera
+ */
+const HearthPlugin *
+hearth_cameras_get_plugin (HearthCameras *self, const HearthCameraRow *row)
+{
+  g_return_val_if_fail (HEARTH_IS_CAMERAS (self), NULL);
+  return camera_plugin (self, row);
+}
+
+/* Whether a service announcing @row is resolved now. */
+gboolean
+hearth_cameras_is_announced (HearthCameras *self, const HearthCameraRow *row)
+{
+  g_return_val_if_fail (HEARTH_IS_CAMERAS (self), FALSE);
+  return camera_announced (self, row);
 }
 
 /**

@@ -2,8 +2,6 @@
 #pragma once
 
 #include <glib-object.h>
-#include <json-glib/json-glib.h>
-
 #include "config.h"
 #include "discovery.h"
 #include "http-server.h"
@@ -38,10 +36,23 @@ void hearth_cameras_restart (HearthCameras *self, const char *id);
 /* Stops the cameras that no longer have a row. */
 void hearth_cameras_sync (HearthCameras *self);
 
-/* camera.list: every camera with state, reason, announcement, evidence. */
-JsonNode *hearth_cameras_list (HearthCameras *self, GError **error);
-/* camera.list --discovered: what mDNS shows now, and which camera it is. */
-JsonNode *hearth_cameras_list_discovered (HearthCameras *self);
+/* The plugin that drives @row's camera. (transfer none) (nullable) */
+const HearthPlugin *hearth_cameras_get_plugin (HearthCameras *self,
+                                               const HearthCameraRow *row);
+/* Whether a service announcing @row's camera is resolved now. */
+gboolean hearth_cameras_is_announced (HearthCameras *self, const HearthCameraRow *row);
+
+/* A service mDNS shows now that a plugin takes. */
+typedef struct {
+  HearthFound *found;          /* a reference */
+  const HearthPlugin *plugin;  /* the plugin that takes it */
+  char *model;                 /* (nullable) as its TXT records say */
+  HearthCameraRow *adopted;    /* (nullable) the adopted camera it is */
+} HearthDiscovered;
+
+/* What mDNS shows now, and which camera each is. (transfer full)
+ * (element-type HearthDiscovered) */
+GPtrArray *hearth_cameras_list_discovered (HearthCameras *self);
 /* camera.adopt. (transfer full) (nullable): the camera's UUID */
 char *hearth_cameras_adopt (HearthCameras *self, const char *id, const char *household,
                             const char *name, const char *user, const char *password,

@@ -236,6 +236,14 @@ location (const HearthConfig *self, const char *group, const char *key)
   return g_strdup_printf ("%s:%u: ", self->source_path, line);
 }
 
+char *
+hearth_config_get_control_socket (const HearthConfig *self)
+{
+  if (self->control_socket != NULL)
+    return g_strdup (self->control_socket);
+  return g_build_filename (self->state_dir, HEARTH_DEFAULT_SOCKET_NAME, NULL);
+}
+
 /* Prefixes @error with where @group/@key is, if the value in the file is
  * still the one in effect (a command-line override is not in the file). */
 void

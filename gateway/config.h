@@ -60,6 +60,9 @@ gboolean hearth_config_validate (HearthConfig *self, GError **error);
 void hearth_config_prefix_location (const HearthConfig *self, GError **error,
                                     const char *group, const char *key,
                                     const char *value);
+/* Where the admin socket is: [gateway] control-socket, else
+ * STATE_DIR/hearthd.sock. (transfer full) */
+char *hearth_config_get_control_socket (const HearthConfig *self);
 void hearth_config_free (HearthConfig *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthConfig, hearth_config_free)
 

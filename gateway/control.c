@@ -773,6 +773,29 @@ hearth_control_set_idle_timeout (HearthControl *self, guint timeout_ms)
   self->idle_timeout_ms = timeout_ms;
 }
 
+/**
+ * hearth_control_socket_answers:
+ * @path: an admin socket
+ *
+ * For the programs that must not run beside hearthd (restore).
+ *
+ * Returns: %TRUE when something accepts connections on @path
+ */
+gboolean
+hearth_control_socket_answers (const char *path)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketAddress) address = g_unix_socket_address_new (path);
+  g_autoptr (GSocketConnection) connection = NULL;
+
+  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address),
+                                        NULL, NULL);
+  if (connection == NULL)
+    return FALSE;
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  return TRUE;
+}
+
 /* Makes room for our socket at @path: a socket nobody answers on or a plain
  * file is removed; a live daemon is left alone. */
 static gboolean

@@ -76,6 +76,10 @@ void hearth_control_request_finish (HearthControlRequest *req);
 /* TRUE once the peer has gone away (e.g. hearthctl pair was interrupted). */
 gboolean hearth_control_request_is_closed (HearthControlRequest *req);
 
+/* TRUE when something accepts connections on the admin socket @path (a
+ * hearthd runs there). Blocks for the connection. */
+gboolean hearth_control_socket_answers (const char *path);
+
 /* The error code string used on the wire for a HearthError code. */
 const char *hearth_control_error_code_to_string (int code);
 

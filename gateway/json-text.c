@@ -2,7 +2,7 @@
 /*
  * A scan of JSON text before it is parsed (see json-text.h): strings are
  * followed, escapes included, so that brackets and "\u0000" are seen only
- * where they mean something.
+ * where they mean something. And the JSON helpers its callers share.
  */
 #define G_LOG_DOMAIN "hearth-json"
 
@@ -65,4 +65,22 @@ hearth_json_get_string (JsonObject *object, const char *name)
       json_node_get_value_type (node) != G_TYPE_STRING)
     return NULL;
   return json_node_get_string (node);
+}
+
+/**
+ * hearth_json_add_string_or_null:
+ * @b: a builder inside an object
+ * @member: the member's name
+ * @value: (nullable): its value
+ *
+ * Adds @member with @value, or with null when @value is NULL.
+ */
+void
+hearth_json_add_string_or_null (JsonBuilder *b, const char *member, const char *value)
+{
+  json_builder_set_member_name (b, member);
+  if (value != NULL)
+    json_builder_add_string_value (b, value);
+  else
+    json_builder_add_null_value (b);
 }

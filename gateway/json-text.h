@@ -20,4 +20,8 @@ void hearth_json_scan (const char *text, gsize len, HearthJsonScan *scan);
 
 const char *hearth_json_get_string (JsonObject *object, const char *name);
 
+/* Adds @member: @value, or null when @value is NULL. */
+void hearth_json_add_string_or_null (JsonBuilder *b, const char *member,
+                                     const char *value);
+
 G_END_DECLS

@@ -15,7 +15,31 @@
 #include "egress.h"
 #include "error.h"
 #include "hearth-config.h"
+#include "restore.h"
 #include "tls-policy.h"
+
+/* --restore FILE: into the configured state directory, with hearthd
+ * stopped. Exit status: 66 no such file, 75 a hearthd answers, 73 the
+ * directory (not empty, cannot be written), 65 not a backup. */
+static int
+restore (const char *backup, const HearthConfig *config)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *socket_path = hearth_config_get_control_socket (config);
+
+  if (!hearth_restore (backup, config->state_dir, socket_path, &error)) {
+    g_printerr ("hearthd: %s\n", error->message);
+    if (g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_NOT_FOUND))
+      return EX_NOINPUT;
+    if (g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS))
+      return EX_TEMPFAIL;
+    if (error->domain == G_IO_ERROR || error->domain == G_FILE_ERROR)
+      return EX_CANTCREAT;
+    return EX_DATAERR;
+  }
+  g_print ("restored %s into %s; start hearthd to use it\n", backup, config->state_dir);
+  return EX_OK;
+}
 
 static gboolean
 on_signal (gpointer user_data)
@@ -34,6 +58,7 @@ main (int argc, char **argv)
   g_autofree char *pairing_listen = NULL;
   g_autofree char *local_networks = NULL;
   g_autofree char *plugin_dir = NULL;
+  g_autofree char *restore_path = NULL;
   gboolean demo = FALSE, check_config = FALSE, version = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
@@ -57,6 +82,9 @@ main (int argc, char **argv)
       "open a pairing window and print its QR code", NULL },
     { "check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
       "Validate the settings and exit", NULL },
+    { "restore", 0, 0, G_OPTION_ARG_FILENAME, &restore_path,
+      "Restore a backup made by hearthctl backup into the state directory, "
+      "which must be empty, and exit (hearthd stopped)", "FILE" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
     { NULL }
   };
@@ -124,6 +152,8 @@ main (int argc, char **argv)
     g_print ("%s: OK\n", config_path ? config_path : "built-in defaults");
     return EX_OK;
   }
+  if (restore_path != NULL)
+    return restore (restore_path, config);
 
   if (!g_tls_backend_supports_tls (g_tls_backend_get_default ())) {
     g_printerr ("hearthd: this GLib has no TLS backend; install glib-networking\n");

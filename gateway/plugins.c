@@ -29,6 +29,7 @@
 #include <glib/gstdio.h>
 #include <gmodule.h>
 
+#include "build-tree.h"
 #include "error.h"
 #include "plugins.h"
 
@@ -336,19 +337,6 @@ collect_service_types (HearthPlugins *self)
   g_ptr_array_add (self->types, NULL);
 }
 
-/* Whether this process is the hearthd of the build tree it was built in:
- * /proc/self/exe (the kernel's word, with every symbolic link resolved) is
- * the path Meson built it at. An installed or copied binary never is, and
- * nothing in the environment can make it so. */
-static gboolean
-running_from_build_tree (void)
-{
-  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
-  g_autofree char *built = realpath (HEARTH_BUILD_HEARTHD, NULL);
-
-  return self != NULL && built != NULL && strcmp (self, built) == 0;
-}
-
 /**
  * hearth_plugins_default_dir:
  *
@@ -361,7 +349,8 @@ hearth_plugins_default_dir (void)
 
   if (dir != NULL && dir[0] != '\0')
     return dir;
-  return running_from_build_tree () ? HEARTH_BUILD_PLUGIN_DIR : HEARTH_PLUGIN_DIR;
+  return hearth_build_tree_runs (HEARTH_BUILD_HEARTHD) ? HEARTH_BUILD_PLUGIN_DIR
+                                                      : HEARTH_PLUGIN_DIR;
 }
 
 /**

@@ -4,8 +4,8 @@
  * consistent copy of the store, taken with SQLite's online backup API while
  * the daemon serves, plus a table of the state files it carries (the
  * gateway's key and certificate). Restore checks such a file and copies its
- * store, without that table, into a new database; hearthctl runs it offline,
- * with the daemon stopped.
+ * store, without that table, into a new database; hearthd --restore runs it
+ * (restore.c), offline, with the daemon stopped.
  */
 #define G_LOG_DOMAIN "hearth-store-backup"
 

@@ -4,8 +4,9 @@
  * (with their CA), cameras, displays, pairing windows and the audit log.
  *
  * The daemon opens one store at start on the main context; hearthctl goes
- * through the daemon, except for restore (store-backup.c), which it runs with
- * the daemon stopped.
+ * through the daemon, and only hearthd opens a store: restore
+ * (store-backup.c) is hearthd --restore (restore.c), run with the daemon
+ * stopped.
  *
  * The store's files are the only ones that include sqlite3.h, through
  * store-db.h, which no other file includes:

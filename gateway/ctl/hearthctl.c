@@ -3,7 +3,8 @@
  * hearthctl: the admin CLI. It connects to hearthd's admin socket (see
  * gateway/control.h), sends one request line, prints the reply for people
  * (or raw with --json) and, for `pair`, waits on the same connection for the
- * event that says a display paired or the window expired.
+ * event that says a display paired or the window expired. `restore` runs
+ * hearthd --restore (hearthctl never opens the database).
  *
  * Exit status: 0 on success, 1 when hearthd answers with an error (or a
  * pairing window expires), 65 (EX_DATAERR) for invalid usage of hearthctl
@@ -23,12 +24,12 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "certs.h"
+#include "build-tree.h"
 #include "config.h"
+#include "control.h"
 #include "error.h"
 #include "hearth-config.h"
 #include "qr.h"
-#include "store.h"
 
 #define DEFAULT_SOCKET "/run/hearth/hearthd.sock"
 #define SOCKET_NAME "hearthd.sock"
@@ -1339,146 +1340,56 @@ cmd_backup (Ctl *ctl, char **argv)
   return 0;
 }
 
-/* TRUE when something accepts connections on the admin socket @path. */
-static gboolean
-daemon_answers (const char *path)
+/* The hearthd that restores: the one built beside a hearthctl run from its
+ * build tree, else the installed one. */
+static const char *
+hearthd_path (void)
 {
-  g_autoptr (GSocketClient) client = g_socket_client_new ();
-  g_autoptr (GSocketAddress) address = g_unix_socket_address_new (path);
-  g_autoptr (GSocketConnection) connection = NULL;
-
-  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address),
-                                        NULL, NULL);
-  if (connection == NULL)
-    return FALSE;
-  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-  return TRUE;
+  return hearth_build_tree_runs (HEARTH_BUILD_HEARTHCTL) ? HEARTH_BUILD_HEARTHD
+                                                        : HEARTH_SBINDIR "/hearthd";
 }
 
-/* Creates @dir 0700 if missing; refuses one that has anything in it. */
-static int
-restore_prepare_dir (const char *dir)
-{
-  g_autoptr (GDir) d = NULL;
-  g_autoptr (GError) error = NULL;
-
-  if (!g_file_test (dir, G_FILE_TEST_EXISTS) && g_mkdir_with_parents (dir, 0700) != 0) {
-    g_autofree char *message = g_strdup_printf ("cannot create %s: %s", dir,
-                                                g_strerror (errno));
-    return fail (message);
-  }
-  d = g_dir_open (dir, 0, &error);
-  if (d == NULL)
-    return fail (error->message);
-  if (g_dir_read_name (d) != NULL) {
-    g_autofree char *message = g_strdup_printf (
-        "%s is not empty: restore only into an empty state directory (move the "
-        "old one away first)", dir);
-    return fail (message);
-  }
-  if (g_chmod (dir, 0700) != 0) {
-    g_autofree char *message = g_strdup_printf ("cannot make %s private: %s", dir,
-                                                g_strerror (errno));
-    return fail (message);
-  }
-  return 0;
-}
-
-/* Gives what root restored to the owner of the state directory (the daemon's
- * user), so that hearthd can open it. */
-static gboolean
-restore_chown (const char *dir, const char *const *names, GError **error)
-{
-  GStatBuf st;
-
-  if (geteuid () != 0 || g_stat (dir, &st) != 0 || st.st_uid == 0)
-    return TRUE;
-  for (guint i = 0; names[i] != NULL; i++) {
-    g_autofree char *path = g_build_filename (dir, names[i], NULL);
-
-    if (lchown (path, st.st_uid, st.st_gid) != 0) {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "cannot give %s to the owner of %s: %s", path, dir,
-                   g_strerror (saved));
-      return FALSE;
-    }
-  }
-  return TRUE;
-}
-
+/* hearthd --restore does the work (only hearthd opens the database); its
+ * messages are the command's. The socket hearthctl would talk to is checked
+ * here too: the daemon's may be elsewhere than STATE_DIR/hearthd.sock. */
 static int
 cmd_restore (Ctl *ctl, char **argv)
 {
-  /* The root CA is not in backups made before the gateway had one: hearthd
-   * then makes it, and displays move their pin to it. */
-  static const char *const restored[] = {
-    HEARTH_STATE_DB_FILE, HEARTH_STATE_KEY_FILE, HEARTH_STATE_CERT_FILE,
-    HEARTH_STATE_CA_KEY_FILE, HEARTH_STATE_CA_CERT_FILE, NULL
-  };
-  const guint n_required = 3;
-  g_autoptr (GPtrArray) written = g_ptr_array_new ();
-  g_autoptr (GHashTable) files = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *db_path = NULL;
   const char *dir;
+  int wait_status = 0;
   int status;
 
   status = parse_command (ctl, "restore", "FILE",
                           "Restore a backup made by 'hearthctl backup' into an "
                           "empty state directory (default " HEARTH_DEFAULT_STATE_DIR
-                          ") while hearthd is stopped.", NULL, &argv);
+                          ") while hearthd is stopped. Runs hearthd --restore.",
+                          NULL, &argv);
   if (status != 0)
     return status;
   if (argv[1] == NULL || argv[2] != NULL)
     return usage_error ("restore takes one FILE");
   dir = ctl->state_dir != NULL ? ctl->state_dir : HEARTH_DEFAULT_STATE_DIR;
 
-  if (!g_file_test (argv[1], G_FILE_TEST_IS_REGULAR)) {
-    g_autofree char *message = g_strdup_printf ("%s: no such backup file", argv[1]);
-    return fail (message);
-  }
-  if (daemon_answers (resolve_socket (ctl))) {
+  if (hearth_control_socket_answers (resolve_socket (ctl))) {
     g_autofree char *message = g_strdup_printf (
         "hearthd is running (it answers at %s): stop it before restoring",
         resolve_socket (ctl));
     return fail (message);
   }
-  status = restore_prepare_dir (dir);
-  if (status != 0)
-    return status;
+  {
+    const char *const restore_argv[] = {
+      hearthd_path (), "--state-dir", dir, "--restore", argv[1], NULL
+    };
 
-  db_path = g_build_filename (dir, HEARTH_STATE_DB_FILE, NULL);
-  if (!hearth_store_restore (argv[1], db_path, &files, &error))
-    return fail (error->message);
-  for (guint i = 1; restored[i] != NULL && error == NULL; i++) {
-    g_autofree char *path = g_build_filename (dir, restored[i], NULL);
-    GBytes *content = g_hash_table_lookup (files, restored[i]);
-    gsize size = 0;
-    const char *data = content != NULL ? g_bytes_get_data (content, &size) : NULL;
-
-    if (content == NULL && i < n_required)
-      g_set_error (&error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
-                   "%s: the backup has no %s", argv[1], restored[i]);
-    else if (content != NULL &&
-             g_file_set_contents_full (path, data != NULL ? data : "", (gssize) size,
-                                       G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
-      g_ptr_array_add (written, (gpointer) restored[i]);
-  }
-  g_ptr_array_insert (written, 0, (gpointer) restored[0]);
-  g_ptr_array_add (written, NULL);
-  if (error == NULL)
-    restore_chown (dir, (const char *const *) written->pdata, &error);
-  if (error != NULL) {
-    /* Leave the directory as empty as it was. */
-    for (guint i = 0; restored[i] != NULL; i++) {
-      g_autofree char *path = g_build_filename (dir, restored[i], NULL);
-      g_unlink (path);
+    fflush (stdout);
+    if (!g_spawn_sync (NULL, (char **) restore_argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                       NULL, NULL, &wait_status, &error)) {
+      fprintf (stderr, "hearthctl: cannot run %s: %s\n", restore_argv[0], error->message);
+      return EX_UNAVAILABLE;
     }
-    return fail (error->message);
   }
-  printf ("restored %s into %s; start hearthd to use it\n", argv[1], dir);
-  return 0;
+  return g_spawn_check_wait_status (wait_status, NULL) ? 0 : EXIT_FAILED;
 }
 
 typedef struct {

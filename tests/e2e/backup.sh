@@ -5,8 +5,10 @@
 # machine), the gateway has the same identity, and the same display, with its
 # old certificate and configuration, still lists and watches the camera.
 # Restore refuses a running daemon, a non-empty directory and a file that is
-# not a backup, and leaves the directory as it was. Files a killed hearthd
-# left in its state directory are gone after the next start.
+# not a backup, and leaves the directory as it was. hearthctl restore runs
+# hearthd --restore; the same restore is checked again with hearthd
+# --restore itself (and --config), with its exit statuses. Files a killed
+# hearthd left in its state directory are gone after the next start.
 source "$(dirname "$0")/lib.sh"
 
 start_camera door
@@ -88,6 +90,49 @@ wait_for 30 "camera to stream" sh -c "'$BIN_CTL' --state-dir '$T/state' camera l
 display living check "$camera_id" --frames 30 --expect-stamp "$CAM_ID_door" \
   --timeout 60 | tee "$T/check-after.log"
 grep -qx "ok" "$T/check-after.log" || fail "the display could not watch after restore"
+
+# hearthd --restore FILE: what hearthctl restore runs. Refused (75) while a
+# hearthd answers on the directory's admin socket.
+restore_direct() { # EXPECTED_STATUS LOG ARGS...
+  local want=$1 log=$2 rc=0
+  shift 2
+  "$BIN_HEARTHD" "$@" >"$T/$log" 2>&1 || rc=$?
+  [ "$rc" -eq "$want" ] || fail "hearthd $* exited $rc, not $want: $(cat "$T/$log")"
+}
+restore_direct 75 direct-running.log --state-dir "$T/state" --restore "$T/backup.hearth"
+grep -q "hearthd is running" "$T/direct-running.log" ||
+  fail "hearthd --restore did not say why: $(cat "$T/direct-running.log")"
+stop_gateway
+
+restore_direct 66 direct-missing.log --state-dir "$T/direct" --restore "$T/no-such-backup"
+grep -q "no such backup file" "$T/direct-missing.log" ||
+  fail "hearthd --restore did not say why: $(cat "$T/direct-missing.log")"
+restore_direct 65 direct-garbage.log --state-dir "$T/direct" --restore "$T/garbage"
+[ -z "$(ls -A "$T/direct")" ] || fail "a failed hearthd --restore left files: $(ls -A "$T/direct")"
+restore_direct 73 direct-full.log --state-dir "$T/state" --restore "$T/backup.hearth"
+grep -q "not empty" "$T/direct-full.log" ||
+  fail "hearthd --restore did not say why: $(cat "$T/direct-full.log")"
+
+# The state directory from the configuration.
+printf '[gateway]\nstate-dir = %s\n' "$T/direct" >"$T/restore.conf"
+restore_direct 0 direct.log --config "$T/restore.conf" --restore "$T/backup.hearth"
+grep -q "restored $T/backup.hearth into $T/direct" "$T/direct.log" ||
+  fail "hearthd --restore did not say where: $(cat "$T/direct.log")"
+[ "$(stat -c %a "$T/direct")" = 700 ] || fail "hearthd --restore's state dir is not 0700"
+for f in hearth.db gateway.key gateway.crt ca.key ca.crt; do
+  [ "$(stat -c %a "$T/direct/$f")" = 600 ] || fail "hearthd --restore's $f is not 0600"
+done
+[ "$(sha256sum <"$T/direct/gateway.crt")" = "$old_cert" ] ||
+  fail "hearthd --restore changed the gateway certificate"
+[ "$(sha256sum <"$T/direct/ca.crt")" = "$old_ca" ] || fail "hearthd --restore changed the root CA"
+
+# A gateway on it knows the display and the camera.
+mv "$T/state" "$T/ctl-state"
+mv "$T/direct" "$T/state"
+start_gateway --listen "127.0.0.1:$STREAM_PORT"
+ctl display list | grep -q living || fail "the display is not listed after hearthd --restore"
+display living list >"$T/list-direct.log" 2>&1 || fail "display list failed: $(cat "$T/list-direct.log")"
+grep -q "$camera_id" "$T/list-direct.log" || fail "camera not listed after hearthd --restore"
 
 stop_gateway
 log "ok"
