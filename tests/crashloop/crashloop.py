@@ -79,7 +79,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import ssl
 import statistics
@@ -88,6 +87,9 @@ import sys
 import tempfile
 import time
 import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from hearthtest import free_port, log  # noqa: E402
 
 BUILD = os.environ["HEARTH_BUILD_DIR"]
 SOURCE = os.environ.get("HEARTH_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
@@ -120,16 +122,6 @@ rng = random.Random(SEED)
 
 class Inconsistent(Exception):
     pass
-
-
-def log(*args):
-    print(f"[{time.strftime('%H:%M:%S')}]", *args, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(*argv, check=True, timeout=120):

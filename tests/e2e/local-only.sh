@@ -11,18 +11,31 @@ start_camera door
 camera_port=$(sed -n 's|^rtsp://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' <<<"$CAM_URL_door")
 [ -n "$camera_port" ] || fail "no camera port in $CAM_URL_door"
 
-# hearthd runs under strace, recording every connect() of every thread.
-# LeakSanitizer cannot run under ptrace; the other tests check hearthd's leaks.
-ASAN_OPTIONS=detect_leaks=0 strace -f -q -e trace=connect -o "$T/connect.trace" \
-  "$BIN_HEARTHD" --state-dir "$T/state" --listen 127.0.0.1:0 \
-  --pairing-listen 127.0.0.1:0 >>"$T/hearthd.log" 2>&1 &
-STRACE_PID=$!
-PIDS+=($STRACE_PID)
-wait_for 60 "hearthd to answer" ctl status
-# stop_gateway signals hearthd itself; strace ends with it.
-GATEWAY_PID=$(pgrep -P "$STRACE_PID" -x hearthd)
-# A failing test ends hearthd too, not only strace (which would detach).
-PIDS+=($GATEWAY_PID)
+# start_traced TRACE ARGS...: hearthd under strace, recording every connect()
+# of every thread in $T/TRACE. LeakSanitizer cannot run under ptrace; the
+# other tests check hearthd's leaks.
+start_traced() {
+  local trace=$1
+  shift
+  : >"$T/hearthd.log"
+  ASAN_OPTIONS=detect_leaks=0 strace -f -q -e trace=connect -o "$T/$trace" \
+    "$BIN_HEARTHD" --state-dir "$T/state" "$@" >>"$T/hearthd.log" 2>&1 &
+  STRACE_PID=$!
+  PIDS+=($STRACE_PID)
+  wait_for 60 "hearthd to answer" ctl status
+  GATEWAY_PID=$(pgrep -P "$STRACE_PID" -x hearthd)
+  # A failing test ends hearthd too, not only strace (which would detach).
+  PIDS+=($GATEWAY_PID)
+}
+
+# stop_traced TRACE: hearthd is stopped and must exit 0; strace ends with it.
+stop_traced() {
+  kill -TERM "$GATEWAY_PID"
+  wait "$STRACE_PID" || fail "hearthd did not exit cleanly under strace"
+  grep -q "+++ exited with 0 +++" "$T/$1" || fail "hearthd did not exit 0"
+}
+
+start_traced connect.trace --listen 127.0.0.1:0 --pairing-listen 127.0.0.1:0
 STREAM_PORT=$(ctl --json status | json 'j["stream_port"]')
 
 ctl household add Home
@@ -33,9 +46,7 @@ pair_display tv Home
 display tv check "$camera_id" --frames 30 --expect-stamp "$CAM_ID_door" --timeout 60 >/dev/null ||
   fail "the display did not receive the camera"
 
-kill -TERM "$GATEWAY_PID"
-wait "$STRACE_PID" || fail "hearthd did not exit cleanly under strace"
-grep -q "+++ exited with 0 +++" "$T/connect.trace" || fail "hearthd did not exit 0"
+stop_traced connect.trace
 # Every inet connect() hearthd made went to the camera, on loopback.
 grep -c 'connect(' "$T/connect.trace" >/dev/null || fail "strace recorded nothing"
 inet=$(grep 'connect(' "$T/connect.trace" | grep -E 'AF_INET6?' || true)
@@ -47,15 +58,8 @@ log "$(wc -l <<<"$inet") inet connections, all to the camera at 127.0.0.1:$camer
 
 # Restarted with local networks that no longer hold the camera's address, it
 # is not dialled at all: listed with why, logged once, and no connect().
-: >"$T/hearthd.log"
-ASAN_OPTIONS=detect_leaks=0 strace -f -q -e trace=connect -o "$T/narrowed.trace" \
-  "$BIN_HEARTHD" --state-dir "$T/state" --listen 0.0.0.0:0 --pairing-listen 0.0.0.0:0 \
-  --local-networks 192.168.0.0/16 >>"$T/hearthd.log" 2>&1 &
-STRACE_PID=$!
-PIDS+=($STRACE_PID)
-wait_for 60 "hearthd to answer" ctl status
-GATEWAY_PID=$(pgrep -P "$STRACE_PID" -x hearthd)
-PIDS+=($GATEWAY_PID)
+start_traced narrowed.trace --listen 0.0.0.0:0 --pairing-listen 0.0.0.0:0 \
+  --local-networks 192.168.0.0/16
 # Settled: streaming (dialled) or refused; either shows within the backoff.
 settled() {
   ctl camera list >"$T/list.txt" &&
@@ -66,9 +70,7 @@ grep -q "not a local address under local-networks" "$T/list.txt" ||
   fail "camera list does not say why the camera is not dialled: $(cat "$T/list.txt")"
 [ "$(grep -c "Camera $camera_id .*not connected: not a local address" "$T/hearthd.log")" -eq 1 ] ||
   fail "not logged once: $(cat "$T/hearthd.log")"
-kill -TERM "$GATEWAY_PID"
-wait "$STRACE_PID" || fail "hearthd did not exit cleanly under strace"
-grep -q "+++ exited with 0 +++" "$T/narrowed.trace" || fail "hearthd did not exit 0"
+stop_traced narrowed.trace
 dialled=$(grep 'connect(' "$T/narrowed.trace" | grep -E "AF_INET6?.*htons\\($camera_port\\)" || true)
 [ -z "$dialled" ] || fail "hearthd dialled the camera outside local-networks: $dialled"
 check_gateway_log
@@ -81,15 +83,8 @@ start_camera elsewhere --address 127.0.0.2
 elsewhere_port=$(sed -n 's|^rtsp://127\.0\.0\.2:\([0-9]*\)/.*|\1|p' <<<"$CAM_URL_elsewhere")
 [ -n "$elsewhere_port" ] || fail "no camera port in $CAM_URL_elsewhere"
 start_camera bouncer --redirect-to "$CAM_URL_elsewhere"
-: >"$T/hearthd.log"
-ASAN_OPTIONS=detect_leaks=0 strace -f -q -e trace=connect -o "$T/redirect.trace" \
-  "$BIN_HEARTHD" --state-dir "$T/state" --listen 127.0.0.1:0 --pairing-listen 127.0.0.1:0 \
-  --local-networks 127.0.0.1/32 >>"$T/hearthd.log" 2>&1 &
-STRACE_PID=$!
-PIDS+=($STRACE_PID)
-wait_for 60 "hearthd to answer" ctl status
-GATEWAY_PID=$(pgrep -P "$STRACE_PID" -x hearthd)
-PIDS+=($GATEWAY_PID)
+start_traced redirect.trace --listen 127.0.0.1:0 --pairing-listen 127.0.0.1:0 \
+  --local-networks 127.0.0.1/32
 bouncer_id=$(ctl camera add --household Home --name Bouncer "$CAM_URL_bouncer")
 redirect_refused() {
   ctl camera list >"$T/list.txt" && grep -q "redirected its stream" "$T/list.txt"
@@ -97,9 +92,7 @@ redirect_refused() {
 wait_for 60 "the redirecting camera to be refused" redirect_refused
 grep -q "refused to connect to 127.0.0.2: not a local address" "$T/hearthd.log" ||
   fail "the egress gate did not say what it refused: $(cat "$T/hearthd.log")"
-kill -TERM "$GATEWAY_PID"
-wait "$STRACE_PID" || fail "hearthd did not exit cleanly under strace"
-grep -q "+++ exited with 0 +++" "$T/redirect.trace" || fail "hearthd did not exit 0"
+stop_traced redirect.trace
 bouncer_port=$(sed -n 's|^rtsp://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' <<<"$CAM_URL_bouncer")
 grep -qE "connect\\(.*htons\\($bouncer_port\\).*inet_addr\\(\"127\\.0\\.0\\.1\"\\)" "$T/redirect.trace" ||
   fail "hearthd never dialled the redirecting camera"

@@ -61,13 +61,15 @@ import os
 import random
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from hearthtest import free_port, log  # noqa: E402
 
 BUILD = os.environ["HEARTH_BUILD_DIR"]
 HEARTHD = os.path.join(BUILD, "gateway", "hearthd")
@@ -108,16 +110,6 @@ handled = collections.Counter()  # replacements quarantined, swaps refused
 
 def now_us():
     return time.time_ns() // 1000
-
-
-def log(*args):
-    print(f"[{time.strftime('%H:%M:%S')}]", *args, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def run(*argv, env=None, timeout=60, check=True):
