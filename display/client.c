@@ -1488,6 +1488,13 @@ hearth_display_client_request_json (HearthDisplayClient *self,
     return NULL;
   }
 
+  /* An empty answer (a connection cut after its headers) has no data at
+   * all, which json-glib must not be given. */
+  if (g_bytes_get_size (bytes) == 0) {
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                 "the gateway's answer to %s %s is empty", method, path);
+    return NULL;
+  }
   if (!json_parser_load_from_data (parser, g_bytes_get_data (bytes, NULL),
                                    g_bytes_get_size (bytes), &parse_error)) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
@@ -1497,7 +1504,7 @@ hearth_display_client_request_json (HearthDisplayClient *self,
   }
   if (json_parser_get_root (parser) == NULL) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
-                 "the gateway's answer to %s %s is empty", method, path);
+                 "the gateway's answer to %s %s holds no JSON", method, path);
     return NULL;
   }
   if (raw_body != NULL)

@@ -24,6 +24,7 @@
 #include "pairing.h"
 #include "plugins.h"
 #include "qr.h"
+#include "restore.h"
 #include "store.h"
 
 #include "hearth-config.h"
@@ -208,7 +209,8 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
   g_autofree char *db_path = NULL;
   g_autofree char *socket_path = NULL;
 
-  if (!ensure_private_dir (self->config->state_dir, error))
+  if (!ensure_private_dir (self->config->state_dir, error) ||
+      !hearth_restore_recover (self->config->state_dir, error))
     return FALSE;
   db_path = g_build_filename (self->config->state_dir, HEARTH_STATE_DB_FILE,
                              NULL);

@@ -16,9 +16,15 @@ hearthd, and sends SIGKILL to hearthd while it runs:
   start writes (gateway.key, ca.key.new, ca.crt, ca.key, gateway.crt) to
   appear instead of a delay, and one in eight comes before the migration;
 - backup: `hearthctl backup FILE`; every backup file it leaves is checked
-  with `hearthctl restore` into a fresh directory.
+  with `hearthctl restore` into a fresh directory;
+- restore: `hearthd --restore FILE` into a new directory, itself killed
+  (not the running hearthd); then, at random, either the restore is run
+  again (it must redo it, or refuse a directory the killed one completed)
+  or hearthd is started on the directory: either way the directory then
+  holds all of the backup (same rows, the gateway's keys) or, after a start,
+  none of it (a new, empty gateway), and no staging of the restore.
 
-The rounds go through the five in a shuffled order, one of each per five.
+The rounds go through the six in a shuffled order, one of each per six.
 When the kill lands is drawn uniformly over the span where hearthd works on
 the operation, with a margin of 15% on each side: from about when the client
 reaches hearthd (how long the client takes to fail with no daemon) to when it
@@ -106,7 +112,7 @@ SEED = int(os.environ.get("HEARTH_CRASHLOOP_SEED") or random.SystemRandom().rand
 ROUNDS = int(os.environ.get("HEARTH_CRASHLOOP_ROUNDS") or (sys.argv[1:] or [200])[0])
 SANITIZED = os.environ.get("HEARTH_SANITIZE", "none") not in ("", "none")
 START_DEADLINE = 90 if SANITIZED else 30
-OPS = ["pair", "move", "delete", "migrate", "backup"]
+OPS = ["pair", "move", "delete", "migrate", "backup", "restore"]
 # What hearthd keeps in its state directory; anything else is left over.
 STATE_FILES = {"hearth.db", "hearth.db-wal", "hearth.db-shm", "gateway.key", "gateway.crt",
                "ca.key", "ca.crt", "hearthd.sock"}
@@ -453,7 +459,19 @@ class CrashLoop:
                                      self.fresh("backup")))
             self.delete_setup()
             delete.append(self.timed(*self.delete_argv))
+        # A restore (hearthd --restore) of one backup, into a new directory.
+        self.restore_backup = self.fresh("restore-source")
+        run(HEARTHCTL, "--state-dir", self.gw.state, "backup", self.restore_backup)
+        self.restore_source = snapshot(self.gw.state)
+        staged, restored = [], []
+        for _ in range(3):
+            t_staged, t_done = self.restore_killed_at(self.fresh("restored"), None)
+            staged.append(t_staged)
+            restored.append(t_done)
+        # Kills are timed from when the restore starts to stage.
+        self.restore_staged = statistics.median(staged)
         self.timing = {
+            "restore": Timing(0.0, statistics.median(restored) - self.restore_staged),
             "pair": Timing(reach_display, statistics.median(pair)),
             "move": Timing(reach_ctl, statistics.median(move)),
             "delete": Timing(reach_ctl, statistics.median(delete)),
@@ -635,6 +653,91 @@ class CrashLoop:
             self.outcomes["backup:absent"] += 1
         self.restart(after)
         return outcome
+
+    def round_restore(self):
+        """hearthd --restore killed at random: running it again, or starting
+        hearthd, finds all of the backup or none of it, never a part."""
+        target = self.fresh("restoring")
+        # One kill in eight at any moment before the restore stages anything.
+        early = rng.random() < 0.125
+        delay = (rng.uniform(0, self.restore_staged) if early
+                 else self.timing["restore"].draw())
+        rc, finished = self.restore_killed_at(target, delay, from_start=early)
+        if rc == 0:
+            outcome = "after"
+        elif not os.path.isdir(target) or not os.listdir(target):
+            outcome = "before"
+        else:
+            outcome = "during"
+        if not early:
+            self.timing["restore"].learn(delay, outcome, finished)
+        if outcome == "after" and os.path.isdir(os.path.join(target, ".hearth-restore")):
+            raise Inconsistent(f"a finished restore left its staging in {target}")
+        if rng.random() < 0.5:
+            # Run again: it finishes or redoes the restore, or it refuses a
+            # directory that the interrupted one completed.
+            again = run(HEARTHD, "--state-dir", target, "--restore", self.restore_backup,
+                        check=False)
+            if again.returncode != 0 and "not empty" not in again.stderr:
+                raise Inconsistent(f"restore again after a kill: {again.stderr.strip()}")
+            self.check_restored(target, "restore:again")
+        else:
+            name = os.path.basename(target)
+            gw = Gateway(self.root, name, fixed_ports=False)
+            self.restart_gateway(gw)
+            gw.stop()
+            check_files(target, allow_leftovers=False)
+            if counts(snapshot(target)) == (0, 0, 0):
+                self.outcomes["restore:started-empty"] += 1
+            else:
+                self.check_restored(target, "restore:started")
+        shutil.rmtree(target)
+        return outcome
+
+    def restore_killed_at(self, target, delay, from_start=False):
+        """Runs hearthd --restore into @target. With @delay None, lets it
+        finish and returns (seconds until its staging appeared, seconds in
+        all). Else kills it @delay seconds after its staging appeared (after
+        it started, @from_start) and returns (its exit status, seconds it
+        took if it finished first, counted from the same moment)."""
+        p = subprocess.Popen([HEARTHD, "--state-dir", target, "--restore", self.restore_backup],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=DAEMON_ENV)
+        staging = os.path.join(target, ".hearth-restore")
+        t0 = time.monotonic()
+        if not from_start:
+            while not os.path.isdir(staging) and p.poll() is None:
+                sleep_until(time.monotonic() + 0.0002)
+        t_staged = time.monotonic()
+        if delay is None:
+            _, err = p.communicate(timeout=120)
+            if p.returncode != 0:
+                raise Inconsistent(f"hearthd --restore: {err.strip()}")
+            return t_staged - t0, time.monotonic() - t0
+        finished = None
+        end = t_staged + delay
+        while time.monotonic() < end and finished is None:
+            if p.poll() is not None:
+                finished = time.monotonic() - t_staged
+            sleep_until(min(end, time.monotonic() + 0.0005))
+        p.kill()
+        p.communicate(timeout=120)
+        return p.returncode, finished
+
+    def check_restored(self, target, what):
+        if os.path.exists(os.path.join(target, ".hearth-restore")):
+            raise Inconsistent(f"{target}: a restore's staging is still there")
+        restored = snapshot(target)
+        source = self.restore_source
+        if counts(restored) != counts(source) or restored["households"] != source["households"]:
+            raise Inconsistent(f"{target} holds {counts(restored)} after a restore, "
+                               f"the backup {counts(source)}")
+        for f in ("gateway.key", "ca.key"):
+            with open(os.path.join(target, f), "rb") as a, \
+                    open(os.path.join(self.gw.state, f), "rb") as b:
+                if a.read() != b.read():
+                    raise Inconsistent(f"{target}: its restored {f} is not the backup's")
+        self.outcomes[what] += 1
 
     def check_backup(self, path, s):
         if os.stat(path).st_mode & 0o777 != 0o600:
