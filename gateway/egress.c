@@ -58,8 +58,11 @@ hearth_egress_resolver_allows (HearthEgressResolver *self, const char *uri,
 
   g_return_val_if_fail (HEARTH_IS_EGRESS_RESOLVER (self), FALSE);
 
+  /* As the camera URL check reads it (netaddr.c): encoded, so that a
+   * password that does not decode to UTF-8 does not make it unreadable. */
   if (uri == NULL ||
-      !g_uri_split_network (uri, G_URI_FLAGS_NONE, NULL, &host, NULL, NULL) ||
+      !g_uri_split_network (uri, G_URI_FLAGS_ENCODED | G_URI_FLAGS_HAS_PASSWORD, NULL,
+                            &host, NULL, NULL) ||
       host == NULL) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
                          "Hearth refused a connection to an address it cannot read");

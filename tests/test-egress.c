@@ -38,6 +38,8 @@ test_allows (void)
     "rtsp://127.0.0.1:554/stream", "rtsps://192.168.1.20/x?y=1",
     "rtsp://admin:secret@10.1.2.3:8554/", "rtsp://[::1]:554/", "rtsp://[fe80::1]/",
     "http://192.168.0.9:80/onvif/device_service", "none://172.16.0.1:554",
+    /* A password that does not decode to UTF-8 (found by fuzz-netaddr). */
+    "rtsps://user:pa%83ss@[fd00::5]:322/li=1",
   };
   const char *refused[] = {
     "rtsp://93.184.216.34/stream", "rtsp://camera.local/stream",
