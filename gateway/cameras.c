@@ -1182,7 +1182,8 @@ hearth_cameras_class_init (HearthCamerasClass *klass)
                   NULL, NULL, NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_CAMERA_REMOVED] =
     g_signal_new ("camera-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+                  NULL, NULL, NULL, G_TYPE_NONE, 1,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
 }
 
 static void

@@ -5,8 +5,9 @@
  * Created by HearthDaemon with the HearthCameras it serves, whose cameras it
  * looks up by id and whose signals it follows: "access-changed" re-checks
  * every live stream and connection at once (hearth_http_server_recheck),
- * "camera-removed" forgets the camera's snapshots. At each TLS handshake glib-networking asks the
- * message's "accept-certificate"; we answer through HearthAccess and keep the
+ * "camera-removed" forgets the camera's snapshots; the cameras never call
+ * us. At each TLS handshake glib-networking asks the message's
+ * "accept-certificate"; we answer through HearthAccess and keep the
  * accepted fingerprint on the connection's GSocket, because libsoup 3.2 asks
  * only once per connection and returns no peer certificate for later requests
  * on a kept-alive connection (PLATFORM.md). Every request then resolves that

@@ -35,7 +35,8 @@ gboolean hearth_http_server_listen (HearthHttpServer *self,
 void hearth_http_server_set_certificate (HearthHttpServer *self,
                                          GTlsCertificate *certificate);
 guint16 hearth_http_server_get_port (HearthHttpServer *self);
-/* Re-runs the access check for every live stream now; cuts those that fail. */
+/* Re-runs the access check for every live stream now; cuts those that fail.
+ * Run on its HearthCameras' "access-changed". */
 void hearth_http_server_recheck (HearthHttpServer *self);
 guint hearth_http_server_get_n_streams (HearthHttpServer *self);
 /* Open connections to the stream port, authenticated or not yet. */
