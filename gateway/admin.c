@@ -7,8 +7,9 @@
  * it the handler of the admin socket (HearthControl). Each method reads its
  * parameters, changes the store and the services, and answers with one JSON
  * object; after every change that can take access away (revocation,
- * deletion, removal) it makes the stream port re-check its live streams at
- * once (invariant 4). pair.open keeps its request open until the window's
+ * deletion, removal, move) it tells HearthCameras, which has the stream port
+ * re-check its live streams at once (invariant 4) and then stops the cameras
+ * that are gone. pair.open keeps its request open until the window's
  * "paired" or "expired" event (HearthPairing's signals), backup until its
  * data is sent. A camera becomes JSON in camera-json.c.
  * Runs on the main context.
@@ -38,22 +39,11 @@ struct _HearthAdmin {
   HearthHttpServer *http;
   HearthPairing *pairing;
   HearthCameras *camera_set;
-  GHashTable *cameras;          /* id → HearthCamera, filled by camera_set */
   HearthDiscovery *discovery;   /* (nullable) */
   GHashTable *pair_requests;    /* window id (gint64*) → HearthControlRequest */
 };
 
 G_DEFINE_TYPE (HearthAdmin, hearth_admin, G_TYPE_OBJECT)
-
-/* After any change that can take access away: cut what is no longer
- * allowed first, then stop the cameras that are gone (stopping ends streams
- * cleanly, which would let their queued bytes out). */
-static void
-access_changed (HearthAdmin *self)
-{
-  hearth_http_server_recheck (self->http);
-  hearth_cameras_sync (self->camera_set);
-}
 
 /**
  * hearth_admin_household_add:
@@ -128,7 +118,7 @@ method_status (HearthAdmin *self, HearthControlRequest *req, GError **error)
   json_builder_set_member_name (b, "households");
   json_builder_add_int_value (b, households ? households->len : 0);
   json_builder_set_member_name (b, "cameras");
-  json_builder_add_int_value (b, g_hash_table_size (self->cameras));
+  json_builder_add_int_value (b, hearth_cameras_get_n (self->camera_set));
   json_builder_set_member_name (b, "displays");
   json_builder_add_int_value (b, displays ? displays->len : 0);
   json_builder_set_member_name (b, "connections");
@@ -209,7 +199,7 @@ method_household_delete (HearthAdmin *self, HearthControlRequest *req,
   if (name == NULL || !hearth_store_household_delete (self->store, name, error))
     return NULL;
   g_message ("Household “%s” deleted", name);
-  access_changed (self);
+  hearth_cameras_access_changed (self->camera_set);
   json_builder_begin_object (b);
   json_builder_end_object (b);
   return builder_result (b);
@@ -330,7 +320,7 @@ method_camera_list (HearthAdmin *self, HearthControlRequest *req, GError **error
       .announced = hearth_cameras_is_announced (self->camera_set, row),
     };
 
-    hearth_camera_json_add (b, row, g_hash_table_lookup (self->cameras, row->id),
+    hearth_camera_json_add (b, row, hearth_cameras_lookup (self->camera_set, row->id),
                             HEARTH_CAMERA_JSON_ADMIN, &admin);
   }
   json_builder_end_array (b);
@@ -375,7 +365,7 @@ method_camera_stats (HearthAdmin *self, HearthControlRequest *req, GError **erro
   if (row == NULL)
     return NULL;
   admin.displays = hearth_http_server_count_viewers (self->http, row->id);
-  hearth_camera_json_add (b, row, g_hash_table_lookup (self->cameras, row->id),
+  hearth_camera_json_add (b, row, hearth_cameras_lookup (self->camera_set, row->id),
                           HEARTH_CAMERA_JSON_STATS, &admin);
   return builder_result (b);
 }
@@ -388,7 +378,7 @@ method_camera_remove (HearthAdmin *self, HearthControlRequest *req, GError **err
 
   if (id == NULL || !hearth_store_camera_remove (self->store, id, error))
     return NULL;
-  access_changed (self);
+  hearth_cameras_access_changed (self->camera_set);
   g_message ("Camera %s removed", id);
   json_builder_begin_object (b);
   json_builder_end_object (b);
@@ -423,7 +413,7 @@ method_camera_move (HearthAdmin *self, HearthControlRequest *req, GError **error
     }
     return NULL;
   }
-  access_changed (self);
+  hearth_cameras_access_changed (self->camera_set);
   hearth_cameras_stop_one (self->camera_set, id);
   row = hearth_store_camera_get (self->store, id, error);
   if (row == NULL)
@@ -493,7 +483,7 @@ method_display_revoke (HearthAdmin *self, HearthControlRequest *req, GError **er
   if (display == NULL || !hearth_store_display_revoke (self->store, id, error))
     return NULL;
   g_message ("Display %" G_GINT64_FORMAT " (“%s”) revoked", id, display->name);
-  access_changed (self);
+  hearth_cameras_access_changed (self->camera_set);
   json_builder_begin_object (b);
   json_builder_end_object (b);
   return builder_result (b);
@@ -831,7 +821,6 @@ hearth_admin_finalize (GObject *object)
 {
   HearthAdmin *self = HEARTH_ADMIN (object);
 
-  g_hash_table_unref (self->cameras);
   g_hash_table_unref (self->pair_requests);
   G_OBJECT_CLASS (hearth_admin_parent_class)->finalize (object);
 }
@@ -853,7 +842,7 @@ hearth_admin_init (HearthAdmin *self)
 HearthAdmin *
 hearth_admin_new (const HearthConfig *config, HearthStore *store, HearthCerts *certs,
                   HearthHttpServer *http, HearthPairing *pairing,
-                  HearthCameras *camera_set, GHashTable *cameras)
+                  HearthCameras *camera_set)
 {
   HearthAdmin *self = g_object_new (HEARTH_TYPE_ADMIN, NULL);
 
@@ -863,7 +852,6 @@ hearth_admin_new (const HearthConfig *config, HearthStore *store, HearthCerts *c
   self->http = g_object_ref (http);
   self->pairing = g_object_ref (pairing);
   self->camera_set = g_object_ref (camera_set);
-  self->cameras = g_hash_table_ref (cameras);
   g_signal_connect (pairing, "paired", G_CALLBACK (on_paired), self);
   g_signal_connect (pairing, "window-closed", G_CALLBACK (on_window_closed), self);
   return self;

@@ -26,12 +26,10 @@ G_BEGIN_DECLS
 #define HEARTH_TYPE_ADMIN (hearth_admin_get_type ())
 G_DECLARE_FINAL_TYPE (HearthAdmin, hearth_admin, HEARTH, ADMIN, GObject)
 
-/* @config: the daemon's, which outlives it. @cameras: id → HearthCamera,
- * the table @camera_set fills. */
+/* @config: the daemon's, which outlives it. */
 HearthAdmin *hearth_admin_new (const HearthConfig *config, HearthStore *store,
                                HearthCerts *certs, HearthHttpServer *http,
-                               HearthPairing *pairing, HearthCameras *camera_set,
-                               GHashTable *cameras);
+                               HearthPairing *pairing, HearthCameras *camera_set);
 /* Reports on @discovery (once; without it mDNS is "off"). */
 void hearth_admin_set_discovery (HearthAdmin *self, HearthDiscovery *discovery);
 /* Drops the requests that wait for a pairing window's event. */

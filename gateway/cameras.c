@@ -18,7 +18,12 @@
  *
  * A quarantined camera is not ingested, and the choke point (access.c)
  * refuses it, so nothing of it is served until the admin adopts it again.
- * Runs on the main context.
+ *
+ * It owns the id → HearthCamera table and knows nothing of who serves the
+ * cameras: the stream port looks cameras up (hearth_cameras_lookup) and
+ * follows "access-changed" (re-check what is served) and "camera-removed"
+ * (forget what is cached). access_changed() is the one place that says in
+ * which order access is taken away. Runs on the main context.
  */
 #define G_LOG_DOMAIN "hearth-cameras"
 
@@ -34,19 +39,26 @@ struct _HearthCameras {
   const HearthConfig *config;   /* the daemon's, outlives us */
   HearthStore *store;
   HearthPlugins *plugins;
-  HearthHttpServer *http;
-  GHashTable *cameras;          /* id → HearthCamera, shared with the stream port */
+  GHashTable *cameras;          /* id → HearthCamera (a reference) */
   HearthDiscovery *discovery;   /* (nullable) */
   guint refused_retry_id;
 };
 
 G_DEFINE_TYPE (HearthCameras, hearth_cameras, G_TYPE_OBJECT)
 
+enum {
+  SIGNAL_ACCESS_CHANGED,
+  SIGNAL_CAMERA_REMOVED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 /* --- ingest ---------------------------------------------------------------------- */
 
 static gboolean camera_admit (HearthCamera *camera, char **reason, gpointer user_data);
 static void camera_quarantine (HearthCameras *self, const HearthCameraRow *row,
-                               const char *why);
+                               const char *why, gboolean stop);
 static HearthCameraRow *other_camera (HearthCameras *self, const char *except_id,
                                       const HearthCameraEvidence *seen, const char *mac);
 
@@ -72,7 +84,7 @@ on_camera_certificate_changed (HearthCamera *camera, const char *seen, gpointer 
     return;
   other = other_camera (self, row->id, &evidence, NULL);
   if (other == NULL) {
-    camera_quarantine (self, row, hearth_camera_get_last_error (camera));
+    camera_quarantine (self, row, hearth_camera_get_last_error (camera), FALSE);
     return;
   }
   other_ingest = g_hash_table_lookup (self->cameras, other->id);
@@ -81,7 +93,7 @@ on_camera_certificate_changed (HearthCamera *camera, const char *seen, gpointer 
     why = g_strdup_printf ("the device at its address shows the certificate of camera %s "
                            "(“%s”), which streams from its own address", other->id,
                            other->name);
-    camera_quarantine (self, row, why);
+    camera_quarantine (self, row, why, FALSE);
     return;
   }
   g_message ("Camera %s (“%s”): camera %s (“%s”) answers at its address now (by its "
@@ -164,8 +176,7 @@ camera_stop (HearthCameras *self, const char *id)
   g_signal_handlers_disconnect_by_data (camera, self);
   hearth_camera_stop (camera);
   /* Nothing cached for it outlives its ingest. */
-  if (self->http != NULL)
-    hearth_snapshot_cache_forget (hearth_http_server_get_snapshot_cache (self->http), id);
+  g_signal_emit (self, signals[SIGNAL_CAMERA_REMOVED], 0, id);
   g_hash_table_remove (self->cameras, id);
 }
 
@@ -189,6 +200,22 @@ cameras_sync (HearthCameras *self)
       g_ptr_array_add (gone, g_strdup (id));
   for (guint i = 0; i < gone->len; i++)
     camera_stop (self, gone->pdata[i]);
+}
+
+/*
+ * After any change that can take access away: cut what is no longer
+ * allowed first ("access-changed"), then stop the cameras that are gone
+ * (stopping ends streams cleanly, which would let their queued bytes out):
+ * @stop_id (nullable), and with @sync every camera that no longer has a row.
+ */
+static void
+access_changed (HearthCameras *self, const char *stop_id, gboolean sync)
+{
+  g_signal_emit (self, signals[SIGNAL_ACCESS_CHANGED], 0);
+  if (stop_id != NULL)
+    camera_stop (self, stop_id);
+  if (sync)
+    cameras_sync (self);
 }
 
 
@@ -359,9 +386,11 @@ camera_announces_identity (const HearthCameraRow *row)
          (e->txt_id != NULL || e->txt_serial != NULL || e->txt_mac != NULL);
 }
 
-/* Nothing of @row is ingested or served from now on (until adopted again). */
+/* Nothing of @row is ingested or served from now on (until adopted again).
+ * @stop: also stop its ingest here (FALSE: its own run is refusing it now). */
 static void
-camera_quarantine (HearthCameras *self, const HearthCameraRow *row, const char *why)
+camera_quarantine (HearthCameras *self, const HearthCameraRow *row, const char *why,
+                   gboolean stop)
 {
   g_autoptr (GError) error = NULL;
 
@@ -369,14 +398,16 @@ camera_quarantine (HearthCameras *self, const HearthCameraRow *row, const char *
     return;
   if (!hearth_store_camera_quarantine (self->store, row->id, why, &error)) {
     g_warning ("Could not quarantine camera %s: %s", row->id, error->message);
+    /* Another device answers there all the same: not ingested. */
+    if (stop)
+      camera_stop (self, row->id);
     return;
   }
   g_warning ("Camera %s (“%s”) quarantined: %s. Nothing of it is ingested or served "
              "until it is adopted again (hearthctl camera adopt %s)",
              row->id, row->name, why, row->id);
-  /* Cut what is live first (the row now says quarantined, so the choke point
-   * refuses it), then stop ingest. */
-  hearth_http_server_recheck (self->http);
+  /* The row now says quarantined, so the choke point refuses it. */
+  access_changed (self, stop ? row->id : NULL, FALSE);
 }
 
 /*
@@ -497,7 +528,7 @@ camera_admit (HearthCamera *camera, char **reason, gpointer user_data)
   }
 
   if (why != NULL) {
-    camera_quarantine (self, row, why);
+    camera_quarantine (self, row, why, FALSE);
     *reason = g_strdup_printf ("quarantined: %s", why);
     return FALSE;
   }
@@ -714,10 +745,8 @@ on_found (HearthDiscovery *discovery, HearthFound *found, gpointer user_data)
 
       /* Another adopted camera there (addresses swapped) is followed by its
        * own row; this one waits for its announcement elsewhere. */
-      if (other == NULL) {
-        camera_quarantine (self, row, reason);
-        camera_stop (self, row->id);
-      }
+      if (other == NULL)
+        camera_quarantine (self, row, reason, TRUE);
     } else if (verdict == SEEN_SAME && !here) {
       camera_follow (self, row, found);
     } else if (verdict == SEEN_SAME) {
@@ -1050,10 +1079,29 @@ hearth_cameras_restart (HearthCameras *self, const char *id)
 }
 
 void
-hearth_cameras_sync (HearthCameras *self)
+hearth_cameras_access_changed (HearthCameras *self)
 {
   g_return_if_fail (HEARTH_IS_CAMERAS (self));
-  cameras_sync (self);
+  access_changed (self, NULL, TRUE);
+}
+
+/**
+ * hearth_cameras_lookup:
+ *
+ * Returns: (transfer none) (nullable): @id's ingest, running or refused
+ */
+HearthCamera *
+hearth_cameras_lookup (HearthCameras *self, const char *id)
+{
+  g_return_val_if_fail (HEARTH_IS_CAMERAS (self), NULL);
+  return g_hash_table_lookup (self->cameras, id);
+}
+
+guint
+hearth_cameras_get_n (HearthCameras *self)
+{
+  g_return_val_if_fail (HEARTH_IS_CAMERAS (self), 0);
+  return g_hash_table_size (self->cameras);
 }
 
 void
@@ -1111,7 +1159,6 @@ hearth_cameras_dispose (GObject *object)
 
   hearth_cameras_stop (self);
   g_clear_object (&self->discovery);
-  g_clear_object (&self->http);
   g_clear_object (&self->plugins);
   g_clear_object (&self->store);
   G_OBJECT_CLASS (hearth_cameras_parent_class)->dispose (object);
@@ -1129,23 +1176,30 @@ hearth_cameras_class_init (HearthCamerasClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = hearth_cameras_dispose;
   G_OBJECT_CLASS (klass)->finalize = hearth_cameras_finalize;
+
+  signals[SIGNAL_ACCESS_CHANGED] =
+    g_signal_new ("access-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_CAMERA_REMOVED] =
+    g_signal_new ("camera-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
 }
 
 static void
 hearth_cameras_init (HearthCameras *self)
 {
+  self->cameras = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         g_object_unref);
 }
 
 HearthCameras *
-hearth_cameras_new (const HearthConfig *config, HearthStore *store, HearthPlugins *plugins,
-                    HearthHttpServer *http, GHashTable *cameras)
+hearth_cameras_new (const HearthConfig *config, HearthStore *store, HearthPlugins *plugins)
 {
   HearthCameras *self = g_object_new (HEARTH_TYPE_CAMERAS, NULL);
 
   self->config = config;
   self->store = g_object_ref (store);
   self->plugins = g_object_ref (plugins);
-  self->http = g_object_ref (http);
-  self->cameras = g_hash_table_ref (cameras);
   return self;
 }

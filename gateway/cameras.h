@@ -4,25 +4,31 @@
 #include <glib-object.h>
 #include "config.h"
 #include "discovery.h"
-#include "http-server.h"
+#include "camera.h"
 #include "plugins.h"
 #include "store.h"
 
 G_BEGIN_DECLS
 
 /*
- * HearthCameras: the adopted cameras' ingest (one HearthCamera each, in the
- * table the stream port reads) and their identity: admission of every
- * ingest run, quarantine, following a camera to a new address, adoption of
- * discovered cameras (invariant 5). See cameras.c.
+ * HearthCameras: the adopted cameras' ingest (one HearthCamera each, in a
+ * table it owns; others look a camera up by id) and their identity:
+ * admission of every ingest run, quarantine, following a camera to a new
+ * address, adoption of discovered cameras (invariant 5). See cameras.c.
+ *
+ * Signals (main context, never while its table is being iterated):
+ *   "access-changed" ()  something that can take access away happened (a
+ *       quarantine, or hearth_cameras_access_changed()): whoever serves
+ *       cameras re-checks what it serves now, before any camera is stopped;
+ *   "camera-removed" (const char *id)  @id's ingest stopped and left the
+ *       table (removed, moved, restarted, quarantined): nothing cached for it
+ *       may outlive it. Not emitted by hearth_cameras_stop().
  */
 #define HEARTH_TYPE_CAMERAS (hearth_cameras_get_type ())
 G_DECLARE_FINAL_TYPE (HearthCameras, hearth_cameras, HEARTH, CAMERAS, GObject)
 
-/* @cameras: id → HearthCamera, shared with @http, filled by this object. */
 HearthCameras *hearth_cameras_new (const HearthConfig *config, HearthStore *store,
-                                   HearthPlugins *plugins, HearthHttpServer *http,
-                                   GHashTable *cameras);
+                                   HearthPlugins *plugins);
 /* Follows @discovery's announcements (once, before start). */
 void hearth_cameras_set_discovery (HearthCameras *self, HearthDiscovery *discovery);
 /* Starts every camera in the store (a quarantined one is not ingested). */
@@ -33,8 +39,15 @@ void hearth_cameras_start_one (HearthCameras *self, const HearthCameraRow *row);
 void hearth_cameras_stop_one (HearthCameras *self, const char *id);
 /* Stops and starts @id again from its row: a new generation (invariant 6). */
 void hearth_cameras_restart (HearthCameras *self, const char *id);
-/* Stops the cameras that no longer have a row. */
-void hearth_cameras_sync (HearthCameras *self);
+/* After a change that can take access away (revocation, deletion, removal,
+ * move): "access-changed" first, then stops the cameras that no longer have
+ * a row. */
+void hearth_cameras_access_changed (HearthCameras *self);
+
+/* @id's ingest, running or refused. (transfer none) (nullable) */
+HearthCamera *hearth_cameras_lookup (HearthCameras *self, const char *id);
+/* How many cameras have an ingest, running or refused. */
+guint hearth_cameras_get_n (HearthCameras *self);
 
 /* The plugin that drives @row's camera. (transfer none) (nullable) */
 const HearthPlugin *hearth_cameras_get_plugin (HearthCameras *self,

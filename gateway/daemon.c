@@ -4,11 +4,12 @@
  *
  * Created by main.c with an immutable HearthConfig. It owns the HearthStore,
  * the gateway's TLS identity, the camera plugins, the cameras' ingest and
- * identity (HearthCameras), mDNS (HearthDiscovery), the stream port
- * (HearthHttpServer), HearthPairing, and the admin socket (HearthControl)
- * with its methods (HearthAdmin, admin.c, which turns hearthctl requests
- * into store changes); it creates them, connects them, starts and stops
- * them. Runs on the main context.
+ * identity (HearthCameras, which owns the camera table), mDNS
+ * (HearthDiscovery), the stream port (HearthHttpServer, given the
+ * HearthCameras it serves and follows), HearthPairing, and the admin socket
+ * (HearthControl) with its methods (HearthAdmin, admin.c, which turns
+ * hearthctl requests into store changes); it creates them, connects them,
+ * starts and stops them. Runs on the main context.
  */
 #define G_LOG_DOMAIN "hearth-daemon"
 
@@ -42,9 +43,8 @@ struct _HearthDaemon {
   HearthStore *store;
   HearthAccess *access;
   HearthCerts *certs;           /* the root CA and the server certificate */
-  GHashTable *cameras;          /* id → HearthCamera */
   HearthPlugins *plugins;
-  HearthCameras *camera_set;    /* ingest and identity of the cameras above */
+  HearthCameras *camera_set;    /* the cameras' ingest and identity */
   HearthDiscovery *discovery;   /* NULL when [discovery] enabled = false */
   HearthHttpServer *http;
   HearthPairing *pairing;
@@ -225,12 +225,11 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
     return FALSE;
 
   self->access = hearth_access_new (self->store, self->config->local_ranges);
-  self->http = hearth_http_server_new (self->access, self->cameras, self->config);
+  self->camera_set = hearth_cameras_new (self->config, self->store, self->plugins);
+  self->http = hearth_http_server_new (self->access, self->camera_set, self->config);
   if (!hearth_http_server_listen (self->http, hearth_certs_get_certificate (self->certs),
                                   self->config->listen, error))
     return FALSE;
-  self->camera_set = hearth_cameras_new (self->config, self->store, self->plugins,
-                                         self->http, self->cameras);
 
   self->pairing = hearth_pairing_new (self->store, self->access, self->config,
                                       hearth_certs_get_certificate (self->certs),
@@ -238,7 +237,7 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
   hearth_pairing_set_stream_port (self->pairing,
                                   hearth_http_server_get_port (self->http));
   self->admin = hearth_admin_new (self->config, self->store, self->certs, self->http,
-                                  self->pairing, self->camera_set, self->cameras);
+                                  self->pairing, self->camera_set);
   g_signal_connect_swapped (self->pairing, "listener-changed",
                             G_CALLBACK (announce_pairing), self);
   if (!hearth_pairing_start (self->pairing, error))
@@ -334,7 +333,6 @@ hearth_daemon_finalize (GObject *object)
 {
   HearthDaemon *self = HEARTH_DAEMON (object);
 
-  g_hash_table_unref (self->cameras);
   hearth_config_free (self->config);
   G_OBJECT_CLASS (hearth_daemon_parent_class)->finalize (object);
 }
@@ -349,8 +347,6 @@ hearth_daemon_class_init (HearthDaemonClass *klass)
 static void
 hearth_daemon_init (HearthDaemon *self)
 {
-  self->cameras = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                         g_object_unref);
 }
 
 HearthDaemon *

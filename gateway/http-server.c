@@ -2,8 +2,12 @@
 /*
  * HearthHttpServer: the stream port (HTTPS, client certificate requested).
  *
- * Created by HearthDaemon. At each TLS handshake glib-networking asks the
- * message's "accept-certificate"; we answer through HearthAccess and keep the
+ * Created by HearthDaemon with the HearthCameras it serves, whose cameras it
+ * looks up by id and whose signals it follows: "access-changed" re-checks
+ * every live stream and connection at once (hearth_http_server_recheck),
+ * "camera-removed" forgets the camera's snapshots; the cameras never call
+ * us. At each TLS handshake glib-networking asks the message's
+ * "accept-certificate"; we answer through HearthAccess and keep the
  * accepted fingerprint on the connection's GSocket, because libsoup 3.2 asks
  * only once per connection and returns no peer certificate for later requests
  * on a kept-alive connection (PLATFORM.md). Every request then resolves that
@@ -64,7 +68,7 @@ struct _HearthHttpServer {
 
   SoupServer *soup;
   HearthAccess *access;
-  GHashTable *cameras;        /* unowned view of the daemon's id → HearthCamera */
+  HearthCameras *cameras;     /* looked up by id; we follow its signals */
   const HearthConfig *config; /* immutable, outlives us */
   GList *streams;             /* of LiveStream */
   GHashTable *connections;    /* set of GSocket (weak) → Connection, as data */
@@ -1010,10 +1014,20 @@ hearth_http_server_get_hls_indexes (HearthHttpServer *self)
   return self->hls;
 }
 
+/* Nothing cached for a camera outlives its ingest. */
+static void
+on_camera_removed (HearthCameras *cameras, const char *id, gpointer user_data)
+{
+  HearthHttpServer *self = user_data;
+
+  if (self->snapshots != NULL)
+    hearth_snapshot_cache_forget (self->snapshots, id);
+}
+
 HearthCamera *
 hearth_http_server_lookup_camera (HearthHttpServer *self, const char *id)
 {
-  return g_hash_table_lookup (self->cameras, id);
+  return hearth_cameras_lookup (self->cameras, id);
 }
 
 guint
@@ -1151,6 +1165,9 @@ hearth_http_server_dispose (GObject *object)
   g_hash_table_remove_all (self->connections);
   g_clear_pointer (&self->gate, hearth_gate_free);
   g_clear_object (&self->access);
+  if (self->cameras != NULL)
+    g_signal_handlers_disconnect_by_data (self->cameras, self);
+  g_clear_object (&self->cameras);
   G_OBJECT_CLASS (hearth_http_server_parent_class)->dispose (object);
 }
 
@@ -1179,7 +1196,7 @@ hearth_http_server_init (HearthHttpServer *self)
 }
 
 HearthHttpServer *
-hearth_http_server_new (HearthAccess *access, GHashTable *cameras,
+hearth_http_server_new (HearthAccess *access, HearthCameras *cameras,
                         const HearthConfig *config)
 {
   HearthHttpServer *self = g_object_new (HEARTH_TYPE_HTTP_SERVER, NULL);
@@ -1194,8 +1211,11 @@ hearth_http_server_new (HearthAccess *access, GHashTable *cameras,
   };
 
   self->access = g_object_ref (access);
-  self->cameras = cameras;
+  self->cameras = g_object_ref (cameras);
   self->config = config;
   self->gate = hearth_gate_new (&limits, access);
+  g_signal_connect_swapped (cameras, "access-changed",
+                            G_CALLBACK (hearth_http_server_recheck), self);
+  g_signal_connect (cameras, "camera-removed", G_CALLBACK (on_camera_removed), self);
   return self;
 }

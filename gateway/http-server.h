@@ -5,6 +5,7 @@
 #include <json-glib/json-glib.h>
 #include "access.h"
 #include "camera.h"
+#include "cameras.h"
 #include "config.h"
 
 G_BEGIN_DECLS
@@ -20,9 +21,11 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (HearthHttpServer, hearth_http_server, HEARTH, HTTP_SERVER,
                       GObject)
 
-/* @cameras: id → HearthCamera, owned by the daemon and kept up to date. */
+/* @cameras: the cameras it serves; it follows their "access-changed"
+ * (hearth_http_server_recheck) and "camera-removed" (forgets the camera's
+ * snapshots). */
 HearthHttpServer *hearth_http_server_new (HearthAccess *access,
-                                          GHashTable *cameras,
+                                          HearthCameras *cameras,
                                           const HearthConfig *config);
 gboolean hearth_http_server_listen (HearthHttpServer *self,
                                     GTlsCertificate *certificate,
@@ -32,7 +35,8 @@ gboolean hearth_http_server_listen (HearthHttpServer *self,
 void hearth_http_server_set_certificate (HearthHttpServer *self,
                                          GTlsCertificate *certificate);
 guint16 hearth_http_server_get_port (HearthHttpServer *self);
-/* Re-runs the access check for every live stream now; cuts those that fail. */
+/* Re-runs the access check for every live stream now; cuts those that fail.
+ * Run on its HearthCameras' "access-changed". */
 void hearth_http_server_recheck (HearthHttpServer *self);
 guint hearth_http_server_get_n_streams (HearthHttpServer *self);
 /* Open connections to the stream port, authenticated or not yet. */
@@ -51,7 +55,7 @@ typedef struct {
 } HearthHttpRequest;
 
 HearthAccess *hearth_http_server_get_access (HearthHttpServer *self);
-/* (transfer none) (nullable) */
+/* hearth_cameras_lookup() on the cameras it serves. (transfer none) (nullable) */
 HearthCamera *hearth_http_server_lookup_camera (HearthHttpServer *self,
                                                 const char *id);
 /*
