@@ -10,9 +10,10 @@ writes them as JSON. Not part of the suite: it takes an hour or more.
 
   tests/torture/soak.py [--build build] [--frames 1000000] [--jobs 1]
                         [--seconds 300] [--displays 6] [--fps 30]
-                        [--json soak.json]
+                        [--json soak.json] [--seed N]...
 
-A failed run's seed is printed; HEARTH_TORTURE_SEED=SEED replays it with
+--seed replays given seeds first (then new ones). A failed run's seed is
+printed; HEARTH_TORTURE_SEED=SEED replays it alone with
 `meson test -C BUILD torture` (with the same --seconds/--displays/--fps as
 HEARTH_TORTURE_SECONDS/_DISPLAYS/_FPS).
 """
@@ -37,6 +38,7 @@ def main():
     ap.add_argument("--displays", type=int, default=6)
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--json", default="soak.json")
+    ap.add_argument("--seed", type=int, action="append", default=[])
     args = ap.parse_args()
 
     build = os.path.abspath(args.build)
@@ -106,7 +108,8 @@ def main():
             break
         if len(active) < args.jobs and (not runs or expected < args.frames):
             index += 1
-            t = threading.Thread(target=one, args=(index, rng.randrange(2**31)))
+            seed = args.seed[index - 1] if index <= len(args.seed) else rng.randrange(2**31)
+            t = threading.Thread(target=one, args=(index, seed))
             t.start()
             active.append(t)
             continue
