@@ -317,7 +317,8 @@ hearth_parse_host_port (const char *text, char **host, guint16 *port,
     h = g_strndup (text, colon - text);
     port_text = colon + 1;
   }
-  if (*h == '\0' ||
+  /* A bracket is never part of a host: "[[]:80" is not the host "[". */
+  if (*h == '\0' || strpbrk (h, "[]") != NULL ||
       !g_ascii_string_to_unsigned (port_text, 10, 0, 65535, &value, NULL))
     goto bad;
   if (host)

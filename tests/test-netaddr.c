@@ -117,7 +117,9 @@ test_host_port (void)
   g_autofree char *formatted = NULL;
   guint16 port = 0;
   const char *bad[] = { "", "host", "host:", "host:70000", ":80", "[::1]80",
-                        "::1:80", "host:-1", "host:8a" };
+                        "::1:80", "host:-1", "host:8a",
+                        /* found by fuzz-netaddr: it read back as "[:8448" */
+                        "[[]:8448", "a]b:80" };
 
   g_assert_true (hearth_parse_host_port ("127.0.0.1:8443", &host, &port, NULL));
   g_assert_cmpstr (host, ==, "127.0.0.1");
