@@ -19,9 +19,13 @@ G_BEGIN_DECLS
  * (see admin.c for the list). The daemon makes it the HearthControl's
  * handler. All of it on the main context.
  */
-/* The temporary copy a backup is made in, inside the state directory (a
- * g_mkstemp() template); the daemon removes what a killed run left. */
-#define HEARTH_ADMIN_BACKUP_TMP_NAME ".hearth-backup-XXXXXX.tmp"
+/* The name of the temporary copy a backup is made in, inside the state
+ * directory: g_mkstemp() replaces the six X with random characters. The
+ * daemon removes such files, and SQLite's journals of them, that a killed
+ * run left (daemon.c, by HEARTH_ADMIN_BACKUP_TMP_GLOB). */
+#define HEARTH_ADMIN_BACKUP_TMP_PREFIX ".hearth-backup-"
+#define HEARTH_ADMIN_BACKUP_TMP_NAME HEARTH_ADMIN_BACKUP_TMP_PREFIX "XXXXXX.tmp"
+#define HEARTH_ADMIN_BACKUP_TMP_GLOB HEARTH_ADMIN_BACKUP_TMP_PREFIX "??????.tmp*"
 
 #define HEARTH_TYPE_ADMIN (hearth_admin_get_type ())
 G_DECLARE_FINAL_TYPE (HearthAdmin, hearth_admin, HEARTH, ADMIN, GObject)

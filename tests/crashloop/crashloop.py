@@ -305,8 +305,8 @@ def check_files(state, allow_leftovers):
 
 
 def leftover_kind(name):
-    """A left-over file's name without its random part."""
-    return re.sub(r"(?<=[-.])[A-Za-z0-9]{6}(?=\.tmp|$)", "XXXXXX", name)
+    """A left-over file's name with its random part as "*"."""
+    return re.sub(r"(?<=[-.])[A-Za-z0-9]{6}(?=\.tmp|$)", "*", name)
 
 
 def check_online(state, s):
