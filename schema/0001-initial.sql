@@ -2,7 +2,7 @@
 --
 -- Migration 1: households, cameras, displays, pairing windows and the audit log.
 --
--- Applied by gateway/store.c inside one transaction together with the
+-- Applied by gateway/store/store.c inside one transaction together with the
 -- PRAGMA user_version bump, so it must not contain BEGIN/COMMIT itself.
 -- Times: "created" and "revoked_at" are unix seconds; "expires_at" and audit
 -- "at" are unix microseconds (g_get_real_time ()).

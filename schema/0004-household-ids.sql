@@ -7,7 +7,7 @@
 -- and dropping the old table inside the migration's transaction, with
 -- foreign keys on, would delete every camera and display by cascade. So the
 -- largest id ever given is kept here, starting above every id the households
--- and the audit trail hold now, and gateway/store.c gives the next one.
+-- and the audit trail hold now, and gateway/store/store.c gives the next one.
 CREATE TABLE household_ids (
   last INTEGER NOT NULL CHECK (last >= 0)
 ) STRICT;

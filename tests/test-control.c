@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Tests for gateway/control.c (the admin socket) and gateway/ctl/hearthctl.c
+ * Tests for gateway/admin/control.c (the admin socket) and gateway/admin/hearthctl.c
  * (its client). A HearthControl listens in a temporary directory with a test
  * handler; clients are plain sockets driven on the default main context, and
  * the real hearthctl binary (HEARTH_BUILD_DIR/gateway/hearthctl) is run

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Tests for gateway/payload.c, the pairing QR payload: what the gateway
+ * Tests for gateway/pairing/payload.c, the pairing QR payload: what the gateway
  * formats, a display reads back unchanged, and anything malformed or over a
  * limit is refused with a message that names the bad part.
  */

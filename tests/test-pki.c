@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Tests for gateway/pki.c: keys, the gateway's root CA and the server
+ * Tests for gateway/pki/pki.c: keys, the gateway's root CA and the server
  * certificate it signs (renewal, the display's pin check), household CAs and
  * the client certificates they issue. Every certificate is also read
  * by an independent implementation (certtool from gnutls-bin, GIO's

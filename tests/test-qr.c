@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Tests for gateway/qr.c: the pairing QR as PNG, SVG and terminal text. The
+ * Tests for gateway/admin/qr.c: the pairing QR as PNG, SVG and terminal text. The
  * PNG and the terminal rendering are decoded back with GStreamer's zbar
  * element, the way a display scans them, and must give the payload exactly.
  */
