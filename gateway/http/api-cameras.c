@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * /v1/cameras and /v1/cameras/{id}/live.mp4. The display is already resolved
+ * /v1/cameras (live.mp4 is api-live.c). The display is already resolved
  * by HearthHttpServer (the choke point); each handler asks HearthAccess which
  * cameras that display may see, and answers 404 alike for a camera of another
  * household and one that does not exist.
@@ -39,19 +39,4 @@ hearth_api_cameras_list (HearthHttpRequest *request)
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   hearth_http_reply_json (request->msg, SOUP_STATUS_OK, root);
-}
-
-void
-hearth_api_camera_live (HearthHttpRequest *request, const char *camera_id)
-{
-  HearthAccess *access = hearth_http_server_get_access (request->server);
-  g_autoptr (HearthCameraRow) row = NULL;
-  g_autoptr (GError) error = NULL;
-
-  row = hearth_access_camera (access, request->display, camera_id, &error);
-  if (row == NULL) {
-    hearth_http_reply_gerror (request->msg, error);
-    return;
-  }
-  hearth_http_server_start_live (request, row);
 }

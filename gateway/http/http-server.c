@@ -20,11 +20,8 @@
  * the one fixed "not paired" answer (refuse_unpaired) and the connection
  * closed after it.
  *
- * Live streams go through one writer (LiveStream): it shares the camera's
- * refcounted chunks (no copy per display), checks each chunk's camera UUID and
- * generation against the subscription before it is written (invariant 3),
- * bounds what a slow display can queue, and can be cut at once when a recheck
- * fails (invariant 4).
+ * Live streams are written by api-live.c, cut there when a recheck fails
+ * (invariant 4).
  */
 #define G_LOG_DOMAIN "hearth-http"
 #define _GNU_SOURCE /* POLLRDHUP */
@@ -42,26 +39,7 @@
 #define OVER_LIMIT_KEY "hearth-over-limit"
 /* Set on a socket once its peer has been asked about a certificate. */
 #define ASKED_KEY "hearth-certificate-asked"
-/* A display that cannot keep up for this long is disconnected. */
-#define SLOW_DISPLAY_LIMIT_US (10 * G_USEC_PER_SEC)
 
-typedef struct {
-  HearthHttpServer *server;   /* unowned: the server closes us before it dies */
-  SoupServerMessage *msg;
-  GSocket *socket;
-  HearthSubscription *subscription;
-  char *camera_id;
-  guint64 generation;
-  char *fingerprint;
-  gint64 display_id;
-  gint64 household_id;
-  guint64 queued;             /* bytes appended to the response */
-  guint64 written;            /* bytes libsoup has written */
-  gboolean skipping;          /* dropping chunks until the next keyframe */
-  gint64 skipping_since;
-  guint64 skipped;
-  gboolean done;
-} LiveStream;
 
 struct _HearthHttpServer {
   GObject parent_instance;
@@ -70,7 +48,7 @@ struct _HearthHttpServer {
   HearthAccess *access;
   HearthCameras *cameras;     /* looked up by id; we follow its signals */
   const HearthConfig *config; /* immutable, outlives us */
-  GList *streams;             /* of LiveStream */
+  HearthLiveWriters *live;    /* the live.mp4 responses (api-live.c) */
   GHashTable *connections;    /* set of GSocket (weak) → Connection, as data */
   HearthGate *gate;           /* caps and deadline before authentication */
   guint sweep_source;
@@ -80,7 +58,6 @@ struct _HearthHttpServer {
 
 G_DEFINE_TYPE (HearthHttpServer, hearth_http_server, G_TYPE_OBJECT)
 
-static void live_stream_cut (LiveStream *live);
 
 /* --- replies --------------------------------------------------------------- */
 
@@ -726,121 +703,6 @@ hearth_http_server_check_egress (HearthHttpServer *self, SoupServerMessage *msg,
   return FALSE;
 }
 
-/* --- live streams ------------------------------------------------------------ */
-
-static void
-live_stream_free (LiveStream *live)
-{
-  g_clear_pointer (&live->subscription, hearth_subscription_free);
-  g_clear_object (&live->socket);
-  g_clear_object (&live->msg);
-  g_free (live->camera_id);
-  g_free (live->fingerprint);
-  g_free (live);
-}
-
-/* Ends the response cleanly (camera reconnected or removed). */
-static void
-live_stream_end (LiveStream *live)
-{
-  if (live->done)
-    return;
-  live->done = TRUE;
-  g_clear_pointer (&live->subscription, hearth_subscription_free);
-  soup_message_body_complete (soup_server_message_get_response_body (live->msg));
-  soup_server_message_unpause (live->msg);
-}
-
-static void
-on_live_end (gpointer user_data)
-{
-  LiveStream *live = user_data;
-
-  g_debug ("Stream of camera %s ended for display %" G_GINT64_FORMAT,
-           live->camera_id, live->display_id);
-  live_stream_end (live);
-}
-
-static void
-on_live_chunk (HearthChunk *chunk, gpointer user_data)
-{
-  LiveStream *live = user_data;
-  GBytes *bytes = hearth_chunk_get_bytes (chunk);
-  guint64 pending;
-
-  if (live->done)
-    return;
-
-  /* Invariant 3: checked again at the exit. */
-  if (!hearth_http_server_check_egress (live->server, live->msg,
-                                        live->household_id, live->display_id,
-                                        live->camera_id, live->generation,
-                                        hearth_chunk_get_camera_id (chunk),
-                                        hearth_chunk_get_generation (chunk),
-                                        "stream")) {
-    live_stream_end (live);
-    return;
-  }
-
-  /* A slow display queues at most display_queue_bytes; past that it skips
-   * to the next keyframe, and one that stays behind is disconnected. */
-  pending = live->queued - live->written;
-  if (!hearth_chunk_is_init (chunk)) {
-    if (live->skipping) {
-      if (!hearth_chunk_is_keyframe (chunk) ||
-          pending > live->server->config->display_queue_bytes / 2) {
-        live->skipped++;
-        hearth_subscription_note_dropped (live->subscription, 1);
-        if (g_get_monotonic_time () - live->skipping_since > SLOW_DISPLAY_LIMIT_US) {
-          g_message ("Display %" G_GINT64_FORMAT " cannot keep up with camera "
-                     "%s; disconnecting it", live->display_id, live->camera_id);
-          live_stream_cut (live);
-        }
-        return;
-      }
-      live->skipping = FALSE;
-    } else if (pending + g_bytes_get_size (bytes) >
-               live->server->config->display_queue_bytes) {
-      live->skipping = TRUE;
-      live->skipping_since = g_get_monotonic_time ();
-      live->skipped++;
-      hearth_subscription_note_dropped (live->subscription, 1);
-      return;
-    }
-  }
-
-  live->queued += g_bytes_get_size (bytes);
-  soup_message_body_append_bytes (soup_server_message_get_response_body (live->msg),
-                                  bytes);
-  soup_server_message_unpause (live->msg);
-}
-
-static void
-on_live_wrote_body_data (SoupServerMessage *msg, guint size, gpointer user_data)
-{
-  LiveStream *live = user_data;
-
-  live->written += size;
-}
-
-static void
-on_live_finished (SoupServerMessage *msg, gpointer user_data)
-{
-  LiveStream *live = user_data;
-  HearthHttpServer *self = live->server;
-
-  g_signal_handlers_disconnect_by_data (msg, live);
-  self->streams = g_list_remove (self->streams, live);
-  live_stream_free (live);
-}
-
-static void
-live_stream_cut (LiveStream *live)
-{
-  hearth_connection_abort (live->socket);
-  live_stream_end (live);
-}
-
 void
 hearth_http_server_reply_not_ready (HearthHttpServer *self, SoupServerMessage *msg,
                                     const char *camera_id)
@@ -869,69 +731,6 @@ hearth_http_server_ready_stream (HearthHttpServer *self, SoupServerMessage *msg,
   return NULL;
 }
 
-void
-hearth_http_server_start_live (HearthHttpRequest *request,
-                               const HearthCameraRow *row)
-{
-  HearthHttpServer *self = request->server;
-  SoupMessageHeaders *headers;
-  HearthStream *stream;
-  LiveStream *live;
-  guint per_display = 0;
-
-  /* Only a stream that can start at once (init segment and keyframe):
-   * an empty 200 would look like a camera that streams nothing. */
-  stream = hearth_http_server_ready_stream (self, request->msg, row->id);
-  if (stream == NULL)
-    return;
-  for (GList *l = self->streams; l != NULL; l = l->next)
-    if (((LiveStream *) l->data)->display_id == request->display->id)
-      per_display++;
-  if (per_display >= self->config->max_streams_per_display) {
-    hearth_http_reply_error (request->msg, 429, "limit",
-                             "too many streams open for this display");
-    return;
-  }
-
-  live = g_new0 (LiveStream, 1);
-  live->server = self;
-  live->msg = g_object_ref (request->msg);
-  live->socket = soup_server_message_get_socket (request->msg);
-  if (live->socket)
-    g_object_ref (live->socket);
-  live->camera_id = g_strdup (row->id);
-  live->generation = hearth_stream_get_generation (stream);
-  live->fingerprint = g_strdup (request->fingerprint);
-  live->display_id = request->display->id;
-  live->household_id = request->display->household_id;
-  self->streams = g_list_prepend (self->streams, live);
-
-  hearth_http_set_status (request->msg, SOUP_STATUS_OK);
-  headers = soup_server_message_get_response_headers (request->msg);
-  soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
-  soup_message_headers_set_content_type (headers, "video/mp4", NULL);
-  soup_message_headers_replace (headers, "Cache-Control", "no-store");
-  /* A stream ends with its connection, so a cut stream cannot be followed
-   * by anything on the same connection. */
-  soup_message_headers_replace (headers, "Connection", "close");
-  soup_message_body_set_accumulate (
-      soup_server_message_get_response_body (request->msg), FALSE);
-
-  g_signal_connect (request->msg, "wrote-body-data",
-                    G_CALLBACK (on_live_wrote_body_data), live);
-  g_signal_connect (request->msg, "finished", G_CALLBACK (on_live_finished), live);
-
-  if (soup_server_message_get_method (request->msg) == SOUP_METHOD_HEAD) {
-    live_stream_end (live);
-    return;
-  }
-  /* Delivers the init segment and the cached GOP synchronously. */
-  live->subscription = hearth_stream_subscribe (stream, on_live_chunk,
-                                                on_live_end, live);
-  if (!live->done && live->queued == 0)
-    soup_server_message_pause (request->msg);
-}
-
 gboolean
 hearth_http_server_still_allowed (HearthHttpServer *self, SoupServerMessage *msg,
                                   const char *fingerprint, const char *camera_id)
@@ -953,7 +752,6 @@ hearth_http_server_still_allowed (HearthHttpServer *self, SoupServerMessage *msg
 void
 hearth_http_server_recheck (HearthHttpServer *self)
 {
-  g_autoptr (GList) snapshot = g_list_copy (self->streams);
   g_autoptr (GList) sockets = g_hash_table_get_keys (self->connections);
 
   /* A display that no longer resolves loses every connection it has: live
@@ -969,29 +767,7 @@ hearth_http_server_recheck (HearthHttpServer *self)
     }
   }
 
-  /* A live stream whose camera is no longer its display's is cut, even one
-   * that has ended but still has bytes queued. */
-  for (GList *l = snapshot; l != NULL; l = l->next) {
-    LiveStream *live = l->data;
-    g_autoptr (HearthDisplayRow) display = NULL;
-    g_autoptr (HearthCameraRow) camera = NULL;
-    g_autoptr (GError) error = NULL;
-
-    if (live->socket == NULL || g_socket_is_closed (live->socket)) {
-      live_stream_end (live);
-      continue;
-    }
-    display = hearth_access_resolve_display (self->access, live->fingerprint,
-                                             &error);
-    if (display != NULL)
-      camera = hearth_access_camera (self->access, display, live->camera_id,
-                                     &error);
-    if (camera == NULL) {
-      g_message ("Cutting the stream of camera %s to display %" G_GINT64_FORMAT
-                 ": %s", live->camera_id, live->display_id, error->message);
-      live_stream_cut (live);
-    }
-  }
+  hearth_live_writers_recheck (self->live, self->access);
 }
 
 /* --- object -------------------------------------------------------------------- */
@@ -1012,6 +788,12 @@ HearthHlsIndexes *
 hearth_http_server_get_hls_indexes (HearthHttpServer *self)
 {
   return self->hls;
+}
+
+HearthLiveWriters *
+hearth_http_server_get_live_writers (HearthHttpServer *self)
+{
+  return self->live;
 }
 
 /* Nothing cached for a camera outlives its ingest. */
@@ -1039,22 +821,14 @@ hearth_http_server_get_n_connections (HearthHttpServer *self)
 guint
 hearth_http_server_get_n_streams (HearthHttpServer *self)
 {
-  return g_list_length (self->streams);
+  return hearth_live_writers_get_n (self->live, NULL);
 }
 
 /* Displays watching @camera_id's live.mp4 now. */
 guint
 hearth_http_server_count_viewers (HearthHttpServer *self, const char *camera_id)
 {
-  guint n = 0;
-
-  for (GList *l = self->streams; l != NULL; l = l->next) {
-    LiveStream *live = l->data;
-
-    if (!live->done && g_str_equal (live->camera_id, camera_id))
-      n++;
-  }
-  return n;
+  return hearth_live_writers_get_n (self->live, camera_id);
 }
 
 gboolean
@@ -1134,13 +908,7 @@ hearth_http_server_get_port (HearthHttpServer *self)
 void
 hearth_http_server_close (HearthHttpServer *self)
 {
-  while (self->streams != NULL) {
-    LiveStream *live = self->streams->data;
-
-    g_signal_handlers_disconnect_by_data (live->msg, live);
-    self->streams = g_list_delete_link (self->streams, self->streams);
-    live_stream_free (live);
-  }
+  g_clear_pointer (&self->live, hearth_live_writers_free);
   g_clear_pointer (&self->snapshots, hearth_snapshot_cache_free);
   g_clear_pointer (&self->hls, hearth_hls_indexes_free);
   g_clear_handle_id (&self->sweep_source, g_source_remove);
@@ -1213,6 +981,7 @@ hearth_http_server_new (HearthAccess *access, HearthCameras *cameras,
   self->access = g_object_ref (access);
   self->cameras = g_object_ref (cameras);
   self->config = config;
+  self->live = hearth_live_writers_new (self, config);
   self->gate = hearth_gate_new (&limits, access);
   g_signal_connect_swapped (cameras, "access-changed",
                             G_CALLBACK (hearth_http_server_recheck), self);

@@ -84,9 +84,6 @@ void hearth_http_server_reply_not_ready (HearthHttpServer *self,
                                          SoupServerMessage *msg,
                                          const char *camera_id);
 
-/* Starts the live MP4 response for an already authorised camera. */
-void hearth_http_server_start_live (HearthHttpRequest *request,
-                                    const HearthCameraRow *camera);
 
 /* The routes of the stream port, from a request's path. */
 typedef enum {
@@ -160,6 +157,19 @@ void hearth_api_web (HearthHttpRequest *request, const char *path);
 
 /* api-cameras.c */
 void hearth_api_cameras_list (HearthHttpRequest *request);
+
+/* api-live.c: the live.mp4 responses of one server, and their writer. */
+typedef struct _HearthLiveWriters HearthLiveWriters;
+HearthLiveWriters *hearth_live_writers_new (HearthHttpServer *server,
+                                            const HearthConfig *config);
+/* Drops every response at once (the server is closing). */
+void hearth_live_writers_free (HearthLiveWriters *self);
+HearthLiveWriters *hearth_http_server_get_live_writers (HearthHttpServer *self);
+/* Cuts each stream whose camera its display may no longer see. */
+void hearth_live_writers_recheck (HearthLiveWriters *self, HearthAccess *access);
+/* With @camera_id, the displays watching it now; with NULL, every live
+ * response still open. */
+guint hearth_live_writers_get_n (HearthLiveWriters *self, const char *camera_id);
 void hearth_api_camera_live (HearthHttpRequest *request, const char *camera_id);
 
 G_END_DECLS
