@@ -666,8 +666,9 @@ handle_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
  * @what: "stream", "snapshot", … for the log and audit
  *
  * Invariant 3, for every response that carries camera data. On a mismatch
- * nothing is written: the connection is dropped at once, and the event is
- * logged and audited.
+ * nothing is written: the connection is dropped at once (by the caller if
+ * @msg is NULL: a connection taken from libsoup), and the event is logged
+ * and audited.
  *
  * Returns: TRUE if the bytes may be written
  */
@@ -691,6 +692,9 @@ hearth_http_server_check_egress (HearthHttpServer *self, SoupServerMessage *msg,
       camera_id, generation, display_id);
   g_critical ("Egress mismatch: %s", detail);
   hearth_access_audit (self->access, "egress-mismatch", household_id, detail);
+  /* @msg is NULL for a connection its writer has taken: it drops it. */
+  if (msg == NULL)
+    return FALSE;
   socket = soup_server_message_get_socket (msg);
   if (socket != NULL)
     g_socket_shutdown (socket, TRUE, TRUE, NULL);

@@ -792,6 +792,8 @@ handle_sample (HearthCamera *self, GstSample *sample)
     return FALSE;
   }
 
+  /* The stream calls nobody back: only the admit func and our own
+   * state-changed handlers (become_streaming) can end this run under us. */
   while (run_is_current (self, generation) &&
          hearth_fmp4_splitter_pop (self->splitter, &kind, &bytes, &keyframe)) {
     if (!admit_run (self, generation)) {
@@ -800,14 +802,10 @@ handle_sample (HearthCamera *self, GstSample *sample)
     }
     if (kind == HEARTH_FMP4_INIT && self->n_inits++ > 0) {
       /* A new muxer (the video changed): a new generation begins with its
-       * init segment. Its subscribers' end funcs may stop us. */
+       * init segment. */
       generation = self->generation =
         hearth_stream_begin_generation (self->stream);
       clear_video_info (self);
-      if (!run_is_current (self, generation)) {
-        g_bytes_unref (bytes);
-        break;
-      }
       if (hearth_stream_push_init (self->stream, generation, bytes)) {
         read_video_info (self);
         read_audio_info (self, bytes);
@@ -825,8 +823,7 @@ handle_sample (HearthCamera *self, GstSample *sample)
       hearth_stream_push_audio (self->stream, generation, bytes);
     } else if (hearth_stream_push_fragment (self->stream, generation, bytes,
                                             keyframe) &&
-               keyframe && run_is_current (self, generation) &&
-               self->state != HEARTH_CAMERA_STREAMING) {
+               keyframe && self->state != HEARTH_CAMERA_STREAMING) {
       become_streaming (self);
     }
     g_bytes_unref (bytes);
