@@ -51,6 +51,7 @@ typedef struct {
   HearthLiveWriters *writers; /* unowned: they free us before they die */
   SoupServerMessage *msg;     /* (nullable) until the connection is taken */
   GIOStream *io;              /* (nullable) the connection, once taken */
+  GPollableOutputStream *out; /* (nullable) its output, once taken */
   GSource *out_source;        /* (nullable) waiting for the socket */
   GSocket *socket;
   HearthSubscription *subscription;
@@ -94,6 +95,7 @@ live_stream_free (LiveStream *live)
   if (live->msg != NULL)
     g_signal_handlers_disconnect_by_data (live->msg, live);
   g_clear_object (&live->msg);
+  live->out = NULL;
   g_clear_object (&live->io);
   g_clear_object (&live->socket);
   g_free (live->camera_id);
@@ -284,11 +286,10 @@ fill (LiveStream *live)
 static void
 live_stream_pump (LiveStream *live)
 {
-  GPollableOutputStream *out;
+  GPollableOutputStream *out = live->out;
 
-  if (live->io == NULL || live->out_source != NULL)
+  if (out == NULL || live->out_source != NULL)
     return;
-  out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (live->io));
 
   for (;;) {
     g_autoptr (GError) error = NULL;
@@ -371,6 +372,7 @@ on_live_wrote_headers (SoupServerMessage *msg, gpointer user_data)
     live_stream_cut (live);
     return;
   }
+  live->out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (live->io));
   live->subscription = hearth_stream_subscribe (live->stream, on_live_wake,
                                                 live);
   g_clear_object (&live->stream);
