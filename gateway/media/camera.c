@@ -25,7 +25,7 @@
  * what hearth_camera_get_video_info() reports. Video that changes inside a
  * run (invariant 6) replaces the muxer on the streaming thread; the appsink
  * then sees a new ftyp+moov after fragments, and handle_sample() starts a
- * new generation of the stream with that init segment: subscribers of the
+ * new generation of the stream with that init segment: readers of the
  * old one end as on a reconnect, and nothing of it is served after. Where
  * the muxer cannot be replaced (it has audio too), the pipeline posts
  * VIDEO_CHANGED_MESSAGE and the run is started again at once, without the
@@ -572,7 +572,7 @@ fail_run (HearthCamera *self, const char *reason, gboolean retry)
     g_debug ("Camera %s: still offline: %s", self->id, safe_reason);
   }
 
-  /* Subscribers of this run may react by stopping or dropping us. */
+  /* Its readers are finished; they are woken later, from the main loop. */
   hearth_stream_end (self->stream);
 
   if (self->running && retry && self->retry_source == NULL) {
