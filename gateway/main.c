@@ -190,5 +190,12 @@ main (int argc, char **argv)
   g_main_loop_run (loop);
 
   hearth_daemon_stop (daemon);
+  /* The cameras' pipelines are torn down as the daemon goes (their
+   * streaming threads joined); then GStreamer's own pool threads that ran
+   * them are joined too, so that none is still winding down when the
+   * process exits (LeakSanitizer's exit-time check stops every thread, and
+   * could crash on one that was ending). */
+  g_clear_object (&daemon);
+  gst_deinit ();
   return EX_OK;
 }
