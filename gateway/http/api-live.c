@@ -67,7 +67,8 @@ typedef struct {
   gsize buf_off;
   HearthChunk *part;          /* (nullable) a chunk bigger than one batch */
   gsize part_off;
-  gint64 behind_since;        /* 0: caught up since it last skipped */
+  gint64 behind_since;        /* 0: has not had to skip lately */
+  gint64 last_skip;
   gboolean last_chunk;        /* the terminating chunk is in buf */
   gboolean done;              /* no more bytes will be taken */
 } LiveStream;
@@ -205,8 +206,9 @@ append_part (LiveStream *live, HearthChunk *chunk, gsize off)
 
 /*
  * A slow display: more than display-queue-bytes behind moves its cursor to
- * the next keyframe; one that has not caught up SLOW_DISPLAY_LIMIT_US after
- * it first skipped is cut. Returns FALSE if it was cut.
+ * the next keyframe; one that has had to skip again and again (never half
+ * SLOW_DISPLAY_LIMIT_US without) for SLOW_DISPLAY_LIMIT_US is cut. Returns
+ * FALSE if it was cut.
  */
 static gboolean
 check_behind (LiveStream *live)
@@ -220,8 +222,10 @@ check_behind (LiveStream *live)
     return TRUE;
   now = g_get_monotonic_time ();
   hearth_subscription_skip_to_keyframe (live->subscription);
-  if (live->behind_since == 0)
+  if (live->behind_since == 0 ||
+      now - live->last_skip > SLOW_DISPLAY_LIMIT_US / 2)
     live->behind_since = now;
+  live->last_skip = now;
   if (now - live->behind_since > SLOW_DISPLAY_LIMIT_US) {
     g_message ("Display %" G_GINT64_FORMAT " cannot keep up with camera "
                "%s; disconnecting it", live->display_id, live->camera_id);
@@ -264,7 +268,6 @@ fill (LiveStream *live)
   }
   if (live->part == NULL && live->buf_len < BATCH_MAX) {
     /* Took everything there was. */
-    live->behind_since = 0;
     if (live->subscription != NULL &&
         hearth_subscription_is_finished (live->subscription)) {
       g_debug ("Stream of camera %s ended for display %" G_GINT64_FORMAT,
