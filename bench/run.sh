@@ -104,7 +104,7 @@ timeout 12 gst-launch-1.0 -q rtspsrc location="$camera_url" protocols=tcp ! \
 
 # Displays: enough identities that no display passes its stream limit.
 max_n=0
-for n in $COUNTS; do [ "$n" -gt "$max_n" ] && max_n=$n; done
+for n in $COUNTS $CAMERA_COUNTS; do [ "$n" -gt "$max_n" ] && max_n=$n; done
 n_ids=$(( max_n / 4 + 1 ))   # at most 4 streams per display, well under the limit
 identities=()
 log "pairing $n_ids displays"
