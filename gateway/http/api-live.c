@@ -238,7 +238,6 @@ static void
 live_writers_recheck (HearthLiveWriters *self)
 {
   HearthAccess *access = self->access;
-
   g_autoptr (GList) snapshot = g_list_copy (self->streams);
 
   /* A live stream whose camera is no longer its display's is cut, even one
