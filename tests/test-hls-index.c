@@ -205,6 +205,48 @@ test_segments_and_parts (Fixture *f, gconstpointer data)
   }
 }
 
+/* An audio fragment, as a camera's come: after the video frame it is in
+ * time with. */
+static void
+push_audio (Fixture *f)
+{
+  g_autoptr (GBytes) bytes = g_bytes_new_take (g_malloc0 (20), 20);
+
+  g_assert_true (hearth_stream_push_audio (
+      f->stream, hearth_stream_get_generation (f->stream), bytes));
+}
+
+static void
+test_audio (Fixture *f, gconstpointer data)
+{
+  guint64 g = begin_generation (f);
+  g_autofree char *part0 = NULL;
+  g_autofree char *part1 = NULL;
+  g_autofree char *audio = NULL;
+
+  /* Frame, audio, frame, audio, ...: chunk 2n is frame n. */
+  push_audio (f);
+  while (f->n_frames < PART + 2) {
+    push_frame (f);
+    push_audio (f);
+  }
+  g_assert_cmpuint (f->frames->len, ==, 2 * (PART + 2));
+  g_assert_true (hearth_chunk_is_audio (f->frames->pdata[2 * PART - 1]));
+
+  /* A part is its frames and the audio after each; audio starts none. */
+  part0 = name_of (f, "part", g, 0);
+  part1 = name_of (f, "part", g, 2 * PART);
+  audio = name_of (f, "part", g, 2 * PART - 1);
+  assert_serves (f, part0, 0, 2 * PART);
+  assert_not_served (f, part1);
+  assert_not_served (f, audio);
+  push_frame (f);
+  push_frame (f);
+  push_frame (f);
+  g_assert_true (hearth_hls_index_has (f->index, 0, 0));
+  g_assert_false (hearth_hls_index_has (f->index, 0, 1));
+}
+
 static void
 test_blocking_reload (Fixture *f, gconstpointer data)
 {
@@ -362,6 +404,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   add ("/hearth/hls-index/segments-and-parts", test_segments_and_parts);
+  add ("/hearth/hls-index/audio", test_audio);
   add ("/hearth/hls-index/blocking-reload", test_blocking_reload);
   add ("/hearth/hls-index/names", test_names);
   add ("/hearth/hls-index/new-generation", test_new_generation);
