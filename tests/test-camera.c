@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Tests for HearthCamera on the default main context: a synthetic camera
+ * Tests for HearthCamera, each on its own main context: a synthetic camera
  * (its source from the synthetic plugin module of this build, loaded from
  * HEARTH_PLUGIN_DIR) streams (init first, then a keyframe, then a frame
  * after frame), reports its video format, and ends its subscribers when
@@ -27,6 +27,7 @@
 
 #include "camera.h"
 #include "camera-pipeline.h"
+#include "fixture.h"
 #include "fmp4.h"
 #include "netaddr.h"
 #include "plugins.h"
@@ -34,41 +35,11 @@
 #define CAMERA_ID "0b7e8a52-5d1f-4f0e-8f7a-00000000c4me"
 #define DEADLINE_S 20
 
-/* ---- waiting without sleeping ---- */
-
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-on_deadline (gpointer user_data)
-{
-  gboolean *expired = user_data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Iterates the default main context until @cond holds; FALSE after
- * @seconds. */
-static gboolean
-wait_for (Condition cond, gpointer data, guint seconds)
-{
-  gboolean expired = FALSE;
-  GSource *deadline = g_timeout_source_new_seconds (seconds);
-
-  g_source_set_callback (deadline, on_deadline, &expired, NULL);
-  g_source_attach (deadline, NULL);
-  while (!cond (data) && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_destroy (deadline);
-  g_source_unref (deadline);
-  return cond (data);
-}
-
 /* Runs whatever is ready now, without blocking. */
 static void
 drain_main_context (void)
 {
-  while (g_main_context_iteration (NULL, FALSE))
+  while (g_main_context_iteration (g_main_context_get_thread_default (), FALSE))
     ;
 }
 
@@ -242,23 +213,27 @@ on_tick (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Iterates the default main context for @ms, whatever happens: to see that
- * something does not come. */
+/* Iterates the thread-default main context for @ms, whatever happens: to
+ * see that something does not come. */
 static void
 run_for_ms (guint ms)
 {
+  GMainContext *context = g_main_context_get_thread_default ();
   gint64 until = g_get_monotonic_time () + (gint64) ms * 1000;
-  guint tick = g_timeout_add (10, on_tick, NULL);
+  GSource *tick = g_timeout_source_new (10);
 
+  g_source_set_callback (tick, on_tick, NULL, NULL);
+  g_source_attach (tick, context);
   while (g_get_monotonic_time () < until)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (tick);
+  g_source_unref (tick);
 }
 
 /* ---- tests ---- */
 
 static void
-test_synthetic_streams (gconstpointer data)
+test_synthetic_streams (HearthTestFixture *f, gconstpointer data)
 {
   g_autoptr(HearthCamera) camera =
     synthetic_camera_new ((HearthPlugins *) data, "synthetic:pattern=ball");
@@ -283,13 +258,13 @@ test_synthetic_streams (gconstpointer data)
   /* Joins before anything is there: waits for init + keyframe. */
   viewer_init (&early, stream);
 
-  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
   g_assert_null (hearth_camera_get_last_error (camera));
   g_assert_true (hearth_stream_is_ready (stream));
 
   /* ~30 frames a second; ask for 10 more than init + keyframe. */
   enough.n = 12;
-  g_assert_true (wait_for (viewer_has_chunks, &enough, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, viewer_has_chunks, &enough, DEADLINE_S));
   viewer_assert_sane (&early);
 
   g_assert_true (hearth_camera_get_video_info (camera, &codec, &width,
@@ -330,7 +305,7 @@ test_synthetic_streams (gconstpointer data)
 
 /* Dropping a streaming camera cleans up everything, at once. */
 static void
-test_dispose_while_streaming (gconstpointer data)
+test_dispose_while_streaming (HearthTestFixture *f, gconstpointer data)
 {
   HearthCamera *camera = synthetic_camera_new ((HearthPlugins *) data,
                                                "synthetic:");
@@ -341,8 +316,8 @@ test_dispose_while_streaming (gconstpointer data)
 
   hearth_camera_start (camera);
   viewer_init (&v, stream);
-  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
-  g_assert_true (wait_for (viewer_has_chunks, &some, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, viewer_has_chunks, &some, DEADLINE_S));
 
   g_object_unref (camera);
   g_assert_cmpuint (v.n_ends, ==, 1);
@@ -388,7 +363,7 @@ closed_loopback_port (void)
 }
 
 static void
-test_offline_retries (gconstpointer data)
+test_offline_retries (HearthTestFixture *f, gconstpointer data)
 {
   GPtrArray *messages = (GPtrArray *) data;
   const char *secrets[] = { "p%40ss-w0rd", "p@ss-w0rd", "adm1n:" };
@@ -404,7 +379,7 @@ test_offline_retries (gconstpointer data)
   state_log_init (&log, camera);
   hearth_camera_set_backoff (camera, 100, 1000);
   hearth_camera_start (camera);
-  g_assert_true (wait_for (retried_twice, &wait, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, retried_twice, &wait, DEADLINE_S));
 
   reason = hearth_camera_get_last_error (camera);
   g_assert_nonnull (reason);
@@ -640,7 +615,8 @@ rtsp_camera_start_full (RtspCamera *c, GTlsCertificate *certificate,
   mounts = gst_rtsp_server_get_mount_points (c->server);
   gst_rtsp_mount_points_add_factory (mounts, "/cam", factory);
 
-  c->source_id = gst_rtsp_server_attach (c->server, NULL);
+  c->source_id = gst_rtsp_server_attach (c->server,
+                                         g_main_context_get_thread_default ());
   g_assert_cmpuint (c->source_id, !=, 0);
   c->port = (guint) gst_rtsp_server_get_bound_port (c->server);
   g_assert_cmpuint (c->port, >, 0);
@@ -668,7 +644,8 @@ remove_client (GstRTSPServer *server, GstRTSPClient *client,
 static void
 rtsp_camera_stop (RtspCamera *c)
 {
-  g_source_remove (c->source_id);
+  g_source_destroy (g_main_context_find_source_by_id (
+      g_main_context_get_thread_default (), c->source_id));
   gst_rtsp_server_client_filter (c->server, remove_client, NULL);
   gst_clear_object (&c->valve);
   g_clear_object (&c->server);
@@ -749,7 +726,7 @@ gate_destroyed (gpointer user_data)
 /* Streams with the URL's credentials; a camera that stops sending is
  * restarted as a new generation, and its subscribers are ended. */
 static void
-test_rtsp_streams_and_stalls (void)
+test_rtsp_streams_and_stalls (HearthTestFixture *f, gconstpointer data)
 {
   RtspCamera c;
   g_autofree char *url = NULL;
@@ -774,7 +751,7 @@ test_rtsp_streams_and_stalls (void)
 
   hearth_camera_start (camera);
   viewer_init (&v, hearth_camera_get_stream (camera));
-  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
   /* Asked once, when the camera had answered (its media existed) and
    * before the stream had anything of the run. */
   g_assert_cmpuint (gate.calls, ==, 1);
@@ -785,7 +762,7 @@ test_rtsp_streams_and_stalls (void)
   /* rtsp://: no certificate. */
   g_assert_cmpstr (gate.peer_certificate, ==, "");
   g_assert_null (hearth_camera_get_peer_certificate (camera));
-  g_assert_true (wait_for (viewer_has_chunks, &some, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, viewer_has_chunks, &some, DEADLINE_S));
   viewer_assert_sane (&v);
   g_assert_true (hearth_camera_get_video_info (camera, &codec, &width,
                                                &height, NULL));
@@ -797,7 +774,7 @@ test_rtsp_streams_and_stalls (void)
 
   /* The camera keeps the connection but sends nothing. */
   g_object_set (c.valve, "drop", TRUE, NULL);
-  g_assert_true (wait_for (camera_in_state, &offline, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &offline, DEADLINE_S));
   g_assert_nonnull (strstr (hearth_camera_get_last_error (camera),
                             "stopped sending"));
   g_assert_cmpuint (v.n_ends, ==, 1);
@@ -805,7 +782,7 @@ test_rtsp_streams_and_stalls (void)
   /* Reconnected: a new media on the camera, a new generation here, and the
    * gate asked again about it. */
   gate.viewer = NULL;
-  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
   g_assert_cmpuint (c.n_medias, ==, 2);
   g_assert_cmpuint (gate.calls, ==, 2);
   g_assert_cmpuint (gate.rtsp_medias, ==, 2);
@@ -850,7 +827,7 @@ viewer_ended (gpointer data)
  * old generation's subscribers are ended; the run goes on (never offline,
  * connecting only once). */
 static void
-test_rtsp_resize (void)
+test_rtsp_resize (HearthTestFixture *f, gconstpointer data)
 {
   RtspCamera c;
   g_autofree char *url = NULL;
@@ -879,9 +856,9 @@ test_rtsp_resize (void)
   streaming = (StateWait) { camera, HEARTH_CAMERA_STREAMING };
 
   hearth_camera_start (camera);
-  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
   viewer_init (&before, stream);
-  g_assert_true (wait_for (viewer_has_chunks, &some, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, viewer_has_chunks, &some, DEADLINE_S));
   generation = hearth_stream_get_generation (stream);
 
   media = gst_object_get_parent (GST_OBJECT (c.valve));
@@ -889,11 +866,11 @@ test_rtsp_resize (void)
   caps = gst_caps_from_string ("video/x-raw,width=160,height=120,framerate=30/1");
   g_object_set (size, "caps", caps, NULL);
 
-  g_assert_true (wait_for (viewer_ended, &before, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, viewer_ended, &before, DEADLINE_S));
   viewer_assert_sane (&before);
   g_assert_cmpuint (hearth_stream_get_generation (stream), !=, generation);
   viewer_init (&after, stream);
-  g_assert_true (wait_for (viewer_has_chunks, &more, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, viewer_has_chunks, &more, DEADLINE_S));
   viewer_assert_sane (&after);
   assert_sample_entry (&after, "avc1");
   g_assert_true (hearth_camera_get_video_info (camera, NULL, &width, &height, NULL));
@@ -911,7 +888,7 @@ test_rtsp_resize (void)
 }
 
 static void
-test_rtsp_h265 (void)
+test_rtsp_h265 (HearthTestFixture *f, gconstpointer data)
 {
   RtspCamera c;
   g_autofree char *url = NULL;
@@ -938,9 +915,9 @@ test_rtsp_h265 (void)
   streaming = (StateWait) { camera, HEARTH_CAMERA_STREAMING };
 
   hearth_camera_start (camera);
-  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
   viewer_init (&v, hearth_camera_get_stream (camera));
-  g_assert_true (wait_for (viewer_has_chunks, &some, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, viewer_has_chunks, &some, DEADLINE_S));
   viewer_assert_sane (&v);
   assert_sample_entry (&v, "hvc1");
   for (guint i = 1; i < v.chunks->len; i++)
@@ -960,7 +937,7 @@ test_rtsp_h265 (void)
 
 /* Neither H.264 nor H.265 (here JPEG over RTP): offline, saying why. */
 static void
-test_rtsp_unsupported_codec (void)
+test_rtsp_unsupported_codec (HearthTestFixture *f, gconstpointer data)
 {
   RtspCamera c;
   g_autofree char *url = NULL;
@@ -976,7 +953,7 @@ test_rtsp_unsupported_codec (void)
   offline = (StateWait) { camera, HEARTH_CAMERA_OFFLINE };
 
   hearth_camera_start (camera);
-  g_assert_true (wait_for (camera_in_state, &offline, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &offline, DEADLINE_S));
   g_assert_nonnull (strstr (hearth_camera_get_last_error (camera),
                             "only H.264 and H.265"));
   g_assert_false (hearth_camera_get_video_info (camera, NULL, NULL, NULL, NULL));
@@ -987,7 +964,7 @@ test_rtsp_unsupported_codec (void)
 
 /* A wrong password: offline with a reason that does not repeat it. */
 static void
-test_rtsp_wrong_password (void)
+test_rtsp_wrong_password (HearthTestFixture *f, gconstpointer data)
 {
   RtspCamera c;
   g_autofree char *url = NULL;
@@ -1001,7 +978,7 @@ test_rtsp_wrong_password (void)
   offline = (StateWait) { camera, HEARTH_CAMERA_OFFLINE };
 
   hearth_camera_start (camera);
-  g_assert_true (wait_for (camera_in_state, &offline, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &offline, DEADLINE_S));
   reason = hearth_camera_get_last_error (camera);
   g_test_message ("offline because: %s", reason);
   g_assert_nonnull (reason);
@@ -1015,7 +992,7 @@ test_rtsp_wrong_password (void)
 /* Credentials set apart from the URL are used instead of the URL's, and
  * never shown. */
 static void
-test_rtsp_credentials (gconstpointer data)
+test_rtsp_credentials (HearthTestFixture *f, gconstpointer data)
 {
   GPtrArray *messages = (GPtrArray *) data;
   const char *secrets[] = { "first-s3cret", "s3cr3t-Cred!", "wr0ng-s3cret" };
@@ -1040,7 +1017,7 @@ test_rtsp_credentials (gconstpointer data)
     hearth_camera_set_credentials (camera, "someone", "first-s3cret");
     hearth_camera_set_credentials (camera, RTSP_USER, RTSP_PASSWORD);
     hearth_camera_start (camera);
-    g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+    g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
     g_assert_cmpuint (c.n_medias, ==, i + 1);
     hearth_camera_stop (camera);
   }
@@ -1050,7 +1027,7 @@ test_rtsp_credentials (gconstpointer data)
   offline = (StateWait) { refused, HEARTH_CAMERA_OFFLINE };
   hearth_camera_set_credentials (refused, RTSP_USER, "s3cr3t-Cred!");
   hearth_camera_start (refused);
-  g_assert_true (wait_for (camera_in_state, &offline, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &offline, DEADLINE_S));
   reason = g_strdup (hearth_camera_get_last_error (refused));
   g_test_message ("offline because: %s", reason);
   g_assert_nonnull (reason);
@@ -1069,7 +1046,7 @@ test_rtsp_credentials (gconstpointer data)
 /* A URL that no retry can fix goes offline at once, says why, and is not
  * retried. */
 static void
-test_bad_urls (gconstpointer data)
+test_bad_urls (HearthTestFixture *f, gconstpointer data)
 {
   HearthPlugins *plugins = (HearthPlugins *) data;
   const struct {
@@ -1109,7 +1086,7 @@ test_bad_urls (gconstpointer data)
 /* Refused: not one byte of the run reaches a subscriber, the camera says
  * why and does not retry; a later start asks again. */
 static void
-test_admit_refused (gconstpointer data)
+test_admit_refused (HearthTestFixture *f, gconstpointer data)
 {
   g_autoptr(HearthCamera) camera = synthetic_camera_new ((HearthPlugins *) data,
                                                          "synthetic:");
@@ -1133,7 +1110,7 @@ test_admit_refused (gconstpointer data)
   viewer_init (&v, stream);
   gate.viewer = &v;
 
-  g_assert_true (wait_for (camera_in_state, &refused, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &refused, DEADLINE_S));
   g_assert_cmpuint (gate.calls, ==, 1);
   /* Asked after the pipeline ran, before the stream had anything. */
   g_assert_cmpint (gate.state, ==, HEARTH_CAMERA_CONNECTING);
@@ -1171,11 +1148,11 @@ test_admit_refused (gconstpointer data)
   gate.viewer = NULL;
   hearth_camera_start (camera);
   viewer_init (&again, stream);
-  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
   g_assert_cmpuint (gate.calls, ==, 2);
   g_assert_null (hearth_camera_get_last_error (camera));
   some = (ChunkWait) { &again, 3 };
-  g_assert_true (wait_for (viewer_has_chunks, &some, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, viewer_has_chunks, &some, DEADLINE_S));
   viewer_assert_sane (&again);
   g_assert_cmpuint (v.chunks->len, ==, 0);
 
@@ -1191,7 +1168,7 @@ test_admit_refused (gconstpointer data)
 /* A refusal without a reason still says something; a gate that stops the
  * camera itself leaves it stopped. */
 static void
-test_admit_refused_edge_cases (gconstpointer data)
+test_admit_refused_edge_cases (HearthTestFixture *f, gconstpointer data)
 {
   HearthPlugins *plugins = (HearthPlugins *) data;
   g_autoptr(HearthCamera) camera = synthetic_camera_new (plugins, "synthetic:");
@@ -1202,13 +1179,13 @@ test_admit_refused_edge_cases (gconstpointer data)
 
   hearth_camera_set_admit_func (camera, gate_admit, &gate, NULL);
   hearth_camera_start (camera);
-  g_assert_true (wait_for (camera_in_state, &refused, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &refused, DEADLINE_S));
   g_assert_nonnull (hearth_camera_get_last_error (camera));
   g_assert_cmpstr (hearth_camera_get_last_error (camera), !=, "");
 
   hearth_camera_set_admit_func (stopper, gate_admit, &stop, NULL);
   hearth_camera_start (stopper);
-  g_assert_true (wait_for (gate_was_called, &stop, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, gate_was_called, &stop, DEADLINE_S));
   g_assert_cmpint (hearth_camera_get_state (stopper), ==,
                    HEARTH_CAMERA_STOPPED);
   g_assert_false (hearth_stream_is_ready (hearth_camera_get_stream (stopper)));
@@ -1241,7 +1218,7 @@ on_certificate_changed (HearthCamera *camera, const char *seen,
 /* No pin: any certificate is trusted on first use, and the gate can read
  * it to record it; with that pin, the camera streams again. */
 static void
-test_rtsps_trust_on_first_use (void)
+test_rtsps_trust_on_first_use (HearthTestFixture *f, gconstpointer data)
 {
   g_autoptr(GTlsCertificate) cert_a = test_certificate (cert_a_pem);
   g_autofree char *url = NULL;
@@ -1265,12 +1242,12 @@ test_rtsps_trust_on_first_use (void)
 
   hearth_camera_start (camera);
   viewer_init (&v, hearth_camera_get_stream (camera));
-  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
   g_assert_cmpuint (gate.calls, ==, 1);
   g_assert_cmpstr (gate.peer_certificate, ==, CERT_A_SHA256);
   g_assert_cmpstr (hearth_camera_get_peer_certificate (camera), ==,
                    CERT_A_SHA256);
-  g_assert_true (wait_for (viewer_has_chunks, &some, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, viewer_has_chunks, &some, DEADLINE_S));
   viewer_assert_sane (&v);
   hearth_camera_stop (camera);
   g_assert_null (hearth_camera_get_peer_certificate (camera));
@@ -1279,7 +1256,7 @@ test_rtsps_trust_on_first_use (void)
   /* Pinned to what it presented: the same again. */
   hearth_camera_set_pinned_certificate (camera, CERT_A_SHA256);
   hearth_camera_start (camera);
-  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
   g_assert_cmpuint (gate.calls, ==, 2);
   g_assert_cmpstr (gate.peer_certificate, ==, CERT_A_SHA256);
   g_assert_cmpuint (c.n_medias, ==, 2);
@@ -1301,7 +1278,7 @@ camera_refused_and_told (gpointer data)
  * (the camera never sees the credentials), the run ends REFUSED with the
  * two fingerprints, the signal comes once, and nothing is retried. */
 static void
-test_rtsps_pin_mismatch (void)
+test_rtsps_pin_mismatch (HearthTestFixture *f, gconstpointer data)
 {
   g_autoptr(GTlsCertificate) cert_a = test_certificate (cert_a_pem);
   g_autofree char *url = NULL;
@@ -1325,7 +1302,7 @@ test_rtsps_pin_mismatch (void)
 
   hearth_camera_start (camera);
   viewer_init (&v, hearth_camera_get_stream (camera));
-  g_assert_true (wait_for (camera_refused_and_told, &changes, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_refused_and_told, &changes, DEADLINE_S));
   g_assert_cmpint (hearth_camera_get_state (camera), ==,
                    HEARTH_CAMERA_REFUSED);
   g_assert_cmpuint (changes.n, ==, 1);
@@ -1366,7 +1343,7 @@ test_rtsps_pin_mismatch (void)
  * certificate is replaced, then the stream stalls): the reconnect's
  * handshake is checked too, and refused. */
 static void
-test_rtsps_certificate_changes_on_reconnect (void)
+test_rtsps_certificate_changes_on_reconnect (HearthTestFixture *f, gconstpointer data)
 {
   g_autoptr(GTlsCertificate) cert_a = test_certificate (cert_a_pem);
   g_autoptr(GTlsCertificate) cert_b = test_certificate (cert_b_pem);
@@ -1387,14 +1364,14 @@ test_rtsps_certificate_changes_on_reconnect (void)
                     G_CALLBACK (on_certificate_changed), &changes);
 
   hearth_camera_start (camera);
-  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
   g_assert_cmpstr (hearth_camera_get_peer_certificate (camera), ==,
                    CERT_A_SHA256);
   clients = c.counts->n_clients;
 
   gst_rtsp_auth_set_tls_certificate (c.auth, cert_b);
   g_object_set (c.valve, "drop", TRUE, NULL);
-  g_assert_true (wait_for (camera_refused_and_told, &changes, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_refused_and_told, &changes, DEADLINE_S));
   g_assert_cmpint (hearth_camera_get_state (camera), ==,
                    HEARTH_CAMERA_REFUSED);
   g_assert_cmpstr (changes.seen, ==, CERT_B_SHA256);
@@ -1417,7 +1394,7 @@ test_rtsps_certificate_changes_on_reconnect (void)
  * certificate is unknown; pinned, it sends no request and is refused
  * (without "certificate-changed": no certificate was seen). */
 static void
-test_rtsps_vouched_for_by_glib (void)
+test_rtsps_vouched_for_by_glib (HearthTestFixture *f, gconstpointer data)
 {
   g_autoptr(GTlsCertificate) cert_c = test_certificate (cert_c_pem);
   g_autoptr(GError) error = NULL;
@@ -1451,14 +1428,14 @@ test_rtsps_vouched_for_by_glib (void)
                     G_CALLBACK (on_certificate_changed), &changes);
 
   hearth_camera_start (camera);
-  g_assert_true (wait_for (camera_in_state, &streaming, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
   g_assert_cmpuint (gate.calls, ==, 1);
   g_assert_cmpstr (gate.peer_certificate, ==, "");
   hearth_camera_stop (camera);
 
   hearth_camera_set_pinned_certificate (camera, CERT_C_SHA256);
   hearth_camera_start (camera);
-  g_assert_true (wait_for (camera_in_state, &refused, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &refused, DEADLINE_S));
   g_assert_nonnull (strstr (hearth_camera_get_last_error (camera),
                             "could not be checked"));
   drain_main_context ();
@@ -1603,35 +1580,35 @@ main (int argc, char **argv)
   g_assert_no_error (error);
 
   g_test_add_func ("/hearth/camera/redact-url", test_redact_url);
-  g_test_add_data_func ("/hearth/camera/synthetic-streams", plugins,
+  hearth_test_add ("/hearth/camera/synthetic-streams", plugins,
                         test_synthetic_streams);
-  g_test_add_data_func ("/hearth/camera/dispose-while-streaming", plugins,
+  hearth_test_add ("/hearth/camera/dispose-while-streaming", plugins,
                         test_dispose_while_streaming);
-  g_test_add_func ("/hearth/camera/rtsp-streams-and-stalls",
+  hearth_test_add ("/hearth/camera/rtsp-streams-and-stalls", NULL,
                    test_rtsp_streams_and_stalls);
-  g_test_add_func ("/hearth/camera/rtsp-h265", test_rtsp_h265);
-  g_test_add_func ("/hearth/camera/rtsp-resize", test_rtsp_resize);
+  hearth_test_add ("/hearth/camera/rtsp-h265", NULL, test_rtsp_h265);
+  hearth_test_add ("/hearth/camera/rtsp-resize", NULL, test_rtsp_resize);
   g_test_add_func ("/hearth/camera/timestamps-kept-going", test_timestamps_kept_going);
-  g_test_add_func ("/hearth/camera/rtsp-unsupported-codec",
+  hearth_test_add ("/hearth/camera/rtsp-unsupported-codec", NULL,
                    test_rtsp_unsupported_codec);
-  g_test_add_func ("/hearth/camera/rtsp-wrong-password",
+  hearth_test_add ("/hearth/camera/rtsp-wrong-password", NULL,
                    test_rtsp_wrong_password);
-  g_test_add_data_func ("/hearth/camera/rtsp-credentials", messages,
+  hearth_test_add ("/hearth/camera/rtsp-credentials", messages,
                         test_rtsp_credentials);
-  g_test_add_func ("/hearth/camera/rtsps-trust-on-first-use",
+  hearth_test_add ("/hearth/camera/rtsps-trust-on-first-use", NULL,
                    test_rtsps_trust_on_first_use);
-  g_test_add_func ("/hearth/camera/rtsps-pin-mismatch",
+  hearth_test_add ("/hearth/camera/rtsps-pin-mismatch", NULL,
                    test_rtsps_pin_mismatch);
-  g_test_add_func ("/hearth/camera/rtsps-certificate-changes-on-reconnect",
+  hearth_test_add ("/hearth/camera/rtsps-certificate-changes-on-reconnect", NULL,
                    test_rtsps_certificate_changes_on_reconnect);
-  g_test_add_func ("/hearth/camera/rtsps-vouched-for-by-glib",
+  hearth_test_add ("/hearth/camera/rtsps-vouched-for-by-glib", NULL,
                    test_rtsps_vouched_for_by_glib);
-  g_test_add_data_func ("/hearth/camera/offline-retries", messages,
+  hearth_test_add ("/hearth/camera/offline-retries", messages,
                         test_offline_retries);
-  g_test_add_data_func ("/hearth/camera/bad-urls", plugins, test_bad_urls);
-  g_test_add_data_func ("/hearth/camera/admit-refused", plugins,
+  hearth_test_add ("/hearth/camera/bad-urls", plugins, test_bad_urls);
+  hearth_test_add ("/hearth/camera/admit-refused", plugins,
                         test_admit_refused);
-  g_test_add_data_func ("/hearth/camera/admit-refused-edge-cases", plugins,
+  hearth_test_add ("/hearth/camera/admit-refused-edge-cases", plugins,
                         test_admit_refused_edge_cases);
 
   ret = g_test_run ();

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Tests for gateway/admin/control.c (the admin socket) and gateway/admin/hearthctl.c
- * (its client). A HearthControl listens in a temporary directory with a test
- * handler; clients are plain sockets driven on the default main context, and
+ * (its client). A HearthControl listens in the fixture's state directory with a test
+ * handler; clients are plain sockets driven on the test's own main context, and
  * the real hearthctl binary (HEARTH_BUILD_DIR/gateway/hearthctl) is run
  * against the same socket. Every wait has a deadline; nothing sleeps.
  */
@@ -19,6 +19,7 @@
 
 #include "control.h"
 #include "error.h"
+#include "fixture.h"
 
 #define DEADLINE_S 20
 #define CAMERA_ID "0b6e3c2a-5d41-4f8e-9a7b-2c1d0e3f4a5b"
@@ -29,41 +30,13 @@
   "&t=9f2c4e6a8b0d1f3e5a7c9b2d4f6e8a0c&n=Home%20server"
 
 typedef struct {
-  char *dir;
+  HearthTestFixture base;   /* its own context, watchdog and directory */
   char *path;
   HearthControl *control;
   GPtrArray *held;          /* requests the handler kept */
   GPtrArray *methods;       /* every method the handler saw */
   JsonObject *last_params;  /* a copy of the last request's params */
 } Fixture;
-
-/* Runs the default main context until @done says so; fails at the deadline
- * instead of hanging. */
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-on_deadline (gpointer data)
-{
-  gboolean *timed_out = data;
-
-  *timed_out = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static void
-wait_for (Condition done, gpointer data)
-{
-  gboolean timed_out = FALSE;
-  GSource *deadline = g_timeout_source_new_seconds (DEADLINE_S);
-
-  g_source_set_callback (deadline, on_deadline, &timed_out, NULL);
-  g_source_attach (deadline, NULL);
-  while (!done (data) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_destroy (deadline);
-  g_source_unref (deadline);
-  g_assert_false (timed_out);
-}
 
 static gboolean
 flag_is_set (gpointer data)
@@ -176,11 +149,8 @@ test_handler (HearthControl *control, HearthControlRequest *req,
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
-
-  f->dir = g_dir_make_tmp ("hearth-test-control-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->path = g_build_filename (f->dir, "hearthd.sock", NULL);
+  hearth_test_fixture_setup (&f->base, NULL);
+  f->path = g_build_filename (f->base.state_dir, "hearthd.sock", NULL);
   f->held = g_ptr_array_new_with_free_func (
       (GDestroyNotify) hearth_control_request_unref);
   f->methods = g_ptr_array_new_with_free_func (g_free);
@@ -199,30 +169,20 @@ fixture_listen (Fixture *f)
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GDir) dir = NULL;
-  const char *name;
-
   g_clear_pointer (&f->held, g_ptr_array_unref);
   g_clear_object (&f->control);
   /* Let cancelled operations finish, so that nothing is left behind. */
-  while (g_main_context_iteration (NULL, FALSE))
+  while (g_main_context_iteration (f->base.context, FALSE))
     ;
   g_clear_pointer (&f->methods, g_ptr_array_unref);
   g_clear_pointer (&f->last_params, json_object_unref);
-
-  dir = g_dir_open (f->dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *path = g_build_filename (f->dir, name, NULL);
-
-    g_unlink (path);
-  }
-  g_rmdir (f->dir);
-  g_free (f->dir);
   g_free (f->path);
+  hearth_test_fixture_teardown (&f->base, NULL);
 }
 
 /* A client of the admin socket. */
 typedef struct {
+  HearthTestFixture *fixture;
   GSocketConnection *connection;
   GDataInputStream *input;
   /* the line being read */
@@ -241,6 +201,7 @@ client_new (Fixture *f)
   g_autoptr (GError) error = NULL;
   Client *client = g_new0 (Client, 1);
 
+  client->fixture = &f->base;
   client->connection = g_socket_client_connect (socket_client,
                                                 G_SOCKET_CONNECTABLE (address),
                                                 NULL, &error);
@@ -324,7 +285,8 @@ client_read_line (Client *client)
   g_clear_pointer (&client->line, g_free);
   g_data_input_stream_read_line_async (client->input, G_PRIORITY_DEFAULT, NULL,
                                        on_client_line, client);
-  wait_for (client_line_done, client);
+  g_assert_true (hearth_test_wait_for (client->fixture, client_line_done, client,
+                                       DEADLINE_S));
   return g_steal_pointer (&client->line);
 }
 
@@ -505,7 +467,8 @@ test_malformed (Fixture *f, gconstpointer data)
   client_send_async (client, g_strdup (deep->str));
   message = client_read_error (client, "invalid");
   g_assert_nonnull (strstr (message, "deep"));
-  wait_for (flag_is_set, &client->written);
+  g_assert_true (hearth_test_wait_for (&f->base, flag_is_set, &client->written,
+                                       DEADLINE_S));
   g_clear_pointer (&client->write_buffer, g_free);
 
   /* The connection still works after all that; an escaped backslash before
@@ -526,7 +489,8 @@ test_malformed (Fixture *f, gconstpointer data)
   g_assert_cmpstr (message, ==, "request too long");
   end = client_read_line (client);
   g_assert_null (end);
-  wait_for (flag_is_set, &client->written);
+  g_assert_true (hearth_test_wait_for (&f->base, flag_is_set, &client->written,
+                                       DEADLINE_S));
 
   /* The server survives. */
   after = client_new (f);
@@ -590,7 +554,8 @@ test_async_reply (Fixture *f, gconstpointer data)
   client = client_new (f);
   /* The second request waits until the first is answered. */
   client_send (client, "{\"method\": \"later\"}\n{\"method\": \"ping\"}\n");
-  wait_for (array_is_not_empty, f->held);
+  g_assert_true (hearth_test_wait_for (&f->base, array_is_not_empty, f->held,
+                                       DEADLINE_S));
   g_assert_cmpuint (f->held->len, ==, 1);
   g_assert_cmpuint (f->methods->len, ==, 1);
 
@@ -741,7 +706,8 @@ test_peer_closed (Fixture *f, gconstpointer data)
 
   /* Like hearthctl pair stopped with ^C. */
   g_clear_pointer (&client, client_free);
-  wait_for (request_is_closed, req);
+  g_assert_true (hearth_test_wait_for (&f->base, request_is_closed, req,
+                                       DEADLINE_S));
 
   /* Events now go nowhere, quietly. */
   hearth_control_request_send_event (req, object_node (json_object_new ()));
@@ -778,7 +744,8 @@ test_idle_timeout (Fixture *f, gconstpointer data)
   idle->done = FALSE;
   g_data_input_stream_read_line_async (idle->input, G_PRIORITY_DEFAULT, NULL,
                                        on_client_line, idle);
-  wait_for (line_is_eof, idle);
+  g_assert_true (hearth_test_wait_for (&f->base, line_is_eof, idle,
+                                       DEADLINE_S));
 
   /* The connection waiting for events is still there. */
   g_assert_false (hearth_control_request_is_closed (req));
@@ -884,7 +851,8 @@ run_hearthctl (Fixture *f, Run *run, gboolean as_nobody, ...)
   memset (run, 0, sizeof (*run));
   g_subprocess_communicate_utf8_async (process, NULL, NULL, on_communicated,
                                        run);
-  wait_for (flag_is_set, &run->done);
+  g_assert_true (hearth_test_wait_for (&f->base, flag_is_set, &run->done,
+                                       DEADLINE_S));
 }
 
 static void
@@ -934,7 +902,7 @@ test_hearthctl_pair_print_payload (Fixture *f, gconstpointer data)
   if (!have_hearthctl ())
     return;
   fixture_listen (f);
-  png = g_build_filename (f->dir, "pair.png", NULL);
+  png = g_build_filename (f->base.state_dir, "pair.png", NULL);
 
   run_hearthctl (f, &run, FALSE, "pair", "--household", "Home", "--ttl", "90s",
                  "--print-payload", "--png", png, NULL);
@@ -1070,7 +1038,7 @@ test_peer_denied (Fixture *f, gconstpointer data)
   }
   fixture_listen (f);
   /* Open the file modes wide: SO_PEERCRED must still refuse. */
-  g_assert_cmpint (g_chmod (f->dir, 0755), ==, 0);
+  g_assert_cmpint (g_chmod (f->base.state_dir, 0755), ==, 0);
   g_assert_cmpint (g_chmod (f->path, 0666), ==, 0);
 
   run_hearthctl (f, &run, TRUE, "status", NULL);

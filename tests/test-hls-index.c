@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "fixture-standin.h"
+#include "fixture.h"
 #include "api-hls.h"
 
 #define CAMERA "0a5b0d34-6d2e-4c38-9d4c-37b1a9e0f001"

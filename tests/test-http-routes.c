@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "fixture-standin.h"
+#include "fixture.h"
 #include "http-server.h"
 
 typedef struct {

@@ -89,6 +89,28 @@ typedef struct {
   gint ref_count;
 } FoundPriv;
 
+/* Also the unit tests' way to make what a resolution would have reported
+ * (test-cameras emits "found" with it): the struct's reference count is
+ * private. */
+HearthFound *
+hearth_found_new (const char *key, const HearthService *service)
+{
+  FoundPriv *priv = g_new0 (FoundPriv, 1);
+  HearthFound *found = &priv->pub;
+
+  priv->ref_count = 1;
+  found->key = g_strdup (key);
+  found->service.type = g_strdup (service->type);
+  found->service.name = g_strdup (service->name);
+  found->service.domain = g_strdup (service->domain);
+  found->service.host_name = g_strdup (service->host_name);
+  found->service.address = g_strdup (service->address);
+  found->service.port = service->port;
+  found->service.txt = g_hash_table_ref (service->txt);
+  found->seen_us = g_get_real_time ();
+  return found;
+}
+
 HearthFound *
 hearth_found_ref (HearthFound *found)
 {
@@ -281,8 +303,6 @@ found_new (HearthDiscovery *self, const char *key, const char *name,
   char address[AVAHI_ADDRESS_STR_MAX];
   g_autoptr (GInetAddress) inet = NULL;
   g_autoptr (GHashTable) table = NULL;
-  FoundPriv *priv;
-  HearthFound *found;
 
   if (strlen (name) > 63 || !text_is_clean (name)) {
     *why = "its name is not a valid instance name";
@@ -306,19 +326,9 @@ found_new (HearthDiscovery *self, const char *key, const char *name,
   if (table == NULL)
     return NULL;
 
-  priv = g_new0 (FoundPriv, 1);
-  priv->ref_count = 1;
-  found = &priv->pub;
-  found->key = g_strdup (key);
-  found->service.type = g_strdup (type);
-  found->service.name = g_strdup (name);
-  found->service.domain = g_strdup (domain);
-  found->service.host_name = g_strdup (host_name);
-  found->service.address = g_strdup (address);
-  found->service.port = port;
-  found->service.txt = g_steal_pointer (&table);
-  found->seen_us = g_get_real_time ();
-  return found;
+  return hearth_found_new (key, &(HearthService) {
+      .type = type, .name = name, .domain = domain, .host_name = host_name,
+      .address = address, .port = port, .txt = table });
 }
 
 /* --- what is reported ------------------------------------------------------------ */

@@ -32,6 +32,9 @@ typedef struct {
   gint64 seen_us;         /* g_get_real_time () of the last resolution */
 } HearthFound;
 
+/* @service's strings copied, its TXT table referenced; seen now.
+ * (transfer full) */
+HearthFound *hearth_found_new (const char *key, const HearthService *service);
 HearthFound *hearth_found_ref (HearthFound *found);
 void hearth_found_unref (HearthFound *found);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthFound, hearth_found_unref)

@@ -8,7 +8,7 @@
 
 #include "config.h"
 #include "error.h"
-#include "store-db.h"
+#include "store.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -308,7 +308,7 @@ apply_key (HearthConfig *self, GKeyFile *file, const KeySpec *spec,
       if (*raw != '\0' || spec->min > 0) {
         g_autofree char *what = g_strdup_printf ("[%s] %s", spec->group, spec->key);
 
-        if (!store_validate_text (what, raw, spec->max, error))
+        if (!hearth_store_validate_text (what, raw, spec->max, error))
           return FALSE;
       }
       g_free (*(char **) field);

@@ -116,7 +116,7 @@ validate_evidence (const HearthCameraEvidence *e, GError **error)
       }
   }
   return e->mdns_name == NULL ||
-         store_validate_text ("mDNS instance name", e->mdns_name, 63, error);
+         hearth_store_validate_text ("mDNS instance name", e->mdns_name, 63, error);
 }
 
 /* After a unique-index refusal: names the camera that has the name. */
@@ -211,9 +211,9 @@ static gboolean
 validate_credentials (const char *username, const char *password, GError **error)
 {
   return (username == NULL ||
-          store_validate_text ("camera user name", username, 256, error)) &&
+          hearth_store_validate_text ("camera user name", username, 256, error)) &&
          (password == NULL ||
-          store_validate_text ("camera password", password, 256, error));
+          hearth_store_validate_text ("camera password", password, 256, error));
 }
 
 /**
@@ -253,7 +253,7 @@ hearth_store_camera_adopt (HearthStore *self, gint64 household_id,
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
   if (!store_validate_name ("camera name", name, error) ||
-      !store_validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
+      !hearth_store_validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
       (plugin != NULL && !store_validate_name ("camera driver", plugin, error)) ||
       (evidence != NULL && !validate_evidence (evidence, error)) ||
       !validate_credentials (username, password, error))
@@ -493,7 +493,7 @@ hearth_store_camera_readopt (HearthStore *self, const char *id, const char *url,
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  if (!store_validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
+  if (!hearth_store_validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
       !validate_evidence (e, error))
     return FALSE;
   return camera_update (self, id,
@@ -519,7 +519,7 @@ hearth_store_camera_follow (HearthStore *self, const char *id, const char *url,
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  if (!store_validate_text ("camera URL", url, URL_MAX_BYTES, error))
+  if (!hearth_store_validate_text ("camera URL", url, URL_MAX_BYTES, error))
     return FALSE;
   redacted = hearth_url_redact (url);
   what = g_strdup_printf ("followed to %s", redacted);
@@ -541,7 +541,7 @@ hearth_store_camera_quarantine (HearthStore *self, const char *id,
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  if (!store_validate_text ("quarantine reason", reason, 512, error))
+  if (!hearth_store_validate_text ("quarantine reason", reason, 512, error))
     return FALSE;
   what = g_strdup_printf ("quarantined: %s", reason);
   return camera_update (self, id,

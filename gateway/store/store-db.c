@@ -172,7 +172,7 @@ unichar_is_clean (gunichar c)
  * control characters, line breaks or bidi overrides.
  */
 gboolean
-store_validate_text (const char *what, const char *value, gsize max_bytes, GError **error)
+hearth_store_validate_text (const char *what, const char *value, gsize max_bytes, GError **error)
 {
   gsize len;
 
@@ -203,7 +203,7 @@ store_validate_text (const char *what, const char *value, gsize max_bytes, GErro
 gboolean
 store_validate_name (const char *what, const char *name, GError **error)
 {
-  return store_validate_text (what, name, NAME_MAX_BYTES, error);
+  return hearth_store_validate_text (what, name, NAME_MAX_BYTES, error);
 }
 
 /* "@name (@n)", @name cut at a character boundary so that it fits. */

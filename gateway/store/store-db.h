@@ -56,9 +56,7 @@ GPtrArray *store_collect_rows (HearthStore *self, sqlite3_stmt *stmt,
 gboolean store_tx_begin (HearthStore *self, GError **error);
 gboolean store_tx_finish (HearthStore *self, gboolean ok, GError **error);
 
-/* Text shown to people (store-db.c): HEARTH_ERROR_INVALID when it is not clean. */
-gboolean store_validate_text (const char *what, const char *value, gsize max_bytes,
-                              GError **error);
+/* hearth_store_validate_text() with the length of a name. */
 gboolean store_validate_name (const char *what, const char *name, GError **error);
 
 /*

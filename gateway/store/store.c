@@ -1319,7 +1319,7 @@ hearth_store_audit_add (HearthStore *self, const char *kind, gint64 household_id
 {
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  if (!store_validate_text ("audit kind", kind, KIND_MAX_BYTES, error))
+  if (!hearth_store_validate_text ("audit kind", kind, KIND_MAX_BYTES, error))
     return FALSE;
   return store_audit_insert (self, kind, household_id, detail, error);
 }

@@ -229,4 +229,10 @@ gboolean hearth_store_backup (HearthStore *self, const char *path,
 gboolean hearth_store_restore (const char *backup_path, const char *db_path,
                                GHashTable **files, GError **error);
 
+/* Text shown to people (names, URLs, settings), checked as the store checks
+ * what it keeps: HEARTH_ERROR_INVALID unless it is 1..@max_bytes bytes of
+ * UTF-8 without control characters, line breaks or bidi overrides. */
+gboolean hearth_store_validate_text (const char *what, const char *value,
+                                     gsize max_bytes, GError **error);
+
 G_END_DECLS
