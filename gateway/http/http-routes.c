@@ -140,7 +140,8 @@ route_matches (const HearthHttpRoute *route, const char *path,
 
     if (at == NULL)
       return FALSE;
-    if (g_str_equal (segment, "*") && route->segments[i + 1] == NULL)
+    if (segment[0] == '*' && segment[1] == '\0' &&
+        route->segments[i + 1] == NULL)
       return TRUE;
     end = strchr (at, '/');
     len = end != NULL ? (gsize) (end - at) : strlen (at);
@@ -148,7 +149,7 @@ route_matches (const HearthHttpRoute *route, const char *path,
       if (len == 0)
         return FALSE;
       g_ptr_array_add (captures, g_strndup (at, len));
-    } else if (strlen (segment) != len || strncmp (segment, at, len) != 0) {
+    } else if (strncmp (segment, at, len) != 0 || segment[len] != '\0') {
       return FALSE;
     }
     at = end != NULL ? end + 1 : NULL;
@@ -161,18 +162,22 @@ const HearthHttpRoute *
 hearth_http_routes_match (HearthHttpRoutes *self, const char *path,
                           char ***captures)
 {
+  g_autoptr (GPtrArray) found = NULL;
+
   if (captures != NULL)
     *captures = NULL;
   if (path == NULL || path[0] != '/' ||
       (path[1] != '\0' && !path_is_plain (path + 1)))
     return NULL;
 
+  found = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < self->routes->len; i++) {
     const HearthHttpRoute *route = self->routes->pdata[i];
-    g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
 
-    if (!route_matches (route, path + 1, found))
+    if (!route_matches (route, path + 1, found)) {
+      g_ptr_array_set_size (found, 0);
       continue;
+    }
     if (captures != NULL) {
       g_ptr_array_add (found, NULL);
       *captures = (char **) g_ptr_array_free (g_steal_pointer (&found), FALSE);
