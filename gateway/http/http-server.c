@@ -637,6 +637,10 @@ hearth_http_server_new (HearthAccess *access, HearthCameras *cameras,
   self->cameras = g_object_ref (cameras);
   self->config = config;
   self->gate = hearth_gate_new (&limits, access);
+  /* First on "access-changed": the connections of displays that are gone
+   * close before the routes look at what is left. */
+  g_signal_connect_swapped (cameras, "access-changed",
+                            G_CALLBACK (hearth_http_server_recheck), self);
   /* Every route of the port, each with the state it owns. */
   self->routes = hearth_http_routes_new ();
   hearth_api_web_register (self->routes);
@@ -644,7 +648,5 @@ hearth_http_server_new (HearthAccess *access, HearthCameras *cameras,
   hearth_api_live_register (self->routes, access, cameras, config);
   hearth_api_snapshot_register (self->routes, access, cameras);
   hearth_api_hls_register (self->routes, access, cameras);
-  g_signal_connect_swapped (cameras, "access-changed",
-                            G_CALLBACK (hearth_http_server_recheck), self);
   return self;
 }
