@@ -50,13 +50,8 @@ trap cleanup EXIT
 log() { echo "# $*" >&2; }
 ctl() { "$BIN_CTL" --state-dir "$T/state" "$@"; }
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
-wait_for() { # wait_for SECONDS WHAT CMD...
-  local deadline=$((SECONDS + $1)) what=$2; shift 2
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || { echo "run.sh: timed out waiting for $what" >&2; exit 1; }
-    sleep 0.2
-  done
-}
+# wait_for SECONDS WHAT CMD..., as the end-to-end tests wait.
+source "$SRC/tests/e2e/wait.sh"
 
 # The camera: 640x360 noise at 4 Mbit/s, 30 fps, a keyframe a second.
 (exec "$BIN_CAMERA" --address 127.0.0.1 --port 0 --pattern snow --bitrate 4000 \

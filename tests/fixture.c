@@ -2,7 +2,8 @@
 /*
  * The unit tests' shared fixture (fixture.h): a main context of the test's
  * own, a watchdog on it that fails the test instead of letting it hang, a
- * temporary state directory, and the one way a test waits for a condition.
+ * temporary state directory, the one way a test waits for a condition, and
+ * a loopback port nothing listens on.
  *
  * Threads: the test's thread only; setup pushes the context as that
  * thread's default and teardown pops it. Ownership: the fixture owns its
@@ -12,6 +13,7 @@
 
 #include <errno.h>
 
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include "fixture.h"
@@ -126,4 +128,25 @@ hearth_test_wait_for (HearthTestFixture *self, HearthTestCondition condition,
     g_test_message ("waited %u s for a condition that did not come%s",
                     seconds, self->timed_out ? " (watchdog)" : "");
   return met;
+}
+
+guint16
+hearth_test_closed_port (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_socket_bind (socket, any, FALSE, &error);
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  g_socket_close (socket, &error);
+  g_assert_no_error (error);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }

@@ -56,4 +56,8 @@ gboolean hearth_test_wait_for (HearthTestFixture *self,
                                HearthTestCondition condition, gpointer data,
                                guint seconds);
 
+/* A TCP port on 127.0.0.1 that nothing listens on now (bound, then closed
+ * again): a connection there is refused. */
+guint16 hearth_test_closed_port (void);
+
 G_END_DECLS

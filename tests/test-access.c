@@ -7,16 +7,16 @@
  * very next check; every refusal is audited.
  */
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 #include <string.h>
 
 #include "access.h"
 #include "error.h"
+#include "fixture.h"
 #include "pki.h"
 #include "store.h"
 
 typedef struct {
-  char *dir;
+  HearthTestFixture base;  /* the store in its state directory */
   HearthStore *store;
   HearthNetRanges *ranges;
   HearthAccess *access;
@@ -108,9 +108,8 @@ setup (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autofree char *db = NULL;
 
-  f->dir = g_dir_make_tmp ("hearth-access-XXXXXX", &error);
-  g_assert_no_error (error);
-  db = g_build_filename (f->dir, "hearth.db", NULL);
+  hearth_test_fixture_setup (&f->base, NULL);
+  db = g_build_filename (f->base.state_dir, "hearth.db", NULL);
   f->store = hearth_store_open (db, &error);
   g_assert_no_error (error);
   f->ranges = hearth_net_ranges_parse ("127.0.0.1/32;192.168.0.0/16", &error);
@@ -127,17 +126,10 @@ setup (Fixture *f, gconstpointer data)
 static void
 teardown (Fixture *f, gconstpointer data)
 {
-  const char *names[] = { "hearth.db", "hearth.db-wal", "hearth.db-shm" };
-
   g_clear_object (&f->access);
   g_clear_object (&f->store);
   hearth_net_ranges_free (f->ranges);
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
-    g_autofree char *p = g_build_filename (f->dir, names[i], NULL);
-    g_unlink (p);
-  }
-  g_rmdir (f->dir);
-  g_free (f->dir);
+  hearth_test_fixture_teardown (&f->base, NULL);
   g_free (f->camera_home);
   g_free (f->camera_flat);
 }

@@ -340,35 +340,13 @@ retried_twice (gpointer data)
          hearth_camera_get_state (w->camera) == HEARTH_CAMERA_OFFLINE;
 }
 
-static guint16
-closed_loopback_port (void)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-
-  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                         G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  g_socket_bind (socket, any, FALSE, &error);
-  g_assert_no_error (error);
-  bound = g_socket_get_local_address (socket, &error);
-  g_assert_no_error (error);
-  /* Closed again: connections are refused. */
-  g_socket_close (socket, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 static void
 test_offline_retries (HearthTestFixture *f, gconstpointer data)
 {
   GPtrArray *messages = (GPtrArray *) data;
   const char *secrets[] = { "p%40ss-w0rd", "p@ss-w0rd", "adm1n:" };
   g_autofree char *url = g_strdup_printf (
-      "rtsp://adm1n:p%%40ss-w0rd@127.0.0.1:%u/live", closed_loopback_port ());
+      "rtsp://adm1n:p%%40ss-w0rd@127.0.0.1:%u/live", hearth_test_closed_port ());
   g_autoptr(HearthCamera) camera = hearth_camera_new (CAMERA_ID, url);
   StateLog log;
   RetryWait wait = { camera, &log };

@@ -112,27 +112,6 @@ no_probe_pending (gpointer data)
 
 /* ---- set-up ---- */
 
-static guint16
-closed_loopback_port (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSocket) socket = NULL;
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr (GSocketAddress) bound = NULL;
-
-  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                         G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  g_socket_bind (socket, any, FALSE, &error);
-  g_assert_no_error (error);
-  bound = g_socket_get_local_address (socket, &error);
-  g_assert_no_error (error);
-  g_socket_close (socket, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 static gint64
 household (Fixture *f, const char *name)
 {
@@ -167,7 +146,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   hearth_cameras_set_discovery (f->cameras, f->discovery);
   f->home = household (f, "Home");
   f->other = household (f, "Next door");
-  f->port = closed_loopback_port ();
+  f->port = hearth_test_closed_port ();
   f->events = g_ptr_array_new_with_free_func (g_free);
   f->refused = g_ptr_array_new_with_free_func (g_free);
   g_signal_connect (f->cameras, "access-changed", G_CALLBACK (on_access_changed), f);

@@ -5,12 +5,14 @@
  * as its condition holds and FALSE at its deadline; the watchdog fails a
  * test that runs too long (seen from a subprocess, as a failed test); the
  * state directory and everything in it is gone after teardown, and a
- * symbolic link in it is removed, not followed.
+ * symbolic link in it is removed, not followed; a connection to the closed
+ * port is refused.
  */
 #define G_LOG_DOMAIN "hearth-test-fixture"
 
 #include <unistd.h>
 
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include "fixture.h"
@@ -113,6 +115,20 @@ test_state_dir_removed (void)
   g_assert_cmpint (g_rmdir (outside), ==, 0);
 }
 
+static void
+test_closed_port (void)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  guint16 port = hearth_test_closed_port ();
+
+  g_assert_cmpuint (port, >, 0);
+  connection = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_assert_null (connection);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -122,5 +138,6 @@ main (int argc, char **argv)
   hearth_test_add ("/hearth/fixture/wait-for", NULL, test_wait_for);
   g_test_add_func ("/hearth/fixture/watchdog", test_watchdog);
   g_test_add_func ("/hearth/fixture/state-dir-removed", test_state_dir_removed);
+  g_test_add_func ("/hearth/fixture/closed-port", test_closed_port);
   return g_test_run ();
 }

@@ -15,6 +15,7 @@
 #include <gst/gst.h>
 
 #include "error.h"
+#include "fixture.h"
 #include "fmp4.h"
 
 #define N_FRAMES 90
@@ -254,16 +255,15 @@ test_random_boundaries (void)
   }
 }
 
-/* Writes what a late joiner gets into a new temporary directory: the init
- * segment, then every unit from the second keyframe on (audio too, as the
- * GOP cache keeps it). Returns the file's path; *@frames: video frames in
- * it. */
+/* Writes what a late joiner gets into the fixture's state directory: the
+ * init segment, then every unit from the second keyframe on (audio too, as
+ * the GOP cache keeps it). Returns the file's path; *@frames: video frames
+ * in it. */
 static char *
-write_late_join (GPtrArray *units, guint *frames)
+write_late_join (HearthTestFixture *f, GPtrArray *units, guint *frames)
 {
   g_autoptr(GByteArray) file = g_byte_array_new ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = NULL;
   char *path;
   guint keyframes = 0;
   gboolean copying = FALSE;
@@ -284,26 +284,15 @@ write_late_join (GPtrArray *units, guint *frames)
     }
   }
 
-  dir = g_dir_make_tmp ("hearth-fmp4-XXXXXX", &error);
-  g_assert_no_error (error);
-  path = g_build_filename (dir, "late.mp4", NULL);
+  path = g_build_filename (f->state_dir, "late.mp4", NULL);
   g_file_set_contents (path, (const char *) file->data, file->len, &error);
   g_assert_no_error (error);
   return path;
 }
 
-static void
-remove_late_join (const char *path)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-
-  g_unlink (path);
-  g_rmdir (dir);
-}
-
 /* What a late joiner gets (init, then from a keyframe on) plays. */
 static void
-test_late_join_decodes (gconstpointer codec)
+test_late_join_decodes (HearthTestFixture *f, gconstpointer codec)
 {
   g_autoptr(MuxerOutput) out = make_muxer_output (codec);
   g_autoptr(GPtrArray) units = split_pieces (out->buffers);
@@ -320,7 +309,7 @@ test_late_join_decodes (gconstpointer codec)
     return;
   }
 
-  path = write_late_join (units, &frames);
+  path = write_late_join (f, units, &frames);
   g_assert_cmpuint (frames, ==, N_FRAMES - GOP);
 
   {
@@ -339,7 +328,6 @@ test_late_join_decodes (gconstpointer codec)
                               g_str_equal (codec, "h265") ? "hevc" : "h264",
                               N_FRAMES - GOP);
   g_assert_cmpstr (output, ==, expected);
-  remove_late_join (path);
 }
 
 /* The init segment names its codec: avc1 for H.264, hvc1 for H.265; every
@@ -434,7 +422,7 @@ test_split_with_audio (void)
  * keyframe on, as the GOP cache keeps them) decodes both tracks, and ffmpeg
  * has nothing to say about it. */
 static void
-test_late_join_with_audio (void)
+test_late_join_with_audio (HearthTestFixture *f, gconstpointer data)
 {
   g_autoptr(MuxerOutput) out = make_muxer_output ("h264+aac");
   g_autoptr(GPtrArray) units = split_pieces (out->buffers);
@@ -449,7 +437,7 @@ test_late_join_with_audio (void)
     g_test_skip ("ffmpeg is not installed");
     return;
   }
-  path = write_late_join (units, &frames);
+  path = write_late_join (f, units, &frames);
   g_assert_cmpuint (frames, ==, N_FRAMES - GOP);
   {
     const char *argv[] = {
@@ -463,7 +451,6 @@ test_late_join_with_audio (void)
   }
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   g_assert_cmpstr (errors, ==, "");
-  remove_late_join (path);
 }
 
 /* Each fragment's place on its track's timeline: the video's starts at 0
@@ -1112,16 +1099,13 @@ main (int argc, char **argv)
   g_test_add_data_func ("/hearth/fmp4/split-muxer-output-hevc", "h265",
                         test_split_muxer_output);
   g_test_add_func ("/hearth/fmp4/random-boundaries", test_random_boundaries);
-  g_test_add_data_func ("/hearth/fmp4/late-join-decodes", "h264",
-                        test_late_join_decodes);
-  g_test_add_data_func ("/hearth/fmp4/late-join-decodes-hevc", "h265",
-                        test_late_join_decodes);
+  hearth_test_add ("/hearth/fmp4/late-join-decodes", "h264", test_late_join_decodes);
+  hearth_test_add ("/hearth/fmp4/late-join-decodes-hevc", "h265", test_late_join_decodes);
   g_test_add_data_func ("/hearth/fmp4/sample-entry", "h264", test_sample_entry);
   g_test_add_data_func ("/hearth/fmp4/sample-entry-hevc", "h265",
                         test_sample_entry);
   g_test_add_func ("/hearth/fmp4/split-with-audio", test_split_with_audio);
-  g_test_add_func ("/hearth/fmp4/late-join-with-audio",
-                   test_late_join_with_audio);
+  hearth_test_add ("/hearth/fmp4/late-join-with-audio", NULL, test_late_join_with_audio);
   g_test_add_func ("/hearth/fmp4/flag-sources", test_flag_sources);
   g_test_add_func ("/hearth/fmp4/fragment-time", test_fragment_time);
   g_test_add_func ("/hearth/fmp4/fragment-time-sources",

@@ -18,51 +18,19 @@
 #include <glib/gstdio.h>
 
 #include "error.h"
+#include "fixture.h"
 #include "pki.h"
 
 #define HANDSHAKE_TIMEOUT_SECONDS 30
 
-typedef struct {
-  char *dir;
-} TmpFixture;
-
-static void
-tmp_setup (TmpFixture *fixture, gconstpointer data)
+static char *
+tmp_path (HearthTestFixture *fixture, const char *name)
 {
-  g_autoptr (GError) error = NULL;
-
-  fixture->dir = g_dir_make_tmp ("hearth-test-pki-XXXXXX", &error);
-  g_assert_no_error (error);
-}
-
-static void
-tmp_teardown (TmpFixture *fixture, gconstpointer data)
-{
-  g_autoptr (GDir) dir = NULL;
-  const char *name;
-
-  dir = g_dir_open (fixture->dir, 0, NULL);
-  g_assert_nonnull (dir);
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *path = g_build_filename (fixture->dir, name, NULL);
-
-    if (g_file_test (path, G_FILE_TEST_IS_DIR))
-      g_assert_cmpint (g_rmdir (path), ==, 0);
-    else
-      g_assert_cmpint (g_unlink (path), ==, 0);
-  }
-  g_assert_cmpint (g_rmdir (fixture->dir), ==, 0);
-  g_free (fixture->dir);
+  return g_build_filename (fixture->state_dir, name, NULL);
 }
 
 static char *
-tmp_path (TmpFixture *fixture, const char *name)
-{
-  return g_build_filename (fixture->dir, name, NULL);
-}
-
-static char *
-tmp_write (TmpFixture *fixture, const char *name, const char *contents)
+tmp_write (HearthTestFixture *fixture, const char *name, const char *contents)
 {
   g_autoptr (GError) error = NULL;
   char *path = tmp_path (fixture, name);
@@ -107,7 +75,7 @@ certtool (const char *const *args)
 }
 
 static char *
-certtool_info (TmpFixture *fixture, const char *cert_pem)
+certtool_info (HearthTestFixture *fixture, const char *cert_pem)
 {
   g_autofree char *path = tmp_write (fixture, "info.pem", cert_pem);
 
@@ -130,7 +98,7 @@ match (const char *text, const char *pattern)
 }
 
 static char *
-certtool_fingerprint (TmpFixture *fixture, const char *cert_pem)
+certtool_fingerprint (HearthTestFixture *fixture, const char *cert_pem)
 {
   g_autofree char *info = certtool_info (fixture, cert_pem);
 
@@ -249,7 +217,7 @@ test_generate_key (void)
 
 /* The same keys as certtool sees them: P-256, and the public key matches. */
 static void
-test_key_certtool (TmpFixture *fixture, gconstpointer data)
+test_key_certtool (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autofree char *key = make_key ();
   g_autofree char *pub = public_key (key);
@@ -266,7 +234,7 @@ test_key_certtool (TmpFixture *fixture, gconstpointer data)
 }
 
 static void
-test_server_cert (TmpFixture *fixture, gconstpointer data)
+test_server_cert (HearthTestFixture *fixture, gconstpointer data)
 {
   const char *const dns[] = { "hearth.local", "localhost", NULL };
   const char *const ips[] = { "127.0.0.1", "192.168.1.20", "::1", "fe80::1%eth0", NULL };
@@ -378,7 +346,7 @@ test_server_cert_invalid (void)
 }
 
 static void
-test_fingerprint_certtool (TmpFixture *fixture, gconstpointer data)
+test_fingerprint_certtool (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autofree char *key = make_key ();
   g_autofree char *ca_key = NULL;
@@ -414,7 +382,7 @@ test_fingerprint_certtool (TmpFixture *fixture, gconstpointer data)
 }
 
 static void
-test_ca (TmpFixture *fixture, gconstpointer data)
+test_ca (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autofree char *ca_key = NULL;
   g_autofree char *ca = make_ca (&ca_key);
@@ -435,7 +403,7 @@ test_ca (TmpFixture *fixture, gconstpointer data)
 }
 
 static void
-test_client_cert (TmpFixture *fixture, gconstpointer data)
+test_client_cert (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autofree char *ca_key = NULL;
   g_autofree char *ca = make_ca (&ca_key);
@@ -480,7 +448,7 @@ test_client_cert (TmpFixture *fixture, gconstpointer data)
 }
 
 static void
-test_verify_denied (TmpFixture *fixture, gconstpointer data)
+test_verify_denied (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autofree char *ca_key = NULL;
   g_autofree char *ca = make_ca (&ca_key);
@@ -540,7 +508,7 @@ test_verify_denied (TmpFixture *fixture, gconstpointer data)
 
 /* Certificates from the right CA but outside their validity, made by certtool. */
 static void
-test_verify_time (TmpFixture *fixture, gconstpointer data)
+test_verify_time (HearthTestFixture *fixture, gconstpointer data)
 {
   struct {
     const char *activation;
@@ -582,7 +550,7 @@ test_verify_time (TmpFixture *fixture, gconstpointer data)
 }
 
 static void
-test_client_key_refused (TmpFixture *fixture, gconstpointer data)
+test_client_key_refused (HearthTestFixture *fixture, gconstpointer data)
 {
   const char *const key_types[][4] = {
     { "--key-type", "rsa", "--bits", "2048" },
@@ -652,9 +620,9 @@ test_client_cert_wrong_ca_key (void)
 }
 
 typedef struct {
+  HearthTestFixture *fixture;
   const char *ca_pem;
   const char *expected_server_fp;
-  gboolean timed_out;
   gboolean server_done;
   gboolean client_done;
   GError *server_error;
@@ -712,12 +680,11 @@ on_client_handshake (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static gboolean
-on_timeout (gpointer user_data)
+handshake_done (gpointer user_data)
 {
   Handshake *hs = user_data;
 
-  hs->timed_out = TRUE;
-  return G_SOURCE_REMOVE;
+  return hs->server_done && hs->client_done;
 }
 
 static GIOStream *
@@ -743,7 +710,6 @@ run_handshake (Handshake *hs, GTlsCertificate *server_tls, GTlsCertificate *clie
   g_autoptr (GIOStream) server = NULL;
   g_autoptr (GIOStream) client = NULL;
   int fds[2];
-  guint timeout_id;
 
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
   server_base = socket_stream (fds[0]);
@@ -760,15 +726,12 @@ run_handshake (Handshake *hs, GTlsCertificate *server_tls, GTlsCertificate *clie
     g_tls_connection_set_certificate (G_TLS_CONNECTION (client), client_tls);
   g_signal_connect (client, "accept-certificate", G_CALLBACK (on_client_accept), hs);
 
-  timeout_id = g_timeout_add_seconds (HANDSHAKE_TIMEOUT_SECONDS, on_timeout, hs);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (server), G_PRIORITY_DEFAULT,
                                     NULL, on_server_handshake, hs);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (client), G_PRIORITY_DEFAULT,
                                     NULL, on_client_handshake, hs);
-  while (!(hs->server_done && hs->client_done) && !hs->timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (hs->timed_out);
-  g_source_remove (timeout_id);
+  g_assert_true (hearth_test_wait_for (hs->fixture, handshake_done, hs,
+                                       HANDSHAKE_TIMEOUT_SECONDS));
 
   g_io_stream_close (server, NULL, NULL);
   g_io_stream_close (client, NULL, NULL);
@@ -786,7 +749,7 @@ handshake_clear (Handshake *hs)
 }
 
 static void
-test_tls_handshake (void)
+test_tls_handshake (HearthTestFixture *fixture, gconstpointer data)
 {
   const char *const ips[] = { "127.0.0.1", NULL };
   g_autofree char *ca_key = NULL;
@@ -805,7 +768,7 @@ test_tls_handshake (void)
   g_autoptr (GTlsCertificate) client_tls = NULL;
   g_autoptr (GTlsCertificate) foreign_tls = NULL;
   g_autoptr (GError) error = NULL;
-  Handshake hs = { 0 };
+  Handshake hs = { .fixture = fixture };
 
   if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
     g_error ("No TLS backend: is glib-networking installed?");
@@ -873,7 +836,7 @@ count_entries (const char *dir_path)
 }
 
 static void
-test_write_private_file (TmpFixture *fixture, gconstpointer data)
+test_write_private_file (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autofree char *path = tmp_path (fixture, "key.pem");
   g_autofree char *subdir = tmp_path (fixture, "a-directory");
@@ -910,7 +873,7 @@ test_write_private_file (TmpFixture *fixture, gconstpointer data)
   close (old_fd);
 
   /* No temporary file is left behind. */
-  g_assert_cmpuint (count_entries (fixture->dir), ==, 1);
+  g_assert_cmpuint (count_entries (fixture->state_dir), ==, 1);
 
   /* Empty contents are fine. */
   g_assert_true (hearth_pki_write_private_file (path, "", 0, &error));
@@ -923,12 +886,12 @@ test_write_private_file (TmpFixture *fixture, gconstpointer data)
   g_assert_false (hearth_pki_write_private_file (subdir, "secret", -1, &error));
   g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED);
   g_clear_error (&error);
-  g_assert_cmpuint (count_entries (fixture->dir), ==, 2);
+  g_assert_cmpuint (count_entries (fixture->state_dir), ==, 2);
 
   g_assert_false (hearth_pki_write_private_file (missing, "secret", -1, &error));
   g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED);
   g_clear_error (&error);
-  g_assert_cmpuint (count_entries (fixture->dir), ==, 2);
+  g_assert_cmpuint (count_entries (fixture->state_dir), ==, 2);
 }
 
 static void
@@ -989,7 +952,7 @@ issue_server (const char *ca, const char *ca_key, const char *key,
 
 /* certtool --verify of @cert_pem with @ca_pem as its only CA. */
 static gboolean
-certtool_verifies (TmpFixture *fixture, const char *cert_pem, const char *ca_pem)
+certtool_verifies (HearthTestFixture *fixture, const char *cert_pem, const char *ca_pem)
 {
   g_autofree char *cert_path = tmp_write (fixture, "verify-cert.pem", cert_pem);
   g_autofree char *ca_path = tmp_write (fixture, "verify-ca.pem", ca_pem);
@@ -1006,7 +969,7 @@ certtool_verifies (TmpFixture *fixture, const char *cert_pem, const char *ca_pem
 }
 
 static void
-test_root_ca (TmpFixture *fixture, gconstpointer data)
+test_root_ca (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autofree char *key = NULL;
   g_autofree char *ca = make_root_ca (&key);
@@ -1052,7 +1015,7 @@ test_root_ca (TmpFixture *fixture, gconstpointer data)
 }
 
 static void
-test_server_cert_issued (TmpFixture *fixture, gconstpointer data)
+test_server_cert_issued (HearthTestFixture *fixture, gconstpointer data)
 {
   const char *const dns[] = { "localhost", "gw", "gw.local", NULL };
   const char *const ips[] = { "127.0.0.1", "192.168.1.20", "fd00::2", NULL };
@@ -1269,7 +1232,7 @@ test_check_pin (void)
 /* Runs certtool --p12-info on @p12 with @password: its output, or NULL if
  * certtool could not open the file. */
 static char *
-p12_info (TmpFixture *fixture, GBytes *p12, const char *password)
+p12_info (HearthTestFixture *fixture, GBytes *p12, const char *password)
 {
   g_autofree char *path = tmp_path (fixture, "identity.p12");
   g_autoptr (GError) error = NULL;
@@ -1308,7 +1271,7 @@ count (const char *text, const char *needle)
  * its certificate and the certificate authority, the key and certificate
  * tied by one local key id. */
 static void
-test_pkcs12 (TmpFixture *fixture, gconstpointer data)
+test_pkcs12 (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autofree char *ca_key = NULL;
   g_autofree char *ca = make_ca (&ca_key);
@@ -1368,8 +1331,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD_TMP(path, func) \
-  g_test_add (path, TmpFixture, NULL, tmp_setup, func, tmp_teardown)
+#define ADD_TMP(path, func) hearth_test_add (path, NULL, func)
 
   g_test_add_func ("/hearth/pki/generate-key", test_generate_key);
   ADD_TMP ("/hearth/pki/key-certtool", test_key_certtool);
@@ -1382,7 +1344,7 @@ main (int argc, char **argv)
   ADD_TMP ("/hearth/pki/verify-time", test_verify_time);
   ADD_TMP ("/hearth/pki/client-key-refused", test_client_key_refused);
   g_test_add_func ("/hearth/pki/client-cert-wrong-ca-key", test_client_cert_wrong_ca_key);
-  g_test_add_func ("/hearth/pki/tls-handshake", test_tls_handshake);
+  ADD_TMP ("/hearth/pki/tls-handshake", test_tls_handshake);
   ADD_TMP ("/hearth/pki/root-ca", test_root_ca);
   ADD_TMP ("/hearth/pki/server-cert-issued", test_server_cert_issued);
   g_test_add_func ("/hearth/pki/server-cert-renewal", test_server_cert_renewal);

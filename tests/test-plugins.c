@@ -19,6 +19,7 @@
 #include <gst/gst.h>
 
 #include "error.h"
+#include "fixture.h"
 #include "plugins.h"
 
 /* ---- fixtures ---- */
@@ -69,24 +70,6 @@ static void
 service_clear (Service *s)
 {
   g_hash_table_unref (s->service.txt);
-}
-
-static void
-remove_tree (const char *dir)
-{
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL) {
-    g_autofree char *path = g_build_filename (dir, name, NULL);
-
-    if (g_file_test (path, G_FILE_TEST_IS_DIR) &&
-        !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-      remove_tree (path);
-    else
-      g_assert_cmpint (g_unlink (path), ==, 0);
-  }
-  g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
 static void
@@ -152,12 +135,12 @@ test_default_dir (void)
 /* Every kind of bad module next to the good ones: each bad one costs one
  * warning that names it and says why, the good ones all load. */
 static void
-test_bad_modules_skipped (void)
+test_bad_modules_skipped (HearthTestFixture *fixture, gconstpointer data)
 {
   const char *build_dir = g_getenv ("HEARTH_PLUGIN_DIR");
   const char *test_dir = g_getenv ("HEARTH_TEST_MODULE_DIR");
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("hearth-plugins-XXXXXX", &error);
+  const char *dir = fixture->state_dir;
   g_autofree char *path = NULL;
   g_autofree char *contents = NULL;
   g_autoptr(HearthPlugins) plugins = NULL;
@@ -237,14 +220,13 @@ test_bad_modules_skipped (void)
   g_assert_true (g_strv_contains (types, "_test-cam._tcp"));
   g_assert_false (g_strv_contains (types, "_test-bad._tcp"));
 
-  remove_tree (dir);
 }
 
 static void
-test_no_plugins (void)
+test_no_plugins (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("hearth-plugins-XXXXXX", &error);
+  const char *dir = fixture->state_dir;
   g_autofree char *missing = g_build_filename (dir, "missing", NULL);
   g_autofree char *empty = g_build_filename (dir, "empty.so", NULL);
   HearthPlugins *plugins;
@@ -276,7 +258,6 @@ test_no_plugins (void)
   g_assert_nonnull (strstr (error->message, missing));
   g_clear_error (&error);
 
-  remove_tree (dir);
 }
 
 /* ---- lookups ---- */
@@ -352,11 +333,11 @@ test_scoring (void)
 /* With a second plugin claiming _rtsp._tcp: higher wins, ties go to the
  * first by name. */
 static void
-test_scoring_ties (void)
+test_scoring_ties (HearthTestFixture *fixture, gconstpointer data)
 {
   const char *test_dir = g_getenv ("HEARTH_TEST_MODULE_DIR");
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("hearth-plugins-XXXXXX", &error);
+  const char *dir = fixture->state_dir;
   g_autoptr(HearthPlugins) plugins = NULL;
   Service s;
 
@@ -379,7 +360,6 @@ test_scoring_ties (void)
   assert_best (plugins, &s, "test-extra", 20);
   service_clear (&s);
 
-  remove_tree (dir);
 }
 
 /* ---- URLs ---- */
@@ -888,12 +868,12 @@ main (int argc, char **argv)
 
   g_test_add_func ("/hearth/plugins/load-build-dir", test_load_build_dir);
   g_test_add_func ("/hearth/plugins/default-dir", test_default_dir);
-  g_test_add_func ("/hearth/plugins/bad-modules-skipped",
+  hearth_test_add ("/hearth/plugins/bad-modules-skipped", NULL,
                    test_bad_modules_skipped);
-  g_test_add_func ("/hearth/plugins/no-plugins", test_no_plugins);
+  hearth_test_add ("/hearth/plugins/no-plugins", NULL, test_no_plugins);
   g_test_add_func ("/hearth/plugins/find-for-url", test_find_for_url);
   g_test_add_func ("/hearth/plugins/scoring", test_scoring);
-  g_test_add_func ("/hearth/plugins/scoring-ties", test_scoring_ties);
+  hearth_test_add ("/hearth/plugins/scoring-ties", NULL, test_scoring_ties);
   g_test_add_func ("/hearth/plugins/rtsp-urls", test_rtsp_urls);
   g_test_add_func ("/hearth/plugins/axis-urls", test_axis_urls);
   g_test_add_func ("/hearth/plugins/mac-normalize", test_mac_normalize);

@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "error.h"
+#include "fixture.h"
 #include "qr.h"
 
 #define PAYLOAD \
@@ -22,34 +23,6 @@
   "&t=9f2c4e6a8b0d1f3e5a7c9b2d4f6e8a0c&n=Home%20server"
 
 #define DECODE_TIMEOUT (20 * GST_SECOND)
-
-typedef struct {
-  char *dir;
-} Fixture;
-
-static void
-fixture_set_up (Fixture *f, gconstpointer data)
-{
-  g_autoptr (GError) error = NULL;
-
-  f->dir = g_dir_make_tmp ("hearth-test-qr-XXXXXX", &error);
-  g_assert_no_error (error);
-}
-
-static void
-fixture_tear_down (Fixture *f, gconstpointer data)
-{
-  g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *path = g_build_filename (f->dir, name, NULL);
-
-    g_unlink (path);
-  }
-  g_rmdir (f->dir);
-  g_free (f->dir);
-}
 
 /* What a display would read from the image at @path: zbar's "symbol". */
 static char *
@@ -124,9 +97,9 @@ count_files (const char *path)
 }
 
 static void
-test_png_decodes (Fixture *f, gconstpointer data)
+test_png_decodes (HearthTestFixture *f, gconstpointer data)
 {
-  g_autofree char *path = g_build_filename (f->dir, "pair.png", NULL);
+  g_autofree char *path = g_build_filename (f->state_dir, "pair.png", NULL);
   g_autoptr (GError) error = NULL;
   g_autofree char *symbol = NULL;
   g_autofree char *again = NULL;
@@ -139,7 +112,7 @@ test_png_decodes (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   assert_mode (path, 0644);
   /* The temporary file is gone. */
-  g_assert_cmpuint (count_files (f->dir), ==, 1);
+  g_assert_cmpuint (count_files (f->state_dir), ==, 1);
 
   symbol = decode_png (path);
   g_assert_cmpstr (symbol, ==, PAYLOAD);
@@ -148,7 +121,7 @@ test_png_decodes (Fixture *f, gconstpointer data)
   g_assert_true (hearth_qr_write_png ("hearth://pair?v=1&other", path, 8,
                                       &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (count_files (f->dir), ==, 1);
+  g_assert_cmpuint (count_files (f->state_dir), ==, 1);
   again = decode_png (path);
   g_assert_cmpstr (again, ==, "hearth://pair?v=1&other");
 }
@@ -221,9 +194,9 @@ write_modules_png (const gboolean *modules, guint size, const char *path)
 }
 
 static void
-test_terminal (Fixture *f, gconstpointer data)
+test_terminal (HearthTestFixture *f, gconstpointer data)
 {
-  g_autofree char *screen_path = g_build_filename (f->dir, "screen.png", NULL);
+  g_autofree char *screen_path = g_build_filename (f->state_dir, "screen.png", NULL);
   g_autoptr (GError) error = NULL;
   g_autofree char *text = NULL;
   g_autofree gboolean *modules = NULL;
@@ -280,10 +253,10 @@ svg_start_element (GMarkupParseContext *context, const char *element_name,
 }
 
 static void
-test_svg (Fixture *f, gconstpointer data)
+test_svg (HearthTestFixture *f, gconstpointer data)
 {
   const GMarkupParser parser = { .start_element = svg_start_element };
-  g_autofree char *path = g_build_filename (f->dir, "pair.svg", NULL);
+  g_autofree char *path = g_build_filename (f->state_dir, "pair.svg", NULL);
   g_autoptr (GMarkupParseContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *svg = NULL;
@@ -319,10 +292,10 @@ test_svg (Fixture *f, gconstpointer data)
 }
 
 static void
-test_errors (Fixture *f, gconstpointer data)
+test_errors (HearthTestFixture *f, gconstpointer data)
 {
-  g_autofree char *path = g_build_filename (f->dir, "pair.png", NULL);
-  g_autofree char *missing = g_build_filename (f->dir, "no", "pair.png", NULL);
+  g_autofree char *path = g_build_filename (f->state_dir, "pair.png", NULL);
+  g_autofree char *missing = g_build_filename (f->state_dir, "no", "pair.png", NULL);
   g_autofree char *huge = g_strnfill (8000, 'x');
   g_autoptr (GError) error = NULL;
   char *text;
@@ -351,7 +324,7 @@ test_errors (Fixture *f, gconstpointer data)
   g_assert_false (hearth_qr_write_svg (PAYLOAD, missing, &error));
   g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED);
   g_clear_error (&error);
-  g_assert_cmpuint (count_files (f->dir), ==, 0);
+  g_assert_cmpuint (count_files (f->state_dir), ==, 0);
 }
 
 int
@@ -360,14 +333,10 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   gst_init (&argc, &argv);
 
-  g_test_add ("/hearth/qr/png-decodes", Fixture, NULL, fixture_set_up,
-              test_png_decodes, fixture_tear_down);
-  g_test_add ("/hearth/qr/terminal-scans", Fixture, NULL, fixture_set_up,
-              test_terminal, fixture_tear_down);
-  g_test_add ("/hearth/qr/svg", Fixture, NULL, fixture_set_up, test_svg,
-              fixture_tear_down);
-  g_test_add ("/hearth/qr/errors", Fixture, NULL, fixture_set_up, test_errors,
-              fixture_tear_down);
+  hearth_test_add ("/hearth/qr/png-decodes", NULL, test_png_decodes);
+  hearth_test_add ("/hearth/qr/terminal-scans", NULL, test_terminal);
+  hearth_test_add ("/hearth/qr/svg", NULL, test_svg);
+  hearth_test_add ("/hearth/qr/errors", NULL, test_errors);
 
   return g_test_run ();
 }

@@ -22,10 +22,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "fixture.h"
 #include "stamp.h"
 
 /* How long an end-to-end test may take before it fails instead of hanging. */
-#define E2E_DEADLINE_US (20 * G_USEC_PER_SEC)
+#define E2E_DEADLINE_S 20
 
 #define CAMERA_ID "5f0c2a44-9b1e-4c3d-8e7f-a0b1c2d3e4f5"
 
@@ -783,9 +784,7 @@ test_hevc_mutated (void)
 /* ---- end to end: the built fake-camera over RTSP on loopback ---- */
 
 typedef struct {
-  GMainContext *context;
-  gint64 deadline; /* monotonic, microseconds: the test's watchdog */
-  char *tmp_dir;
+  HearthTestFixture base;  /* its own context, watchdog and directory */
   GSubprocess *camera;
   GDataInputStream *camera_out;
   char *url;
@@ -810,40 +809,22 @@ e2e_clear_result (E2e *e2e)
 static void
 e2e_init (E2e *e2e)
 {
-  g_autoptr (GError) error = NULL;
-
   memset (e2e, 0, sizeof *e2e);
-  e2e->context = g_main_context_new ();
-  g_main_context_push_thread_default (e2e->context);
-  e2e->deadline = g_get_monotonic_time () + E2E_DEADLINE_US;
-  e2e->tmp_dir = g_dir_make_tmp ("hearth-test-stamp-XXXXXX", &error);
-  g_assert_no_error (error);
+  hearth_test_fixture_setup (&e2e->base, NULL);
 }
 
 static gboolean
-wake_up (gpointer user_data)
+result_is_in (gpointer data)
 {
-  return G_SOURCE_REMOVE;
+  return ((E2e *) data)->done;
 }
 
-/* Iterates the test's context until the async result is in; FALSE if the
- * deadline came first. */
+/* Iterates the test's context until the async result is in; FALSE if
+ * @seconds passed first. */
 static gboolean
-e2e_wait (E2e *e2e, gint64 deadline)
+e2e_wait (E2e *e2e, guint seconds)
 {
-  while (!e2e->done) {
-    gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
-    g_autoptr (GSource) timeout = NULL;
-
-    if (left_ms <= 0)
-      return FALSE;
-    timeout = g_timeout_source_new ((guint) left_ms);
-    g_source_set_callback (timeout, wake_up, NULL, NULL);
-    g_source_attach (timeout, e2e->context);
-    g_main_context_iteration (e2e->context, TRUE);
-    g_source_destroy (timeout);
-  }
-  return TRUE;
+  return hearth_test_wait_for (&e2e->base, result_is_in, e2e, seconds);
 }
 
 static void
@@ -926,7 +907,7 @@ e2e_start_camera (E2e *e2e, const char *codec, const char *width,
     g_test_skip ("HEARTH_BUILD_DIR is not set: run this through meson test");
     return FALSE;
   }
-  ready_file = g_build_filename (e2e->tmp_dir, "ready", NULL);
+  ready_file = g_build_filename (e2e->base.state_dir, "ready", NULL);
 
   {
     const char *const argv[] = {
@@ -946,7 +927,7 @@ e2e_start_camera (E2e *e2e, const char *codec, const char *width,
   e2e_clear_result (e2e);
   g_data_input_stream_read_line_async (e2e->camera_out, G_PRIORITY_DEFAULT,
                                        NULL, on_line_read, e2e);
-  if (!e2e_wait (e2e, e2e->deadline))
+  if (!e2e_wait (e2e, E2E_DEADLINE_S))
     g_error ("fake-camera printed no ready line in time");
   g_assert_no_error (e2e->error);
   /* NULL: end of output, the camera exited */
@@ -985,7 +966,7 @@ e2e_stop_camera (E2e *e2e)
   e2e_clear_result (e2e);
   g_subprocess_send_signal (e2e->camera, SIGTERM);
   g_subprocess_wait_async (e2e->camera, NULL, on_exited, e2e);
-  if (!e2e_wait (e2e, g_get_monotonic_time () + 10 * G_USEC_PER_SEC)) {
+  if (!e2e_wait (e2e, 10)) {
     g_subprocess_force_exit (e2e->camera);
     g_error ("fake-camera did not exit on SIGTERM");
   }
@@ -1001,18 +982,8 @@ e2e_clear (E2e *e2e)
   g_clear_object (&e2e->camera_out);
   g_clear_object (&e2e->camera);
   g_clear_pointer (&e2e->url, g_free);
-  if (e2e->tmp_dir != NULL) {
-    g_autofree char *ready = g_build_filename (e2e->tmp_dir, "ready", NULL);
-
-    g_unlink (ready);
-    g_rmdir (e2e->tmp_dir);
-    g_clear_pointer (&e2e->tmp_dir, g_free);
-  }
-  /* run what the finished async calls left queued */
-  while (g_main_context_iteration (e2e->context, FALSE))
-    ;
-  g_main_context_pop_thread_default (e2e->context);
-  g_clear_pointer (&e2e->context, g_main_context_unref);
+  /* runs what the finished async calls left queued, removes the directory */
+  hearth_test_fixture_teardown (&e2e->base, NULL);
 }
 
 /* The length size of the MP4-style samples in @caps: from avcC, or from
@@ -1068,6 +1039,7 @@ test_fake_camera_rtsp (gconstpointer data)
   guint64 last_counter = 0;
   gint64 started_us = g_get_real_time ();
   gint64 worst_latency_us = 0;
+  gint64 deadline;
 
   e2e_init (&e2e);
   if (!e2e_start_camera (&e2e, codec_name, "320", "240")) {
@@ -1095,8 +1067,9 @@ test_fake_camera_rtsp (gconstpointer data)
   g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
                    GST_STATE_CHANGE_FAILURE);
 
+  deadline = g_get_monotonic_time () + E2E_DEADLINE_S * G_USEC_PER_SEC;
   for (guint seen = 0; seen < wanted; seen++) {
-    gint64 left_us = e2e.deadline - g_get_monotonic_time ();
+    gint64 left_us = deadline - g_get_monotonic_time ();
     g_autoptr (GstSample) sample = NULL;
     HearthStamp stamp;
     GstBuffer *buffer;
@@ -1187,7 +1160,7 @@ test_fake_camera_ffprobe (gconstpointer data)
   e2e_clear_result (&e2e);
   g_subprocess_communicate_utf8_async (process, NULL, NULL, on_communicated,
                                        &e2e);
-  if (!e2e_wait (&e2e, e2e.deadline)) {
+  if (!e2e_wait (&e2e, E2E_DEADLINE_S)) {
     g_subprocess_force_exit (process);
     g_error ("ffprobe did not finish in time");
   }
@@ -1255,7 +1228,7 @@ test_fake_camera_usage (void)
     e2e_clear_result (&e2e);
     g_subprocess_communicate_utf8_async (process, NULL, NULL, on_communicated,
                                          &e2e);
-    if (!e2e_wait (&e2e, e2e.deadline)) {
+    if (!e2e_wait (&e2e, E2E_DEADLINE_S)) {
       g_subprocess_force_exit (process);
       g_error ("fake-camera %s did not exit", cases[i][0]);
     }

@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "hearth-test-store"
 
 #include "error.h"
+#include "fixture.h"
 #include "hearth-schema.h"
 #include "store-private.h"
 
@@ -24,34 +25,18 @@
 #define TEN_MINUTES (10 * 60 * G_USEC_PER_SEC)
 
 typedef struct {
-  char *dir;
+  HearthTestFixture base;  /* the database in its state directory */
   char *path;
   HearthStore *store;
 } Fixture;
-
-static void
-remove_tree (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  g_assert_nonnull (d);
-  while ((name = g_dir_read_name (d)) != NULL) {
-    g_autofree char *file = g_build_filename (dir, name, NULL);
-
-    g_assert_cmpint (g_unlink (file), ==, 0);
-  }
-  g_assert_cmpint (g_rmdir (dir), ==, 0);
-}
 
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
-  f->dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->path = g_build_filename (f->dir, "hearth.db", NULL);
+  hearth_test_fixture_setup (&f->base, NULL);
+  f->path = g_build_filename (f->base.state_dir, "hearth.db", NULL);
   f->store = hearth_store_open (f->path, &error);
   g_assert_no_error (error);
   g_assert_nonnull (f->store);
@@ -61,9 +46,8 @@ static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   g_clear_object (&f->store);
-  remove_tree (f->dir);
   g_free (f->path);
-  g_free (f->dir);
+  hearth_test_fixture_teardown (&f->base, NULL);
 }
 
 /* The number of migrations compiled in, counted independently of the store. */
@@ -224,11 +208,11 @@ file_mode (const char *path)
 /* Open */
 
 static void
-test_open_creates_private_wal_file (void)
+test_open_creates_private_wal_file (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (HearthStore) store = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  const char *dir = fixture->state_dir;
   g_autofree char *path = g_build_filename (dir, "hearth.db", NULL);
   g_autofree char *wal = g_strconcat (path, "-wal", NULL);
   g_autofree char *shm = g_strconcat (path, "-shm", NULL);
@@ -265,15 +249,14 @@ test_open_creates_private_wal_file (void)
   user_version = GUINT32_FROM_BE (user_version);
   g_assert_cmpuint (user_version, ==, (guint32) newest_schema_version ());
 
-  remove_tree (dir);
 }
 
 static void
-test_open_makes_existing_file_private (void)
+test_open_makes_existing_file_private (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (HearthStore) store = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  const char *dir = fixture->state_dir;
   g_autofree char *path = g_build_filename (dir, "hearth.db", NULL);
 
   g_assert_no_error (error);
@@ -287,15 +270,14 @@ test_open_makes_existing_file_private (void)
   g_assert_no_error (error);
   g_assert_cmpuint (file_mode (path), ==, 0600);
   g_clear_object (&store);
-  remove_tree (dir);
 }
 
 static void
-test_open_refuses_garbage (void)
+test_open_refuses_garbage (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (HearthStore) store = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  const char *dir = fixture->state_dir;
   g_autofree char *path = g_build_filename (dir, "hearth.db", NULL);
   const char *garbage = "this is not a database, but it is long enough to look like one "
                         "to a reader that does not check the header at all";
@@ -308,7 +290,6 @@ test_open_refuses_garbage (void)
   g_assert_null (store);
   g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_STORE);
   g_assert_nonnull (strstr (error->message, path));
-  remove_tree (dir);
 }
 
 static void
@@ -451,13 +432,13 @@ open_with (const char *path, const HearthMigration *migrations, guint n, GError 
 }
 
 static void
-test_migrations_too_new_refused (void)
+test_migrations_too_new_refused (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (HearthStore) store = NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   g_autofree HearthMigration *migrations = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  const char *dir = fixture->state_dir;
   g_autofree char *path = g_build_filename (dir, "hearth.db", NULL);
   guint n = (guint) newest_schema_version () + 1;
 
@@ -486,7 +467,6 @@ test_migrations_too_new_refused (void)
   g_assert_no_error (error);
   g_assert_cmpint (hearth_store_get_schema_version (store), ==, (int) n);
   g_clear_object (&store);
-  remove_tree (dir);
 }
 
 static void
@@ -514,11 +494,11 @@ assert_migration_refused (const char *path, const HearthMigration *migrations,
 }
 
 static void
-test_migrations_broken_leaves_db_untouched (void)
+test_migrations_broken_leaves_db_untouched (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (HearthStore) store = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  const char *dir = fixture->state_dir;
   g_autofree char *path = g_build_filename (dir, "hearth.db", NULL);
   const HearthMigration first[] = {
     { "0001-one.sql", "CREATE TABLE one (x INTEGER); INSERT INTO one VALUES (1);" },
@@ -567,7 +547,6 @@ test_migrations_broken_leaves_db_untouched (void)
   g_assert_no_error (error);
   g_assert_cmpint (hearth_store_get_schema_version (store), ==, 2);
   g_clear_object (&store);
-  remove_tree (dir);
 }
 
 /* Households */
@@ -1369,11 +1348,11 @@ assert_fixture_rows (HearthStore *store)
 }
 
 static void
-test_migrations_from_oldest_fixture (void)
+test_migrations_from_oldest_fixture (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (HearthStore) store = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  const char *dir = fixture->state_dir;
   g_autofree char *path = copy_fixture (dir);
 
   store = hearth_store_open (path, &error);
@@ -1387,7 +1366,6 @@ test_migrations_from_oldest_fixture (void)
   g_assert_no_error (error);
   assert_fixture_rows (store);
   g_clear_object (&store);
-  remove_tree (dir);
 }
 
 /*
@@ -1396,12 +1374,12 @@ test_migrations_from_oldest_fixture (void)
  * still opens it. When all steps work, the rows are all there.
  */
 static void
-test_migrations_upgrade_is_atomic (void)
+test_migrations_upgrade_is_atomic (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (HearthStore) store = NULL;
   g_autoptr (GPtrArray) keep = g_ptr_array_new_with_free_func (g_free);
-  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  const char *dir = fixture->state_dir;
   g_autofree char *path = copy_fixture (dir);
   g_autofree HearthMigration *migrations = NULL;
   g_autofree char *second = NULL;
@@ -1434,7 +1412,6 @@ test_migrations_upgrade_is_atomic (void)
   g_assert_cmpint (hearth_store_get_schema_version (store), ==, (int) n + 1);
   assert_fixture_rows (store);
   g_clear_object (&store);
-  remove_tree (dir);
 }
 
 static char *
@@ -1470,14 +1447,14 @@ camera_name (HearthStore *store, const char *id)
  * name free in their scope, each with an audit row.
  */
 static void
-test_migrations_rename_duplicate_names (void)
+test_migrations_rename_duplicate_names (HearthTestFixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (HearthStore) store = NULL;
   g_autoptr (GPtrArray) households = NULL;
   g_autoptr (GPtrArray) cameras = NULL;
   g_autoptr (GPtrArray) audit = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("hearth-store-XXXXXX", &error);
+  const char *dir = fixture->state_dir;
   g_autofree char *path = NULL;
   const char *expected_households[] = { "Home", "Flat 2", "home (3)", "HOME (4)",
                                         "Home (2)" };
@@ -1524,7 +1501,6 @@ test_migrations_rename_duplicate_names (void)
   g_assert_null (hearth_store_camera_add (store, 1, "DOOR", "rtsp://127.0.0.1:1/f", &error));
   g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS);
   g_clear_object (&store);
-  remove_tree (dir);
 }
 
 int
@@ -1535,21 +1511,21 @@ main (int argc, char **argv)
 #define FIXTURE_TEST(path, func) \
   g_test_add ((path), Fixture, NULL, fixture_set_up, (func), fixture_tear_down)
 
-  g_test_add_func ("/hearth/store/open/creates-private-wal-file",
+  hearth_test_add ("/hearth/store/open/creates-private-wal-file", NULL,
                    test_open_creates_private_wal_file);
-  g_test_add_func ("/hearth/store/open/makes-existing-file-private",
+  hearth_test_add ("/hearth/store/open/makes-existing-file-private", NULL,
                    test_open_makes_existing_file_private);
-  g_test_add_func ("/hearth/store/open/refuses-garbage", test_open_refuses_garbage);
+  hearth_test_add ("/hearth/store/open/refuses-garbage", NULL, test_open_refuses_garbage);
   FIXTURE_TEST ("/hearth/store/open/reopen-keeps-rows", test_open_reopen_keeps_rows);
-  g_test_add_func ("/hearth/store/migrations/too-new-refused",
+  hearth_test_add ("/hearth/store/migrations/too-new-refused", NULL,
                    test_migrations_too_new_refused);
-  g_test_add_func ("/hearth/store/migrations/broken-leaves-db-untouched",
+  hearth_test_add ("/hearth/store/migrations/broken-leaves-db-untouched", NULL,
                    test_migrations_broken_leaves_db_untouched);
-  g_test_add_func ("/hearth/store/migrations/from-oldest-fixture",
+  hearth_test_add ("/hearth/store/migrations/from-oldest-fixture", NULL,
                    test_migrations_from_oldest_fixture);
-  g_test_add_func ("/hearth/store/migrations/rename-duplicate-names",
+  hearth_test_add ("/hearth/store/migrations/rename-duplicate-names", NULL,
                    test_migrations_rename_duplicate_names);
-  g_test_add_func ("/hearth/store/migrations/upgrade-is-atomic",
+  hearth_test_add ("/hearth/store/migrations/upgrade-is-atomic", NULL,
                    test_migrations_upgrade_is_atomic);
   FIXTURE_TEST ("/hearth/store/households", test_households);
   FIXTURE_TEST ("/hearth/store/households/delete-cascades", test_households_delete_cascades);

@@ -45,18 +45,9 @@ log() { echo "# $*"; }
 # checking (memory errors are still caught); hearthd keeps it, and
 # stop_gateway checks its exit status.
 client() { ASAN_OPTIONS=detect_leaks=0 "$@"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
-wait_for() {
-  local seconds=$1 what=$2
-  shift 2
-  local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || fail "timed out after ${seconds}s waiting for $what"
-    sleep 0.1
-  done
-}
+# fail MESSAGE, and wait_for [--pid PID LOG] SECONDS DESCRIPTION COMMAND...
+source "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 
 # json EXPR: evaluates a Python expression on the JSON on stdin, as "j".
 json() {

@@ -147,7 +147,7 @@ _ns_sysctl() {
 
 # ns_host NAME: a host with lo up and its own /run.
 ns_host() {
-  local name=$1 ns ready holder deadline
+  local name=$1 ns ready holder
   [[ $name =~ ^[a-z0-9][a-z0-9-]{0,19}$ ]] || fail "ns_host: bad name “$name”"
   [ -z "${NS_HOLDER[$name]:-}" ] || fail "ns_host: “$name” exists"
   ns=$(_ns_name "$name")
@@ -172,13 +172,8 @@ ns_host() {
       : >"$1" && exec sleep infinity' sh "$ready") >>"$T/ns-$name.err" 2>&1 </dev/null &
     echo $!)
   NS_HOLDER[$name]=$holder
-  deadline=$((SECONDS + 10))
-  until [ -e "$ready" ]; do
-    kill -0 "$holder" 2>/dev/null ||
-      _ns_fail_env "cannot make a private mount namespace for $name: $(cat "$T/ns-$name.err")"
-    [ $SECONDS -lt $deadline ] || fail "host $name: no namespace after 10 s"
-    sleep 0.02
-  done
+  wait_for --pid "$holder" "$T/ns-$name.err" 10 \
+    "a private mount namespace for host $name" test -e "$ready"
 }
 
 # ns_run NAME CMD...: CMD inside the host's network and mount namespaces.
@@ -263,7 +258,7 @@ ns_ip() {
 # mDNS host name is "NAME-<pid of the test>.local". Logs: $T/dbus-NAME.log,
 # $T/avahi-NAME.log.
 ns_avahi() {
-  local name=$1 iface=${2:-} ns conf host holder deadline
+  local name=$1 iface=${2:-} ns conf host holder
   _ns_known "$name"
   ns=$(_ns_name "$name")
   holder=${NS_HOLDER[$name]}
@@ -303,12 +298,8 @@ EOF
     ns_run "$name" rm -f /run/dbus/system_bus_socket
     ns_bg "$name" dbus-daemon --system --nofork --nopidfile --nosyslog >>"$T/dbus-$name.log" 2>&1
     NS_DBUS_PID[$name]=$NS_PID
-    deadline=$((SECONDS + 10))
-    until [ -S "/proc/$holder/root/run/dbus/system_bus_socket" ]; do
-      kill -0 "$NS_PID" 2>/dev/null || fail "dbus-daemon in $name died: $(cat "$T/dbus-$name.log")"
-      [ $SECONDS -lt $deadline ] || fail "dbus-daemon in $name: no socket after 10 s"
-      sleep 0.02
-    done
+    wait_for --pid "$NS_PID" "$T/dbus-$name.log" 10 "dbus-daemon's socket in $name" \
+      test -S "/proc/$holder/root/run/dbus/system_bus_socket"
   fi
 
   [ -z "${NS_AVAHI_PID[$name]:-}" ] || fail "ns_avahi: avahi-daemon already runs in $name"
@@ -316,12 +307,8 @@ EOF
     -f "$conf" >>"$T/avahi-$name.log" 2>&1
   NS_AVAHI_PID[$name]=$NS_PID
   # Up when it answers for its own name through D-Bus, i.e. what a client sees.
-  deadline=$((SECONDS + 20))
-  until ns_run "$name" avahi-resolve-host-name -4 "$host.local" >/dev/null 2>&1; do
-    kill -0 "$NS_PID" 2>/dev/null || fail "avahi-daemon in $name died: $(tail -n 5 "$T/avahi-$name.log")"
-    [ $SECONDS -lt $deadline ] || fail "avahi-daemon in $name: not answering after 20 s"
-    sleep 0.05
-  done
+  wait_for --pid "$NS_PID" "$T/avahi-$name.log" 20 "avahi-daemon in $name to answer" \
+    ns_run "$name" avahi-resolve-host-name -4 "$host.local"
 }
 
 # ns_avahi_stop NAME [--bus]: SIGTERM to the host's avahi-daemon (and
