@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * hearth-bench: N displays at once against one live.mp4 URL (hearthd, or
- * nginx serving a recording of the same stream), for bench/run.sh.
+ * nginx serving a recording of the same stream), for bench/run.sh; or
+ * against several (--url more than once: one camera each, in turn).
  *
  * Each display is a libsoup request with its own client certificate (the
  * identities are used in turn), pinned to the server's certificate. The body
@@ -54,7 +55,8 @@ struct _Bench {
   SoupSession *session;
   GTlsCertificate *server_cert;
   GPtrArray *identities;   /* of GTlsCertificate */
-  char *url;
+  char **urls;             /* stream i asks for urls[i % n_urls] */
+  guint n_urls;
   int server_pid;
   GPtrArray *streams;      /* of Stream, the N */
   guint n_started;         /* of the N, with a keyframe */
@@ -280,7 +282,7 @@ stream_start (Bench *bench, guint i, gboolean is_join)
   stream->cancellable = g_cancellable_new ();
   stream->splitter = hearth_fmp4_splitter_new ();
   stream->buffer = g_malloc (READ_SIZE);
-  stream->msg = soup_message_new ("GET", bench->url);
+  stream->msg = soup_message_new ("GET", bench->urls[i % bench->n_urls]);
   soup_message_set_tls_client_certificate (
       stream->msg, bench->identities->pdata[i % bench->identities->len]);
   g_signal_connect (stream->msg, "accept-certificate",
@@ -316,11 +318,13 @@ on_deadline (gpointer user_data)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *url = NULL, *ca = NULL;
+  g_auto (GStrv) urls = NULL;
+  g_autofree char *ca = NULL;
   g_auto (GStrv) identities = NULL;
   int n = 1, seconds = 10, joins = 0, server_pid = 0, timeout = 60;
   const GOptionEntry entries[] = {
-    { "url", 0, 0, G_OPTION_ARG_STRING, &url, "live.mp4 URL (https)", "URL" },
+    { "url", 0, 0, G_OPTION_ARG_STRING_ARRAY, &urls,
+      "live.mp4 URL (https); given more than once, the streams take them in turn", "URL" },
     { "server-cert", 0, 0, G_OPTION_ARG_FILENAME, &ca, "the server's certificate (pinned)", "PEM" },
     { "identity", 0, 0, G_OPTION_ARG_STRING_ARRAY, &identities,
       "a display's CERT:KEY (repeat; used in turn)", "CERT:KEY" },
@@ -340,7 +344,7 @@ main (int argc, char **argv)
   guint deadline;
 
   g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error) || url == NULL ||
+  if (!g_option_context_parse (context, &argc, &argv, &error) || urls == NULL ||
       ca == NULL || identities == NULL || n < 1 || n > 500 || seconds < 1 ||
       seconds > 300 || joins < 0 || joins > 10000) {
     g_printerr ("hearth-bench: %s\n", error ? error->message
@@ -348,7 +352,8 @@ main (int argc, char **argv)
     return EX_USAGE;
   }
 
-  bench.url = url;
+  bench.urls = urls;
+  bench.n_urls = g_strv_length (urls);
   bench.server_pid = server_pid;
   bench.joins_left = joins;
   bench.lags_ms = g_array_new (FALSE, FALSE, sizeof (double));

@@ -13,6 +13,12 @@
 # delivered GB and % of a core, and hearthd's memory: base, per camera, per
 # display connection. Prints a table and writes JSON. Everything runs on
 # loopback and stops by itself.
+#
+# Cameras per core (optional, HEARTH_BENCH_CAMERAS="10 20"): N cameras at
+# about 4 Mbit/s ingested (N camera rows on the one fake camera, which
+# serves one shared media to every RTSP client, so that its encoder is not
+# what is measured), one display each; hearthd's CPU (ingest and serving)
+# and memory per camera, and the cameras one core would carry at that CPU.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +28,7 @@ OUT_JSON=$BUILD/bench/results.json
 if [ "${1:-}" = --json ]; then OUT_JSON=$2; fi
 SECONDS_PER_RUN=${HEARTH_BENCH_SECONDS:-10}
 COUNTS=${HEARTH_BENCH_COUNTS:-"1 10 50 100"}
+CAMERA_COUNTS=${HEARTH_BENCH_CAMERAS:-}
 JOINS=${HEARTH_BENCH_JOINS:-200}
 RECORD_SECONDS=${HEARTH_BENCH_RECORD_SECONDS:-40}
 
@@ -162,8 +169,31 @@ for n in $COUNTS; do
   run nginx "https://127.0.0.1:$nginx_port/live.mp4" "$T/nginx.crt" "$nginx_worker" "$n" 0
 done
 
+# Cameras per core: more camera rows on the same fake camera, one display each.
+touch "$T/cameras.jsonl"
+cams=("$cam")
+for n in $CAMERA_COUNTS; do
+  while [ "${#cams[@]}" -lt "$n" ]; do
+    cams+=("$(ctl camera add --household Bench --name "Noise-${#cams[@]}" "$camera_url" 2>/dev/null)")
+  done
+  all_streaming() {
+    for c in "${cams[@]}"; do
+      ctl --json camera stats "$c" | grep -q '"state" *: *"streaming"' || return 1
+    done
+  }
+  wait_for 60 "$n cameras to stream" all_streaming
+  sleep 3
+  urls=()
+  for c in "${cams[@]}"; do urls+=(--url "https://127.0.0.1:$port/v1/cameras/$c/live.mp4"); done
+  log "hearthd cameras=$n"
+  out=$("$BIN_BENCH" "${urls[@]}" --server-cert "$T/state/gateway.crt" --server-pid "$gateway" \
+    --displays "$n" --seconds "$SECONDS_PER_RUN" --joins 0 --timeout 120 "${identities[@]}") ||
+    { echo "run.sh: hearth-bench failed for $n cameras" >&2; exit 1; }
+  echo "{\"cameras\": $n, \"rss_kib\": $(rss_kib "$gateway"), \"result\": $out}" >>"$T/cameras.jsonl"
+done
+
 mkdir -p "$(dirname "$OUT_JSON")"
-python3 - "$OUT_JSON" "$mem_base" "$mem_camera" "$bitrate" "$rate" "$T/runs.jsonl" "$T/baseline.txt" <<'PY'
+python3 - "$OUT_JSON" "$mem_base" "$mem_camera" "$bitrate" "$rate" "$T/runs.jsonl" "$T/baseline.txt" "$T/cameras.jsonl" <<'PY'
 import json, sys
 out, base, camera, bitrate, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 runs = [json.loads(line) for line in open(sys.argv[6])]
@@ -188,6 +218,8 @@ summary = {
     "memory_kib": {"base": base, "per_camera": camera - base, "per_display": per_display},
     "runs": runs,
 }
+cameras = [json.loads(line) for line in open(sys.argv[8])]
+summary["cameras"] = cameras
 json.dump(summary, open(out, "w"), indent=2)
 print(f"camera: {bitrate:.0f} kbit/s; nginx limit_rate {rate} B/s per connection")
 print(f"hearthd memory: base {base} KiB, per camera {camera - base} KiB, per display connection "
@@ -210,5 +242,20 @@ for n in ns:
 print()
 print("TTFF: request sent → init segment + first keyframe received (ms); add: stamp capture → display")
 print("receipt, live frames, minus the camera's own p50 (ms); ratio: hearthd CPU per GB / nginx CPU per GB.")
+if cameras:
+    print()
+    print("cameras per core: N cameras ingested, one display each (hearthd CPU: ingest + serving)")
+    print(f"{'N':>4} {'%core':>7} {'%core/cam':>9} {'cams/core':>9} {'RSS MiB':>8} {'KiB/cam':>8} {'Mbit/disp':>9}")
+    prev = None
+    for c in cameras:
+        r = c["result"]
+        per_cam = r["core_percent"] / c["cameras"]
+        growth = ""
+        if prev is not None and c["cameras"] > prev["cameras"]:
+            growth = f"{(c['rss_kib'] - prev['rss_kib']) / (c['cameras'] - prev['cameras']):8.0f}"
+        print(f"{c['cameras']:>4} {r['core_percent']:7.1f} {per_cam:9.2f} {100 / per_cam if per_cam > 0 else 0:9.0f} "
+              f"{c['rss_kib'] / 1024:8.1f} {growth:>8} {r['mbit_per_display']:9.2f}")
+        prev = c
+    print("cams/core: 100 / (%core per camera), extrapolated; KiB/cam: RSS growth per added camera.")
 print(f"JSON: {out}")
 PY

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Tests for HearthStream with synthetic fragments: what a subscriber gets
+ * Tests for HearthStream with synthetic fragments: what a reader gets
  * when it joins before or after a keyframe, the GOP cache (reset at each
- * keyframe, capped in bytes), generations (ending subscribers, dropping old
- * data), subscribers freeing themselves or each other from callbacks, and
- * that every subscriber shares the very same bytes; audio fragments riding
- * behind keyframes.
+ * keyframe, capped in bytes), generations (ending readers, dropping old
+ * data), readers freeing themselves or each other when woken, and that
+ * every reader shares the very same bytes; audio fragments riding behind
+ * keyframes. The one-way path: nothing calls a reader inside a push; a
+ * slow reader's cursor skips to the next keyframe; a reader that fell out
+ * of the ring jumps to the latest keyframe; both counted as dropped.
  */
 #include <string.h>
 
@@ -17,8 +19,10 @@ typedef struct _Recorder Recorder;
 
 struct _Recorder {
   GPtrArray *chunks;            /* of HearthChunk (refs) */
+  guint n_wakes;
   guint n_ends;
   HearthSubscription *sub;
+  gboolean stalled;             /* takes nothing when woken (a full socket) */
   /* misbehaviour on demand */
   guint free_self_after;        /* free own subscription at this many chunks */
   HearthSubscription **free_other;  /* free this one on the first chunk */
@@ -41,20 +45,26 @@ recorder_clear (Recorder *r)
   g_ptr_array_unref (r->chunks);
 }
 
-static void on_chunk (HearthChunk *chunk, gpointer user_data);
-static void on_end (gpointer user_data);
+static void on_wake (gpointer user_data);
 
 static void
 subscribe (HearthStream *stream, Recorder *r)
 {
-  r->sub = hearth_stream_subscribe (stream, on_chunk, on_end, r);
+  r->sub = hearth_stream_subscribe (stream, on_wake, r);
+}
+
+/* Runs what the main context has ready (the stream's wakes), as the
+ * daemon's main loop would, until nothing is left. */
+static void
+run_pending (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
 }
 
 static void
-on_chunk (HearthChunk *chunk, gpointer user_data)
+on_chunk (Recorder *r, HearthChunk *chunk)
 {
-  Recorder *r = user_data;
-
   g_ptr_array_add (r->chunks, hearth_chunk_ref (chunk));
 
   if (r->free_self_after != 0 && r->chunks->len == r->free_self_after)
@@ -72,10 +82,8 @@ on_chunk (HearthChunk *chunk, gpointer user_data)
 }
 
 static void
-on_end (gpointer user_data)
+on_end (Recorder *r)
 {
-  Recorder *r = user_data;
-
   r->n_ends++;
   if (r->free_self_on_end)
     g_clear_pointer (&r->sub, hearth_subscription_free);
@@ -83,6 +91,32 @@ on_end (gpointer user_data)
     g_clear_pointer (r->free_other, hearth_subscription_free);
     r->free_other = NULL;
   }
+}
+
+/* A reader as the writers are: takes all that is pending, then sees
+ * whether its generation ended. */
+static void
+take_all (Recorder *r)
+{
+  HearthChunk *chunk;
+
+  while (r->sub != NULL && (chunk = hearth_subscription_next (r->sub)) != NULL) {
+    on_chunk (r, chunk);
+    hearth_chunk_unref (chunk);
+  }
+  if (r->sub != NULL && hearth_subscription_is_finished (r->sub) &&
+      r->n_ends == 0)
+    on_end (r);
+}
+
+static void
+on_wake (gpointer user_data)
+{
+  Recorder *r = user_data;
+
+  r->n_wakes++;
+  if (!r->stalled)
+    take_all (r);
 }
 
 static GBytes *
@@ -156,8 +190,10 @@ assert_got (Recorder *r, const int *labels, guint n)
   g_assert_cmpstr (got->str, ==, want->str);
 }
 
+/* What a reader got once the main loop has run its wakes. */
 #define ASSERT_GOT(r, ...) G_STMT_START { \
   const int labels_[] = { __VA_ARGS__ }; \
+  run_pending (); \
   assert_got ((r), labels_, G_N_ELEMENTS (labels_)); \
 } G_STMT_END
 
@@ -175,7 +211,7 @@ test_join_after_keyframe (void)
   g_assert_true (push (stream, 3, FALSE));
   g_assert_true (hearth_stream_is_ready (stream));
 
-  /* init + cached GOP, synchronously, then live */
+  /* init + cached GOP, then live */
   subscribe (stream, &r);
   ASSERT_GOT (&r, -1, 1, 2, 3);
   g_assert_true (push (stream, 4, FALSE));
@@ -218,6 +254,7 @@ test_join_before_keyframe (void)
   g_assert_false (hearth_stream_is_ready (stream));
   subscribe (stream, &middle);
   g_assert_false (push (stream, 2, FALSE));  /* before any keyframe */
+  run_pending ();
   g_assert_cmpuint (early.chunks->len, ==, 0);
   g_assert_cmpuint (middle.chunks->len, ==, 0);
 
@@ -320,8 +357,10 @@ test_gop_cache_cap (void)
    * served, so a new subscriber waits for the next keyframe. */
   push (stream, 3, FALSE);
   subscribe (stream, &later);
+  run_pending ();
   g_assert_cmpuint (later.chunks->len, ==, 0);
   push (stream, 4, FALSE);
+  run_pending ();
   g_assert_cmpuint (later.chunks->len, ==, 0);
   push (stream, 5, TRUE);
   push (stream, 6, FALSE);
@@ -355,6 +394,8 @@ test_generations (void)
   /* A reconnect: the old generation's subscribers end, its cache goes. */
   second = hearth_stream_begin_generation (stream);
   g_assert_cmpuint (second, >, first);
+  g_assert_cmpuint (a.n_ends, ==, 0);   /* woken later, not from inside */
+  run_pending ();
   g_assert_cmpuint (a.n_ends, ==, 1);
   g_assert_true (hearth_subscription_is_finished (a.sub));
   g_assert_false (hearth_stream_is_ready (stream));
@@ -364,6 +405,7 @@ test_generations (void)
   g_assert_false (hearth_stream_push_init (stream, first, old));
   g_assert_false (hearth_stream_push_fragment (stream, first, old, TRUE));
   subscribe (stream, &b);
+  run_pending ();
   g_assert_cmpuint (b.chunks->len, ==, 0);
   push_init (stream);
   push (stream, 2, TRUE);
@@ -376,15 +418,19 @@ test_generations (void)
 
   /* The camera is removed: subscribers end, later ones end at once. */
   hearth_stream_end (stream);
+  run_pending ();
   g_assert_cmpuint (b.n_ends, ==, 1);
   g_assert_false (push (stream, 3, TRUE));
   subscribe (stream, &c);
+  g_assert_cmpuint (c.n_ends, ==, 0);
+  run_pending ();
   g_assert_cmpuint (c.n_ends, ==, 1);
   g_assert_true (hearth_subscription_is_finished (c.sub));
   g_assert_cmpuint (c.chunks->len, ==, 0);
 
-  /* end_func comes once only. */
+  /* The end comes once only. */
   hearth_stream_begin_generation (stream);
+  run_pending ();
   g_assert_cmpuint (a.n_ends, ==, 1);
   g_assert_cmpuint (b.n_ends, ==, 1);
 
@@ -413,11 +459,14 @@ test_free_in_callback (void)
   subscribe (stream, &killer);
   subscribe (stream, &victim);
   subscribe (stream, &bystander);
+  run_pending ();
   /* The killer frees the victim on its next chunk. */
   killer.free_other = &victim.sub;
 
   push (stream, 2, FALSE);
+  run_pending ();
   push (stream, 3, FALSE);
+  run_pending ();
   g_assert_null (self_freeing.sub);
   g_assert_null (victim.sub);
   ASSERT_GOT (&self_freeing, -1, 1, 2);
@@ -428,10 +477,11 @@ test_free_in_callback (void)
   g_assert_cmpuint (hearth_stream_get_n_subscribers (stream), ==, 2);
 
   /* At the end of a generation: one frees itself, one frees the other
-   * before the other's end_func: that one is never called. */
+   * before the other is woken: that one is never called. */
   killer.free_self_on_end = TRUE;
   killer.free_other = &bystander.sub;
   hearth_stream_begin_generation (stream);
+  run_pending ();
   g_assert_cmpuint (killer.n_ends, ==, 1);
   g_assert_null (killer.sub);
   g_assert_null (bystander.sub);
@@ -456,12 +506,14 @@ test_subscribe_in_callback (void)
   push_init (stream);
   push (stream, 1, TRUE);
   subscribe (stream, &parent);
+  run_pending ();
 
-  /* A subscriber made while chunk 2 is delivered gets it once, from the
-   * cache, and then the live ones. */
+  /* A reader made while chunk 2 is taken gets it once, from the cache,
+   * and then the live ones. */
   parent.subscribe_from_callback = stream;
   parent.child = &child;
   push (stream, 2, FALSE);
+  run_pending ();
   push (stream, 3, FALSE);
   ASSERT_GOT (&child, -1, 1, 2, 3);
   ASSERT_GOT (&parent, -1, 1, 2, 3);
@@ -485,7 +537,9 @@ test_shared_bytes (void)
     recorder_init (&r[i]);
     subscribe (stream, &r[i]);
   }
+  run_pending ();
   g_assert_true (hearth_stream_push_fragment (stream, hearth_stream_get_generation (stream), live, FALSE));
+  run_pending ();
 
   /* Muxed once, shared by all: the same chunks, the same GBytes, no copy. */
   for (guint i = 0; i < G_N_ELEMENTS (r); i++) {
@@ -512,12 +566,156 @@ test_stream_gone (void)
   push (stream, 1, TRUE);
   subscribe (stream, &r);
 
-  /* The stream goes away first: the subscriber is told and can still free
+  run_pending ();
+
+  /* The stream goes away first: the reader is told and can still free
    * its subscription; the chunks it holds stay valid. */
   g_object_unref (stream);
+  run_pending ();
   g_assert_cmpuint (r.n_ends, ==, 1);
   g_assert_cmpstr (hearth_chunk_get_camera_id (r.chunks->pdata[1]), ==,
                    CAMERA_ID);
+  recorder_clear (&r);
+}
+
+/* The camera's push never calls a reader: it appends and makes the wake
+ * ready; readers are called from the main loop, and so is a generation's
+ * end. */
+static void
+test_one_way (void)
+{
+  g_autoptr(HearthStream) stream = hearth_stream_new (CAMERA_ID, 1 << 20);
+  Recorder r;
+
+  hearth_stream_begin_generation (stream);
+  recorder_init (&r);
+  push_init (stream);
+  push (stream, 1, TRUE);
+  subscribe (stream, &r);
+  g_assert_cmpuint (r.n_wakes, ==, 0);
+  g_assert_cmpuint (r.chunks->len, ==, 0);
+  run_pending ();
+  g_assert_cmpuint (r.n_wakes, ==, 1);
+  ASSERT_GOT (&r, -1, 1);
+
+  g_assert_true (push (stream, 2, FALSE));
+  g_assert_true (push (stream, 3, FALSE));
+  g_assert_cmpuint (r.n_wakes, ==, 1);
+  g_assert_cmpuint (r.chunks->len, ==, 2);
+  /* Two pushes in one turn of the loop: one wake takes both. */
+  run_pending ();
+  g_assert_cmpuint (r.n_wakes, ==, 2);
+  ASSERT_GOT (&r, -1, 1, 2, 3);
+
+  /* A reader that stops taking is not woken again: it comes back for more
+   * when it can (its socket is writable). */
+  r.stalled = TRUE;
+  push (stream, 4, FALSE);
+  run_pending ();
+  g_assert_cmpuint (r.n_wakes, ==, 3);
+  push (stream, 5, FALSE);
+  run_pending ();
+  g_assert_cmpuint (r.n_wakes, ==, 3);
+  g_assert_cmpuint (hearth_subscription_get_pending_bytes (r.sub), ==, 80);
+  take_all (&r);
+  ASSERT_GOT (&r, -1, 1, 2, 3, 4, 5);
+  g_assert_cmpuint (hearth_subscription_get_pending_bytes (r.sub), ==, 0);
+
+  hearth_stream_begin_generation (stream);
+  g_assert_cmpuint (r.n_ends, ==, 0);
+  g_assert_true (hearth_subscription_is_finished (r.sub));
+  run_pending ();
+  g_assert_cmpuint (r.n_wakes, ==, 4);
+  take_all (&r);
+  g_assert_cmpuint (r.n_ends, ==, 1);
+  g_assert_null (hearth_subscription_next (r.sub));
+  recorder_clear (&r);
+}
+
+/* A slow reader is told to skip: its cursor moves to the latest keyframe
+ * if one is ahead, or it passes chunks until the next; each skipped chunk
+ * is counted. */
+static void
+test_slow_reader_skips (void)
+{
+  g_autoptr(HearthStream) stream = hearth_stream_new (CAMERA_ID, 1 << 20);
+  HearthStreamStats stats;
+  Recorder r, steady;
+
+  hearth_stream_begin_generation (stream);
+  recorder_init (&r);
+  recorder_init (&steady);
+  push_init (stream);
+  push (stream, 1, TRUE);
+  subscribe (stream, &r);
+  subscribe (stream, &steady);
+  ASSERT_GOT (&r, -1, 1);
+
+  r.stalled = TRUE;
+  push (stream, 2, FALSE);
+  push (stream, 3, FALSE);
+  push (stream, 4, TRUE);
+  push (stream, 5, FALSE);
+  run_pending ();
+  g_assert_cmpuint (hearth_subscription_get_pending_bytes (r.sub), ==, 4 * 40);
+  hearth_subscription_skip_to_keyframe (r.sub);
+  take_all (&r);
+  ASSERT_GOT (&r, -1, 1, 4, 5);
+  g_assert_cmpuint (hearth_subscription_get_skipped (r.sub), ==, 2);
+
+  /* No keyframe ahead: it passes what comes until the next one. */
+  push (stream, 6, FALSE);
+  push (stream, 7, FALSE);
+  run_pending ();
+  hearth_subscription_skip_to_keyframe (r.sub);
+  take_all (&r);
+  r.stalled = FALSE;
+  push (stream, 8, FALSE);
+  ASSERT_GOT (&r, -1, 1, 4, 5);
+  push (stream, 9, TRUE);
+  push (stream, 10, FALSE);
+  ASSERT_GOT (&r, -1, 1, 4, 5, 9, 10);
+  g_assert_cmpuint (hearth_subscription_get_skipped (r.sub), ==, 5);
+
+  /* Nobody else lost anything; the stats count what was skipped. */
+  ASSERT_GOT (&steady, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
+  hearth_stream_get_stats (stream, &stats);
+  g_assert_cmpuint (stats.dropped, ==, 5);
+  g_assert_cmpuint (stats.subscribers, ==, 2);
+
+  recorder_clear (&r);
+  recorder_clear (&steady);
+}
+
+/* The ring holds at most gop_cache_max_bytes: a reader that stays behind
+ * falls out of it and, when it comes back, jumps to the latest keyframe. */
+static void
+test_fell_out_of_ring (void)
+{
+  /* Fragments are 40 bytes: two fit, three do not. */
+  g_autoptr(HearthStream) stream = hearth_stream_new (CAMERA_ID, 100);
+  HearthStreamStats stats;
+  Recorder r;
+
+  hearth_stream_begin_generation (stream);
+  recorder_init (&r);
+  push_init (stream);
+  push (stream, 1, TRUE);
+  subscribe (stream, &r);
+  ASSERT_GOT (&r, -1, 1);
+
+  r.stalled = TRUE;
+  push (stream, 2, FALSE);
+  push (stream, 3, FALSE);
+  push (stream, 4, TRUE);
+  push (stream, 5, FALSE);
+  run_pending ();
+  take_all (&r);
+  ASSERT_GOT (&r, -1, 1, 4, 5);
+  g_assert_cmpuint (hearth_subscription_get_skipped (r.sub), ==, 2);
+  hearth_stream_get_stats (stream, &stats);
+  g_assert_cmpuint (stats.dropped, ==, 2);
+
   recorder_clear (&r);
 }
 
@@ -539,6 +737,9 @@ main (int argc, char **argv)
                    test_subscribe_in_callback);
   g_test_add_func ("/hearth/stream/shared-bytes", test_shared_bytes);
   g_test_add_func ("/hearth/stream/stream-gone", test_stream_gone);
+  g_test_add_func ("/hearth/stream/one-way", test_one_way);
+  g_test_add_func ("/hearth/stream/slow-reader-skips", test_slow_reader_skips);
+  g_test_add_func ("/hearth/stream/fell-out-of-ring", test_fell_out_of_ring);
 
   return g_test_run ();
 }

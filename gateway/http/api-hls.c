@@ -382,6 +382,29 @@ on_index_end (gpointer user_data)
   g_hash_table_remove (index->table, index->camera_id);
 }
 
+/* Takes all that is pending; FALSE if the generation ended (the index is
+ * gone). */
+static gboolean
+index_take (HlsIndex *index)
+{
+  HearthChunk *chunk;
+
+  while ((chunk = hearth_subscription_next (index->sub)) != NULL) {
+    on_index_chunk (chunk, index);
+    hearth_chunk_unref (chunk);
+  }
+  if (!hearth_subscription_is_finished (index->sub))
+    return TRUE;
+  on_index_end (index);
+  return FALSE;
+}
+
+static void
+on_index_wake (gpointer user_data)
+{
+  index_take (user_data);
+}
+
 HearthHlsIndexes *
 hearth_hls_indexes_new (HearthAccess *access, HearthCameras *cameras)
 {
@@ -443,7 +466,6 @@ get_index (HearthHlsIndexes *indexes, HearthCamera *camera)
   HearthStream *stream = hearth_camera_get_stream (camera);
   const char *id = hearth_camera_get_id (camera);
   HlsIndex *index = g_hash_table_lookup (indexes->by_camera, id);
-  HearthSubscription *sub;
   double fps = 0;
 
   if (index != NULL && index->generation == hearth_stream_get_generation (stream))
@@ -451,14 +473,11 @@ get_index (HearthHlsIndexes *indexes, HearthCamera *camera)
   if (!hearth_camera_get_video_info (camera, NULL, NULL, NULL, &fps))
     fps = 0;
   index = index_new (indexes, id, hearth_stream_get_generation (stream), fps);
-  /* Primes us with the init segment and the cached GOP. If the stream has
-   * ended, on_index_end has dropped the index before this returns. */
-  sub = hearth_stream_subscribe (stream, on_index_chunk, on_index_end, index);
-  if (g_hash_table_lookup (indexes->by_camera, id) != index) {
-    hearth_subscription_free (sub);
+  /* Takes the init segment and the cached GOP now. If the stream has
+   * ended, the index is dropped at once. */
+  index->sub = hearth_stream_subscribe (stream, on_index_wake, index);
+  if (!index_take (index))
     return NULL;
-  }
-  index->sub = sub;
   return index;
 }
 

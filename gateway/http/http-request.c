@@ -254,6 +254,9 @@ hearth_http_check_egress (HearthAccess *access, SoupServerMessage *msg,
       camera_id, generation, display_id);
   g_critical ("Egress mismatch: %s", detail);
   hearth_access_audit (access, "egress-mismatch", household_id, detail);
+  /* @msg is NULL for a connection its writer has taken: it drops it. */
+  if (msg == NULL)
+    return FALSE;
   socket = soup_server_message_get_socket (msg);
   if (socket != NULL)
     g_socket_shutdown (socket, TRUE, TRUE, NULL);

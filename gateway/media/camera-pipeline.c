@@ -25,7 +25,7 @@
  * that carried them, go to the new one. Nothing is lost and the RTSP session
  * goes on. The appsink sees a new ftyp+moov after fragments, and the main
  * context starts a new generation of the stream with that init segment
- * (camera.c, handle_sample()): subscribers of the old one end as on a
+ * (camera.c, handle_sample()): readers of the old one end as on a
  * reconnect, and nothing of it is served after. A muxer with another input
  * besides the video (audio) is not replaced that way, since its other input
  * would have to be held too: that run stops passing data at the change and

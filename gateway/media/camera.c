@@ -25,7 +25,7 @@
  * what hearth_camera_get_video_info() reports. Video that changes inside a
  * run (invariant 6) replaces the muxer on the streaming thread; the appsink
  * then sees a new ftyp+moov after fragments, and handle_sample() starts a
- * new generation of the stream with that init segment: subscribers of the
+ * new generation of the stream with that init segment: readers of the
  * old one end as on a reconnect, and nothing of it is served after. Where
  * the muxer cannot be replaced (it has audio too), the pipeline posts
  * VIDEO_CHANGED_MESSAGE and the run is started again at once, without the
@@ -126,6 +126,42 @@ enum {
 
 static guint signals[N_SIGNALS];
 
+/*
+ * One ingest run: its pipeline and sources, the generation of the stream it
+ * feeds, and what it found out (admission, video and audio). A restart is a
+ * new run, and a run that is over is a different object from the current
+ * one (self->run): its sources are destroyed with it, and the code that may
+ * end a run under itself (the admit func, state-changed handlers) holds a
+ * reference and compares.
+ */
+typedef struct {
+  grefcount ref;
+  GstElement *pipeline;   /* (nullable) until built */
+  GstElement *appsink;
+  GstElement *video;      /* its src caps: the video the muxer gets */
+  GstElement *ingest;     /* our own elements: the muxer is "mux" */
+  GSource *bus_source;
+  GSource *wake_source;   /* woken by the streaming thread */
+  GSource *watchdog_source;
+  HearthCameraTls *tls;   /* (nullable) rtsps:// runs only */
+  GSource *tls_source;    /* (nullable) woken when a certificate is refused */
+  char *peer_certificate; /* (nullable) copy of tls->seen, for the getter */
+  HearthFmp4Splitter *splitter;
+  guint64 generation;     /* of the stream, for this run's current muxer */
+  guint n_inits;          /* init segments of this run: one per muxer */
+  gboolean admitted;      /* this run passed the admit func (or has none) */
+  gint64 started_us;
+  gint64 last_sample_us;
+  gboolean run_audio;     /* this run asked the muxer for an audio track */
+  const char *audio_codec; /* static string; from the run's init segment */
+  gint64 audio_wait_us;   /* since when the muxer waits for audio; 0: not */
+  gboolean have_video_info;
+  const char *codec;      /* static string */
+  int width;
+  int height;
+  double fps;
+} CameraRun;
+
 struct _HearthCamera {
   GObject parent_instance;
 
@@ -152,41 +188,16 @@ struct _HearthCamera {
   gboolean running;       /* between start and stop */
   char *logged_error;     /* (nullable) the failure already logged */
 
-  /* The current run; all NULL while there is none. */
-  GstElement *pipeline;
-  GstElement *appsink;
-  GstElement *video;      /* its src caps: the video the muxer gets */
-  GstElement *ingest;     /* our own elements: the muxer is "mux" */
-  GSource *bus_source;
-  GSource *wake_source;   /* woken by the streaming thread */
-  GSource *watchdog_source;
-  HearthCameraTls *tls;   /* (nullable) rtsps:// runs only */
-  GSource *tls_source;    /* (nullable) woken when a certificate is refused */
-  char *peer_certificate; /* (nullable) copy of tls->seen, for the getter */
-  HearthFmp4Splitter *splitter;
-  guint64 generation;     /* of the stream, for this run's current muxer */
-  guint n_inits;          /* init segments of this run: one per muxer */
-  gboolean admitted;      /* this run passed the admit func (or has none) */
-  gint64 started_us;
+  CameraRun *run;         /* (nullable) the current run */
   gint64 streaming_since_us;
-  gint64 last_sample_us;
 
   GSource *retry_source;  /* (nullable) */
 
   /* Audio: why it is off for this camera (until started again), and what
-   * the current run took or ignored. */
+   * the latest run ignored. */
   char *audio_off;        /* (nullable) */
-  gboolean run_audio;     /* this run asked the muxer for an audio track */
-  const char *audio_codec; /* static string; from the run's init segment */
-  char *audio_ignored;    /* (nullable) this run's camera audio not taken */
+  char *audio_ignored;    /* (nullable) the run's camera audio not taken */
   char *logged_audio;     /* (nullable) the audio_ignored already logged */
-  gint64 audio_wait_us;   /* since when the muxer waits for audio; 0: not */
-
-  gboolean have_video_info;
-  const char *codec;      /* static string */
-  int width;
-  int height;
-  double fps;
 };
 
 G_DEFINE_TYPE (HearthCamera, hearth_camera, G_TYPE_OBJECT)
@@ -286,8 +297,8 @@ has_prefix_nocase (const char *s, const char *prefix)
 /* ---- pipelines ---- */
 
 static GstElement *
-build_rtsp_pipeline (HearthCamera *self, GstElement **ingest_out,
-                     GError **error)
+build_rtsp_pipeline (HearthCamera *self, CameraRun *run,
+                     GstElement **ingest_out, GError **error)
 {
   g_autoptr(GstElement) pipeline = NULL;
   g_autofree char *location = NULL;
@@ -352,8 +363,8 @@ build_rtsp_pipeline (HearthCamera *self, GstElement **ingest_out,
   hearth_camera_audio_prepare (ingest, self->audio_off);
   hearth_camera_connect_rtspsrc (src, ingest);
 
-  g_assert (self->tls == NULL);
-  self->tls = g_steal_pointer (&tls);
+  g_assert (run->tls == NULL);
+  run->tls = g_steal_pointer (&tls);
   *ingest_out = gst_object_ref (ingest);
   return g_steal_pointer (&pipeline);
 }
@@ -417,13 +428,14 @@ build_source_pipeline (HearthCamera *self, GstElement **ingest_out,
  * NULL with HEARTH_ERROR_INVALID or HEARTH_PLUGIN_ERROR_INVALID for a URL no
  * retry can fix. */
 static GstElement *
-build_pipeline (HearthCamera *self, GstElement **ingest, GError **error)
+build_pipeline (HearthCamera *self, CameraRun *run, GstElement **ingest,
+                GError **error)
 {
   if (self->source_func != NULL)
     return build_source_pipeline (self, ingest, error);
   if (has_prefix_nocase (self->url, "rtsp://") ||
       has_prefix_nocase (self->url, "rtsps://"))
-    return build_rtsp_pipeline (self, ingest, error);
+    return build_rtsp_pipeline (self, run, ingest, error);
 
   g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
                        "The camera URL is not rtsp:// or rtsps://, and no "
@@ -452,43 +464,63 @@ destroy_source (GSource **source)
 }
 
 static void
-clear_video_info (HearthCamera *self)
+clear_video_info (CameraRun *run)
 {
-  self->have_video_info = FALSE;
-  self->codec = NULL;
-  self->audio_codec = NULL;
-  self->width = self->height = 0;
-  self->fps = 0.0;
+  run->have_video_info = FALSE;
+  run->codec = NULL;
+  run->audio_codec = NULL;
+  run->width = run->height = 0;
+  run->fps = 0.0;
 }
+
+static CameraRun *
+camera_run_ref (CameraRun *run)
+{
+  g_ref_count_inc (&run->ref);
+  return run;
+}
+
+static void
+camera_run_unref (CameraRun *run)
+{
+  if (g_ref_count_dec (&run->ref))
+    g_free (run);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CameraRun, camera_run_unref)
 
 /* Stops and drops the current run's pipeline; no callback of it runs after. */
 static void
 teardown_run (HearthCamera *self)
 {
-  destroy_source (&self->watchdog_source);
-  destroy_source (&self->bus_source);
+  g_autoptr(CameraRun) run = g_steal_pointer (&self->run);
 
-  if (self->pipeline != NULL) {
+  if (run == NULL)
+    return;
+  destroy_source (&run->watchdog_source);
+  destroy_source (&run->bus_source);
+
+  if (run->pipeline != NULL) {
     /* Joins the streaming threads: no wake-up can come after this. */
-    gst_element_set_state (self->pipeline, GST_STATE_NULL);
+    gst_element_set_state (run->pipeline, GST_STATE_NULL);
   }
-  destroy_source (&self->wake_source);
-  destroy_source (&self->tls_source);
-  g_clear_pointer (&self->tls, hearth_camera_tls_unref);
-  g_clear_pointer (&self->peer_certificate, g_free);
+  destroy_source (&run->wake_source);
+  destroy_source (&run->tls_source);
+  g_clear_pointer (&run->tls, hearth_camera_tls_unref);
+  g_clear_pointer (&run->peer_certificate, g_free);
 
-  gst_clear_object (&self->appsink);
-  gst_clear_object (&self->video);
-  gst_clear_object (&self->ingest);
-  gst_clear_object (&self->pipeline);
-  g_clear_pointer (&self->splitter, hearth_fmp4_splitter_free);
-  clear_video_info (self);
+  gst_clear_object (&run->appsink);
+  gst_clear_object (&run->video);
+  gst_clear_object (&run->ingest);
+  gst_clear_object (&run->pipeline);
+  g_clear_pointer (&run->splitter, hearth_fmp4_splitter_free);
 }
 
+/* A stale run is another object than the current one. */
 static gboolean
-run_is_current (HearthCamera *self, guint64 generation)
+run_is_current (HearthCamera *self, CameraRun *run)
 {
-  return self->pipeline != NULL && self->generation == generation;
+  return self->run == run;
 }
 
 static gboolean
@@ -540,7 +572,7 @@ fail_run (HearthCamera *self, const char *reason, gboolean retry)
     g_debug ("Camera %s: still offline: %s", self->id, safe_reason);
   }
 
-  /* Subscribers of this run may react by stopping or dropping us. */
+  /* Its readers are finished; they are woken later, from the main loop. */
   hearth_stream_end (self->stream);
 
   if (self->running && retry && self->retry_source == NULL) {
@@ -599,16 +631,17 @@ end_run_if_certificate_refused (HearthCamera *self)
   g_autofree char *seen = NULL;
   g_autofree char *expected = NULL;
   g_autofree char *reason = NULL;
+  CameraRun *run = self->run;
   gboolean unchecked;
 
-  if (self->tls == NULL)
+  if (run == NULL || run->tls == NULL)
     return FALSE;
-  g_mutex_lock (&self->tls->lock);
-  seen = g_strdup (self->tls->refused);
-  expected = g_strdup (self->tls->pin != NULL ? self->tls->pin
-                                              : self->tls->seen);
-  unchecked = self->tls->unchecked;
-  g_mutex_unlock (&self->tls->lock);
+  g_mutex_lock (&run->tls->lock);
+  seen = g_strdup (run->tls->refused);
+  expected = g_strdup (run->tls->pin != NULL ? run->tls->pin
+                                              : run->tls->seen);
+  unchecked = run->tls->unchecked;
+  g_mutex_unlock (&run->tls->lock);
 
   if (seen != NULL) {
     reason = g_strdup_printf ("its TLS certificate changed (SHA-256 %.16s…, "
@@ -649,11 +682,12 @@ refuse_run_if_redirected (HearthCamera *self)
   const char *expected;
   g_autofree char *location = NULL;
   g_autofree char *reason = NULL;
+  CameraRun *run = self->run;
 
-  if (self->pipeline == NULL)
+  if (run == NULL || run->pipeline == NULL)
     return FALSE;
-  src = g_object_get_data (G_OBJECT (self->pipeline), "hearth-rtspsrc");
-  expected = g_object_get_data (G_OBJECT (self->pipeline), "hearth-location");
+  src = g_object_get_data (G_OBJECT (run->pipeline), "hearth-rtspsrc");
+  expected = g_object_get_data (G_OBJECT (run->pipeline), "hearth-location");
   if (src == NULL)
     return FALSE;
   g_object_get (src, "location", &location, NULL);
@@ -667,17 +701,18 @@ refuse_run_if_redirected (HearthCamera *self)
 }
 
 /* Asks the admit func about the current run, once per run, before the
- * first byte of it goes into the stream. TRUE: go on pushing. */
+ * first byte of it goes into the stream. TRUE: go on pushing. The caller
+ * holds @run. */
 static gboolean
-admit_run (HearthCamera *self, guint64 generation)
+admit_run (HearthCamera *self, CameraRun *run)
 {
   g_autofree char *reason = NULL;
   gboolean admitted;
 
-  if (self->admitted)
+  if (run->admitted)
     return TRUE;
   if (self->admit_func == NULL) {
-    self->admitted = TRUE;
+    run->admitted = TRUE;
     return TRUE;
   }
   /* The gate vouches for the address it checks: a camera that sent us
@@ -688,12 +723,12 @@ admit_run (HearthCamera *self, guint64 generation)
   g_object_ref (self);
   admitted = self->admit_func (self, &reason, self->admit_data);
   /* The func may have stopped or restarted us: then this run is over. */
-  if (!run_is_current (self, generation)) {
+  if (!run_is_current (self, run)) {
     g_object_unref (self);
     return FALSE;
   }
   if (admitted)
-    self->admitted = TRUE;
+    run->admitted = TRUE;
   else
     refuse_run (self, reason);
   g_object_unref (self);
@@ -702,27 +737,27 @@ admit_run (HearthCamera *self, guint64 generation)
 
 /* What the run's init segment holds besides video: AAC is "mp4a". */
 static void
-read_audio_info (HearthCamera *self, GBytes *init)
+read_audio_info (CameraRun *run, GBytes *init)
 {
   gsize len;
   const guint8 *data = g_bytes_get_data (init, &len);
   char entry[5];
 
   if (hearth_fmp4_init_get_audio_sample_entry (data, len, entry))
-    self->audio_codec = g_str_equal (entry, "mp4a") ? "aac" : "other";
+    run->audio_codec = g_str_equal (entry, "mp4a") ? "aac" : "other";
 }
 
 static void
-read_video_info (HearthCamera *self)
+read_video_info (CameraRun *run)
 {
   g_autoptr(GstPad) pad = NULL;
   g_autoptr(GstCaps) caps = NULL;
   const GstStructure *s;
   int num = 0, den = 0;
 
-  if (self->video == NULL)
+  if (run->video == NULL)
     return;
-  pad = gst_element_get_static_pad (self->video, "src");
+  pad = gst_element_get_static_pad (run->video, "src");
   if (pad != NULL)
     caps = gst_pad_get_current_caps (pad);
   if (caps == NULL || gst_caps_get_size (caps) == 0)
@@ -730,20 +765,20 @@ read_video_info (HearthCamera *self)
 
   s = gst_caps_get_structure (caps, 0);
   if (gst_structure_has_name (s, "video/x-h264"))
-    self->codec = "h264";
+    run->codec = "h264";
   else if (gst_structure_has_name (s, "video/x-h265"))
-    self->codec = "h265";
+    run->codec = "h265";
   else
     return;
 
-  if (!gst_structure_get_int (s, "width", &self->width) ||
-      !gst_structure_get_int (s, "height", &self->height))
-    self->width = self->height = 0;
+  if (!gst_structure_get_int (s, "width", &run->width) ||
+      !gst_structure_get_int (s, "height", &run->height))
+    run->width = run->height = 0;
   if (gst_structure_get_fraction (s, "framerate", &num, &den) && den > 0)
-    self->fps = (double) num / den;
+    run->fps = (double) num / den;
   else
-    self->fps = 0.0;
-  self->have_video_info = TRUE;
+    run->fps = 0.0;
+  run->have_video_info = TRUE;
 }
 
 static void
@@ -758,12 +793,12 @@ become_streaming (HearthCamera *self)
   set_state (self, HEARTH_CAMERA_STREAMING);
 }
 
-/* Cuts one sample of mp4mux output and feeds the stream. Returns FALSE once
- * the run is over (failed, or stopped by a subscriber). */
+/* Cuts one sample of @run's mp4mux output and feeds the stream. Returns
+ * FALSE once the run is over (failed, refused, or stopped by a handler of
+ * its state). The caller holds @run. */
 static gboolean
-handle_sample (HearthCamera *self, GstSample *sample)
+handle_sample (HearthCamera *self, CameraRun *run, GstSample *sample)
 {
-  guint64 generation = self->generation;
   GstBuffer *buffer = gst_sample_get_buffer (sample);
   g_autoptr(GError) error = NULL;
   HearthFmp4Kind kind;
@@ -775,14 +810,14 @@ handle_sample (HearthCamera *self, GstSample *sample)
   if (buffer == NULL)
     return TRUE;
 
-  self->last_sample_us = g_get_monotonic_time ();
+  run->last_sample_us = g_get_monotonic_time ();
 
   /* The splitter copies what it keeps: read the buffer in place. */
   if (!gst_buffer_map (buffer, &map, GST_MAP_READ)) {
     fail_run (self, "Could not read a buffer of the muxer", TRUE);
     return FALSE;
   }
-  ok = hearth_fmp4_splitter_push (self->splitter, map.data, map.size, &error);
+  ok = hearth_fmp4_splitter_push (run->splitter, map.data, map.size, &error);
   gst_buffer_unmap (buffer, &map);
   if (!ok) {
     g_autofree char *reason =
@@ -792,47 +827,46 @@ handle_sample (HearthCamera *self, GstSample *sample)
     return FALSE;
   }
 
-  while (run_is_current (self, generation) &&
-         hearth_fmp4_splitter_pop (self->splitter, &kind, &bytes, &keyframe)) {
-    if (!admit_run (self, generation)) {
+  /* The stream calls nobody back: only the admit func and our own
+   * state-changed handlers (become_streaming) can end this run under us. */
+  while (run_is_current (self, run) &&
+         hearth_fmp4_splitter_pop (run->splitter, &kind, &bytes, &keyframe)) {
+    guint64 generation;
+
+    if (!admit_run (self, run)) {
       g_bytes_unref (bytes);
       break;
     }
-    if (kind == HEARTH_FMP4_INIT && self->n_inits++ > 0) {
+    if (kind == HEARTH_FMP4_INIT && run->n_inits++ > 0) {
       /* A new muxer (the video changed): a new generation begins with its
-       * init segment. Its subscribers' end funcs may stop us. */
-      generation = self->generation =
-        hearth_stream_begin_generation (self->stream);
-      clear_video_info (self);
-      if (!run_is_current (self, generation)) {
-        g_bytes_unref (bytes);
-        break;
-      }
+       * init segment. */
+      run->generation = hearth_stream_begin_generation (self->stream);
+      clear_video_info (run);
+      generation = run->generation;
       if (hearth_stream_push_init (self->stream, generation, bytes)) {
-        read_video_info (self);
-        read_audio_info (self, bytes);
+        read_video_info (run);
+        read_audio_info (run, bytes);
         g_message ("Camera %s: the video changed to %s %dx%d; a new stream "
                    "generation (%" G_GUINT64_FORMAT ") began with it",
-                   self->id, self->codec, self->width, self->height,
+                   self->id, run->codec, run->width, run->height,
                    generation);
       }
     } else if (kind == HEARTH_FMP4_INIT) {
-      if (hearth_stream_push_init (self->stream, generation, bytes)) {
-        read_video_info (self);
-        read_audio_info (self, bytes);
+      if (hearth_stream_push_init (self->stream, run->generation, bytes)) {
+        read_video_info (run);
+        read_audio_info (run, bytes);
       }
     } else if (kind == HEARTH_FMP4_AUDIO) {
-      hearth_stream_push_audio (self->stream, generation, bytes);
-    } else if (hearth_stream_push_fragment (self->stream, generation, bytes,
+      hearth_stream_push_audio (self->stream, run->generation, bytes);
+    } else if (hearth_stream_push_fragment (self->stream, run->generation, bytes,
                                             keyframe) &&
-               keyframe && run_is_current (self, generation) &&
-               self->state != HEARTH_CAMERA_STREAMING) {
+               keyframe && self->state != HEARTH_CAMERA_STREAMING) {
       become_streaming (self);
     }
     g_bytes_unref (bytes);
   }
 
-  return run_is_current (self, generation);
+  return run_is_current (self, run);
 }
 
 /* On the main context, woken by the streaming thread. */
@@ -840,27 +874,26 @@ static gboolean
 on_samples_ready (gpointer user_data)
 {
   HearthCamera *self = user_data;
-  /* The run's own source (GLib holds it while dispatching): a new
-   * generation inside the run does not end the loop, a new run does. */
-  GSource *source = self->wake_source;
+  /* The run whose source this is (destroyed with it): a new generation
+   * inside the run does not end the loop, a new run does. */
+  g_autoptr(CameraRun) run = camera_run_ref (self->run);
   guint n;
 
   g_object_ref (self);
   for (n = 0; n < MAX_SAMPLES_PER_DISPATCH; n++) {
     g_autoptr(GstSample) sample = NULL;
 
-    if (self->pipeline == NULL || self->wake_source != source)
+    if (!run_is_current (self, run))
       break;
-    sample = gst_app_sink_try_pull_sample (GST_APP_SINK (self->appsink), 0);
+    sample = gst_app_sink_try_pull_sample (GST_APP_SINK (run->appsink), 0);
     if (sample == NULL)
       break;
-    if (!handle_sample (self, sample))
+    if (!handle_sample (self, run, sample))
       break;
   }
   /* Maybe more waiting: come back after the other sources had a turn. */
-  if (n == MAX_SAMPLES_PER_DISPATCH && self->pipeline != NULL &&
-      self->wake_source == source)
-    g_source_set_ready_time (source, 0);
+  if (n == MAX_SAMPLES_PER_DISPATCH && run_is_current (self, run))
+    g_source_set_ready_time (run->wake_source, 0);
   g_object_unref (self);
 
   return G_SOURCE_CONTINUE;
@@ -892,6 +925,8 @@ static gboolean
 on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
 {
   HearthCamera *self = user_data;
+  /* The bus watch is the current run's: destroyed with it. */
+  CameraRun *run = self->run;
 
   switch (GST_MESSAGE_TYPE (message)) {
   case GST_MESSAGE_ERROR: {
@@ -907,7 +942,7 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
     /* A connection refused after a redirect is the redirect's fault. */
     if (refuse_run_if_redirected (self))
       break;
-    if (self->run_audio && self->state != HEARTH_CAMERA_STREAMING)
+    if (run->run_audio && self->state != HEARTH_CAMERA_STREAMING)
       turn_audio_off (self, error->message);
     fail_run (self, error->message, TRUE);
     break;
@@ -922,7 +957,7 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
     if (!hearth_camera_audio_parse_message (message, &codec, &ignored))
       break;
     if (codec != NULL)
-      self->run_audio = TRUE;
+      run->run_audio = TRUE;
     if (ignored != NULL) {
       /* Logged once per change, not once per run. */
       if (g_strcmp0 (ignored, self->logged_audio) != 0) {
@@ -961,9 +996,9 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
 
 /* The run's muxer, looked up each time: a changed video replaces it. */
 static gboolean
-audio_is_awaited (HearthCamera *self)
+audio_is_awaited (CameraRun *run)
 {
-  g_autoptr(GstElement) mux = gst_bin_get_by_name (GST_BIN (self->ingest),
+  g_autoptr(GstElement) mux = gst_bin_get_by_name (GST_BIN (run->ingest),
                                                    "mux");
 
   return mux != NULL && hearth_camera_audio_is_awaited (mux);
@@ -973,25 +1008,26 @@ static gboolean
 on_watchdog (gpointer user_data)
 {
   HearthCamera *self = user_data;
+  CameraRun *run = self->run;   /* the watchdog is the run's */
   gint64 now = g_get_monotonic_time ();
 
-  if (self->run_audio && audio_is_awaited (self)) {
-    if (self->audio_wait_us == 0)
-      self->audio_wait_us = now;
+  if (run->run_audio && audio_is_awaited (run)) {
+    if (run->audio_wait_us == 0)
+      run->audio_wait_us = now;
   } else {
-    self->audio_wait_us = 0;
+    run->audio_wait_us = 0;
   }
 
-  if (self->audio_wait_us != 0 && now - self->audio_wait_us > AUDIO_STALL_US &&
-      now - self->last_sample_us > AUDIO_STALL_US) {
+  if (run->audio_wait_us != 0 && now - run->audio_wait_us > AUDIO_STALL_US &&
+      now - run->last_sample_us > AUDIO_STALL_US) {
     turn_audio_off (self, NULL);
     fail_run (self, "The camera's audio stalled the stream; going on "
               "without audio", TRUE);
   } else if (self->state == HEARTH_CAMERA_CONNECTING &&
-      now - self->started_us > CONNECT_TIMEOUT_US) {
+      now - run->started_us > CONNECT_TIMEOUT_US) {
     fail_run (self, "No video from the camera within 20 s", TRUE);
   } else if (self->state == HEARTH_CAMERA_STREAMING &&
-             now - self->last_sample_us > STALL_TIMEOUT_US) {
+             now - run->last_sample_us > STALL_TIMEOUT_US) {
     fail_run (self, "The camera stopped sending video for 5 s", TRUE);
   }
   return G_SOURCE_CONTINUE;
@@ -1017,18 +1053,16 @@ start_run (HearthCamera *self)
   };
   GstStateChangeReturn ret;
   GstElement *pipeline;
+  CameraRun *run;
 
-  g_assert (self->pipeline == NULL);
+  g_assert (self->run == NULL);
 
-  self->generation = hearth_stream_begin_generation (self->stream);
-  self->n_inits = 0;
-  self->admitted = FALSE;
-  clear_video_info (self);
-  self->run_audio = FALSE;
+  run = self->run = g_new0 (CameraRun, 1);
+  g_ref_count_init (&run->ref);
+  run->generation = hearth_stream_begin_generation (self->stream);
   g_clear_pointer (&self->audio_ignored, g_free);
-  self->audio_wait_us = 0;
 
-  pipeline = build_pipeline (self, &ingest, &error);
+  pipeline = build_pipeline (self, run, &ingest, &error);
   if (pipeline == NULL) {
     /* A URL no retry can fix. */
     fail_run (self, error->message,
@@ -1038,48 +1072,48 @@ start_run (HearthCamera *self)
     return;
   }
 
-  self->pipeline = pipeline;
-  self->appsink = gst_bin_get_by_name (GST_BIN (ingest), "sink");
-  self->video = gst_bin_get_by_name (GST_BIN (ingest), "video");
-  self->ingest = g_object_ref (ingest);
-  g_assert (self->appsink != NULL && self->video != NULL);
+  run->pipeline = pipeline;
+  run->appsink = gst_bin_get_by_name (GST_BIN (ingest), "sink");
+  run->video = gst_bin_get_by_name (GST_BIN (ingest), "video");
+  run->ingest = g_object_ref (ingest);
+  g_assert (run->appsink != NULL && run->video != NULL);
   hearth_camera_watch_video (ingest);
-  self->splitter = hearth_fmp4_splitter_new ();
-  self->started_us = self->last_sample_us = g_get_monotonic_time ();
+  run->splitter = hearth_fmp4_splitter_new ();
+  run->started_us = run->last_sample_us = g_get_monotonic_time ();
 
-  self->wake_source =
+  run->wake_source =
     g_source_new ((GSourceFuncs *) &hearth_camera_wake_source_funcs,
                   sizeof (GSource));
-  g_source_set_priority (self->wake_source, G_PRIORITY_DEFAULT);
-  attach_source (self, self->wake_source, on_samples_ready);
-  if (self->tls != NULL) {
+  g_source_set_priority (run->wake_source, G_PRIORITY_DEFAULT);
+  attach_source (self, run->wake_source, on_samples_ready);
+  if (run->tls != NULL) {
     /* Before any handler can run: the pipeline has not started. */
-    self->tls_source =
+    run->tls_source =
       g_source_new ((GSourceFuncs *) &hearth_camera_wake_source_funcs,
                     sizeof (GSource));
-    self->tls->wake = g_source_ref (self->tls_source);
-    attach_source (self, self->tls_source, on_certificate_refused);
+    run->tls->wake = g_source_ref (run->tls_source);
+    attach_source (self, run->tls_source, on_certificate_refused);
   }
 
-  g_object_set (self->appsink,
+  g_object_set (run->appsink,
                 "sync", FALSE,
                 "emit-signals", FALSE,
                 "drop", FALSE,
                 "max-buffers", (guint) APPSINK_MAX_BUFFERS,
                 "enable-last-sample", FALSE,
                 NULL);
-  gst_app_sink_set_callbacks (GST_APP_SINK (self->appsink), &callbacks,
-                              g_source_ref (self->wake_source),
+  gst_app_sink_set_callbacks (GST_APP_SINK (run->appsink), &callbacks,
+                              g_source_ref (run->wake_source),
                               (GDestroyNotify) g_source_unref);
 
   bus = gst_element_get_bus (pipeline);
-  self->bus_source = gst_bus_create_watch (bus);
-  attach_source (self, self->bus_source, G_SOURCE_FUNC (on_bus_message));
-  self->watchdog_source = g_timeout_source_new (WATCHDOG_INTERVAL_MS);
-  attach_source (self, self->watchdog_source, on_watchdog);
+  run->bus_source = gst_bus_create_watch (bus);
+  attach_source (self, run->bus_source, G_SOURCE_FUNC (on_bus_message));
+  run->watchdog_source = g_timeout_source_new (WATCHDOG_INTERVAL_MS);
+  attach_source (self, run->watchdog_source, on_watchdog);
 
   g_debug ("Camera %s: starting %s (generation %" G_GUINT64_FORMAT ")",
-           self->id, self->safe_url, self->generation);
+           self->id, self->safe_url, run->generation);
 
   ret = gst_element_set_state (pipeline, GST_STATE_PLAYING);
   if (ret == GST_STATE_CHANGE_FAILURE) {
@@ -1333,15 +1367,20 @@ hearth_camera_set_pinned_certificate (HearthCamera *self,
 const char *
 hearth_camera_get_peer_certificate (HearthCamera *self)
 {
+  CameraRun *run;
+
   g_return_val_if_fail (HEARTH_IS_CAMERA (self), NULL);
 
+  run = self->run;
+  if (run == NULL)
+    return NULL;
   /* tls->seen is set once per run: a copy never goes stale. */
-  if (self->peer_certificate == NULL && self->tls != NULL) {
-    g_mutex_lock (&self->tls->lock);
-    self->peer_certificate = g_strdup (self->tls->seen);
-    g_mutex_unlock (&self->tls->lock);
+  if (run->peer_certificate == NULL && run->tls != NULL) {
+    g_mutex_lock (&run->tls->lock);
+    run->peer_certificate = g_strdup (run->tls->seen);
+    g_mutex_unlock (&run->tls->lock);
   }
-  return self->peer_certificate;
+  return run->peer_certificate;
 }
 
 /**
@@ -1418,18 +1457,21 @@ gboolean
 hearth_camera_get_video_info (HearthCamera *self, const char **codec,
                               int *width, int *height, double *fps)
 {
+  CameraRun *run;
+
   g_return_val_if_fail (HEARTH_IS_CAMERA (self), FALSE);
 
-  if (!self->have_video_info)
+  run = self->run;
+  if (run == NULL || !run->have_video_info)
     return FALSE;
   if (codec)
-    *codec = self->codec;
+    *codec = run->codec;
   if (width)
-    *width = self->width;
+    *width = run->width;
   if (height)
-    *height = self->height;
+    *height = run->height;
   if (fps)
-    *fps = self->fps;
+    *fps = run->fps;
   return TRUE;
 }
 
@@ -1445,11 +1487,14 @@ void
 hearth_camera_get_audio_info (HearthCamera *self, const char **codec,
                               const char **ignored)
 {
+  CameraRun *run;
+
   g_return_if_fail (HEARTH_IS_CAMERA (self));
 
+  run = self->run;
   if (codec)
-    *codec = !self->have_video_info ? NULL :
-             self->audio_codec != NULL ? self->audio_codec : "none";
+    *codec = run == NULL || !run->have_video_info ? NULL :
+             run->audio_codec != NULL ? run->audio_codec : "none";
   if (ignored)
     *ignored = self->audio_ignored;
 }

@@ -26,21 +26,27 @@ gboolean hearth_chunk_is_audio (const HearthChunk *chunk);
 GBytes *hearth_chunk_get_bytes (const HearthChunk *chunk);
 
 /*
- * HearthStream: a camera's init segment, GOP cache (from the latest keyframe,
- * bounded in bytes) and subscribers, for one generation at a time. Main
- * context only.
+ * HearthStream: a camera's init segment and ring of chunks (its tail from the
+ * latest keyframe is the GOP cache, bounded in bytes) and its readers, for
+ * one generation at a time. Main context only: the context that is the
+ * thread default when the stream is made; readers are woken there.
  */
 #define HEARTH_TYPE_STREAM (hearth_stream_get_type ())
 G_DECLARE_FINAL_TYPE (HearthStream, hearth_stream, HEARTH, STREAM, GObject)
 
+/* A reader: one cursor into a stream's ring, for one generation. */
 typedef struct _HearthSubscription HearthSubscription;
 
-/* Called for each chunk, in order: the init segment, the cached GOP, then live. */
-typedef void (*HearthStreamChunkFunc) (HearthChunk *chunk, gpointer user_data);
-/* Called once when the generation this subscription belongs to ends (camera
- * reconnected or removed). The subscription is finished after it; the
- * subscriber still calls hearth_subscription_free(). */
-typedef void (*HearthStreamEndFunc) (gpointer user_data);
+/*
+ * Called from the stream's own source on its main context — never from
+ * inside a push, a subscribe or a generation's end — when a reader that had
+ * taken everything (hearth_subscription_next() returned NULL) has something
+ * pending again, or when its generation has ended. The reader then takes
+ * what it can with hearth_subscription_next(). A reader that stops taking
+ * (its socket is full) is not woken again until it has caught up: it comes
+ * back for more by itself.
+ */
+typedef void (*HearthStreamWakeFunc) (gpointer user_data);
 
 HearthStream *hearth_stream_new (const char *camera_id, gsize gop_cache_max_bytes);
 const char *hearth_stream_get_camera_id (HearthStream *self);
@@ -50,14 +56,14 @@ guint64 hearth_stream_get_generation (HearthStream *self);
 /* TRUE once the current generation has an init segment and a keyframe. */
 gboolean hearth_stream_is_ready (HearthStream *self);
 
-/* Ends the current generation (subscribers get end_func), drops the init
- * segment and GOP cache, and returns the new generation number. */
+/* Ends the current generation (its readers are finished and woken), drops
+ * the init segment and ring, and returns the new generation number. */
 guint64 hearth_stream_begin_generation (HearthStream *self);
 /* Ends the current generation without starting a new one (camera removed). */
 void hearth_stream_end (HearthStream *self);
 
 /* Feed from the ingest, on the main context. Data of @generation other than the
- * current one is dropped (returns FALSE). */
+ * current one is dropped (returns FALSE). Never calls a reader. */
 gboolean hearth_stream_push_init (HearthStream *self, guint64 generation,
                                   GBytes *init);
 gboolean hearth_stream_push_fragment (HearthStream *self, guint64 generation,
@@ -67,25 +73,33 @@ gboolean hearth_stream_push_audio (HearthStream *self, guint64 generation,
                                    GBytes *fragment);
 
 /*
- * Subscribes to the current generation. If the stream is ready, @chunk_func is
- * called synchronously for the init segment and each cached chunk before this
- * returns; then for each live chunk. The first chunk is always the init
- * segment and the second a keyframe. If the stream has ended
- * (hearth_stream_end), the subscription is finished at once and @end_func is
- * called before this returns. (transfer full)
+ * A reader of the current generation. What it takes, in order: the init
+ * segment, the cached GOP from its keyframe (or, if none is whole, the next
+ * keyframe), then live. @wake_func is called later, never before this
+ * returns; if the stream has ended (hearth_stream_end) the reader is
+ * finished at once and woken. (transfer full)
  */
 HearthSubscription *hearth_stream_subscribe (HearthStream *self,
-                                             HearthStreamChunkFunc chunk_func,
-                                             HearthStreamEndFunc end_func,
+                                             HearthStreamWakeFunc wake_func,
                                              gpointer user_data);
-/* Stops delivery (no callback after this) and frees. Safe from inside any
- * callback of this stream. */
+/* The next pending chunk (transfer full), moving the cursor past it; NULL if
+ * nothing is pending (the reader will be woken) or the generation ended. */
+HearthChunk *hearth_subscription_next (HearthSubscription *sub);
+/* Bytes between the cursor and the newest chunk. */
+gsize hearth_subscription_get_pending_bytes (const HearthSubscription *sub);
+/* The reader is behind: its cursor moves to the next keyframe (the latest
+ * in the ring if it is ahead, or else the next to come); what it passes is
+ * counted as dropped in the stats. */
+void hearth_subscription_skip_to_keyframe (HearthSubscription *sub);
+/* Chunks this reader skipped so far (fell out of the ring, or was moved). */
+guint64 hearth_subscription_get_skipped (const HearthSubscription *sub);
+/* Stops waking (no call after this) and frees. Safe from a wake_func. */
 void hearth_subscription_free (HearthSubscription *sub);
 /* What the subscription is for: the writer compares these with each chunk's
  * camera id before serving its bytes. */
 const char *hearth_subscription_get_camera_id (const HearthSubscription *sub);
 guint64 hearth_subscription_get_generation (const HearthSubscription *sub);
-/* TRUE once its generation has ended (end_func has been called). */
+/* TRUE once its generation has ended: nothing more comes. */
 gboolean hearth_subscription_is_finished (const HearthSubscription *sub);
 guint hearth_stream_get_n_subscribers (HearthStream *self);
 
@@ -110,11 +124,9 @@ typedef struct {
   guint keyframe_interval;     /* frames from the previous keyframe to the last */
   double keyframe_interval_s;
   guint subscribers;
-  guint64 dropped;             /* chunks subscribers skipped, this generation */
+  guint64 dropped;             /* chunks readers skipped, this generation */
 } HearthStreamStats;
 
 void hearth_stream_get_stats (HearthStream *self, HearthStreamStats *stats);
-/* A subscriber skipped @n chunks (slow display); counted in the stats. */
-void hearth_subscription_note_dropped (HearthSubscription *sub, guint n);
 
 G_END_DECLS
