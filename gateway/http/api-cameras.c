@@ -1,26 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * /v1/cameras (live.mp4 is api-live.c). The display is already resolved
- * by HearthHttpServer (the choke point); each handler asks HearthAccess which
- * cameras that display may see, and answers 404 alike for a camera of another
- * household and one that does not exist.
+ * /v1/cameras, and what a display is told of a camera that has nothing to
+ * serve yet (for every camera route). Registered by HearthHttpServer with
+ * the HearthCameras it serves, which the route looks cameras up in. The
+ * display is already resolved (the choke point); the route asks
+ * HearthAccess which cameras that display may see.
  */
 #define G_LOG_DOMAIN "hearth-api"
 
-#include "http-server.h"
+#include "api-cameras.h"
 #include "camera-json.h"
 #include "error.h"
 
-void
-hearth_api_cameras_list (HearthHttpRequest *request)
+static void
+handle_list (HearthHttpRequest *request, gpointer state)
 {
-  HearthAccess *access = hearth_http_server_get_access (request->server);
+  HearthCameras *cameras = state;
   g_autoptr (GPtrArray) rows = NULL;
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (JsonNode) root = NULL;
   g_autoptr (GError) error = NULL;
 
-  rows = hearth_access_cameras (access, request->display, &error);
+  rows = hearth_access_cameras (request->access, request->display, &error);
   if (rows == NULL) {
     hearth_http_reply_gerror (request->msg, error);
     return;
@@ -31,12 +32,42 @@ hearth_api_cameras_list (HearthHttpRequest *request)
   for (guint i = 0; i < rows->len; i++) {
     const HearthCameraRow *row = rows->pdata[i];
     /* What a display may see: no admin-only member (camera-json.c). */
-    hearth_camera_json_add (b, row,
-                            hearth_http_server_lookup_camera (request->server, row->id),
+    hearth_camera_json_add (b, row, hearth_cameras_lookup (cameras, row->id),
                             HEARTH_CAMERA_JSON_MEDIA, NULL);
   }
   json_builder_end_array (b);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   hearth_http_reply_json (request->msg, SOUP_STATUS_OK, root);
+}
+
+void
+hearth_api_cameras_register (HearthHttpRoutes *routes, HearthCameras *cameras)
+{
+  hearth_http_routes_add (routes, "cameras", HEARTH_API_CAMERAS_PATTERN,
+                          HEARTH_HTTP_READ, handle_list, g_object_ref (cameras),
+                          g_object_unref);
+}
+
+void
+hearth_api_camera_reply_not_ready (SoupServerMessage *msg, HearthCamera *camera)
+{
+  if (camera == NULL || hearth_camera_get_state (camera) == HEARTH_CAMERA_STOPPED)
+    hearth_http_reply_unavailable (msg, "this camera is not running");
+  else if (hearth_camera_get_state (camera) == HEARTH_CAMERA_OFFLINE ||
+           hearth_camera_get_state (camera) == HEARTH_CAMERA_REFUSED)
+    hearth_http_reply_unavailable (msg, "this camera is offline");
+  else
+    hearth_http_reply_unavailable (msg, "no picture from this camera yet");
+}
+
+HearthStream *
+hearth_api_camera_ready_stream (SoupServerMessage *msg, HearthCamera *camera)
+{
+  HearthStream *stream = camera != NULL ? hearth_camera_get_stream (camera) : NULL;
+
+  if (stream != NULL && hearth_stream_is_ready (stream))
+    return stream;
+  hearth_api_camera_reply_not_ready (msg, camera);
+  return NULL;
 }

@@ -51,7 +51,8 @@
  */
 #define G_LOG_DOMAIN "hearth-api-hls"
 
-#include "http-server.h"
+#include "api-hls.h"
+#include "api-cameras.h"
 #include "error.h"
 #include "fmp4.h"
 
@@ -108,7 +109,7 @@ typedef struct {
 } HlsWaiter;
 
 struct _HlsIndex {
-  HearthHttpServer *server;   /* unowned */
+  HearthHlsIndexes *indexes;  /* unowned: the route's state, holding us */
   GHashTable *table;          /* unowned: the one holding us */
   GHashTable *numbers;        /* unowned: camera UUID → HlsNumbers */
   char *camera_id;
@@ -128,7 +129,10 @@ struct _HlsIndex {
   GPtrArray *waiters;         /* of HlsWaiter */
 };
 
+/* The route's state. */
 struct _HearthHlsIndexes {
+  HearthAccess *access;       /* (nullable) only a route's indexes serve */
+  HearthCameras *cameras;     /* (nullable) ... and look cameras up */
   GHashTable *by_camera;      /* camera UUID → HlsIndex */
   GHashTable *numbers;        /* camera UUID → HlsNumbers */
 };
@@ -402,10 +406,12 @@ on_index_wake (gpointer user_data)
 }
 
 HearthHlsIndexes *
-hearth_hls_indexes_new (void)
+hearth_hls_indexes_new (HearthAccess *access, HearthCameras *cameras)
 {
   HearthHlsIndexes *self = g_new0 (HearthHlsIndexes, 1);
 
+  self->access = access != NULL ? g_object_ref (access) : NULL;
+  self->cameras = cameras != NULL ? g_object_ref (cameras) : NULL;
   self->by_camera = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                            (GDestroyNotify) index_free);
   self->numbers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -420,26 +426,23 @@ hearth_hls_indexes_free (HearthHlsIndexes *self)
   /* The indexes first: they leave their numbers behind. */
   g_hash_table_unref (self->by_camera);
   g_hash_table_unref (self->numbers);
+  g_clear_object (&self->cameras);
+  g_clear_object (&self->access);
   g_free (self);
 }
 
-/* The index of @camera's current generation, made if needed. */
+/* A new index of @id's @generation, in place of the one before, which
+ * leaves its numbers behind for it. No chunk is filed yet. */
 static HlsIndex *
-get_index (HearthHttpServer *server, HearthCamera *camera)
+index_new (HearthHlsIndexes *indexes, const char *id, guint64 generation,
+           double fps)
 {
-  HearthHlsIndexes *indexes = hearth_http_server_get_hls_indexes (server);
-  HearthStream *stream = hearth_camera_get_stream (camera);
-  const char *id = hearth_camera_get_id (camera);
-  HlsIndex *index = g_hash_table_lookup (indexes->by_camera, id);
+  HlsIndex *index;
   const HlsNumbers *numbers;
-  double fps = 0;
 
-  if (index != NULL && index->generation == hearth_stream_get_generation (stream))
-    return index;
   g_hash_table_remove (indexes->by_camera, id);
-
   index = g_new0 (HlsIndex, 1);
-  index->server = server;
+  index->indexes = indexes;
   index->table = indexes->by_camera;
   index->numbers = indexes->numbers;
   index->camera_id = g_strdup (id);
@@ -448,13 +451,28 @@ get_index (HearthHttpServer *server, HearthCamera *camera)
     index->first_msn = index->next_msn = numbers->next_msn;
     index->discontinuity = numbers->discontinuity + 1;
   }
-  index->generation = hearth_stream_get_generation (stream);
-  if (!hearth_camera_get_video_info (camera, NULL, NULL, NULL, &fps) || fps <= 0)
-    fps = 30;
-  index->fps = fps;
+  index->generation = generation;
+  index->fps = fps > 0 ? fps : 30;
   index->segments = g_ptr_array_new_with_free_func ((GDestroyNotify) segment_free);
   index->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) waiter_free);
   g_hash_table_insert (indexes->by_camera, index->camera_id, index);
+  return index;
+}
+
+/* The index of @camera's current generation, made if needed. */
+static HlsIndex *
+get_index (HearthHlsIndexes *indexes, HearthCamera *camera)
+{
+  HearthStream *stream = hearth_camera_get_stream (camera);
+  const char *id = hearth_camera_get_id (camera);
+  HlsIndex *index = g_hash_table_lookup (indexes->by_camera, id);
+  double fps = 0;
+
+  if (index != NULL && index->generation == hearth_stream_get_generation (stream))
+    return index;
+  if (!hearth_camera_get_video_info (camera, NULL, NULL, NULL, &fps))
+    fps = 0;
+  index = index_new (indexes, id, hearth_stream_get_generation (stream), fps);
   /* Takes the init segment and the cached GOP now. If the stream has
    * ended, the index is dropped at once. */
   index->sub = hearth_stream_subscribe (stream, on_index_wake, index);
@@ -580,15 +598,15 @@ static void
 serve_playlist (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
                 gint64 display_id, gint64 household_id)
 {
-  HearthCamera *camera = hearth_http_server_lookup_camera (index->server, camera_id);
+  HearthCamera *camera = hearth_cameras_lookup (index->indexes->cameras, camera_id);
   guint64 generation = camera != NULL
       ? hearth_stream_get_generation (hearth_camera_get_stream (camera)) : 0;
   g_autofree char *text = NULL;
 
-  if (!hearth_http_server_check_egress (index->server, msg, household_id,
-                                        display_id, camera_id, generation,
-                                        index->camera_id, index->generation,
-                                        "playlist"))
+  if (!hearth_http_check_egress (index->indexes->access, msg, household_id,
+                                 display_id, camera_id, generation,
+                                 index->camera_id, index->generation,
+                                 "playlist"))
     return;
   if (index->segments->len == 0) {
     hearth_http_reply_unavailable (msg, "no keyframe from this camera yet");
@@ -620,8 +638,8 @@ waiter_answer (HlsWaiter *waiter)
     return;
   /* Held a while: the display may have lost the camera meanwhile (then
    * this has answered). */
-  allowed = hearth_http_server_still_allowed (waiter->index->server, waiter->msg,
-                                              waiter->fingerprint, waiter->camera_id);
+  allowed = hearth_http_still_allowed (waiter->index->indexes->access, waiter->msg,
+                                       waiter->fingerprint, waiter->camera_id);
   if (allowed && waiter->part_name == NULL)
     serve_playlist (waiter->index, waiter->msg, waiter->camera_id,
                     waiter->display_id, waiter->household_id);
@@ -679,25 +697,25 @@ on_waiter_finished (SoupServerMessage *msg, gpointer user_data)
 
 /* ---- segments and parts ---- */
 
-/* Serves chunks [start, end) of @seg, each checked at the exit. */
+/* Serves @chunks, each checked at the exit. */
 static void
 serve_chunks (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
-              gint64 display_id, gint64 household_id, guint64 generation, GPtrArray *chunks, guint start, guint end,
+              gint64 display_id, gint64 household_id, GPtrArray *chunks,
               const char *content_type)
 {
   SoupMessageBody *body = soup_server_message_get_response_body (msg);
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   gsize length = 0;
 
-  for (guint i = start; i < end; i++) {
+  for (guint i = 0; i < chunks->len; i++) {
     HearthChunk *chunk = chunks->pdata[i];
 
     /* Invariant 3: every chunk, before any byte of the answer goes. */
-    if (!hearth_http_server_check_egress (index->server, msg, household_id,
-                                          display_id, camera_id, generation,
-                                          hearth_chunk_get_camera_id (chunk),
-                                          hearth_chunk_get_generation (chunk),
-                                          "HLS media"))
+    if (!hearth_http_check_egress (index->indexes->access, msg, household_id,
+                                   display_id, camera_id, index->generation,
+                                   hearth_chunk_get_camera_id (chunk),
+                                   hearth_chunk_get_generation (chunk),
+                                   "HLS media"))
       return;
     length += g_bytes_get_size (hearth_chunk_get_bytes (chunk));
   }
@@ -708,7 +726,7 @@ serve_chunks (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
     soup_message_headers_set_content_length (headers, length);
     return;
   }
-  for (guint i = start; i < end; i++)
+  for (guint i = 0; i < chunks->len; i++)
     soup_message_body_append_bytes (
         body, hearth_chunk_get_bytes (chunks->pdata[i]));
 }
@@ -737,11 +755,53 @@ hearth_hls_parse_name (const char *name, const char *prefix, const char *suffix,
          g_ascii_string_to_unsigned (numbers[1], 10, 0, G_MAXUINT64, sequence, NULL);
 }
 
-static void
-reply_not_found (SoupServerMessage *msg)
+/* Chunks [start, end) of @chunks, new references. */
+static GPtrArray *
+chunks_range (GPtrArray *chunks, guint start, guint end)
 {
-  hearth_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
-                           "no such resource");
+  GPtrArray *range = g_ptr_array_new_full (end - start,
+                                           (GDestroyNotify) hearth_chunk_unref);
+
+  for (guint i = start; i < end; i++)
+    g_ptr_array_add (range, hearth_chunk_ref (chunks->pdata[i]));
+  return range;
+}
+
+GPtrArray *
+hearth_hls_index_lookup (HearthHlsIndex *index, const char *name)
+{
+  guint64 generation, sequence;
+  gboolean is_part;
+
+  if (hearth_hls_parse_name (name, "init-", ".mp4", &generation, NULL)) {
+    GPtrArray *init;
+
+    if (generation != index->generation || index->init == NULL)
+      return NULL;
+    init = g_ptr_array_new_with_free_func ((GDestroyNotify) hearth_chunk_unref);
+    g_ptr_array_add (init, hearth_chunk_ref (index->init));
+    return init;
+  }
+  is_part = hearth_hls_parse_name (name, "part-", ".m4s", &generation, &sequence);
+  if ((!is_part && !hearth_hls_parse_name (name, "seg-", ".m4s", &generation, &sequence)) ||
+      generation != index->generation)
+    return NULL;
+  for (guint i = 0; i < index->segments->len; i++) {
+    Segment *seg = index->segments->pdata[i];
+
+    if (!is_part) {
+      if (seg->complete &&
+          hearth_chunk_get_sequence (seg->chunks->pdata[0]) == sequence)
+        return chunks_range (seg->chunks, 0, seg->chunks->len);
+      continue;
+    }
+    for (guint p = 0; p < segment_n_parts (seg); p++) {
+      if (hearth_chunk_get_sequence (seg->chunks->pdata[part_start (seg, p)]) ==
+          sequence)
+        return chunks_range (seg->chunks, part_start (seg, p), part_end (seg, p));
+    }
+  }
+  return NULL;
 }
 
 /* Segment or part by name, only from this index's generation. */
@@ -749,48 +809,14 @@ static void
 serve_media (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
              gint64 display_id, gint64 household_id, const char *name)
 {
-  guint64 generation, sequence;
-  gboolean is_part;
+  g_autoptr (GPtrArray) chunks = hearth_hls_index_lookup (index, name);
 
-  if (hearth_hls_parse_name (name, "init-", ".mp4", &generation, NULL)) {
-    g_autoptr (GPtrArray) one = g_ptr_array_new ();
-
-    if (generation != index->generation || index->init == NULL) {
-      reply_not_found (msg);
-      return;
-    }
-    g_ptr_array_add (one, index->init);
-    serve_chunks (index, msg, camera_id, display_id, household_id, index->generation, one, 0, 1, "video/mp4");
-    return;
-  }
-  is_part = hearth_hls_parse_name (name, "part-", ".m4s", &generation, &sequence);
-  if ((!is_part && !hearth_hls_parse_name (name, "seg-", ".m4s", &generation, &sequence)) ||
-      generation != index->generation) {
-    reply_not_found (msg);
-    return;
-  }
-  for (guint i = 0; i < index->segments->len; i++) {
-    Segment *seg = index->segments->pdata[i];
-
-    if (!is_part) {
-      if (seg->complete &&
-          hearth_chunk_get_sequence (seg->chunks->pdata[0]) == sequence) {
-        serve_chunks (index, msg, camera_id, display_id, household_id, index->generation, seg->chunks, 0,
-                      seg->chunks->len, "video/iso.segment");
-        return;
-      }
-      continue;
-    }
-    for (guint p = 0; p < segment_n_parts (seg); p++) {
-      if (hearth_chunk_get_sequence (seg->chunks->pdata[part_start (seg, p)]) ==
-          sequence) {
-        serve_chunks (index, msg, camera_id, display_id, household_id, index->generation, seg->chunks,
-                      part_start (seg, p), part_end (seg, p), "video/iso.segment");
-        return;
-      }
-    }
-  }
-  reply_not_found (msg);
+  if (chunks == NULL)
+    hearth_http_reply_not_found (msg);
+  else
+    serve_chunks (index, msg, camera_id, display_id, household_id, chunks,
+                  g_str_has_prefix (name, "init-") ? "video/mp4"
+                                                   : "video/iso.segment");
 }
 
 /* ---- the route ---- */
@@ -852,28 +878,25 @@ hearth_hls_parse_blocking (GHashTable *query, gboolean *blocking, guint64 *msn,
            (*has_part && !query_number (query, "_HLS_part", part)));
 }
 
-void
-hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
-                       const char *name)
+static void
+handle_hls (HearthHttpRequest *request, gpointer state)
 {
-  HearthAccess *access = hearth_http_server_get_access (request->server);
+  HearthHlsIndexes *indexes = state;
+  const char *name = request->captures[1];
   g_autoptr (HearthCameraRow) row = NULL;
-  g_autoptr (GError) error = NULL;
   HearthCamera *camera;
   HlsIndex *index;
   guint64 msn = 0, part = 0;
   gboolean blocking, has_part;
   gint64 wanted_part;
 
-  row = hearth_access_camera (access, request->display, camera_id, &error);
-  if (row == NULL) {
-    hearth_http_reply_gerror (request->msg, error);
+  row = hearth_http_request_camera (request, request->captures[0]);
+  if (row == NULL)
     return;
-  }
-  camera = hearth_http_server_lookup_camera (request->server, row->id);
-  index = camera != NULL ? get_index (request->server, camera) : NULL;
+  camera = hearth_cameras_lookup (indexes->cameras, row->id);
+  index = camera != NULL ? get_index (indexes, camera) : NULL;
   if (index == NULL) {
-    hearth_http_server_reply_not_ready (request->server, request->msg, row->id);
+    hearth_api_camera_reply_not_ready (request->msg, camera);
     return;
   }
 
@@ -918,4 +941,57 @@ hearth_api_camera_hls (HearthHttpRequest *request, const char *camera_id,
                 index->segments->len > 0 || blocking ? msn : 0,
                 index->segments->len > 0 || blocking ? wanted_part : 0,
                 NULL, 0, BLOCK_MS);
+}
+
+void
+hearth_api_hls_register (HearthHttpRoutes *routes, HearthAccess *access,
+                         HearthCameras *cameras)
+{
+  hearth_http_routes_add (routes, "hls", HEARTH_API_HLS_PATTERN,
+                          HEARTH_HTTP_READ, handle_hls,
+                          hearth_hls_indexes_new (access, cameras),
+                          (GDestroyNotify) hearth_hls_indexes_free);
+}
+
+/* ---- the index, as tests drive it ---- */
+
+HearthHlsIndex *
+hearth_hls_indexes_open (HearthHlsIndexes *self, const char *camera_id,
+                         guint64 generation, double fps)
+{
+  HlsIndex *index = g_hash_table_lookup (self->by_camera, camera_id);
+
+  if (index != NULL && index->generation == generation)
+    return index;
+  return index_new (self, camera_id, generation, fps);
+}
+
+HearthHlsIndex *
+hearth_hls_indexes_lookup (HearthHlsIndexes *self, const char *camera_id)
+{
+  return g_hash_table_lookup (self->by_camera, camera_id);
+}
+
+void
+hearth_hls_index_feed (HearthHlsIndex *index, HearthChunk *chunk)
+{
+  on_index_chunk (chunk, index);
+}
+
+void
+hearth_hls_index_end (HearthHlsIndex *index)
+{
+  on_index_end (index);
+}
+
+char *
+hearth_hls_index_playlist (HearthHlsIndex *index)
+{
+  return index->segments->len > 0 ? playlist (index) : NULL;
+}
+
+gboolean
+hearth_hls_index_has (HearthHlsIndex *index, guint64 msn, gint64 part)
+{
+  return index_has (index, msn, part);
 }

@@ -5,7 +5,9 @@
  * display), checks each chunk's camera UUID and generation against the
  * subscription before it is written (invariant 3), bounds what a slow
  * display can fall behind, and can be cut at once when a recheck fails
- * (invariant 4). Main context only.
+ * (invariant 4). Registered by HearthHttpServer; the writers are the
+ * route's state, and re-check their streams on HearthCameras'
+ * "access-changed". Main context only.
  *
  * As cheap as a file server: libsoup writes the status line and headers
  * (chunked transfer encoding, Connection: close); then the writer takes the
@@ -25,7 +27,8 @@
  */
 #define G_LOG_DOMAIN "hearth-live"
 
-#include "http-server.h"
+#include "api-live.h"
+#include "api-cameras.h"
 #include "error.h"
 #include "listener.h"
 
@@ -41,7 +44,8 @@
 #define SWEEP_INTERVAL_MS 500
 
 struct _HearthLiveWriters {
-  HearthHttpServer *server;   /* unowned: it frees us before it dies */
+  HearthAccess *access;
+  HearthCameras *cameras;     /* looked up by id; we follow "access-changed" */
   const HearthConfig *config; /* immutable, outlives us */
   GList *streams;             /* of LiveStream */
   guint sweep_source;
@@ -253,7 +257,7 @@ fill (LiveStream *live)
   while (live->buf_len < BATCH_MAX && live->subscription != NULL &&
          (chunk = hearth_subscription_next (live->subscription)) != NULL) {
     /* Invariant 3: checked again at the exit, before any of its bytes. */
-    if (!hearth_http_server_check_egress (live->writers->server, NULL,
+    if (!hearth_http_check_egress (live->writers->access, NULL,
                                           live->household_id, live->display_id,
                                           live->camera_id, live->generation,
                                           hearth_chunk_get_camera_id (chunk),
@@ -400,7 +404,8 @@ live_start (HearthLiveWriters *self, HearthHttpRequest *request,
 
   /* Only a stream that can start at once (init segment and keyframe):
    * an empty 200 would look like a camera that streams nothing. */
-  stream = hearth_http_server_ready_stream (self->server, request->msg, row->id);
+  stream = hearth_api_camera_ready_stream (
+      request->msg, hearth_cameras_lookup (self->cameras, row->id));
   if (stream == NULL)
     return;
   for (GList *l = self->streams; l != NULL; l = l->next)
@@ -446,24 +451,22 @@ live_start (HearthLiveWriters *self, HearthHttpRequest *request,
                     G_CALLBACK (on_live_wrote_headers), live);
 }
 
-void
-hearth_api_camera_live (HearthHttpRequest *request, const char *camera_id)
+static void
+handle_live (HearthHttpRequest *request, gpointer state)
 {
-  HearthAccess *access = hearth_http_server_get_access (request->server);
   g_autoptr (HearthCameraRow) row = NULL;
-  g_autoptr (GError) error = NULL;
 
-  row = hearth_access_camera (access, request->display, camera_id, &error);
-  if (row == NULL) {
-    hearth_http_reply_gerror (request->msg, error);
+  row = hearth_http_request_camera (request, request->captures[0]);
+  if (row == NULL)
     return;
-  }
-  live_start (hearth_http_server_get_live_writers (request->server), request, row);
+  live_start (state, request, row);
 }
 
-void
-hearth_live_writers_recheck (HearthLiveWriters *self, HearthAccess *access)
+/* Cuts each stream whose camera its display may no longer see. */
+static void
+live_writers_recheck (HearthLiveWriters *self)
 {
+  HearthAccess *access = self->access;
   g_autoptr (GList) snapshot = g_list_copy (self->streams);
 
   /* A live stream whose camera is no longer its display's is cut, even one
@@ -507,19 +510,27 @@ hearth_live_writers_get_n (HearthLiveWriters *self, const char *camera_id)
   return n;
 }
 
-HearthLiveWriters *
-hearth_live_writers_new (HearthHttpServer *server, const HearthConfig *config)
+static HearthLiveWriters *
+live_writers_new (HearthAccess *access, HearthCameras *cameras,
+                  const HearthConfig *config)
 {
   HearthLiveWriters *self = g_new0 (HearthLiveWriters, 1);
 
-  self->server = server;
+  self->access = g_object_ref (access);
+  self->cameras = g_object_ref (cameras);
   self->config = config;
+  g_signal_connect_swapped (cameras, "access-changed",
+                            G_CALLBACK (live_writers_recheck), self);
   return self;
 }
 
-void
-hearth_live_writers_free (HearthLiveWriters *self)
+/* Drops every response at once (the server is closing). */
+static void
+live_writers_free (HearthLiveWriters *self)
 {
+  g_signal_handlers_disconnect_by_data (self->cameras, self);
+  g_object_unref (self->cameras);
+  g_object_unref (self->access);
   while (self->streams != NULL) {
     LiveStream *live = self->streams->data;
 
@@ -531,4 +542,14 @@ hearth_live_writers_free (HearthLiveWriters *self)
   if (self->sweep_source != 0)
     g_source_remove (self->sweep_source);
   g_free (self);
+}
+
+void
+hearth_api_live_register (HearthHttpRoutes *routes, HearthAccess *access,
+                          HearthCameras *cameras, const HearthConfig *config)
+{
+  hearth_http_routes_add (routes, "live", HEARTH_API_LIVE_PATTERN,
+                          HEARTH_HTTP_READ, handle_live,
+                          live_writers_new (access, cameras, config),
+                          (GDestroyNotify) live_writers_free);
 }

@@ -2,7 +2,10 @@
 /*
  * GET /v1/cameras/{id}/snapshot.jpg: the camera's latest keyframe as a JPEG.
  *
- * The display is resolved by HearthHttpServer (the choke point) and the
+ * Registered by HearthHttpServer with the HearthAccess and HearthCameras it
+ * serves; the route owns its cache, and forgets a camera's pictures on
+ * HearthCameras' "camera-removed" (nothing cached for a camera outlives its
+ * ingest). The display is resolved by the server (the choke point) and the
  * camera by HearthAccess, as for every route. The latest keyframe chunk of the
  * camera's stream is decoded on demand (snapshot.c, on a worker thread) and
  * the JPEG is cached under the chunk's own identity — (camera UUID,
@@ -20,7 +23,8 @@
  */
 #define G_LOG_DOMAIN "hearth-api-snapshot"
 
-#include "http-server.h"
+#include "api-snapshot.h"
+#include "api-cameras.h"
 #include "error.h"
 #include "snapshot.h"
 
@@ -29,10 +33,13 @@
 
 typedef struct _SnapshotEntry SnapshotEntry;
 
-struct _HearthSnapshotCache {
+/* The route's state. */
+typedef struct {
+  HearthAccess *access;
+  HearthCameras *cameras;     /* looked up by id; we follow "camera-removed" */
   GHashTable *entries;        /* set of SnapshotEntry (by identity) */
   GCancellable *cancellable;  /* decodes in flight */
-};
+} HearthSnapshotCache;
 
 struct _SnapshotEntry {
   grefcount ref;              /* the cache's, and a decode's in flight */
@@ -45,7 +52,7 @@ struct _SnapshotEntry {
 };
 
 typedef struct {
-  HearthHttpServer *server;   /* unowned: outlives its messages */
+  HearthSnapshotCache *cache; /* unowned: answers us before it is freed */
   SoupServerMessage *msg;
   char *fingerprint;
   char *camera_id;            /* what the request resolved to */
@@ -136,25 +143,33 @@ entry_detach (gpointer p)
   entry_unref (entry);
 }
 
-HearthSnapshotCache *
-hearth_snapshot_cache_new (void)
+static void on_camera_removed (HearthCameras *cameras, const char *id,
+                               gpointer user_data);
+
+static HearthSnapshotCache *
+snapshot_cache_new (HearthAccess *access, HearthCameras *cameras)
 {
   HearthSnapshotCache *cache = g_new0 (HearthSnapshotCache, 1);
 
+  cache->access = g_object_ref (access);
+  cache->cameras = g_object_ref (cameras);
+  g_signal_connect (cameras, "camera-removed", G_CALLBACK (on_camera_removed),
+                    cache);
   cache->entries = g_hash_table_new_full (entry_hash, entry_equal, NULL,
                                           entry_detach);
   cache->cancellable = g_cancellable_new ();
   return cache;
 }
 
-void
-hearth_snapshot_cache_free (HearthSnapshotCache *cache)
+static void
+snapshot_cache_free (HearthSnapshotCache *cache)
 {
-  if (cache == NULL)
-    return;
+  g_signal_handlers_disconnect_by_data (cache->cameras, cache);
   g_cancellable_cancel (cache->cancellable);
   g_hash_table_unref (cache->entries);
   g_object_unref (cache->cancellable);
+  g_object_unref (cache->cameras);
+  g_object_unref (cache->access);
   g_free (cache);
 }
 
@@ -177,29 +192,32 @@ evict_others (HearthSnapshotCache *cache, const char *camera_id,
   }
 }
 
-void
-hearth_snapshot_cache_forget (HearthSnapshotCache *cache, const char *camera_id)
+/* A removed or restarted camera: its finished pictures go. */
+static void
+on_camera_removed (HearthCameras *cameras, const char *id, gpointer user_data)
 {
-  evict_others (cache, camera_id, NULL);
+  HearthSnapshotCache *cache = user_data;
+
+  evict_others (cache, id, NULL);
 }
 
 /* ---- answering ---- */
 
 /* Serves @entry's JPEG to a request for @camera_id in @generation. */
 static void
-serve (HearthHttpServer *server, SoupServerMessage *msg, const char *camera_id,
+serve (HearthSnapshotCache *cache, SoupServerMessage *msg, const char *camera_id,
        guint64 generation, gint64 display_id, gint64 household_id,
        SnapshotEntry *entry)
 {
-  HearthCamera *camera = hearth_http_server_lookup_camera (server, camera_id);
+  HearthCamera *camera = hearth_cameras_lookup (cache->cameras, camera_id);
   SoupMessageHeaders *headers;
   g_autofree char *generation_text = NULL;
   g_autofree char *sequence_text = NULL;
 
   /* Invariant 3: the picture is of the camera and run asked for. */
-  if (!hearth_http_server_check_egress (server, msg, household_id, display_id,
-                                        camera_id, generation, entry->camera_id,
-                                        entry->generation, "snapshot"))
+  if (!hearth_http_check_egress (cache->access, msg, household_id, display_id,
+                                 camera_id, generation, entry->camera_id,
+                                 entry->generation, "snapshot"))
     return;
   /* Invariant 6: never a picture of an older run once a newer one began. */
   if (camera == NULL ||
@@ -233,12 +251,12 @@ answer_waiter (Waiter *waiter, SnapshotEntry *entry, const GError *decode_error)
     return;
 
   /* Refused: still_allowed has answered. */
-  if (hearth_http_server_still_allowed (waiter->server, waiter->msg,
-                                        waiter->fingerprint, waiter->camera_id)) {
+  if (hearth_http_still_allowed (waiter->cache->access, waiter->msg,
+                                 waiter->fingerprint, waiter->camera_id)) {
     if (decode_error != NULL)
       hearth_http_reply_unavailable (waiter->msg, "the picture could not be decoded");
     else
-      serve (waiter->server, waiter->msg, waiter->camera_id, waiter->generation,
+      serve (waiter->cache, waiter->msg, waiter->camera_id, waiter->generation,
              waiter->display_id, waiter->household_id, entry);
   }
   soup_server_message_unpause (waiter->msg);
@@ -282,27 +300,23 @@ on_decoded (GObject *source, GAsyncResult *result, gpointer user_data)
   entry_unref (entry); /* the decode's */
 }
 
-void
-hearth_api_camera_snapshot (HearthHttpRequest *request, const char *camera_id)
+static void
+handle_snapshot (HearthHttpRequest *request, gpointer state)
 {
-  HearthHttpServer *server = request->server;
-  HearthAccess *access = hearth_http_server_get_access (server);
-  HearthSnapshotCache *cache = hearth_http_server_get_snapshot_cache (server);
+  HearthSnapshotCache *cache = state;
   g_autoptr (HearthCameraRow) row = NULL;
   g_autoptr (HearthChunk) init = NULL;
   g_autoptr (HearthChunk) keyframe = NULL;
-  g_autoptr (GError) error = NULL;
   SnapshotEntry *entry;
   SnapshotEntry *key;
   HearthStream *stream;
   Waiter *waiter;
 
-  row = hearth_access_camera (access, request->display, camera_id, &error);
-  if (row == NULL) {
-    hearth_http_reply_gerror (request->msg, error);
+  row = hearth_http_request_camera (request, request->captures[0]);
+  if (row == NULL)
     return;
-  }
-  stream = hearth_http_server_ready_stream (server, request->msg, row->id);
+  stream = hearth_api_camera_ready_stream (
+      request->msg, hearth_cameras_lookup (cache->cameras, row->id));
   if (stream == NULL)
     return;
   if (!hearth_stream_ref_latest_keyframe (stream, &init, &keyframe)) {
@@ -318,7 +332,7 @@ hearth_api_camera_snapshot (HearthHttpRequest *request, const char *camera_id)
   entry_unref (key);
 
   if (entry != NULL && entry->jpeg != NULL) {
-    serve (server, request->msg, row->id, hearth_stream_get_generation (stream),
+    serve (cache, request->msg, row->id, hearth_stream_get_generation (stream),
            request->display->id, request->display->household_id, entry);
     return;
   }
@@ -339,7 +353,7 @@ hearth_api_camera_snapshot (HearthHttpRequest *request, const char *camera_id)
   }
 
   waiter = g_new0 (Waiter, 1);
-  waiter->server = server;
+  waiter->cache = cache;
   waiter->msg = g_object_ref (request->msg);
   waiter->fingerprint = g_strdup (request->fingerprint);
   waiter->camera_id = g_strdup (row->id);
@@ -351,4 +365,14 @@ hearth_api_camera_snapshot (HearthHttpRequest *request, const char *camera_id)
                                           waiter);
   g_ptr_array_add (entry->waiters, waiter);
   soup_server_message_pause (request->msg);
+}
+
+void
+hearth_api_snapshot_register (HearthHttpRoutes *routes, HearthAccess *access,
+                              HearthCameras *cameras)
+{
+  hearth_http_routes_add (routes, "snapshot", HEARTH_API_SNAPSHOT_PATTERN,
+                          HEARTH_HTTP_READ, handle_snapshot,
+                          snapshot_cache_new (access, cameras),
+                          (GDestroyNotify) snapshot_cache_free);
 }

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The viewer: `/` and `/app/...`, the browser display's page, embedded as a
- * GResource (gateway/web/). HearthHttpServer hands a request here only after
- * the choke point resolved its display, exactly as for /v1; the page itself
+ * GResource (web/). Registered by HearthHttpServer; a request comes here only
+ * after the choke point resolved its display, exactly as for /v1; the page itself
  * holds nothing of the store and learns the household's cameras from
  * /v1/cameras. The headers keep it to its own origin: no script, style or
  * media but the gateway's own, and no framing.
  */
 #define G_LOG_DOMAIN "hearth-web"
 
-#include "http-server.h"
+#include "api-web.h"
 #include "hearth-web.h"
 
 #include <string.h>
@@ -39,10 +39,11 @@ content_type_of (const char *name)
   return NULL;
 }
 
-/* @path: the request's path, "/" or "/app/NAME" */
-void
-hearth_api_web (HearthHttpRequest *request, const char *path)
+/* The request's path is "/" or "/app/NAME". */
+static void
+handle_file (HearthHttpRequest *request, gpointer state)
 {
+  const char *path = request->path;
   SoupMessageHeaders *headers =
       soup_server_message_get_response_headers (request->msg);
   g_autofree char *resource = NULL;
@@ -57,8 +58,7 @@ hearth_api_web (HearthHttpRequest *request, const char *path)
                                     G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
   }
   if (bytes == NULL) {
-    hearth_http_reply_error (request->msg, SOUP_STATUS_NOT_FOUND, "not_found",
-                             "no such resource");
+    hearth_http_reply_not_found (request->msg);
     return;
   }
 
@@ -72,4 +72,13 @@ hearth_api_web (HearthHttpRequest *request, const char *path)
   soup_server_message_set_response (request->msg, type, SOUP_MEMORY_COPY,
                                     g_bytes_get_data (bytes, NULL),
                                     g_bytes_get_size (bytes));
+}
+
+void
+hearth_api_web_register (HearthHttpRoutes *routes)
+{
+  hearth_http_routes_add (routes, "viewer", HEARTH_API_WEB_PATTERN,
+                          HEARTH_HTTP_READ, handle_file, NULL, NULL);
+  hearth_http_routes_add (routes, "viewer-files", HEARTH_API_WEB_FILES_PATTERN,
+                          HEARTH_HTTP_READ, handle_file, NULL, NULL);
 }

@@ -2,11 +2,12 @@
 /*
  * HearthHttpServer: the stream port (HTTPS, client certificate requested).
  *
- * Created by HearthDaemon with the HearthCameras it serves, whose cameras it
- * looks up by id and whose signals it follows: "access-changed" re-checks
- * every live stream and connection at once (hearth_http_server_recheck),
- * "camera-removed" forgets the camera's snapshots; the cameras never call
- * us. At each TLS handshake glib-networking asks the message's
+ * Created by HearthDaemon with the HearthCameras it serves. It makes the
+ * port's routing table (http-routes.c) and has each route register itself
+ * with the state it owns (api-*.c); it follows the cameras' "access-changed"
+ * to close every connection of a display that no longer resolves
+ * (hearth_http_server_recheck), as the routes follow what concerns their
+ * own state; the cameras never call us. At each TLS handshake glib-networking asks the message's
  * "accept-certificate"; we answer through HearthAccess and keep the
  * accepted fingerprint on the connection's GSocket, because libsoup 3.2 asks
  * only once per connection and returns no peer certificate for later requests
@@ -20,15 +21,23 @@
  * the one fixed "not paired" answer (refuse_unpaired) and the connection
  * closed after it.
  *
- * Live streams are written by api-live.c, cut there when a recheck fails
- * (invariant 4).
+ * A request with an identity is resolved again here (the choke point,
+ * invariant 2), matched against the routes and handed to its route with
+ * what it needs (HearthHttpRequest). Live streams are written by
+ * api-live.c, cut there when a recheck fails (invariant 4).
  */
 #define G_LOG_DOMAIN "hearth-http"
 #define _GNU_SOURCE /* POLLRDHUP */
 
 #include "http-server.h"
+#include "api-cameras.h"
+#include "api-hls.h"
+#include "api-live.h"
+#include "api-snapshot.h"
+#include "api-web.h"
 #include "error.h"
 #include "hearth-web.h"
+#include "http-routes.h"
 #include "listener.h"
 
 #include <string.h>
@@ -46,126 +55,16 @@ struct _HearthHttpServer {
 
   SoupServer *soup;
   HearthAccess *access;
-  HearthCameras *cameras;     /* looked up by id; we follow its signals */
+  HearthCameras *cameras;     /* we follow its "access-changed" */
   const HearthConfig *config; /* immutable, outlives us */
-  HearthLiveWriters *live;    /* the live.mp4 responses (api-live.c) */
+  HearthHttpRoutes *routes;   /* each route with its own state (api-*.c) */
   GHashTable *connections;    /* set of GSocket (weak) → Connection, as data */
   HearthGate *gate;           /* caps and deadline before authentication */
   guint sweep_source;
-  HearthSnapshotCache *snapshots;
-  HearthHlsIndexes *hls;
 };
 
 G_DEFINE_TYPE (HearthHttpServer, hearth_http_server, G_TYPE_OBJECT)
 
-
-/* --- replies --------------------------------------------------------------- */
-
-void
-hearth_http_set_status (SoupServerMessage *msg, guint status)
-{
-  /* libsoup 3.2.3 knows no phrase for 429 or 431 (it sends "Unknown
-   * Error"), and has the old ones for 413 and 414: every status the gateway
-   * sends is named here, as RFC 9110 and RFC 6585 name it. */
-  static const struct {
-    guint status;
-    const char *phrase;
-  } phrases[] = {
-    { SOUP_STATUS_OK, "OK" },
-    { SOUP_STATUS_BAD_REQUEST, "Bad Request" },
-    { SOUP_STATUS_FORBIDDEN, "Forbidden" },
-    { SOUP_STATUS_NOT_FOUND, "Not Found" },
-    { SOUP_STATUS_METHOD_NOT_ALLOWED, "Method Not Allowed" },
-    { SOUP_STATUS_GONE, "Gone" },
-    { SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "Content Too Large" },
-    { SOUP_STATUS_REQUEST_URI_TOO_LONG, "URI Too Long" },
-    { SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type" },
-    { 429, "Too Many Requests" },
-    { 431, "Request Header Fields Too Large" },
-    { SOUP_STATUS_INTERNAL_SERVER_ERROR, "Internal Server Error" },
-    { SOUP_STATUS_SERVICE_UNAVAILABLE, "Service Unavailable" },
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (phrases); i++) {
-    if (phrases[i].status == status) {
-      soup_server_message_set_status (msg, status, phrases[i].phrase);
-      return;
-    }
-  }
-  g_warn_if_reached ();
-  soup_server_message_set_status (msg, status, NULL);
-}
-
-void
-hearth_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node)
-{
-  g_autofree char *text = json_to_string (node, FALSE);
-
-  hearth_http_set_status (msg, status);
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "Cache-Control", "no-store");
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
-                                    g_steal_pointer (&text), strlen (text));
-}
-
-void
-hearth_http_reply_error (SoupServerMessage *msg, guint status, const char *code,
-                         const char *message)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonNode) node = NULL;
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "error");
-  json_builder_add_string_value (b, code);
-  json_builder_set_member_name (b, "message");
-  json_builder_add_string_value (b, message);
-  json_builder_end_object (b);
-  node = json_builder_get_root (b);
-  hearth_http_reply_json (msg, status, node);
-}
-
-void
-hearth_http_reply_unavailable (SoupServerMessage *msg, const char *message)
-{
-  hearth_http_reply_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
-                           message);
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "Retry-After", "1");
-}
-
-void
-hearth_http_reply_gerror (SoupServerMessage *msg, const GError *error)
-{
-  guint status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
-  const char *code = "internal";
-  const char *message = error->message;
-
-  if (error->domain == HEARTH_ERROR) {
-    switch (error->code) {
-      case HEARTH_ERROR_NOT_FOUND: status = 404; code = "not_found"; break;
-      case HEARTH_ERROR_DENIED: status = 403; code = "forbidden"; break;
-      case HEARTH_ERROR_INVALID: status = 400; code = "bad_request"; break;
-      case HEARTH_ERROR_NOT_LOCAL: status = 403; code = "not_local"; break;
-      case HEARTH_ERROR_LIMIT: status = 429; code = "limit"; break;
-      case HEARTH_ERROR_QUARANTINED: status = 503; code = "quarantined"; break;
-      case HEARTH_ERROR_RATE_LIMITED: status = 429; code = "rate_limited"; break;
-      case HEARTH_ERROR_TOKEN_INVALID: status = 403; code = "token_invalid"; break;
-      case HEARTH_ERROR_TOKEN_EXPIRED: status = 403; code = "token_expired"; break;
-      case HEARTH_ERROR_TOKEN_SPENT: status = 403; code = "token_spent"; break;
-      default: break;
-    }
-  }
-  if (error->domain == HEARTH_ERROR && error->code == HEARTH_ERROR_TOKEN_INVALID)
-    message = "this pairing code is not valid";
-  else if (error->domain == HEARTH_ERROR && error->code == HEARTH_ERROR_TOKEN_EXPIRED)
-    message = "this pairing code has expired";
-  else if (error->domain == HEARTH_ERROR && error->code == HEARTH_ERROR_TOKEN_SPENT)
-    message = "this pairing code was already used";
-  else if (status == SOUP_STATUS_INTERNAL_SERVER_ERROR)
-    message = "internal error";
-  hearth_http_reply_error (msg, status, code, message);
-}
 
 /* --- connections and identity ------------------------------------------------ */
 
@@ -324,59 +223,6 @@ on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *peer,
                           g_steal_pointer (&fingerprint), g_free);
   hearth_gate_passed (self->gate, socket);
   return TRUE;
-}
-
-/*
- * What a request may be, on both ports: far more than any client of the
- * gateway sends (a request target here is under 200 bytes). libsoup 3.2.3
- * itself reads at most 64 KiB of request line and header fields and then
- * closes the connection without an answer; below that, these limits answer.
- */
-#define MAX_TARGET_BYTES 8192
-#define MAX_HEADER_BYTES 16384
-
-static void
-add_header_size (const char *name, const char *value, gpointer user_data)
-{
-  gsize *size = user_data;
-
-  *size += strlen (name) + strlen (value) + 4; /* ": " and CRLF */
-}
-
-void
-hearth_http_refuse_oversized (SoupServerMessage *msg, goffset max_body)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  GUri *uri = soup_server_message_get_uri (msg);
-  gsize target = 0, fields = 0;
-
-  if (uri != NULL)
-    target = strlen (g_uri_get_path (uri)) +
-             (g_uri_get_query (uri) ? strlen (g_uri_get_query (uri)) + 1 : 0);
-  soup_message_headers_foreach (headers, add_header_size, &fields);
-
-  /* Answer before libsoup reads a body we would not take. */
-  if (target > MAX_TARGET_BYTES)
-    hearth_http_reply_error (msg, SOUP_STATUS_REQUEST_URI_TOO_LONG, "too_large",
-                             "the request's URI is too long");
-  else if (fields > MAX_HEADER_BYTES)
-    hearth_http_reply_error (msg, 431, "too_large",
-                             "the request's header fields are too large");
-  else if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CHUNKED ||
-           soup_message_headers_get_content_length (headers) > max_body)
-    hearth_http_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-                             "too_large", max_body == 0
-                                 ? "this API takes no request body"
-                                 : "the request body is too large");
-  else
-    return;
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "Connection", "close");
-  /* libsoup 3.2.3 still reads the body before it writes the answer (unless
-   * the client waits for "100 Continue"): what it reads is dropped, not
-   * kept, and the gate's request deadline bounds how long that may take. */
-  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg),
-                                    FALSE);
 }
 
 static Connection *
@@ -545,49 +391,6 @@ sweep_connections (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* --- routing ----------------------------------------------------------------- */
-
-/**
- * hearth_http_route:
- * @path: a request's path, percent-decoded
- * @camera_id: (out) (transfer full) (nullable): the camera it names
- * @name: (out) (transfer full) (nullable): the HLS file it names
- *
- * Which route of the stream port @path is.
- */
-HearthRoute
-hearth_http_route (const char *path, char **camera_id, char **name)
-{
-  g_auto (GStrv) parts = NULL;
-  guint n;
-
-  *camera_id = NULL;
-  *name = NULL;
-  if (g_str_equal (path, "/") || g_str_has_prefix (path, "/app/"))
-    return HEARTH_ROUTE_WEB;
-  parts = g_strsplit (path, "/", 6);
-  n = g_strv_length (parts);
-  /* parts[0] is the empty string before the leading '/'. */
-  if (n < 3 || !g_str_equal (parts[1], "v1") || !g_str_equal (parts[2], "cameras"))
-    return HEARTH_ROUTE_NONE;
-  if (n == 3)
-    return HEARTH_ROUTE_CAMERAS;
-  if (n == 5 && g_str_equal (parts[4], "live.mp4")) {
-    *camera_id = g_strdup (parts[3]);
-    return HEARTH_ROUTE_LIVE;
-  }
-  if (n == 5 && g_str_equal (parts[4], "snapshot.jpg")) {
-    *camera_id = g_strdup (parts[3]);
-    return HEARTH_ROUTE_SNAPSHOT;
-  }
-  if (n == 6 && g_str_equal (parts[4], "hls") && strchr (parts[5], '/') == NULL) {
-    *camera_id = g_strdup (parts[3]);
-    *name = g_strdup (parts[5]);
-    return HEARTH_ROUTE_HLS;
-  }
-  return HEARTH_ROUTE_NONE;
-}
-
 /* Every route of the stream port: the API under /v1 and the viewer (`/`,
  * `/app/...`) alike pass the access check here first. */
 static void
@@ -599,8 +402,8 @@ handle_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
   const char *fingerprint = NULL;
   g_autoptr (HearthDisplayRow) display = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *camera_id = NULL;
-  g_autofree char *name = NULL;
+  g_auto (GStrv) captures = NULL;
+  const HearthHttpRoute *route;
   HearthHttpRequest request;
 
   if (soup_server_message_get_status (msg) != 0)
@@ -621,136 +424,19 @@ handle_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
     return;
   }
 
-  if (soup_server_message_get_method (msg) != SOUP_METHOD_GET &&
-      soup_server_message_get_method (msg) != SOUP_METHOD_HEAD) {
-    hearth_http_reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
-                             "method_not_allowed", "only GET is supported");
+  route = hearth_http_routes_match (self->routes, path, &captures);
+  if (route == NULL) {
+    hearth_http_reply_not_found (msg);
     return;
   }
-
-  request.server = self;
   request.msg = msg;
+  request.path = path;
+  request.query = query;
+  request.captures = captures;
+  request.access = self->access;
   request.display = display;
   request.fingerprint = fingerprint;
-  request.query = query;
-
-  switch (hearth_http_route (path, &camera_id, &name)) {
-  case HEARTH_ROUTE_WEB:
-    hearth_api_web (&request, path);
-    return;
-  case HEARTH_ROUTE_CAMERAS:
-    hearth_api_cameras_list (&request);
-    return;
-  case HEARTH_ROUTE_LIVE:
-    hearth_api_camera_live (&request, camera_id);
-    return;
-  case HEARTH_ROUTE_SNAPSHOT:
-    hearth_api_camera_snapshot (&request, camera_id);
-    return;
-  case HEARTH_ROUTE_HLS:
-    hearth_api_camera_hls (&request, camera_id, name);
-    return;
-  case HEARTH_ROUTE_NONE:
-    break;
-  }
-  hearth_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
-                           "no such resource");
-}
-
-/* --- the exit ---------------------------------------------------------------- */
-
-/**
- * hearth_http_server_check_egress:
- * @camera_id: @generation: what the request resolved to
- * @data_camera_id: @data_generation: what the bytes about to leave are of
- * @what: "stream", "snapshot", … for the log and audit
- *
- * Invariant 3, for every response that carries camera data. On a mismatch
- * nothing is written: the connection is dropped at once (by the caller if
- * @msg is NULL: a connection taken from libsoup), and the event is logged
- * and audited.
- *
- * Returns: TRUE if the bytes may be written
- */
-gboolean
-hearth_http_server_check_egress (HearthHttpServer *self, SoupServerMessage *msg,
-                                 gint64 household_id, gint64 display_id,
-                                 const char *camera_id, guint64 generation,
-                                 const char *data_camera_id,
-                                 guint64 data_generation, const char *what)
-{
-  g_autofree char *detail = NULL;
-  GSocket *socket;
-
-  if (g_strcmp0 (data_camera_id, camera_id) == 0 && data_generation == generation)
-    return TRUE;
-
-  detail = g_strdup_printf (
-      "%s of camera %s generation %" G_GUINT64_FORMAT " reached the %s of "
-      "camera %s generation %" G_GUINT64_FORMAT " for display %" G_GINT64_FORMAT
-      "; connection dropped", what, data_camera_id, data_generation, what,
-      camera_id, generation, display_id);
-  g_critical ("Egress mismatch: %s", detail);
-  hearth_access_audit (self->access, "egress-mismatch", household_id, detail);
-  /* @msg is NULL for a connection its writer has taken: it drops it. */
-  if (msg == NULL)
-    return FALSE;
-  socket = soup_server_message_get_socket (msg);
-  if (socket != NULL)
-    g_socket_shutdown (socket, TRUE, TRUE, NULL);
-  /* A response not yet begun still needs a status; its connection is gone. */
-  if (soup_server_message_get_status (msg) == 0) {
-    hearth_http_set_status (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR);
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                  "Connection", "close");
-  }
-  return FALSE;
-}
-
-void
-hearth_http_server_reply_not_ready (HearthHttpServer *self, SoupServerMessage *msg,
-                                    const char *camera_id)
-{
-  HearthCamera *camera = hearth_http_server_lookup_camera (self, camera_id);
-
-  if (camera == NULL || hearth_camera_get_state (camera) == HEARTH_CAMERA_STOPPED)
-    hearth_http_reply_unavailable (msg, "this camera is not running");
-  else if (hearth_camera_get_state (camera) == HEARTH_CAMERA_OFFLINE ||
-           hearth_camera_get_state (camera) == HEARTH_CAMERA_REFUSED)
-    hearth_http_reply_unavailable (msg, "this camera is offline");
-  else
-    hearth_http_reply_unavailable (msg, "no picture from this camera yet");
-}
-
-HearthStream *
-hearth_http_server_ready_stream (HearthHttpServer *self, SoupServerMessage *msg,
-                                 const char *camera_id)
-{
-  HearthCamera *camera = hearth_http_server_lookup_camera (self, camera_id);
-  HearthStream *stream = camera != NULL ? hearth_camera_get_stream (camera) : NULL;
-
-  if (stream != NULL && hearth_stream_is_ready (stream))
-    return stream;
-  hearth_http_server_reply_not_ready (self, msg, camera_id);
-  return NULL;
-}
-
-gboolean
-hearth_http_server_still_allowed (HearthHttpServer *self, SoupServerMessage *msg,
-                                  const char *fingerprint, const char *camera_id)
-{
-  g_autoptr (HearthDisplayRow) display = NULL;
-  g_autoptr (HearthCameraRow) row = NULL;
-  g_autoptr (GError) error = NULL;
-
-  display = hearth_access_resolve_display (self->access, fingerprint, &error);
-  if (display != NULL)
-    row = hearth_access_camera (self->access, display, camera_id, &error);
-  if (row == NULL) {
-    hearth_http_reply_gerror (msg, error);
-    return FALSE;
-  }
-  return TRUE;
+  hearth_http_route_dispatch (route, &request);
 }
 
 void
@@ -770,50 +456,14 @@ hearth_http_server_recheck (HearthHttpServer *self)
       connection_untrack (self, l->data);
     }
   }
-
-  hearth_live_writers_recheck (self->live, self->access);
 }
 
 /* --- object -------------------------------------------------------------------- */
 
-HearthAccess *
-hearth_http_server_get_access (HearthHttpServer *self)
+HearthHttpRoutes *
+hearth_http_server_get_routes (HearthHttpServer *self)
 {
-  return self->access;
-}
-
-HearthSnapshotCache *
-hearth_http_server_get_snapshot_cache (HearthHttpServer *self)
-{
-  return self->snapshots;
-}
-
-HearthHlsIndexes *
-hearth_http_server_get_hls_indexes (HearthHttpServer *self)
-{
-  return self->hls;
-}
-
-HearthLiveWriters *
-hearth_http_server_get_live_writers (HearthHttpServer *self)
-{
-  return self->live;
-}
-
-/* Nothing cached for a camera outlives its ingest. */
-static void
-on_camera_removed (HearthCameras *cameras, const char *id, gpointer user_data)
-{
-  HearthHttpServer *self = user_data;
-
-  if (self->snapshots != NULL)
-    hearth_snapshot_cache_forget (self->snapshots, id);
-}
-
-HearthCamera *
-hearth_http_server_lookup_camera (HearthHttpServer *self, const char *id)
-{
-  return hearth_cameras_lookup (self->cameras, id);
+  return self->routes;
 }
 
 guint
@@ -825,14 +475,18 @@ hearth_http_server_get_n_connections (HearthHttpServer *self)
 guint
 hearth_http_server_get_n_streams (HearthHttpServer *self)
 {
-  return hearth_live_writers_get_n (self->live, NULL);
+  return hearth_http_server_count_viewers (self, NULL);
 }
 
-/* Displays watching @camera_id's live.mp4 now. */
+/* Displays watching @camera_id's live.mp4 now (NULL: every live response
+ * still open); none once the server is closed. */
 guint
 hearth_http_server_count_viewers (HearthHttpServer *self, const char *camera_id)
 {
-  return hearth_live_writers_get_n (self->live, camera_id);
+  if (self->routes == NULL)
+    return 0;
+  return hearth_live_writers_get_n (
+      hearth_http_routes_get_state (self->routes, "live"), camera_id);
 }
 
 gboolean
@@ -912,9 +566,8 @@ hearth_http_server_get_port (HearthHttpServer *self)
 void
 hearth_http_server_close (HearthHttpServer *self)
 {
-  g_clear_pointer (&self->live, hearth_live_writers_free);
-  g_clear_pointer (&self->snapshots, hearth_snapshot_cache_free);
-  g_clear_pointer (&self->hls, hearth_hls_indexes_free);
+  /* The routes first: their responses go before the server does. */
+  g_clear_pointer (&self->routes, hearth_http_routes_free);
   g_clear_handle_id (&self->sweep_source, g_source_remove);
   if (self->soup != NULL) {
     soup_server_disconnect (self->soup);
@@ -963,8 +616,6 @@ static void
 hearth_http_server_init (HearthHttpServer *self)
 {
   self->connections = g_hash_table_new (NULL, NULL);
-  self->snapshots = hearth_snapshot_cache_new ();
-  self->hls = hearth_hls_indexes_new ();
 }
 
 HearthHttpServer *
@@ -985,10 +636,17 @@ hearth_http_server_new (HearthAccess *access, HearthCameras *cameras,
   self->access = g_object_ref (access);
   self->cameras = g_object_ref (cameras);
   self->config = config;
-  self->live = hearth_live_writers_new (self, config);
   self->gate = hearth_gate_new (&limits, access);
+  /* First on "access-changed": the connections of displays that are gone
+   * close before the routes look at what is left. */
   g_signal_connect_swapped (cameras, "access-changed",
                             G_CALLBACK (hearth_http_server_recheck), self);
-  g_signal_connect (cameras, "camera-removed", G_CALLBACK (on_camera_removed), self);
+  /* Every route of the port, each with the state it owns. */
+  self->routes = hearth_http_routes_new ();
+  hearth_api_web_register (self->routes);
+  hearth_api_cameras_register (self->routes, cameras);
+  hearth_api_live_register (self->routes, access, cameras, config);
+  hearth_api_snapshot_register (self->routes, access, cameras);
+  hearth_api_hls_register (self->routes, access, cameras);
   return self;
 }

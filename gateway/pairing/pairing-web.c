@@ -22,7 +22,7 @@
 
 #include "error.h"
 #include "hearth-web.h"
-#include "http-server.h"
+#include "http-request.h"
 #include "pki.h"
 
 #define DELIVERY_ID_BYTES 16

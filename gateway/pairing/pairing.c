@@ -29,7 +29,7 @@
 #include "pairing.h"
 #include "pairing-web.h"
 #include "error.h"
-#include "http-server.h"
+#include "http-request.h"
 #include "json-text.h"
 #include "listener.h"
 #include "peers.h"
@@ -675,7 +675,7 @@ handle_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
                                                : SOUP_STATUS_METHOD_NOT_ALLOWED,
                                       get ? "No such page." : "Not allowed here.");
   } else {
-    hearth_http_reply_error (msg, 404, "not_found", "no such resource");
+    hearth_http_reply_not_found (msg);
   }
 }
 

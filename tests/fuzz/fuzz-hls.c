@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "http-server.h"
+#include "api-hls.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
