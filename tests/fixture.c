@@ -44,11 +44,20 @@ hearth_test_fixture_set_watchdog (HearthTestFixture *self, guint seconds)
   g_source_attach (self->watchdog, self->context);
 }
 
+char *
+hearth_test_make_dir (const char *prefix)
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+  char *path = g_strdup_printf ("%s/%s-%s", g_get_tmp_dir (), prefix, uuid);
+
+  if (g_mkdir (path, 0700) != 0)
+    g_error ("cannot make %s: %s", path, g_strerror (errno));
+  return path;
+}
+
 void
 hearth_test_fixture_setup (HearthTestFixture *self, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
   self->context = g_main_context_new ();
   g_main_context_push_thread_default (self->context);
 
@@ -56,8 +65,7 @@ hearth_test_fixture_setup (HearthTestFixture *self, gconstpointer data)
   self->watchdog = NULL;
   hearth_test_fixture_set_watchdog (self, HEARTH_TEST_WATCHDOG_S);
 
-  self->state_dir = g_dir_make_tmp ("hearth-test-XXXXXX", &error);
-  g_assert_no_error (error);
+  self->state_dir = hearth_test_make_dir ("hearth-test");
 }
 
 /* Removes @path and, for a directory, all below it; never follows a

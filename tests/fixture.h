@@ -47,6 +47,10 @@ void hearth_test_fixture_set_watchdog (HearthTestFixture *self, guint seconds);
   g_test_add ((path), HearthTestFixture, (data), hearth_test_fixture_setup, \
               (func), hearth_test_fixture_teardown)
 
+/* A new private (0700) directory in the temporary directory, named
+ * @prefix-UUID; the caller removes it. (transfer full) */
+char *hearth_test_make_dir (const char *prefix);
+
 typedef gboolean (*HearthTestCondition) (gpointer data);
 
 /* Iterates the fixture's context until @condition (@data) holds: TRUE then;

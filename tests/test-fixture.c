@@ -92,10 +92,8 @@ test_state_dir_removed (void)
   g_autofree char *sub = NULL;
   g_autofree char *file = NULL;
   g_autofree char *link = NULL;
-  g_autoptr(GError) error = NULL;
 
-  outside = g_dir_make_tmp ("hearth-test-outside-XXXXXX", &error);
-  g_assert_no_error (error);
+  outside = hearth_test_make_dir ("hearth-test-outside");
   kept = g_build_filename (outside, "kept", NULL);
   g_assert_true (g_file_set_contents (kept, "x", -1, NULL));
 
