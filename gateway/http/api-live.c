@@ -59,7 +59,6 @@ typedef struct {
   GSource *out_source;        /* (nullable) waiting for the socket */
   GSocket *socket;
   HearthSubscription *subscription;
-  HearthStream *stream;       /* (nullable) until subscribed */
   char *camera_id;
   guint64 generation;
   char *fingerprint;
@@ -83,7 +82,6 @@ static void
 live_stream_release (LiveStream *live)
 {
   g_clear_pointer (&live->subscription, hearth_subscription_free);
-  g_clear_object (&live->stream);
   if (live->out_source != NULL) {
     g_source_destroy (live->out_source);
     g_clear_pointer (&live->out_source, g_source_unref);
@@ -140,14 +138,12 @@ static void
 live_stream_cut (LiveStream *live)
 {
   live->done = TRUE;
-  if (live->msg != NULL) {
-    /* Not taken yet: libsoup still owns it and finishes the message. */
-    hearth_connection_abort (live->socket);
-    live_stream_release (live);
-    return;
-  }
   hearth_connection_abort (live->socket);
-  live_stream_remove (live);
+  if (live->msg != NULL)
+    /* Not taken yet: libsoup still owns it and finishes the message. */
+    live_stream_release (live);
+  else
+    live_stream_remove (live);
 }
 
 /* Ends the response cleanly (camera reconnected or removed): the
@@ -380,9 +376,6 @@ on_live_wrote_headers (SoupServerMessage *msg, gpointer user_data)
     return;
   }
   live->out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (live->io));
-  live->subscription = hearth_stream_subscribe (live->stream, on_live_wake,
-                                                live);
-  g_clear_object (&live->stream);
   /* The init segment and the cached GOP go at once. */
   live_stream_pump (live);
 }
@@ -423,9 +416,12 @@ live_start (HearthLiveWriters *self, HearthHttpRequest *request,
   live->socket = soup_server_message_get_socket (request->msg);
   if (live->socket)
     g_object_ref (live->socket);
-  live->stream = g_object_ref (stream);
   live->camera_id = g_strdup (row->id);
-  live->generation = hearth_stream_get_generation (stream);
+  /* Subscribed now, so that the generation checked at the exit is the one
+   * this request found ready (a restart before the headers are out ends
+   * the response); nothing is taken until the connection is ours. */
+  live->subscription = hearth_stream_subscribe (stream, on_live_wake, live);
+  live->generation = hearth_subscription_get_generation (live->subscription);
   live->fingerprint = g_strdup (request->fingerprint);
   live->display_id = request->display->id;
   live->household_id = request->display->household_id;
