@@ -27,7 +27,7 @@ PACKAGES=(
   libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-x
-  libsoup-3.0-dev glib-networking libgnutls28-dev libsqlite3-dev
+  libsoup-3.0-dev libxml2-dev glib-networking libgnutls28-dev libsqlite3-dev
   libjson-glib-dev libqrencode-dev libpng-dev
   libavahi-client-dev libavahi-glib-dev
 )
