@@ -295,6 +295,18 @@ camera_at (HearthCameras *self, const HearthCameraRow *row, const HearthFound *f
 {
   const HearthPlugin *plugin =
     hearth_plugins_best_for_service (self->plugins, &found->service, NULL);
+
+  /* A device found by its plugin's own discovery (ONVIF) has no URL of its
+   * own until asked with credentials: it is at a camera of that plugin when
+   * it answers at the address the camera streams from. */
+  if (plugin != NULL && plugin->resolve_async != NULL) {
+    g_autofree char *host = NULL;
+    guint16 port = 0;
+
+    return g_strcmp0 (row->plugin, plugin->name) == 0 &&
+           url_endpoint (row->url, &host, &port) &&
+           g_strcmp0 (host, found->service.address) == 0;
+  }
   g_autofree char *url = plugin ? found_url (self, plugin, found, NULL) : NULL;
   g_autofree char *mine = url_stream (row->url);
   g_autofree char *theirs = url ? url_stream (url) : NULL;
@@ -434,6 +446,18 @@ other_camera (HearthCameras *self, const char *except_id, const HearthCameraEvid
   return NULL;
 }
 
+/* Whether the discovery that finds @plugin's cameras runs: mDNS for the
+ * mDNS plugins, the plugins' own (ONVIF) for theirs. */
+static gboolean
+discovery_watches (HearthCameras *self, const HearthPlugin *plugin)
+{
+  if (self->discovery == NULL)
+    return FALSE;
+  if (plugin != NULL && plugin->discovery_type != NULL)
+    return hearth_discovery_sources_running (self->discovery);
+  return hearth_discovery_is_running (self->discovery);
+}
+
 /*
  * The camera's admission gate, called once per ingest run after it connected
  * and before anything of the run reaches the stream. The neighbour table now
@@ -487,8 +511,7 @@ camera_admit (HearthCamera *camera, char **reason, gpointer user_data)
    * a camera adopted by its announcement must be announcing there: after a
    * camera goes away, whatever next answers at its address is only let in
    * once it proves to be the same device. */
-  if (why == NULL && self->discovery != NULL &&
-      hearth_discovery_is_running (self->discovery)) {
+  if (why == NULL && discovery_watches (self, plugin)) {
     g_autoptr (GPtrArray) found = hearth_discovery_list (self->discovery);
 
     for (guint i = 0; why == NULL && other == NULL && i < found->len; i++) {
@@ -521,7 +544,7 @@ camera_admit (HearthCamera *camera, char **reason, gpointer user_data)
       return FALSE;
     }
     if (why == NULL && !confirmed && camera_announces_identity (row)) {
-      *reason = g_strdup ("waiting for its mDNS announcement to confirm it is the same "
+      *reason = g_strdup ("waiting for its announcement to confirm it is the same "
                           "device");
       return FALSE;
     }
@@ -563,7 +586,10 @@ found_url (HearthCameras *self, const HearthPlugin *plugin, const HearthFound *f
 
   if (plugin->build_url == NULL) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
-                 "the %s plugin cannot build a URL for a discovered camera", plugin->name);
+                 plugin->resolve_async != NULL
+                 ? "the %s plugin asks the camera for its URL: adopt it with "
+                   "hearth_cameras_adopt_async"
+                 : "the %s plugin cannot build a URL for a discovered camera", plugin->name);
     return NULL;
   }
   url = plugin->build_url (&found->service, error);
@@ -592,8 +618,10 @@ camera_with_url (HearthCameras *self, const char *except_id, const char *url)
 typedef struct {
   HearthCameras *self;   /* a reference */
   char *id;
-  char *url;
+  char *url;             /* NULL: asked of the device once the MAC is proven */
   char *address;
+  guint16 port;
+  HearthFound *found;    /* (nullable) for a plugin that resolves (ONVIF) */
 } FollowProbe;
 
 static void
@@ -603,8 +631,12 @@ follow_probe_free (FollowProbe *probe)
   g_free (probe->id);
   g_free (probe->url);
   g_free (probe->address);
+  g_clear_pointer (&probe->found, hearth_found_unref);
   g_free (probe);
 }
+
+static void follow_resolve (HearthCameras *self, const HearthCameraRow *row,
+                            HearthFound *found);
 
 /* The probe connected (or not): follow if the MAC there is the camera's. */
 static void
@@ -627,6 +659,19 @@ on_follow_probe (GObject *source, GAsyncResult *result, gpointer user_data)
   if (self->store == NULL ||
       !(row = hearth_store_camera_get (self->store, probe->id, NULL)) ||
       row->quarantined_at != 0) {
+    follow_probe_free (probe);
+    return;
+  }
+  if (probe->found != NULL) {
+    /* Its URLs are asked of the device itself, with its credentials: only
+     * once the MAC there proves it is this camera. */
+    if (row->evidence.neighbour_mac != NULL &&
+        g_strcmp0 (mac, row->evidence.neighbour_mac) != 0)
+      g_warning ("Camera %s (“%s”) is announced at %s, but the device there has MAC "
+                 "address %s, not %s: not followed", row->id, row->name, probe->address,
+                 mac ? mac : "(none: it did not answer)", row->evidence.neighbour_mac);
+    else
+      follow_resolve (self, row, probe->found);
     follow_probe_free (probe);
     return;
   }
@@ -669,6 +714,25 @@ camera_follow (HearthCameras *self, const HearthCameraRow *row, const HearthFoun
   g_autofree char *url = NULL;
   FollowProbe *probe;
 
+  if (plugin != NULL && plugin->resolve_async != NULL) {
+    if (row->evidence.neighbour_mac == NULL && row->has_credentials) {
+      g_warning ("Camera %s (“%s”) is announced at %s, but nothing proves it is the same "
+                 "device and it has credentials: not followed (adopt it again to accept "
+                 "the new address)", row->id, row->name, found->service.address);
+      return;
+    }
+    probe = g_new0 (FollowProbe, 1);
+    probe->self = g_object_ref (self);
+    probe->id = g_strdup (row->id);
+    probe->address = g_strdup (found->service.address);
+    probe->found = hearth_found_ref ((HearthFound *) found);
+    client = g_socket_client_new ();
+    g_socket_client_set_timeout (client, 5);
+    g_socket_client_connect_to_host_async (client, found->service.address,
+                                           found->service.port, NULL, on_follow_probe,
+                                           probe);
+    return;
+  }
   if (plugin == NULL || !(url = found_url (self, plugin, found, &error))) {
     g_warning ("Camera %s moved to %s but cannot be followed: %s", row->id,
                found->service.address, error ? error->message : "no plugin");
@@ -850,6 +914,293 @@ adopt_found (HearthCameras *self, const HearthFound *found, const char *househol
   return g_steal_pointer (&id);
 }
 
+/* --- cameras whose plugin asks the device for its URLs (ONVIF) --------------------- */
+
+#define NOT_AUTHORIZED_TEXT HEARTH_CAMERA_NOT_AUTHORIZED
+
+/* A stream URL a plugin resolved, checked as every camera URL is (a local
+ * address, invariant 7) and also to be the device's own address: a device
+ * must not send the gateway, with its credentials, to another one. */
+static char *
+resolved_url_check (HearthCameras *self, const char *url, const HearthFound *found,
+                    const char *what, GError **error)
+{
+  g_autofree char *checked = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *shown = NULL;
+  guint16 port = 0;
+
+  checked = hearth_camera_url_check (url, self->config->local_ranges, error);
+  if (checked == NULL) {
+    g_prefix_error (error, "the camera's %s stream URI is refused: ", what);
+    return NULL;
+  }
+  if (!url_endpoint (checked, &host, &port) || g_strcmp0 (host, found->service.address) != 0) {
+    shown = url_stream (checked);
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                 "the camera's %s stream URI %s points at another device than the camera "
+                 "(%s): refused", what, shown ? shown : "(unreadable)", found->service.address);
+    return NULL;
+  }
+  return g_steal_pointer (&checked);
+}
+
+/* A plugin's error as the gateway's: a refused password is DENIED. */
+static void
+resolve_error (GError **error, GError *plugin_error)
+{
+  if (g_error_matches (plugin_error, HEARTH_PLUGIN_ERROR, HEARTH_PLUGIN_ERROR_NOT_AUTHORIZED))
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_DENIED, NOT_AUTHORIZED_TEXT);
+  else
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                 "could not ask the camera for its stream: %s", plugin_error->message);
+}
+
+/* Both URLs of @resolved checked, and the evidence it adds to @seen. */
+static gboolean
+resolved_take (HearthCameras *self, HearthResolved *resolved, const HearthFound *found,
+               HearthCameraEvidence *seen, char **url, char **sub_url, GError **error)
+{
+  g_autofree char *mac = hearth_mac_normalize (resolved->evidence.mac);
+
+  if (resolved->url == NULL) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                         "the camera gave no stream URI");
+    return FALSE;
+  }
+  *url = resolved_url_check (self, resolved->url, found, "main", error);
+  if (*url == NULL)
+    return FALSE;
+  if (resolved->sub_url != NULL) {
+    *sub_url = resolved_url_check (self, resolved->sub_url, found, "sub", error);
+    if (*sub_url == NULL) {
+      g_clear_pointer (url, g_free);
+      return FALSE;
+    }
+  }
+  g_free (seen->txt_serial);
+  seen->txt_serial = evidence_field (resolved->evidence.serial, 128);
+  g_free (seen->txt_mac);
+  seen->txt_mac = g_steal_pointer (&mac);
+  return TRUE;
+}
+
+typedef struct {
+  HearthCameras *self;   /* a reference */
+  HearthFound *found;    /* a reference */
+  char *household;
+  char *name;            /* (nullable) */
+  char *user;            /* (nullable) secret */
+  char *password;        /* (nullable) secret */
+  char *follow_id;       /* following this camera; NULL: adopting */
+} Resolution;
+
+static void
+secret_free (char *secret)
+{
+  if (secret != NULL)
+    explicit_bzero (secret, strlen (secret));
+  g_free (secret);
+}
+
+static void
+resolution_free (Resolution *r)
+{
+  g_object_unref (r->self);
+  hearth_found_unref (r->found);
+  g_free (r->household);
+  g_free (r->name);
+  secret_free (r->user);
+  secret_free (r->password);
+  g_free (r->follow_id);
+  g_free (r);
+}
+
+static void
+on_adopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Resolution *r = g_task_get_task_data (task);
+  HearthCameras *self = r->self;
+  const HearthFound *found = r->found;
+  const HearthPlugin *plugin = hearth_plugins_best_for_service (self->plugins,
+                                                                &found->service, NULL);
+  g_auto (HearthResolved) resolved = { NULL };
+  g_autoptr (GError) plugin_error = NULL;
+  GError *error = NULL;
+  HearthCameraEvidence seen = { NULL };
+  g_autoptr (HearthCameraRow) existing = NULL;
+  g_autoptr (HearthHousehold) h = NULL;
+  g_autoptr (HearthCameraRow) row = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *sub_url = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *fallback = NULL;
+  const char *name = r->name;
+
+  (void) source;
+  if (!plugin->resolve_finish (result, &resolved, &plugin_error)) {
+    resolve_error (&error, plugin_error);
+    goto out;
+  }
+  evidence_of_found (self, found, &seen, NULL);
+  if (!resolved_take (self, &resolved, found, &seen, &url, &sub_url, &error))
+    goto out;
+  existing = found_camera (self, found, &seen);
+  if (existing == NULL)
+    existing = camera_with_url (self, NULL, url);
+  if (existing != NULL) {
+    g_set_error (&error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
+                 "this camera is already adopted as %s (“%s”)%s", existing->id,
+                 existing->name,
+                 existing->quarantined_at ? "; it is quarantined: adopt that id again" : "");
+    goto out;
+  }
+  h = hearth_store_household_get_by_name (self->store, r->household, &error);
+  if (h != NULL && name == NULL) {
+    g_autofree char *instance = g_utf8_make_valid (found->service.name, -1);
+
+    name = fallback = hearth_store_camera_free_name (self->store, h->id, instance, &error);
+  }
+  if (h != NULL && name != NULL)
+    id = hearth_store_camera_adopt_resolved (self->store, h->id, name, url, sub_url,
+                                             resolved.service_url, plugin->name, &seen,
+                                             r->user, r->password, &error);
+  if (id == NULL || !(row = hearth_store_camera_get (self->store, id, &error)))
+    goto out;
+  camera_start (self, row);
+  g_message ("Camera %s (“%s”, %s) adopted into household “%s”%s", id, row->name,
+             found->service.type, r->household,
+             sub_url != NULL ? "; it has a sub stream too (kept, not ingested yet)" : "");
+
+out:
+  hearth_camera_evidence_clear (&seen);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, g_steal_pointer (&id), g_free);
+  g_object_unref (task);
+}
+
+/* Adopts @found, whose plugin asks the device for its URLs: the checks that
+ * need no device first, then the resolution, then the rest. */
+static void
+adopt_found_async (HearthCameras *self, GTask *task, HearthFound *found,
+                   const HearthPlugin *plugin, const char *household, const char *name,
+                   const char *user, const char *password)
+{
+  HearthCameraEvidence seen = { NULL };
+  g_autoptr (HearthCameraRow) existing = NULL;
+  g_autoptr (HearthHousehold) h = NULL;
+  GError *error = NULL;
+  Resolution *r;
+
+  evidence_of_found (self, found, &seen, NULL);
+  existing = found_camera (self, found, &seen);
+  hearth_camera_evidence_clear (&seen);
+  if (existing != NULL) {
+    g_task_return_new_error (task, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
+                             "this camera is already adopted as %s (“%s”)%s", existing->id,
+                             existing->name, existing->quarantined_at
+                             ? "; it is quarantined: adopt that id again" : "");
+    g_object_unref (task);
+    return;
+  }
+  h = hearth_store_household_get_by_name (self->store, household, &error);
+  if (h == NULL) {
+    g_task_return_error (task, error);
+    g_object_unref (task);
+    return;
+  }
+  r = g_new0 (Resolution, 1);
+  r->self = g_object_ref (self);
+  r->found = hearth_found_ref (found);
+  r->household = g_strdup (household);
+  r->name = g_strdup (name);
+  r->user = g_strdup (user);
+  r->password = g_strdup (password);
+  g_task_set_task_data (task, r, (GDestroyNotify) resolution_free);
+  plugin->resolve_async (&found->service, user, password, g_task_get_cancellable (task),
+                         on_adopt_resolved, task);
+}
+
+static void
+on_follow_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Resolution *r = user_data;
+  HearthCameras *self = r->self;
+  const HearthPlugin *plugin = hearth_plugins_best_for_service (self->plugins,
+                                                                &r->found->service, NULL);
+  g_auto (HearthResolved) resolved = { NULL };
+  g_autoptr (GError) plugin_error = NULL;
+  g_autoptr (GError) error = NULL;
+  HearthCameraEvidence seen = { NULL };
+  g_autoptr (HearthCameraRow) row = NULL;
+  g_autoptr (HearthCameraRow) taken = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *sub_url = NULL;
+  g_autofree char *why = NULL;
+  const char *address = r->found->service.address;
+
+  (void) source;
+  row = self->store ? hearth_store_camera_get (self->store, r->follow_id, NULL) : NULL;
+  if (row == NULL || row->quarantined_at != 0) {
+    resolution_free (r);
+    return;
+  }
+  if (!plugin->resolve_finish (result, &resolved, &plugin_error)) {
+    HearthCamera *camera = g_hash_table_lookup (self->cameras, row->id);
+
+    resolve_error (&error, plugin_error);
+    g_warning ("Camera %s (“%s”) is announced at %s but not followed: %s", row->id,
+               row->name, address, error->message);
+    /* Said where people look: camera list and stats. */
+    if (camera != NULL && g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_DENIED))
+      hearth_camera_refuse (camera, error->message);
+    resolution_free (r);
+    return;
+  }
+  evidence_of_found (self, r->found, &seen, NULL);
+  if (!resolved_take (self, &resolved, r->found, &seen, &url, &sub_url, &error)) {
+    g_warning ("Camera %s (“%s”) is announced at %s but not followed: %s", row->id,
+               row->name, address, error->message);
+  } else if (evidence_compare (&row->evidence, &seen, &why) == SEEN_CHANGED) {
+    g_warning ("Camera %s (“%s”) is announced at %s but not followed: the device there "
+               "says %s", row->id, row->name, address, why);
+  } else if ((taken = camera_with_url (self, row->id, url)) != NULL) {
+    g_warning ("Camera %s (“%s”) announces itself at %s, where camera %s streams from: "
+               "not followed", row->id, row->name, address, taken->id);
+  } else if (!hearth_store_camera_follow_resolved (self->store, row->id, url, sub_url,
+                                                   resolved.service_url, &error)) {
+    g_warning ("Camera %s cannot be followed to %s: %s", row->id, address, error->message);
+  } else {
+    g_message ("Camera %s (“%s”) now answers at %s: following it", row->id, row->name,
+               address);
+    camera_restart (self, row->id);
+  }
+  hearth_camera_evidence_clear (&seen);
+  resolution_free (r);
+}
+
+/* The camera @row, proven by its MAC at @found's address, asked there for its
+ * URLs with its credentials. */
+static void
+follow_resolve (HearthCameras *self, const HearthCameraRow *row, HearthFound *found)
+{
+  const HearthPlugin *plugin = camera_plugin (self, row);
+  Resolution *r;
+
+  if (plugin == NULL || plugin->resolve_async == NULL)
+    return;
+  r = g_new0 (Resolution, 1);
+  r->self = g_object_ref (self);
+  r->found = hearth_found_ref (found);
+  r->follow_id = g_strdup (row->id);
+  if (row->has_credentials)
+    hearth_store_camera_get_credentials (self->store, row->id, &r->user, &r->password, NULL);
+  plugin->resolve_async (&found->service, r->user, r->password, NULL, on_follow_resolved, r);
+}
+
 /* Adopts the quarantined (or any) camera @row again, with what is seen now. */
 static gboolean
 readopt (HearthCameras *self, const HearthCameraRow *row, GError **error)
@@ -926,6 +1277,7 @@ discovered_free (HearthDiscovered *d)
 {
   hearth_found_unref (d->found);
   g_free (d->model);
+  g_free (d->maker);
   hearth_camera_row_free (d->adopted);
   g_free (d);
 }
@@ -959,6 +1311,14 @@ hearth_cameras_list_discovered (HearthCameras *self)
     d->found = hearth_found_ref (f);
     d->plugin = plugin;
     d->model = g_steal_pointer (&model);
+    if (plugin->extract_evidence != NULL) {
+      HearthEvidence e = { NULL };
+
+      plugin->extract_evidence (&f->service, &e);
+      if (e.maker != NULL)
+        d->maker = g_utf8_make_valid (e.maker, MIN (strlen (e.maker), 64));
+      hearth_evidence_clear (&e);
+    }
     d->adopted = found_camera (self, f, &seen);
     g_ptr_array_add (out, d);
     hearth_camera_evidence_clear (&seen);
@@ -1032,6 +1392,50 @@ hearth_cameras_adopt (HearthCameras *self, const char *id, const char *household
     return NULL;
   }
   return adopt_found (self, found, household, name, user, password, error);
+}
+
+/**
+ * hearth_cameras_adopt_async: hearth_cameras_adopt, for every camera: one
+ *   whose plugin asks the device for its URLs (ONVIF) is asked first, with
+ *   the credentials; the others complete at once
+ */
+void
+hearth_cameras_adopt_async (HearthCameras *self, const char *id, const char *household,
+                            const char *name, const char *user, const char *password,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  HearthFound *found = NULL;
+  const HearthPlugin *plugin = NULL;
+  GError *error = NULL;
+  char *camera_id;
+
+  g_return_if_fail (HEARTH_IS_CAMERAS (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, hearth_cameras_adopt_async);
+  if (!g_uuid_string_is_valid (id) && self->discovery != NULL &&
+      household != NULL && (password == NULL || user != NULL))
+    found = hearth_discovery_lookup (self->discovery, id);
+  if (found != NULL)
+    plugin = hearth_plugins_best_for_service (self->plugins, &found->service, NULL);
+  if (plugin != NULL && plugin->resolve_async != NULL) {
+    adopt_found_async (self, task, found, plugin, household, name, user, password);
+    return;
+  }
+  camera_id = hearth_cameras_adopt (self, id, household, name, user, password, &error);
+  if (camera_id == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, camera_id, g_free);
+  g_object_unref (task);
+}
+
+char *
+hearth_cameras_adopt_finish (HearthCameras *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /* Cameras the gate sent away without quarantine (waiting for their

@@ -860,10 +860,10 @@ hearth_discovery_source_stopped (HearthDiscovery *self, const char *type)
 }
 
 gboolean
-hearth_discovery_is_watching (HearthDiscovery *self)
+hearth_discovery_sources_running (HearthDiscovery *self)
 {
   g_return_val_if_fail (HEARTH_IS_DISCOVERY (self), FALSE);
-  return self->running || self->n_sources > 0;
+  return self->n_sources > 0;
 }
 
 /* --- public ---------------------------------------------------------------------- */

@@ -78,9 +78,9 @@ void hearth_discovery_report (HearthDiscovery *self, const char *id,
 void hearth_discovery_withdraw (HearthDiscovery *self, const char *type, const char *id);
 void hearth_discovery_source_started (HearthDiscovery *self);
 void hearth_discovery_source_stopped (HearthDiscovery *self, const char *type);
-/* TRUE while mDNS runs or some plugin's discovery does: what is listed now
- * is what the network says. */
-gboolean hearth_discovery_is_watching (HearthDiscovery *self);
+/* TRUE while some plugin's own discovery runs (what it lists now is what
+ * the network says); hearth_discovery_is_running () is mDNS's. */
+gboolean hearth_discovery_sources_running (HearthDiscovery *self);
 
 /*
  * Signals, on the main context:

@@ -47,6 +47,9 @@ typedef struct {
   gint64 quarantined_at;    /* unix seconds; 0 when not quarantined */
   char *quarantine_reason;  /* NULL when not quarantined */
   gboolean has_credentials; /* the secrets themselves: camera_get_credentials */
+  char *service_url;  /* (nullable) the device service its URLs came from (ONVIF) */
+  char *sub_url;      /* (nullable) its second, smaller stream (ONVIF), kept so
+                       * that it follows the camera; not ingested yet */
 } HearthCameraRow;
 
 typedef struct {
@@ -124,6 +127,21 @@ gboolean hearth_store_camera_readopt (HearthStore *self, const char *id,
                                       const char *url,
                                       const HearthCameraEvidence *evidence,
                                       GError **error);
+/* hearth_store_camera_adopt for a camera whose plugin resolved its URLs
+ * (ONVIF): also its device service and sub stream (nullable), one
+ * transaction. */
+char *hearth_store_camera_adopt_resolved (HearthStore *self, gint64 household_id,
+                                          const char *name, const char *url,
+                                          const char *sub_url, const char *service_url,
+                                          const char *plugin,
+                                          const HearthCameraEvidence *evidence,
+                                          const char *username, const char *password,
+                                          GError **error);
+/* The same resolved camera at a new address: URL, sub stream and device
+ * service change together ("camera-follow"). */
+gboolean hearth_store_camera_follow_resolved (HearthStore *self, const char *id,
+                                              const char *url, const char *sub_url,
+                                              const char *service_url, GError **error);
 /* The same camera at a new address: only the URL changes ("camera-follow"). */
 gboolean hearth_store_camera_follow (HearthStore *self, const char *id,
                                      const char *url, GError **error);
