@@ -132,6 +132,56 @@ onvif_client client camera --host "$LAN.2" >"$T/none.json" || rc=$?
 [ $rc = 2 ] && grep -q "Sender not Authorized" "$T/none.json" || fail "no password: $(cat "$T/none.json")"
 log "a wrong password: $(json "j['error']" <"$T/wrong.json")"
 
+# The WS-Security rules the fake documents, by hand: PasswordText accepted;
+# a digest's nonce once only; Created within 5 minutes; PRE_AUTH operations
+# open, the others not.
+ns_run client python3 - "$LAN.2" "$T/password" >"$T/wsse.txt" 2>&1 <<'PY' || fail "WS-Security: $(cat "$T/wsse.txt")"
+import base64, datetime, hashlib, os, sys, urllib.error, urllib.request
+host, password = sys.argv[1], open(sys.argv[2]).readline().rstrip("\n")
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
+def token(kind, created, nonce=None):
+    if kind == "PasswordText":
+        return f'<Password Type="{PROFILE}#PasswordText">{password}</Password>'
+    digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest())
+    return (f'<Password Type="{PROFILE}#PasswordDigest">{digest.decode()}</Password>'
+            f'<Nonce>{base64.b64encode(nonce).decode()}</Nonce>'
+            f'<Created xmlns="http://docs.oasis-open.org/wss/2004/01/'
+            f'oasis-200401-wss-wssecurity-utility-1.0.xsd">{created}</Created>')
+def call(operation, security=None):
+    header = (f'<Security xmlns="{WSSE}"><UsernameToken><Username>admin</Username>'
+              f'{security}</UsernameToken></Security>') if security else ""
+    body = ('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">'
+            f'<s:Header>{header}</s:Header><s:Body>'
+            f'<{operation} xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>')
+    request = urllib.request.Request(f"http://{host}/onvif/device_service", body.encode(),
+                                     {"Content-Type": "application/soap+xml"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        text = e.read().decode()
+        return e.code if "ter:NotAuthorized" in text else f"{e.code} without NotAuthorized"
+def now(delta=0):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=delta)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+nonce = os.urandom(16)
+fresh = now()
+checks = [
+    ("PasswordText", call("GetDeviceInformation", token("PasswordText", now())), 200),
+    ("PasswordDigest", call("GetDeviceInformation", token("Digest", fresh, nonce)), 200),
+    ("the same nonce again", call("GetDeviceInformation", token("Digest", fresh, nonce)), 400),
+    ("Created 10 minutes ago", call("GetDeviceInformation", token("Digest", now(-600), os.urandom(16))), 400),
+    ("GetDeviceInformation without a token", call("GetDeviceInformation"), 400),
+    ("GetScopes without a token", call("GetScopes"), 400),
+    ("GetCapabilities without a token (PRE_AUTH)", call("GetCapabilities"), 200),
+    ("GetSystemDateAndTime without a token", call("GetSystemDateAndTime"), 200),
+]
+bad = [f"{what}: {got}, not {want}" for what, got, want in checks if got != want]
+print("\n".join(bad) or "ok")
+sys.exit(1 if bad else 0)
+PY
+
 # --- wsdd: a WS-Discovery device that is not a camera ---------------------------------
 ns_wsdd pc
 wait_for 10 "wsdd's Hello at the client" ns_wsd_seen client "^Hello urn:uuid:$WSDD_UUID "
