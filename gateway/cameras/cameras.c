@@ -827,7 +827,11 @@ on_found (HearthDiscovery *discovery, HearthFound *found, gpointer user_data)
                "hearthctl camera adopt %s --household NAME",
                found->service.name, found->service.type, plugin->name,
                found->service.address, found->key);
-    if (*self->config->auto_adopt_household != '\0') {
+    if (*self->config->auto_adopt_household != '\0' && plugin->resolve_async != NULL) {
+      g_message ("Camera “%s” (%s) is not adopted automatically: it needs its user name "
+                 "and password (hearthctl camera adopt %s --household NAME --user USER "
+                 "--password-file FILE)", found->service.name, plugin->name, found->key);
+    } else if (*self->config->auto_adopt_household != '\0') {
       g_autoptr (GError) error = NULL;
       g_autofree char *id = adopt_found (self, found, self->config->auto_adopt_household,
                                          NULL, NULL, NULL, &error);
