@@ -366,10 +366,12 @@ static Verdict
 evidence_compare (const HearthCameraEvidence *adopted, const HearthCameraEvidence *seen,
                   char **why)
 {
+  /* What a plugin's own discovery (ONVIF) reads is no TXT record. */
+  gboolean txt = adopted->mdns_type == NULL || adopted->mdns_type[0] == '_';
   const struct { const char *what, *was, *now; } f[] = {
-    { "TXT id", adopted->txt_id, seen->txt_id },
-    { "TXT serial", adopted->txt_serial, seen->txt_serial },
-    { "TXT MAC", adopted->txt_mac, seen->txt_mac },
+    { txt ? "TXT id" : "device id", adopted->txt_id, seen->txt_id },
+    { txt ? "TXT serial" : "serial number", adopted->txt_serial, seen->txt_serial },
+    { txt ? "TXT MAC" : "announced MAC", adopted->txt_mac, seen->txt_mac },
     { "MAC address", adopted->neighbour_mac, seen->neighbour_mac },
     { "certificate", adopted->cert_fp, seen->cert_fp },
   };
@@ -824,9 +826,10 @@ on_found (HearthDiscovery *discovery, HearthFound *found, gpointer user_data)
 
   if (!known) {
     g_message ("Discovered camera “%s” (%s, %s plugin) at %s — adopt it with: "
-               "hearthctl camera adopt %s --household NAME",
+               "hearthctl camera adopt %s --household NAME%s",
                found->service.name, found->service.type, plugin->name,
-               found->service.address, found->key);
+               found->service.address, found->key,
+               plugin->resolve_async != NULL ? " --user USER --password-file FILE" : "");
     if (*self->config->auto_adopt_household != '\0' && plugin->resolve_async != NULL) {
       g_message ("Camera “%s” (%s) is not adopted automatically: it needs its user name "
                  "and password (hearthctl camera adopt %s --household NAME --user USER "
@@ -855,7 +858,8 @@ on_lost (HearthDiscovery *discovery, HearthFound *found, gpointer user_data)
     return;
   row = found_camera (self, found, &seen);
   if (row != NULL)
-    g_message ("Camera %s (“%s”) withdrew its mDNS announcement", row->id, row->name);
+    g_message ("Camera %s (“%s”) withdrew its %s announcement", row->id, row->name,
+               found->service.type[0] == '_' ? "mDNS" : found->service.type);
   hearth_camera_evidence_clear (&seen);
 }
 
