@@ -84,8 +84,7 @@ camera_is "$id" url "$ONVIF_MAIN_URI_A" || fail "url $(camera_field "$id" url), 
 camera_is "$id" plugin onvif || fail "plugin $(camera_field "$id" plugin)"
 [ "$(entry "$LAN.2:80" state)" = adopted ] || fail "not adopted in the list: $(discovered)"
 # The sub stream's URI is kept (ingesting it is not done yet).
-sqlite3 "$T/state/hearth.db" "SELECT sub_url FROM cameras WHERE id = '$id'" |
-  grep -qxF "$ONVIF_SUB_URI_A" || fail "the sub stream's URI was not kept"
+camera_is "$id" sub_url "$ONVIF_SUB_URI_A" || fail "sub_url $(camera_field "$id" sub_url)"
 
 payload=$(ctl pair --household Home --print-payload)
 ns_display gw tv pair "$payload" --name TV >"$T/pair.log" 2>&1 || fail "pair: $(cat "$T/pair.log")"
