@@ -12,9 +12,9 @@
  * Devices whose Types lack NetworkVideoTransmitter (a Windows or Samba
  * computer's wsdd announces pub:Computer) are ignored. Each camera is
  * reported with its endpoint reference (its ONVIF UUID) as id and evidence
- * (txt_id), its device service address (the first http:// XAddr to a
- * numeric address, preferring the one the message came from) as address and
- * port, its maker and model from the Scopes (onvif://www.onvif.org/name/…,
+ * (txt_id), its device service address (the first http:// XAddr whose host
+ * is the numeric address the message came from: a device cannot announce
+ * itself at another device's address) as address and port, its maker and model from the Scopes (onvif://www.onvif.org/name/…,
  * …/hardware/…, …/mfr/…). The gateway checks the address is local before
  * anyone sees it.
  *
@@ -485,7 +485,6 @@ char *
 onvif_pick_xaddr (const char *xaddrs, const char *from)
 {
   g_auto (GStrv) list = NULL;
-  char *first = NULL;
 
   if (xaddrs == NULL)
     return NULL;
@@ -495,14 +494,10 @@ onvif_pick_xaddr (const char *xaddrs, const char *from)
 
     if (!http_endpoint (list[i], &host, NULL))
       continue;
-    if (from != NULL && g_strcmp0 (host, from) == 0) {
-      g_free (first);
+    if (from == NULL || g_strcmp0 (host, from) == 0)
       return g_strdup (list[i]);
-    }
-    if (first == NULL)
-      first = g_strdup (list[i]);
   }
-  return first;
+  return NULL;
 }
 
 /* --- WS-Security ------------------------------------------------------------------ */
@@ -967,7 +962,6 @@ send_request (GTask *task, const char *url, const char *body, gboolean authentic
   g_clear_object (&r->message);
   r->message = soup_message_new (SOUP_METHOD_POST, url);
   if (r->message == NULL) {
-    set_invalid (NULL, NULL);
     g_task_return_new_error (task, HEARTH_PLUGIN_ERROR, HEARTH_PLUGIN_ERROR_INVALID,
                              "the camera's service address is not a URL");
     g_object_unref (task);
@@ -1311,8 +1305,8 @@ report_device (Discovery *d, const OnvifDevice *device, const char *from)
     return;
   }
   if (xaddr == NULL || !http_endpoint (xaddr, &host, &port)) {
-    say_once (d, device->epr, "An ONVIF camera announced no http:// device service at a "
-                              "numeric address, ignoring");
+    say_once (d, device->epr, "An ONVIF camera announced no http:// device service at "
+                              "the address it spoke from, ignoring");
     return;
   }
   known = g_hash_table_lookup (d->known, device->epr);

@@ -45,8 +45,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (OnvifMessage, onvif_message_free)
  * (too large, not XML, a DTD, not SOAP 1.2, no EPR…). (transfer full) */
 OnvifMessage *onvif_parse_discovery (const char *data, gsize len, GError **error);
 
-/* The first XAddr of @xaddrs that is an http:// URL to a numeric IPv4
- * address (preferring @from, the address the message came from), or NULL.
+/* The first XAddr of @xaddrs that is an http:// URL to the numeric IPv4
+ * address @from (the address the message came from; NULL: any), or NULL.
  * (transfer full) */
 char *onvif_pick_xaddr (const char *xaddrs, const char *from);
 

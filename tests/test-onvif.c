@@ -127,11 +127,14 @@ test_hello (void)
   g_assert_cmpstr (d->name, ==, "Acme Cam");
   g_assert_cmpstr (d->hardware, ==, "C100");
   g_assert_cmpstr (d->maker, ==, "Acme");
-  /* The sender's own address first; an IPv6 or other host otherwise. */
+  /* Only at the sender's own address: a device cannot announce itself at
+   * another's. */
   xaddr = onvif_pick_xaddr (d->xaddrs, "192.168.1.40");
   g_assert_cmpstr (xaddr, ==, "http://192.168.1.40:8080/onvif/device_service");
   g_free (xaddr);
   xaddr = onvif_pick_xaddr (d->xaddrs, "192.168.1.99");
+  g_assert_null (xaddr);
+  xaddr = onvif_pick_xaddr (d->xaddrs, NULL);
   g_assert_cmpstr (xaddr, ==, "http://10.0.0.9/onvif/device_service");
   g_free (xaddr);
   xaddr = onvif_pick_xaddr ("https://192.168.1.40/x http://name.local/x "
