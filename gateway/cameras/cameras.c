@@ -1190,6 +1190,74 @@ on_follow_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   resolution_free (r);
 }
 
+static void
+on_readopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Resolution *r = g_task_get_task_data (task);
+  HearthCameras *self = r->self;
+  const HearthPlugin *plugin = hearth_plugins_best_for_service (self->plugins,
+                                                                &r->found->service, NULL);
+  g_auto (HearthResolved) resolved = { NULL };
+  g_autoptr (GError) plugin_error = NULL;
+  GError *error = NULL;
+  HearthCameraEvidence seen = { NULL };
+  g_autoptr (HearthCameraRow) row = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *sub_url = NULL;
+
+  (void) source;
+  if (!plugin->resolve_finish (result, &resolved, &plugin_error)) {
+    resolve_error (&error, plugin_error);
+  } else {
+    evidence_of_found (self, r->found, &seen, NULL);
+    if (resolved_take (self, &resolved, r->found, &seen, &url, &sub_url, &error) &&
+        (row = hearth_store_camera_get (self->store, r->follow_id, &error)) != NULL &&
+        hearth_store_camera_readopt_resolved (self->store, row->id, url, sub_url,
+                                              resolved.service_url, &seen, &error)) {
+      g_message ("Camera %s (“%s”) adopted again", row->id, row->name);
+      camera_restart (self, row->id);
+    }
+    hearth_camera_evidence_clear (&seen);
+  }
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, g_strdup (r->follow_id), g_free);
+  g_object_unref (task);
+}
+
+/* Adopts @row (a camera whose plugin resolves) again: the device that
+ * answers at its address now is asked for its URLs with the camera's
+ * credentials, and its evidence is the camera's from now on. FALSE when no
+ * such device is announced there (then the stored evidence is kept). */
+static gboolean
+readopt_resolved (HearthCameras *self, GTask *task, const HearthCameraRow *row,
+                  const HearthPlugin *plugin)
+{
+  g_autoptr (GPtrArray) found = NULL;
+  HearthFound *at = NULL;
+  Resolution *r;
+
+  if (self->discovery == NULL)
+    return FALSE;
+  found = hearth_discovery_list (self->discovery);
+  for (guint i = 0; at == NULL && i < found->len; i++)
+    if (camera_at (self, row, found->pdata[i]))
+      at = found->pdata[i];
+  if (at == NULL)
+    return FALSE;
+  r = g_new0 (Resolution, 1);
+  r->self = g_object_ref (self);
+  r->found = hearth_found_ref (at);
+  r->follow_id = g_strdup (row->id);
+  if (row->has_credentials)
+    hearth_store_camera_get_credentials (self->store, row->id, &r->user, &r->password, NULL);
+  g_task_set_task_data (task, r, (GDestroyNotify) resolution_free);
+  plugin->resolve_async (&at->service, r->user, r->password, NULL, on_readopt_resolved, task);
+  return TRUE;
+}
+
 /* The camera @row, proven by its MAC at @found's address, asked there for its
  * URLs with its credentials. */
 static void
@@ -1422,6 +1490,15 @@ hearth_cameras_adopt_async (HearthCameras *self, const char *id, const char *hou
 
   task = g_task_new (self, NULL, callback, user_data);
   g_task_set_source_tag (task, hearth_cameras_adopt_async);
+  if (g_uuid_string_is_valid (id) && household == NULL && name == NULL && user == NULL) {
+    g_autoptr (HearthCameraRow) row = hearth_store_camera_get (self->store, id, NULL);
+
+    plugin = row != NULL ? camera_plugin (self, row) : NULL;
+    if (plugin != NULL && plugin->resolve_async != NULL &&
+        readopt_resolved (self, task, row, plugin))
+      return;
+    plugin = NULL;
+  }
   if (!g_uuid_string_is_valid (id) && self->discovery != NULL &&
       household != NULL && (password == NULL || user != NULL))
     found = hearth_discovery_lookup (self->discovery, id);

@@ -574,6 +574,33 @@ hearth_store_camera_readopt (HearthStore *self, const char *id, const char *url,
 }
 
 /**
+ * hearth_store_camera_readopt_resolved: hearth_store_camera_readopt, with
+ *   the device service and sub stream its URL was resolved with
+ * Returns: TRUE; else HEARTH_ERROR_INVALID, _NOT_FOUND or _STORE
+ */
+gboolean
+hearth_store_camera_readopt_resolved (HearthStore *self, const char *id, const char *url,
+                                      const char *sub_url, const char *service_url,
+                                      const HearthCameraEvidence *e, GError **error)
+{
+  const char *params[] = { url, e->mdns_type, e->mdns_name, e->txt_id, e->txt_serial,
+                           e->txt_mac, e->neighbour_mac, e->cert_fp, service_url, sub_url };
+
+  g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
+
+  if (!hearth_store_validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
+      !validate_streams (service_url, sub_url, error) || !validate_evidence (e, error))
+    return FALSE;
+  return camera_update (self, id,
+                        "UPDATE cameras SET url = ?2, mdns_type = ?3, mdns_name = ?4, "
+                        "txt_id = ?5, txt_serial = ?6, txt_mac = ?7, neighbour_mac = ?8, "
+                        "cert_fp = ?9, service_url = ?10, sub_url = ?11, "
+                        "quarantined_at = NULL, quarantine_reason = NULL WHERE id = ?1",
+                        params, G_N_ELEMENTS (params), "camera-adopt",
+                        "adopted again with the evidence seen now", error);
+}
+
+/**
  * hearth_store_camera_follow: the same camera at a new address
  * Returns: TRUE; else HEARTH_ERROR_INVALID, _NOT_FOUND or _STORE
  */

@@ -142,6 +142,12 @@ char *hearth_store_camera_adopt_resolved (HearthStore *self, gint64 household_id
 gboolean hearth_store_camera_follow_resolved (HearthStore *self, const char *id,
                                               const char *url, const char *sub_url,
                                               const char *service_url, GError **error);
+/* hearth_store_camera_readopt, with what a resolution gave besides the URL. */
+gboolean hearth_store_camera_readopt_resolved (HearthStore *self, const char *id,
+                                               const char *url, const char *sub_url,
+                                               const char *service_url,
+                                               const HearthCameraEvidence *evidence,
+                                               GError **error);
 /* The same camera at a new address: only the URL changes ("camera-follow"). */
 gboolean hearth_store_camera_follow (HearthStore *self, const char *id,
                                      const char *url, GError **error);

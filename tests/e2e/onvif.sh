@@ -21,6 +21,7 @@
 #   again there, its URL changes;
 #   another ONVIF device taking the camera's address quarantines it, and no
 #   frame of that device reaches a display that watches the camera (stamps);
+#   adopted again by the admin, the camera is the device there now;
 #   the password is in no log or output of the gateway or of hearthctl.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/netns.sh"
@@ -150,6 +151,15 @@ display_asked() { [ "$(find "$WATCH" -name '*.frames' | wc -l)" -ge $((asked + 3
 wait_for 60 "the display to ask for the camera three more times" display_asked
 watch_stop "$ONVIF_MAIN_STAMP_D"
 ctl audit | grep -q "camera-quarantine" || fail "no audit of the quarantine: $(ctl audit)"
+
+# The admin adopts it again: the device at its address now is asked for its
+# URIs, and its evidence is the camera's from now on.
+ctl camera adopt "$id" >/dev/null 2>"$T/readopt.err" || fail "adopt again: $(cat "$T/readopt.err")"
+wait_for 30 "the camera to stream again" camera_is "$id" state streaming
+[ "$(ctl --json camera list | json "[c['evidence']['txt_id'] for c in j['cameras'] if c['id'] == '$id'][0]")" = \
+  "urn:uuid:$ONVIF_UUID_D" ] || fail "the evidence seen now was not taken: $(ctl --json camera list)"
+ns_display gw tv check "$id" --frames 10 --expect-stamp "$ONVIF_MAIN_STAMP_D" --timeout 60 \
+  >"$T/check-d.log" || fail "the display after adopting again: $(cat "$T/check-d.log")"
 
 # --- no credential anywhere ----------------------------------------------------------
 for f in "$T/hearthd.log" "$T"/adopt*.err "$T"/adopt*.out "$T/check.log"; do
