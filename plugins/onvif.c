@@ -10,7 +10,9 @@
  * a ProbeMatch only when it relates to a Probe it sent (wsa:RelatesTo = one
  * of our MessageIDs). Multicast TTL is 1: nothing is routed off the link.
  * Devices whose Types lack NetworkVideoTransmitter (a Windows or Samba
- * computer's wsdd announces pub:Computer) are ignored. Each camera is
+ * computer's wsdd announces pub:Computer) are ignored. A camera that
+ * answered none of three Probes and said nothing since (unplugged: no Bye)
+ * is withdrawn. Each camera is
  * reported with its endpoint reference (its ONVIF UUID) as id and evidence
  * (txt_id), its device service address (the first http:// XAddr whose host
  * is the numeric address the message came from: a device cannot announce
@@ -84,6 +86,8 @@
 #define WSD_GROUP "239.255.255.250"
 #define PROBE_INTERVAL_S 60
 #define PROBE_AGAIN_S 3
+/* Three Probes unanswered: gone. */
+#define EXPIRE_S (3 * PROBE_INTERVAL_S + 10)
 #define MAX_DEVICES 256
 #define MAX_SENT_PROBES 4
 #define MAX_PROFILES 32
@@ -1216,6 +1220,7 @@ onvif_resolve_finish (GAsyncResult *result, HearthResolved *resolved, GError **e
 typedef struct {
   char *id;       /* EPR */
   char *report;   /* what was reported last, to report changes only */
+  gint64 seen_us; /* the last Hello or ProbeMatch (monotonic) */
 } Known;
 
 typedef struct {
@@ -1339,8 +1344,10 @@ report_device (Discovery *d, const OnvifDevice *device, const char *from)
 
   summary = g_strdup_printf ("%s|%s|%s|%s|%s", name, host, xaddr, model ? model : "",
                              device->maker ? device->maker : "");
-  if (known != NULL && g_strcmp0 (known->report, summary) == 0)
+  if (known != NULL && g_strcmp0 (known->report, summary) == 0) {
+    known->seen_us = g_get_monotonic_time ();
     return;
+  }
   if (known == NULL) {
     known = g_new0 (Known, 1);
     known->id = g_strdup (device->epr);
@@ -1348,6 +1355,7 @@ report_device (Discovery *d, const OnvifDevice *device, const char *from)
   }
   g_free (known->report);
   known->report = g_steal_pointer (&summary);
+  known->seen_us = g_get_monotonic_time ();
   d->hooks->report (d->hooks->gateway, device->epr, &(HearthService) {
       .type = DISCOVERY_TYPE, .name = name, .domain = "", .host_name = NULL,
       .address = host, .port = port, .txt = txt });
@@ -1464,9 +1472,32 @@ send_probes (Discovery *d)
   }
 }
 
+/* A device that answered none of the last Probes and said nothing since
+ * is gone (a camera unplugged sends no Bye). */
+static void
+expire_devices (Discovery *d)
+{
+  gint64 before = g_get_monotonic_time () - (gint64) EXPIRE_S * G_USEC_PER_SEC;
+  g_autoptr (GPtrArray) gone = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, d->known);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((Known *) value)->seen_us < before)
+      g_ptr_array_add (gone, g_strdup (((Known *) value)->id));
+  for (guint i = 0; i < gone->len; i++) {
+    g_debug ("ONVIF device %s answered no Probe for %d s: gone", (char *) gone->pdata[i],
+             EXPIRE_S);
+    g_hash_table_remove (d->known, gone->pdata[i]);
+    d->hooks->withdraw (d->hooks->gateway, gone->pdata[i]);
+  }
+}
+
 static gboolean
 on_probe_timer (gpointer user_data)
 {
+  expire_devices (user_data);
   send_probes (user_data);
   return G_SOURCE_CONTINUE;
 }
