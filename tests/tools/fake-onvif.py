@@ -90,6 +90,7 @@ the one shared state, behind its lock.
 import argparse
 import base64
 import binascii
+import ctypes
 import datetime
 import hashlib
 import hmac
@@ -916,6 +917,11 @@ def scopes_match(wanted, match_by, ours):
 
 # --- the RTSP streams -------------------------------------------------------------
 
+def die_with_parent():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class Streams:
     """The fake-camera processes: main thread only."""
 
@@ -933,7 +939,9 @@ class Streams:
             if camera.user is not None:
                 argv += ["--user", camera.user, "--password-file", args.password_file]
             argv += args.camera_arg
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            # They die with this process, even when it is killed outright.
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    preexec_fn=die_with_parent)
             self.processes.append((p, proc, ready))
         deadline = time.monotonic() + 30
         for p, proc, ready in self.processes:
@@ -1146,6 +1154,7 @@ def main(argv):
 
     streams = Streams()
     discovery = None
+    http_thread = None
     status = 0
     try:
         if args.fake_camera:
@@ -1154,7 +1163,8 @@ def main(argv):
             except (OSError, RuntimeError) as e:
                 print(f"fake-onvif: cannot start the RTSP streams: {e}", file=sys.stderr)
                 return EX_UNAVAILABLE
-        threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+        http_thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+        http_thread.start()
         if not args.no_discovery:
             try:
                 discovery = Discovery(camera, not args.no_hello)
@@ -1197,7 +1207,8 @@ def main(argv):
             discovery.bye()
         return status
     finally:
-        server.shutdown()
+        if http_thread is not None:
+            server.shutdown()
         server.server_close()
         streams.stop()
         if discovery:
