@@ -46,7 +46,7 @@ mac=$(ns_run cam cat /sys/class/net/lan0/address)
 wait_for 10 "camera A's Hello on the LAN" \
   ns_wsd_seen client "^Hello urn:uuid:$ONVIF_UUID_A dn:NetworkVideoTransmitter tds:Device$"
 
-onvif_client client probe --timeout 2000 >"$T/probe.json" || fail "probe: $(cat "$T/probe.json")"
+onvif_client client probe --timeout 3000 >"$T/probe.json" || fail "probe: $(cat "$T/probe.json")"
 found() { json "[d for d in j['devices'] if d['endpoint'] == 'urn:uuid:$ONVIF_UUID_A']" <"$T/probe.json"; }
 [ "$(json "len(j['devices'])" <"$T/probe.json")" = 1 ] || fail "probe: not one device: $(cat "$T/probe.json")"
 device=$(found)
@@ -185,7 +185,7 @@ PY
 # --- wsdd: a WS-Discovery device that is not a camera ---------------------------------
 ns_wsdd pc
 wait_for 10 "wsdd's Hello at the client" ns_wsd_seen client "^Hello urn:uuid:$WSDD_UUID "
-onvif_client client probe --timeout 2000 >"$T/probe2.json" || fail "probe: $(cat "$T/probe2.json")"
+onvif_client client probe --timeout 3000 >"$T/probe2.json" || fail "probe: $(cat "$T/probe2.json")"
 [ "$(json "[d['endpoint'] for d in j['devices']]" <"$T/probe2.json")" = "[\"urn:uuid:$ONVIF_UUID_A\"]" ] ||
   fail "the camera Probe found other devices: $(cat "$T/probe2.json")"
 
