@@ -7,7 +7,8 @@
 #
 #   its Hello is on the LAN when it starts; the npm client's Probe finds it
 #   with its endpoint, types, scopes (maker, model) and device address; a
-#   Probe with no types finds it, one for other types does not;
+#   Probe with no types finds it (on IPv6's ff02::c too), one for other
+#   types does not;
 #   with the password: device information (maker, model, serial, the MAC of
 #   its interface), two H.264 profiles of different sizes and two different
 #   stream URIs; ffprobe plays both (with the credentials) at those sizes,
@@ -33,6 +34,8 @@ ns_attach cam "$LAN.2/24"
 ns_host pc
 ns_attach pc "$LAN.3/24"
 ns_wsd_listen client
+ns_ipv6 client
+ns_ipv6 cam
 
 password="onvif-$$-$RANDOM-pw"
 printf '%s\n' "$password" >"$T/password"
@@ -40,7 +43,7 @@ printf 'not-%s\n' "$password" >"$T/wrong"
 chmod 600 "$T/password" "$T/wrong"
 
 # --- Hello, and the npm client's Probe ------------------------------------------
-ns_onvif cam A --user admin --password-file "$T/password" --maker "Acme Vision" --model AV-2040
+ns_onvif cam A --user admin --password-file "$T/password" --maker "Acme Vision" --model AV-2040 --ipv6
 mac=$(ns_run cam cat /sys/class/net/lan0/address)
 [ "$ONVIF_XADDR_A" = "http://$LAN.2:80/onvif/device_service" ] || fail "XAddr $ONVIF_XADDR_A"
 wait_for 10 "camera A's Hello on the LAN" \
@@ -62,9 +65,10 @@ log "the npm client discovered camera A: $(json "j[0]['scopes']" <<<"$device")"
 
 # Probes written here: no types (matches), another device type (does not).
 probe_raw() {
-  ns_run client python3 - "$1" <<'PY'
+  ns_run client python3 - "$@" <<'PY'
 import socket, sys, uuid
 types = sys.argv[1]
+ipv6 = len(sys.argv) > 2
 probe = ('<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope" '
          'xmlns:w="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
          'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" '
@@ -73,8 +77,12 @@ probe = ('<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope" '
          '<w:To>urn:schemas-xmlsoap-org:ws:2005:04:discovery</w:To>'
          '<w:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</w:Action></e:Header>'
          f'<e:Body><d:Probe>{types}</d:Probe></e:Body></e:Envelope>')
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.sendto(probe.encode(), ("239.255.255.250", 3702))
+if ipv6:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.sendto(probe.encode(), ("ff02::c", 3702, 0, socket.if_nametoindex("lan0")))
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(probe.encode(), ("239.255.255.250", 3702))
 s.settimeout(1.5)
 try:
     while True:
@@ -86,6 +94,9 @@ PY
 }
 [ "$(probe_raw "")" = "$LAN.2 True" ] || fail "a Probe with no types is not answered"
 [ -z "$(probe_raw "<d:Types>wsdp:Device</d:Types>")" ] || fail "a Probe for wsdp:Device is answered"
+cam_ll=$(ip -n "$(_ns_name cam)" -6 -o addr show dev lan0 scope link | awk '{split($4, a, "/"); print a[1]}')
+answer=$(probe_raw "" ipv6)
+[ "$answer" = "$cam_ll True" ] || fail "a Probe on [ff02::c]:3702: “$answer”, not from $cam_ll"
 
 # --- the camera, with the password ----------------------------------------------
 onvif_client client camera --host "$LAN.2" --user admin --password-file "$T/password" \

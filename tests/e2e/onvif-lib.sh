@@ -41,6 +41,10 @@
 #       one line each in $T/wsd-HOST.txt: "ACTION ENDPOINT TYPES" (action's
 #       last segment: Hello, Bye, Probe...; "-" where there is none).
 #       ns_wsd_seen HOST ERE: a line matches (for wait_for).
+#   ns_ipv6 HOST
+#       IPv6 on HOST's lan0 (netns.sh makes interfaces without it): a
+#       link-local address at once (no duplicate address detection), for
+#       WS-Discovery on [ff02::c]:3702 (fake-onvif.py --ipv6).
 #   ns_multicast_route HOST
 #       a route for 224.0.0.0/4 on lan0, for clients (the npm one) that send
 #       multicast without choosing an interface; the hosts have no default
@@ -150,6 +154,14 @@ ns_wsdd() {
   WSDD_PID=$NS_PID
   wait_for --pid "$WSDD_PID" "$T/wsdd-$host.log" 20 "wsdd to listen in $host" \
     eval '[ -n "$(ns_run "$host" ss -Hlun "sport = :3702")" ]'
+}
+
+ns_ipv6() {
+  local ns
+  ns=$(_ns_name "$1")
+  _ns_sysctl "$ns" net.ipv6.conf.lan0.accept_dad=0 net.ipv6.conf.lan0.disable_ipv6=0
+  wait_for 10 "an IPv6 link-local address on $1's lan0" \
+    eval '[ -n "$(ip -n "$ns" -6 -o addr show dev lan0 scope link)" ]'
 }
 
 ns_multicast_route() {

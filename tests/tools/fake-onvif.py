@@ -6,14 +6,16 @@ speak, so that a client the project did not write (the npm `onvif` package,
 tests/onvif-client) accepts it:
 
 - WS-Discovery (2005/04, SOAP-over-UDP, IPv4 239.255.255.250:3702 on one
-  interface, multicast TTL 1): Hello when it starts, Bye on SIGTERM/SIGINT,
+  interface, and with --ipv6 [ff02::c]:3702 on it too; multicast TTL / hop
+  limit 1): Hello when it starts, Bye on SIGTERM/SIGINT,
   a unicast ProbeMatch to a Probe whose Types are empty or among
   "dn:NetworkVideoTransmitter tds:Device" and whose Scopes (RFC 3986 prefix
   match) are among its own, a ResolveMatch to a Resolve of its endpoint.
   Types, Scopes (onvif://www.onvif.org/type/video_encoder, Profile/Streaming,
   hardware/MODEL, name/MAKER, plus --scope), XAddrs
   http://ADDRESS:PORT/onvif/device_service, MetadataVersion 1; the endpoint
-  reference is urn:uuid:UUID.
+  reference is urn:uuid:UUID. XAddrs name the IPv4 address, also in answers
+  over IPv6 (the services listen on IPv4 only).
 - Device service (ver10, /onvif/device_service): GetSystemDateAndTime,
   GetCapabilities, GetServices, GetServiceCapabilities, GetDeviceInformation,
   GetNetworkInterfaces (HwAddress: --mac), GetScopes, GetHostname, GetWsdlUrl.
@@ -61,7 +63,7 @@ Usage:
       [--fake-camera BIN] [--rtsp-port N] [--main-size WxH] [--sub-size WxH]
       [--fps N] [--main-stamp-id UUID] [--sub-stamp-id UUID]
       [--camera-arg ARG]... [--stream-uri-host HOST[:PORT]]
-      [--stream-uri TOKEN=URL]... [--no-discovery] [--no-hello]
+      [--stream-uri TOKEN=URL]... [--no-discovery] [--no-hello] [--ipv6]
       [--ready-file FILE]
 
 --address defaults to the first IPv4 address of --interface, --interface to
@@ -133,6 +135,7 @@ WSD_TO = "urn:schemas-xmlsoap-org:ws:2005:04:discovery"
 WSA_ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
 RFC3986 = "http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc3986"
 WSD_GROUP = "239.255.255.250"
+WSD_GROUP6 = "ff02::c"
 WSD_PORT = 3702
 
 OUR_TYPES = {(NS_DN, "NetworkVideoTransmitter"), (NS_TDS, "Device")}
@@ -706,24 +709,39 @@ class HTTPServer(http.server.ThreadingHTTPServer):
 class Discovery:
     """SOAP-over-UDP on one interface: main thread only."""
 
-    def __init__(self, camera, hello):
+    def __init__(self, camera, hello, ipv6):
         self.camera = camera
         self.instance_id = int(time.time())
         self.message_number = 0
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0", WSD_PORT))
+        self.send_hello = hello
+        # [(socket, its group's address)]: IPv4, then IPv6 with --ipv6.
+        self.sockets = []
         ifindex = socket.if_nametoindex(camera.interface)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        self.sockets.append((sock, (WSD_GROUP, WSD_PORT)))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", WSD_PORT))
         mreqn = struct.pack("4s4si", socket.inet_aton(WSD_GROUP),
                             socket.inet_aton(camera.address), ifindex)
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
-        self.send_hello = hello
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+        if ipv6:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+            self.sockets.append((sock, (WSD_GROUP6, WSD_PORT, 0, ifindex)))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(("::", WSD_PORT))
+            mreq = struct.pack("16sI", socket.inet_pton(socket.AF_INET6, WSD_GROUP6), ifindex)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 1)
 
     def close(self):
-        self.sock.close()
+        for sock, _ in self.sockets:
+            sock.close()
 
     def _headers(self, action, relates_to=None, to=WSD_TO):
         self.message_number += 1
@@ -755,11 +773,12 @@ class Discovery:
         # SOAP-over-UDP: a multicast message is sent, then repeated once
         # (MULTICAST_UDP_REPEAT) after a short random delay.
         for i in range(2):
-            try:
-                self.sock.sendto(message, (WSD_GROUP, WSD_PORT))
-            except OSError as e:
-                log(f"WS-Discovery: cannot send {what}: {e}")
-                return
+            for sock, group in self.sockets:
+                try:
+                    sock.sendto(message, group)
+                except OSError as e:
+                    log(f"WS-Discovery: cannot send {what} to {group[0]}: {e}")
+                    return
             if i == 0:
                 time.sleep(random.uniform(0.05, 0.25))
         log(f"WS-Discovery: sent {what}")
@@ -774,9 +793,9 @@ class Discovery:
                 "</wsa:EndpointReference></wsd:Bye>")
         self._multicast(self._envelope(self._headers("Bye"), body), "Bye")
 
-    def receive(self):
+    def receive(self, sock):
         try:
-            data, peer = self.sock.recvfrom(MAX_REQUEST + 1)
+            data, peer = sock.recvfrom(MAX_REQUEST + 1)
         except OSError:
             return
         if len(data) > MAX_REQUEST:
@@ -789,15 +808,15 @@ class Discovery:
             return
         action = message["action"]
         if action == f"{NS_WSD}/Probe":
-            self.on_probe(message, peer)
+            self.on_probe(sock, message, peer)
         elif action == f"{NS_WSD}/Resolve":
-            self.on_resolve(message, peer)
+            self.on_resolve(sock, message, peer)
         elif action.startswith(NS_WSD + "/"):
             pass  # Hello, Bye, matches of others: not for us
         else:
             log(f"WS-Discovery: {peer[0]}: ignored action {action[:100]!r}")
 
-    def on_probe(self, message, peer):
+    def on_probe(self, sock, message, peer):
         c = self.camera
         types = message["types"]
         unknown = types - OUR_TYPES
@@ -815,7 +834,7 @@ class Discovery:
         reply = self._envelope(self._headers("ProbeMatches", message["message_id"],
                                              WSA_ANONYMOUS), body)
         try:
-            self.sock.sendto(reply, peer)
+            sock.sendto(reply, peer)
         except OSError as e:
             log(f"WS-Discovery: cannot answer {peer[0]}:{peer[1]}: {e}")
             return
@@ -823,7 +842,7 @@ class Discovery:
             f"({'types ' + ' '.join(sorted(l for _, l in types)) if types else 'no types'}): "
             "ProbeMatch sent")
 
-    def on_resolve(self, message, peer):
+    def on_resolve(self, sock, message, peer):
         if message["endpoint"] != f"urn:uuid:{self.camera.uuid}":
             return
         body = (f"<wsd:ResolveMatches><wsd:ResolveMatch>{self._description()}"
@@ -831,7 +850,7 @@ class Discovery:
         reply = self._envelope(self._headers("ResolveMatches", message["message_id"],
                                              WSA_ANONYMOUS), body)
         try:
-            self.sock.sendto(reply, peer)
+            sock.sendto(reply, peer)
         except OSError as e:
             log(f"WS-Discovery: cannot answer {peer[0]}:{peer[1]}: {e}")
             return
@@ -1092,6 +1111,8 @@ def parse_args(argv):
                    help="answer URL as it is for profile TOKEN (repeatable)")
     p.add_argument("--no-discovery", action="store_true", help="no WS-Discovery at all")
     p.add_argument("--no-hello", action="store_true", help="no Hello at start (Probe is answered)")
+    p.add_argument("--ipv6", action="store_true",
+                   help="WS-Discovery on [ff02::c]:3702 too (the interface needs IPv6)")
     p.add_argument("--ready-file", help="also write the ready line here")
     args = p.parse_args(argv)
     args.uuid = args.uuid or str(uuid.uuid4())
@@ -1167,7 +1188,7 @@ def main(argv):
         http_thread.start()
         if not args.no_discovery:
             try:
-                discovery = Discovery(camera, not args.no_hello)
+                discovery = Discovery(camera, not args.no_hello, args.ipv6)
             except OSError as e:
                 print(f"fake-onvif: cannot serve WS-Discovery on {interface}: {e.strerror}",
                       file=sys.stderr)
@@ -1188,14 +1209,14 @@ def main(argv):
 
         selector = selectors.DefaultSelector()
         selector.register(wake_r, selectors.EVENT_READ, "wake")
-        if discovery:
-            selector.register(discovery.sock, selectors.EVENT_READ, "discovery")
+        for sock, _ in discovery.sockets if discovery else []:
+            selector.register(sock, selectors.EVENT_READ, sock)
         while not stop:
             for key, _ in selector.select(timeout=0.5):
                 if key.data == "wake":
                     os.read(wake_r, 512)
                 elif not stop:
-                    discovery.receive()
+                    discovery.receive(key.data)
             dead = streams.dead()
             if dead:
                 log(dead)
