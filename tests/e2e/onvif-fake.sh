@@ -14,8 +14,9 @@
 #   stream URIs; ffprobe plays both (with the credentials) at those sizes,
 #   and neither without them;
 #   a wrong password, or none: refused with NotAuthorized;
-#   stopped: its Bye is on the LAN; started again with a hostile stream URI:
-#   the same device (UUID) answers that URI;
+#   stopped: its Bye is on the LAN; started again with hostile stream URIs
+#   and HTTP Digest instead of WS-Security: the same device (UUID) answers
+#   those URIs to the right password, and 401 to a wrong one;
 #   Debian's wsdd, a WS-Discovery device that is not a camera, announces
 #   itself (a Hello without Types) and does not answer the camera Probe;
 #   the password is in no output or log of the fake.
@@ -206,17 +207,23 @@ wait_for 10 "camera A's Bye on the LAN" ns_wsd_seen client "^Bye urn:uuid:$ONVIF
 hellos() { grep -c "^Hello urn:uuid:$ONVIF_UUID_A " "$T/wsd-client.txt"; }
 before=$(hellos)
 ns_onvif cam A --user admin --password-file "$T/password" --stream-uri-host 203.0.113.7 \
-  --stream-uri "Profile_2=rtsp://$LAN.3:554/Streaming/Channels/102"
+  --stream-uri "Profile_2=rtsp://$LAN.3:554/Streaming/Channels/102" --auth http-digest
 wait_for 10 "camera A's Hello when it starts again" eval '[ "$(hellos)" -gt "$before" ]'
 onvif_client client camera --host "$LAN.2" --user admin --password-file "$T/password" \
   >"$T/camera.json" || fail "the npm client: $(cat "$T/camera.json")"
 [ "$(field "[p['uri'] for p in j['profiles']]")" = \
   "[\"rtsp://203.0.113.7/Streaming/Channels/101\", \"rtsp://$LAN.3:554/Streaming/Channels/102\"]" ] ||
   fail "hostile URIs not answered: $(cat "$T/camera.json")"
+grep -q "GetStreamUri: ok (HTTP Digest): 200" "$T/onvif-A.log" || fail "HTTP Digest was not used"
+rc=0
+onvif_client client camera --host "$LAN.2" --user admin --password-file "$T/wrong" \
+  >"$T/wrong-digest.json" || rc=$?
+[ $rc = 2 ] && grep -q "Digest authentication failed 401" "$T/wrong-digest.json" ||
+  fail "a wrong password with HTTP Digest: $(cat "$T/wrong-digest.json")"
 ns_onvif_stop A
 
 # --- the password is in no output or log of the fake --------------------------------
-for file in "$T"/onvif-A.* "$T"/wsd-client.txt "$T"/probe*.json "$T"/camera.json "$T"/wrong.json; do
+for file in "$T"/onvif-A.* "$T"/wsd-client.txt "$T"/probe*.json "$T"/camera.json "$T"/wrong*.json; do
   ! grep -qF -- "$password" "$file" || fail "the password is in $(basename "$file")"
 done
 log "ok"

@@ -41,6 +41,11 @@ tests/onvif-client) accepts it:
   400 as the ONVIF Core Specification (5.9.1) says and Hikvision, Dahua and
   Axis do (--auth-fault-status 401 for cameras that answer 401, without a
   WWW-Authenticate challenge). Without --user nothing is checked.
+- HTTP Digest (RFC 7616, MD5, qop auth, as ONVIF 2.x devices offer it):
+  with --auth http-digest instead of WS-Security (whose headers are then
+  ignored), with --auth both as well as WS-Security. A request that needs
+  credentials and has none valid is answered 401 with a Digest challenge
+  (realm "fake-onvif") and the NotAuthorized fault.
 - RTSP: with --fake-camera BIN it starts two fake-camera processes on
   --address: main (--main-size, default 1280x720) on --rtsp-port (default
   554) at /Streaming/Channels/101, sub (--sub-size, default 640x360) on
@@ -59,7 +64,8 @@ Usage:
       [--uuid UUID] [--serial S] [--mac MAC] [--maker M] [--model M]
       [--firmware V] [--hardware-id H] [--hostname NAME] [--scope URI]...
       [--user NAME --password-file FILE] [--password-text accept|refuse]
-      [--strict-auth] [--auth-fault-status 400|401] [--clock-offset SECONDS]
+      [--auth wsse|http-digest|both] [--strict-auth]
+      [--auth-fault-status 400|401] [--clock-offset SECONDS]
       [--fake-camera BIN] [--rtsp-port N] [--main-size WxH] [--sub-size WxH]
       [--fps N] [--main-stamp-id UUID] [--sub-stamp-id UUID]
       [--camera-arg ARG]... [--stream-uri-host HOST[:PORT]]
@@ -210,6 +216,8 @@ class Camera:
         self.password = None
         self.password_text = args.password_text == "accept"
         self.strict_auth = args.strict_auth
+        self.wsse = args.auth in ("wsse", "both")
+        self.http_digest = args.auth in ("http-digest", "both")
         self.auth_fault_status = args.auth_fault_status
         self.clock_offset = args.clock_offset
         self.http_port = None
@@ -273,6 +281,77 @@ class Nonces:
                 return False
             self.seen[nonce] = now
             return True
+
+
+class DigestNonces:
+    """The HTTP Digest nonces this camera issued in the last NONCE_MEMORY
+    seconds. Shared by the HTTP threads: every field is protected by lock."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.issued = {}
+
+    def new(self):
+        nonce = os.urandom(16).hex()
+        now = time.monotonic()
+        with self.lock:
+            for n, t in list(self.issued.items()):
+                if now - t > NONCE_MEMORY:
+                    del self.issued[n]
+            if len(self.issued) < 100000:
+                self.issued[nonce] = now
+        return nonce
+
+    def valid(self, nonce):
+        with self.lock:
+            t = self.issued.get(nonce)
+            return t is not None and time.monotonic() - t <= NONCE_MEMORY
+
+
+DIGEST_REALM = "fake-onvif"
+DIGEST_PARAM = re.compile(r'\s*([A-Za-z0-9-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*(?:,|$)')
+
+
+def check_http_digest(camera, nonces, method, uri, header):
+    """None without an Authorization header, "HTTP Digest" when it is right
+    (RFC 7616, MD5, qop auth or none), False when it is wrong."""
+    if header is None:
+        return None
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() != "digest" or camera.user is None:
+        return False
+    params = {}
+    pos = 0
+    while pos < len(rest):
+        m = DIGEST_PARAM.match(rest, pos)
+        if not m or m.end() == pos:
+            return False
+        value = m.group(2) if m.group(2) is not None else m.group(3)
+        params[m.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
+        pos = m.end()
+    if params.get("algorithm", "MD5").upper() != "MD5":
+        return False
+    for key in ("username", "realm", "nonce", "uri", "response"):
+        if key not in params:
+            return False
+    if params["realm"] != DIGEST_REALM or params["uri"] != uri or not nonces.valid(params["nonce"]):
+        return False
+
+    def md5(text):
+        return hashlib.md5(text.encode()).hexdigest()
+    ha1 = md5(f"{camera.user}:{DIGEST_REALM}:{camera.password}")
+    ha2 = md5(f"{method}:{params['uri']}")
+    qop = params.get("qop")
+    if qop is None:
+        expected = md5(f"{ha1}:{params['nonce']}:{ha2}")
+    elif qop == "auth" and "nc" in params and "cnonce" in params:
+        expected = md5(f"{ha1}:{params['nonce']}:{params['nc']}:{params['cnonce']}:{qop}:{ha2}")
+    else:
+        return False
+    user_ok = hmac.compare_digest(params["username"].encode(), camera.user.encode())
+    if not (hmac.compare_digest(params["response"].lower().encode(), expected.encode()) and user_ok):
+        return False
+    return "HTTP Digest"
 
 
 def parse_created(text):
@@ -610,8 +689,15 @@ def split_tag(tag):
     return "", tag
 
 
-def answer_soap(camera, nonces, data):
-    """(HTTP status, body, log line) for one SOAP request."""
+def answer_soap(camera, nonces, data, http_auth=None):
+    """(HTTP status, body, log line) for one SOAP request; @http_auth: what
+    check_http_digest said of its Authorization header. A 401 is to be sent
+    with a Digest challenge."""
+    if camera.http_digest and camera.user is not None and http_auth != "HTTP Digest" \
+            and not data.strip():
+        # curl --digest and others first send no body, to get the challenge.
+        fault = not_authorized("no credentials: Digest challenge", 401)
+        return 401, envelope(fault_body(fault)), f"empty body: {fault.why}"
     try:
         root = ET.fromstring(data)
     except ET.ParseError as e:
@@ -627,10 +713,17 @@ def answer_soap(camera, nonces, data):
         return 400, envelope(fault_body(Fault("Sender", ["InvalidArgVal"], "Empty body"))), "empty body"
     namespace, name = split_tag(request.tag)
     try:
-        auth = check_token(camera, nonces, header)
+        # A camera that speaks only HTTP Digest ignores WS-Security headers.
+        auth = check_token(camera, nonces, header) if camera.wsse else None
+        if camera.http_digest and camera.user is not None:
+            if http_auth is False:
+                raise not_authorized("wrong HTTP Digest credentials", 401)
+            auth = auth or http_auth
         if camera.user is not None and auth is None:
             open_ops = {"GetSystemDateAndTime"} if camera.strict_auth else PRE_AUTH
             if name not in open_ops or namespace != NS_TDS:
+                if camera.http_digest:
+                    raise not_authorized("no credentials: Digest challenge", 401)
                 raise not_authorized("no UsernameToken", camera.auth_fault_status)
         operation = OPERATIONS.get((namespace, name))
         if operation is None:
@@ -653,9 +746,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         pass  # one line per request is ours, below
 
-    def send(self, status, body, content_type="application/soap+xml; charset=utf-8"):
+    def send(self, status, body, content_type="application/soap+xml; charset=utf-8",
+             challenge=None):
         data = body.encode()
         self.send_response(status)
+        if challenge:
+            self.send_header("WWW-Authenticate", challenge)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -688,9 +784,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         data = self.rfile.read(length)
-        status, body, what = answer_soap(server.camera, server.nonces, data)
+        http_auth = None
+        if server.camera.http_digest:
+            http_auth = check_http_digest(server.camera, server.digest_nonces, "POST", self.path,
+                                          self.headers.get("Authorization"))
+        status, body, what = answer_soap(server.camera, server.nonces, data, http_auth)
         log(f"{self.client_address[0]} POST {path} {what}: {status}")
-        self.send(status, body)
+        challenge = None
+        if status == 401 and server.camera.http_digest:
+            challenge = (f'Digest realm="{DIGEST_REALM}", qop="auth", '
+                         f'nonce="{server.digest_nonces.new()}", algorithm=MD5')
+        self.send(status, body, challenge=challenge)
 
 
 class HTTPServer(http.server.ThreadingHTTPServer):
@@ -699,6 +803,7 @@ class HTTPServer(http.server.ThreadingHTTPServer):
     def __init__(self, address, camera):
         self.camera = camera
         self.nonces = Nonces()
+        self.digest_nonces = DigestNonces()
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.address_family = family
         super().__init__(address, Handler)
@@ -1091,6 +1196,8 @@ def parse_args(argv):
     p.add_argument("--password-file", help="the password of --user: this file's first line")
     p.add_argument("--password-text", choices=["accept", "refuse"], default="accept",
                    help="PasswordText tokens (default accept, as most cameras)")
+    p.add_argument("--auth", choices=["wsse", "http-digest", "both"], default="wsse",
+                   help="WS-Security tokens, HTTP Digest, or either (default wsse)")
     p.add_argument("--strict-auth", action="store_true",
                    help="require a token for all but GetSystemDateAndTime")
     p.add_argument("--auth-fault-status", type=int, choices=[400, 401], default=400,
