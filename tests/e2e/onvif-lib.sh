@@ -17,6 +17,7 @@
 #       --password-file F, --maker, --model, --serial, --mac (default:
 #       lan0's, the MAC the gateway sees),
 #       --stream-uri-host 203.0.113.7, --stream-uri Profile_2=URL,
+#       --auth http-digest, --password-text refuse, --strict-auth,
 #       --camera-arg=--audio=pcma; see the top of fake-onvif.py). Returns
 #       once it listens and sent its Hello. Sets ONVIF_PID_NAME,
 #       ONVIF_XADDR_NAME (http://ADDR:PORT/onvif/device_service),

@@ -91,8 +91,9 @@ dies.
 
 Threads: the main thread runs the WS-Discovery socket and signals; HTTP
 requests run in the HTTP server's threads (socketserver.ThreadingMixIn). The
-camera's description (Camera) is immutable once built; the nonce cache is
-the one shared state, behind its lock.
+camera's description (Camera) is immutable once built; the nonces (those of
+WS-Security tokens seen, those of HTTP Digest challenges issued) are the
+shared state, each set behind its lock.
 """
 
 import argparse
