@@ -7,14 +7,16 @@
 #
 #   its Hello is on the LAN when it starts; the npm client's Probe finds it
 #   with its endpoint, types, scopes (maker, model) and device address; a
-#   Probe with no types finds it, one for other types does not;
+#   Probe with no types finds it (on IPv6's ff02::c too), one for other
+#   types does not;
 #   with the password: device information (maker, model, serial, the MAC of
 #   its interface), two H.264 profiles of different sizes and two different
 #   stream URIs; ffprobe plays both (with the credentials) at those sizes,
 #   and neither without them;
 #   a wrong password, or none: refused with NotAuthorized;
-#   stopped: its Bye is on the LAN; started again with a hostile stream URI:
-#   the same device (UUID) answers that URI;
+#   stopped: its Bye is on the LAN; started again with hostile stream URIs
+#   and HTTP Digest instead of WS-Security: the same device (UUID) answers
+#   those URIs to the right password, and 401 to a wrong one;
 #   Debian's wsdd, a WS-Discovery device that is not a camera, announces
 #   itself (a Hello without Types) and does not answer the camera Probe;
 #   the password is in no output or log of the fake.
@@ -33,6 +35,8 @@ ns_attach cam "$LAN.2/24"
 ns_host pc
 ns_attach pc "$LAN.3/24"
 ns_wsd_listen client
+ns_ipv6 client
+ns_ipv6 cam
 
 password="onvif-$$-$RANDOM-pw"
 printf '%s\n' "$password" >"$T/password"
@@ -40,13 +44,13 @@ printf 'not-%s\n' "$password" >"$T/wrong"
 chmod 600 "$T/password" "$T/wrong"
 
 # --- Hello, and the npm client's Probe ------------------------------------------
-ns_onvif cam A --user admin --password-file "$T/password" --maker "Acme Vision" --model AV-2040
+ns_onvif cam A --user admin --password-file "$T/password" --maker "Acme Vision" --model AV-2040 --ipv6
 mac=$(ns_run cam cat /sys/class/net/lan0/address)
 [ "$ONVIF_XADDR_A" = "http://$LAN.2:80/onvif/device_service" ] || fail "XAddr $ONVIF_XADDR_A"
 wait_for 10 "camera A's Hello on the LAN" \
   ns_wsd_seen client "^Hello urn:uuid:$ONVIF_UUID_A dn:NetworkVideoTransmitter tds:Device$"
 
-onvif_client client probe --timeout 2000 >"$T/probe.json" || fail "probe: $(cat "$T/probe.json")"
+onvif_client client probe --timeout 3000 >"$T/probe.json" || fail "probe: $(cat "$T/probe.json")"
 found() { json "[d for d in j['devices'] if d['endpoint'] == 'urn:uuid:$ONVIF_UUID_A']" <"$T/probe.json"; }
 [ "$(json "len(j['devices'])" <"$T/probe.json")" = 1 ] || fail "probe: not one device: $(cat "$T/probe.json")"
 device=$(found)
@@ -62,9 +66,10 @@ log "the npm client discovered camera A: $(json "j[0]['scopes']" <<<"$device")"
 
 # Probes written here: no types (matches), another device type (does not).
 probe_raw() {
-  ns_run client python3 - "$1" <<'PY'
+  ns_run client python3 - "$@" <<'PY'
 import socket, sys, uuid
 types = sys.argv[1]
+ipv6 = len(sys.argv) > 2
 probe = ('<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope" '
          'xmlns:w="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
          'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" '
@@ -73,8 +78,12 @@ probe = ('<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope" '
          '<w:To>urn:schemas-xmlsoap-org:ws:2005:04:discovery</w:To>'
          '<w:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</w:Action></e:Header>'
          f'<e:Body><d:Probe>{types}</d:Probe></e:Body></e:Envelope>')
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.sendto(probe.encode(), ("239.255.255.250", 3702))
+if ipv6:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.sendto(probe.encode(), ("ff02::c", 3702, 0, socket.if_nametoindex("lan0")))
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(probe.encode(), ("239.255.255.250", 3702))
 s.settimeout(1.5)
 try:
     while True:
@@ -86,6 +95,9 @@ PY
 }
 [ "$(probe_raw "")" = "$LAN.2 True" ] || fail "a Probe with no types is not answered"
 [ -z "$(probe_raw "<d:Types>wsdp:Device</d:Types>")" ] || fail "a Probe for wsdp:Device is answered"
+cam_ll=$(ip -n "$(_ns_name cam)" -6 -o addr show dev lan0 scope link | awk '{split($4, a, "/"); print a[1]}')
+answer=$(probe_raw "" ipv6)
+[ "$answer" = "$cam_ll True" ] || fail "a Probe on [ff02::c]:3702: “$answer”, not from $cam_ll"
 
 # --- the camera, with the password ----------------------------------------------
 onvif_client client camera --host "$LAN.2" --user admin --password-file "$T/password" \
@@ -185,27 +197,33 @@ PY
 # --- wsdd: a WS-Discovery device that is not a camera ---------------------------------
 ns_wsdd pc
 wait_for 10 "wsdd's Hello at the client" ns_wsd_seen client "^Hello urn:uuid:$WSDD_UUID "
-onvif_client client probe --timeout 2000 >"$T/probe2.json" || fail "probe: $(cat "$T/probe2.json")"
+onvif_client client probe --timeout 3000 >"$T/probe2.json" || fail "probe: $(cat "$T/probe2.json")"
 [ "$(json "[d['endpoint'] for d in j['devices']]" <"$T/probe2.json")" = "[\"urn:uuid:$ONVIF_UUID_A\"]" ] ||
   fail "the camera Probe found other devices: $(cat "$T/probe2.json")"
 
 # --- Bye; the same device again, with hostile stream URIs ----------------------------
 ns_onvif_stop A
 wait_for 10 "camera A's Bye on the LAN" ns_wsd_seen client "^Bye urn:uuid:$ONVIF_UUID_A "
+hellos() { grep -c "^Hello urn:uuid:$ONVIF_UUID_A " "$T/wsd-client.txt"; }
+before=$(hellos)
 ns_onvif cam A --user admin --password-file "$T/password" --stream-uri-host 203.0.113.7 \
-  --stream-uri "Profile_2=rtsp://$LAN.3:554/Streaming/Channels/102"
-[ "$(grep -c "^Hello urn:uuid:$ONVIF_UUID_A " "$T/wsd-client.txt")" -ge 2 ] ||
-  wait_for 10 "camera A's second Hello" eval \
-    '[ "$(grep -c "^Hello urn:uuid:$ONVIF_UUID_A " "$T/wsd-client.txt")" -ge 2 ]'
+  --stream-uri "Profile_2=rtsp://$LAN.3:554/Streaming/Channels/102" --auth http-digest
+wait_for 10 "camera A's Hello when it starts again" eval '[ "$(hellos)" -gt "$before" ]'
 onvif_client client camera --host "$LAN.2" --user admin --password-file "$T/password" \
   >"$T/camera.json" || fail "the npm client: $(cat "$T/camera.json")"
 [ "$(field "[p['uri'] for p in j['profiles']]")" = \
   "[\"rtsp://203.0.113.7/Streaming/Channels/101\", \"rtsp://$LAN.3:554/Streaming/Channels/102\"]" ] ||
   fail "hostile URIs not answered: $(cat "$T/camera.json")"
+grep -q "GetStreamUri: ok (HTTP Digest): 200" "$T/onvif-A.log" || fail "HTTP Digest was not used"
+rc=0
+onvif_client client camera --host "$LAN.2" --user admin --password-file "$T/wrong" \
+  >"$T/wrong-digest.json" || rc=$?
+[ $rc = 2 ] && grep -q "Digest authentication failed 401" "$T/wrong-digest.json" ||
+  fail "a wrong password with HTTP Digest: $(cat "$T/wrong-digest.json")"
 ns_onvif_stop A
 
 # --- the password is in no output or log of the fake --------------------------------
-for file in "$T"/onvif-A.* "$T"/wsd-client.txt "$T"/probe*.json "$T"/camera.json "$T"/wrong.json; do
+for file in "$T"/onvif-A.* "$T"/wsd-client.txt "$T"/probe*.json "$T"/camera.json "$T"/wrong*.json; do
   ! grep -qF -- "$password" "$file" || fail "the password is in $(basename "$file")"
 done
 log "ok"

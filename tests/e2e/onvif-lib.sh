@@ -14,8 +14,10 @@
 #       $ONVIF_HTTP_PORT (default 80), main stream on RTSP port
 #       $ONVIF_RTSP_PORT (default 554), sub stream on that port + 1; ARGS
 #       come after the defaults, so they win (e.g. --user admin
-#       --password-file F, --maker, --model, --serial, --mac,
+#       --password-file F, --maker, --model, --serial, --mac (default:
+#       lan0's, the MAC the gateway sees),
 #       --stream-uri-host 203.0.113.7, --stream-uri Profile_2=URL,
+#       --auth http-digest, --password-text refuse, --strict-auth,
 #       --camera-arg=--audio=pcma; see the top of fake-onvif.py). Returns
 #       once it listens and sent its Hello. Sets ONVIF_PID_NAME,
 #       ONVIF_XADDR_NAME (http://ADDR:PORT/onvif/device_service),
@@ -31,8 +33,8 @@
 #       Debian's wsdd in HOST on lan0, IPv4 only: a Windows-style WS-Discovery
 #       host (Types wsdp:Device pub:Computer), not a camera. It sends Hello
 #       (wsdd 0.7's carries its endpoint and XAddrs but no Types) and Bye,
-#       and answers Probes for its own types and Probes with none, never one
-#       for dn:NetworkVideoTransmitter. Sets WSDD_PID and WSDD_UUID; log
+#       and answers Probes for its own types, never one for
+#       dn:NetworkVideoTransmitter. Sets WSDD_PID and WSDD_UUID; log
 #       $T/wsdd-HOST.log. Returns once it listens on UDP 3702 (its Hello
 #       follows at once: wait for it with ns_wsd_seen in another host; wsdd
 #       turns multicast loopback off, so HOST itself never sees it).
@@ -40,7 +42,14 @@
 #       records every WS-Discovery multicast message HOST receives on lan0,
 #       one line each in $T/wsd-HOST.txt: "ACTION ENDPOINT TYPES" (action's
 #       last segment: Hello, Bye, Probe...; "-" where there is none).
-#       ns_wsd_seen HOST ERE: a line matches (for wait_for).
+#       ns_wsd_seen HOST ERE: a line matches (for wait_for). It binds
+#       239.255.255.250:3702 with SO_REUSEADDR: a program in the same HOST
+#       that binds port 3702 without it (after the listener) gets
+#       EADDRINUSE, so listen from another host than hearthd's if unsure.
+#   ns_ipv6 HOST
+#       IPv6 on HOST's lan0 (netns.sh makes interfaces without it): a
+#       link-local address at once (no duplicate address detection), for
+#       WS-Discovery on [ff02::c]:3702 (fake-onvif.py --ipv6).
 #   ns_multicast_route HOST
 #       a route for 224.0.0.0/4 on lan0, for clients (the npm one) that send
 #       multicast without choosing an interface; the hosts have no default
@@ -150,6 +159,14 @@ ns_wsdd() {
   WSDD_PID=$NS_PID
   wait_for --pid "$WSDD_PID" "$T/wsdd-$host.log" 20 "wsdd to listen in $host" \
     eval '[ -n "$(ns_run "$host" ss -Hlun "sport = :3702")" ]'
+}
+
+ns_ipv6() {
+  local ns
+  ns=$(_ns_name "$1")
+  _ns_sysctl "$ns" net.ipv6.conf.lan0.accept_dad=0 net.ipv6.conf.lan0.disable_ipv6=0
+  wait_for 10 "an IPv6 link-local address on $1's lan0" \
+    eval '[ -n "$(ip -n "$ns" -6 -o addr show dev lan0 scope link)" ]'
 }
 
 ns_multicast_route() {

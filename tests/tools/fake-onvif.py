@@ -6,14 +6,16 @@ speak, so that a client the project did not write (the npm `onvif` package,
 tests/onvif-client) accepts it:
 
 - WS-Discovery (2005/04, SOAP-over-UDP, IPv4 239.255.255.250:3702 on one
-  interface, multicast TTL 1): Hello when it starts, Bye on SIGTERM/SIGINT,
+  interface, and with --ipv6 [ff02::c]:3702 on it too; multicast TTL / hop
+  limit 1): Hello when it starts, Bye on SIGTERM/SIGINT,
   a unicast ProbeMatch to a Probe whose Types are empty or among
   "dn:NetworkVideoTransmitter tds:Device" and whose Scopes (RFC 3986 prefix
   match) are among its own, a ResolveMatch to a Resolve of its endpoint.
   Types, Scopes (onvif://www.onvif.org/type/video_encoder, Profile/Streaming,
   hardware/MODEL, name/MAKER, plus --scope), XAddrs
   http://ADDRESS:PORT/onvif/device_service, MetadataVersion 1; the endpoint
-  reference is urn:uuid:UUID.
+  reference is urn:uuid:UUID. XAddrs name the IPv4 address, also in answers
+  over IPv6 (the services listen on IPv4 only).
 - Device service (ver10, /onvif/device_service): GetSystemDateAndTime,
   GetCapabilities, GetServices, GetServiceCapabilities, GetDeviceInformation,
   GetNetworkInterfaces (HwAddress: --mac), GetScopes, GetHostname, GetWsdlUrl.
@@ -39,6 +41,11 @@ tests/onvif-client) accepts it:
   400 as the ONVIF Core Specification (5.9.1) says and Hikvision, Dahua and
   Axis do (--auth-fault-status 401 for cameras that answer 401, without a
   WWW-Authenticate challenge). Without --user nothing is checked.
+- HTTP Digest (RFC 7616, MD5, qop auth, as ONVIF 2.x devices offer it):
+  with --auth http-digest instead of WS-Security (whose headers are then
+  ignored), with --auth both as well as WS-Security. A request that needs
+  credentials and has none valid is answered 401 with a Digest challenge
+  (realm "fake-onvif") and the NotAuthorized fault.
 - RTSP: with --fake-camera BIN it starts two fake-camera processes on
   --address: main (--main-size, default 1280x720) on --rtsp-port (default
   554) at /Streaming/Channels/101, sub (--sub-size, default 640x360) on
@@ -57,11 +64,12 @@ Usage:
       [--uuid UUID] [--serial S] [--mac MAC] [--maker M] [--model M]
       [--firmware V] [--hardware-id H] [--hostname NAME] [--scope URI]...
       [--user NAME --password-file FILE] [--password-text accept|refuse]
-      [--strict-auth] [--auth-fault-status 400|401] [--clock-offset SECONDS]
+      [--auth wsse|http-digest|both] [--strict-auth]
+      [--auth-fault-status 400|401] [--clock-offset SECONDS]
       [--fake-camera BIN] [--rtsp-port N] [--main-size WxH] [--sub-size WxH]
       [--fps N] [--main-stamp-id UUID] [--sub-stamp-id UUID]
       [--camera-arg ARG]... [--stream-uri-host HOST[:PORT]]
-      [--stream-uri TOKEN=URL]... [--no-discovery] [--no-hello]
+      [--stream-uri TOKEN=URL]... [--no-discovery] [--no-hello] [--ipv6]
       [--ready-file FILE]
 
 --address defaults to the first IPv4 address of --interface, --interface to
@@ -83,13 +91,15 @@ dies.
 
 Threads: the main thread runs the WS-Discovery socket and signals; HTTP
 requests run in the HTTP server's threads (socketserver.ThreadingMixIn). The
-camera's description (Camera) is immutable once built; the nonce cache is
-the one shared state, behind its lock.
+camera's description (Camera) is immutable once built; the nonces (those of
+WS-Security tokens seen, those of HTTP Digest challenges issued) are the
+shared state, each set behind its lock.
 """
 
 import argparse
 import base64
 import binascii
+import ctypes
 import datetime
 import hashlib
 import hmac
@@ -132,6 +142,7 @@ WSD_TO = "urn:schemas-xmlsoap-org:ws:2005:04:discovery"
 WSA_ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
 RFC3986 = "http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc3986"
 WSD_GROUP = "239.255.255.250"
+WSD_GROUP6 = "ff02::c"
 WSD_PORT = 3702
 
 OUR_TYPES = {(NS_DN, "NetworkVideoTransmitter"), (NS_TDS, "Device")}
@@ -206,6 +217,8 @@ class Camera:
         self.password = None
         self.password_text = args.password_text == "accept"
         self.strict_auth = args.strict_auth
+        self.wsse = args.auth in ("wsse", "both")
+        self.http_digest = args.auth in ("http-digest", "both")
         self.auth_fault_status = args.auth_fault_status
         self.clock_offset = args.clock_offset
         self.http_port = None
@@ -269,6 +282,77 @@ class Nonces:
                 return False
             self.seen[nonce] = now
             return True
+
+
+class DigestNonces:
+    """The HTTP Digest nonces this camera issued in the last NONCE_MEMORY
+    seconds. Shared by the HTTP threads: every field is protected by lock."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.issued = {}
+
+    def new(self):
+        nonce = os.urandom(16).hex()
+        now = time.monotonic()
+        with self.lock:
+            for n, t in list(self.issued.items()):
+                if now - t > NONCE_MEMORY:
+                    del self.issued[n]
+            if len(self.issued) < 100000:
+                self.issued[nonce] = now
+        return nonce
+
+    def valid(self, nonce):
+        with self.lock:
+            t = self.issued.get(nonce)
+            return t is not None and time.monotonic() - t <= NONCE_MEMORY
+
+
+DIGEST_REALM = "fake-onvif"
+DIGEST_PARAM = re.compile(r'\s*([A-Za-z0-9-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*(?:,|$)')
+
+
+def check_http_digest(camera, nonces, method, uri, header):
+    """None without an Authorization header, "HTTP Digest" when it is right
+    (RFC 7616, MD5, qop auth or none), False when it is wrong."""
+    if header is None:
+        return None
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() != "digest" or camera.user is None:
+        return False
+    params = {}
+    pos = 0
+    while pos < len(rest):
+        m = DIGEST_PARAM.match(rest, pos)
+        if not m or m.end() == pos:
+            return False
+        value = m.group(2) if m.group(2) is not None else m.group(3)
+        params[m.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
+        pos = m.end()
+    if params.get("algorithm", "MD5").upper() != "MD5":
+        return False
+    for key in ("username", "realm", "nonce", "uri", "response"):
+        if key not in params:
+            return False
+    if params["realm"] != DIGEST_REALM or params["uri"] != uri or not nonces.valid(params["nonce"]):
+        return False
+
+    def md5(text):
+        return hashlib.md5(text.encode()).hexdigest()
+    ha1 = md5(f"{camera.user}:{DIGEST_REALM}:{camera.password}")
+    ha2 = md5(f"{method}:{params['uri']}")
+    qop = params.get("qop")
+    if qop is None:
+        expected = md5(f"{ha1}:{params['nonce']}:{ha2}")
+    elif qop == "auth" and "nc" in params and "cnonce" in params:
+        expected = md5(f"{ha1}:{params['nonce']}:{params['nc']}:{params['cnonce']}:{qop}:{ha2}")
+    else:
+        return False
+    user_ok = hmac.compare_digest(params["username"].encode(), camera.user.encode())
+    if not (hmac.compare_digest(params["response"].lower().encode(), expected.encode()) and user_ok):
+        return False
+    return "HTTP Digest"
 
 
 def parse_created(text):
@@ -606,8 +690,15 @@ def split_tag(tag):
     return "", tag
 
 
-def answer_soap(camera, nonces, data):
-    """(HTTP status, body, log line) for one SOAP request."""
+def answer_soap(camera, nonces, data, http_auth=None):
+    """(HTTP status, body, log line) for one SOAP request; @http_auth: what
+    check_http_digest said of its Authorization header. A 401 is to be sent
+    with a Digest challenge."""
+    if camera.http_digest and camera.user is not None and http_auth != "HTTP Digest" \
+            and not data.strip():
+        # curl --digest and others first send no body, to get the challenge.
+        fault = not_authorized("no credentials: Digest challenge", 401)
+        return 401, envelope(fault_body(fault)), f"empty body: {fault.why}"
     try:
         root = ET.fromstring(data)
     except ET.ParseError as e:
@@ -623,10 +714,17 @@ def answer_soap(camera, nonces, data):
         return 400, envelope(fault_body(Fault("Sender", ["InvalidArgVal"], "Empty body"))), "empty body"
     namespace, name = split_tag(request.tag)
     try:
-        auth = check_token(camera, nonces, header)
+        # A camera that speaks only HTTP Digest ignores WS-Security headers.
+        auth = check_token(camera, nonces, header) if camera.wsse else None
+        if camera.http_digest and camera.user is not None:
+            if http_auth is False:
+                raise not_authorized("wrong HTTP Digest credentials", 401)
+            auth = auth or http_auth
         if camera.user is not None and auth is None:
             open_ops = {"GetSystemDateAndTime"} if camera.strict_auth else PRE_AUTH
             if name not in open_ops or namespace != NS_TDS:
+                if camera.http_digest:
+                    raise not_authorized("no credentials: Digest challenge", 401)
                 raise not_authorized("no UsernameToken", camera.auth_fault_status)
         operation = OPERATIONS.get((namespace, name))
         if operation is None:
@@ -649,9 +747,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         pass  # one line per request is ours, below
 
-    def send(self, status, body, content_type="application/soap+xml; charset=utf-8"):
+    def send(self, status, body, content_type="application/soap+xml; charset=utf-8",
+             challenge=None):
         data = body.encode()
         self.send_response(status)
+        if challenge:
+            self.send_header("WWW-Authenticate", challenge)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -684,9 +785,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         data = self.rfile.read(length)
-        status, body, what = answer_soap(server.camera, server.nonces, data)
+        http_auth = None
+        if server.camera.http_digest:
+            http_auth = check_http_digest(server.camera, server.digest_nonces, "POST", self.path,
+                                          self.headers.get("Authorization"))
+        status, body, what = answer_soap(server.camera, server.nonces, data, http_auth)
         log(f"{self.client_address[0]} POST {path} {what}: {status}")
-        self.send(status, body)
+        challenge = None
+        if status == 401 and server.camera.http_digest:
+            challenge = (f'Digest realm="{DIGEST_REALM}", qop="auth", '
+                         f'nonce="{server.digest_nonces.new()}", algorithm=MD5')
+        self.send(status, body, challenge=challenge)
 
 
 class HTTPServer(http.server.ThreadingHTTPServer):
@@ -695,6 +804,7 @@ class HTTPServer(http.server.ThreadingHTTPServer):
     def __init__(self, address, camera):
         self.camera = camera
         self.nonces = Nonces()
+        self.digest_nonces = DigestNonces()
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.address_family = family
         super().__init__(address, Handler)
@@ -705,24 +815,39 @@ class HTTPServer(http.server.ThreadingHTTPServer):
 class Discovery:
     """SOAP-over-UDP on one interface: main thread only."""
 
-    def __init__(self, camera, hello):
+    def __init__(self, camera, hello, ipv6):
         self.camera = camera
         self.instance_id = int(time.time())
         self.message_number = 0
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0", WSD_PORT))
+        self.send_hello = hello
+        # [(socket, its group's address)]: IPv4, then IPv6 with --ipv6.
+        self.sockets = []
         ifindex = socket.if_nametoindex(camera.interface)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        self.sockets.append((sock, (WSD_GROUP, WSD_PORT)))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", WSD_PORT))
         mreqn = struct.pack("4s4si", socket.inet_aton(WSD_GROUP),
                             socket.inet_aton(camera.address), ifindex)
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
-        self.send_hello = hello
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+        if ipv6:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+            self.sockets.append((sock, (WSD_GROUP6, WSD_PORT, 0, ifindex)))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(("::", WSD_PORT))
+            mreq = struct.pack("16sI", socket.inet_pton(socket.AF_INET6, WSD_GROUP6), ifindex)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 1)
 
     def close(self):
-        self.sock.close()
+        for sock, _ in self.sockets:
+            sock.close()
 
     def _headers(self, action, relates_to=None, to=WSD_TO):
         self.message_number += 1
@@ -754,11 +879,12 @@ class Discovery:
         # SOAP-over-UDP: a multicast message is sent, then repeated once
         # (MULTICAST_UDP_REPEAT) after a short random delay.
         for i in range(2):
-            try:
-                self.sock.sendto(message, (WSD_GROUP, WSD_PORT))
-            except OSError as e:
-                log(f"WS-Discovery: cannot send {what}: {e}")
-                return
+            for sock, group in self.sockets:
+                try:
+                    sock.sendto(message, group)
+                except OSError as e:
+                    log(f"WS-Discovery: cannot send {what} to {group[0]}: {e}")
+                    return
             if i == 0:
                 time.sleep(random.uniform(0.05, 0.25))
         log(f"WS-Discovery: sent {what}")
@@ -773,9 +899,9 @@ class Discovery:
                 "</wsa:EndpointReference></wsd:Bye>")
         self._multicast(self._envelope(self._headers("Bye"), body), "Bye")
 
-    def receive(self):
+    def receive(self, sock):
         try:
-            data, peer = self.sock.recvfrom(MAX_REQUEST + 1)
+            data, peer = sock.recvfrom(MAX_REQUEST + 1)
         except OSError:
             return
         if len(data) > MAX_REQUEST:
@@ -788,15 +914,15 @@ class Discovery:
             return
         action = message["action"]
         if action == f"{NS_WSD}/Probe":
-            self.on_probe(message, peer)
+            self.on_probe(sock, message, peer)
         elif action == f"{NS_WSD}/Resolve":
-            self.on_resolve(message, peer)
+            self.on_resolve(sock, message, peer)
         elif action.startswith(NS_WSD + "/"):
             pass  # Hello, Bye, matches of others: not for us
         else:
             log(f"WS-Discovery: {peer[0]}: ignored action {action[:100]!r}")
 
-    def on_probe(self, message, peer):
+    def on_probe(self, sock, message, peer):
         c = self.camera
         types = message["types"]
         unknown = types - OUR_TYPES
@@ -814,7 +940,7 @@ class Discovery:
         reply = self._envelope(self._headers("ProbeMatches", message["message_id"],
                                              WSA_ANONYMOUS), body)
         try:
-            self.sock.sendto(reply, peer)
+            sock.sendto(reply, peer)
         except OSError as e:
             log(f"WS-Discovery: cannot answer {peer[0]}:{peer[1]}: {e}")
             return
@@ -822,7 +948,7 @@ class Discovery:
             f"({'types ' + ' '.join(sorted(l for _, l in types)) if types else 'no types'}): "
             "ProbeMatch sent")
 
-    def on_resolve(self, message, peer):
+    def on_resolve(self, sock, message, peer):
         if message["endpoint"] != f"urn:uuid:{self.camera.uuid}":
             return
         body = (f"<wsd:ResolveMatches><wsd:ResolveMatch>{self._description()}"
@@ -830,7 +956,7 @@ class Discovery:
         reply = self._envelope(self._headers("ResolveMatches", message["message_id"],
                                              WSA_ANONYMOUS), body)
         try:
-            self.sock.sendto(reply, peer)
+            sock.sendto(reply, peer)
         except OSError as e:
             log(f"WS-Discovery: cannot answer {peer[0]}:{peer[1]}: {e}")
             return
@@ -916,6 +1042,11 @@ def scopes_match(wanted, match_by, ours):
 
 # --- the RTSP streams -------------------------------------------------------------
 
+def die_with_parent():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class Streams:
     """The fake-camera processes: main thread only."""
 
@@ -933,7 +1064,9 @@ class Streams:
             if camera.user is not None:
                 argv += ["--user", camera.user, "--password-file", args.password_file]
             argv += args.camera_arg
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            # They die with this process, even when it is killed outright.
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    preexec_fn=die_with_parent)
             self.processes.append((p, proc, ready))
         deadline = time.monotonic() + 30
         for p, proc, ready in self.processes:
@@ -1064,6 +1197,8 @@ def parse_args(argv):
     p.add_argument("--password-file", help="the password of --user: this file's first line")
     p.add_argument("--password-text", choices=["accept", "refuse"], default="accept",
                    help="PasswordText tokens (default accept, as most cameras)")
+    p.add_argument("--auth", choices=["wsse", "http-digest", "both"], default="wsse",
+                   help="WS-Security tokens, HTTP Digest, or either (default wsse)")
     p.add_argument("--strict-auth", action="store_true",
                    help="require a token for all but GetSystemDateAndTime")
     p.add_argument("--auth-fault-status", type=int, choices=[400, 401], default=400,
@@ -1084,6 +1219,8 @@ def parse_args(argv):
                    help="answer URL as it is for profile TOKEN (repeatable)")
     p.add_argument("--no-discovery", action="store_true", help="no WS-Discovery at all")
     p.add_argument("--no-hello", action="store_true", help="no Hello at start (Probe is answered)")
+    p.add_argument("--ipv6", action="store_true",
+                   help="WS-Discovery on [ff02::c]:3702 too (the interface needs IPv6)")
     p.add_argument("--ready-file", help="also write the ready line here")
     args = p.parse_args(argv)
     args.uuid = args.uuid or str(uuid.uuid4())
@@ -1146,6 +1283,7 @@ def main(argv):
 
     streams = Streams()
     discovery = None
+    http_thread = None
     status = 0
     try:
         if args.fake_camera:
@@ -1154,10 +1292,11 @@ def main(argv):
             except (OSError, RuntimeError) as e:
                 print(f"fake-onvif: cannot start the RTSP streams: {e}", file=sys.stderr)
                 return EX_UNAVAILABLE
-        threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+        http_thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+        http_thread.start()
         if not args.no_discovery:
             try:
-                discovery = Discovery(camera, not args.no_hello)
+                discovery = Discovery(camera, not args.no_hello, args.ipv6)
             except OSError as e:
                 print(f"fake-onvif: cannot serve WS-Discovery on {interface}: {e.strerror}",
                       file=sys.stderr)
@@ -1178,14 +1317,14 @@ def main(argv):
 
         selector = selectors.DefaultSelector()
         selector.register(wake_r, selectors.EVENT_READ, "wake")
-        if discovery:
-            selector.register(discovery.sock, selectors.EVENT_READ, "discovery")
+        for sock, _ in discovery.sockets if discovery else []:
+            selector.register(sock, selectors.EVENT_READ, sock)
         while not stop:
             for key, _ in selector.select(timeout=0.5):
                 if key.data == "wake":
                     os.read(wake_r, 512)
                 elif not stop:
-                    discovery.receive()
+                    discovery.receive(key.data)
             dead = streams.dead()
             if dead:
                 log(dead)
@@ -1197,7 +1336,8 @@ def main(argv):
             discovery.bye()
         return status
     finally:
-        server.shutdown()
+        if http_thread is not None:
+            server.shutdown()
         server.server_close()
         streams.stop()
         if discovery:
