@@ -805,7 +805,7 @@ typedef struct {
   GByteArray *answer;
   GInputStream *stream;
   guint auth_tries;
-  gboolean resent;        /* the request after a Digest challenge went again */
+  GBytes *body;           /* the request under way's, to send again */
   GPtrArray *profiles;
   int main_index, sub_index;
   HearthResolved resolved;
@@ -827,6 +827,7 @@ resolve_free (Resolve *r)
   g_clear_object (&r->session);
   g_clear_object (&r->message);
   g_clear_object (&r->stream);
+  g_clear_pointer (&r->body, g_bytes_unref);
   g_clear_pointer (&r->answer, g_byte_array_unref);
   g_clear_pointer (&r->profiles, g_ptr_array_unref);
   g_free (r->device_url);
@@ -852,6 +853,17 @@ on_authenticate (SoupMessage *message, SoupAuth *auth, gboolean retrying, gpoint
   r->auth_tries++;
   soup_auth_authenticate (auth, r->user, r->password != NULL ? r->password : "");
   return TRUE;
+}
+
+/* A request answered by a Digest challenge goes again: libsoup 3 wants its
+ * body given again for that (the first one was read). */
+static void
+on_restarted (SoupMessage *message, gpointer user_data)
+{
+  Resolve *r = user_data;
+
+  soup_message_set_request_body_from_bytes (message, "application/soap+xml; charset=utf-8",
+                                            r->body);
 }
 
 static void on_read (GObject *source, GAsyncResult *result, gpointer user_data);
@@ -975,8 +987,11 @@ send_request (GTask *task, const char *url, const char *body, gboolean authentic
   soup_message_add_flags (r->message, SOUP_MESSAGE_NO_REDIRECT);
   if (authenticated)
     g_signal_connect (r->message, "authenticate", G_CALLBACK (on_authenticate), r);
+  g_signal_connect (r->message, "restarted", G_CALLBACK (on_restarted), r);
   bytes = g_bytes_new_take (envelope, strlen (envelope));
   envelope = NULL;
+  g_clear_pointer (&r->body, g_bytes_unref);
+  r->body = g_bytes_ref (bytes);
   soup_message_set_request_body_from_bytes (r->message,
                                             "application/soap+xml; charset=utf-8", bytes);
   soup_session_send_async (r->session, r->message, G_PRIORITY_DEFAULT,
@@ -1071,15 +1086,6 @@ step_answer (GTask *task, const char *data, gsize len)
   Resolve *r = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
   gboolean ok = TRUE;
-
-  /* libsoup 3.2 re-sends a request answered by a Digest challenge without
-   * its body; the device answers that with nothing. Once more, now that the
-   * session answers the challenge up front. */
-  if (len == 0 && r->auth_tries > 0 && !r->resent) {
-    r->resent = TRUE;
-    resolve_next (task);
-    return;
-  }
 
   switch (r->step) {
   case STEP_CLOCK:

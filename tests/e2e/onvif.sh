@@ -14,7 +14,8 @@
 #   profile's URI, which the gateway asked of the camera, and keeps the sub
 #   stream's; the reference display and ffprobe play it;
 #   devices whose stream URI points outside the local networks, or at
-#   another device, are refused at adoption;
+#   another device, are refused at adoption; a camera that wants HTTP Digest
+#   instead of WS-Security is adopted too (and refuses a wrong password);
 #   the camera's password changed: camera list says the camera refused it
 #   (RTSP 401), not "Could not read from resource";
 #   the same device (endpoint reference) at a new address is followed: asked
@@ -120,6 +121,22 @@ if ctl camera adopt "$(entry "$LAN.4:80" id)" --household Home --user admin \
 fi
 grep -q "points at another device" "$T/adopt-c.err" || fail "C: $(cat "$T/adopt-c.err")"
 ns_onvif_stop C
+
+# --- a camera that wants HTTP Digest instead of WS-Security ---------------------------
+ns_onvif evil E --user admin --password-file "$T/password" --auth http-digest --maker Digest
+wait_for 10 "device E to be listed" is_listed "$LAN.4:80"
+key_e=$(entry "$LAN.4:80" id)
+if ctl camera adopt "$key_e" --household Home --user admin --password-file "$T/wrong" \
+    >/dev/null 2>"$T/adopt-e-wrong.err"; then
+  fail "adopted E with a wrong password"
+fi
+grep -q "the camera refused the user name or password" "$T/adopt-e-wrong.err" ||
+  fail "E, wrong password: $(cat "$T/adopt-e-wrong.err")"
+id_e=$(ctl camera adopt "$key_e" --household Home --user admin --password-file "$T/password" \
+  2>"$T/adopt-e.err") || fail "adopt E: $(cat "$T/adopt-e.err")"
+wait_for 30 "camera E to stream" camera_is "$id_e" state streaming
+ctl camera remove "$id_e" >/dev/null
+ns_onvif_stop E
 
 # --- the camera's password changed: RTSP says 401 -----------------------------------
 ns_onvif_stop A
