@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * HearthStream: one camera's live stream, one generation at a time.
+ * HearthStream: one camera's live stream (its main or its sub stream), one
+ * generation at a time.
  *
  * HearthCamera owns one and feeds it on the main context: the init segment
  * and one fMP4 fragment per frame, each tagged with the generation of the
  * pipeline run that made it. The stream wraps each piece into a HearthChunk
- * (immutable, refcounted, carrying the camera UUID and generation) and
+ * (immutable, refcounted, carrying the camera UUID, which of its streams,
+ * and generation) and
  * appends it to its ring; readers — the HTTP writers, the HLS indexer — all
  * share the very same chunks and bytes.
  *
@@ -52,6 +54,7 @@
 
 struct _HearthChunk {
   char *camera_id;
+  HearthStreamKind kind;
   guint64 generation;
   guint64 sequence;
   gboolean init;
@@ -63,12 +66,13 @@ struct _HearthChunk {
 /* ---- chunks ---- */
 
 static HearthChunk *
-chunk_new (const char *camera_id, guint64 generation, guint64 sequence,
-           gboolean init, gboolean keyframe, GBytes *bytes)
+chunk_new (const char *camera_id, HearthStreamKind kind, guint64 generation,
+           guint64 sequence, gboolean init, gboolean keyframe, GBytes *bytes)
 {
   HearthChunk *chunk = g_atomic_rc_box_new0 (HearthChunk);
 
   chunk->camera_id = g_strdup (camera_id);
+  chunk->kind = kind;
   chunk->generation = generation;
   chunk->sequence = sequence;
   chunk->init = init;
@@ -111,6 +115,14 @@ hearth_chunk_get_camera_id (const HearthChunk *chunk)
 {
   g_return_val_if_fail (chunk != NULL, NULL);
   return chunk->camera_id;
+}
+
+/* Which of the camera's streams these bytes are of. */
+HearthStreamKind
+hearth_chunk_get_kind (const HearthChunk *chunk)
+{
+  g_return_val_if_fail (chunk != NULL, HEARTH_STREAM_MAIN);
+  return chunk->kind;
 }
 
 guint64
@@ -169,6 +181,7 @@ struct _HearthSubscription {
   grefcount ref;          /* the reader's, plus one per wake in flight */
   HearthStream *stream;   /* (nullable) (unowned) NULL once finished or freed */
   char *camera_id;
+  HearthStreamKind kind;
   guint64 generation;
   HearthStreamWakeFunc wake_func;
   gpointer user_data;
@@ -210,6 +223,7 @@ struct _HearthStream {
   GObject parent_instance;
 
   char *camera_id;
+  HearthStreamKind kind;
   gsize gop_cache_max_bytes;
   GMainContext *context;
   GSource *wake_source;    /* ready when readers may have chunks pending */
@@ -549,15 +563,41 @@ hearth_stream_init (HearthStream *self)
 HearthStream *
 hearth_stream_new (const char *camera_id, gsize gop_cache_max_bytes)
 {
+  return hearth_stream_new_kind (camera_id, HEARTH_STREAM_MAIN, gop_cache_max_bytes);
+}
+
+/**
+ * hearth_stream_new_kind:
+ * @kind: which of the camera's streams this is; every chunk and
+ *   subscription carries it beside the camera's UUID
+ *
+ * As hearth_stream_new(), for the camera's main or sub stream: each is its
+ * own generation line.
+ *
+ * Returns: (transfer full): a new stream
+ */
+HearthStream *
+hearth_stream_new_kind (const char *camera_id, HearthStreamKind kind,
+                        gsize gop_cache_max_bytes)
+{
   HearthStream *self;
 
   g_return_val_if_fail (camera_id != NULL, NULL);
 
   self = g_object_new (HEARTH_TYPE_STREAM, NULL);
   self->camera_id = g_strdup (camera_id);
+  self->kind = kind;
   self->gop_cache_max_bytes = gop_cache_max_bytes;
   return self;
 }
+
+HearthStreamKind
+hearth_stream_get_kind (HearthStream *self)
+{
+  g_return_val_if_fail (HEARTH_IS_STREAM (self), HEARTH_STREAM_MAIN);
+  return self->kind;
+}
+
 
 void
 hearth_stream_set_gop_cache_max_bytes (HearthStream *self, gsize max_bytes)
@@ -654,7 +694,7 @@ hearth_stream_push_init (HearthStream *self, guint64 generation, GBytes *init)
     return FALSE;
   }
 
-  self->init = chunk_new (self->camera_id, generation, self->next_sequence++,
+  self->init = chunk_new (self->camera_id, self->kind, generation, self->next_sequence++,
                           TRUE, FALSE, init);
   self->ring_first = self->next_sequence;
   return TRUE;
@@ -735,7 +775,7 @@ hearth_stream_push_fragment (HearthStream *self, guint64 generation,
   if (!keyframe && !self->have_keyframe)
     return FALSE;
 
-  chunk = chunk_new (self->camera_id, generation, self->next_sequence,
+  chunk = chunk_new (self->camera_id, self->kind, generation, self->next_sequence,
                      FALSE, keyframe, fragment);
   record_frame (self, g_bytes_get_size (fragment), keyframe);
   append (self, chunk);
@@ -764,7 +804,7 @@ hearth_stream_push_audio (HearthStream *self, guint64 generation,
       !self->have_keyframe)
     return FALSE;
 
-  chunk = chunk_new (self->camera_id, generation, self->next_sequence,
+  chunk = chunk_new (self->camera_id, self->kind, generation, self->next_sequence,
                      FALSE, FALSE, fragment);
   chunk->audio = TRUE;
   self->audio_fragments++;
@@ -797,6 +837,7 @@ hearth_stream_subscribe (HearthStream *self, HearthStreamWakeFunc wake_func,
   sub = g_new0 (HearthSubscription, 1);
   g_ref_count_init (&sub->ref);
   sub->camera_id = g_strdup (self->camera_id);
+  sub->kind = self->kind;
   sub->generation = self->generation;
   sub->wake_func = wake_func;
   sub->user_data = user_data;
@@ -928,6 +969,13 @@ hearth_subscription_get_camera_id (const HearthSubscription *sub)
 {
   g_return_val_if_fail (sub != NULL, NULL);
   return sub->camera_id;
+}
+
+HearthStreamKind
+hearth_subscription_get_kind (const HearthSubscription *sub)
+{
+  g_return_val_if_fail (sub != NULL, HEARTH_STREAM_MAIN);
+  return sub->kind;
 }
 
 guint64

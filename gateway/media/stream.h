@@ -3,6 +3,8 @@
 
 #include <glib-object.h>
 
+#include "stream-kind.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -12,10 +14,12 @@ G_BEGIN_DECLS
  */
 typedef struct _HearthChunk HearthChunk;
 
+
 HearthChunk *hearth_chunk_ref (HearthChunk *chunk);
 void hearth_chunk_unref (HearthChunk *chunk);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HearthChunk, hearth_chunk_unref)
 const char *hearth_chunk_get_camera_id (const HearthChunk *chunk);
+HearthStreamKind hearth_chunk_get_kind (const HearthChunk *chunk);
 guint64 hearth_chunk_get_generation (const HearthChunk *chunk);
 guint64 hearth_chunk_get_sequence (const HearthChunk *chunk);
 gboolean hearth_chunk_is_init (const HearthChunk *chunk);
@@ -48,7 +52,11 @@ typedef struct _HearthSubscription HearthSubscription;
  */
 typedef void (*HearthStreamWakeFunc) (gpointer user_data);
 
+/* A camera's main stream. */
 HearthStream *hearth_stream_new (const char *camera_id, gsize gop_cache_max_bytes);
+HearthStream *hearth_stream_new_kind (const char *camera_id, HearthStreamKind kind,
+                                      gsize gop_cache_max_bytes);
+HearthStreamKind hearth_stream_get_kind (HearthStream *self);
 const char *hearth_stream_get_camera_id (HearthStream *self);
 /* Applies from the next chunk on. */
 void hearth_stream_set_gop_cache_max_bytes (HearthStream *self, gsize max_bytes);
@@ -96,8 +104,9 @@ guint64 hearth_subscription_get_skipped (const HearthSubscription *sub);
 /* Stops waking (no call after this) and frees. Safe from a wake_func. */
 void hearth_subscription_free (HearthSubscription *sub);
 /* What the subscription is for: the writer compares these with each chunk's
- * camera id before serving its bytes. */
+ * camera id, stream kind and generation before serving its bytes. */
 const char *hearth_subscription_get_camera_id (const HearthSubscription *sub);
+HearthStreamKind hearth_subscription_get_kind (const HearthSubscription *sub);
 guint64 hearth_subscription_get_generation (const HearthSubscription *sub);
 /* TRUE once its generation has ended: nothing more comes. */
 gboolean hearth_subscription_is_finished (const HearthSubscription *sub);
