@@ -112,7 +112,41 @@ camera_plugin (HearthCameras *self, const HearthCameraRow *row)
   return plugin != NULL ? plugin : hearth_plugins_find_for_url (self->plugins, row->url);
 }
 
-/* Starts ingest for @row (a quarantined camera is not ingested). */
+static gboolean url_endpoint (const char *url, char **host, guint16 *port);
+
+/* The sub stream @row names, if it is to be ingested: it is checked as the
+ * main URL is, and must be at the main URL's host (the same device, whose
+ * identity the admit func checks at that host). (transfer full) (nullable) */
+static char *
+camera_sub_url (HearthCameras *self, const HearthCameraRow *row)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *checked = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *sub_host = NULL;
+  guint16 port, sub_port;
+
+  if (row->sub_url == NULL)
+    return NULL;
+  checked = hearth_camera_url_check (row->sub_url, self->config->local_ranges, &error);
+  if (checked == NULL) {
+    g_warning ("Camera %s (“%s”): its sub stream is not ingested: not a local address "
+               "under local-networks: %s", row->id, row->name, error->message);
+    return NULL;
+  }
+  if (!url_endpoint (row->url, &host, &port) || !url_endpoint (row->sub_url, &sub_host,
+                                                                &sub_port) ||
+      g_ascii_strcasecmp (host, sub_host) != 0) {
+    g_warning ("Camera %s (“%s”): its sub stream is not ingested: it is not at the "
+               "address of its main stream", row->id, row->name);
+    return NULL;
+  }
+  return g_steal_pointer (&checked);
+}
+
+/* Starts ingest for @row (a quarantined camera is not ingested), with its
+ * sub stream where it has one: one HearthCamera, which passes all that is
+ * set and done here on to its sub stream's ingest (camera.c). */
 static void
 camera_start (HearthCameras *self, const HearthCameraRow *row)
 {
@@ -162,6 +196,11 @@ camera_start (HearthCameras *self, const HearthCameraRow *row)
   hearth_camera_set_backoff (camera, self->config->camera_backoff_min_ms,
                              self->config->camera_backoff_max_ms);
   hearth_camera_set_gop_cache_bytes (camera, self->config->gop_cache_bytes);
+  if (plugin->build_source == NULL) {
+    g_autofree char *sub_url = camera_sub_url (self, row);
+
+    hearth_camera_set_sub_url (camera, sub_url);
+  }
   g_hash_table_replace (self->cameras, g_strdup (row->id), g_object_ref (camera));
   hearth_camera_start (camera);
 }
@@ -420,6 +459,13 @@ camera_quarantine (HearthCameras *self, const HearthCameraRow *row, const char *
   g_warning ("Camera %s (“%s”) quarantined: %s. Nothing of it is ingested or served "
              "until it is adopted again (hearthctl camera adopt %s)",
              row->id, row->name, why, row->id);
+  /* One of its runs refuses it now: its other stream's ends too. */
+  if (!stop) {
+    HearthCamera *camera = g_hash_table_lookup (self->cameras, row->id);
+
+    if (camera != NULL)
+      hearth_camera_refuse (camera, why);
+  }
   /* The row now says quarantined, so the choke point refuses it. */
   access_changed (self, stop ? row->id : NULL, FALSE);
 }
@@ -1079,7 +1125,7 @@ on_adopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   camera_start (self, row);
   g_message ("Camera %s (“%s”, %s) adopted into household “%s”%s", id, row->name,
              found->service.type, r->household,
-             sub_url != NULL ? "; it has a sub stream too (kept, not ingested yet)" : "");
+             sub_url != NULL ? "; it has a sub stream too" : "");
 
 out:
   hearth_camera_evidence_clear (&seen);
@@ -1536,9 +1582,17 @@ on_refused_retry (gpointer user_data)
   gpointer id, camera;
 
   g_hash_table_iter_init (&iter, self->cameras);
-  while (g_hash_table_iter_next (&iter, &id, &camera))
-    if (hearth_camera_get_state (camera) == HEARTH_CAMERA_REFUSED)
+  while (g_hash_table_iter_next (&iter, &id, &camera)) {
+    HearthCamera *sub = hearth_camera_get_sub (camera);
+
+    if (hearth_camera_get_state (camera) == HEARTH_CAMERA_REFUSED) {
       g_ptr_array_add (refused, g_strdup (id));
+    } else if (sub != NULL && hearth_camera_get_state (sub) == HEARTH_CAMERA_REFUSED) {
+      /* Its sub stream alone: the main one's viewers keep their generation. */
+      hearth_camera_stop (sub);
+      hearth_camera_start (sub);
+    }
+  }
   for (guint i = 0; i < refused->len; i++)
     camera_restart (self, refused->pdata[i]);
   return G_SOURCE_CONTINUE;

@@ -65,6 +65,17 @@
  * same context. rtspsrc's certificate handlers touch only the run's
  * HearthCameraTls (its own lock) and wake another GSource of the run.
  *
+ * The sub stream (hearth_camera_set_sub_url()): a camera that offers a
+ * second, smaller stream has a second HearthCamera for it, owned by this
+ * one, with the same id, its own HearthStream (HEARTH_STREAM_SUB: its own
+ * generation line, every chunk saying it is of the sub stream) and its own
+ * runs, backoff and state. Everything the daemon sets or does on this
+ * camera (credentials, source func, pinned certificate, admit func,
+ * backoff, cache size, start, stop, refuse) is done on the sub camera too,
+ * so the daemon's identity logic (cameras.c) runs once per camera and
+ * covers both: the sub's runs pass the same admit func, and its
+ * "certificate-changed" is emitted by this camera.
+ *
  * States: CONNECTING after each (re)start, STREAMING once the run's first
  * keyframe reached the stream, OFFLINE after an error, EOS, a stall (no
  * sample for 5 s) or no video within 20 s; then a retry after a backoff that
@@ -178,6 +189,7 @@ struct _HearthCamera {
   GDestroyNotify admit_destroy;
   GMainContext *context;  /* the camera lives here; all its sources too */
   HearthStream *stream;
+  gsize stream_gop_cache_bytes;
 
   guint backoff_min_ms;
   guint backoff_max_ms;
@@ -198,6 +210,8 @@ struct _HearthCamera {
   char *audio_off;        /* (nullable) */
   char *audio_ignored;    /* (nullable) the run's camera audio not taken */
   char *logged_audio;     /* (nullable) the audio_ignored already logged */
+
+  HearthCamera *sub;      /* (nullable) (owned) the sub stream's ingest */
 };
 
 G_DEFINE_TYPE (HearthCamera, hearth_camera, G_TYPE_OBJECT)
@@ -1144,6 +1158,9 @@ hearth_camera_dispose (GObject *object)
   HearthCamera *self = HEARTH_CAMERA (object);
 
   self->running = FALSE;
+  if (self->sub != NULL)
+    g_signal_handlers_disconnect_by_data (self->sub, self);
+  g_clear_object (&self->sub);
   destroy_source (&self->retry_source);
   teardown_run (self);
   if (self->stream != NULL)
@@ -1217,6 +1234,7 @@ hearth_camera_init (HearthCamera *self)
   self->backoff_min_ms = DEFAULT_BACKOFF_MIN_MS;
   self->backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
   self->backoff_ms = DEFAULT_BACKOFF_MIN_MS;
+  self->stream_gop_cache_bytes = GOP_CACHE_MAX_BYTES;
   self->state = HEARTH_CAMERA_STOPPED;
 }
 
@@ -1257,8 +1275,8 @@ hearth_camera_get_state_name (HearthCamera *camera)
  *
  * Returns: (transfer full): a stopped camera
  */
-HearthCamera *
-hearth_camera_new (const char *id, const char *url)
+static HearthCamera *
+camera_new (const char *id, const char *url, HearthStreamKind kind)
 {
   HearthCamera *self;
 
@@ -1271,8 +1289,81 @@ hearth_camera_new (const char *id, const char *url)
   self->url = g_strdup (url);
   self->safe_url = hearth_url_redact (url);
   self->context = g_main_context_ref_thread_default ();
-  self->stream = hearth_stream_new (id, GOP_CACHE_MAX_BYTES);
+  self->stream = hearth_stream_new_kind (id, kind, GOP_CACHE_MAX_BYTES);
   return self;
+}
+
+HearthCamera *
+hearth_camera_new (const char *id, const char *url)
+{
+  return camera_new (id, url, HEARTH_STREAM_MAIN);
+}
+
+static void
+on_sub_certificate_changed (HearthCamera *sub, const char *seen, gpointer user_data)
+{
+  g_signal_emit (user_data, signals[SIGNAL_CERTIFICATE_CHANGED], 0, seen);
+}
+
+/**
+ * hearth_camera_set_sub_url:
+ * @url: (nullable): the camera's second, smaller stream (validated by the
+ *   caller as the main URL is); NULL: none
+ *
+ * Gives the camera a sub stream ingest (see the top of this file) with
+ * everything set on this camera so far; it starts and stops with it. Set it
+ * before hearth_camera_start().
+ */
+void
+hearth_camera_set_sub_url (HearthCamera *self, const char *url)
+{
+  g_return_if_fail (HEARTH_IS_CAMERA (self));
+  g_return_if_fail (hearth_stream_get_kind (self->stream) == HEARTH_STREAM_MAIN);
+
+  if (self->sub != NULL) {
+    g_signal_handlers_disconnect_by_data (self->sub, self);
+    hearth_camera_stop (self->sub);
+    g_clear_object (&self->sub);
+  }
+  if (url == NULL)
+    return;
+  self->sub = camera_new (self->id, url, HEARTH_STREAM_SUB);
+  self->sub->source_func = self->source_func;
+  hearth_camera_set_credentials (self->sub, self->user, self->password);
+  hearth_camera_set_pinned_certificate (self->sub, self->pinned_certificate);
+  /* The func's data belongs to this camera's setting: not freed twice. */
+  hearth_camera_set_admit_func (self->sub, self->admit_func, self->admit_data, NULL);
+  hearth_camera_set_backoff (self->sub, self->backoff_min_ms, self->backoff_max_ms);
+  hearth_stream_set_gop_cache_max_bytes (self->sub->stream, self->stream_gop_cache_bytes);
+  g_signal_connect (self->sub, "certificate-changed",
+                    G_CALLBACK (on_sub_certificate_changed), self);
+  if (self->running)
+    hearth_camera_start (self->sub);
+}
+
+/**
+ * hearth_camera_get_sub:
+ *
+ * Returns: (transfer none) (nullable): the sub stream's ingest, if the
+ *   camera has one
+ */
+HearthCamera *
+hearth_camera_get_sub (HearthCamera *self)
+{
+  g_return_val_if_fail (HEARTH_IS_CAMERA (self), NULL);
+  return self->sub;
+}
+
+/**
+ * hearth_camera_get_kind:
+ *
+ * Returns: which of its camera's streams this ingest feeds
+ */
+HearthStreamKind
+hearth_camera_get_kind (HearthCamera *self)
+{
+  g_return_val_if_fail (HEARTH_IS_CAMERA (self), HEARTH_STREAM_MAIN);
+  return hearth_stream_get_kind (self->stream);
 }
 
 const char *
@@ -1310,6 +1401,8 @@ hearth_camera_set_source_func (HearthCamera *self,
 {
   g_return_if_fail (HEARTH_IS_CAMERA (self));
   self->source_func = func;
+  if (self->sub != NULL)
+    self->sub->source_func = func;
 }
 
 /**
@@ -1332,6 +1425,8 @@ hearth_camera_set_credentials (HearthCamera *self, const char *user,
   g_clear_pointer (&self->password, secret_free);
   self->user = g_strdup (user);
   self->password = g_strdup (password);
+  if (self->sub != NULL)
+    hearth_camera_set_credentials (self->sub, user, password);
 }
 
 /**
@@ -1355,6 +1450,8 @@ hearth_camera_set_pinned_certificate (HearthCamera *self,
 
   g_free (self->pinned_certificate);
   self->pinned_certificate = g_strdup (sha256_hex);
+  if (self->sub != NULL)
+    hearth_camera_set_pinned_certificate (self->sub, sha256_hex);
 }
 
 /**
@@ -1413,6 +1510,8 @@ hearth_camera_set_admit_func (HearthCamera *self, HearthCameraAdmitFunc func,
   self->admit_func = func;
   self->admit_data = user_data;
   self->admit_destroy = destroy;
+  if (self->sub != NULL)
+    hearth_camera_set_admit_func (self->sub, func, user_data, NULL);
   if (old_destroy != NULL)
     old_destroy (old_data);
 }
@@ -1513,6 +1612,8 @@ hearth_camera_set_backoff (HearthCamera *self, guint min_ms, guint max_ms)
   self->backoff_min_ms = min_ms;
   self->backoff_max_ms = max_ms;
   self->backoff_ms = min_ms;
+  if (self->sub != NULL)
+    hearth_camera_set_backoff (self->sub, min_ms, max_ms);
 }
 
 /* Starts ingest; a started camera keeps retrying until stopped. */
@@ -1520,7 +1621,10 @@ void
 hearth_camera_set_gop_cache_bytes (HearthCamera *self, gsize max_bytes)
 {
   g_return_if_fail (HEARTH_IS_CAMERA (self));
+  self->stream_gop_cache_bytes = max_bytes;
   hearth_stream_set_gop_cache_max_bytes (self->stream, max_bytes);
+  if (self->sub != NULL)
+    hearth_camera_set_gop_cache_bytes (self->sub, max_bytes);
 }
 
 void
@@ -1528,6 +1632,8 @@ hearth_camera_refuse (HearthCamera *self, const char *reason)
 {
   g_return_if_fail (HEARTH_IS_CAMERA (self));
   refuse_run (self, reason);
+  if (self->sub != NULL)
+    refuse_run (self->sub, reason);
 }
 
 void
@@ -1542,6 +1648,8 @@ hearth_camera_start (HearthCamera *self)
   g_clear_pointer (&self->logged_error, g_free);
   g_clear_pointer (&self->audio_off, g_free);
   start_run (self);
+  if (self->sub != NULL)
+    hearth_camera_start (self->sub);
 }
 
 void
@@ -1549,6 +1657,8 @@ hearth_camera_stop (HearthCamera *self)
 {
   g_return_if_fail (HEARTH_IS_CAMERA (self));
 
+  if (self->sub != NULL)
+    hearth_camera_stop (self->sub);
   if (!self->running && self->state == HEARTH_CAMERA_STOPPED)
     return;
 

@@ -76,6 +76,17 @@ gboolean hearth_camera_get_video_info (HearthCamera *self, const char **codec,
 void hearth_camera_get_audio_info (HearthCamera *self, const char **codec,
                                    const char **ignored);
 
+/* The camera's second, smaller stream (an ONVIF camera's second profile),
+ * ingested by a HearthCamera of its own (same id, a HEARTH_STREAM_SUB
+ * stream) that takes every setting of this one, and starts, stops and is
+ * refused with it; its "certificate-changed" is this camera's. @url
+ * validated as the main one; NULL: none. Before hearth_camera_start(). */
+void hearth_camera_set_sub_url (HearthCamera *self, const char *url);
+/* (transfer none) (nullable) the sub stream's ingest */
+HearthCamera *hearth_camera_get_sub (HearthCamera *self);
+/* HEARTH_STREAM_SUB for the ingest hearth_camera_get_sub() returns. */
+HearthStreamKind hearth_camera_get_kind (HearthCamera *self);
+
 /* Backoff in milliseconds: first retry after @min_ms, doubling to @max_ms.
  * Defaults 500 and 30000. */
 void hearth_camera_set_backoff (HearthCamera *self, guint min_ms, guint max_ms);
