@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * /v1/cameras, and what a display is told of a camera that has nothing to
- * serve yet (for every camera route). Registered by HearthHttpServer with
+ * /v1/cameras, and what every camera route shares: which of a camera's
+ * streams a request asks for (?stream=main|sub), and what a display is
+ * told of a camera that has nothing to serve yet. Registered by HearthHttpServer with
  * the HearthCameras it serves, which the route looks cameras up in. The
  * display is already resolved (the choke point); the route asks
  * HearthAccess which cameras that display may see.
@@ -70,4 +71,37 @@ hearth_api_camera_ready_stream (SoupServerMessage *msg, HearthCamera *camera)
     return stream;
   hearth_api_camera_reply_not_ready (msg, camera);
   return NULL;
+}
+
+gboolean
+hearth_api_camera_stream_kind (HearthHttpRequest *request, const HearthCameraRow *row,
+                               HearthStreamKind *kind)
+{
+  const char *text = request->query != NULL ?
+                     g_hash_table_lookup (request->query, "stream") : NULL;
+
+  *kind = HEARTH_STREAM_MAIN;
+  if (text == NULL)
+    return TRUE;
+  if (!hearth_stream_kind_from_string (text, kind)) {
+    hearth_http_reply_error (request->msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
+                             "stream must be main or sub");
+    return FALSE;
+  }
+  if (*kind == HEARTH_STREAM_SUB && row->sub_url == NULL) {
+    hearth_http_reply_error (request->msg, SOUP_STATUS_NOT_FOUND, "not_found",
+                             "this camera has no sub stream");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+HearthCamera *
+hearth_api_camera_lookup (HearthCameras *cameras, const char *id, HearthStreamKind kind)
+{
+  HearthCamera *camera = hearth_cameras_lookup (cameras, id);
+
+  if (camera != NULL && kind == HEARTH_STREAM_SUB)
+    return hearth_camera_get_sub (camera);
+  return camera;
 }

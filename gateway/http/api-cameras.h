@@ -24,4 +24,16 @@ void hearth_api_camera_reply_not_ready (SoupServerMessage *msg,
 HearthStream *hearth_api_camera_ready_stream (SoupServerMessage *msg,
                                               HearthCamera *camera);
 
+/* Which stream of @row @request asks for by its "stream" parameter: none
+ * or "main" the main one, "sub" the sub one. FALSE with @request answered
+ * for any other value (400) and for "sub" when the camera has none (404). */
+gboolean hearth_api_camera_stream_kind (HearthHttpRequest *request,
+                                        const HearthCameraRow *row,
+                                        HearthStreamKind *kind);
+/* The ingest of camera @id's stream @kind: the camera's own for the main
+ * stream, its sub stream's for the sub one; NULL when it has none running.
+ * (transfer none) (nullable) */
+HearthCamera *hearth_api_camera_lookup (HearthCameras *cameras, const char *id,
+                                        HearthStreamKind kind);
+
 G_END_DECLS

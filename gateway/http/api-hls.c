@@ -38,8 +38,13 @@
  * requests count against MAX_WAITERS with blocked playlist reloads, and
  * whoever is answered late is asked about again at the choke point first.
  *
+ * A camera's sub stream (?stream=sub, api-cameras.c) has indexes of its
+ * own, in tables of their own (its generations are another line), and its
+ * playlist's URIs carry ?stream=sub so that a player asks for its parts
+ * from the same index; every chunk is checked against the stream too.
+ *
  * Names carry the generation and the chunk sequence, and an index belongs to
- * one camera and one generation: a name of another camera (whose index does
+ * one camera stream and one generation: a name of another camera (whose index does
  * not hold it) or of another generation answers 404. When the generation
  * ends the index is dropped with everything it held (invariant 6); the next
  * request builds one for the new generation. To a player reloading the
@@ -96,6 +101,7 @@ typedef struct {
 typedef struct {
   HearthHeldRequest held;
   HlsIndex *index;
+  HearthStreamKind kind;      /* the stream the request asked for */
   guint64 msn;
   gint64 part;                /* -1: the whole segment */
   char *part_name;            /* (nullable) a hinted part, not a playlist */
@@ -108,6 +114,7 @@ struct _HlsIndex {
   GHashTable *table;          /* unowned: the one holding us */
   GHashTable *numbers;        /* unowned: camera UUID → HlsNumbers */
   char *camera_id;
+  HearthStreamKind kind;      /* which of the camera's streams */
   guint64 generation;
   double fps;                 /* the camera's nominal frame rate */
   guint32 timescale;          /* the video track's ticks per second; 0 until
@@ -128,13 +135,15 @@ struct _HlsIndex {
 struct _HearthHlsIndexes {
   HearthAccess *access;       /* (nullable) only a route's indexes serve */
   HearthCameras *cameras;     /* (nullable) ... and look cameras up */
-  GHashTable *by_camera;      /* camera UUID → HlsIndex */
-  GHashTable *numbers;        /* camera UUID → HlsNumbers */
+  /* One table each for the main and the sub streams (by HearthStreamKind). */
+  GHashTable *by_camera[2];   /* camera UUID → HlsIndex */
+  GHashTable *numbers[2];     /* camera UUID → HlsNumbers */
 };
 
 static void index_answer_waiters (HlsIndex *index, gboolean all);
 static void serve_media (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
-                         gint64 display_id, gint64 household_id, const char *name);
+                         HearthStreamKind kind, gint64 display_id, gint64 household_id,
+                         const char *name);
 
 /* ---- segments ---- */
 
@@ -298,6 +307,7 @@ on_index_chunk (HearthChunk *chunk, gpointer user_data)
 
   /* Only this camera's generation is ever filed here. */
   if (g_strcmp0 (hearth_chunk_get_camera_id (chunk), index->camera_id) != 0 ||
+      hearth_chunk_get_kind (chunk) != index->kind ||
       hearth_chunk_get_generation (chunk) != index->generation)
     return;
 
@@ -403,9 +413,11 @@ hearth_hls_indexes_new (HearthAccess *access, HearthCameras *cameras)
 
   self->access = access != NULL ? g_object_ref (access) : NULL;
   self->cameras = cameras != NULL ? g_object_ref (cameras) : NULL;
-  self->by_camera = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                           (GDestroyNotify) index_free);
-  self->numbers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (guint k = 0; k < G_N_ELEMENTS (self->by_camera); k++) {
+    self->by_camera[k] = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                (GDestroyNotify) index_free);
+    self->numbers[k] = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  }
   return self;
 }
 
@@ -415,29 +427,32 @@ hearth_hls_indexes_free (HearthHlsIndexes *self)
   if (self == NULL)
     return;
   /* The indexes first: they leave their numbers behind. */
-  g_hash_table_unref (self->by_camera);
-  g_hash_table_unref (self->numbers);
+  for (guint k = 0; k < G_N_ELEMENTS (self->by_camera); k++) {
+    g_hash_table_unref (self->by_camera[k]);
+    g_hash_table_unref (self->numbers[k]);
+  }
   g_clear_object (&self->cameras);
   g_clear_object (&self->access);
   g_free (self);
 }
 
-/* A new index of @id's @generation, in place of the one before, which
- * leaves its numbers behind for it. No chunk is filed yet. */
+/* A new index of @id's stream @kind's @generation, in place of the one
+ * before, which leaves its numbers behind for it. No chunk is filed yet. */
 static HlsIndex *
-index_new (HearthHlsIndexes *indexes, const char *id, guint64 generation,
-           double fps)
+index_new (HearthHlsIndexes *indexes, const char *id, HearthStreamKind kind,
+           guint64 generation, double fps)
 {
   HlsIndex *index;
   const HlsNumbers *numbers;
 
-  g_hash_table_remove (indexes->by_camera, id);
+  g_hash_table_remove (indexes->by_camera[kind], id);
   index = g_new0 (HlsIndex, 1);
   index->indexes = indexes;
-  index->table = indexes->by_camera;
-  index->numbers = indexes->numbers;
+  index->table = indexes->by_camera[kind];
+  index->numbers = indexes->numbers[kind];
   index->camera_id = g_strdup (id);
-  numbers = g_hash_table_lookup (indexes->numbers, id);
+  index->kind = kind;
+  numbers = g_hash_table_lookup (index->numbers, id);
   if (numbers != NULL) {
     index->first_msn = index->next_msn = numbers->next_msn;
     index->discontinuity = numbers->discontinuity + 1;
@@ -446,24 +461,26 @@ index_new (HearthHlsIndexes *indexes, const char *id, guint64 generation,
   index->fps = fps > 0 ? fps : 30;
   index->segments = g_ptr_array_new_with_free_func ((GDestroyNotify) segment_free);
   index->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) waiter_free);
-  g_hash_table_insert (indexes->by_camera, index->camera_id, index);
+  g_hash_table_insert (index->table, index->camera_id, index);
   return index;
 }
 
-/* The index of @camera's current generation, made if needed. */
+/* The index of @camera's current generation (@camera: a camera's main or
+ * sub stream ingest), made if needed. */
 static HlsIndex *
 get_index (HearthHlsIndexes *indexes, HearthCamera *camera)
 {
   HearthStream *stream = hearth_camera_get_stream (camera);
   const char *id = hearth_camera_get_id (camera);
-  HlsIndex *index = g_hash_table_lookup (indexes->by_camera, id);
+  HearthStreamKind kind = hearth_camera_get_kind (camera);
+  HlsIndex *index = g_hash_table_lookup (indexes->by_camera[kind], id);
   double fps = 0;
 
   if (index != NULL && index->generation == hearth_stream_get_generation (stream))
     return index;
   if (!hearth_camera_get_video_info (camera, NULL, NULL, NULL, &fps))
     fps = 0;
-  index = index_new (indexes, id, hearth_stream_get_generation (stream), fps);
+  index = index_new (indexes, id, kind, hearth_stream_get_generation (stream), fps);
   /* Takes the init segment and the cached GOP now. If the stream has
    * ended, the index is dropped at once. */
   index->sub = hearth_stream_subscribe (stream, on_index_wake, index);
@@ -514,6 +531,8 @@ static char *
 playlist (HlsIndex *index)
 {
   GString *out = g_string_new ("#EXTM3U\n#EXT-X-VERSION:9\n");
+  /* Every URI asks for the same stream of the camera again. */
+  const char *query = index->kind == HEARTH_STREAM_SUB ? "?stream=sub" : "";
   /* In whole milliseconds, as written: the hold-back is three of them. */
   guint64 part_target_ms = (guint64) (ticks_s (index, index->part_target) * 1000 + 0.5);
   guint64 target = 1;
@@ -537,8 +556,8 @@ playlist (HlsIndex *index)
   if (index->discontinuity > 0)
     g_string_append_printf (out, "#EXT-X-DISCONTINUITY-SEQUENCE:%" G_GUINT64_FORMAT "\n",
                             index->discontinuity);
-  g_string_append_printf (out, "#EXT-X-MAP:URI=\"init-%" G_GUINT64_FORMAT ".mp4\"\n",
-                          index->generation);
+  g_string_append_printf (out, "#EXT-X-MAP:URI=\"init-%" G_GUINT64_FORMAT ".mp4%s\"\n",
+                          index->generation, query);
 
   for (guint i = 0; i < index->segments->len; i++) {
     const Segment *seg = index->segments->pdata[i];
@@ -550,21 +569,21 @@ playlist (HlsIndex *index)
 
         g_string_append_printf (
             out, "#EXT-X-PART:DURATION=%.3f,URI=\"part-%" G_GUINT64_FORMAT "-%"
-            G_GUINT64_FORMAT ".m4s\"%s\n",
+            G_GUINT64_FORMAT ".m4s%s\"%s\n",
             ticks_s (index, part_duration (seg, p)),
-            index->generation, hearth_chunk_get_sequence (chunk),
+            index->generation, hearth_chunk_get_sequence (chunk), query,
             p == 0 ? ",INDEPENDENT=YES" : "");
       }
     }
     if (seg->complete)
       g_string_append_printf (
-          out, "#EXTINF:%.3f,\nseg-%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ".m4s\n",
+          out, "#EXTINF:%.3f,\nseg-%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ".m4s%s\n",
           ticks_s (index, seg->duration), index->generation,
-          hearth_chunk_get_sequence (seg->chunks->pdata[0]));
+          hearth_chunk_get_sequence (seg->chunks->pdata[0]), query);
   }
   g_string_append_printf (out, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-%"
-                          G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ".m4s\"\n",
-                          index->generation, next_part_sequence (index));
+                          G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ".m4s%s\"\n",
+                          index->generation, next_part_sequence (index), query);
   return g_string_free (out, FALSE);
 }
 
@@ -583,20 +602,21 @@ index_has (HlsIndex *index, guint64 msn, gint64 part)
   return FALSE;
 }
 
-/* Answers with the playlist, if this index (camera, generation) is what the
- * request resolved to. */
+/* Answers with the playlist, if this index (camera, stream, generation) is
+ * what the request resolved to. */
 static void
 serve_playlist (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
-                gint64 display_id, gint64 household_id)
+                HearthStreamKind kind, gint64 display_id, gint64 household_id)
 {
-  HearthCamera *camera = hearth_cameras_lookup (index->indexes->cameras, camera_id);
+  HearthCamera *camera = hearth_api_camera_lookup (index->indexes->cameras, camera_id,
+                                                   kind);
   guint64 generation = camera != NULL
       ? hearth_stream_get_generation (hearth_camera_get_stream (camera)) : 0;
   g_autofree char *text = NULL;
 
   if (!hearth_http_check_egress (index->indexes->access, msg, household_id,
-                                 display_id, camera_id, generation,
-                                 index->camera_id, index->generation,
+                                 display_id, camera_id, kind, generation,
+                                 index->camera_id, index->kind, index->generation,
                                  "playlist"))
     return;
   if (index->segments->len == 0) {
@@ -629,10 +649,10 @@ waiter_answer (HlsWaiter *waiter)
    * (then this has answered). */
   if (hearth_held_request_still_allowed (held)) {
     if (waiter->part_name == NULL)
-      serve_playlist (waiter->index, held->msg, held->camera_id,
+      serve_playlist (waiter->index, held->msg, held->camera_id, waiter->kind,
                       held->display_id, held->household_id);
     else if (waiter_is_ready (waiter))
-      serve_media (waiter->index, held->msg, held->camera_id,
+      serve_media (waiter->index, held->msg, held->camera_id, waiter->kind,
                    held->display_id, held->household_id, waiter->part_name);
     else
       hearth_http_reply_unavailable (held->msg, "the hinted part did not come "
@@ -681,8 +701,8 @@ on_waiter_timeout (gpointer user_data)
 /* Serves @chunks, each checked at the exit. */
 static void
 serve_chunks (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
-              gint64 display_id, gint64 household_id, GPtrArray *chunks,
-              const char *content_type)
+              HearthStreamKind kind, gint64 display_id, gint64 household_id,
+              GPtrArray *chunks, const char *content_type)
 {
   SoupMessageBody *body = soup_server_message_get_response_body (msg);
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
@@ -693,8 +713,9 @@ serve_chunks (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
 
     /* Invariant 3: every chunk, before any byte of the answer goes. */
     if (!hearth_http_check_egress (index->indexes->access, msg, household_id,
-                                   display_id, camera_id, index->generation,
+                                   display_id, camera_id, kind, index->generation,
                                    hearth_chunk_get_camera_id (chunk),
+                                   hearth_chunk_get_kind (chunk),
                                    hearth_chunk_get_generation (chunk),
                                    "HLS media"))
       return;
@@ -788,14 +809,15 @@ hearth_hls_index_lookup (HearthHlsIndex *index, const char *name)
 /* Segment or part by name, only from this index's generation. */
 static void
 serve_media (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
-             gint64 display_id, gint64 household_id, const char *name)
+             HearthStreamKind kind, gint64 display_id, gint64 household_id,
+             const char *name)
 {
   g_autoptr (GPtrArray) chunks = hearth_hls_index_lookup (index, name);
 
   if (chunks == NULL)
     hearth_http_reply_not_found (msg);
   else
-    serve_chunks (index, msg, camera_id, display_id, household_id, chunks,
+    serve_chunks (index, msg, camera_id, kind, display_id, household_id, chunks,
                   g_str_has_prefix (name, "init-") ? "video/mp4"
                                                    : "video/iso.segment");
 }
@@ -809,7 +831,7 @@ serve_media (HlsIndex *index, SoupServerMessage *msg, const char *camera_id,
  */
 static void
 hold_request (HlsIndex *index, HearthHttpRequest *request, const char *camera_id,
-              guint64 msn, gint64 part, const char *part_name, guint64 part_sequence,
+              HearthStreamKind kind, guint64 msn, gint64 part, const char *part_name, guint64 part_sequence,
               guint timeout_ms)
 {
   HlsWaiter *waiter;
@@ -820,6 +842,7 @@ hold_request (HlsIndex *index, HearthHttpRequest *request, const char *camera_id
   }
   waiter = g_new0 (HlsWaiter, 1);
   waiter->index = index;
+  waiter->kind = kind;
   waiter->msn = msn;
   waiter->part = part;
   waiter->part_name = g_strdup (part_name);
@@ -859,15 +882,16 @@ handle_hls (HearthHttpRequest *request, gpointer state)
   const char *name = request->captures[1];
   g_autoptr (HearthCameraRow) row = NULL;
   HearthCamera *camera;
+  HearthStreamKind kind;
   HlsIndex *index;
   guint64 msn = 0, part = 0;
   gboolean blocking, has_part;
   gint64 wanted_part;
 
   row = hearth_http_request_camera (request, request->captures[0]);
-  if (row == NULL)
+  if (row == NULL || !hearth_api_camera_stream_kind (request, row, &kind))
     return;
-  camera = hearth_cameras_lookup (indexes->cameras, row->id);
+  camera = hearth_api_camera_lookup (indexes->cameras, row->id, kind);
   index = camera != NULL ? get_index (indexes, camera) : NULL;
   if (index == NULL) {
     hearth_api_camera_reply_not_ready (request->msg, camera);
@@ -881,11 +905,11 @@ handle_hls (HearthHttpRequest *request, gpointer state)
     if (hearth_hls_parse_name (name, "part-", ".m4s", &generation, &sequence) &&
         generation == index->generation && index->segments->len > 0 &&
         sequence == next_part_sequence (index) && !index_has_part (index, sequence)) {
-      hold_request (index, request, row->id, 0, 0, name, sequence,
+      hold_request (index, request, row->id, kind, 0, 0, name, sequence,
                     (guint) (PRELOAD_WAIT_PARTS * ticks_s (index, index->part_target) * 1000));
       return;
     }
-    serve_media (index, request->msg, row->id, request->display->id,
+    serve_media (index, request->msg, row->id, kind, request->display->id,
                  request->display->household_id, name);
     return;
   }
@@ -905,13 +929,13 @@ handle_hls (HearthHttpRequest *request, gpointer state)
     wanted_part = 0;
   }
   if (index->segments->len > 0 && index_has (index, msn, wanted_part)) {
-    serve_playlist (index, request->msg, row->id, request->display->id,
+    serve_playlist (index, request->msg, row->id, kind, request->display->id,
                     request->display->household_id);
     return;
   }
   /* Hold the request until the part exists (or the first one, if the
    * camera has not sent a keyframe yet), or BLOCK_MS. */
-  hold_request (index, request, row->id,
+  hold_request (index, request, row->id, kind,
                 index->segments->len > 0 || blocking ? msn : 0,
                 index->segments->len > 0 || blocking ? wanted_part : 0,
                 NULL, 0, BLOCK_MS);
@@ -933,17 +957,17 @@ HearthHlsIndex *
 hearth_hls_indexes_open (HearthHlsIndexes *self, const char *camera_id,
                          guint64 generation, double fps)
 {
-  HlsIndex *index = g_hash_table_lookup (self->by_camera, camera_id);
+  HlsIndex *index = g_hash_table_lookup (self->by_camera[HEARTH_STREAM_MAIN], camera_id);
 
   if (index != NULL && index->generation == generation)
     return index;
-  return index_new (self, camera_id, generation, fps);
+  return index_new (self, camera_id, HEARTH_STREAM_MAIN, generation, fps);
 }
 
 HearthHlsIndex *
 hearth_hls_indexes_lookup (HearthHlsIndexes *self, const char *camera_id)
 {
-  return g_hash_table_lookup (self->by_camera, camera_id);
+  return g_hash_table_lookup (self->by_camera[HEARTH_STREAM_MAIN], camera_id);
 }
 
 void

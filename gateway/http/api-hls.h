@@ -36,8 +36,8 @@ typedef struct _HlsIndex HearthHlsIndex;
 HearthHlsIndexes *hearth_hls_indexes_new (HearthAccess *access,
                                           HearthCameras *cameras);
 void hearth_hls_indexes_free (HearthHlsIndexes *self);
-/* The index of @camera_id's @generation: the one held if it is of that
- * generation, else a new one in its place, numbered on from it. Nothing is
+/* The index of @camera_id's main stream's @generation: the one held if it
+ * is of that generation, else a new one in its place, numbered on from it. Nothing is
  * subscribed: chunks come from hearth_hls_index_feed(). (transfer none) */
 HearthHlsIndex *hearth_hls_indexes_open (HearthHlsIndexes *self,
                                          const char *camera_id,

@@ -8,14 +8,15 @@
  * ingest). The display is resolved by the server (the choke point) and the
  * camera by HearthAccess, as for every route. The latest keyframe chunk of the
  * camera's stream is decoded on demand (snapshot.c, on a worker thread) and
- * the JPEG is cached under the chunk's own identity — (camera UUID,
- * generation, keyframe sequence) — and under nothing else, so a picture can
- * only ever be found again by the same camera, the same run of it and the
- * same keyframe. Requests for a keyframe being decoded wait for that one
- * decode. The cache holds one picture per camera: a newer keyframe replaces
- * it.
+ * the JPEG is cached under the chunk's own identity — (camera UUID, main or
+ * sub stream, generation, keyframe sequence) — and under nothing else, so a
+ * picture can only ever be found again by the same stream of the same
+ * camera, the same run of it and the same keyframe (?stream=sub asks for
+ * the sub stream's, api-cameras.c). Requests for a keyframe being decoded wait for that one
+ * decode. The cache holds one picture per camera stream: a newer keyframe
+ * replaces it.
  *
- * Before a JPEG leaves, its camera and generation are compared with what the
+ * Before a JPEG leaves, its camera, stream and generation are compared with what the
  * request resolved to (invariant 3), and with the camera's current generation
  * (invariant 6): a picture of an older run is never served once a newer run
  * has begun. A request that waited for a decode is checked through
@@ -45,6 +46,7 @@ struct _SnapshotEntry {
   grefcount ref;              /* the cache's, and a decode's in flight */
   HearthSnapshotCache *cache; /* (nullable) NULL once out of the cache */
   char *camera_id;            /* the keyframe chunk's own */
+  HearthStreamKind kind;
   guint64 generation;
   guint64 sequence;
   GBytes *jpeg;               /* (nullable) NULL while decoding */
@@ -54,7 +56,8 @@ struct _SnapshotEntry {
 typedef struct {
   HearthHeldRequest held;
   HearthSnapshotCache *cache; /* unowned: answers us before it is freed */
-  guint64 generation;         /* the camera's, when the request came */
+  HearthStreamKind kind;      /* the stream the request asked for */
+  guint64 generation;         /* that stream's, when the request came */
 } Waiter;
 
 /* ---- entries ---- */
@@ -64,7 +67,7 @@ entry_hash (gconstpointer p)
 {
   const SnapshotEntry *e = p;
 
-  return g_str_hash (e->camera_id) ^ g_int64_hash (&e->generation) ^
+  return g_str_hash (e->camera_id) ^ (guint) e->kind ^ g_int64_hash (&e->generation) ^
          (g_int64_hash (&e->sequence) * 31);
 }
 
@@ -73,7 +76,7 @@ entry_equal (gconstpointer a, gconstpointer b)
 {
   const SnapshotEntry *x = a, *y = b;
 
-  return g_str_equal (x->camera_id, y->camera_id) &&
+  return g_str_equal (x->camera_id, y->camera_id) && x->kind == y->kind &&
          x->generation == y->generation && x->sequence == y->sequence;
 }
 
@@ -85,14 +88,15 @@ waiter_free (Waiter *waiter)
 }
 
 static SnapshotEntry *
-entry_new (const char *camera_id, guint64 generation, guint64 sequence)
+entry_new (const HearthChunk *keyframe)
 {
   SnapshotEntry *entry = g_new0 (SnapshotEntry, 1);
 
   g_ref_count_init (&entry->ref);
-  entry->camera_id = g_strdup (camera_id);
-  entry->generation = generation;
-  entry->sequence = sequence;
+  entry->camera_id = g_strdup (hearth_chunk_get_camera_id (keyframe));
+  entry->kind = hearth_chunk_get_kind (keyframe);
+  entry->generation = hearth_chunk_get_generation (keyframe);
+  entry->sequence = hearth_chunk_get_sequence (keyframe);
   entry->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) waiter_free);
   return entry;
 }
@@ -154,8 +158,9 @@ snapshot_cache_free (HearthSnapshotCache *cache)
   g_free (cache);
 }
 
-/* Drops the pictures of @camera_id other than @keep (finished ones only:
- * a decode in flight still has requests to answer). */
+/* Drops the pictures of @camera_id (with @keep: of @keep's stream only)
+ * other than @keep (finished ones only: a decode in flight still has
+ * requests to answer). */
 static void
 evict_others (HearthSnapshotCache *cache, const char *camera_id,
               SnapshotEntry *keep)
@@ -168,7 +173,8 @@ evict_others (HearthSnapshotCache *cache, const char *camera_id,
     SnapshotEntry *entry = p;
 
     if (entry != keep && entry->jpeg != NULL &&
-        g_str_equal (entry->camera_id, camera_id))
+        g_str_equal (entry->camera_id, camera_id) &&
+        (keep == NULL || entry->kind == keep->kind))
       g_hash_table_iter_remove (&iter);
   }
 }
@@ -184,21 +190,22 @@ on_camera_removed (HearthCameras *cameras, const char *id, gpointer user_data)
 
 /* ---- answering ---- */
 
-/* Serves @entry's JPEG to a request for @camera_id in @generation. */
+/* Serves @entry's JPEG to a request for @camera_id's stream @kind in
+ * @generation. */
 static void
 serve (HearthSnapshotCache *cache, SoupServerMessage *msg, const char *camera_id,
-       guint64 generation, gint64 display_id, gint64 household_id,
-       SnapshotEntry *entry)
+       HearthStreamKind kind, guint64 generation, gint64 display_id,
+       gint64 household_id, SnapshotEntry *entry)
 {
-  HearthCamera *camera = hearth_cameras_lookup (cache->cameras, camera_id);
+  HearthCamera *camera = hearth_api_camera_lookup (cache->cameras, camera_id, kind);
   SoupMessageHeaders *headers;
   g_autofree char *generation_text = NULL;
   g_autofree char *sequence_text = NULL;
 
   /* Invariant 3: the picture is of the camera and run asked for. */
   if (!hearth_http_check_egress (cache->access, msg, household_id, display_id,
-                                 camera_id, generation, entry->camera_id,
-                                 entry->generation, "snapshot"))
+                                 camera_id, kind, generation, entry->camera_id,
+                                 entry->kind, entry->generation, "snapshot"))
     return;
   /* Invariant 6: never a picture of an older run once a newer one began. */
   if (camera == NULL ||
@@ -235,7 +242,7 @@ answer_waiter (Waiter *waiter, SnapshotEntry *entry, const GError *decode_error)
     if (decode_error != NULL)
       hearth_http_reply_unavailable (held->msg, "the picture could not be decoded");
     else
-      serve (waiter->cache, held->msg, held->camera_id, waiter->generation,
+      serve (waiter->cache, held->msg, held->camera_id, waiter->kind, waiter->generation,
              held->display_id, held->household_id, entry);
   }
   hearth_held_request_resume (held);
@@ -289,13 +296,14 @@ handle_snapshot (HearthHttpRequest *request, gpointer state)
   SnapshotEntry *entry;
   SnapshotEntry *key;
   HearthStream *stream;
+  HearthStreamKind kind;
   Waiter *waiter;
 
   row = hearth_http_request_camera (request, request->captures[0]);
-  if (row == NULL)
+  if (row == NULL || !hearth_api_camera_stream_kind (request, row, &kind))
     return;
   stream = hearth_api_camera_ready_stream (
-      request->msg, hearth_cameras_lookup (cache->cameras, row->id));
+      request->msg, hearth_api_camera_lookup (cache->cameras, row->id, kind));
   if (stream == NULL)
     return;
   if (!hearth_stream_ref_latest_keyframe (stream, &init, &keyframe)) {
@@ -304,14 +312,12 @@ handle_snapshot (HearthHttpRequest *request, gpointer state)
   }
 
   /* The chunk's own identity is the key, never the request's. */
-  key = entry_new (hearth_chunk_get_camera_id (keyframe),
-                   hearth_chunk_get_generation (keyframe),
-                   hearth_chunk_get_sequence (keyframe));
+  key = entry_new (keyframe);
   entry = g_hash_table_lookup (cache->entries, key);
   entry_unref (key);
 
   if (entry != NULL && entry->jpeg != NULL) {
-    serve (cache, request->msg, row->id, hearth_stream_get_generation (stream),
+    serve (cache, request->msg, row->id, kind, hearth_stream_get_generation (stream),
            request->display->id, request->display->household_id, entry);
     return;
   }
@@ -320,9 +326,7 @@ handle_snapshot (HearthHttpRequest *request, gpointer state)
     return;
   }
   if (entry == NULL) {
-    entry = entry_new (hearth_chunk_get_camera_id (keyframe),
-                       hearth_chunk_get_generation (keyframe),
-                       hearth_chunk_get_sequence (keyframe));
+    entry = entry_new (keyframe);
     entry->cache = cache;
     g_hash_table_add (cache->entries, entry);
     hearth_snapshot_decode_async (hearth_chunk_get_bytes (init),
@@ -333,6 +337,7 @@ handle_snapshot (HearthHttpRequest *request, gpointer state)
 
   waiter = g_new0 (Waiter, 1);
   waiter->cache = cache;
+  waiter->kind = kind;
   waiter->generation = hearth_stream_get_generation (stream);
   g_ptr_array_add (entry->waiters, waiter);
   hearth_held_request_init (&waiter->held, request, row->id);

@@ -276,8 +276,11 @@ hearth_held_request_clear (HearthHeldRequest *held)
 /**
  * hearth_http_check_egress:
  * @access: for the audit
- * @camera_id: @generation: what the request resolved to
- * @data_camera_id: @data_generation: what the bytes about to leave are of
+ * @camera_id: @kind: @generation: what the request resolved to: the camera,
+ *   which of its streams, and that stream's generation
+ * @data_camera_id: @data_kind: @data_generation: what the bytes about to
+ *   leave are of (a main and a sub stream have generation lines of their
+ *   own, so the same numbers: the stream must match too)
  * @what: "stream", "snapshot", … for the log and audit
  *
  * Invariant 3, for every response that carries camera data. On a mismatch
@@ -289,21 +292,24 @@ hearth_held_request_clear (HearthHeldRequest *held)
 gboolean
 hearth_http_check_egress (HearthAccess *access, SoupServerMessage *msg,
                           gint64 household_id, gint64 display_id,
-                          const char *camera_id, guint64 generation,
-                          const char *data_camera_id, guint64 data_generation,
+                          const char *camera_id, HearthStreamKind kind,
+                          guint64 generation, const char *data_camera_id,
+                          HearthStreamKind data_kind, guint64 data_generation,
                           const char *what)
 {
   g_autofree char *detail = NULL;
   GSocket *socket;
 
-  if (g_strcmp0 (data_camera_id, camera_id) == 0 && data_generation == generation)
+  if (g_strcmp0 (data_camera_id, camera_id) == 0 && data_kind == kind &&
+      data_generation == generation)
     return TRUE;
 
   detail = g_strdup_printf (
-      "%s of camera %s generation %" G_GUINT64_FORMAT " reached the %s of "
-      "camera %s generation %" G_GUINT64_FORMAT " for display %" G_GINT64_FORMAT
-      "; connection dropped", what, data_camera_id, data_generation, what,
-      camera_id, generation, display_id);
+      "%s of camera %s %s stream generation %" G_GUINT64_FORMAT " reached the "
+      "%s of camera %s %s stream generation %" G_GUINT64_FORMAT " for display %"
+      G_GINT64_FORMAT "; connection dropped", what, data_camera_id,
+      hearth_stream_kind_to_string (data_kind), data_generation, what, camera_id,
+      hearth_stream_kind_to_string (kind), generation, display_id);
   g_critical ("Egress mismatch: %s", detail);
   hearth_access_audit (access, "egress-mismatch", household_id, detail);
   /* @msg is NULL for a connection its writer has taken: it drops it. */

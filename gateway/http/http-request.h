@@ -4,6 +4,7 @@
 #include <libsoup/soup.h>
 #include <json-glib/json-glib.h>
 #include "access.h"
+#include "stream-kind.h"
 
 G_BEGIN_DECLS
 
@@ -65,11 +66,14 @@ void hearth_held_request_clear (HearthHeldRequest *held);
 
 /* Invariant 3 for any response with camera data (live chunks, snapshots,
  * HLS): FALSE, with the connection dropped and the event audited, unless
- * @data_camera_id/@data_generation are @camera_id/@generation. */
+ * the data's camera, stream (main or sub) and generation are the ones the
+ * request resolved to. */
 gboolean hearth_http_check_egress (HearthAccess *access, SoupServerMessage *msg,
                                    gint64 household_id, gint64 display_id,
-                                   const char *camera_id, guint64 generation,
+                                   const char *camera_id, HearthStreamKind kind,
+                                   guint64 generation,
                                    const char *data_camera_id,
+                                   HearthStreamKind data_kind,
                                    guint64 data_generation, const char *what);
 
 /* Every status the gateway answers is set through here, with its reason
