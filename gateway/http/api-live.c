@@ -2,8 +2,9 @@
 /*
  * /v1/cameras/{id}/live.mp4: the live writer. Every live response goes
  * through it: it shares the camera's refcounted chunks (no copy per
- * display), checks each chunk's camera UUID and generation against the
- * subscription before it is written (invariant 3), bounds what a slow
+ * display), checks each chunk's camera UUID, stream (main or sub: the
+ * request's ?stream=) and generation against the subscription before it is
+ * written (invariant 3), bounds what a slow
  * display can fall behind, and can be cut at once when a recheck fails
  * (invariant 4). Registered by HearthHttpServer; the writers are the
  * route's state, and re-check their streams on HearthCameras'
@@ -60,6 +61,7 @@ typedef struct {
   GSocket *socket;
   HearthSubscription *subscription;
   char *camera_id;
+  HearthStreamKind kind;      /* ?stream=: the camera's main or sub stream */
   guint64 generation;
   char *fingerprint;
   gint64 display_id;
@@ -255,8 +257,10 @@ fill (LiveStream *live)
     /* Invariant 3: checked again at the exit, before any of its bytes. */
     if (!hearth_http_check_egress (live->writers->access, NULL,
                                           live->household_id, live->display_id,
-                                          live->camera_id, live->generation,
+                                          live->camera_id, live->kind,
+                                          live->generation,
                                           hearth_chunk_get_camera_id (chunk),
+                                          hearth_chunk_get_kind (chunk),
                                           hearth_chunk_get_generation (chunk),
                                           "stream")) {
       hearth_chunk_unref (chunk);
@@ -392,13 +396,16 @@ live_start (HearthLiveWriters *self, HearthHttpRequest *request,
 {
   SoupMessageHeaders *headers;
   HearthStream *stream;
+  HearthStreamKind kind;
   LiveStream *live;
   guint per_display = 0;
 
+  if (!hearth_api_camera_stream_kind (request, row, &kind))
+    return;
   /* Only a stream that can start at once (init segment and keyframe):
    * an empty 200 would look like a camera that streams nothing. */
   stream = hearth_api_camera_ready_stream (
-      request->msg, hearth_cameras_lookup (self->cameras, row->id));
+      request->msg, hearth_api_camera_lookup (self->cameras, row->id, kind));
   if (stream == NULL)
     return;
   for (GList *l = self->streams; l != NULL; l = l->next)
@@ -417,6 +424,7 @@ live_start (HearthLiveWriters *self, HearthHttpRequest *request,
   if (live->socket)
     g_object_ref (live->socket);
   live->camera_id = g_strdup (row->id);
+  live->kind = kind;
   /* Subscribed now, so that the generation checked at the exit is the one
    * this request found ready (a restart before the headers are out ends
    * the response); nothing is taken until the connection is ours. */
