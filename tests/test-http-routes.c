@@ -4,8 +4,10 @@
  * builds as each route registers itself (api-*.c), asked what a path is
  * routed to and with which captures; hostile paths (climbing, encoded or
  * doubled slashes, empty segments, overlong ids) reach no route or reach one
- * with a capture that names no camera; each route's methods. The routes'
- * answers themselves are tried end to end (tests/e2e/access.sh).
+ * with a capture that names no camera; each route's methods; the exit's
+ * check (invariant 3) tells a camera's main and sub streams apart. The
+ * routes' answers themselves are tried end to end (tests/e2e/access.sh,
+ * tests/e2e/substream.sh).
  */
 #include <string.h>
 
@@ -25,6 +27,7 @@ typedef struct {
 } Fixture;
 
 #define CAMERA "0a5b0d34-6d2e-4c38-9d4c-37b1a9e0f001"
+#define CAMERA_OTHER "0a5b0d34-6d2e-4c38-9d4c-37b1a9e0f002"
 
 static void
 setup (Fixture *f, gconstpointer data)
@@ -230,6 +233,132 @@ test_table (void)
   g_assert_cmpuint (freed, ==, 2);
 }
 
+/* The first chunk (its init segment) of a generation of @camera's stream
+ * @kind: as a route takes it, with the stream's own identity. */
+static HearthChunk *
+first_chunk (HearthStream *stream)
+{
+  g_autoptr (GBytes) init = g_bytes_new_static ("init", 4);
+  g_autoptr (GBytes) frame = g_bytes_new_static ("frame", 5);
+  HearthSubscription *sub;
+  HearthChunk *chunk;
+  guint64 generation = hearth_stream_begin_generation (stream);
+
+  g_assert_true (hearth_stream_push_init (stream, generation, init));
+  g_assert_true (hearth_stream_push_fragment (stream, generation, frame, TRUE));
+  sub = hearth_stream_subscribe (stream, (HearthStreamWakeFunc) g_nullify_pointer, NULL);
+  chunk = hearth_subscription_next (sub);
+  g_assert_nonnull (chunk);
+  g_assert_cmpuint (hearth_chunk_get_kind (chunk), ==, hearth_subscription_get_kind (sub));
+  hearth_subscription_free (sub);
+  return chunk;
+}
+
+static guint
+count_audit (Fixture *f, const char *kind)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = hearth_store_audit_list (f->store, 0, &error);
+  guint n = 0;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < rows->len; i++)
+    n += g_str_equal (((HearthAuditRow *) rows->pdata[i])->kind, kind);
+  return n;
+}
+
+/* Whether the exit lets bytes of (@data_camera, @data_kind, @data_generation)
+ * out on a request for @camera's stream @kind in @generation (a refusal is
+ * a critical, expected here). */
+static gboolean
+egress (Fixture *f, const char *camera, HearthStreamKind kind, guint64 generation,
+        const char *data_camera, HearthStreamKind data_kind, guint64 data_generation)
+{
+  gboolean allowed;
+
+  if (!g_str_equal (camera, data_camera) || kind != data_kind ||
+      generation != data_generation)
+    g_test_expect_message ("hearth-http-request", G_LOG_LEVEL_CRITICAL,
+                           "Egress mismatch*");
+  allowed = hearth_http_check_egress (f->access, NULL, 1, 2, camera, kind, generation,
+                                      data_camera, data_kind, data_generation, "stream");
+  g_test_assert_expected_messages ();
+  return allowed;
+}
+
+/* As egress(), for @chunk's own identity. */
+static gboolean
+egress_chunk (Fixture *f, const char *camera, HearthStreamKind kind, guint64 generation,
+              HearthChunk *chunk)
+{
+  return egress (f, camera, kind, generation, hearth_chunk_get_camera_id (chunk),
+                 hearth_chunk_get_kind (chunk), hearth_chunk_get_generation (chunk));
+}
+
+/*
+ * A camera's main and sub streams are two generation lines of one camera.
+ * Their numbers come from one clock and rarely meet, but nothing forbids
+ * it: only the stream tells their chunks apart, and the exit must. A sub
+ * chunk never leaves on a main request, nor a main one on a sub request,
+ * even with the same camera and generation; each refusal is audited.
+ */
+static void
+test_egress_streams (Fixture *f, gconstpointer data)
+{
+  g_autoptr (HearthStream) main_stream = hearth_stream_new (CAMERA, 1 << 20);
+  g_autoptr (HearthStream) sub_stream =
+    hearth_stream_new_kind (CAMERA, HEARTH_STREAM_SUB, 1 << 20);
+  g_autoptr (HearthChunk) main_chunk = first_chunk (main_stream);
+  g_autoptr (HearthChunk) sub_chunk = first_chunk (sub_stream);
+  guint64 main_gen = hearth_chunk_get_generation (main_chunk);
+  guint64 sub_gen = hearth_chunk_get_generation (sub_chunk);
+  const HearthStreamKind MAIN = HEARTH_STREAM_MAIN, SUB = HEARTH_STREAM_SUB;
+
+  /* Each chunk says which stream it is of. */
+  g_assert_cmpuint (hearth_stream_get_kind (main_stream), ==, MAIN);
+  g_assert_cmpuint (hearth_stream_get_kind (sub_stream), ==, SUB);
+  g_assert_cmpuint (hearth_chunk_get_kind (main_chunk), ==, MAIN);
+  g_assert_cmpuint (hearth_chunk_get_kind (sub_chunk), ==, SUB);
+  g_assert_cmpstr (hearth_chunk_get_camera_id (sub_chunk), ==, CAMERA);
+
+  g_assert_true (egress_chunk (f, CAMERA, MAIN, main_gen, main_chunk));
+  g_assert_true (egress_chunk (f, CAMERA, SUB, sub_gen, sub_chunk));
+  g_assert_cmpuint (count_audit (f, "egress-mismatch"), ==, 0);
+
+  /* The very case: the same camera and generation, the other stream. */
+  g_assert_false (egress (f, CAMERA, MAIN, 7, CAMERA, SUB, 7));
+  g_assert_false (egress (f, CAMERA, SUB, 7, CAMERA, MAIN, 7));
+  g_assert_true (egress (f, CAMERA, SUB, 7, CAMERA, SUB, 7));
+  g_assert_cmpuint (count_audit (f, "egress-mismatch"), ==, 2);
+  /* The chunks of each stream on a request for the other. */
+  g_assert_false (egress_chunk (f, CAMERA, MAIN, sub_gen, sub_chunk));
+  g_assert_false (egress_chunk (f, CAMERA, SUB, main_gen, main_chunk));
+  /* And, as before, another camera's or another generation's. */
+  g_assert_false (egress (f, CAMERA, MAIN, 7, CAMERA_OTHER, MAIN, 7));
+  g_assert_false (egress_chunk (f, CAMERA, MAIN, main_gen + 1, main_chunk));
+  g_assert_cmpuint (count_audit (f, "egress-mismatch"), ==, 6);
+}
+
+/* ?stream= names a stream as the routes read it. */
+static void
+test_stream_names (void)
+{
+  HearthStreamKind kind = HEARTH_STREAM_MAIN;
+
+  g_assert_true (hearth_stream_kind_from_string ("sub", &kind));
+  g_assert_cmpuint (kind, ==, HEARTH_STREAM_SUB);
+  g_assert_true (hearth_stream_kind_from_string ("main", &kind));
+  g_assert_cmpuint (kind, ==, HEARTH_STREAM_MAIN);
+  for (guint i = 0; i < 5; i++) {
+    const char *bad[] = { "", "SUB", "sub ", "1", NULL };
+
+    g_assert_false (hearth_stream_kind_from_string (bad[i], &kind));
+    g_assert_cmpuint (kind, ==, HEARTH_STREAM_MAIN);
+  }
+  g_assert_cmpstr (hearth_stream_kind_to_string (HEARTH_STREAM_SUB), ==, "sub");
+  g_assert_cmpstr (hearth_stream_kind_to_string (HEARTH_STREAM_MAIN), ==, "main");
+}
+
 #define add(path, func) \
   g_test_add ((path), Fixture, NULL, setup, (func), teardown)
 
@@ -240,6 +369,8 @@ main (int argc, char **argv)
   add ("/hearth/http-routes/every-route", test_every_route);
   add ("/hearth/http-routes/hostile-paths", test_hostile_paths);
   add ("/hearth/http-routes/methods", test_methods);
+  add ("/hearth/http-routes/egress-streams", test_egress_streams);
+  g_test_add_func ("/hearth/http-routes/stream-names", test_stream_names);
   g_test_add_func ("/hearth/http-routes/table", test_table);
   return g_test_run ();
 }
