@@ -47,9 +47,35 @@ test_display (void)
   g_assert_cmpstr (json, ==,
                    "{\"id\":\"6f1c1f52-3c36-4a5e-9d0c-0b8c2d9f4e11\",\"name\":\"Door\","
                    "\"state\":\"stopped\",\"codec\":null,\"audio\":null,\"width\":null,"
-                   "\"height\":null,\"fps\":null}");
+                   "\"height\":null,\"fps\":null,\"sub\":null}");
   g_assert_null (strstr (json, "192.168"));
   g_assert_null (strstr (json, "Home"));
+}
+
+/* A camera with a sub stream says so to a display, and the admin's stats
+ * show the sub's own figures; a display sees no sub URL either. */
+static void
+test_sub_stream (void)
+{
+  g_autoptr (HearthCameraRow) row = door ();
+  HearthCameraJsonAdmin admin = { .displays = 1 };
+  g_autofree char *media = NULL;
+  g_autofree char *stats = NULL;
+
+  row->sub_url = g_strdup ("rtsp://admin:s3cret@192.168.1.20:554/sub");
+  media = to_json (row, HEARTH_CAMERA_JSON_MEDIA, NULL);
+  g_assert_nonnull (strstr (media, ",\"sub\":{\"state\":\"stopped\",\"codec\":null,"
+                                   "\"width\":null,\"height\":null,\"fps\":null}}"));
+  g_assert_null (strstr (media, "192.168"));
+  g_assert_null (strstr (media, "s3cret"));
+  stats = to_json (row, HEARTH_CAMERA_JSON_STATS, &admin);
+  g_assert_nonnull (strstr (stats, ",\"sub\":{\"state\":\"stopped\",\"codec\":null,"
+                                   "\"width\":null,\"height\":null,\"generation\":0,"
+                                   "\"bitrate_kbps\":0.0,\"fps\":0.0,"
+                                   "\"keyframe_interval_frames\":0,"
+                                   "\"keyframe_interval_s\":0.0,\"drops\":0,\"frames\":0,"
+                                   "\"audio_fragments\":0,\"bytes\":0}}"));
+  g_assert_null (strstr (stats, "s3cret"));
 }
 
 static void
@@ -65,7 +91,7 @@ test_stats (void)
                    "\"audio_ignored\":null,\"generation\":0,\"bitrate_kbps\":0.0,"
                    "\"fps\":0.0,\"keyframe_interval_frames\":0,\"keyframe_interval_s\":0.0,"
                    "\"displays\":2,\"drops\":0,\"frames\":0,\"audio_fragments\":0,"
-                   "\"bytes\":0}");
+                   "\"bytes\":0,\"sub\":null}");
 }
 
 static void
@@ -93,6 +119,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/hearth/camera-json/display", test_display);
   g_test_add_func ("/hearth/camera-json/stats", test_stats);
+  g_test_add_func ("/hearth/camera-json/sub-stream", test_sub_stream);
   g_test_add_func ("/hearth/camera-json/admin-list", test_admin_list);
   return g_test_run ();
 }

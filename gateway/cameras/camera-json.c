@@ -55,6 +55,90 @@ add_evidence (JsonBuilder *b, const HearthCameraEvidence *e)
   json_builder_end_object (b);
 }
 
+static void
+add_int_or_null (JsonBuilder *b, const char *name, gboolean known, gint64 value)
+{
+  json_builder_set_member_name (b, name);
+  if (known)
+    json_builder_add_int_value (b, value);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+add_stats (JsonBuilder *b, const HearthStreamStats *stats)
+{
+  json_builder_set_member_name (b, "generation");
+  json_builder_add_int_value (b, stats->generation);
+  json_builder_set_member_name (b, "bitrate_kbps");
+  json_builder_add_double_value (b, stats->bitrate_bps / 1000.0);
+  json_builder_set_member_name (b, "fps");
+  json_builder_add_double_value (b, stats->fps);
+  json_builder_set_member_name (b, "keyframe_interval_frames");
+  json_builder_add_int_value (b, stats->keyframe_interval);
+  json_builder_set_member_name (b, "keyframe_interval_s");
+  json_builder_add_double_value (b, stats->keyframe_interval_s);
+}
+
+static void
+add_counters (JsonBuilder *b, const HearthStreamStats *stats)
+{
+  json_builder_set_member_name (b, "drops");
+  json_builder_add_int_value (b, stats->dropped);
+  json_builder_set_member_name (b, "frames");
+  json_builder_add_int_value (b, stats->frames);
+  json_builder_set_member_name (b, "audio_fragments");
+  json_builder_add_int_value (b, stats->audio_fragments);
+  json_builder_set_member_name (b, "bytes");
+  json_builder_add_int_value (b, stats->bytes);
+}
+
+/*
+ * The "sub" member: null for a camera without a sub stream; else its own
+ * object, with MEDIA: state, codec, width, height, fps (as it sends it);
+ * with STATS: state, codec, width, height and the stream's figures as the
+ * main stream's (but displays, which count both).
+ */
+static void
+add_sub (JsonBuilder *b, const HearthCameraRow *row, HearthCamera *camera,
+         gboolean stats_wanted)
+{
+  HearthCamera *sub = camera != NULL ? hearth_camera_get_sub (camera) : NULL;
+  const char *codec = NULL;
+  int width = 0, height = 0;
+  double fps = 0;
+  gboolean known = FALSE;
+  HearthStreamStats stats = { 0 };
+
+  json_builder_set_member_name (b, "sub");
+  if (row->sub_url == NULL) {
+    json_builder_add_null_value (b);
+    return;
+  }
+  if (sub != NULL) {
+    known = hearth_camera_get_video_info (sub, &codec, &width, &height, &fps);
+    if (stats_wanted)
+      hearth_stream_get_stats (hearth_camera_get_stream (sub), &stats);
+  }
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "state");
+  json_builder_add_string_value (b, hearth_camera_get_state_name (sub));
+  hearth_json_add_string_or_null (b, "codec", known ? codec : NULL);
+  add_int_or_null (b, "width", known, width);
+  add_int_or_null (b, "height", known, height);
+  if (stats_wanted) {
+    add_stats (b, &stats);
+    add_counters (b, &stats);
+  } else {
+    json_builder_set_member_name (b, "fps");
+    if (known && fps > 0)
+      json_builder_add_double_value (b, fps);
+    else
+      json_builder_add_null_value (b);
+  }
+  json_builder_end_object (b);
+}
+
 /**
  * hearth_camera_json_add:
  * @b: a builder inside an array (or after a member name)
@@ -70,8 +154,7 @@ add_evidence (JsonBuilder *b, const HearthCameraEvidence *e)
  *   household                   ADMIN
  *   name                        always
  *   url, sub_url, plugin        ADMIN (the URLs without credentials; sub_url:
- *                               a second stream an ONVIF camera named, kept
- *                               but not ingested yet)
+ *                               the second stream an ONVIF camera named)
  *   state                       always: with ADMIN as people read it (adopted,
  *                               streaming, offline, quarantined), else the
  *                               ingest's state (hearth_camera_get_state_name)
@@ -84,6 +167,8 @@ add_evidence (JsonBuilder *b, const HearthCameraEvidence *e)
  *                               STATS: as measured (MEDIA and STATS do not mix)
  *   keyframe_interval_frames, keyframe_interval_s, displays, drops, frames,
  *   audio_fragments, bytes      STATS
+ *   sub                         MEDIA or STATS: the sub stream (add_sub), null
+ *                               when the camera has none
  *   announced, evidence         ADMIN
  *
  * /v1/cameras passes MEDIA (a display never sees a URL, a plugin, the
@@ -129,7 +214,7 @@ hearth_camera_json_add (JsonBuilder *b, const HearthCameraRow *row, HearthCamera
 
     json_builder_set_member_name (b, "url");
     json_builder_add_string_value (b, url);
-    /* Resolved (ONVIF) and kept; not ingested yet. */
+    /* Resolved (ONVIF); ingested beside the main one. */
     hearth_json_add_string_or_null (b, "sub_url", sub_url);
     hearth_json_add_string_or_null (b, "plugin", admin->plugin);
   }
@@ -146,16 +231,8 @@ hearth_camera_json_add (JsonBuilder *b, const HearthCameraRow *row, HearthCamera
   if (stats_wanted)
     hearth_json_add_string_or_null (b, "audio_ignored", audio_ignored);
   if (media) {
-    json_builder_set_member_name (b, "width");
-    if (known)
-      json_builder_add_int_value (b, width);
-    else
-      json_builder_add_null_value (b);
-    json_builder_set_member_name (b, "height");
-    if (known)
-      json_builder_add_int_value (b, height);
-    else
-      json_builder_add_null_value (b);
+    add_int_or_null (b, "width", known, width);
+    add_int_or_null (b, "height", known, height);
     json_builder_set_member_name (b, "fps");
     if (known && fps > 0)
       json_builder_add_double_value (b, fps);
@@ -163,27 +240,13 @@ hearth_camera_json_add (JsonBuilder *b, const HearthCameraRow *row, HearthCamera
       json_builder_add_null_value (b);
   }
   if (stats_wanted) {
-    json_builder_set_member_name (b, "generation");
-    json_builder_add_int_value (b, stats.generation);
-    json_builder_set_member_name (b, "bitrate_kbps");
-    json_builder_add_double_value (b, stats.bitrate_bps / 1000.0);
-    json_builder_set_member_name (b, "fps");
-    json_builder_add_double_value (b, stats.fps);
-    json_builder_set_member_name (b, "keyframe_interval_frames");
-    json_builder_add_int_value (b, stats.keyframe_interval);
-    json_builder_set_member_name (b, "keyframe_interval_s");
-    json_builder_add_double_value (b, stats.keyframe_interval_s);
+    add_stats (b, &stats);
     json_builder_set_member_name (b, "displays");
     json_builder_add_int_value (b, admin->displays);
-    json_builder_set_member_name (b, "drops");
-    json_builder_add_int_value (b, stats.dropped);
-    json_builder_set_member_name (b, "frames");
-    json_builder_add_int_value (b, stats.frames);
-    json_builder_set_member_name (b, "audio_fragments");
-    json_builder_add_int_value (b, stats.audio_fragments);
-    json_builder_set_member_name (b, "bytes");
-    json_builder_add_int_value (b, stats.bytes);
+    add_counters (b, &stats);
   }
+  if (media || stats_wanted)
+    add_sub (b, row, camera, stats_wanted);
   if (is_admin) {
     json_builder_set_member_name (b, "announced");
     json_builder_add_boolean_value (b, admin->announced);
