@@ -43,13 +43,14 @@ static const char description[] =
   "                                      is paired with\n"
   "  list [--json]                       List the household's cameras: ID, NAME, STATE,\n"
   "                                      CODEC, SIZE, FPS (--json: the gateway's JSON)\n"
-  "  play CAMERA [--sink ELEMENT]        Play a camera in a window, following it when\n"
+  "  play CAMERA [--sink ELEMENT] [--stream main|sub]\n"
+  "                                      Play a camera in a window, following it when\n"
   "                                      its stream starts again (new resolution or\n"
   "                                      codec); Ctrl-C quits. Needs DISPLAY or\n"
   "                                      WAYLAND_DISPLAY unless --sink is given\n"
   "  check CAMERA --frames N [--timeout SECONDS] [--max-gap SECONDS]\n"
   "        [--require-stamps] [--expect-stamp UUID] [--no-decode]\n"
-  "        [--frame-log FILE] [--follow]\n"
+  "        [--frame-log FILE] [--follow] [--stream main|sub]\n"
   "                                      Receive N frames without showing them, decode\n"
   "                                      them, check their order, gaps and test stamps\n"
   "                                      (if any) and print frames,\n"
@@ -93,6 +94,7 @@ typedef struct {
   int timeout;
   char *frame_log;
   gboolean follow;
+  char *stream;
   int mdns_timeout;
 } Options;
 
@@ -105,6 +107,7 @@ options_clear (Options *options)
   g_free (options->sink);
   g_free (options->expect_stamp);
   g_free (options->frame_log);
+  g_free (options->stream);
 }
 
 static int
@@ -158,6 +161,9 @@ misplaced_option (const Options *options, const char *command)
     return "--frame-log";
   if (options->follow && !g_str_equal (command, "check"))
     return "--follow";
+  if (options->stream != NULL && !g_str_equal (command, "check") &&
+      !g_str_equal (command, "play"))
+    return "--stream";
   return NULL;
 }
 
@@ -337,6 +343,14 @@ have_display (void)
   return (x11 != NULL && *x11 != '\0') || (wayland != NULL && *wayland != '\0');
 }
 
+/* --stream: none, or a name the gateway knows. */
+static gboolean
+stream_option_ok (const Options *options)
+{
+  return options->stream == NULL || g_str_equal (options->stream, "main") ||
+         g_str_equal (options->stream, "sub");
+}
+
 static int
 command_play (const Options *options, char **args, guint n_args)
 {
@@ -347,6 +361,8 @@ command_play (const Options *options, char **args, guint n_args)
 
   if (n_args != 1)
     return usage_error ("play takes one CAMERA (id or name)");
+  if (!stream_option_ok (options))
+    return usage_error ("--stream must be main or sub");
   if (options->sink == NULL && !have_display ()) {
     /* Quoted only where a shell needs it. */
     gboolean plain = *args[0] != '\0' &&
@@ -366,7 +382,8 @@ command_play (const Options *options, char **args, guint n_args)
     return status;
 
   gst_init (NULL, NULL);
-  if (!hearth_display_play (client, args[0], options->sink, &passed, &error))
+  if (!hearth_display_play (client, args[0], options->stream, options->sink, &passed,
+                            &error))
     return status_for_error (error);
   return passed ? EXIT_SUCCESS : EXIT_CHECK_FAILED;
 }
@@ -382,6 +399,8 @@ command_check (const Options *options, char **args, guint n_args)
 
   if (n_args != 1)
     return usage_error ("check takes one CAMERA (id or name)");
+  if (!stream_option_ok (options))
+    return usage_error ("--stream must be main or sub");
   if (options->frames < 0)
     return usage_error ("check needs --frames N");
   if (options->frames == 0)
@@ -401,6 +420,7 @@ command_check (const Options *options, char **args, guint n_args)
   check.max_gap_s = options->max_gap >= 0 ? options->max_gap : DEFAULT_MAX_GAP_S;
   check.frame_log = options->frame_log;
   check.follow = options->follow;
+  check.stream = options->stream;
   check.frames = options->frames;
   check.timeout_s = options->timeout > 0 ? options->timeout : DEFAULT_TIMEOUT_S;
 
@@ -452,6 +472,9 @@ main (int argc, char **argv)
     { "follow", 0, 0, G_OPTION_ARG_NONE, &options.follow,
       "check: when the stream ends cleanly (the camera's stream started again, e.g. "
       "with a new resolution or codec), ask again and go on counting", NULL },
+    { "stream", 0, 0, G_OPTION_ARG_STRING, &options.stream,
+      "play, check: which of the camera's streams, main (the default) or sub (the "
+      "smaller one, for a camera that has one)", "main|sub" },
     { "mdns-timeout", 0, 0, G_OPTION_ARG_INT, &options.mdns_timeout,
       "how long to look for the gateway by mDNS when its known addresses do not "
       "answer; 0: never (default: 5)", "SECONDS" },

@@ -97,6 +97,7 @@ struct _HearthWatch {
   WatchBuildFunc build;
   gboolean follow;
   char *path;                /* the live.mp4 request */
+  const char *stream;        /* (nullable) ?stream=: "main" or "sub" */
   char *title;               /* play: the window's */
   char *sink_description;    /* play */
   guint connection;          /* which connection callbacks belong to */
@@ -642,7 +643,9 @@ watch_run (HearthWatch *self, const char *camera_id, guint timeout_s, GError **e
 {
   g_autofree char *escaped = g_uri_escape_string (camera_id, NULL, FALSE);
 
-  self->path = g_strdup_printf ("/v1/cameras/%s/live.mp4", escaped);
+  self->path = g_strdup_printf ("/v1/cameras/%s/live.mp4%s%s", escaped,
+                                self->stream != NULL ? "?stream=" : "",
+                                self->stream != NULL ? self->stream : "");
   watch_add_source (self, g_unix_signal_source_new (SIGINT), on_signal);
   watch_add_source (self, g_unix_signal_source_new (SIGTERM), on_signal);
   if (timeout_s > 0)
@@ -1114,6 +1117,7 @@ hearth_display_check (HearthDisplayClient *client,
   *passed = FALSE;
   self->build = check_build;
   self->follow = options->follow;
+  self->stream = options->stream;
   self->want_frames = options->frames;
   self->require_stamps = options->require_stamps || options->have_expected;
   self->decode = options->decode;
@@ -1208,6 +1212,7 @@ play_build (HearthWatch *self, GError **error)
  * hearth_display_play:
  * @client: a paired client
  * @camera: id or exact name
+ * @stream: (nullable): "main" or "sub" (?stream=), default the main one
  * @sink: (nullable): video sink description, default "autovideosink"
  * @passed: (out): FALSE if the stream ended or the player failed
  *
@@ -1219,6 +1224,7 @@ play_build (HearthWatch *self, GError **error)
 gboolean
 hearth_display_play (HearthDisplayClient *client,
                      const char *camera,
+                     const char *stream,
                      const char *sink,
                      gboolean *passed,
                      GError **error)
@@ -1230,6 +1236,7 @@ hearth_display_play (HearthDisplayClient *client,
   *passed = FALSE;
   self->build = play_build;
   self->follow = TRUE;
+  self->stream = stream;
   self->sink_description = g_strdup (sink != NULL ? sink : "autovideosink");
   /* The first pipeline now: a bad sink is said before any request. */
   if (!play_build (self, error))

@@ -25,6 +25,8 @@ typedef struct {
   guint timeout_s;         /* whole check, from the request on */
   const char *frame_log;   /* (nullable) a line per frame, for isolation tests */
   gboolean follow;         /* connect again when the stream ends cleanly */
+  const char *stream;      /* (nullable) "main" or "sub": which of the camera's
+                            * streams (default: the gateway's, the main one) */
 } HearthCheckOptions;
 
 gboolean hearth_display_list_cameras (HearthDisplayClient *client,
@@ -38,6 +40,7 @@ gboolean hearth_display_check (HearthDisplayClient *client,
 
 gboolean hearth_display_play (HearthDisplayClient *client,
                               const char *camera,
+                              const char *stream,
                               const char *sink,
                               gboolean *passed,
                               GError **error);
