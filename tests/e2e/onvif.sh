@@ -11,7 +11,7 @@
 #   is not;
 #   adopting it with a wrong password fails with "the camera refused the user
 #   name or password"; with the right one it streams at once from the main
-#   profile's URI, which the gateway asked of the camera, and keeps the sub
+#   profile's URI, which the gateway asked of the camera, and ingests the sub
 #   stream's; the reference display and ffprobe play it;
 #   devices whose stream URI points outside the local networks, or at
 #   another device, are refused at adoption; a camera that wants HTTP Digest
@@ -85,7 +85,7 @@ wait_for 30 "the ONVIF camera to stream" camera_is "$id" state streaming
 camera_is "$id" url "$ONVIF_MAIN_URI_A" || fail "url $(camera_field "$id" url), not $ONVIF_MAIN_URI_A"
 camera_is "$id" plugin onvif || fail "plugin $(camera_field "$id" plugin)"
 [ "$(entry "$LAN.2:80" state)" = adopted ] || fail "not adopted in the list: $(discovered)"
-# The sub stream's URI is kept (ingesting it is not done yet).
+# The sub stream's URI is kept, and ingested (tests/e2e/substream.sh).
 camera_is "$id" sub_url "$ONVIF_SUB_URI_A" || fail "sub_url $(camera_field "$id" sub_url)"
 
 payload=$(ctl pair --household Home --print-payload)
