@@ -64,14 +64,17 @@ EOF
 }
 
 # browser_launch NAME KIND [CHROMIUM FLAGS...]: starts (or starts again)
-# browser NAME on the home and profile browser_start made.
+# browser NAME on the home and profile browser_start made. With BROWSER_HOST
+# set, in that host of netns.sh (for a gateway there: ns_gateway).
 browser_launch() {
-  local name=$1 kind=$2 home=$T/browser-$1 fd_in fd_out flag flags=()
+  local name=$1 kind=$2 home=$T/browser-$1 fd_in fd_out flag flags=() run=()
   shift 2
   for flag in "$@"; do flags+=(--flag="$flag"); done
+  [ -z "${BROWSER_HOST:-}" ] ||
+    run=(nsenter -t "${NS_HOLDER[$BROWSER_HOST]}" -m -n --wd="$PWD" --)
   rm -f "$home/in" "$home/out"
   mkfifo "$home/in" "$home/out"
-  python3 "$BROWSER_PY" --kind "$kind" --home "$home" --policies "$home/policies" \
+  "${run[@]}" python3 "$BROWSER_PY" --kind "$kind" --home "$home" --policies "$home/policies" \
     "${flags[@]}" <"$home/in" >"$home/out" 2>>"$home/driver.log" &
   PIDS+=($!)
   printf -v "BROWSER_PID_$name" '%s' "$!"

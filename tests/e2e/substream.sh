@@ -15,6 +15,9 @@
 #   the sub's LL-HLS playlist names its URIs with ?stream=sub, and its init
 #   segment and parts play at 640x360; the snapshot of the sub is 640x360,
 #   the main's 1280x720;
+#   the browser viewer (headless Chromium) plays the sub stream in its grid
+#   (640x360, asked for with ?stream=sub) and the main one when the camera
+#   is opened (1280x720);
 #   ?stream= with another value is a 400, ?stream=sub of a camera without a
 #   sub stream a 404 that says so;
 #   another ONVIF device taking the camera's address quarantines it: neither
@@ -23,6 +26,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/netns.sh"
 source "$(dirname "$0")/onvif-lib.sh"
+source "$(dirname "$0")/browser.sh"
 
 _onvif_require
 LAN=10.83.0
@@ -136,6 +140,28 @@ wait_for 20 "a snapshot of the sub" snapshot "?stream=sub" "$T/sub.jpg"
 [ "$(size "$T/sub.jpg")" = 640x360 ] || fail "the sub's snapshot is $(size "$T/sub.jpg")"
 wait_for 20 "a snapshot of the main" snapshot "" "$T/main.jpg"
 [ "$(size "$T/main.jpg")" = 1280x720 ] || fail "the main's snapshot is $(size "$T/main.jpg")"
+
+# --- the browser viewer: the grid plays the sub, the camera's own view the main -----
+BROWSER_HOST=gw
+ns_display gw web pair "$(ctl pair --household Home --print-payload)" --name Web >"$T/pair-web.log" 2>&1 ||
+  fail "pair: $(cat "$T/pair-web.log")"
+browser_start web web
+browser web open "$(url /)" >/dev/null
+JS_GRID='(() => { const v = document.querySelector(".camera video");
+  return v && v.readyState >= 2 && !v.paused && v.currentTime > 0 && `${v.videoWidth}x${v.videoHeight}`; })()'
+[ "$(browser_wait web 30 "the grid to play the sub stream" "$JS_GRID")" = '"640x360"' ] ||
+  fail "the grid's video: $(browser web eval "$JS_GRID")"
+[ "$(browser web eval 'document.querySelector(".camera video").dataset.stream')" = '"sub"' ] ||
+  fail "the grid's video does not say it plays the sub stream"
+browser web eval 'document.querySelector(".camera").click()' >/dev/null
+JS_LIVE='(() => { const v = document.getElementById("video");
+  return document.body.dataset.state === "playing" && v.currentTime > 0 &&
+    `${document.body.dataset.stream} ${v.dataset.stream} ${v.videoWidth}x${v.videoHeight}`; })()'
+[ "$(browser_wait web 30 "the camera's view to play the main stream" "$JS_LIVE")" = '"main main 1280x720"' ] ||
+  fail "the camera's view: $(browser web eval "$JS_LIVE")"
+[ "$(browser web eval 'document.querySelectorAll(".camera video[src]").length')" = 0 ] ||
+  fail "the grid still plays behind the camera's view"
+browser_stop web
 
 # --- what is refused ----------------------------------------------------------------
 for path in "live.mp4?stream=low" "snapshot.jpg?stream=" "hls/index.m3u8?stream=SUB"; do

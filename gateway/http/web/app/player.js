@@ -8,6 +8,11 @@
 // retried with a growing delay, except those that cannot get better here
 // (no such camera, this display was removed).
 //
+// A camera with a sub stream (a smaller second one) is played from it with
+// the option stream: 'sub': every request then says ?stream=sub (the LL-HLS
+// playlist's own URIs carry it on). The option muted: true plays without
+// sound and never asks for it (the grid).
+//
 // The player reports what it is doing through onState(state, detail), with
 // state one of: connecting, playing, offline, quarantined, notfound, removed,
 // unreachable, unsupported; and "muted" when the browser let it start only
@@ -168,10 +173,14 @@ function update(buffer, operation) {
 // --- the player ---------------------------------------------------------------
 
 export class LivePlayer {
-  constructor(video, cameraId, onState) {
+  constructor(video, cameraId, onState, { stream = 'main', muted = false } = {}) {
     this.video = video;
     this.cameraId = cameraId;
+    this.stream = stream;
+    this.muted = muted;
     this.base = `/v1/cameras/${encodeURIComponent(cameraId)}`;
+    this.query = stream === 'sub' ? '?stream=sub' : '';
+    video.dataset.stream = stream;  // which one it plays, for people and tests
     this.onState = onState;
     this.token = null;          // the running loop's; null when stopped
     this.abort = null;
@@ -272,7 +281,7 @@ export class LivePlayer {
   }
 
   async fetchOk(path, signal) {
-    const response = await fetch(this.base + path, { cache: 'no-store', signal });
+    const response = await fetch(this.base + path + this.query, { cache: 'no-store', signal });
     if (!response.ok)
       throw await httpError(response);
     return response;
@@ -423,6 +432,11 @@ export class LivePlayer {
   // Sound where the browser allows it; else muted, and a tap brings sound.
   autoplay() {
     const video = this.video;
+    if (this.muted) {
+      video.muted = true;
+      video.play().catch(() => {});
+      return;
+    }
     video.muted = false;
     video.play().catch((error) => {
       if (error.name !== 'NotAllowedError')
@@ -440,7 +454,7 @@ export class LivePlayer {
     const signal = this.abort.signal;
     // Ask first: a refusal is then a status the page can tell apart.
     await this.fetchOk('/hls/index.m3u8', signal);
-    video.src = `${this.base}/hls/index.m3u8`;
+    video.src = `${this.base}/hls/index.m3u8${this.query}`;
     let shown = false;
     this.onFirstFrame(() => {
       shown = true;

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
-// The viewer's page: the household's cameras as a grid of snapshots that
-// refresh while the page is visible, and one camera live (#camera=ID). All it
-// shows comes from /v1, which answers only what this display may see; every
-// name from the gateway is set as text, never as HTML.
+// The viewer's page: the household's cameras as a grid, and one camera live
+// (#camera=ID). In the grid a camera that has a sub stream (its smaller
+// second one) plays it live, muted; the others show snapshots that refresh
+// while the page is visible. The live view plays the main stream, or the sub
+// stream on a small screen (not in full screen): body.dataset.stream says
+// which. All it shows comes from /v1, which answers only what this display
+// may see; every name from the gateway is set as text, never as HTML.
 //
 // document.body.dataset.state says where the page is: loading, listing,
 // connecting, playing, paused, offline, quarantined, notfound, removed,
@@ -12,6 +15,8 @@
 import { LivePlayer, httpError, stateOfError } from './player.js';
 
 const REFRESH_MS = 3000;
+// A screen no wider than the sub stream: it is enough there.
+const SMALL_SCREEN = window.matchMedia('(max-width: 640px)');
 
 const MESSAGES = {
   loading: 'Loading…',
@@ -43,6 +48,7 @@ const $ = (id) => document.getElementById(id);
 
 let cameras = new Map();   // id → camera, as /v1/cameras last said
 let player = null;
+let gridPlayers = new Map();  // id → the LivePlayer of its card's sub stream
 let refreshTimer = 0;
 let snapshotUrls = new Map();
 let answered = false;      // the gateway has served this display on this page
@@ -60,8 +66,10 @@ function setState(state, detail) {
   $('status').textContent = MESSAGES[state] ?? detail ?? state;
   if (refused(state) || state === 'unreachable') {
     stopRefresh();
-    if (refused(state))
+    if (refused(state)) {
       player?.stop();
+      stopGridPlayers();
+    }
   }
 }
 
@@ -79,6 +87,42 @@ function cameraFromHash() {
 }
 
 // --- the grid -----------------------------------------------------------------
+
+function stopGridPlayer(id) {
+  gridPlayers.get(id)?.stop();
+  gridPlayers.delete(id);
+}
+
+function stopGridPlayers() {
+  for (const id of Array.from(gridPlayers.keys()))
+    stopGridPlayer(id);
+}
+
+// Whether a card plays its camera's sub stream rather than snapshots.
+function playsSub(camera) {
+  return camera.state === 'streaming' && camera.sub != null;
+}
+
+// The card's picture becomes its camera's sub stream, live and muted.
+function playSub(card, camera) {
+  if (gridPlayers.has(camera.id))
+    return;
+  let video = card.querySelector('video');
+  if (!video) {
+    video = document.createElement('video');
+    video.className = 'live';
+    video.muted = true;
+    video.playsInline = true;
+    card.querySelector('.picture, img').replaceWith(video);
+  }
+  const sub = new LivePlayer(video, camera.id, (state, detail) => {
+    card.dataset.videoState = state;
+    if (refused(state))
+      setState(state, detail);
+  }, { stream: 'sub', muted: true });
+  gridPlayers.set(camera.id, sub);
+  sub.start();
+}
 
 function cameraCard(camera) {
   const card = document.createElement('button');
@@ -99,8 +143,13 @@ function cameraCard(camera) {
 function updateCard(card, camera) {
   card.querySelector('.name').textContent = camera.name;
   card.dataset.cameraState = camera.state;
-  const picture = card.querySelector('.picture, img');
-  if (camera.state !== 'streaming' && picture.tagName === 'IMG') {
+  const picture = card.querySelector('.picture, img, video');
+  if (picture.tagName === 'VIDEO' && !playsSub(camera)) {
+    stopGridPlayer(camera.id);
+    delete card.dataset.videoState;
+  }
+  if ((camera.state !== 'streaming' && picture.tagName === 'IMG') ||
+      (picture.tagName === 'VIDEO' && !playsSub(camera))) {
     const placeholder = document.createElement('div');
     placeholder.className = 'picture';
     picture.replaceWith(placeholder);
@@ -121,15 +170,18 @@ async function refreshSnapshot(card, id) {
   } catch (error) {
     return;
   }
-  if (!card.isConnected || cameras.get(id)?.state !== 'streaming')
+  if (!card.isConnected || cameras.get(id)?.state !== 'streaming' || gridPlayers.has(id))
     return;
-  const url = URL.createObjectURL(blob);
   let img = card.querySelector('img');
   if (!img) {
+    const placeholder = card.querySelector('.picture');
+    if (!placeholder)
+      return;
     img = document.createElement('img');
     img.alt = '';
-    card.querySelector('.picture').replaceWith(img);
+    placeholder.replaceWith(img);
   }
+  const url = URL.createObjectURL(blob);
   img.src = url;
   if (snapshotUrls.has(id))
     URL.revokeObjectURL(snapshotUrls.get(id));
@@ -153,8 +205,10 @@ async function refreshGrid() {
   const grid = $('grid');
   const cards = new Map(Array.from(grid.children, (card) => [card.dataset.id, card]));
   for (const [id, card] of cards) {
-    if (!cameras.has(id))
+    if (!cameras.has(id)) {
+      stopGridPlayer(id);
       card.remove();
+    }
   }
   for (const camera of list.cameras) {
     let card = cards.get(camera.id);
@@ -163,7 +217,9 @@ async function refreshGrid() {
       grid.append(card);
     }
     updateCard(card, camera);
-    if (camera.state === 'streaming')
+    if (playsSub(camera))
+      playSub(card, camera);
+    else if (camera.state === 'streaming')
       refreshSnapshot(card, camera.id);
   }
   setState('listing');
@@ -185,27 +241,47 @@ function stopRefresh() {
 
 // --- the live view ------------------------------------------------------------
 
+// The main stream, but on a small screen (not in full screen) the sub
+// stream where the camera has one.
+function liveStream(id) {
+  const small = SMALL_SCREEN.matches && !document.fullscreenElement;
+  return small && cameras.get(id)?.sub != null ? 'sub' : 'main';
+}
+
+// The screen changed (rotated, full screen): the live view follows.
+function restreamIfNeeded() {
+  const id = document.body.dataset.camera;
+  if (player && id !== undefined && player.stream !== liveStream(id))
+    openCamera(id);
+}
+
 function openCamera(id) {
   player?.stop();
+  stopGridPlayers();
   $('grid').hidden = true;
   $('live').hidden = false;
   $('sound').hidden = true;
   document.body.dataset.camera = id;
   $('title').textContent = cameras.get(id)?.name ?? '';
+  const stream = liveStream(id);
+  document.body.dataset.stream = stream;
   player = new LivePlayer($('video'), id, (state, detail) => {
     if (state === 'muted')
       $('sound').hidden = false;
     else
       setState(state, detail);
-  });
+  }, { stream });
   if (document.visibilityState === 'visible')
     player.start();
   if (!cameras.has(id)) {
     // Opened by its link: the name comes from the list, when it is ours.
     getJson('/v1/cameras').then((list) => {
       const camera = list.cameras.find((c) => c.id === id);
-      if (camera && document.body.dataset.camera === id)
+      if (camera && document.body.dataset.camera === id) {
         $('title').textContent = camera.name;
+        cameras.set(id, camera);
+        restreamIfNeeded();
+      }
     }).catch(() => {});
   }
 }
@@ -214,6 +290,7 @@ function showGrid() {
   player?.stop();
   player = null;
   delete document.body.dataset.camera;
+  delete document.body.dataset.stream;
   $('live').hidden = true;
   $('grid').hidden = false;
   $('title').textContent = '';
@@ -241,6 +318,7 @@ document.addEventListener('visibilitychange', () => {
     return;
   if (document.visibilityState === 'hidden') {
     stopRefresh();
+    stopGridPlayers();
     if (player) {
       player.stop();
       setState('paused');
@@ -252,5 +330,7 @@ document.addEventListener('visibilitychange', () => {
   }
 });
 
+SMALL_SCREEN.addEventListener('change', restreamIfNeeded);
+document.addEventListener('fullscreenchange', restreamIfNeeded);
 window.addEventListener('hashchange', route);
 route();
