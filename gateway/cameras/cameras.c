@@ -79,12 +79,19 @@ on_camera_certificate_changed (HearthCamera *camera, const char *seen, gpointer 
   g_autoptr (HearthCameraRow) other = NULL;
   g_autofree char *why = NULL;
   HearthCamera *other_ingest;
+  HearthCamera *sub = hearth_camera_get_sub (camera);
+  const char *refused = hearth_camera_get_last_error (camera);
 
   if (row == NULL)
     return;
+  /* Its sub stream's run may be the one that refused (camera.c emits its
+   * signal as the camera's). */
+  if (hearth_camera_get_state (camera) != HEARTH_CAMERA_REFUSED && sub != NULL)
+    refused = hearth_camera_get_last_error (sub);
   other = other_camera (self, row->id, &evidence, NULL);
   if (other == NULL) {
-    camera_quarantine (self, row, hearth_camera_get_last_error (camera), FALSE);
+    camera_quarantine (self, row, refused != NULL ? refused
+                                  : "it presented another certificate", FALSE);
     return;
   }
   other_ingest = g_hash_table_lookup (self->cameras, other->id);
@@ -462,9 +469,10 @@ camera_quarantine (HearthCameras *self, const HearthCameraRow *row, const char *
   /* One of its runs refuses it now: its other stream's ends too. */
   if (!stop) {
     HearthCamera *camera = g_hash_table_lookup (self->cameras, row->id);
+    g_autofree char *reason = g_strdup_printf ("quarantined: %s", why);
 
     if (camera != NULL)
-      hearth_camera_refuse (camera, why);
+      hearth_camera_refuse (camera, reason);
   }
   /* The row now says quarantined, so the choke point refuses it. */
   access_changed (self, stop ? row->id : NULL, FALSE);
