@@ -1035,6 +1035,102 @@ test_rtsp_credentials (HearthTestFixture *f, gconstpointer data)
   rtsp_camera_stop (&c);
 }
 
+#define RTSP_SUB_LAUNCH \
+  "( videotestsrc is-live=true ! " \
+  "video/x-raw,width=160,height=120,framerate=30/1 ! " \
+  "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! " \
+  "valve name=valve ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+
+/*
+ * A camera with a sub stream: one more ingest, on its own URL, with the
+ * credentials, gate and backoff set on the camera (before or after the sub
+ * URL); its own stream, whose chunks say they are of the sub stream; started,
+ * refused and stopped with the camera.
+ */
+static void
+test_rtsp_sub_stream (HearthTestFixture *f, gconstpointer data)
+{
+  RtspCamera main_cam, sub_cam;
+  g_autofree char *main_url = NULL;
+  g_autofree char *sub_url = NULL;
+  g_autoptr(HearthCamera) camera = NULL;
+  HearthCamera *sub;
+  StateWait streaming, sub_streaming, refused;
+  Gate gate = { .admit = TRUE };
+  Viewer v, vs;
+  ChunkWait some = { &v, 5 }, sub_some = { &vs, 5 };
+  int width = 0, height = 0;
+
+  rtsp_camera_start (&main_cam);
+  rtsp_camera_start_full (&sub_cam, NULL, RTSP_SUB_LAUNCH);
+  main_url = g_strdup_printf ("rtsp://127.0.0.1:%u/cam", main_cam.port);
+  sub_url = g_strdup_printf ("rtsp://127.0.0.1:%u/cam", sub_cam.port);
+  camera = hearth_camera_new (CAMERA_ID, main_url);
+  hearth_camera_set_credentials (camera, RTSP_USER, RTSP_PASSWORD);
+  hearth_camera_set_backoff (camera, 100, 1000);
+  g_assert_null (hearth_camera_get_sub (camera));
+  hearth_camera_set_sub_url (camera, sub_url);
+  hearth_camera_set_admit_func (camera, gate_admit, &gate, NULL);
+  sub = hearth_camera_get_sub (camera);
+  g_assert_nonnull (sub);
+  g_assert_cmpuint (hearth_camera_get_kind (camera), ==, HEARTH_STREAM_MAIN);
+  g_assert_cmpuint (hearth_camera_get_kind (sub), ==, HEARTH_STREAM_SUB);
+  g_assert_cmpstr (hearth_camera_get_id (sub), ==, CAMERA_ID);
+  g_assert_true (hearth_camera_get_stream (sub) != hearth_camera_get_stream (camera));
+
+  hearth_camera_start (camera);
+  streaming = (StateWait) { camera, HEARTH_CAMERA_STREAMING };
+  sub_streaming = (StateWait) { sub, HEARTH_CAMERA_STREAMING };
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &streaming, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &sub_streaming, DEADLINE_S));
+  /* Each run passed the gate; each server saw one client. */
+  g_assert_cmpuint (gate.calls, ==, 2);
+  g_assert_cmpuint (main_cam.n_medias, ==, 1);
+  g_assert_cmpuint (sub_cam.n_medias, ==, 1);
+
+  viewer_init (&v, hearth_camera_get_stream (camera));
+  viewer_init (&vs, hearth_camera_get_stream (sub));
+  g_assert_true (hearth_test_wait_for (f, viewer_has_chunks, &some, DEADLINE_S));
+  g_assert_true (hearth_test_wait_for (f, viewer_has_chunks, &sub_some, DEADLINE_S));
+  viewer_assert_sane (&v);
+  viewer_assert_sane (&vs);
+  for (guint i = 0; i < v.chunks->len; i++)
+    g_assert_cmpuint (hearth_chunk_get_kind (v.chunks->pdata[i]), ==, HEARTH_STREAM_MAIN);
+  for (guint i = 0; i < vs.chunks->len; i++)
+    g_assert_cmpuint (hearth_chunk_get_kind (vs.chunks->pdata[i]), ==, HEARTH_STREAM_SUB);
+  g_assert_true (hearth_camera_get_video_info (camera, NULL, &width, &height, NULL));
+  g_assert_cmpint (width, ==, 320);
+  g_assert_true (hearth_camera_get_video_info (sub, NULL, &width, &height, NULL));
+  g_assert_cmpint (width, ==, 160);
+  g_assert_cmpint (height, ==, 120);
+
+  /* Refused (quarantine): both streams end, neither is retried. */
+  hearth_camera_refuse (camera, "quarantined: another device");
+  refused = (StateWait) { sub, HEARTH_CAMERA_REFUSED };
+  g_assert_true (camera_in_state (&refused));
+  refused.camera = camera;
+  g_assert_true (camera_in_state (&refused));
+  g_assert_cmpuint (viewer_ends (&v), ==, 1);
+  g_assert_cmpuint (viewer_ends (&vs), ==, 1);
+  viewer_clear (&v);
+  viewer_clear (&vs);
+
+  /* Started again, then stopped: both. */
+  hearth_camera_start (camera);
+  g_assert_true (hearth_test_wait_for (f, camera_in_state, &sub_streaming, DEADLINE_S));
+  g_assert_cmpuint (gate.calls, >=, 4);
+  hearth_camera_stop (camera);
+  g_assert_cmpuint (hearth_camera_get_state (sub), ==, HEARTH_CAMERA_STOPPED);
+  g_assert_cmpuint (hearth_camera_get_state (camera), ==, HEARTH_CAMERA_STOPPED);
+
+  /* No sub URL any more: none. */
+  hearth_camera_set_sub_url (camera, NULL);
+  g_assert_null (hearth_camera_get_sub (camera));
+  g_clear_object (&camera);
+  rtsp_camera_stop (&sub_cam);
+  rtsp_camera_stop (&main_cam);
+}
+
 /* A URL that no retry can fix goes offline at once, says why, and is not
  * retried. */
 static void
@@ -1585,6 +1681,7 @@ main (int argc, char **argv)
                    test_rtsp_unsupported_codec);
   hearth_test_add ("/hearth/camera/rtsp-wrong-password", NULL,
                    test_rtsp_wrong_password);
+  hearth_test_add ("/hearth/camera/rtsp-sub-stream", NULL, test_rtsp_sub_stream);
   hearth_test_add ("/hearth/camera/rtsp-credentials", messages,
                         test_rtsp_credentials);
   hearth_test_add ("/hearth/camera/rtsps-trust-on-first-use", NULL,
