@@ -859,6 +859,16 @@ on_lost (HearthDiscovery *discovery, HearthFound *found, gpointer user_data)
   hearth_camera_evidence_clear (&seen);
 }
 
+/* EXISTS: @existing is the camera someone asked to adopt. */
+static void
+set_already_adopted (GError **error, const HearthCameraRow *existing)
+{
+  g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
+               "this camera is already adopted as %s (“%s”)%s", existing->id,
+               existing->name,
+               existing->quarantined_at ? "; it is quarantined: adopt that id again" : "");
+}
+
 /*
  * Adopts the discovered service @found into @household. @name NULL: its
  * instance name. Returns the new camera's UUID. (transfer full)
@@ -891,10 +901,7 @@ adopt_found (HearthCameras *self, const HearthFound *found, const char *househol
   if (existing == NULL)
     existing = camera_with_url (self, NULL, url);
   if (existing != NULL) {
-    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
-                 "this camera is already adopted as %s (“%s”)%s", existing->id,
-                 existing->name,
-                 existing->quarantined_at ? "; it is quarantined: adopt that id again" : "");
+    set_already_adopted (error, existing);
     hearth_camera_evidence_clear (&seen);
     return NULL;
   }
@@ -1020,6 +1027,24 @@ resolution_free (Resolution *r)
   g_free (r);
 }
 
+/* What the device answered @r with: its URLs checked (resolved_take) and
+ * the evidence seen (@seen, to clear). A refused password is DENIED. */
+static gboolean
+resolution_take (Resolution *r, GAsyncResult *result, HearthResolved *resolved,
+                 HearthCameraEvidence *seen, char **url, char **sub_url, GError **error)
+{
+  const HearthPlugin *plugin = hearth_plugins_best_for_service (r->self->plugins,
+                                                                &r->found->service, NULL);
+  g_autoptr (GError) plugin_error = NULL;
+
+  if (!plugin->resolve_finish (result, resolved, &plugin_error)) {
+    resolve_error (error, plugin_error);
+    return FALSE;
+  }
+  evidence_of_found (r->self, r->found, seen, NULL);
+  return resolved_take (r->self, resolved, r->found, seen, url, sub_url, error);
+}
+
 static void
 on_adopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1030,7 +1055,6 @@ on_adopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   const HearthPlugin *plugin = hearth_plugins_best_for_service (self->plugins,
                                                                 &found->service, NULL);
   g_auto (HearthResolved) resolved = { NULL };
-  g_autoptr (GError) plugin_error = NULL;
   GError *error = NULL;
   HearthCameraEvidence seen = { NULL };
   g_autoptr (HearthCameraRow) existing = NULL;
@@ -1043,21 +1067,13 @@ on_adopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   const char *name = r->name;
 
   (void) source;
-  if (!plugin->resolve_finish (result, &resolved, &plugin_error)) {
-    resolve_error (&error, plugin_error);
-    goto out;
-  }
-  evidence_of_found (self, found, &seen, NULL);
-  if (!resolved_take (self, &resolved, found, &seen, &url, &sub_url, &error))
+  if (!resolution_take (r, result, &resolved, &seen, &url, &sub_url, &error))
     goto out;
   existing = found_camera (self, found, &seen);
   if (existing == NULL)
     existing = camera_with_url (self, NULL, url);
   if (existing != NULL) {
-    g_set_error (&error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
-                 "this camera is already adopted as %s (“%s”)%s", existing->id,
-                 existing->name,
-                 existing->quarantined_at ? "; it is quarantined: adopt that id again" : "");
+    set_already_adopted (&error, existing);
     goto out;
   }
   h = hearth_store_household_get_by_name (self->store, r->household, &error);
@@ -1103,10 +1119,8 @@ adopt_found_async (HearthCameras *self, GTask *task, HearthFound *found,
   existing = found_camera (self, found, &seen);
   hearth_camera_evidence_clear (&seen);
   if (existing != NULL) {
-    g_task_return_new_error (task, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
-                             "this camera is already adopted as %s (“%s”)%s", existing->id,
-                             existing->name, existing->quarantined_at
-                             ? "; it is quarantined: adopt that id again" : "");
+    set_already_adopted (&error, existing);
+    g_task_return_error (task, error);
     g_object_unref (task);
     return;
   }
@@ -1133,10 +1147,7 @@ on_follow_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Resolution *r = user_data;
   HearthCameras *self = r->self;
-  const HearthPlugin *plugin = hearth_plugins_best_for_service (self->plugins,
-                                                                &r->found->service, NULL);
   g_auto (HearthResolved) resolved = { NULL };
-  g_autoptr (GError) plugin_error = NULL;
   g_autoptr (GError) error = NULL;
   HearthCameraEvidence seen = { NULL };
   g_autoptr (HearthCameraRow) row = NULL;
@@ -1151,22 +1162,14 @@ on_follow_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
     resolution_free (r);
     return;
   }
-  if (!plugin->resolve_finish (result, &resolved, &plugin_error)) {
+  if (!resolution_take (r, result, &resolved, &seen, &url, &sub_url, &error)) {
     HearthCamera *camera = g_hash_table_lookup (self->cameras, row->id);
 
-    resolve_error (&error, plugin_error);
     g_warning ("Camera %s (“%s”) is announced at %s but not followed: %s", row->id,
                row->name, address, error->message);
     /* Said where people look: camera list and stats. */
     if (camera != NULL && g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_DENIED))
       hearth_camera_refuse (camera, error->message);
-    resolution_free (r);
-    return;
-  }
-  evidence_of_found (self, r->found, &seen, NULL);
-  if (!resolved_take (self, &resolved, r->found, &seen, &url, &sub_url, &error)) {
-    g_warning ("Camera %s (“%s”) is announced at %s but not followed: %s", row->id,
-               row->name, address, error->message);
   } else if (evidence_compare (&row->evidence, &seen, &why) == SEEN_CHANGED) {
     g_warning ("Camera %s (“%s”) is announced at %s but not followed: the device there "
                "says %s", row->id, row->name, address, why);
@@ -1183,10 +1186,7 @@ on_readopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   GTask *task = user_data;
   Resolution *r = g_task_get_task_data (task);
   HearthCameras *self = r->self;
-  const HearthPlugin *plugin = hearth_plugins_best_for_service (self->plugins,
-                                                                &r->found->service, NULL);
   g_auto (HearthResolved) resolved = { NULL };
-  g_autoptr (GError) plugin_error = NULL;
   GError *error = NULL;
   HearthCameraEvidence seen = { NULL };
   g_autoptr (HearthCameraRow) row = NULL;
@@ -1194,19 +1194,14 @@ on_readopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autofree char *sub_url = NULL;
 
   (void) source;
-  if (!plugin->resolve_finish (result, &resolved, &plugin_error)) {
-    resolve_error (&error, plugin_error);
-  } else {
-    evidence_of_found (self, r->found, &seen, NULL);
-    if (resolved_take (self, &resolved, r->found, &seen, &url, &sub_url, &error) &&
-        (row = hearth_store_camera_get (self->store, r->follow_id, &error)) != NULL &&
-        hearth_store_camera_readopt (self->store, row->id, url, sub_url,
-                                     resolved.service_url, &seen, &error)) {
-      g_message ("Camera %s (“%s”) adopted again", row->id, row->name);
-      camera_restart (self, row->id);
-    }
-    hearth_camera_evidence_clear (&seen);
+  if (resolution_take (r, result, &resolved, &seen, &url, &sub_url, &error) &&
+      (row = hearth_store_camera_get (self->store, r->follow_id, &error)) != NULL &&
+      hearth_store_camera_readopt (self->store, row->id, url, sub_url,
+                                   resolved.service_url, &seen, &error)) {
+    g_message ("Camera %s (“%s”) adopted again", row->id, row->name);
+    camera_restart (self, row->id);
   }
+  hearth_camera_evidence_clear (&seen);
   if (error != NULL)
     g_task_return_error (task, error);
   else
