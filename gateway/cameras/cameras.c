@@ -694,6 +694,36 @@ follow_probe_free (FollowProbe *probe)
 static void follow_resolve (HearthCameras *self, const HearthCameraRow *row,
                             HearthFound *found);
 
+/*
+ * The last step of following @row to a new address (shown as @shown): its
+ * URL (with its sub stream and device service where its plugin resolves
+ * them) stored, and the camera restarted there. Another camera's URL may be
+ * taken over only on proof that the device there is this one, not that one:
+ * @mac_there, the MAC that answered at the address (NULL: never take over).
+ * Two cameras that swapped addresses: the other one is followed in turn when
+ * its own announcement is seen.
+ */
+static void
+follow_to (HearthCameras *self, const HearthCameraRow *row, const char *shown,
+           const char *url, const char *sub_url, const char *service_url,
+           const char *mac_there)
+{
+  g_autoptr (HearthCameraRow) taken = camera_with_url (self, row->id, url);
+  g_autoptr (GError) error = NULL;
+
+  if (taken != NULL && (mac_there == NULL || row->evidence.neighbour_mac == NULL ||
+                        g_strcmp0 (taken->evidence.neighbour_mac, mac_there) == 0)) {
+    g_warning ("Camera %s (“%s”) announces itself at %s, where camera %s streams from: "
+               "not followed", row->id, row->name, shown, taken->id);
+  } else if (!hearth_store_camera_follow (self->store, row->id, url, sub_url, service_url,
+                                          &error)) {
+    g_warning ("Camera %s cannot be followed to %s: %s", row->id, shown, error->message);
+  } else {
+    g_message ("Camera %s (“%s”) now answers at %s: following it", row->id, row->name, shown);
+    camera_restart (self, row->id);
+  }
+}
+
 /* The probe connected (or not): follow if the MAC there is the camera's. */
 static void
 on_follow_probe (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -702,7 +732,6 @@ on_follow_probe (GObject *source, GAsyncResult *result, gpointer user_data)
   HearthCameras *self = probe->self;
   g_autoptr (GSocketConnection) connection = NULL;
   g_autoptr (HearthCameraRow) row = NULL;
-  g_autoptr (HearthCameraRow) taken = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *mac = NULL;
   g_autofree char *shown = NULL;
@@ -718,39 +747,18 @@ on_follow_probe (GObject *source, GAsyncResult *result, gpointer user_data)
     follow_probe_free (probe);
     return;
   }
-  if (probe->found != NULL) {
-    /* Its URLs are asked of the device itself, with its credentials: only
-     * once the MAC there proves it is this camera. */
-    if (row->evidence.neighbour_mac != NULL &&
-        g_strcmp0 (mac, row->evidence.neighbour_mac) != 0)
-      g_warning ("Camera %s (“%s”) is announced at %s, but the device there has MAC "
-                 "address %s, not %s: not followed", row->id, row->name, probe->address,
-                 mac ? mac : "(none: it did not answer)", row->evidence.neighbour_mac);
-    else
-      follow_resolve (self, row, probe->found);
-    follow_probe_free (probe);
-    return;
-  }
-  shown = url_stream (probe->url);
-  /* Another camera's URL may be taken over only on proof that the device
-   * there is this one (two cameras that swapped addresses: the other one is
-   * followed in turn when its own announcement is seen). */
-  taken = camera_with_url (self, row->id, probe->url);
-  if (taken != NULL && (row->evidence.neighbour_mac == NULL ||
-                        g_strcmp0 (taken->evidence.neighbour_mac, mac) == 0)) {
-    g_warning ("Camera %s (“%s”) announces itself at %s, where camera %s streams from: "
-               "not followed", row->id, row->name, shown, taken->id);
-  } else if (row->evidence.neighbour_mac != NULL &&
-             g_strcmp0 (mac, row->evidence.neighbour_mac) != 0) {
+  shown = probe->url != NULL ? url_stream (probe->url) : g_strdup (probe->address);
+  if (row->evidence.neighbour_mac != NULL &&
+      g_strcmp0 (mac, row->evidence.neighbour_mac) != 0)
     g_warning ("Camera %s (“%s”) is announced at %s, but the device there has MAC "
                "address %s, not %s: not followed", row->id, row->name, shown,
                mac ? mac : "(none: it did not answer)", row->evidence.neighbour_mac);
-  } else if (!hearth_store_camera_follow (self->store, row->id, probe->url, &error)) {
-    g_warning ("Camera %s cannot be followed to %s: %s", row->id, shown, error->message);
-  } else {
-    g_message ("Camera %s (“%s”) now answers at %s: following it", row->id, row->name, shown);
-    camera_restart (self, row->id);
-  }
+  else if (probe->found != NULL)
+    /* Its URLs are asked of the device itself, with its credentials: only
+     * now that the MAC there proves it is this camera. */
+    follow_resolve (self, row, probe->found);
+  else
+    follow_to (self, row, shown, probe->url, NULL, NULL, mac);
   follow_probe_free (probe);
 }
 
@@ -770,26 +778,10 @@ camera_follow (HearthCameras *self, const HearthCameraRow *row, const HearthFoun
   g_autofree char *url = NULL;
   FollowProbe *probe;
 
-  if (plugin != NULL && plugin->resolve_async != NULL) {
-    if (row->evidence.neighbour_mac == NULL && row->has_credentials) {
-      g_warning ("Camera %s (“%s”) is announced at %s, but nothing proves it is the same "
-                 "device and it has credentials: not followed (adopt it again to accept "
-                 "the new address)", row->id, row->name, found->service.address);
-      return;
-    }
-    probe = g_new0 (FollowProbe, 1);
-    probe->self = g_object_ref (self);
-    probe->id = g_strdup (row->id);
-    probe->address = g_strdup (found->service.address);
-    probe->found = hearth_found_ref ((HearthFound *) found);
-    client = g_socket_client_new ();
-    g_socket_client_set_timeout (client, 5);
-    g_socket_client_connect_to_host_async (client, found->service.address,
-                                           found->service.port, NULL, on_follow_probe,
-                                           probe);
-    return;
-  }
-  if (plugin == NULL || !(url = found_url (self, plugin, found, &error))) {
+  /* A camera whose plugin resolves its URLs asks the device for them once
+   * the MAC there is proven; any other has its URL from the announcement. */
+  if (plugin == NULL ||
+      (plugin->resolve_async == NULL && !(url = found_url (self, plugin, found, &error)))) {
     g_warning ("Camera %s moved to %s but cannot be followed: %s", row->id,
                found->service.address, error ? error->message : "no plugin");
     return;
@@ -803,13 +795,17 @@ camera_follow (HearthCameras *self, const HearthCameraRow *row, const HearthFoun
   probe = g_new0 (FollowProbe, 1);
   probe->self = g_object_ref (self);
   probe->id = g_strdup (row->id);
-  probe->url = g_steal_pointer (&url);
   probe->address = g_strdup (found->service.address);
+  if (url != NULL)
+    probe->url = g_steal_pointer (&url);
+  else
+    probe->found = hearth_found_ref ((HearthFound *) found);
   client = g_socket_client_new ();
   g_socket_client_set_timeout (client, 5);
   g_socket_client_connect_to_host_async (client, found->service.address,
-                                         camera_url_port (probe->url), NULL,
-                                         on_follow_probe, probe);
+                                         probe->url != NULL ? camera_url_port (probe->url)
+                                                            : found->service.port,
+                                         NULL, on_follow_probe, probe);
 }
 
 /* The adopted camera @found is, by its evidence or its service; NULL if none. */
@@ -917,6 +913,16 @@ on_lost (HearthDiscovery *discovery, HearthFound *found, gpointer user_data)
   hearth_camera_evidence_clear (&seen);
 }
 
+/* EXISTS: @existing is the camera someone asked to adopt. */
+static void
+set_already_adopted (GError **error, const HearthCameraRow *existing)
+{
+  g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
+               "this camera is already adopted as %s (“%s”)%s", existing->id,
+               existing->name,
+               existing->quarantined_at ? "; it is quarantined: adopt that id again" : "");
+}
+
 /*
  * Adopts the discovered service @found into @household. @name NULL: its
  * instance name. Returns the new camera's UUID. (transfer full)
@@ -949,10 +955,7 @@ adopt_found (HearthCameras *self, const HearthFound *found, const char *househol
   if (existing == NULL)
     existing = camera_with_url (self, NULL, url);
   if (existing != NULL) {
-    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
-                 "this camera is already adopted as %s (“%s”)%s", existing->id,
-                 existing->name,
-                 existing->quarantined_at ? "; it is quarantined: adopt that id again" : "");
+    set_already_adopted (error, existing);
     hearth_camera_evidence_clear (&seen);
     return NULL;
   }
@@ -965,8 +968,8 @@ adopt_found (HearthCameras *self, const HearthFound *found, const char *househol
     name = fallback = hearth_store_camera_free_name (self->store, h->id, instance, error);
   }
   if (h != NULL && name != NULL)
-    id = hearth_store_camera_adopt (self->store, h->id, name, url, plugin->name, &seen,
-                                    user, password, error);
+    id = hearth_store_camera_adopt (self->store, h->id, name, url, NULL, NULL, plugin->name,
+                                    &seen, user, password, error);
   hearth_camera_evidence_clear (&seen);
   if (id == NULL || !(row = hearth_store_camera_get (self->store, id, error)))
     return NULL;
@@ -1078,6 +1081,24 @@ resolution_free (Resolution *r)
   g_free (r);
 }
 
+/* What the device answered @r with: its URLs checked (resolved_take) and
+ * the evidence seen (@seen, to clear). A refused password is DENIED. */
+static gboolean
+resolution_take (Resolution *r, GAsyncResult *result, HearthResolved *resolved,
+                 HearthCameraEvidence *seen, char **url, char **sub_url, GError **error)
+{
+  const HearthPlugin *plugin = hearth_plugins_best_for_service (r->self->plugins,
+                                                                &r->found->service, NULL);
+  g_autoptr (GError) plugin_error = NULL;
+
+  if (!plugin->resolve_finish (result, resolved, &plugin_error)) {
+    resolve_error (error, plugin_error);
+    return FALSE;
+  }
+  evidence_of_found (r->self, r->found, seen, NULL);
+  return resolved_take (r->self, resolved, r->found, seen, url, sub_url, error);
+}
+
 static void
 on_adopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1088,7 +1109,6 @@ on_adopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   const HearthPlugin *plugin = hearth_plugins_best_for_service (self->plugins,
                                                                 &found->service, NULL);
   g_auto (HearthResolved) resolved = { NULL };
-  g_autoptr (GError) plugin_error = NULL;
   GError *error = NULL;
   HearthCameraEvidence seen = { NULL };
   g_autoptr (HearthCameraRow) existing = NULL;
@@ -1101,21 +1121,13 @@ on_adopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   const char *name = r->name;
 
   (void) source;
-  if (!plugin->resolve_finish (result, &resolved, &plugin_error)) {
-    resolve_error (&error, plugin_error);
-    goto out;
-  }
-  evidence_of_found (self, found, &seen, NULL);
-  if (!resolved_take (self, &resolved, found, &seen, &url, &sub_url, &error))
+  if (!resolution_take (r, result, &resolved, &seen, &url, &sub_url, &error))
     goto out;
   existing = found_camera (self, found, &seen);
   if (existing == NULL)
     existing = camera_with_url (self, NULL, url);
   if (existing != NULL) {
-    g_set_error (&error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
-                 "this camera is already adopted as %s (“%s”)%s", existing->id,
-                 existing->name,
-                 existing->quarantined_at ? "; it is quarantined: adopt that id again" : "");
+    set_already_adopted (&error, existing);
     goto out;
   }
   h = hearth_store_household_get_by_name (self->store, r->household, &error);
@@ -1125,9 +1137,9 @@ on_adopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
     name = fallback = hearth_store_camera_free_name (self->store, h->id, instance, &error);
   }
   if (h != NULL && name != NULL)
-    id = hearth_store_camera_adopt_resolved (self->store, h->id, name, url, sub_url,
-                                             resolved.service_url, plugin->name, &seen,
-                                             r->user, r->password, &error);
+    id = hearth_store_camera_adopt (self->store, h->id, name, url, sub_url,
+                                    resolved.service_url, plugin->name, &seen, r->user,
+                                    r->password, &error);
   if (id == NULL || !(row = hearth_store_camera_get (self->store, id, &error)))
     goto out;
   camera_start (self, row);
@@ -1161,10 +1173,8 @@ adopt_found_async (HearthCameras *self, GTask *task, HearthFound *found,
   existing = found_camera (self, found, &seen);
   hearth_camera_evidence_clear (&seen);
   if (existing != NULL) {
-    g_task_return_new_error (task, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
-                             "this camera is already adopted as %s (“%s”)%s", existing->id,
-                             existing->name, existing->quarantined_at
-                             ? "; it is quarantined: adopt that id again" : "");
+    set_already_adopted (&error, existing);
+    g_task_return_error (task, error);
     g_object_unref (task);
     return;
   }
@@ -1191,14 +1201,10 @@ on_follow_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Resolution *r = user_data;
   HearthCameras *self = r->self;
-  const HearthPlugin *plugin = hearth_plugins_best_for_service (self->plugins,
-                                                                &r->found->service, NULL);
   g_auto (HearthResolved) resolved = { NULL };
-  g_autoptr (GError) plugin_error = NULL;
   g_autoptr (GError) error = NULL;
   HearthCameraEvidence seen = { NULL };
   g_autoptr (HearthCameraRow) row = NULL;
-  g_autoptr (HearthCameraRow) taken = NULL;
   g_autofree char *url = NULL;
   g_autofree char *sub_url = NULL;
   g_autofree char *why = NULL;
@@ -1210,35 +1216,19 @@ on_follow_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
     resolution_free (r);
     return;
   }
-  if (!plugin->resolve_finish (result, &resolved, &plugin_error)) {
+  if (!resolution_take (r, result, &resolved, &seen, &url, &sub_url, &error)) {
     HearthCamera *camera = g_hash_table_lookup (self->cameras, row->id);
 
-    resolve_error (&error, plugin_error);
     g_warning ("Camera %s (“%s”) is announced at %s but not followed: %s", row->id,
                row->name, address, error->message);
     /* Said where people look: camera list and stats. */
     if (camera != NULL && g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_DENIED))
       hearth_camera_refuse (camera, error->message);
-    resolution_free (r);
-    return;
-  }
-  evidence_of_found (self, r->found, &seen, NULL);
-  if (!resolved_take (self, &resolved, r->found, &seen, &url, &sub_url, &error)) {
-    g_warning ("Camera %s (“%s”) is announced at %s but not followed: %s", row->id,
-               row->name, address, error->message);
   } else if (evidence_compare (&row->evidence, &seen, &why) == SEEN_CHANGED) {
     g_warning ("Camera %s (“%s”) is announced at %s but not followed: the device there "
                "says %s", row->id, row->name, address, why);
-  } else if ((taken = camera_with_url (self, row->id, url)) != NULL) {
-    g_warning ("Camera %s (“%s”) announces itself at %s, where camera %s streams from: "
-               "not followed", row->id, row->name, address, taken->id);
-  } else if (!hearth_store_camera_follow_resolved (self->store, row->id, url, sub_url,
-                                                   resolved.service_url, &error)) {
-    g_warning ("Camera %s cannot be followed to %s: %s", row->id, address, error->message);
   } else {
-    g_message ("Camera %s (“%s”) now answers at %s: following it", row->id, row->name,
-               address);
-    camera_restart (self, row->id);
+    follow_to (self, row, address, url, sub_url, resolved.service_url, NULL);
   }
   hearth_camera_evidence_clear (&seen);
   resolution_free (r);
@@ -1250,10 +1240,7 @@ on_readopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   GTask *task = user_data;
   Resolution *r = g_task_get_task_data (task);
   HearthCameras *self = r->self;
-  const HearthPlugin *plugin = hearth_plugins_best_for_service (self->plugins,
-                                                                &r->found->service, NULL);
   g_auto (HearthResolved) resolved = { NULL };
-  g_autoptr (GError) plugin_error = NULL;
   GError *error = NULL;
   HearthCameraEvidence seen = { NULL };
   g_autoptr (HearthCameraRow) row = NULL;
@@ -1261,19 +1248,14 @@ on_readopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autofree char *sub_url = NULL;
 
   (void) source;
-  if (!plugin->resolve_finish (result, &resolved, &plugin_error)) {
-    resolve_error (&error, plugin_error);
-  } else {
-    evidence_of_found (self, r->found, &seen, NULL);
-    if (resolved_take (self, &resolved, r->found, &seen, &url, &sub_url, &error) &&
-        (row = hearth_store_camera_get (self->store, r->follow_id, &error)) != NULL &&
-        hearth_store_camera_readopt_resolved (self->store, row->id, url, sub_url,
-                                              resolved.service_url, &seen, &error)) {
-      g_message ("Camera %s (“%s”) adopted again", row->id, row->name);
-      camera_restart (self, row->id);
-    }
-    hearth_camera_evidence_clear (&seen);
+  if (resolution_take (r, result, &resolved, &seen, &url, &sub_url, &error) &&
+      (row = hearth_store_camera_get (self->store, r->follow_id, &error)) != NULL &&
+      hearth_store_camera_readopt (self->store, row->id, url, sub_url,
+                                   resolved.service_url, &seen, &error)) {
+    g_message ("Camera %s (“%s”) adopted again", row->id, row->name);
+    camera_restart (self, row->id);
   }
+  hearth_camera_evidence_clear (&seen);
   if (error != NULL)
     g_task_return_error (task, error);
   else
@@ -1368,7 +1350,7 @@ readopt (HearthCameras *self, const HearthCameraRow *row, GError **error)
     seen.txt_serial = g_strdup (row->evidence.txt_serial);
     seen.txt_mac = g_strdup (row->evidence.txt_mac);
   }
-  ok = hearth_store_camera_readopt (self->store, row->id, url, &seen, error);
+  ok = hearth_store_camera_readopt (self->store, row->id, url, NULL, NULL, &seen, error);
   hearth_camera_evidence_clear (&seen);
   if (ok) {
     g_message ("Camera %s (“%s”) adopted again", row->id, row->name);

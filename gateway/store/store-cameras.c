@@ -230,46 +230,10 @@ char *
 hearth_store_camera_add (HearthStore *self, gint64 household_id,
                          const char *name, const char *url, GError **error)
 {
-  g_autofree char *id = NULL;
-
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
-  return hearth_store_camera_adopt (self, household_id, name, url, NULL, NULL,
-                                    NULL, NULL, error);
-}
-
-/**
- * hearth_store_camera_adopt: camera_add with the driver's name, identity
- *   evidence and credentials (all nullable), audited as "camera-adopt" when
- *   the evidence names an mDNS service
- * Returns: (transfer full) (nullable): the new UUID; else HEARTH_ERROR_INVALID,
- *   _NOT_FOUND (no such household) or _STORE
- */
-char *
-hearth_store_camera_adopt (HearthStore *self, gint64 household_id,
-                           const char *name, const char *url, const char *plugin,
-                           const HearthCameraEvidence *evidence,
-                           const char *username, const char *password,
-                           GError **error)
-{
-  g_autofree char *id = NULL;
-
-  g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
-
-  if (!store_validate_name ("camera name", name, error) ||
-      !hearth_store_validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
-      (plugin != NULL && !store_validate_name ("camera driver", plugin, error)) ||
-      (evidence != NULL && !validate_evidence (evidence, error)) ||
-      !validate_credentials (username, password, error))
-    return NULL;
-
-  id = g_uuid_string_random ();
-  if (!store_tx_begin (self, error) ||
-      !store_tx_finish (self, camera_add_in_tx (self, id, household_id, name, url, plugin,
-                                                evidence, username, password, error),
-                        error))
-    return NULL;
-  return g_steal_pointer (&id);
+  return hearth_store_camera_adopt (self, household_id, name, url, NULL, NULL, NULL,
+                                    NULL, NULL, NULL, error);
 }
 
 /* Sets what a resolution gave besides the URL, inside a transaction. */
@@ -300,18 +264,21 @@ validate_streams (const char *service_url, const char *sub_url, GError **error)
 }
 
 /**
- * hearth_store_camera_adopt_resolved: hearth_store_camera_adopt, with the
- *   device service and the sub stream its URL was resolved with, in one
- *   transaction
- * Returns: (transfer full) (nullable): the new UUID
+ * hearth_store_camera_adopt: camera_add with the driver's name, identity
+ *   evidence and credentials (all nullable), audited as "camera-adopt" when
+ *   the evidence names an mDNS service; for a camera whose plugin resolved
+ *   its URL (ONVIF) also the sub stream and the device service it was
+ *   resolved with (nullable), in one transaction
+ * Returns: (transfer full) (nullable): the new UUID; else HEARTH_ERROR_INVALID,
+ *   _NOT_FOUND (no such household) or _STORE
  */
 char *
-hearth_store_camera_adopt_resolved (HearthStore *self, gint64 household_id,
-                                    const char *name, const char *url, const char *sub_url,
-                                    const char *service_url, const char *plugin,
-                                    const HearthCameraEvidence *evidence,
-                                    const char *username, const char *password,
-                                    GError **error)
+hearth_store_camera_adopt (HearthStore *self, gint64 household_id,
+                           const char *name, const char *url, const char *sub_url,
+                           const char *service_url, const char *plugin,
+                           const HearthCameraEvidence *evidence,
+                           const char *username, const char *password,
+                           GError **error)
 {
   g_autofree char *id = NULL;
 
@@ -549,39 +516,14 @@ camera_update (HearthStore *self, const char *id, const char *sql,
 }
 
 /**
- * hearth_store_camera_readopt: new URL and evidence, quarantine lifted
+ * hearth_store_camera_readopt: new URL (with the sub stream and device
+ *   service it was resolved with, nullable) and evidence, quarantine lifted
  * Returns: TRUE; else HEARTH_ERROR_INVALID, _NOT_FOUND or _STORE
  */
 gboolean
 hearth_store_camera_readopt (HearthStore *self, const char *id, const char *url,
+                             const char *sub_url, const char *service_url,
                              const HearthCameraEvidence *e, GError **error)
-{
-  const char *params[] = { url, e->mdns_type, e->mdns_name, e->txt_id, e->txt_serial,
-                           e->txt_mac, e->neighbour_mac, e->cert_fp };
-
-  g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
-
-  if (!hearth_store_validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
-      !validate_evidence (e, error))
-    return FALSE;
-  return camera_update (self, id,
-                        "UPDATE cameras SET url = ?2, mdns_type = ?3, mdns_name = ?4, "
-                        "txt_id = ?5, txt_serial = ?6, txt_mac = ?7, neighbour_mac = ?8, "
-                        "cert_fp = ?9, quarantined_at = NULL, quarantine_reason = NULL "
-                        "WHERE id = ?1",
-                        params, G_N_ELEMENTS (params), "camera-adopt",
-                        "adopted again with the evidence seen now", error);
-}
-
-/**
- * hearth_store_camera_readopt_resolved: hearth_store_camera_readopt, with
- *   the device service and sub stream its URL was resolved with
- * Returns: TRUE; else HEARTH_ERROR_INVALID, _NOT_FOUND or _STORE
- */
-gboolean
-hearth_store_camera_readopt_resolved (HearthStore *self, const char *id, const char *url,
-                                      const char *sub_url, const char *service_url,
-                                      const HearthCameraEvidence *e, GError **error)
 {
   const char *params[] = { url, e->mdns_type, e->mdns_name, e->txt_id, e->txt_serial,
                            e->txt_mac, e->neighbour_mac, e->cert_fp, service_url, sub_url };
@@ -601,36 +543,15 @@ hearth_store_camera_readopt_resolved (HearthStore *self, const char *id, const c
 }
 
 /**
- * hearth_store_camera_follow: the same camera at a new address
+ * hearth_store_camera_follow: the same camera at a new address, with the
+ *   URLs asked of it there where its plugin resolves them (URL, sub stream,
+ *   device service at once; the last two nullable)
  * Returns: TRUE; else HEARTH_ERROR_INVALID, _NOT_FOUND or _STORE
  */
 gboolean
 hearth_store_camera_follow (HearthStore *self, const char *id, const char *url,
+                            const char *sub_url, const char *service_url,
                             GError **error)
-{
-  const char *params[] = { url };
-  g_autofree char *redacted = NULL;
-  g_autofree char *what = NULL;
-
-  g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
-
-  if (!hearth_store_validate_text ("camera URL", url, URL_MAX_BYTES, error))
-    return FALSE;
-  redacted = hearth_url_redact (url);
-  what = g_strdup_printf ("followed to %s", redacted);
-  return camera_update (self, id, "UPDATE cameras SET url = ?2 WHERE id = ?1",
-                        params, 1, "camera-follow", what, error);
-}
-
-/**
- * hearth_store_camera_follow_resolved: the same camera at a new address,
- *   with the URLs asked of it there (URL, sub stream, device service at once)
- * Returns: TRUE; else HEARTH_ERROR_INVALID, _NOT_FOUND or _STORE
- */
-gboolean
-hearth_store_camera_follow_resolved (HearthStore *self, const char *id, const char *url,
-                                     const char *sub_url, const char *service_url,
-                                     GError **error)
 {
   const char *params[] = { url, service_url, sub_url };
   g_autofree char *redacted = NULL;

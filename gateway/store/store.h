@@ -117,40 +117,24 @@ gboolean hearth_store_camera_remove (HearthStore *self, const char *id,
  * logged). Audited as "camera-adopt". Returns the new UUID. */
 char *hearth_store_camera_adopt (HearthStore *self, gint64 household_id,
                                  const char *name, const char *url,
+                                 const char *sub_url, const char *service_url,
                                  const char *plugin,
                                  const HearthCameraEvidence *evidence,
                                  const char *username, const char *password,
                                  GError **error);
-/* Adopts a quarantined (or any) camera again: new evidence and URL, not
+/* Adopts a quarantined (or any) camera again: new evidence and URLs, not
  * quarantined any more. Audited as "camera-adopt". */
 gboolean hearth_store_camera_readopt (HearthStore *self, const char *id,
-                                      const char *url,
+                                      const char *url, const char *sub_url,
+                                      const char *service_url,
                                       const HearthCameraEvidence *evidence,
                                       GError **error);
-/* hearth_store_camera_adopt for a camera whose plugin resolved its URLs
- * (ONVIF): also its device service and sub stream (nullable), one
- * transaction. */
-char *hearth_store_camera_adopt_resolved (HearthStore *self, gint64 household_id,
-                                          const char *name, const char *url,
-                                          const char *sub_url, const char *service_url,
-                                          const char *plugin,
-                                          const HearthCameraEvidence *evidence,
-                                          const char *username, const char *password,
-                                          GError **error);
-/* The same resolved camera at a new address: URL, sub stream and device
- * service change together ("camera-follow"). */
-gboolean hearth_store_camera_follow_resolved (HearthStore *self, const char *id,
-                                              const char *url, const char *sub_url,
-                                              const char *service_url, GError **error);
-/* hearth_store_camera_readopt, with what a resolution gave besides the URL. */
-gboolean hearth_store_camera_readopt_resolved (HearthStore *self, const char *id,
-                                               const char *url, const char *sub_url,
-                                               const char *service_url,
-                                               const HearthCameraEvidence *evidence,
-                                               GError **error);
-/* The same camera at a new address: only the URL changes ("camera-follow"). */
+/* The same camera at a new address ("camera-follow"): its URL, and where its
+ * plugin resolves them (ONVIF) its sub stream and device service with it;
+ * NULL for what it does not have. */
 gboolean hearth_store_camera_follow (HearthStore *self, const char *id,
-                                     const char *url, GError **error);
+                                     const char *url, const char *sub_url,
+                                     const char *service_url, GError **error);
 /* Nothing of it is ingested or served until it is adopted again
  * ("camera-quarantine", with @reason). Idempotent. */
 gboolean hearth_store_camera_quarantine (HearthStore *self, const char *id,
