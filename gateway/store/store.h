@@ -49,7 +49,7 @@ typedef struct {
   gboolean has_credentials; /* the secrets themselves: camera_get_credentials */
   char *service_url;  /* (nullable) the device service its URLs came from (ONVIF) */
   char *sub_url;      /* (nullable) its second, smaller stream (ONVIF), kept so
-                       * that it follows the camera; not ingested yet */
+                       * that it follows the camera; ingested beside the main */
 } HearthCameraRow;
 
 typedef struct {
