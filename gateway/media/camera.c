@@ -1264,17 +1264,7 @@ hearth_camera_get_state_name (HearthCamera *camera)
                                                : HEARTH_CAMERA_STOPPED);
 }
 
-/**
- * hearth_camera_new:
- * @id: the camera's UUID
- * @url: rtsp:// or rtsps://, or any URL a source func takes (validated by
- *   the caller)
- *
- * The camera lives on the thread-default main context of the caller; GStreamer
- * must be initialised. It does nothing until hearth_camera_start().
- *
- * Returns: (transfer full): a stopped camera
- */
+/* A camera of @kind (see hearth_camera_new()). */
 static HearthCamera *
 camera_new (const char *id, const char *url, HearthStreamKind kind)
 {
@@ -1293,6 +1283,17 @@ camera_new (const char *id, const char *url, HearthStreamKind kind)
   return self;
 }
 
+/**
+ * hearth_camera_new:
+ * @id: the camera's UUID
+ * @url: rtsp:// or rtsps://, or any URL a source func takes (validated by
+ *   the caller)
+ *
+ * The camera lives on the thread-default main context of the caller; GStreamer
+ * must be initialised. It does nothing until hearth_camera_start().
+ *
+ * Returns: (transfer full): a stopped camera
+ */
 HearthCamera *
 hearth_camera_new (const char *id, const char *url)
 {
