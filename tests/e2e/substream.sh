@@ -17,7 +17,7 @@
 #   the main's 1280x720;
 #   the browser viewer (headless Chromium) plays the sub stream in its grid
 #   (640x360, asked for with ?stream=sub) and the main one when the camera
-#   is opened (1280x720);
+#   is opened (1280x720), but the sub on a small screen;
 #   ?stream= with another value is a 400, ?stream=sub of a camera without a
 #   sub stream a 404 that says so;
 #   another ONVIF device taking the camera's address quarantines it: neither
@@ -161,6 +161,12 @@ JS_LIVE='(() => { const v = document.getElementById("video");
   fail "the camera's view: $(browser web eval "$JS_LIVE")"
 [ "$(browser web eval 'document.querySelectorAll(".camera video[src]").length')" = 0 ] ||
   fail "the grid still plays behind the camera's view"
+browser_stop web
+# On a small screen the camera's view, opened by its link, plays the sub.
+browser_launch web chromium --window-size=600,900
+browser web open "$(url "/#camera=$id")" >/dev/null
+[ "$(browser_wait web 30 "the small screen to play the sub stream" "$JS_LIVE")" = '"sub sub 640x360"' ] ||
+  fail "the camera's view on a small screen: $(browser web eval "$JS_LIVE")"
 browser_stop web
 
 # --- what is refused ----------------------------------------------------------------
