@@ -2,32 +2,60 @@
 /*
  * A camera's audio on the RTSP ingest, for HearthCamera (camera.c).
  *
- * Audio is passed through, never transcoded, and only AAC: RTP
- * MPEG4-GENERIC in mode AAC-hbr or AAC-lbr (RFC 3640, rtpmp4gdepay) and
- * MP4A-LATM (RFC 6416, rtpmp4adepay, with its config in the SDP). It becomes
- * the second track of the camera's fragmented MP4:
+ * AAC is passed through: RTP MPEG4-GENERIC in mode AAC-hbr or AAC-lbr
+ * (RFC 3640, rtpmp4gdepay) and MP4A-LATM (RFC 6416, rtpmp4adepay, with its
+ * config in the SDP). It becomes the second track of the camera's
+ * fragmented MP4:
  *
  *   rtspsrc ! rtpmp4gdepay ! aacparse ! audio/mpeg,raw ! mp4mux.audio_0
  *
- * Anything else (PCMA/PCMU, i.e. G.711, which many cameras send; G.726;
- * Opus; a second audio stream) is not even set up: rtspsrc's select-stream
- * says no, and the camera's stats say which audio was ignored and why.
- * Transcoding G.711 to AAC is out of scope.
+ * G.711 (RTP PCMA or PCMU, 8 kHz mono: what many cameras send, and what no
+ * browser plays) is transcoded to AAC, once per camera in its ingest, so
+ * every display, live.mp4 and LL-HLS alike, gets the same AAC track:
+ *
+ *   rtspsrc ! rtppcmadepay ! alawdec ! audioconvert ! audioresample
+ *     ! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! aacparse
+ *     ! audio/mpeg,raw ! mp4mux.audio_0
+ *
+ * The encoder is FFmpeg's native AAC encoder (avenc_aac, gstreamer1.0-libav,
+ * LGPL): of the AAC encoders Debian 12 has, it sounds better than
+ * VisualOn's (voaacenc, gstreamer1.0-plugins-bad), and costs about 0.5 % of
+ * a core per camera with its fast coder (bench/run.sh measures it); Fraunhofer's
+ * fdkaacenc is not in Debian's main. mp4mux gets the AudioSpecificConfig from
+ * the encoder's caps (codec_data) through aacparse, as for a camera's AAC.
+ *
+ * Why 48 kHz and not the camera's 8 kHz: mp4mux writes a video frame only
+ * once it holds the audio up to that frame's time, so the encoder's delay
+ * is the video's too. An AAC frame is 1024 samples, and the encoder gives
+ * one out after the next has come in: 128 ms + 128 ms at 8 kHz, 21 ms +
+ * 21 ms at 48 kHz, against the 23 ms of an AAC camera's frames at 44.1 kHz.
+ * Nothing above 4 kHz is made up: the resampler's output has the G.711
+ * band only, which 48 kb/s carries.
+ *
+ * Sync: the encoder's first frame is priming (1024 samples of its delay),
+ * and its output timestamps start at the input's, so what a player decodes
+ * at time t was heard 1024 samples before t. The encoder's output is
+ * shifted back by that (shift_priming()), dropping what would start before
+ * the stream's 0, so the AAC track stays in sync with the video as an AAC
+ * camera's does.
+ *
+ * Anything else (G.726, Opus, L16; a second audio stream) is not even set
+ * up: rtspsrc's select-stream says no, and the camera's stats and log say
+ * which audio was ignored and why.
  *
  * Ordering: mp4mux only takes new pads before it starts, and once it has an
  * audio pad it waits for audio before writing anything. So the pad is
  * requested in select-stream (rtspsrc's SETUP, before any RTP flows), and
- * only for the first AAC stream of a run that allows audio. If that audio
- * then never comes, or stops, the muxer stalls with video waiting: camera.c
- * notices (hearth_camera_audio_is_awaited() for a while, nothing out of the
- * muxer) and runs the camera without audio from then on.
+ * only for the first AAC or G.711 stream of a run that allows audio. If that
+ * audio then never comes, or stops, the muxer stalls with video waiting:
+ * camera.c notices (hearth_camera_audio_is_awaited() for a while, nothing
+ * out of the muxer) and runs the camera without audio from then on.
  *
- * Latency: mp4mux emits a video frame only once it holds the audio up to
- * that frame's time, so the video waits for the AAC frame that covers it
- * (23 ms at 44.1 kHz, 128 ms at 8 kHz, plus the audio's own jitter). Seen
- * with the fake camera at 44.1 kHz: the reference display's median lag
- * 101-102 ms with AAC against 97-98 ms for a camera whose audio is
- * ignored.
+ * Latency: the video waits for the AAC frame that covers it (23 ms at
+ * 44.1 kHz, plus the audio's own jitter; for G.711 the encoder's delay
+ * above). Seen with the fake camera at 44.1 kHz: the reference display's
+ * median lag 101-102 ms with AAC against 97-98 ms for a camera whose audio
+ * is ignored.
  *
  * Threads: select-stream runs on rtspsrc's thread and pad-added on a
  * streaming thread; they touch only the pipeline's elements, and tell the
@@ -45,11 +73,31 @@
 #define MESSAGE_NAME "hearth-audio"
 #define AAC_CAPS "audio/mpeg,mpegversion=4,stream-format=raw"
 
+/* G.711 becomes AAC at this rate (see the top of the file). */
+#define TRANSCODE_RATE 48000
+/* avenc_aac's delay: one AAC frame (FFmpeg's initial_padding). */
+#define ENCODER_PRIMING_SAMPLES 1024
+#define ENCODER_NAME "aacenc"
+/* Named in the head, for its priming to be shifted. */
+#define TRANSCODE_TAIL \
+  "audioconvert ! audioresample " \
+  "! audio/x-raw,rate=" G_STRINGIFY (TRANSCODE_RATE) ",channels=1 " \
+  "! avenc_aac name=" ENCODER_NAME " bitrate=48000 aac-coder=fast " \
+  "! aacparse ! capsfilter caps=\"" AAC_CAPS "\""
+
 static const HearthCameraHead audio_heads[] = {
   { "MPEG4-GENERIC", "rtpmp4gdepay ! aacparse ! "
                      "capsfilter caps=\"" AAC_CAPS "\"" },
   { "MP4A-LATM", "rtpmp4adepay ! aacparse ! "
                  "capsfilter caps=\"" AAC_CAPS "\"" },
+  { "PCMA", "rtppcmadepay ! alawdec ! " TRANSCODE_TAIL },
+  { "PCMU", "rtppcmudepay ! mulawdec ! " TRANSCODE_TAIL },
+};
+
+/* What the G.711 heads need besides what AAC's need. */
+static const char *const transcode_elements[] = {
+  "rtppcmadepay", "alawdec", "rtppcmudepay", "mulawdec", "audioconvert",
+  "audioresample", "avenc_aac",
 };
 
 /* Immutable once the pipeline runs: read by select-stream's thread. */
@@ -61,12 +109,23 @@ hearth_camera_audio_prepare (GstElement *ingest, const char *off_reason)
 }
 
 static void
-post (GstElement *src, const char *field, const char *value)
+post_codec (GstElement *src, const char *source)
 {
   gst_element_post_message (
       src, gst_message_new_element (GST_OBJECT (src),
-                                    gst_structure_new (MESSAGE_NAME, field,
-                                                       G_TYPE_STRING, value,
+                                    gst_structure_new (MESSAGE_NAME,
+                                                       "codec", G_TYPE_STRING, "aac",
+                                                       "source", G_TYPE_STRING, source,
+                                                       NULL)));
+}
+
+static void
+post_ignored (GstElement *src, const char *reason)
+{
+  gst_element_post_message (
+      src, gst_message_new_element (GST_OBJECT (src),
+                                    gst_structure_new (MESSAGE_NAME,
+                                                       "ignored", G_TYPE_STRING, reason,
                                                        NULL)));
 }
 
@@ -84,30 +143,74 @@ printable_name (const char *name)
   return name;
 }
 
-/* Why @s (an RTP audio stream's caps) is not passed through, or NULL. */
-static char *
-not_aac_reason (const GstStructure *s)
+/* The first element of transcode_elements this GStreamer lacks, or NULL. */
+static const char *
+missing_transcode_element (void)
 {
-  const char *encoding = gst_structure_get_string (s, "encoding-name");
-  const char *mode = gst_structure_get_string (s, "mode");
+  for (gsize i = 0; i < G_N_ELEMENTS (transcode_elements); i++) {
+    g_autoptr(GstElementFactory) factory =
+      gst_element_factory_find (transcode_elements[i]);
 
-  if (encoding == NULL)
-    return g_strdup ("audio without an encoding name");
-  if (g_ascii_strcasecmp (encoding, "MP4A-LATM") == 0)
-    return NULL;
-  if (g_ascii_strcasecmp (encoding, "MPEG4-GENERIC") == 0) {
+    if (factory == NULL)
+      return transcode_elements[i];
+  }
+  return NULL;
+}
+
+/**
+ * hearth_camera_audio_decide:
+ * @caps: an RTP audio stream's caps (application/x-rtp, from the SDP)
+ * @source: (out) (optional): with TRUE, "aac" (passed through), "pcma" or
+ *   "pcmu" (transcoded to AAC); a static string
+ * @reason: (out) (optional) (transfer full): with FALSE, why the stream is
+ *   not taken
+ *
+ * Returns: TRUE if the stream can become the MP4's AAC track
+ */
+gboolean
+hearth_camera_audio_decide (const GstStructure *caps, const char **source,
+                            char **reason)
+{
+  const char *encoding = gst_structure_get_string (caps, "encoding-name");
+  const char *mode = gst_structure_get_string (caps, "mode");
+  const char *taken = NULL;
+  char *why = NULL;
+
+  if (encoding == NULL) {
+    why = g_strdup ("audio without an encoding name");
+  } else if (g_ascii_strcasecmp (encoding, "MP4A-LATM") == 0) {
+    taken = "aac";
+  } else if (g_ascii_strcasecmp (encoding, "MPEG4-GENERIC") == 0) {
     if (mode != NULL && (g_ascii_strcasecmp (mode, "AAC-hbr") == 0 ||
                          g_ascii_strcasecmp (mode, "AAC-lbr") == 0))
-      return NULL;
-    return g_strdup_printf ("MPEG4-GENERIC audio in mode %s, not AAC",
-                            mode != NULL ? printable_name (mode) : "(none)");
+      taken = "aac";
+    else
+      why = g_strdup_printf ("MPEG4-GENERIC audio in mode %s, not AAC",
+                             mode != NULL ? printable_name (mode) : "(none)");
+  } else if (g_ascii_strcasecmp (encoding, "PCMA") == 0 ||
+             g_ascii_strcasecmp (encoding, "PCMU") == 0) {
+    const char *missing = missing_transcode_element ();
+
+    if (missing != NULL)
+      why = g_strdup_printf ("%s (G.711) audio: it is transcoded to AAC, but "
+                             "GStreamer's %s element is not installed",
+                             g_ascii_strcasecmp (encoding, "PCMA") == 0
+                               ? "PCMA" : "PCMU", missing);
+    else
+      taken = g_ascii_strcasecmp (encoding, "PCMA") == 0 ? "pcma" : "pcmu";
+  } else {
+    why = g_strdup_printf ("%s audio: not supported (only AAC, passed "
+                           "through, and G.711 PCMA/PCMU, transcoded to AAC)",
+                           printable_name (encoding));
   }
-  if (g_ascii_strcasecmp (encoding, "PCMA") == 0 ||
-      g_ascii_strcasecmp (encoding, "PCMU") == 0)
-    return g_strdup_printf ("%s (G.711) audio: only AAC is passed through, "
-                            "and audio is never transcoded", encoding);
-  return g_strdup_printf ("%s audio: only AAC is passed through",
-                          printable_name (encoding));
+
+  if (source != NULL)
+    *source = taken;
+  if (reason != NULL)
+    *reason = why;
+  else
+    g_free (why);
+  return taken != NULL;
 }
 
 /* Requests the muxer's audio pad and shows it on @ingest as "audio". */
@@ -143,25 +246,68 @@ hearth_camera_audio_select (GstElement *src, GstCaps *caps, GstElement *ingest)
   g_autofree char *reason = NULL;
   const GstStructure *s = gst_caps_get_structure (caps, 0);
   const char *off = g_object_get_data (G_OBJECT (ingest), AUDIO_OFF_KEY);
+  const char *source = NULL;
 
-  reason = not_aac_reason (s);
-  if (reason == NULL && off != NULL)
+  if (hearth_camera_audio_decide (s, &source, &reason) && off != NULL)
     reason = g_strdup (off);
   if (reason == NULL) {
     taken = gst_element_get_static_pad (ingest, "audio");
     if (taken != NULL)
-      reason = g_strdup ("a second audio stream: only the first AAC stream "
-                         "is passed through");
+      reason = g_strdup ("a second audio stream: only the first AAC or G.711 "
+                         "stream is taken");
     else if (!add_audio_pad (ingest))
       reason = g_strdup ("the muxer took no audio track");
   }
 
   if (reason != NULL) {
-    post (src, "ignored", reason);
+    post_ignored (src, reason);
     return FALSE;
   }
-  post (src, "codec", "aac");
+  post_codec (src, source);
   return TRUE;
+}
+
+/*
+ * On the encoder's streaming thread: what it gives out at time t decodes
+ * to what came in 1024 samples before t (its priming); shifted back by
+ * that, the AAC track is in sync with the video. What would start before
+ * the stream's 0 (the priming frame itself, in practice) is dropped.
+ */
+static GstPadProbeReturn
+shift_priming (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  const GstClockTime delay =
+    gst_util_uint64_scale_int (ENCODER_PRIMING_SAMPLES, GST_SECOND,
+                               TRANSCODE_RATE);
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime pts = GST_BUFFER_PTS (buffer);
+
+  if (!GST_CLOCK_TIME_IS_VALID (pts))
+    return GST_PAD_PROBE_OK;
+  if (pts < delay)
+    return GST_PAD_PROBE_DROP;
+  buffer = gst_buffer_make_writable (buffer);
+  GST_BUFFER_PTS (buffer) = pts - delay;
+  if (GST_BUFFER_DTS_IS_VALID (buffer))
+    GST_BUFFER_DTS (buffer) = GST_BUFFER_DTS (buffer) >= delay
+      ? GST_BUFFER_DTS (buffer) - delay : 0;
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
+/* If @head transcodes, shifts its encoder's output by its priming. */
+static void
+watch_encoder (GstElement *head)
+{
+  g_autoptr(GstElement) encoder = gst_bin_get_by_name (GST_BIN (head),
+                                                       ENCODER_NAME);
+  g_autoptr(GstPad) pad = NULL;
+
+  if (encoder == NULL)
+    return;
+  pad = gst_element_get_static_pad (encoder, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, shift_priming, NULL,
+                     NULL);
 }
 
 /**
@@ -189,13 +335,14 @@ hearth_camera_audio_link (GstElement *src, GstPad *pad,
     return;
   if (head == NULL) {
     GST_ELEMENT_ERROR (src, CORE, MISSING_PLUGIN,
-                       ("Could not build the ingest for AAC audio: %s",
+                       ("Could not build the ingest for the camera's audio: %s",
                         error->message), (NULL));
     return;
   }
+  watch_encoder (head);
   if (!hearth_camera_link_head (ingest, head, pad, sink))
     GST_ELEMENT_ERROR (src, CORE, NEGOTIATION,
-                       ("Could not link the camera's AAC audio stream"),
+                       ("Could not link the camera's audio stream"),
                        (NULL));
 }
 
@@ -246,17 +393,18 @@ hearth_camera_link_head (GstElement *ingest, GstElement *head, GstPad *pad,
 
 gboolean
 hearth_camera_audio_parse_message (GstMessage *message, char **codec,
-                                   char **ignored)
+                                   char **source, char **ignored)
 {
   const GstStructure *s;
 
-  *codec = *ignored = NULL;
+  *codec = *source = *ignored = NULL;
   if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_ELEMENT)
     return FALSE;
   s = gst_message_get_structure (message);
   if (s == NULL || !gst_structure_has_name (s, MESSAGE_NAME))
     return FALSE;
   *codec = g_strdup (gst_structure_get_string (s, "codec"));
+  *source = g_strdup (gst_structure_get_string (s, "source"));
   *ignored = g_strdup (gst_structure_get_string (s, "ignored"));
   return TRUE;
 }
