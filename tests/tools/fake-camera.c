@@ -8,8 +8,11 @@
  *
  * With --audio it sends a second stream, a sine tone from audiotestsrc:
  * "aac" as RTP MPEG4-GENERIC (avenc_aac, rtpmp4gpay: what most cameras with
- * AAC send), "aac-latm" as MP4A-LATM (rtpmp4apay), or "pcma" as G.711
- * A-law (alawenc, rtppcmapay), which the gateway does not pass through.
+ * AAC send), "aac-latm" as MP4A-LATM (rtpmp4apay), "pcma" or "pcmu" as
+ * G.711 A-law or µ-law at 8 kHz in 20 ms packets, as cameras send it
+ * (alawenc/mulawenc, rtppcmapay/rtppcmupay: what the gateway transcodes to
+ * AAC), or "opus" (opusenc, rtpopuspay: audio
+ * the gateway does not take).
  * --audio-stop-after S makes the audio stop S seconds after its first
  * packet, as a camera whose audio encoder fails does; the video goes on.
  * Each media still sends its first audio packet (gst-rtsp-server answers
@@ -91,7 +94,7 @@ typedef struct {
   char *tls_cert;
   char *tls_key;
   char *codec;            /* "h264" or "h265" */
-  char *audio;            /* "none", "aac", "aac-latm" or "pcma" */
+  char *audio;            /* "none", "aac", "aac-latm", "pcma", "pcmu" or "opus" */
   double audio_stop_after; /* seconds; < 0: never */
   char *resize;           /* (nullable) WxH */
   int resize_after;       /* seconds, 0: on SIGUSR1 only */
@@ -175,9 +178,15 @@ audio_description (const char *codec)
     { "aac-latm", "audiotestsrc is-live=true wave=sine freq=440 "
                   "! audio/x-raw,rate=44100,channels=1 ! audioconvert "
                   "! avenc_aac ! aacparse ! rtpmp4apay name=pay1 pt=97" },
-    { "pcma", "audiotestsrc is-live=true wave=sine freq=440 "
+    { "pcma", "audiotestsrc is-live=true wave=sine freq=440 samplesperbuffer=160 "
               "! audio/x-raw,rate=8000,channels=1 ! alawenc "
               "! rtppcmapay name=pay1 pt=8" },
+    { "pcmu", "audiotestsrc is-live=true wave=sine freq=440 samplesperbuffer=160 "
+              "! audio/x-raw,rate=8000,channels=1 ! mulawenc "
+              "! rtppcmupay name=pay1 pt=0" },
+    { "opus", "audiotestsrc is-live=true wave=sine freq=440 "
+              "! audio/x-raw,rate=48000,channels=1 ! opusenc "
+              "! rtpopuspay name=pay1 pt=98" },
   };
 
   for (gsize i = 0; codec != NULL && i < G_N_ELEMENTS (audio); i++) {
@@ -251,7 +260,7 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
     { "codec", 0, 0, G_OPTION_ARG_STRING, &options->codec,
       "video codec: h264 or h265 (default h264)", "CODEC" },
     { "audio", 0, 0, G_OPTION_ARG_STRING, &options->audio,
-      "audio too: none, aac, aac-latm or pcma (default none)", "CODEC" },
+      "audio too: none, aac, aac-latm, pcma, pcmu or opus (default none)", "CODEC" },
     { "audio-stop-after", 0, 0, G_OPTION_ARG_DOUBLE, &options->audio_stop_after,
       "stop sending audio this long after its first packet (default never)",
       "SECONDS" },
@@ -353,7 +362,7 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
   }
   if (audio_description (options->audio) == NULL) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--audio must be none, aac, aac-latm or pcma, not “%s”",
+                 "--audio must be none, aac, aac-latm, pcma, pcmu or opus, not “%s”",
                  options->audio);
     return FALSE;
   }
