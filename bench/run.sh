@@ -19,6 +19,9 @@
 # serves one shared media to every RTSP client, so that its encoder is not
 # what is measured), one display each; hearthd's CPU (ingest and serving)
 # and memory per camera, and the cameras one core would carry at that CPU.
+# Then the same N cameras with G.711 audio (a second fake camera with
+# --audio pcma): the difference per camera is the G.711 → AAC transcode's
+# CPU.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -169,28 +172,43 @@ for n in $COUNTS; do
   run nginx "https://127.0.0.1:$nginx_port/live.mp4" "$T/nginx.crt" "$nginx_worker" "$n" 0
 done
 
-# Cameras per core: more camera rows on the same fake camera, one display each.
+# Cameras per core: more camera rows on the same fake camera, one display
+# each; then as many rows on a camera that sends G.711 too.
 touch "$T/cameras.jsonl"
-cams=("$cam")
-for n in $CAMERA_COUNTS; do
-  while [ "${#cams[@]}" -lt "$n" ]; do
-    cams+=("$(ctl camera add --household Bench --name "Noise-${#cams[@]}" "$camera_url" 2>/dev/null)")
-  done
-  all_streaming() {
-    for c in "${cams[@]}"; do
-      ctl --json camera stats "$c" | grep -q '"state" *: *"streaming"' || return 1
+cameras_per_core() { # cameras_per_core AUDIO URL FIRST-CAMERA...
+  local audio=$1 url=$2
+  shift 2
+  cams=("$@")
+  for n in $CAMERA_COUNTS; do
+    while [ "${#cams[@]}" -lt "$n" ]; do
+      cams+=("$(ctl camera add --household Bench --name "Noise-$audio-${#cams[@]}" "$url" 2>/dev/null)")
     done
-  }
-  wait_for 60 "$n cameras to stream" all_streaming
-  sleep 3
-  urls=()
-  for c in "${cams[@]}"; do urls+=(--url "https://127.0.0.1:$port/v1/cameras/$c/live.mp4"); done
-  log "hearthd cameras=$n"
-  out=$("$BIN_BENCH" "${urls[@]}" --server-cert "$T/state/gateway.crt" --server-pid "$gateway" \
-    --displays "$n" --seconds "$SECONDS_PER_RUN" --joins 0 --timeout 120 "${identities[@]}") ||
-    { echo "run.sh: hearth-bench failed for $n cameras" >&2; exit 1; }
-  echo "{\"cameras\": $n, \"rss_kib\": $(rss_kib "$gateway"), \"result\": $out}" >>"$T/cameras.jsonl"
-done
+    all_streaming() {
+      for c in "${cams[@]}"; do
+        ctl --json camera stats "$c" | grep -q '"state" *: *"streaming"' || return 1
+      done
+    }
+    wait_for 60 "$n cameras to stream" all_streaming
+    sleep 3
+    urls=()
+    for c in "${cams[@]}"; do urls+=(--url "https://127.0.0.1:$port/v1/cameras/$c/live.mp4"); done
+    log "hearthd cameras=$n audio=$audio"
+    out=$("$BIN_BENCH" "${urls[@]}" --server-cert "$T/state/gateway.crt" --server-pid "$gateway" \
+      --displays "$n" --seconds "$SECONDS_PER_RUN" --joins 0 --timeout 120 "${identities[@]}") ||
+      { echo "run.sh: hearth-bench failed for $n cameras" >&2; exit 1; }
+    echo "{\"cameras\": $n, \"audio\": \"$audio\", \"rss_kib\": $(rss_kib "$gateway"), \"result\": $out}" >>"$T/cameras.jsonl"
+  done
+}
+if [ -n "$CAMERA_COUNTS" ]; then
+  cameras_per_core none "$camera_url" "$cam"
+  # Only the G.711 cameras ingest from here on.
+  for c in "${cams[@]}"; do ctl camera remove "$c" >/dev/null; done
+  (exec "$BIN_CAMERA" --address 127.0.0.1 --port 0 --pattern snow --bitrate 4000 --audio pcma \
+    --ready-file "$T/camera-pcma.ready" >"$T/camera-pcma.log" 2>&1) &
+  PIDS+=($!)
+  wait_for 20 "the G.711 camera" test -s "$T/camera-pcma.ready"
+  cameras_per_core pcma "$(cut -d' ' -f1 "$T/camera-pcma.ready")"
+fi
 
 mkdir -p "$(dirname "$OUT_JSON")"
 python3 - "$OUT_JSON" "$mem_base" "$mem_camera" "$bitrate" "$rate" "$T/runs.jsonl" "$T/baseline.txt" "$T/cameras.jsonl" <<'PY'
@@ -245,17 +263,27 @@ print("receipt, live frames, minus the camera's own p50 (ms); ratio: hearthd CPU
 if cameras:
     print()
     print("cameras per core: N cameras ingested, one display each (hearthd CPU: ingest + serving)")
-    print(f"{'N':>4} {'%core':>7} {'%core/cam':>9} {'cams/core':>9} {'RSS MiB':>8} {'KiB/cam':>8} {'Mbit/disp':>9}")
+    print(f"{'N':>4} {'audio':<5} {'%core':>7} {'%core/cam':>9} {'cams/core':>9} {'RSS MiB':>8} {'KiB/cam':>8} {'Mbit/disp':>9} {'G.711→AAC %core/cam':>20}")
     prev = None
+    plain = {c["cameras"]: c["result"]["core_percent"] / c["cameras"]
+             for c in cameras if c.get("audio", "none") == "none"}
     for c in cameras:
         r = c["result"]
         per_cam = r["core_percent"] / c["cameras"]
+        audio = c.get("audio", "none")
         growth = ""
-        if prev is not None and c["cameras"] > prev["cameras"]:
+        if prev is not None and c["cameras"] > prev["cameras"] and audio == prev.get("audio", "none"):
             growth = f"{(c['rss_kib'] - prev['rss_kib']) / (c['cameras'] - prev['cameras']):8.0f}"
-        print(f"{c['cameras']:>4} {r['core_percent']:7.1f} {per_cam:9.2f} {100 / per_cam if per_cam > 0 else 0:9.0f} "
-              f"{c['rss_kib'] / 1024:8.1f} {growth:>8} {r['mbit_per_display']:9.2f}")
+        transcode = ""
+        if audio == "pcma" and c["cameras"] in plain:
+            c["transcode_core_percent_per_camera"] = per_cam - plain[c["cameras"]]
+            transcode = f"{c['transcode_core_percent_per_camera']:20.2f}"
+        print(f"{c['cameras']:>4} {audio:<5} {r['core_percent']:7.1f} {per_cam:9.2f} {100 / per_cam if per_cam > 0 else 0:9.0f} "
+              f"{c['rss_kib'] / 1024:8.1f} {growth:>8} {r['mbit_per_display']:9.2f} {transcode:>20}")
         prev = c
-    print("cams/core: 100 / (%core per camera), extrapolated; KiB/cam: RSS growth per added camera.")
+    json.dump(summary, open(out, "w"), indent=2)
+    print("cams/core: 100 / (%core per camera), extrapolated; KiB/cam: RSS growth per added camera;")
+    print("audio pcma: the same N cameras sending G.711 too, transcoded to AAC (one transcode per camera);")
+    print("G.711→AAC: its %core per camera minus that of the same N cameras without audio.")
 print(f"JSON: {out}")
 PY
