@@ -3,8 +3,13 @@
  * Tests for the camera's audio decision (camera-audio.c): which RTP audio
  * streams, by their SDP caps, become the MP4's AAC track (AAC passed
  * through, G.711 PCMA/PCMU transcoded) and what is said about the others,
- * in words fit for the stats and the log.
+ * in words fit for the stats and the log; and that the G.711 transcode keeps
+ * its audio where it was in time: a beep every half second through A-law
+ * or µ-law, RTP and the gateway's head, decoded again, starts when the same
+ * beep decoded straight from G.711 does (the AAC encoder's priming, 21 ms at
+ * 48 kHz, shifted out), in-process and without a clock.
  */
+#include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 
 #include "camera-audio.h"
@@ -77,6 +82,135 @@ test_decide_without_outputs (void)
                                               NULL, NULL));
 }
 
+/* A beep every 500 ms of stream time, as G.711 in RTP packets of 20 ms. */
+#define BEEPS \
+  "audiotestsrc wave=ticks tick-interval=500000000 num-buffers=150 " \
+  "samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 ! %s "
+#define PCM_SINK \
+  "audioconvert ! audio/x-raw,format=S16LE,channels=1 " \
+  "! appsink name=sink sync=false"
+
+/* Pulls every buffer of @pipeline's appsink "sink" to EOS; returns each
+ * beep's onset (ms of stream time): the first 1 ms window over a tenth of
+ * the loudest after 50 ms under a hundredth. */
+static GArray *
+beep_onsets (GstElement *pipeline)
+{
+  g_autoptr(GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  g_autoptr(GArray) energy = g_array_new (FALSE, TRUE, sizeof (double));
+  GArray *onsets = g_array_new (FALSE, FALSE, sizeof (double));
+  GstClockTime first = GST_CLOCK_TIME_NONE;
+  int rate = 0, window = 0;
+  double acc = 0, top = 0;
+  guint64 n = 0;
+
+  g_assert_nonnull (sink);
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
+                   GST_STATE_CHANGE_FAILURE);
+  for (;;) {
+    g_autoptr(GstSample) sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
+    GstBuffer *buffer;
+    GstMapInfo map;
+
+    if (sample == NULL)
+      break;
+    if (rate == 0) {
+      g_assert_true (gst_structure_get_int (
+          gst_caps_get_structure (gst_sample_get_caps (sample), 0), "rate",
+          &rate));
+      window = rate / 1000;
+    }
+    buffer = gst_sample_get_buffer (sample);
+    if (!GST_CLOCK_TIME_IS_VALID (first)) {
+      /* Where the first sample lies: the rest follow without a gap. */
+      first = GST_BUFFER_PTS (buffer);
+      g_assert_true (GST_CLOCK_TIME_IS_VALID (first));
+    }
+    g_assert_true (gst_buffer_map (buffer, &map, GST_MAP_READ));
+    for (gsize i = 0; i + 1 < map.size; i += 2, n++) {
+      double x = (gint16) (map.data[i] | (map.data[i + 1] << 8));
+
+      acc += x * x;
+      if ((n + 1) % window == 0) {
+        g_array_append_val (energy, acc);
+        top = MAX (top, acc);
+        acc = 0;
+      }
+    }
+    gst_buffer_unmap (buffer, &map);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+
+  for (guint k = 50; k < energy->len; k++) {
+    gboolean quiet = TRUE;
+
+    for (guint j = k - 50; j < k && quiet; j++)
+      quiet = g_array_index (energy, double, j) < top / 100;
+    if (quiet && g_array_index (energy, double, k) > top / 10) {
+      double ms = first / (double) GST_MSECOND + k;
+
+      g_array_append_val (onsets, ms);
+    }
+  }
+  return onsets;
+}
+
+typedef struct {
+  const char *encoding;
+  const char *encoder;   /* G.711 in RTP */
+  const char *decoder;   /* and back to PCM */
+} G711;
+
+static void
+test_transcode_in_time (gconstpointer data)
+{
+  const G711 *g711 = data;
+  g_autofree char *straight = g_strdup_printf (
+      BEEPS "! %s ! " PCM_SINK, g711->encoder, g711->decoder);
+  g_autofree char *source = g_strdup_printf (BEEPS, g711->encoder);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GstElement) reference = gst_parse_launch (straight, &error);
+  g_autoptr(GstElement) pipeline = gst_pipeline_new (NULL);
+  g_autoptr(GArray) want = NULL;
+  g_autoptr(GArray) got = NULL;
+  GstElement *beeps, *head, *back;
+
+  g_assert_no_error (error);
+  beeps = gst_parse_bin_from_description (source, TRUE, &error);
+  g_assert_no_error (error);
+  head = hearth_camera_audio_make_head (g711->encoding, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (head);
+  back = gst_parse_bin_from_description ("avdec_aac ! " PCM_SINK, TRUE, &error);
+  g_assert_no_error (error);
+  /* The sink, named "sink" inside its bin, is found through the pipeline. */
+  gst_bin_add_many (GST_BIN (pipeline), beeps, head, back, NULL);
+  g_assert_true (gst_element_link_many (beeps, head, back, NULL));
+
+  want = beep_onsets (reference);
+  got = beep_onsets (pipeline);
+  g_assert_cmpuint (want->len, >=, 4);
+  /* The transcode may lose the first beep to its priming, not more. */
+  g_assert_cmpuint (got->len, >=, want->len - 1);
+  for (guint i = 0; i < got->len; i++) {
+    double g = g_array_index (got, double, i);
+    double w = 0;
+
+    /* The same beep: the one within 250 ms (they are 500 ms apart). */
+    for (guint j = 0; j < want->len; j++) {
+      if (ABS (g_array_index (want, double, j) - g) < 250)
+        w = g_array_index (want, double, j);
+    }
+    g_test_message ("%s: beep at %.0f ms, straight from G.711 at %.0f ms",
+                    g711->encoding, g, w);
+    g_assert_cmpfloat (w, >, 0);
+    g_assert_cmpfloat (ABS (g - w), <=, 3);
+  }
+}
+
+static const G711 pcma = { "PCMA", "alawenc ! rtppcmapay", "rtppcmadepay ! alawdec" };
+static const G711 pcmu = { "PCMU", "mulawenc ! rtppcmupay", "rtppcmudepay ! mulawdec" };
+
 int
 main (int argc, char **argv)
 {
@@ -86,5 +220,9 @@ main (int argc, char **argv)
   g_test_add_func ("/hearth/camera-audio/decide", test_decide);
   g_test_add_func ("/hearth/camera-audio/decide-without-outputs",
                    test_decide_without_outputs);
+  g_test_add_data_func ("/hearth/camera-audio/pcma-in-time", &pcma,
+                        test_transcode_in_time);
+  g_test_add_data_func ("/hearth/camera-audio/pcmu-in-time", &pcmu,
+                        test_transcode_in_time);
   return g_test_run ();
 }

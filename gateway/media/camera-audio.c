@@ -311,6 +311,27 @@ watch_encoder (GstElement *head)
 }
 
 /**
+ * hearth_camera_audio_make_head:
+ * @encoding: an RTP encoding name
+ *
+ * Returns: (transfer floating) (nullable): the head for @encoding, a bin
+ *   with pads "sink" (RTP) and "src" (AAC for the muxer), G.711's encoder
+ *   priming shifted out; NULL if there is none for it (with @error set if
+ *   it could not be built)
+ */
+GstElement *
+hearth_camera_audio_make_head (const char *encoding, GError **error)
+{
+  GstElement *head = hearth_camera_make_head (audio_heads,
+                                              G_N_ELEMENTS (audio_heads),
+                                              encoding, error);
+
+  if (head != NULL)
+    watch_encoder (head);
+  return head;
+}
+
+/**
  * hearth_camera_audio_link:
  * @caps: @pad's caps
  *
@@ -329,8 +350,7 @@ hearth_camera_audio_link (GstElement *src, GstPad *pad,
   /* Not selected, or a stream that was taken already. */
   if (sink == NULL || gst_pad_is_linked (sink))
     return;
-  head = hearth_camera_make_head (audio_heads, G_N_ELEMENTS (audio_heads),
-                                  encoding, &error);
+  head = hearth_camera_audio_make_head (encoding, &error);
   if (head == NULL && error == NULL)
     return;
   if (head == NULL) {
@@ -339,7 +359,6 @@ hearth_camera_audio_link (GstElement *src, GstPad *pad,
                         error->message), (NULL));
     return;
   }
-  watch_encoder (head);
   if (!hearth_camera_link_head (ingest, head, pad, sink))
     GST_ELEMENT_ERROR (src, CORE, NEGOTIATION,
                        ("Could not link the camera's audio stream"),

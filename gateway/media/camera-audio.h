@@ -34,6 +34,14 @@ gboolean hearth_camera_audio_select (GstElement *src, GstCaps *caps,
 void hearth_camera_audio_link (GstElement *src, GstPad *pad,
                                const GstStructure *caps, GstElement *ingest);
 
+/* The head between an RTP audio pad of @encoding and the muxer: AAC's
+ * depayloader and parser, or G.711's depayloader, decoder and AAC encoder
+ * with its priming shifted out. A bin with ghost pads "sink" and "src"
+ * (transfer floating), or NULL (with @error if it could not be built) if
+ * there is none for @encoding. */
+GstElement *hearth_camera_audio_make_head (const char *encoding,
+                                           GError **error);
+
 /* What goes between an rtspsrc pad of an RTP encoding-name and the muxer:
  * a launch-line piece, depayloader to parser. */
 typedef struct {
