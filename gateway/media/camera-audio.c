@@ -19,10 +19,15 @@
  *
  * The encoder is FFmpeg's native AAC encoder (avenc_aac, gstreamer1.0-libav,
  * LGPL): of the AAC encoders Debian 12 has, it sounds better than
- * VisualOn's (voaacenc, gstreamer1.0-plugins-bad), and costs about 0.5 % of
- * a core per camera with its fast coder (bench/run.sh measures it); Fraunhofer's
- * fdkaacenc is not in Debian's main. mp4mux gets the AudioSpecificConfig from
- * the encoder's caps (codec_data) through aacparse, as for a camera's AAC.
+ * VisualOn's (voaacenc, gstreamer1.0-plugins-bad, Apache-2.0, the cheapest:
+ * 0.4 % of a core at 48 kHz); Fraunhofer's fdkaacenc is not in Debian's
+ * main. Its "fast" coder costs half its default "twoloop" (0.4 % of a core
+ * against 1.0 % for 48 kHz mono, decode and resampling included), and
+ * G.711's 300-3400 Hz band gains nothing from the slower search. The whole
+ * transcoded track, muxing and serving its fragments included, is about
+ * 1.2 % of a core per camera (bench/run.sh, cameras per core). mp4mux gets
+ * the AudioSpecificConfig from the encoder's caps (codec_data) through
+ * aacparse, as for a camera's AAC.
  *
  * Why 48 kHz and not the camera's 8 kHz: mp4mux writes a video frame only
  * once it holds the audio up to that frame's time, so the encoder's delay
