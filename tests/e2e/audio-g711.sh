@@ -63,6 +63,8 @@ audio_of() { json "[c for c in j['cameras'] if c['id'] == '$1'][0]['audio']" <"$
 [ "$(audio_of "$cam_pcma")" = aac ] && [ "$(audio_of "$cam_pcmu")" = aac ] &&
   [ "$(audio_of "$cam_opus")" = none ] || fail "camera list: $(cat "$T/cameras.json")"
 
+frames_at_least() { [ "$(ctl --json camera stats "$1" | json 'j["frames"]')" -ge "$2" ]; }
+
 # tone FILE: the 8 kHz mono s16le PCM in FILE is a 440 Hz tone: loud enough
 # (RMS above -30 dBFS), and 440 Hz stands far above other frequencies
 # (Goertzel: its power against 300, 600 and 1000 Hz).
@@ -93,6 +95,10 @@ for codec in pcma pcmu; do
   id=${!id_var}
   stamp_var=CAM_ID_$codec
   log "$codec: live.mp4"
+  # Past the ingest's first seconds, where rtspsrc's lip sync may still move
+  # the video's timestamps once (as for AAC; ffmpeg would then see a repeated
+  # DTS).
+  wait_for 30 "5 s of the $codec camera's video" frames_at_least "$id" 150
   ffprobe_as tv -show_entries stream=codec_type,codec_name,sample_rate,channels \
     -of csv=p=0 -read_intervals %+#5 "$(url "/v1/cameras/$id/live.mp4")" \
     >"$T/ffprobe-$codec.log" 2>&1 || fail "ffprobe ($codec) failed: $(cat "$T/ffprobe-$codec.log")"
