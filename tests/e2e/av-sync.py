@@ -8,8 +8,8 @@ The camera beeps on every second of its media's clock, the second n going
 with the frame whose counter is n * FPS. STAMPS is fmp4-stamps' output for
 MP4 (a frame's counter, in order); ffprobe gives each video frame's time, so
 the video says where second n of the camera is on the MP4's timeline; ffmpeg
-decodes the audio, and each beep's onset (1 ms windows: the first loud one
-after 50 quiet) says where the audio puts it. Prints each beep's offset
+decodes the audio, and each beep's onset (1 ms windows: the first over a
+tenth of the loudest after 200 ms without one) says where the audio puts it. Prints each beep's offset
 (audio minus video, ms) and fails if one is beyond BOUND-MS, if they drift
 more than 10 ms apart, or if fewer than two beeps were heard.
 """
@@ -44,8 +44,15 @@ def main():
     w = rate // 1000
     energy = [sum(x * x for x in a[i:i + w]) for i in range(0, len(a) - w, w)]
     top = max(energy)
-    onsets = [start + k * w / rate for k in range(50, len(energy))
-              if energy[k] > top * 0.1 and max(energy[k - 50:k]) < top * 0.01]
+    # A beep: the first loud millisecond after 200 without one (an AAC
+    # frame's pre-echo before it stays well under a tenth of the beep).
+    onsets = []
+    last = None
+    for k, e in enumerate(energy):
+        if e > top * 0.1:
+            if last is None or k - last > 200:
+                onsets.append(start + k * w / rate)
+            last = k
     offsets = []
     for t in onsets:
         second = t - zero
