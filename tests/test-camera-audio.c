@@ -7,7 +7,9 @@
  * its audio where it was in time: a beep every half second through A-law
  * or µ-law, RTP and the gateway's head, decoded again, starts when the same
  * beep decoded straight from G.711 does (the AAC encoder's priming, 21 ms at
- * 48 kHz, shifted out), in-process and without a clock.
+ * 48 kHz, taken out), in-process and without a clock; and when the RTP
+ * packets' timestamps move by 30 ms mid-stream (rtspsrc's lip sync does
+ * that), the beeps after it move with them.
  */
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
@@ -91,15 +93,15 @@ test_decide_without_outputs (void)
   "! appsink name=sink sync=false"
 
 /* Pulls every buffer of @pipeline's appsink "sink" to EOS; returns each
- * beep's onset (ms of stream time): the first 1 ms window over a tenth of
- * the loudest after 50 ms under a hundredth. */
+ * beep's onset (ms of stream time, by the PTS of its buffer): the first
+ * 1 ms window over a tenth of the loudest after 50 ms under a hundredth. */
 static GArray *
 beep_onsets (GstElement *pipeline)
 {
   g_autoptr(GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_autoptr(GArray) energy = g_array_new (FALSE, TRUE, sizeof (double));
+  g_autoptr(GArray) times = g_array_new (FALSE, TRUE, sizeof (double));
   GArray *onsets = g_array_new (FALSE, FALSE, sizeof (double));
-  GstClockTime first = GST_CLOCK_TIME_NONE;
   int rate = 0, window = 0;
   double acc = 0, top = 0;
   guint64 n = 0;
@@ -121,18 +123,19 @@ beep_onsets (GstElement *pipeline)
       window = rate / 1000;
     }
     buffer = gst_sample_get_buffer (sample);
-    if (!GST_CLOCK_TIME_IS_VALID (first)) {
-      /* Where the first sample lies: the rest follow without a gap. */
-      first = GST_BUFFER_PTS (buffer);
-      g_assert_true (GST_CLOCK_TIME_IS_VALID (first));
-    }
+    g_assert_true (GST_BUFFER_PTS_IS_VALID (buffer));
     g_assert_true (gst_buffer_map (buffer, &map, GST_MAP_READ));
     for (gsize i = 0; i + 1 < map.size; i += 2, n++) {
       double x = (gint16) (map.data[i] | (map.data[i + 1] << 8));
 
       acc += x * x;
       if ((n + 1) % window == 0) {
+        /* A window's time: its last sample's, by its buffer's PTS. */
+        double ms = GST_BUFFER_PTS (buffer) / (double) GST_MSECOND +
+                    (i / 2) * 1000.0 / rate - (window - 1) * 1000.0 / rate;
+
         g_array_append_val (energy, acc);
+        g_array_append_val (times, ms);
         top = MAX (top, acc);
         acc = 0;
       }
@@ -146,11 +149,8 @@ beep_onsets (GstElement *pipeline)
 
     for (guint j = k - 50; j < k && quiet; j++)
       quiet = g_array_index (energy, double, j) < top / 100;
-    if (quiet && g_array_index (energy, double, k) > top / 10) {
-      double ms = first / (double) GST_MSECOND + k;
-
-      g_array_append_val (onsets, ms);
-    }
+    if (quiet && g_array_index (energy, double, k) > top / 10)
+      g_array_append_val (onsets, g_array_index (times, double, k));
   }
   return onsets;
 }
@@ -161,10 +161,27 @@ typedef struct {
   const char *decoder;   /* and back to PCM */
 } G711;
 
-static void
-test_transcode_in_time (gconstpointer data)
+/* From 1.2 s of stream time on, RTP packets come 30 ms later, as when
+ * rtspsrc's lip sync moves a stream: no discontinuity, only timestamps. */
+#define JUMP_AT_MS 1200
+#define JUMP_MS 30
+
+static GstPadProbeReturn
+move_later (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
-  const G711 *g711 = data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  if (GST_BUFFER_PTS (buffer) < JUMP_AT_MS * GST_MSECOND)
+    return GST_PAD_PROBE_OK;
+  buffer = gst_buffer_make_writable (buffer);
+  GST_BUFFER_PTS (buffer) += JUMP_MS * GST_MSECOND;
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+test_transcode (const G711 *g711, gboolean jump)
+{
   g_autofree char *straight = g_strdup_printf (
       BEEPS "! %s ! " PCM_SINK, g711->encoder, g711->decoder);
   g_autofree char *source = g_strdup_printf (BEEPS, g711->encoder);
@@ -186,6 +203,11 @@ test_transcode_in_time (gconstpointer data)
   /* The sink, named "sink" inside its bin, is found through the pipeline. */
   gst_bin_add_many (GST_BIN (pipeline), beeps, head, back, NULL);
   g_assert_true (gst_element_link_many (beeps, head, back, NULL));
+  if (jump) {
+    g_autoptr(GstPad) rtp = gst_element_get_static_pad (beeps, "src");
+
+    gst_pad_add_probe (rtp, GST_PAD_PROBE_TYPE_BUFFER, move_later, NULL, NULL);
+  }
 
   want = beep_onsets (reference);
   got = beep_onsets (pipeline);
@@ -196,16 +218,34 @@ test_transcode_in_time (gconstpointer data)
     double g = g_array_index (got, double, i);
     double w = 0;
 
-    /* The same beep: the one within 250 ms (they are 500 ms apart). */
+    /* The same beep: the one within 250 ms (they are 500 ms apart), later
+     * by the jump if it came after it. */
     for (guint j = 0; j < want->len; j++) {
-      if (ABS (g_array_index (want, double, j) - g) < 250)
-        w = g_array_index (want, double, j);
+      double t = g_array_index (want, double, j);
+
+      if (jump && t >= JUMP_AT_MS)
+        t += JUMP_MS;
+      if (ABS (t - g) < 250)
+        w = t;
     }
     g_test_message ("%s: beep at %.0f ms, straight from G.711 at %.0f ms",
                     g711->encoding, g, w);
     g_assert_cmpfloat (w, >, 0);
     g_assert_cmpfloat (ABS (g - w), <=, 3);
   }
+}
+
+static void
+test_transcode_in_time (gconstpointer data)
+{
+  test_transcode (data, FALSE);
+}
+
+/* The AAC follows its input's timestamps when they move. */
+static void
+test_transcode_follows (gconstpointer data)
+{
+  test_transcode (data, TRUE);
 }
 
 static const G711 pcma = { "PCMA", "alawenc ! rtppcmapay", "rtppcmadepay ! alawdec" };
@@ -224,5 +264,7 @@ main (int argc, char **argv)
                         test_transcode_in_time);
   g_test_add_data_func ("/hearth/camera-audio/pcmu-in-time", &pcmu,
                         test_transcode_in_time);
+  g_test_add_data_func ("/hearth/camera-audio/pcma-follows-its-input", &pcma,
+                        test_transcode_follows);
   return g_test_run ();
 }

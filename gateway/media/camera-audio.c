@@ -37,12 +37,13 @@
  * Nothing above 4 kHz is made up: the resampler's output has the G.711
  * band only, which 48 kb/s carries.
  *
- * Sync: the encoder's first frame is priming (1024 samples of its delay),
- * and its output timestamps start at the input's, so what a player decodes
- * at time t was heard 1024 samples before t. The encoder's output is
- * shifted back by that (shift_priming()), dropping what would start before
- * the stream's 0, so the AAC track stays in sync with the video as an AAC
- * camera's does.
+ * Sync: the encoder's first frame is priming (1024 samples of its delay):
+ * what a player decodes at time t of its output was heard 1024 samples
+ * before t. And the decoder, resampler and encoder each count their own
+ * timeline from their first buffer, deaf to rtspsrc's later corrections (its
+ * lip sync). So the AAC frames are stamped afresh from the depayloader's
+ * timestamps, the priming frame dropped (stamp_output()), and the AAC track
+ * stays in sync with the video as an AAC camera's does.
  *
  * Anything else (G.726, Opus, L16; a second audio stream) is not even set
  * up: rtspsrc's select-stream says no, and the camera's stats and log say
@@ -58,7 +59,8 @@
  *
  * Latency: the video waits for the AAC frame that covers it (23 ms at
  * 44.1 kHz, plus the audio's own jitter; for G.711 the encoder's delay
- * above). Seen with the fake camera at 44.1 kHz: the reference display's
+ * above, which is added to the latency the transcode reports: mp4mux, live,
+ * waits for an input only that long before it writes the others without it). Seen with the fake camera at 44.1 kHz: the reference display's
  * median lag 101-102 ms with AAC against 97-98 ms for a camera whose audio
  * is ignored.
  *
@@ -83,7 +85,8 @@
 /* avenc_aac's delay: one AAC frame (FFmpeg's initial_padding). */
 #define ENCODER_PRIMING_SAMPLES 1024
 #define ENCODER_NAME "aacenc"
-/* Named in the head, for its priming to be shifted. */
+#define DEPAY_NAME "depay"
+/* Named in the head, for its timestamps (see stamp_output()). */
 #define TRANSCODE_TAIL \
   "audioconvert ! audioresample " \
   "! audio/x-raw,rate=" G_STRINGIFY (TRANSCODE_RATE) ",channels=1 " \
@@ -95,8 +98,8 @@ static const HearthCameraHead audio_heads[] = {
                      "capsfilter caps=\"" AAC_CAPS "\"" },
   { "MP4A-LATM", "rtpmp4adepay ! aacparse ! "
                  "capsfilter caps=\"" AAC_CAPS "\"" },
-  { "PCMA", "rtppcmadepay ! alawdec ! " TRANSCODE_TAIL },
-  { "PCMU", "rtppcmudepay ! mulawdec ! " TRANSCODE_TAIL },
+  { "PCMA", "rtppcmadepay name=" DEPAY_NAME " ! alawdec ! " TRANSCODE_TAIL },
+  { "PCMU", "rtppcmudepay name=" DEPAY_NAME " ! mulawdec ! " TRANSCODE_TAIL },
 };
 
 /* What the G.711 heads need besides what AAC's need. */
@@ -273,46 +276,184 @@ hearth_camera_audio_select (GstElement *src, GstCaps *caps, GstElement *ingest)
 }
 
 /*
- * On the encoder's streaming thread: what it gives out at time t decodes
- * to what came in 1024 samples before t (its priming); shifted back by
- * that, the AAC track is in sync with the video. What would start before
- * the stream's 0 (the priming frame itself, in practice) is dropped.
+ * The transcode's timestamps. The decoder, the resampler and the encoder
+ * each keep a timeline of their own, counted in samples from the first
+ * buffer they saw: later corrections upstream (rtspsrc's lip sync moves a
+ * stream's timestamps once RTCP tells it how the camera's streams line up,
+ * and its jitter buffer follows the camera's clock) would never reach the
+ * AAC, which could then stay 100 ms off the video for the whole run. So the
+ * AAC frames are stamped from the depayloader's timestamps instead: the
+ * depayloader's output is counted in samples (G.711: a byte a sample and
+ * channel), each buffer's time noted; AAC frame k (after the priming frame
+ * 0, dropped) holds the input from sample (k - 1) * 1024 at 48 kHz, which
+ * is found among the notes. Samples lost upstream are in neither count.
+ */
+#define MAX_MARKS 256   /* 5 s of 20 ms packets; the encoder holds ~40 ms */
+
+typedef struct {
+  guint64 offset;       /* in the depayloader's samples */
+  GstClockTime pts;
+} Mark;
+
+typedef struct {
+  GMutex lock;
+  Mark marks[MAX_MARKS]; /* protected by lock: a ring, oldest at first */
+  guint first, n_marks;  /* protected by lock */
+  guint64 in_samples;    /* protected by lock: depayloaded so far */
+  guint64 out_frames;    /* protected by lock: AAC frames given so far */
+  int rate, channels;    /* protected by lock: the depayloader's, 0 until
+                          * its caps */
+} Timeline;
+
+static void
+timeline_clear (gpointer data)
+{
+  Timeline *timeline = data;
+
+  g_mutex_clear (&timeline->lock);
+}
+
+static void
+timeline_release (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, timeline_clear);
+}
+
+/* On the depayloader's streaming thread. */
+static GstPadProbeReturn
+note_input (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  Timeline *timeline = user_data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  g_mutex_lock (&timeline->lock);
+  if (timeline->rate == 0) {
+    g_autoptr(GstCaps) caps = gst_pad_get_current_caps (pad);
+    const GstStructure *s = caps != NULL && gst_caps_get_size (caps) > 0
+      ? gst_caps_get_structure (caps, 0) : NULL;
+
+    if (s == NULL || !gst_structure_get_int (s, "rate", &timeline->rate) ||
+        timeline->rate <= 0)
+      timeline->rate = 0;
+    if (s == NULL || !gst_structure_get_int (s, "channels", &timeline->channels) ||
+        timeline->channels <= 0)
+      timeline->channels = 1;
+  }
+  if (timeline->rate > 0 && GST_BUFFER_PTS_IS_VALID (buffer)) {
+    Mark *mark;
+
+    if (timeline->n_marks == MAX_MARKS) {
+      timeline->first = (timeline->first + 1) % MAX_MARKS;
+      timeline->n_marks--;
+    }
+    mark = &timeline->marks[(timeline->first + timeline->n_marks++) % MAX_MARKS];
+    mark->offset = timeline->in_samples;
+    mark->pts = GST_BUFFER_PTS (buffer);
+  }
+  timeline->in_samples += gst_buffer_get_size (buffer) /
+                          (guint) MAX (timeline->channels, 1);
+  g_mutex_unlock (&timeline->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+/*
+ * On the encoder's streaming thread: stamps AAC frame k with the time of
+ * its first input sample (see above), or drops it (the priming frame, or a
+ * frame from before anything was noted).
  */
 static GstPadProbeReturn
-shift_priming (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+stamp_output (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
-  const GstClockTime delay =
-    gst_util_uint64_scale_int (ENCODER_PRIMING_SAMPLES, GST_SECOND,
-                               TRANSCODE_RATE);
-  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
-  GstClockTime pts = GST_BUFFER_PTS (buffer);
+  Timeline *timeline = user_data;
+  GstBuffer *buffer;
+  GstClockTime pts = GST_CLOCK_TIME_NONE;
+  GstClockTimeDiff ns;
+  guint64 k;
+
+  g_mutex_lock (&timeline->lock);
+  k = timeline->out_frames++;
+  if (k > 0 && timeline->n_marks > 0) {
+    /* In the depayloader's samples, exactly: 1024 * rate / 48000. */
+    guint64 offset = gst_util_uint64_scale_int ((k - 1) * ENCODER_PRIMING_SAMPLES,
+                                                timeline->rate, TRANSCODE_RATE);
+    const Mark *mark = &timeline->marks[timeline->first];
+
+    /* The last mark at or before it; those before that are done with. */
+    while (timeline->n_marks > 1 &&
+           timeline->marks[(timeline->first + 1) % MAX_MARKS].offset <= offset) {
+      timeline->first = (timeline->first + 1) % MAX_MARKS;
+      timeline->n_marks--;
+      mark = &timeline->marks[timeline->first];
+    }
+    ns = (GstClockTimeDiff) mark->pts +
+         ((GstClockTimeDiff) offset - (GstClockTimeDiff) mark->offset) *
+         GST_SECOND / timeline->rate;
+    if (ns >= 0)
+      pts = (GstClockTime) ns;
+  }
+  g_mutex_unlock (&timeline->lock);
 
   if (!GST_CLOCK_TIME_IS_VALID (pts))
-    return GST_PAD_PROBE_OK;
-  if (pts < delay)
     return GST_PAD_PROBE_DROP;
-  buffer = gst_buffer_make_writable (buffer);
-  GST_BUFFER_PTS (buffer) = pts - delay;
-  if (GST_BUFFER_DTS_IS_VALID (buffer))
-    GST_BUFFER_DTS (buffer) = GST_BUFFER_DTS (buffer) >= delay
-      ? GST_BUFFER_DTS (buffer) - delay : 0;
+  buffer = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  GST_BUFFER_PTS (buffer) = GST_BUFFER_DTS (buffer) = pts;
   GST_PAD_PROBE_INFO_DATA (info) = buffer;
   return GST_PAD_PROBE_OK;
 }
 
-/* If @head transcodes, shifts its encoder's output by its priming. */
+/*
+ * On the thread of a latency query, once upstream answered it: adds what
+ * the encoder holds back (a frame to fill, and its one frame of delay),
+ * which avenc_aac does not report. mp4mux, live, waits for each input only
+ * as long as the latency its upstream reports before it writes the others
+ * without it: without this, audio that the transcode gives out late under
+ * load would land after the video frames of its time.
+ */
+static GstPadProbeReturn
+add_encoder_latency (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  const GstClockTime held =
+    gst_util_uint64_scale_int (2 * ENCODER_PRIMING_SAMPLES, GST_SECOND,
+                               TRANSCODE_RATE);
+  GstQuery *query = GST_PAD_PROBE_INFO_QUERY (info);
+  GstClockTime min, max;
+  gboolean live;
+
+  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY ||
+      !(GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_PULL))
+    return GST_PAD_PROBE_OK;
+  gst_query_parse_latency (query, &live, &min, &max);
+  gst_query_set_latency (query, live, min + held,
+                         GST_CLOCK_TIME_IS_VALID (max) ? max + held : max);
+  return GST_PAD_PROBE_OK;
+}
+
+/* If @head transcodes: stamps its encoder's output from its depayloader's
+ * timeline, and adds the encoder's delay to the latency it reports. */
 static void
 watch_encoder (GstElement *head)
 {
   g_autoptr(GstElement) encoder = gst_bin_get_by_name (GST_BIN (head),
                                                        ENCODER_NAME);
-  g_autoptr(GstPad) pad = NULL;
+  g_autoptr(GstElement) depay = gst_bin_get_by_name (GST_BIN (head),
+                                                     DEPAY_NAME);
+  g_autoptr(GstPad) in = NULL;
+  g_autoptr(GstPad) out = NULL;
+  Timeline *timeline;
 
-  if (encoder == NULL)
+  if (encoder == NULL || depay == NULL)
     return;
-  pad = gst_element_get_static_pad (encoder, "src");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, shift_priming, NULL,
-                     NULL);
+  in = gst_element_get_static_pad (depay, "src");
+  out = gst_element_get_static_pad (encoder, "src");
+  /* Each probe holds a reference, dropped with the probe or its pad. */
+  timeline = g_atomic_rc_box_new0 (Timeline);
+  g_mutex_init (&timeline->lock);
+  gst_pad_add_probe (in, GST_PAD_PROBE_TYPE_BUFFER, note_input,
+                     g_atomic_rc_box_acquire (timeline), timeline_release);
+  gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BUFFER, stamp_output, timeline,
+                     timeline_release);
+  gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM,
+                     add_encoder_latency, NULL, NULL);
 }
 
 /**
