@@ -289,8 +289,14 @@ hearth_camera_audio_select (GstElement *src, GstCaps *caps, GstElement *ingest)
  * channel), each buffer's time noted; AAC frame k (after the priming frame
  * 0, dropped) holds the input from sample (k - 1) * 1024 at 48 kHz, which
  * is found among the notes. Samples lost upstream are in neither count.
+ * The frames stay a frame (21.3 ms) apart as long as that time stays
+ * within TIMELINE_TOLERANCE of theirs (a jitter buffer under load hands
+ * packets on in bursts), and jump to it when it moves further.
  */
 #define MAX_MARKS 256   /* 5 s of 20 ms packets; the encoder holds ~40 ms */
+/* How far the depayloader's time may wander from the frames' own before
+ * they follow it: more than its jitter, less than a lip-sync step. */
+#define TIMELINE_TOLERANCE (15 * GST_MSECOND)
 
 typedef struct {
   guint64 offset;       /* in the depayloader's samples */
@@ -303,6 +309,8 @@ typedef struct {
   guint first, n_marks;  /* protected by lock */
   guint64 in_samples;    /* protected by lock: depayloaded so far */
   guint64 out_frames;    /* protected by lock: AAC frames given so far */
+  gboolean have_base;    /* protected by lock */
+  GstClockTimeDiff base; /* protected by lock: the time of frame 1 */
   int rate, channels;    /* protected by lock: the depayloader's, 0 until
                           * its caps */
 } Timeline;
@@ -369,7 +377,7 @@ stamp_output (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   Timeline *timeline = user_data;
   GstBuffer *buffer;
   GstClockTime pts = GST_CLOCK_TIME_NONE;
-  GstClockTimeDiff ns;
+  GstClockTimeDiff ns, step, smooth;
   guint64 k;
 
   g_mutex_lock (&timeline->lock);
@@ -390,8 +398,18 @@ stamp_output (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
     ns = (GstClockTimeDiff) mark->pts +
          ((GstClockTimeDiff) offset - (GstClockTimeDiff) mark->offset) *
          GST_SECOND / timeline->rate;
-    if (ns >= 0)
-      pts = (GstClockTime) ns;
+    /* Frames a frame apart, unless the depayloader's time moved away by
+     * more than its jitter: then from there on. */
+    step = (GstClockTimeDiff) gst_util_uint64_scale_int (
+        (k - 1) * ENCODER_PRIMING_SAMPLES, GST_SECOND, TRANSCODE_RATE);
+    smooth = timeline->base + step;
+    if (!timeline->have_base || ABS (ns - smooth) > TIMELINE_TOLERANCE) {
+      timeline->base = ns - step;
+      timeline->have_base = TRUE;
+      smooth = ns;
+    }
+    if (smooth >= 0)
+      pts = (GstClockTime) smooth;
   }
   g_mutex_unlock (&timeline->lock);
 
