@@ -159,18 +159,18 @@ PY
 done
 
 # --- A/V sync: six seconds of the beeping camera's live.mp4 ---------------
-# The beeps against the frames' stamps: within 100 ms, without drift. Seen
-# on a loaded machine: 34-43 ms ahead, as for a camera's own AAC once the
-# 23 ms of its encoder's priming (which the gateway cannot know) are counted:
-# 10-26 ms (the measure's own zero is off by some 40 ms). Stamped from the
-# encoder's own timeline instead of the depayloader's, which misses rtspsrc's
-# later lip-sync corrections, it was 6-133 ms. The transcode's own timing is
-# checked sharply in test-camera-audio.
+# The beeps against the frames' stamps: within 150 ms, without drift (the
+# measure's own zero is off by some 40 ms: a camera's own AAC, passed
+# through, measures 10-26 ms ahead, 33-49 ms with the 23 ms of its
+# encoder's priming, which the gateway cannot know, counted). Seen for
+# G.711: 20-62 ms ahead on a loaded machine, 91 ms once under
+# AddressSanitizer. The transcode's own timing is checked sharply in
+# test-camera-audio.
 log "sync"
 curl_as tv -N --max-time 6 "$(url "/v1/cameras/$cam_ticks/live.mp4")" -o "$T/ticks.mp4" || true
 "$BIN_STAMPS" --frames 150 "$T/ticks.mp4" >"$T/ticks.txt" || true
 grep -q "^frame key=1 stamp=$CAM_ID_ticks " "$T/ticks.txt" || fail "no stamped frame: $(head -3 "$T/ticks.txt")"
-python3 "$(dirname "$0")/av-sync.py" "$T/ticks.mp4" "$T/ticks.txt" 30 100 ||
+python3 "$(dirname "$0")/av-sync.py" "$T/ticks.mp4" "$T/ticks.txt" 30 150 ||
   fail "the beeping camera's audio is not in sync with its video"
 
 # --- the Opus camera: its video as before, no audio track -------------------
