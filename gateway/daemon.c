@@ -20,6 +20,7 @@
 #include "certs.h"
 #include "control.h"
 #include "discovery.h"
+#include "plugin-discovery.h"
 #include "error.h"
 #include "http-server.h"
 #include "pairing.h"
@@ -46,6 +47,7 @@ struct _HearthDaemon {
   HearthPlugins *plugins;
   HearthCameras *camera_set;    /* the cameras' ingest and identity */
   HearthDiscovery *discovery;   /* NULL when [discovery] enabled = false */
+  HearthPluginDiscovery *plugin_discovery;  /* the plugins' own (ONVIF); with discovery */
   HearthHttpServer *http;
   HearthPairing *pairing;
   HearthControl *control;
@@ -275,6 +277,9 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
                                hearth_http_server_get_port (self->http), fingerprint);
     announce_pairing (self);
     hearth_discovery_start (self->discovery);
+    self->plugin_discovery = hearth_plugin_discovery_new (self->plugins, self->discovery,
+                                                          self->config->local_ranges);
+    hearth_plugin_discovery_start (self->plugin_discovery);
   }
 
   if (!hearth_cameras_start (self->camera_set, error))
@@ -291,6 +296,8 @@ hearth_daemon_start (HearthDaemon *self, gboolean demo, GError **error)
 void
 hearth_daemon_stop (HearthDaemon *self)
 {
+  if (self->plugin_discovery)
+    hearth_plugin_discovery_stop (self->plugin_discovery);
   if (self->discovery)
     hearth_discovery_stop (self->discovery);
   if (self->control)
@@ -312,6 +319,7 @@ hearth_daemon_dispose (GObject *object)
 
   hearth_daemon_stop (self);
   g_clear_object (&self->camera_set);
+  g_clear_object (&self->plugin_discovery);
   g_clear_object (&self->discovery);
   g_clear_object (&self->control);
   g_clear_object (&self->admin);

@@ -14,7 +14,9 @@
  * valid name or the name of a plugin already loaded, claims a URL scheme an
  * earlier module claimed, claims service types without score and
  * build_url, claims a URL scheme other than rtsp/rtsps without
- * build_source, or claims nothing at all.
+ * build_source, has a discovery_type without all four of discovery_start,
+ * discovery_stop, resolve_async and resolve_finish (or one of those without
+ * a discovery_type), or claims nothing at all.
  *
  * A plugin claims mDNS service types and URL schemes. For a discovered
  * service the gateway asks every plugin that claims its type for a score and
@@ -24,6 +26,26 @@
  * An rtsp:// or rtsps:// URL is ingested by the gateway itself (rtspsrc, TCP,
  * credentials as properties); a plugin with build_source (e.g. synthetic:)
  * supplies its own GStreamer element instead.
+ *
+ * ABI 2 adds what a camera found by another protocol than mDNS needs (ONVIF
+ * WS-Discovery: plugins/onvif.c), all optional, so that an mDNS plugin is
+ * written as before:
+ *
+ *   - its own discovery: hearthd calls discovery_start once, on its main
+ *     context, after the plugins loaded, with HearthDiscoveryHooks (report a
+ *     found or changed device, withdraw one, the local networks), and
+ *     discovery_stop at shutdown. The plugin must not block: sockets are
+ *     GSource-driven on the thread-default main context. What it reports
+ *     has service->type == its discovery_type; the gateway (not the plugin)
+ *     checks that the address is local (invariant 7), that the name is
+ *     text, and bounds the number of devices, exactly as for mDNS.
+ *   - an asynchronous resolution of the stream URLs, with the camera's
+ *     credentials, at adoption and whenever the device is seen at a new
+ *     address (resolve_async / resolve_finish, on the main context). The
+ *     gateway checks the URLs it gets like any other camera URL (local
+ *     address) and also that they point at the device's own address.
+ *     A device that refuses the credentials fails with
+ *     HEARTH_PLUGIN_ERROR_NOT_AUTHORIZED.
  *
  * Plugins report errors in HEARTH_PLUGIN_ERROR: INVALID for what no retry can
  * fix (a hostile path, an unknown option), FAILED for anything else. Messages
@@ -70,12 +92,13 @@
  */
 
 #include <glib.h>
+#include <gio/gio.h>
 #include <gmodule.h>
 #include <gst/gst.h>
 
 G_BEGIN_DECLS
 
-#define HEARTH_PLUGIN_ABI 1
+#define HEARTH_PLUGIN_ABI 2
 #define HEARTH_PLUGIN_SYMBOL "hearth_plugin_get"
 #define HEARTH_PLUGIN_EXPORT G_MODULE_EXPORT
 
@@ -99,7 +122,36 @@ typedef struct {
   char *mac;        /* lower-case aa:bb:cc:dd:ee:ff, from TXT mac= (or a
                      * vendor's equivalent), through hearth_mac_normalize */
   char *model;      /* for people only, never identity */
+  char *maker;      /* for people only, never identity (ABI 2) */
 } HearthEvidence;
+
+/*
+ * What a plugin's own discovery is given (ABI 2). Called on the main
+ * context, from the plugin's own callbacks only.
+ *
+ * report: a device was found, or what it says changed. @id is the plugin's
+ *   stable name for the device (e.g. its ONVIF endpoint reference); the
+ *   gateway copies what it keeps. @service->address must be numeric.
+ * withdraw: the device said goodbye (or the plugin stopped trusting it).
+ */
+typedef struct {
+  void (*report) (gpointer gateway, const char *id, const HearthService *service);
+  void (*withdraw) (gpointer gateway, const char *id);
+  gpointer gateway;
+  /* The local networks as "address/prefix" strings, NULL-terminated; the
+   * plugin may use them to pick interfaces and to drop early what the
+   * gateway would refuse anyway. */
+  const char *const *local_networks;
+} HearthDiscoveryHooks;
+
+/* What resolve_finish gives (ABI 2). Strings are the plugin's to allocate
+ * and the gateway's to free (hearth_resolved_clear). */
+typedef struct {
+  char *url;          /* the main stream, without credentials */
+  char *sub_url;      /* (nullable) a second, smaller stream */
+  char *service_url;  /* the device service the URLs came from */
+  HearthEvidence evidence;
+} HearthResolved;
 
 typedef struct {
   guint abi;                        /* HEARTH_PLUGIN_ABI */
@@ -123,6 +175,25 @@ typedef struct {
    * of this plugin's schemes, with that URL. NULL = the gateway's rtspsrc
    * ingest. (transfer floating) */
   GstElement *(*build_source) (const char *url, GError **error);
+
+  /* ABI 2: a discovery of the plugin's own (see the top of this file). */
+  /* The type of what it reports ([a-z0-9-], e.g. "onvif"); NULL: none. */
+  const char *discovery_type;
+  /* Starts it on the thread-default main context; @hooks outlives the
+   * handle. Returns a handle for discovery_stop, NULL with @error set when
+   * it cannot run (hearthd then runs without it). */
+  gpointer (*discovery_start) (const HearthDiscoveryHooks *hooks, GError **error);
+  /* Stops it: no hook is called after this returns. */
+  void (*discovery_stop) (gpointer handle);
+  /* Resolves @service's stream URLs with @user and @password (both NULL:
+   * none). Completes on the thread-default main context of the call.
+   * @user and @password are copied; they are secrets. */
+  void (*resolve_async) (const HearthService *service, const char *user,
+                         const char *password, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data);
+  /* Fills @resolved (all NULL before); FALSE with @error otherwise. */
+  gboolean (*resolve_finish) (GAsyncResult *result, HearthResolved *resolved,
+                              GError **error);
 } HearthPlugin;
 
 typedef const HearthPlugin *(*HearthPluginGetFunc) (void);
@@ -136,6 +207,7 @@ GQuark hearth_plugin_error_quark (void);
 typedef enum {
   HEARTH_PLUGIN_ERROR_FAILED,   /* anything a retry might fix */
   HEARTH_PLUGIN_ERROR_INVALID,  /* bad input: URL, option, TXT value */
+  HEARTH_PLUGIN_ERROR_NOT_AUTHORIZED,  /* the device refused the credentials */
 } HearthPluginError;
 
 /*
@@ -170,5 +242,8 @@ char *hearth_mac_normalize (const char *text);
 /* Frees every field and sets it to NULL. */
 void hearth_evidence_clear (HearthEvidence *evidence);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HearthEvidence, hearth_evidence_clear)
+/* Frees every field (the evidence too) and sets it to NULL. */
+void hearth_resolved_clear (HearthResolved *resolved);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HearthResolved, hearth_resolved_clear)
 
 G_END_DECLS

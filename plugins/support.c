@@ -260,4 +260,16 @@ hearth_evidence_clear (HearthEvidence *evidence)
   g_clear_pointer (&evidence->serial, g_free);
   g_clear_pointer (&evidence->mac, g_free);
   g_clear_pointer (&evidence->model, g_free);
+  g_clear_pointer (&evidence->maker, g_free);
+}
+
+void
+hearth_resolved_clear (HearthResolved *resolved)
+{
+  if (resolved == NULL)
+    return;
+  g_clear_pointer (&resolved->url, g_free);
+  g_clear_pointer (&resolved->sub_url, g_free);
+  g_clear_pointer (&resolved->service_url, g_free);
+  hearth_evidence_clear (&resolved->evidence);
 }

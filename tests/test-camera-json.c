@@ -78,6 +78,7 @@ test_admin_list (void)
   g_assert_cmpstr (json, ==,
                    "{\"id\":\"6f1c1f52-3c36-4a5e-9d0c-0b8c2d9f4e11\",\"household\":\"Home\","
                    "\"name\":\"Door\",\"url\":\"rtsp://***@192.168.1.20:554/stream\","
+                   "\"sub_url\":null,"
                    "\"plugin\":\"rtsp\",\"state\":\"quarantined\","
                    "\"reason\":\"its TXT MAC is now 66:77:88:99:aa:bb\",\"announced\":true,"
                    "\"evidence\":{\"mdns_type\":\"_rtsp._tcp\",\"mdns_name\":null,"

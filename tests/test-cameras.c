@@ -229,8 +229,8 @@ adopt (Fixture *f, const char *name, const char *address, const char *serial,
   HearthCameraEvidence evidence = {
     .mdns_type = RTSP_TYPE, .mdns_name = (char *) name, .txt_serial = (char *) serial,
   };
-  char *id = hearth_store_camera_adopt (f->store, f->home, name, url, "rtsp", &evidence,
-                                        user, password, &error);
+  char *id = hearth_store_camera_adopt (f->store, f->home, name, url, NULL, NULL, "rtsp",
+                                        &evidence, user, password, &error);
 
   g_assert_no_error (error);
   row = hearth_store_camera_get (f->store, id, &error);

@@ -8,7 +8,11 @@
  * digits, the same for the same service, another for another); and a
  * discovery that was never started (what hearthd has when mDNS is off or
  * before the daemon answers): not running, nothing found, stopping is
- * harmless.
+ * harmless; and what a plugin's own discovery (ONVIF) reports: listed and
+ * signalled like an mDNS service when its address is local, its name text
+ * and its details bounded, refused (and what it said before withdrawn)
+ * otherwise; a changed report is "found" again, the same one is not; at
+ * most 512 devices.
  */
 #define G_LOG_DOMAIN "hearth-test-discovery"
 
@@ -147,6 +151,105 @@ test_not_started (HearthTestFixture *f, gconstpointer data)
   g_assert_false (hearth_discovery_is_running (discovery));
 }
 
+
+typedef struct {
+  guint found, lost;
+} Counts;
+
+static void
+on_found_count (HearthDiscovery *d, HearthFound *f, gpointer user_data)
+{
+  ((Counts *) user_data)->found++;
+}
+
+static void
+on_lost_count (HearthDiscovery *d, HearthFound *f, gpointer user_data)
+{
+  ((Counts *) user_data)->lost++;
+}
+
+static void
+report (HearthDiscovery *d, const char *id, const char *name, const char *address,
+        guint16 port, GHashTable *txt)
+{
+  hearth_discovery_report (d, id, &(HearthService) {
+      .type = "onvif", .name = name, .address = address, .port = port, .txt = txt });
+}
+
+static void
+test_report (HearthTestFixture *fixture, gconstpointer data)
+{
+  g_autoptr (HearthNetRanges) ranges = hearth_net_ranges_parse ("192.168.0.0/16", NULL);
+  g_autoptr (HearthDiscovery) d = hearth_discovery_new (NULL, ranges);
+  g_autoptr (GHashTable) txt = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) big = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *key = hearth_discovery_key ("onvif", "urn:uuid:1", "");
+  g_autoptr (GPtrArray) list = NULL;
+  Counts counts = { 0 };
+  HearthFound *found;
+
+  g_signal_connect (d, "found", G_CALLBACK (on_found_count), &counts);
+  g_signal_connect (d, "lost", G_CALLBACK (on_lost_count), &counts);
+  g_assert_false (hearth_discovery_sources_running (d));
+  hearth_discovery_source_started (d);
+  g_assert_true (hearth_discovery_sources_running (d));
+
+  g_hash_table_insert (txt, "epr", "urn:uuid:1");
+  report (d, "urn:uuid:1", "Acme Cam", "192.168.1.40", 80, txt);
+  g_assert_cmpuint (counts.found, ==, 1);
+  found = hearth_discovery_lookup (d, key);
+  g_assert_nonnull (found);
+  g_assert_cmpstr (found->service.type, ==, "onvif");
+  g_assert_cmpstr (found->service.address, ==, "192.168.1.40");
+  g_assert_cmpstr (g_hash_table_lookup (found->service.txt, "epr"), ==, "urn:uuid:1");
+  /* The same again is nothing new; a new address is. */
+  report (d, "urn:uuid:1", "Acme Cam", "192.168.1.40", 80, txt);
+  g_assert_cmpuint (counts.found, ==, 1);
+  report (d, "urn:uuid:1", "Acme Cam", "192.168.1.41", 80, txt);
+  g_assert_cmpuint (counts.found, ==, 2);
+
+  /* Not local (invariant 7): never listed, and what it said before is gone. */
+  report (d, "urn:uuid:1", "Acme Cam", "203.0.113.7", 80, txt);
+  g_assert_null (hearth_discovery_lookup (d, key));
+  g_assert_cmpuint (counts.lost, ==, 1);
+  report (d, "urn:uuid:2", "Evil", "10.0.0.1", 80, txt);
+  report (d, "urn:uuid:3", "Name\x1b[31m", "192.168.1.42", 80, txt);
+  report (d, "urn:uuid:4", "Port zero", "192.168.1.43", 0, txt);
+  report (d, "urn:uuid:5", "No address", "cam.local", 80, txt);
+  for (guint i = 0; i < 100; i++)
+    g_hash_table_insert (big, g_strdup_printf ("k%u", i), "v");
+  report (d, "urn:uuid:6", "Too much", "192.168.1.44", 80, big);
+  list = hearth_discovery_list (d);
+  g_assert_cmpuint (list->len, ==, 0);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* Withdrawn (Bye), and everything when the source stops. */
+  report (d, "urn:uuid:1", "Acme Cam", "192.168.1.40", 80, txt);
+  report (d, "urn:uuid:7", "Other", "192.168.1.45", 80, txt);
+  hearth_discovery_withdraw (d, "onvif", "urn:uuid:1");
+  g_assert_null (hearth_discovery_lookup (d, key));
+  g_assert_cmpuint (counts.lost, ==, 2);
+  hearth_discovery_source_stopped (d, "onvif");
+  list = hearth_discovery_list (d);
+  g_assert_cmpuint (list->len, ==, 0);
+  g_assert_cmpuint (counts.lost, ==, 3);
+  g_assert_false (hearth_discovery_sources_running (d));
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* At most 512. */
+  g_test_expect_message ("hearth-discovery", G_LOG_LEVEL_WARNING,
+                         "More than 512 onvif devices on this network: ignoring the rest");
+  for (guint i = 0; i < 600; i++) {
+    g_autofree char *id = g_strdup_printf ("urn:uuid:n%u", i);
+    g_autofree char *address = g_strdup_printf ("192.168.%u.%u", 10 + i / 200, 1 + i % 200);
+
+    report (d, id, "Many", address, 80, txt);
+  }
+  g_test_assert_expected_messages ();
+  list = hearth_discovery_list (d);
+  g_assert_cmpuint (list->len, ==, 512);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -156,5 +259,6 @@ main (int argc, char **argv)
   g_test_add_func ("/hearth/discovery/txt-too-large", test_txt_too_large);
   g_test_add_func ("/hearth/discovery/key", test_key);
   hearth_test_add ("/hearth/discovery/not-started", NULL, test_not_started);
+  hearth_test_add ("/hearth/discovery/plugin-reports", NULL, test_report);
   return g_test_run ();
 }

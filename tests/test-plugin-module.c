@@ -3,7 +3,8 @@
  * Camera plugin modules for test-plugins, one per VARIANT_* define: an extra
  * plugin that loads ("test-extra": scores _rtsp._tcp like the rtsp plugin
  * unless TXT vendor=test, to test ties and overrides), and one for each way
- * hearthd must refuse a module.
+ * hearthd must refuse a module (VARIANT_NO_HOOKS: an ABI 2 discovery type
+ * without its discovery and resolve functions).
  */
 #include "hearth-plugin.h"
 
@@ -67,6 +68,9 @@ static const HearthPlugin plugin = {
   .service_types = types,
 #ifdef VARIANT_SCHEME_CLASH
   .url_schemes = schemes,
+#endif
+#ifdef VARIANT_NO_HOOKS
+  .discovery_type = "test-hooks",
 #endif
 #ifndef VARIANT_NO_SCORE
   .score = test_score,

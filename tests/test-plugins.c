@@ -90,8 +90,12 @@ test_load_build_dir (void)
   g_autoptr(HearthPlugins) plugins = load_build_plugins ();
   g_autoptr(GPtrArray) list = hearth_plugins_list (plugins);
   const char *const *types = hearth_plugins_service_types (plugins);
-  const char *names[] = { "axis", "rtsp", "synthetic" };
+  const char *names[] = { "axis", "onvif", "rtsp", "synthetic" };
   const HearthPlugin *synthetic;
+  const HearthPlugin *onvif;
+  g_autoptr(GHashTable) txt = g_hash_table_new (g_str_hash, g_str_equal);
+  HearthService found = { .type = "onvif", .name = "Cam", .address = "192.0.2.1",
+                          .port = 80, .txt = txt };
 
   g_assert_cmpuint (list->len, ==, G_N_ELEMENTS (names));
   for (guint i = 0; i < list->len; i++) {
@@ -101,7 +105,7 @@ test_load_build_dir (void)
     g_assert_true (hearth_plugins_find_by_name (plugins, names[i]) == plugin);
     g_assert_nonnull (plugin->description);
   }
-  g_assert_null (hearth_plugins_find_by_name (plugins, "onvif"));
+  g_assert_null (hearth_plugins_find_by_name (plugins, "onvif2"));
   g_assert_cmpstr (hearth_plugins_get_dir (plugins), ==,
                    g_getenv ("HEARTH_PLUGIN_DIR"));
 
@@ -114,6 +118,17 @@ test_load_build_dir (void)
   g_assert_null (synthetic->service_types);
   g_assert_nonnull (synthetic->build_source);
   g_assert_null (hearth_plugins_find_by_name (plugins, "rtsp")->build_source);
+
+  /* ONVIF finds cameras itself (ABI 2) and takes what it found; it claims
+   * no mDNS type, so the mDNS browser is not asked for one. */
+  onvif = hearth_plugins_find_by_name (plugins, "onvif");
+  g_assert_cmpstr (onvif->discovery_type, ==, "onvif");
+  g_assert_nonnull (onvif->resolve_async);
+  g_assert_null (onvif->build_url);
+  g_assert_true (hearth_plugins_best_for_service (plugins, &found, NULL) == onvif);
+  found.type = "_rtsp._tcp";
+  g_assert_true (hearth_plugins_best_for_service (plugins, &found, NULL) ==
+                 hearth_plugins_find_by_name (plugins, "rtsp"));
 }
 
 static void
@@ -155,6 +170,8 @@ test_bad_modules_skipped (HearthTestFixture *fixture, gconstpointer data)
     "*/zz-bad-abi.so skipped: it was built for plugin ABI *, hearthd has *",
     "*/zz-dup-name.so skipped: a plugin named “axis” was already loaded "
       "from axis.so",
+    "*/zz-no-hooks.so skipped: it has a discovery type but lacks discovery_start, "
+      "discovery_stop, resolve_async or resolve_finish",
     "*/zz-no-score.so skipped: it claims service types but lacks score or "
       "build_url",
     "*/zz-no-symbol.so skipped: it has no hearth_plugin_get()",
@@ -173,6 +190,7 @@ test_bad_modules_skipped (HearthTestFixture *fixture, gconstpointer data)
   link_module (dir, test_dir, "zz-no-score.so");
   link_module (dir, test_dir, "zz-dup-name.so");
   link_module (dir, test_dir, "zz-scheme-clash.so");
+  link_module (dir, test_dir, "zz-no-hooks.so");
 
   /* Not modules at all. */
   path = g_build_filename (dir, "empty.so", NULL);

@@ -366,8 +366,8 @@ test_names_unique_ignoring_case (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message,
                             "a camera named “Door” already exists in household “Home”"));
   g_clear_error (&error);
-  none = hearth_store_camera_adopt (f->store, home, "DOOR", "rtsp://192.168.1.20/c", "rtsp",
-                                    NULL, NULL, NULL, &error);
+  none = hearth_store_camera_adopt (f->store, home, "DOOR", "rtsp://192.168.1.20/c", NULL,
+                                    NULL, "rtsp", NULL, NULL, NULL, &error);
   g_assert_null (none);
   g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS);
   g_clear_error (&error);
@@ -781,8 +781,8 @@ test_cameras_evidence (Fixture *f, gconstpointer data)
                                  .mdns_name = (char *) "Front door",
                                  .txt_id = (char *) "cam-0002" };
 
-  id = hearth_store_camera_adopt (f->store, home, "Door", "rtsp://10.0.0.2:554/live",
-                                  "rtsp", &evidence, "admin", "s3cret", &error);
+  id = hearth_store_camera_adopt (f->store, home, "Door", "rtsp://10.0.0.2:554/live", NULL,
+                                  NULL, "rtsp", &evidence, "admin", "s3cret", &error);
   g_assert_no_error (error);
   camera = hearth_store_camera_get (f->store, id, &error);
   g_assert_no_error (error);
@@ -801,8 +801,8 @@ test_cameras_evidence (Fixture *f, gconstpointer data)
   g_clear_pointer (&camera, hearth_camera_row_free);
 
   /* Evidence from the network must be printable ASCII: refused, nothing written. */
-  g_assert_null (hearth_store_camera_adopt (f->store, home, "Bad", "rtsp://10.0.0.3/",
-                                            "rtsp", &hostile, NULL, NULL, &error));
+  g_assert_null (hearth_store_camera_adopt (f->store, home, "Bad", "rtsp://10.0.0.3/", NULL,
+                                            NULL, "rtsp", &hostile, NULL, NULL, &error));
   g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
   g_clear_error (&error);
 
@@ -816,7 +816,8 @@ test_cameras_evidence (Fixture *f, gconstpointer data)
   g_assert_cmpstr (camera->evidence.neighbour_mac, ==, "02:00:00:00:00:aa");
   g_clear_pointer (&camera, hearth_camera_row_free);
 
-  g_assert_true (hearth_store_camera_follow (f->store, id, "rtsp://10.0.0.7:554/live", &error));
+  g_assert_true (hearth_store_camera_follow (f->store, id, "rtsp://10.0.0.7:554/live", NULL,
+                                             NULL, &error));
   g_assert_no_error (error);
   g_assert_true (hearth_store_camera_quarantine (f->store, id, "its TXT id changed", &error));
   g_assert_no_error (error);
@@ -827,8 +828,8 @@ test_cameras_evidence (Fixture *f, gconstpointer data)
   g_clear_pointer (&camera, hearth_camera_row_free);
 
   /* Adopting again lifts the quarantine and replaces the evidence. */
-  g_assert_true (hearth_store_camera_readopt (f->store, id, "rtsp://10.0.0.8:554/live",
-                                              &again, &error));
+  g_assert_true (hearth_store_camera_readopt (f->store, id, "rtsp://10.0.0.8:554/live", NULL,
+                                              NULL, &again, &error));
   g_assert_no_error (error);
   camera = hearth_store_camera_get (f->store, id, &error);
   g_assert_cmpint (camera->quarantined_at, ==, 0);
@@ -837,10 +838,37 @@ test_cameras_evidence (Fixture *f, gconstpointer data)
   g_assert_null (camera->evidence.neighbour_mac);
   g_assert_null (camera->evidence.txt_mac);
   g_assert_cmpstr (camera->url, ==, "rtsp://10.0.0.8:554/live");
+  g_assert_null (camera->sub_url);
+  g_assert_null (camera->service_url);
+  g_clear_pointer (&camera, hearth_camera_row_free);
 
-  g_assert_cmpuint (count_audit (f->store, "camera-adopt"), ==, 2);
+  /* A camera whose plugin resolves its URLs (ONVIF): the sub stream and the
+   * device service go with the URL, in adoption and in following alike. */
+  g_assert_true (hearth_store_camera_readopt (f->store, id, "rtsp://10.0.0.8:554/main",
+                                              "rtsp://10.0.0.8:554/sub",
+                                              "http://10.0.0.8/onvif/device_service",
+                                              &again, &error));
+  g_assert_true (hearth_store_camera_follow (f->store, id, "rtsp://10.0.0.9:554/main",
+                                             "rtsp://10.0.0.9:554/sub",
+                                             "http://10.0.0.9/onvif/device_service", &error));
+  g_assert_no_error (error);
+  camera = hearth_store_camera_get (f->store, id, &error);
+  g_assert_cmpstr (camera->url, ==, "rtsp://10.0.0.9:554/main");
+  g_assert_cmpstr (camera->sub_url, ==, "rtsp://10.0.0.9:554/sub");
+  g_assert_cmpstr (camera->service_url, ==, "http://10.0.0.9/onvif/device_service");
+  g_clear_pointer (&camera, hearth_camera_row_free);
+  /* A URL that is not text is refused, and nothing of the follow written. */
+  g_assert_false (hearth_store_camera_follow (f->store, id, "rtsp://10.0.0.10:554/main",
+                                              "rtsp://10.0.0.10:554/\033[2J", NULL, &error));
+  g_assert_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID);
+  g_clear_error (&error);
+  camera = hearth_store_camera_get (f->store, id, &error);
+  g_assert_cmpstr (camera->url, ==, "rtsp://10.0.0.9:554/main");
+  g_assert_cmpstr (camera->sub_url, ==, "rtsp://10.0.0.9:554/sub");
+
+  g_assert_cmpuint (count_audit (f->store, "camera-adopt"), ==, 3);
   g_assert_cmpuint (count_audit (f->store, "camera-evidence"), ==, 2);
-  g_assert_cmpuint (count_audit (f->store, "camera-follow"), ==, 1);
+  g_assert_cmpuint (count_audit (f->store, "camera-follow"), ==, 2);
   g_assert_cmpuint (count_audit (f->store, "camera-quarantine"), ==, 1);
 }
 

@@ -277,6 +277,7 @@ camera_list_discovered (HearthAdmin *self)
     json_builder_add_string_value (b, d->found->key);
     json_builder_set_member_name (b, "name");
     json_builder_add_string_value (b, name);
+    hearth_json_add_string_or_null (b, "maker", d->maker);
     hearth_json_add_string_or_null (b, "model", d->model);
     json_builder_set_member_name (b, "address");
     json_builder_add_string_value (b, address);
@@ -328,27 +329,45 @@ method_camera_list (HearthAdmin *self, HearthControlRequest *req, GError **error
   return builder_result (b);
 }
 
-/* camera.adopt: a discovered service (its key) into a household, or a
- * quarantined camera (its UUID) again. */
-static JsonNode *
-method_camera_adopt (HearthAdmin *self, HearthControlRequest *req, GError **error)
+static void
+on_adopted (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  const char *id = hearth_control_request_get_string (req, "id", error);
+  g_autoptr (HearthControlRequest) req = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *camera_id = hearth_cameras_adopt_finish (HEARTH_CAMERAS (source), result,
+                                                           &error);
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autofree char *camera_id = NULL;
 
-  if (id == NULL)
-    return NULL;
-  camera_id = hearth_cameras_adopt (self->camera_set, id, param_string (req, "household"),
-                                    param_string (req, "name"), param_string (req, "user"),
-                                    param_string (req, "password"), error);
-  if (camera_id == NULL)
-    return NULL;
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "id");
-  json_builder_add_string_value (b, camera_id);
-  json_builder_end_object (b);
-  return builder_result (b);
+  if (camera_id == NULL) {
+    hearth_control_request_reply_error (req, error);
+  } else {
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_string_value (b, camera_id);
+    json_builder_end_object (b);
+    hearth_control_request_reply (req, json_builder_get_root (b));
+  }
+  hearth_control_request_finish (req);
+}
+
+/* camera.adopt: a discovered service (its key) into a household, or a
+ * quarantined camera (its UUID) again. Answered when the camera is adopted:
+ * an ONVIF camera is asked for its stream URLs first. */
+static void
+camera_adopt (HearthAdmin *self, HearthControlRequest *req)
+{
+  g_autoptr (GError) error = NULL;
+  const char *id = hearth_control_request_get_string (req, "id", &error);
+
+  if (id == NULL) {
+    hearth_control_request_reply_error (req, error);
+    hearth_control_request_finish (req);
+    return;
+  }
+  hearth_cameras_adopt_async (self->camera_set, id, param_string (req, "household"),
+                              param_string (req, "name"), param_string (req, "user"),
+                              param_string (req, "password"), on_adopted,
+                              hearth_control_request_ref (req));
 }
 
 static JsonNode *
@@ -733,7 +752,6 @@ static const struct {
   { "camera.list", method_camera_list },
   { "camera.remove", method_camera_remove },
   { "camera.forget", method_camera_remove },
-  { "camera.adopt", method_camera_adopt },
   { "camera.stats", method_camera_stats },
   { "camera.move", method_camera_move },
   { "display.list", method_display_list },
@@ -758,6 +776,10 @@ hearth_admin_handle_request (HearthControl *control, HearthControlRequest *req,
   const char *method = hearth_control_request_get_method (req);
   g_autoptr (GError) error = NULL;
 
+  if (g_str_equal (method, "camera.adopt")) {
+    camera_adopt (self, req);
+    return;
+  }
   for (guint i = 0; i < G_N_ELEMENTS (methods); i++) {
     if (g_str_equal (methods[i].name, method)) {
       JsonNode *result = methods[i].func (self, req, &error);

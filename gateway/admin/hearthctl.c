@@ -711,6 +711,7 @@ cmd_camera (Ctl *ctl, char **argv)
     const Column discovered_columns[] = {
       { "ID", "id", NULL },
       { "NAME", "name", NULL },
+      { "MAKER", "maker", NULL },
       { "MODEL", "model", NULL },
       { "ADDRESS", "address", NULL },
       { "PLUGIN", "plugin", NULL },

@@ -69,7 +69,9 @@ add_evidence (JsonBuilder *b, const HearthCameraEvidence *e)
  *   id                          always
  *   household                   ADMIN
  *   name                        always
- *   url, plugin                 ADMIN (the URL without its credentials)
+ *   url, sub_url, plugin        ADMIN (the URLs without credentials; sub_url:
+ *                               a second stream an ONVIF camera named, kept
+ *                               but not ingested yet)
  *   state                       always: with ADMIN as people read it (adopted,
  *                               streaming, offline, quarantined), else the
  *                               ingest's state (hearth_camera_get_state_name)
@@ -124,8 +126,12 @@ hearth_camera_json_add (JsonBuilder *b, const HearthCameraRow *row, HearthCamera
   if (is_admin) {
     g_autofree char *url = hearth_url_redact (row->url);
 
+    g_autofree char *sub_url = row->sub_url ? hearth_url_redact (row->sub_url) : NULL;
+
     json_builder_set_member_name (b, "url");
     json_builder_add_string_value (b, url);
+    /* Resolved (ONVIF) and kept; not ingested yet. */
+    hearth_json_add_string_or_null (b, "sub_url", sub_url);
     hearth_json_add_string_or_null (b, "plugin", admin->plugin);
   }
   json_builder_set_member_name (b, "state");

@@ -295,6 +295,18 @@ camera_at (HearthCameras *self, const HearthCameraRow *row, const HearthFound *f
 {
   const HearthPlugin *plugin =
     hearth_plugins_best_for_service (self->plugins, &found->service, NULL);
+
+  /* A device found by its plugin's own discovery (ONVIF) has no URL of its
+   * own until asked with credentials: it is at a camera of that plugin when
+   * it answers at the address the camera streams from. */
+  if (plugin != NULL && plugin->resolve_async != NULL) {
+    g_autofree char *host = NULL;
+    guint16 port = 0;
+
+    return g_strcmp0 (row->plugin, plugin->name) == 0 &&
+           url_endpoint (row->url, &host, &port) &&
+           g_strcmp0 (host, found->service.address) == 0;
+  }
   g_autofree char *url = plugin ? found_url (self, plugin, found, NULL) : NULL;
   g_autofree char *mine = url_stream (row->url);
   g_autofree char *theirs = url ? url_stream (url) : NULL;
@@ -354,10 +366,12 @@ static Verdict
 evidence_compare (const HearthCameraEvidence *adopted, const HearthCameraEvidence *seen,
                   char **why)
 {
+  /* What a plugin's own discovery (ONVIF) reads is no TXT record. */
+  gboolean txt = adopted->mdns_type == NULL || adopted->mdns_type[0] == '_';
   const struct { const char *what, *was, *now; } f[] = {
-    { "TXT id", adopted->txt_id, seen->txt_id },
-    { "TXT serial", adopted->txt_serial, seen->txt_serial },
-    { "TXT MAC", adopted->txt_mac, seen->txt_mac },
+    { txt ? "TXT id" : "device id", adopted->txt_id, seen->txt_id },
+    { txt ? "TXT serial" : "serial number", adopted->txt_serial, seen->txt_serial },
+    { txt ? "TXT MAC" : "announced MAC", adopted->txt_mac, seen->txt_mac },
     { "MAC address", adopted->neighbour_mac, seen->neighbour_mac },
     { "certificate", adopted->cert_fp, seen->cert_fp },
   };
@@ -434,6 +448,18 @@ other_camera (HearthCameras *self, const char *except_id, const HearthCameraEvid
   return NULL;
 }
 
+/* Whether the discovery that finds @plugin's cameras runs: mDNS for the
+ * mDNS plugins, the plugins' own (ONVIF) for theirs. */
+static gboolean
+discovery_watches (HearthCameras *self, const HearthPlugin *plugin)
+{
+  if (self->discovery == NULL)
+    return FALSE;
+  if (plugin != NULL && plugin->discovery_type != NULL)
+    return hearth_discovery_sources_running (self->discovery);
+  return hearth_discovery_is_running (self->discovery);
+}
+
 /*
  * The camera's admission gate, called once per ingest run after it connected
  * and before anything of the run reaches the stream. The neighbour table now
@@ -487,8 +513,7 @@ camera_admit (HearthCamera *camera, char **reason, gpointer user_data)
    * a camera adopted by its announcement must be announcing there: after a
    * camera goes away, whatever next answers at its address is only let in
    * once it proves to be the same device. */
-  if (why == NULL && self->discovery != NULL &&
-      hearth_discovery_is_running (self->discovery)) {
+  if (why == NULL && discovery_watches (self, plugin)) {
     g_autoptr (GPtrArray) found = hearth_discovery_list (self->discovery);
 
     for (guint i = 0; why == NULL && other == NULL && i < found->len; i++) {
@@ -521,7 +546,7 @@ camera_admit (HearthCamera *camera, char **reason, gpointer user_data)
       return FALSE;
     }
     if (why == NULL && !confirmed && camera_announces_identity (row)) {
-      *reason = g_strdup ("waiting for its mDNS announcement to confirm it is the same "
+      *reason = g_strdup ("waiting for its announcement to confirm it is the same "
                           "device");
       return FALSE;
     }
@@ -563,7 +588,10 @@ found_url (HearthCameras *self, const HearthPlugin *plugin, const HearthFound *f
 
   if (plugin->build_url == NULL) {
     g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
-                 "the %s plugin cannot build a URL for a discovered camera", plugin->name);
+                 plugin->resolve_async != NULL
+                 ? "the %s plugin asks the camera for its URL: adopt it with "
+                   "hearth_cameras_adopt_async"
+                 : "the %s plugin cannot build a URL for a discovered camera", plugin->name);
     return NULL;
   }
   url = plugin->build_url (&found->service, error);
@@ -592,8 +620,10 @@ camera_with_url (HearthCameras *self, const char *except_id, const char *url)
 typedef struct {
   HearthCameras *self;   /* a reference */
   char *id;
-  char *url;
+  char *url;             /* NULL: asked of the device once the MAC is proven */
   char *address;
+  guint16 port;
+  HearthFound *found;    /* (nullable) for a plugin that resolves (ONVIF) */
 } FollowProbe;
 
 static void
@@ -603,7 +633,41 @@ follow_probe_free (FollowProbe *probe)
   g_free (probe->id);
   g_free (probe->url);
   g_free (probe->address);
+  g_clear_pointer (&probe->found, hearth_found_unref);
   g_free (probe);
+}
+
+static void follow_resolve (HearthCameras *self, const HearthCameraRow *row,
+                            HearthFound *found);
+
+/*
+ * The last step of following @row to a new address (shown as @shown): its
+ * URL (with its sub stream and device service where its plugin resolves
+ * them) stored, and the camera restarted there. Another camera's URL may be
+ * taken over only on proof that the device there is this one, not that one:
+ * @mac_there, the MAC that answered at the address (NULL: never take over).
+ * Two cameras that swapped addresses: the other one is followed in turn when
+ * its own announcement is seen.
+ */
+static void
+follow_to (HearthCameras *self, const HearthCameraRow *row, const char *shown,
+           const char *url, const char *sub_url, const char *service_url,
+           const char *mac_there)
+{
+  g_autoptr (HearthCameraRow) taken = camera_with_url (self, row->id, url);
+  g_autoptr (GError) error = NULL;
+
+  if (taken != NULL && (mac_there == NULL || row->evidence.neighbour_mac == NULL ||
+                        g_strcmp0 (taken->evidence.neighbour_mac, mac_there) == 0)) {
+    g_warning ("Camera %s (“%s”) announces itself at %s, where camera %s streams from: "
+               "not followed", row->id, row->name, shown, taken->id);
+  } else if (!hearth_store_camera_follow (self->store, row->id, url, sub_url, service_url,
+                                          &error)) {
+    g_warning ("Camera %s cannot be followed to %s: %s", row->id, shown, error->message);
+  } else {
+    g_message ("Camera %s (“%s”) now answers at %s: following it", row->id, row->name, shown);
+    camera_restart (self, row->id);
+  }
 }
 
 /* The probe connected (or not): follow if the MAC there is the camera's. */
@@ -614,7 +678,6 @@ on_follow_probe (GObject *source, GAsyncResult *result, gpointer user_data)
   HearthCameras *self = probe->self;
   g_autoptr (GSocketConnection) connection = NULL;
   g_autoptr (HearthCameraRow) row = NULL;
-  g_autoptr (HearthCameraRow) taken = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *mac = NULL;
   g_autofree char *shown = NULL;
@@ -630,26 +693,18 @@ on_follow_probe (GObject *source, GAsyncResult *result, gpointer user_data)
     follow_probe_free (probe);
     return;
   }
-  shown = url_stream (probe->url);
-  /* Another camera's URL may be taken over only on proof that the device
-   * there is this one (two cameras that swapped addresses: the other one is
-   * followed in turn when its own announcement is seen). */
-  taken = camera_with_url (self, row->id, probe->url);
-  if (taken != NULL && (row->evidence.neighbour_mac == NULL ||
-                        g_strcmp0 (taken->evidence.neighbour_mac, mac) == 0)) {
-    g_warning ("Camera %s (“%s”) announces itself at %s, where camera %s streams from: "
-               "not followed", row->id, row->name, shown, taken->id);
-  } else if (row->evidence.neighbour_mac != NULL &&
-             g_strcmp0 (mac, row->evidence.neighbour_mac) != 0) {
+  shown = probe->url != NULL ? url_stream (probe->url) : g_strdup (probe->address);
+  if (row->evidence.neighbour_mac != NULL &&
+      g_strcmp0 (mac, row->evidence.neighbour_mac) != 0)
     g_warning ("Camera %s (“%s”) is announced at %s, but the device there has MAC "
                "address %s, not %s: not followed", row->id, row->name, shown,
                mac ? mac : "(none: it did not answer)", row->evidence.neighbour_mac);
-  } else if (!hearth_store_camera_follow (self->store, row->id, probe->url, &error)) {
-    g_warning ("Camera %s cannot be followed to %s: %s", row->id, shown, error->message);
-  } else {
-    g_message ("Camera %s (“%s”) now answers at %s: following it", row->id, row->name, shown);
-    camera_restart (self, row->id);
-  }
+  else if (probe->found != NULL)
+    /* Its URLs are asked of the device itself, with its credentials: only
+     * now that the MAC there proves it is this camera. */
+    follow_resolve (self, row, probe->found);
+  else
+    follow_to (self, row, shown, probe->url, NULL, NULL, mac);
   follow_probe_free (probe);
 }
 
@@ -669,7 +724,10 @@ camera_follow (HearthCameras *self, const HearthCameraRow *row, const HearthFoun
   g_autofree char *url = NULL;
   FollowProbe *probe;
 
-  if (plugin == NULL || !(url = found_url (self, plugin, found, &error))) {
+  /* A camera whose plugin resolves its URLs asks the device for them once
+   * the MAC there is proven; any other has its URL from the announcement. */
+  if (plugin == NULL ||
+      (plugin->resolve_async == NULL && !(url = found_url (self, plugin, found, &error)))) {
     g_warning ("Camera %s moved to %s but cannot be followed: %s", row->id,
                found->service.address, error ? error->message : "no plugin");
     return;
@@ -683,13 +741,17 @@ camera_follow (HearthCameras *self, const HearthCameraRow *row, const HearthFoun
   probe = g_new0 (FollowProbe, 1);
   probe->self = g_object_ref (self);
   probe->id = g_strdup (row->id);
-  probe->url = g_steal_pointer (&url);
   probe->address = g_strdup (found->service.address);
+  if (url != NULL)
+    probe->url = g_steal_pointer (&url);
+  else
+    probe->found = hearth_found_ref ((HearthFound *) found);
   client = g_socket_client_new ();
   g_socket_client_set_timeout (client, 5);
   g_socket_client_connect_to_host_async (client, found->service.address,
-                                         camera_url_port (probe->url), NULL,
-                                         on_follow_probe, probe);
+                                         probe->url != NULL ? camera_url_port (probe->url)
+                                                            : found->service.port,
+                                         NULL, on_follow_probe, probe);
 }
 
 /* The adopted camera @found is, by its evidence or its service; NULL if none. */
@@ -760,10 +822,15 @@ on_found (HearthDiscovery *discovery, HearthFound *found, gpointer user_data)
 
   if (!known) {
     g_message ("Discovered camera “%s” (%s, %s plugin) at %s — adopt it with: "
-               "hearthctl camera adopt %s --household NAME",
+               "hearthctl camera adopt %s --household NAME%s",
                found->service.name, found->service.type, plugin->name,
-               found->service.address, found->key);
-    if (*self->config->auto_adopt_household != '\0') {
+               found->service.address, found->key,
+               plugin->resolve_async != NULL ? " --user USER --password-file FILE" : "");
+    if (*self->config->auto_adopt_household != '\0' && plugin->resolve_async != NULL) {
+      g_message ("Camera “%s” (%s) is not adopted automatically: it needs its user name "
+                 "and password (hearthctl camera adopt %s --household NAME --user USER "
+                 "--password-file FILE)", found->service.name, plugin->name, found->key);
+    } else if (*self->config->auto_adopt_household != '\0') {
       g_autoptr (GError) error = NULL;
       g_autofree char *id = adopt_found (self, found, self->config->auto_adopt_household,
                                          NULL, NULL, NULL, &error);
@@ -787,8 +854,19 @@ on_lost (HearthDiscovery *discovery, HearthFound *found, gpointer user_data)
     return;
   row = found_camera (self, found, &seen);
   if (row != NULL)
-    g_message ("Camera %s (“%s”) withdrew its mDNS announcement", row->id, row->name);
+    g_message ("Camera %s (“%s”) withdrew its %s announcement", row->id, row->name,
+               found->service.type[0] == '_' ? "mDNS" : found->service.type);
   hearth_camera_evidence_clear (&seen);
+}
+
+/* EXISTS: @existing is the camera someone asked to adopt. */
+static void
+set_already_adopted (GError **error, const HearthCameraRow *existing)
+{
+  g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
+               "this camera is already adopted as %s (“%s”)%s", existing->id,
+               existing->name,
+               existing->quarantined_at ? "; it is quarantined: adopt that id again" : "");
 }
 
 /*
@@ -823,10 +901,7 @@ adopt_found (HearthCameras *self, const HearthFound *found, const char *househol
   if (existing == NULL)
     existing = camera_with_url (self, NULL, url);
   if (existing != NULL) {
-    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
-                 "this camera is already adopted as %s (“%s”)%s", existing->id,
-                 existing->name,
-                 existing->quarantined_at ? "; it is quarantined: adopt that id again" : "");
+    set_already_adopted (error, existing);
     hearth_camera_evidence_clear (&seen);
     return NULL;
   }
@@ -839,8 +914,8 @@ adopt_found (HearthCameras *self, const HearthFound *found, const char *househol
     name = fallback = hearth_store_camera_free_name (self->store, h->id, instance, error);
   }
   if (h != NULL && name != NULL)
-    id = hearth_store_camera_adopt (self->store, h->id, name, url, plugin->name, &seen,
-                                    user, password, error);
+    id = hearth_store_camera_adopt (self->store, h->id, name, url, NULL, NULL, plugin->name,
+                                    &seen, user, password, error);
   hearth_camera_evidence_clear (&seen);
   if (id == NULL || !(row = hearth_store_camera_get (self->store, id, error)))
     return NULL;
@@ -848,6 +923,340 @@ adopt_found (HearthCameras *self, const HearthFound *found, const char *househol
   g_message ("Camera %s (“%s”, %s) adopted into household “%s”", id, row->name,
              found->service.type, household);
   return g_steal_pointer (&id);
+}
+
+/* --- cameras whose plugin asks the device for its URLs (ONVIF) --------------------- */
+
+#define NOT_AUTHORIZED_TEXT HEARTH_CAMERA_NOT_AUTHORIZED
+
+/* A stream URL a plugin resolved, checked as every camera URL is (a local
+ * address, invariant 7) and also to be the device's own address: a device
+ * must not send the gateway, with its credentials, to another one. */
+static char *
+resolved_url_check (HearthCameras *self, const char *url, const HearthFound *found,
+                    const char *what, GError **error)
+{
+  g_autofree char *checked = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *shown = NULL;
+  guint16 port = 0;
+
+  checked = hearth_camera_url_check (url, self->config->local_ranges, error);
+  if (checked == NULL) {
+    g_prefix_error (error, "the camera's %s stream URI is refused: ", what);
+    return NULL;
+  }
+  if (!url_endpoint (checked, &host, &port) || g_strcmp0 (host, found->service.address) != 0) {
+    shown = url_stream (checked);
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_DENIED,
+                 "the camera's %s stream URI %s points at another device than the camera "
+                 "(%s): refused", what, shown ? shown : "(unreadable)", found->service.address);
+    return NULL;
+  }
+  return g_steal_pointer (&checked);
+}
+
+/* A plugin's error as the gateway's: a refused password is DENIED. */
+static void
+resolve_error (GError **error, GError *plugin_error)
+{
+  if (g_error_matches (plugin_error, HEARTH_PLUGIN_ERROR, HEARTH_PLUGIN_ERROR_NOT_AUTHORIZED))
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_DENIED, NOT_AUTHORIZED_TEXT);
+  else
+    g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                 "could not ask the camera for its stream: %s", plugin_error->message);
+}
+
+/* Both URLs of @resolved checked, and the evidence it adds to @seen. */
+static gboolean
+resolved_take (HearthCameras *self, HearthResolved *resolved, const HearthFound *found,
+               HearthCameraEvidence *seen, char **url, char **sub_url, GError **error)
+{
+  g_autofree char *mac = hearth_mac_normalize (resolved->evidence.mac);
+
+  if (resolved->url == NULL) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_FAILED,
+                         "the camera gave no stream URI");
+    return FALSE;
+  }
+  *url = resolved_url_check (self, resolved->url, found, "main", error);
+  if (*url == NULL)
+    return FALSE;
+  if (resolved->sub_url != NULL) {
+    *sub_url = resolved_url_check (self, resolved->sub_url, found, "sub", error);
+    if (*sub_url == NULL) {
+      g_clear_pointer (url, g_free);
+      return FALSE;
+    }
+  }
+  g_free (seen->txt_serial);
+  seen->txt_serial = evidence_field (resolved->evidence.serial, 128);
+  g_free (seen->txt_mac);
+  seen->txt_mac = g_steal_pointer (&mac);
+  return TRUE;
+}
+
+typedef struct {
+  HearthCameras *self;   /* a reference */
+  HearthFound *found;    /* a reference */
+  char *household;
+  char *name;            /* (nullable) */
+  char *user;            /* (nullable) secret */
+  char *password;        /* (nullable) secret */
+  char *follow_id;       /* following this camera; NULL: adopting */
+} Resolution;
+
+static void
+secret_free (char *secret)
+{
+  if (secret != NULL)
+    explicit_bzero (secret, strlen (secret));
+  g_free (secret);
+}
+
+static void
+resolution_free (Resolution *r)
+{
+  g_object_unref (r->self);
+  hearth_found_unref (r->found);
+  g_free (r->household);
+  g_free (r->name);
+  secret_free (r->user);
+  secret_free (r->password);
+  g_free (r->follow_id);
+  g_free (r);
+}
+
+/* What the device answered @r with: its URLs checked (resolved_take) and
+ * the evidence seen (@seen, to clear). A refused password is DENIED. */
+static gboolean
+resolution_take (Resolution *r, GAsyncResult *result, HearthResolved *resolved,
+                 HearthCameraEvidence *seen, char **url, char **sub_url, GError **error)
+{
+  const HearthPlugin *plugin = hearth_plugins_best_for_service (r->self->plugins,
+                                                                &r->found->service, NULL);
+  g_autoptr (GError) plugin_error = NULL;
+
+  if (!plugin->resolve_finish (result, resolved, &plugin_error)) {
+    resolve_error (error, plugin_error);
+    return FALSE;
+  }
+  evidence_of_found (r->self, r->found, seen, NULL);
+  return resolved_take (r->self, resolved, r->found, seen, url, sub_url, error);
+}
+
+static void
+on_adopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Resolution *r = g_task_get_task_data (task);
+  HearthCameras *self = r->self;
+  const HearthFound *found = r->found;
+  const HearthPlugin *plugin = hearth_plugins_best_for_service (self->plugins,
+                                                                &found->service, NULL);
+  g_auto (HearthResolved) resolved = { NULL };
+  GError *error = NULL;
+  HearthCameraEvidence seen = { NULL };
+  g_autoptr (HearthCameraRow) existing = NULL;
+  g_autoptr (HearthHousehold) h = NULL;
+  g_autoptr (HearthCameraRow) row = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *sub_url = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *fallback = NULL;
+  const char *name = r->name;
+
+  (void) source;
+  if (!resolution_take (r, result, &resolved, &seen, &url, &sub_url, &error))
+    goto out;
+  existing = found_camera (self, found, &seen);
+  if (existing == NULL)
+    existing = camera_with_url (self, NULL, url);
+  if (existing != NULL) {
+    set_already_adopted (&error, existing);
+    goto out;
+  }
+  h = hearth_store_household_get_by_name (self->store, r->household, &error);
+  if (h != NULL && name == NULL) {
+    g_autofree char *instance = g_utf8_make_valid (found->service.name, -1);
+
+    name = fallback = hearth_store_camera_free_name (self->store, h->id, instance, &error);
+  }
+  if (h != NULL && name != NULL)
+    id = hearth_store_camera_adopt (self->store, h->id, name, url, sub_url,
+                                    resolved.service_url, plugin->name, &seen, r->user,
+                                    r->password, &error);
+  if (id == NULL || !(row = hearth_store_camera_get (self->store, id, &error)))
+    goto out;
+  camera_start (self, row);
+  g_message ("Camera %s (“%s”, %s) adopted into household “%s”%s", id, row->name,
+             found->service.type, r->household,
+             sub_url != NULL ? "; it has a sub stream too (kept, not ingested yet)" : "");
+
+out:
+  hearth_camera_evidence_clear (&seen);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, g_steal_pointer (&id), g_free);
+  g_object_unref (task);
+}
+
+/* Adopts @found, whose plugin asks the device for its URLs: the checks that
+ * need no device first, then the resolution, then the rest. */
+static void
+adopt_found_async (HearthCameras *self, GTask *task, HearthFound *found,
+                   const HearthPlugin *plugin, const char *household, const char *name,
+                   const char *user, const char *password)
+{
+  HearthCameraEvidence seen = { NULL };
+  g_autoptr (HearthCameraRow) existing = NULL;
+  g_autoptr (HearthHousehold) h = NULL;
+  GError *error = NULL;
+  Resolution *r;
+
+  evidence_of_found (self, found, &seen, NULL);
+  existing = found_camera (self, found, &seen);
+  hearth_camera_evidence_clear (&seen);
+  if (existing != NULL) {
+    set_already_adopted (&error, existing);
+    g_task_return_error (task, error);
+    g_object_unref (task);
+    return;
+  }
+  h = hearth_store_household_get_by_name (self->store, household, &error);
+  if (h == NULL) {
+    g_task_return_error (task, error);
+    g_object_unref (task);
+    return;
+  }
+  r = g_new0 (Resolution, 1);
+  r->self = g_object_ref (self);
+  r->found = hearth_found_ref (found);
+  r->household = g_strdup (household);
+  r->name = g_strdup (name);
+  r->user = g_strdup (user);
+  r->password = g_strdup (password);
+  g_task_set_task_data (task, r, (GDestroyNotify) resolution_free);
+  plugin->resolve_async (&found->service, user, password, g_task_get_cancellable (task),
+                         on_adopt_resolved, task);
+}
+
+static void
+on_follow_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Resolution *r = user_data;
+  HearthCameras *self = r->self;
+  g_auto (HearthResolved) resolved = { NULL };
+  g_autoptr (GError) error = NULL;
+  HearthCameraEvidence seen = { NULL };
+  g_autoptr (HearthCameraRow) row = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *sub_url = NULL;
+  g_autofree char *why = NULL;
+  const char *address = r->found->service.address;
+
+  (void) source;
+  row = self->store ? hearth_store_camera_get (self->store, r->follow_id, NULL) : NULL;
+  if (row == NULL || row->quarantined_at != 0) {
+    resolution_free (r);
+    return;
+  }
+  if (!resolution_take (r, result, &resolved, &seen, &url, &sub_url, &error)) {
+    HearthCamera *camera = g_hash_table_lookup (self->cameras, row->id);
+
+    g_warning ("Camera %s (“%s”) is announced at %s but not followed: %s", row->id,
+               row->name, address, error->message);
+    /* Said where people look: camera list and stats. */
+    if (camera != NULL && g_error_matches (error, HEARTH_ERROR, HEARTH_ERROR_DENIED))
+      hearth_camera_refuse (camera, error->message);
+  } else if (evidence_compare (&row->evidence, &seen, &why) == SEEN_CHANGED) {
+    g_warning ("Camera %s (“%s”) is announced at %s but not followed: the device there "
+               "says %s", row->id, row->name, address, why);
+  } else {
+    follow_to (self, row, address, url, sub_url, resolved.service_url, NULL);
+  }
+  hearth_camera_evidence_clear (&seen);
+  resolution_free (r);
+}
+
+static void
+on_readopt_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Resolution *r = g_task_get_task_data (task);
+  HearthCameras *self = r->self;
+  g_auto (HearthResolved) resolved = { NULL };
+  GError *error = NULL;
+  HearthCameraEvidence seen = { NULL };
+  g_autoptr (HearthCameraRow) row = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *sub_url = NULL;
+
+  (void) source;
+  if (resolution_take (r, result, &resolved, &seen, &url, &sub_url, &error) &&
+      (row = hearth_store_camera_get (self->store, r->follow_id, &error)) != NULL &&
+      hearth_store_camera_readopt (self->store, row->id, url, sub_url,
+                                   resolved.service_url, &seen, &error)) {
+    g_message ("Camera %s (“%s”) adopted again", row->id, row->name);
+    camera_restart (self, row->id);
+  }
+  hearth_camera_evidence_clear (&seen);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, g_strdup (r->follow_id), g_free);
+  g_object_unref (task);
+}
+
+/* Adopts @row (a camera whose plugin resolves) again: the device that
+ * answers at its address now is asked for its URLs with the camera's
+ * credentials, and its evidence is the camera's from now on. FALSE when no
+ * such device is announced there (then the stored evidence is kept). */
+static gboolean
+readopt_resolved (HearthCameras *self, GTask *task, const HearthCameraRow *row,
+                  const HearthPlugin *plugin)
+{
+  g_autoptr (GPtrArray) found = NULL;
+  HearthFound *at = NULL;
+  Resolution *r;
+
+  if (self->discovery == NULL)
+    return FALSE;
+  found = hearth_discovery_list (self->discovery);
+  for (guint i = 0; at == NULL && i < found->len; i++)
+    if (camera_at (self, row, found->pdata[i]))
+      at = found->pdata[i];
+  if (at == NULL)
+    return FALSE;
+  r = g_new0 (Resolution, 1);
+  r->self = g_object_ref (self);
+  r->found = hearth_found_ref (at);
+  r->follow_id = g_strdup (row->id);
+  if (row->has_credentials)
+    hearth_store_camera_get_credentials (self->store, row->id, &r->user, &r->password, NULL);
+  g_task_set_task_data (task, r, (GDestroyNotify) resolution_free);
+  plugin->resolve_async (&at->service, r->user, r->password, NULL, on_readopt_resolved, task);
+  return TRUE;
+}
+
+/* The camera @row, proven by its MAC at @found's address, asked there for its
+ * URLs with its credentials. */
+static void
+follow_resolve (HearthCameras *self, const HearthCameraRow *row, HearthFound *found)
+{
+  const HearthPlugin *plugin = camera_plugin (self, row);
+  Resolution *r;
+
+  if (plugin == NULL || plugin->resolve_async == NULL)
+    return;
+  r = g_new0 (Resolution, 1);
+  r->self = g_object_ref (self);
+  r->found = hearth_found_ref (found);
+  r->follow_id = g_strdup (row->id);
+  if (row->has_credentials)
+    hearth_store_camera_get_credentials (self->store, row->id, &r->user, &r->password, NULL);
+  plugin->resolve_async (&found->service, r->user, r->password, NULL, on_follow_resolved, r);
 }
 
 /* Adopts the quarantined (or any) camera @row again, with what is seen now. */
@@ -887,7 +1296,7 @@ readopt (HearthCameras *self, const HearthCameraRow *row, GError **error)
     seen.txt_serial = g_strdup (row->evidence.txt_serial);
     seen.txt_mac = g_strdup (row->evidence.txt_mac);
   }
-  ok = hearth_store_camera_readopt (self->store, row->id, url, &seen, error);
+  ok = hearth_store_camera_readopt (self->store, row->id, url, NULL, NULL, &seen, error);
   hearth_camera_evidence_clear (&seen);
   if (ok) {
     g_message ("Camera %s (“%s”) adopted again", row->id, row->name);
@@ -926,6 +1335,7 @@ discovered_free (HearthDiscovered *d)
 {
   hearth_found_unref (d->found);
   g_free (d->model);
+  g_free (d->maker);
   hearth_camera_row_free (d->adopted);
   g_free (d);
 }
@@ -959,6 +1369,14 @@ hearth_cameras_list_discovered (HearthCameras *self)
     d->found = hearth_found_ref (f);
     d->plugin = plugin;
     d->model = g_steal_pointer (&model);
+    if (plugin->extract_evidence != NULL) {
+      HearthEvidence e = { NULL };
+
+      plugin->extract_evidence (&f->service, &e);
+      if (e.maker != NULL)
+        d->maker = g_utf8_make_valid (e.maker, MIN (strlen (e.maker), 64));
+      hearth_evidence_clear (&e);
+    }
     d->adopted = found_camera (self, f, &seen);
     g_ptr_array_add (out, d);
     hearth_camera_evidence_clear (&seen);
@@ -1032,6 +1450,59 @@ hearth_cameras_adopt (HearthCameras *self, const char *id, const char *household
     return NULL;
   }
   return adopt_found (self, found, household, name, user, password, error);
+}
+
+/**
+ * hearth_cameras_adopt_async: hearth_cameras_adopt, for every camera: one
+ *   whose plugin asks the device for its URLs (ONVIF) is asked first, with
+ *   the credentials; the others complete at once
+ */
+void
+hearth_cameras_adopt_async (HearthCameras *self, const char *id, const char *household,
+                            const char *name, const char *user, const char *password,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  HearthFound *found = NULL;
+  const HearthPlugin *plugin = NULL;
+  GError *error = NULL;
+  char *camera_id;
+
+  g_return_if_fail (HEARTH_IS_CAMERAS (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, hearth_cameras_adopt_async);
+  if (g_uuid_string_is_valid (id) && household == NULL && name == NULL && user == NULL) {
+    g_autoptr (HearthCameraRow) row = hearth_store_camera_get (self->store, id, NULL);
+
+    plugin = row != NULL ? camera_plugin (self, row) : NULL;
+    if (plugin != NULL && plugin->resolve_async != NULL &&
+        readopt_resolved (self, task, row, plugin))
+      return;
+    plugin = NULL;
+  }
+  if (!g_uuid_string_is_valid (id) && self->discovery != NULL &&
+      household != NULL && (password == NULL || user != NULL))
+    found = hearth_discovery_lookup (self->discovery, id);
+  if (found != NULL)
+    plugin = hearth_plugins_best_for_service (self->plugins, &found->service, NULL);
+  if (plugin != NULL && plugin->resolve_async != NULL) {
+    adopt_found_async (self, task, found, plugin, household, name, user, password);
+    return;
+  }
+  camera_id = hearth_cameras_adopt (self, id, household, name, user, password, &error);
+  if (camera_id == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, camera_id, g_free);
+  g_object_unref (task);
+}
+
+char *
+hearth_cameras_adopt_finish (HearthCameras *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /* Cameras the gate sent away without quarantine (waiting for their

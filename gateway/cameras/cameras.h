@@ -60,13 +60,27 @@ typedef struct {
   HearthFound *found;          /* a reference */
   const HearthPlugin *plugin;  /* the plugin that takes it */
   char *model;                 /* (nullable) as its TXT records say */
+  char *maker;                 /* (nullable) as its plugin reads it (ONVIF scopes) */
   HearthCameraRow *adopted;    /* (nullable) the adopted camera it is */
 } HearthDiscovered;
 
 /* What mDNS shows now, and which camera each is. (transfer full)
  * (element-type HearthDiscovered) */
 GPtrArray *hearth_cameras_list_discovered (HearthCameras *self);
-/* camera.adopt. (transfer full) (nullable): the camera's UUID */
+/* camera.adopt, for every kind of camera: a camera whose plugin asks the
+ * device for its stream URLs (ONVIF) is asked, with @user and @password,
+ * before it is adopted; its URLs must be local and point at the device's own
+ * address. A device that refuses the credentials is HEARTH_ERROR_DENIED
+ * "the camera refused the user name or password". */
+void hearth_cameras_adopt_async (HearthCameras *self, const char *id,
+                                 const char *household, const char *name,
+                                 const char *user, const char *password,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+/* (transfer full) (nullable): the camera's UUID */
+char *hearth_cameras_adopt_finish (HearthCameras *self, GAsyncResult *result,
+                                   GError **error);
+/* camera.adopt, for cameras whose URL needs no asking (mDNS, a UUID again).
+ * (transfer full) (nullable): the camera's UUID */
 char *hearth_cameras_adopt (HearthCameras *self, const char *id, const char *household,
                             const char *name, const char *user, const char *password,
                             GError **error);

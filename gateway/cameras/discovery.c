@@ -53,6 +53,9 @@ struct _HearthDiscovery {
   GHashTable *items;            /* "iface/key" → Item */
   GHashTable *found;            /* key → HearthFound (what was reported) */
   GHashTable *ignored;          /* "key reason" already logged */
+  GHashTable *external;         /* key → HearthFound, from plugins' own discovery */
+  guint n_sources;              /* plugins' discoveries running */
+  gboolean said_too_many_external;
   guint retry_id;
   gboolean said_unavailable;
   gboolean said_too_many;
@@ -208,7 +211,8 @@ ignore (HearthDiscovery *self, const char *key, const char *type,
     else
       g_string_append_unichar (shown, c);
   }
-  g_message ("Ignoring mDNS service “%s” (%s): %s", shown->str, type, why);
+  g_message ("Ignoring %s “%s” (%s): %s", type[0] == '_' ? "mDNS service" : "device",
+             shown->str, type, why);
 }
 
 /**
@@ -350,6 +354,8 @@ publish (HearthDiscovery *self, const char *key)
         (now == NULL || item->found->seen_us > now->seen_us))
       now = item->found;
   }
+  if (now == NULL)
+    now = g_hash_table_lookup (self->external, key);
 
   if (now == NULL) {
     g_autoptr (HearthFound) gone = NULL;
@@ -730,6 +736,136 @@ hearth_discovery_set_pairing_port (HearthDiscovery *self, guint16 port)
   announce_update (self);
 }
 
+/* --- devices found by a plugin's own discovery ---------------------------------- */
+
+/* TXT-like details a plugin reported, checked as TXT records are: bounded,
+ * keys printable ASCII, values UTF-8. NULL with *@why otherwise. */
+static GHashTable *
+external_txt (GHashTable *txt, const char **why)
+{
+  g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  GHashTableIter iter;
+  gpointer k, v;
+
+  if (txt != NULL) {
+    g_hash_table_iter_init (&iter, txt);
+    while (g_hash_table_iter_next (&iter, &k, &v) && entries->len <= TXT_MAX_ENTRIES)
+      g_ptr_array_add (entries, g_bytes_new_take (g_strdup_printf ("%s=%s", (char *) k,
+                                                                   v ? (char *) v : ""),
+                                                  strlen (k) + 1 + (v ? strlen (v) : 0)));
+  }
+  return hearth_discovery_parse_txt (entries, why);
+}
+
+/**
+ * hearth_discovery_report:
+ * @id: the reporting plugin's stable name for the device
+ *
+ * A device a plugin's own discovery found (or that changed), checked as an
+ * mDNS service is (invariant 7: its address must be local; its name text;
+ * its details bounded) and then reported like one.
+ */
+void
+hearth_discovery_report (HearthDiscovery *self, const char *id,
+                         const HearthService *service)
+{
+  g_autofree char *key = NULL;
+  g_autoptr (GInetAddress) inet = NULL;
+  g_autoptr (GHashTable) table = NULL;
+  const char *why = NULL;
+  const char *name;
+
+  g_return_if_fail (HEARTH_IS_DISCOVERY (self));
+  g_return_if_fail (id != NULL && service != NULL && service->type != NULL);
+
+  key = hearth_discovery_key (service->type, id, "");
+  name = service->name != NULL ? service->name : "";
+  if (!g_hash_table_contains (self->external, key) &&
+      g_hash_table_size (self->external) >= MAX_ITEMS) {
+    if (!self->said_too_many_external)
+      g_warning ("More than %d %s devices on this network: ignoring the rest", MAX_ITEMS,
+                 service->type);
+    self->said_too_many_external = TRUE;
+    return;
+  }
+  if (name[0] == '\0' || strlen (name) > 63 || !text_is_clean (name))
+    why = "its name is not valid";
+  else if (service->host_name != NULL &&
+           (strlen (service->host_name) > 255 || !text_is_clean (service->host_name)))
+    why = "its host name is not valid";
+  else if (service->port == 0)
+    why = "it names port 0";
+  else if (service->address == NULL ||
+           (inet = g_inet_address_new_from_string (service->address)) == NULL ||
+           !hearth_net_ranges_contains (self->ranges, inet))
+    why = "its address is outside the local networks";
+  else
+    table = external_txt (service->txt, &why);
+
+  if (table == NULL) {
+    ignore (self, key, service->type, name, why);
+    /* What was reported before is not true any more. */
+    if (g_hash_table_remove (self->external, key))
+      publish (self, key);
+    return;
+  }
+  g_hash_table_replace (self->external, g_strdup (key), hearth_found_new (key,
+      &(HearthService) {
+        .type = service->type, .name = name, .domain = "",
+        .host_name = service->host_name ? service->host_name : service->address,
+        .address = service->address, .port = service->port, .txt = table }));
+  publish (self, key);
+}
+
+/* The device @id of @type said goodbye. */
+void
+hearth_discovery_withdraw (HearthDiscovery *self, const char *type, const char *id)
+{
+  g_autofree char *key = NULL;
+
+  g_return_if_fail (HEARTH_IS_DISCOVERY (self));
+
+  key = hearth_discovery_key (type, id, "");
+  if (g_hash_table_remove (self->external, key))
+    publish (self, key);
+}
+
+void
+hearth_discovery_source_started (HearthDiscovery *self)
+{
+  g_return_if_fail (HEARTH_IS_DISCOVERY (self));
+  self->n_sources++;
+}
+
+/* Forgets what the source reported of @type. */
+void
+hearth_discovery_source_stopped (HearthDiscovery *self, const char *type)
+{
+  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_return_if_fail (HEARTH_IS_DISCOVERY (self));
+
+  if (self->n_sources > 0)
+    self->n_sources--;
+  g_hash_table_iter_init (&iter, self->external);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (g_strcmp0 (((HearthFound *) value)->service.type, type) == 0)
+      g_ptr_array_add (keys, g_strdup (key));
+  for (guint i = 0; i < keys->len; i++) {
+    g_hash_table_remove (self->external, keys->pdata[i]);
+    publish (self, keys->pdata[i]);
+  }
+}
+
+gboolean
+hearth_discovery_sources_running (HearthDiscovery *self)
+{
+  g_return_val_if_fail (HEARTH_IS_DISCOVERY (self), FALSE);
+  return self->n_sources > 0;
+}
+
 /* --- public ---------------------------------------------------------------------- */
 
 gboolean
@@ -797,6 +933,7 @@ hearth_discovery_finalize (GObject *object)
   g_hash_table_unref (self->items);
   g_hash_table_unref (self->found);
   g_hash_table_unref (self->ignored);
+  g_hash_table_unref (self->external);
   avahi_glib_poll_free (self->poll);
   g_strfreev (self->types);
   g_free (self->announce_name);
@@ -828,6 +965,8 @@ hearth_discovery_init (HearthDiscovery *self)
   self->found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) hearth_found_unref);
   self->ignored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->external = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) hearth_found_unref);
 }
 
 HearthDiscovery *

@@ -66,6 +66,23 @@ void hearth_discovery_announce (HearthDiscovery *self, const char *name,
 void hearth_discovery_set_pairing_port (HearthDiscovery *self, guint16 port);
 
 /*
+ * Devices found by a camera plugin's own discovery (ABI 2, e.g. ONVIF
+ * WS-Discovery; started by plugin-discovery.c), reported with the mDNS ones
+ * after the same checks: a local address (invariant 7), a name that is text
+ * (at most 63 bytes), bounded details (@service->txt) and at most 512 of
+ * them. The key is hearth_discovery_key (type, @id, ""). Anything refused is
+ * logged once and withdrawn if it was reported before.
+ */
+void hearth_discovery_report (HearthDiscovery *self, const char *id,
+                              const HearthService *service);
+void hearth_discovery_withdraw (HearthDiscovery *self, const char *type, const char *id);
+void hearth_discovery_source_started (HearthDiscovery *self);
+void hearth_discovery_source_stopped (HearthDiscovery *self, const char *type);
+/* TRUE while some plugin's own discovery runs (what it lists now is what
+ * the network says); hearth_discovery_is_running () is mDNS's. */
+gboolean hearth_discovery_sources_running (HearthDiscovery *self);
+
+/*
  * Signals, on the main context:
  *   "found" (HearthFound *found): new, or changed (address, port, TXT)
  *   "lost"  (HearthFound *found): withdrawn, expired, or no longer fit

@@ -154,6 +154,20 @@ find_entry_by_scheme (HearthPlugins *self, const char *scheme)
   return NULL;
 }
 
+static Entry *
+find_entry_by_type (HearthPlugins *self, const char *type)
+{
+  for (guint i = 0; i < self->entries->len; i++) {
+    Entry *entry = self->entries->pdata[i];
+    const HearthPlugin *plugin = entry->plugin;
+
+    if (g_strcmp0 (plugin->discovery_type, type) == 0 ||
+        strv_contains_nocase (plugin->service_types, type))
+      return entry;
+  }
+  return NULL;
+}
+
 /* Whether @plugin can join the ones already loaded; says why not. */
 static gboolean
 check_plugin (HearthPlugins *self, const HearthPlugin *plugin, GError **error)
@@ -162,6 +176,11 @@ check_plugin (HearthPlugins *self, const HearthPlugin *plugin, GError **error)
   const char *const *schemes = plugin->url_schemes;
   gboolean has_types = types != NULL && types[0] != NULL;
   gboolean has_schemes = schemes != NULL && schemes[0] != NULL;
+  gboolean has_discovery = plugin->discovery_type != NULL;
+  gboolean has_hooks = plugin->discovery_start != NULL && plugin->discovery_stop != NULL &&
+                       plugin->resolve_async != NULL && plugin->resolve_finish != NULL;
+  gboolean has_any_hook = plugin->discovery_start != NULL || plugin->discovery_stop != NULL ||
+                          plugin->resolve_async != NULL || plugin->resolve_finish != NULL;
   Entry *other;
 
   if (plugin->abi != HEARTH_PLUGIN_ABI) {
@@ -183,9 +202,34 @@ check_plugin (HearthPlugins *self, const HearthPlugin *plugin, GError **error)
                  plugin->name, other->file);
     return FALSE;
   }
-  if (!has_types && !has_schemes) {
+  if (!has_types && !has_schemes && !has_discovery) {
     g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
-                         "it claims no service type and no URL scheme");
+                         "it claims no service type, no URL scheme and no discovery");
+    return FALSE;
+  }
+  if (has_discovery) {
+    if (!is_valid_name (plugin->discovery_type)) {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                   "its discovery type is not [a-z0-9-] of at most %d bytes",
+                   MAX_NAME_BYTES);
+      return FALSE;
+    }
+    other = find_entry_by_type (self, plugin->discovery_type);
+    if (other != NULL) {
+      g_set_error (error, HEARTH_ERROR, HEARTH_ERROR_EXISTS,
+                   "discovery type “%s” is already claimed by plugin “%s” (%s)",
+                   plugin->discovery_type, other->plugin->name, other->file);
+      return FALSE;
+    }
+    if (!has_hooks) {
+      g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                           "it has a discovery type but lacks discovery_start, "
+                           "discovery_stop, resolve_async or resolve_finish");
+      return FALSE;
+    }
+  } else if (has_any_hook) {
+    g_set_error_literal (error, HEARTH_ERROR, HEARTH_ERROR_INVALID,
+                         "it has discovery or resolve functions but no discovery type");
     return FALSE;
   }
 
@@ -463,6 +507,17 @@ hearth_plugins_best_for_service (HearthPlugins *self,
 
   g_return_val_if_fail (HEARTH_IS_PLUGINS (self), NULL);
   g_return_val_if_fail (service != NULL && service->type != NULL, NULL);
+
+  /* What a plugin's own discovery reported is that plugin's. */
+  for (guint i = 0; i < self->entries->len; i++) {
+    const HearthPlugin *plugin = ((Entry *) self->entries->pdata[i])->plugin;
+
+    if (g_strcmp0 (plugin->discovery_type, service->type) == 0) {
+      if (score != NULL)
+        *score = 100;
+      return plugin;
+    }
+  }
 
   /* By name: on a tie the first keeps it. */
   for (guint i = 0; i < self->entries->len; i++) {

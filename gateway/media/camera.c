@@ -949,7 +949,12 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
       break;
     if (run->run_audio && self->state != HEARTH_CAMERA_STREAMING)
       turn_audio_off (self, error->message);
-    fail_run (self, error->message, TRUE);
+    /* rtspsrc says a 401 after its credentials (or without any) as
+     * RESOURCE NOT_AUTHORIZED; people are told what to fix. */
+    if (g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED))
+      fail_run (self, HEARTH_CAMERA_NOT_AUTHORIZED, TRUE);
+    else
+      fail_run (self, error->message, TRUE);
     break;
   }
   case GST_MESSAGE_EOS:

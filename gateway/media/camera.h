@@ -119,6 +119,9 @@ void hearth_camera_start (HearthCamera *self);
 /* Ends any run and stays REFUSED with @reason, never dialling (e.g. its
  * address is outside the local networks in force). */
 void hearth_camera_refuse (HearthCamera *self, const char *reason);
+/* The reason a camera that refused its credentials gives (RTSP 401, or its
+ * ONVIF service's NotAuthorized). */
+#define HEARTH_CAMERA_NOT_AUTHORIZED "the camera refused the user name or password"
 /* Stops the pipeline, ends the stream's generation; no retry. */
 void hearth_camera_stop (HearthCamera *self);
 

@@ -35,6 +35,8 @@ hearth_camera_row_free (HearthCameraRow *c)
   g_free (c->plugin);
   hearth_camera_evidence_clear (&c->evidence);
   g_free (c->quarantine_reason);
+  g_free (c->service_url);
+  g_free (c->sub_url);
   g_free (c);
 }
 
@@ -56,7 +58,7 @@ hearth_camera_evidence_clear (HearthCameraEvidence *e)
   "SELECT c.id, c.household_id, h.name, c.name, c.url, c.created, c.plugin, " \
   "c.mdns_type, c.mdns_name, c.txt_id, c.txt_serial, c.txt_mac, " \
   "c.neighbour_mac, c.cert_fp, c.quarantined_at, c.quarantine_reason, " \
-  "c.password IS NOT NULL OR c.username IS NOT NULL " \
+  "c.password IS NOT NULL OR c.username IS NOT NULL, c.service_url, c.sub_url " \
   "FROM cameras c JOIN households h ON h.id = c.household_id"
 
 static gpointer
@@ -81,6 +83,8 @@ camera_from_row (sqlite3_stmt *stmt)
   c->quarantined_at = sqlite3_column_int64 (stmt, 14);
   c->quarantine_reason = store_column_dup (stmt, 15);
   c->has_credentials = sqlite3_column_int (stmt, 16) != 0;
+  c->service_url = store_column_dup (stmt, 17);
+  c->sub_url = store_column_dup (stmt, 18);
   return c;
 }
 
@@ -226,24 +230,52 @@ char *
 hearth_store_camera_add (HearthStore *self, gint64 household_id,
                          const char *name, const char *url, GError **error)
 {
-  g_autofree char *id = NULL;
-
   g_return_val_if_fail (HEARTH_IS_STORE (self), NULL);
 
-  return hearth_store_camera_adopt (self, household_id, name, url, NULL, NULL,
-                                    NULL, NULL, error);
+  return hearth_store_camera_adopt (self, household_id, name, url, NULL, NULL, NULL,
+                                    NULL, NULL, NULL, error);
+}
+
+/* Sets what a resolution gave besides the URL, inside a transaction. */
+static gboolean
+camera_set_streams_in_tx (HearthStore *self, const char *id, const char *service_url,
+                          const char *sub_url, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt =
+    store_prepare (self, "UPDATE cameras SET service_url = ?2, sub_url = ?3 WHERE id = ?1",
+                   error);
+
+  return stmt != NULL &&
+         store_bound (self,
+                      sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC) |
+                      sqlite3_bind_text (stmt, 2, service_url, -1, SQLITE_STATIC) |
+                      sqlite3_bind_text (stmt, 3, sub_url, -1, SQLITE_STATIC), error) &&
+         store_step_done (self, stmt, "updating a camera", error);
+}
+
+static gboolean
+validate_streams (const char *service_url, const char *sub_url, GError **error)
+{
+  return (service_url == NULL ||
+          hearth_store_validate_text ("camera service URL", service_url, URL_MAX_BYTES,
+                                      error)) &&
+         (sub_url == NULL ||
+          hearth_store_validate_text ("camera sub-stream URL", sub_url, URL_MAX_BYTES, error));
 }
 
 /**
  * hearth_store_camera_adopt: camera_add with the driver's name, identity
  *   evidence and credentials (all nullable), audited as "camera-adopt" when
- *   the evidence names an mDNS service
+ *   the evidence names an mDNS service; for a camera whose plugin resolved
+ *   its URL (ONVIF) also the sub stream and the device service it was
+ *   resolved with (nullable), in one transaction
  * Returns: (transfer full) (nullable): the new UUID; else HEARTH_ERROR_INVALID,
  *   _NOT_FOUND (no such household) or _STORE
  */
 char *
 hearth_store_camera_adopt (HearthStore *self, gint64 household_id,
-                           const char *name, const char *url, const char *plugin,
+                           const char *name, const char *url, const char *sub_url,
+                           const char *service_url, const char *plugin,
                            const HearthCameraEvidence *evidence,
                            const char *username, const char *password,
                            GError **error)
@@ -254,6 +286,7 @@ hearth_store_camera_adopt (HearthStore *self, gint64 household_id,
 
   if (!store_validate_name ("camera name", name, error) ||
       !hearth_store_validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
+      !validate_streams (service_url, sub_url, error) ||
       (plugin != NULL && !store_validate_name ("camera driver", plugin, error)) ||
       (evidence != NULL && !validate_evidence (evidence, error)) ||
       !validate_credentials (username, password, error))
@@ -261,8 +294,10 @@ hearth_store_camera_adopt (HearthStore *self, gint64 household_id,
 
   id = g_uuid_string_random ();
   if (!store_tx_begin (self, error) ||
-      !store_tx_finish (self, camera_add_in_tx (self, id, household_id, name, url, plugin,
-                                                evidence, username, password, error),
+      !store_tx_finish (self,
+                        camera_add_in_tx (self, id, household_id, name, url, plugin,
+                                          evidence, username, password, error) &&
+                        camera_set_streams_in_tx (self, id, service_url, sub_url, error),
                         error))
     return NULL;
   return g_steal_pointer (&id);
@@ -481,50 +516,58 @@ camera_update (HearthStore *self, const char *id, const char *sql,
 }
 
 /**
- * hearth_store_camera_readopt: new URL and evidence, quarantine lifted
+ * hearth_store_camera_readopt: new URL (with the sub stream and device
+ *   service it was resolved with, nullable) and evidence, quarantine lifted
  * Returns: TRUE; else HEARTH_ERROR_INVALID, _NOT_FOUND or _STORE
  */
 gboolean
 hearth_store_camera_readopt (HearthStore *self, const char *id, const char *url,
+                             const char *sub_url, const char *service_url,
                              const HearthCameraEvidence *e, GError **error)
 {
   const char *params[] = { url, e->mdns_type, e->mdns_name, e->txt_id, e->txt_serial,
-                           e->txt_mac, e->neighbour_mac, e->cert_fp };
+                           e->txt_mac, e->neighbour_mac, e->cert_fp, service_url, sub_url };
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
   if (!hearth_store_validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
-      !validate_evidence (e, error))
+      !validate_streams (service_url, sub_url, error) || !validate_evidence (e, error))
     return FALSE;
   return camera_update (self, id,
                         "UPDATE cameras SET url = ?2, mdns_type = ?3, mdns_name = ?4, "
                         "txt_id = ?5, txt_serial = ?6, txt_mac = ?7, neighbour_mac = ?8, "
-                        "cert_fp = ?9, quarantined_at = NULL, quarantine_reason = NULL "
-                        "WHERE id = ?1",
+                        "cert_fp = ?9, service_url = ?10, sub_url = ?11, "
+                        "quarantined_at = NULL, quarantine_reason = NULL WHERE id = ?1",
                         params, G_N_ELEMENTS (params), "camera-adopt",
                         "adopted again with the evidence seen now", error);
 }
 
 /**
- * hearth_store_camera_follow: the same camera at a new address
+ * hearth_store_camera_follow: the same camera at a new address, with the
+ *   URLs asked of it there where its plugin resolves them (URL, sub stream,
+ *   device service at once; the last two nullable)
  * Returns: TRUE; else HEARTH_ERROR_INVALID, _NOT_FOUND or _STORE
  */
 gboolean
 hearth_store_camera_follow (HearthStore *self, const char *id, const char *url,
+                            const char *sub_url, const char *service_url,
                             GError **error)
 {
-  const char *params[] = { url };
+  const char *params[] = { url, service_url, sub_url };
   g_autofree char *redacted = NULL;
   g_autofree char *what = NULL;
 
   g_return_val_if_fail (HEARTH_IS_STORE (self), FALSE);
 
-  if (!hearth_store_validate_text ("camera URL", url, URL_MAX_BYTES, error))
+  if (!hearth_store_validate_text ("camera URL", url, URL_MAX_BYTES, error) ||
+      !validate_streams (service_url, sub_url, error))
     return FALSE;
   redacted = hearth_url_redact (url);
   what = g_strdup_printf ("followed to %s", redacted);
-  return camera_update (self, id, "UPDATE cameras SET url = ?2 WHERE id = ?1",
-                        params, 1, "camera-follow", what, error);
+  return camera_update (self, id,
+                        "UPDATE cameras SET url = ?2, service_url = ?3, sub_url = ?4 "
+                        "WHERE id = ?1", params, G_N_ELEMENTS (params), "camera-follow",
+                        what, error);
 }
 
 /**

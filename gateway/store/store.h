@@ -47,6 +47,9 @@ typedef struct {
   gint64 quarantined_at;    /* unix seconds; 0 when not quarantined */
   char *quarantine_reason;  /* NULL when not quarantined */
   gboolean has_credentials; /* the secrets themselves: camera_get_credentials */
+  char *service_url;  /* (nullable) the device service its URLs came from (ONVIF) */
+  char *sub_url;      /* (nullable) its second, smaller stream (ONVIF), kept so
+                       * that it follows the camera; not ingested yet */
 } HearthCameraRow;
 
 typedef struct {
@@ -114,19 +117,24 @@ gboolean hearth_store_camera_remove (HearthStore *self, const char *id,
  * logged). Audited as "camera-adopt". Returns the new UUID. */
 char *hearth_store_camera_adopt (HearthStore *self, gint64 household_id,
                                  const char *name, const char *url,
+                                 const char *sub_url, const char *service_url,
                                  const char *plugin,
                                  const HearthCameraEvidence *evidence,
                                  const char *username, const char *password,
                                  GError **error);
-/* Adopts a quarantined (or any) camera again: new evidence and URL, not
+/* Adopts a quarantined (or any) camera again: new evidence and URLs, not
  * quarantined any more. Audited as "camera-adopt". */
 gboolean hearth_store_camera_readopt (HearthStore *self, const char *id,
-                                      const char *url,
+                                      const char *url, const char *sub_url,
+                                      const char *service_url,
                                       const HearthCameraEvidence *evidence,
                                       GError **error);
-/* The same camera at a new address: only the URL changes ("camera-follow"). */
+/* The same camera at a new address ("camera-follow"): its URL, and where its
+ * plugin resolves them (ONVIF) its sub stream and device service with it;
+ * NULL for what it does not have. */
 gboolean hearth_store_camera_follow (HearthStore *self, const char *id,
-                                     const char *url, GError **error);
+                                     const char *url, const char *sub_url,
+                                     const char *service_url, GError **error);
 /* Nothing of it is ingested or served until it is adopted again
  * ("camera-quarantine", with @reason). Idempotent. */
 gboolean hearth_store_camera_quarantine (HearthStore *self, const char *id,

@@ -78,8 +78,8 @@ plugin_env=$HEARTH_PLUGIN_DIR
 unset HEARTH_PLUGIN_DIR
 start_gateway
 export HEARTH_PLUGIN_DIR=$plugin_env
-grep -qF "Camera plugins from $(realpath "$HEARTH_BUILD_DIR")/plugins: axis, rtsp, synthetic" "$T/hearthd.log" ||
-  grep -qF "Camera plugins from $HEARTH_BUILD_DIR/plugins: axis, rtsp, synthetic" "$T/hearthd.log" ||
+grep -qF "Camera plugins from $(realpath "$HEARTH_BUILD_DIR")/plugins: axis, onvif, rtsp, synthetic" "$T/hearthd.log" ||
+  grep -qF "Camera plugins from $HEARTH_BUILD_DIR/plugins: axis, onvif, rtsp, synthetic" "$T/hearthd.log" ||
   fail "the build tree's hearthd did not load the plugins built beside it"
 ctl household add Home
 
