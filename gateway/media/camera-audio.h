@@ -36,7 +36,7 @@ void hearth_camera_audio_link (GstElement *src, GstPad *pad,
 
 /* The head between an RTP audio pad of @encoding and the muxer: AAC's
  * depayloader and parser, or G.711's depayloader, decoder and AAC encoder
- * with its priming shifted out. A bin with ghost pads "sink" and "src"
+ * its AAC stamped from the RTP timestamps, its priming dropped. A bin with ghost pads "sink" and "src"
  * (transfer floating), or NULL (with @error if it could not be built) if
  * there is none for @encoding. */
 GstElement *hearth_camera_audio_make_head (const char *encoding,
