@@ -482,8 +482,8 @@ watch_encoder (GstElement *head)
  *
  * Returns: (transfer floating) (nullable): the head for @encoding, a bin
  *   with pads "sink" (RTP) and "src" (AAC for the muxer), G.711's encoder
- *   AAC stamped from the RTP timestamps, its priming dropped; NULL if there is none for it (with @error set if
- *   it could not be built)
+ *   AAC stamped from the RTP timestamps, its priming dropped; NULL if there
+ *   is none for it (with @error set if it could not be built)
  */
 GstElement *
 hearth_camera_audio_make_head (const char *encoding, GError **error)

@@ -35,9 +35,9 @@ void hearth_camera_audio_link (GstElement *src, GstPad *pad,
                                const GstStructure *caps, GstElement *ingest);
 
 /* The head between an RTP audio pad of @encoding and the muxer: AAC's
- * depayloader and parser, or G.711's depayloader, decoder and AAC encoder
- * its AAC stamped from the RTP timestamps, its priming dropped. A bin with ghost pads "sink" and "src"
- * (transfer floating), or NULL (with @error if it could not be built) if
+ * depayloader and parser, or G.711's depayloader, decoder and AAC encoder,
+ * the AAC stamped from the RTP timestamps and its priming dropped. A bin
+ * with ghost pads "sink" and "src" (transfer floating), or NULL (with @error if it could not be built) if
  * there is none for @encoding. */
 GstElement *hearth_camera_audio_make_head (const char *encoding,
                                            GError **error);
