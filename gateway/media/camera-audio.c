@@ -481,7 +481,7 @@ watch_encoder (GstElement *head)
  * @encoding: an RTP encoding name
  *
  * Returns: (transfer floating) (nullable): the head for @encoding, a bin
- *   with pads "sink" (RTP) and "src" (AAC for the muxer), G.711's encoder
+ *   with pads "sink" (RTP) and "src" (AAC for the muxer), for G.711 the
  *   AAC stamped from the RTP timestamps, its priming dropped; NULL if there
  *   is none for it (with @error set if it could not be built)
  */
