@@ -20,6 +20,9 @@
 # serves one shared media to every RTSP client, so that its encoder is not
 # what is measured), one display each; hearthd's CPU (ingest and serving)
 # and memory per camera, and the cameras one core would carry at that CPU.
+#
+# Heap profile (optional, HEARTH_BENCH_HEAPTRACK=FILE): hearthd runs under
+# heaptrack, which writes FILE.zst at the end.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,11 +81,24 @@ max-streams-per-display = 8
 # The displays are all of one household.
 max-connections-per-household = 1000
 CONF
-(exec "$BIN_HEARTHD" --config "$T/hearthd.conf" --state-dir "$T/state" --plugin-dir "$BUILD/plugins" \
+# HEARTH_BENCH_HEAPTRACK=FILE: hearthd runs under heaptrack, which writes
+# FILE.zst when hearthd stops at the end (read it with heaptrack_print; the
+# RSS figures then include heaptrack's own).
+wrap=()
+if [ -n "${HEARTH_BENCH_HEAPTRACK:-}" ]; then
+  command -v heaptrack >/dev/null ||
+    { echo "run.sh: HEARTH_BENCH_HEAPTRACK needs heaptrack (apt-get install heaptrack)" >&2; exit 1; }
+  wrap=(heaptrack -o "$HEARTH_BENCH_HEAPTRACK")
+fi
+(exec "${wrap[@]}" "$BIN_HEARTHD" --config "$T/hearthd.conf" --state-dir "$T/state" --plugin-dir "$BUILD/plugins" \
   --listen 127.0.0.1:0 --pairing-listen 127.0.0.1:0 >"$T/hearthd.log" 2>&1) &
 gateway=$!
+# Slower to start under heaptrack.
+wait_for 120 "hearthd" ctl status
+# The daemon itself (under heaptrack, a child of the wrapper): what is
+# measured, and what is stopped first at the end, so that heaptrack can finish.
+gateway=$(pgrep -n -f "^$BIN_HEARTHD --config $T/hearthd.conf" || echo "$gateway")
 PIDS+=($gateway)
-wait_for 20 "hearthd" ctl status
 port=$(ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["stream_port"])')
 sleep 2
 mem_base=$(rss_kib "$gateway")
@@ -206,7 +222,7 @@ done
 
 mkdir -p "$(dirname "$OUT_JSON")"
 python3 - "$OUT_JSON" "$mem_base" "$mem_camera" "$bitrate" "$rate" "$T/runs.jsonl" "$T/baseline.txt" "$T/cameras.jsonl" "$idle_core" "$(uptime)" <<'PY'
-import json, sys
+import json, os, sys
 out, base, camera, bitrate, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 idle_core, load = float(sys.argv[9]), sys.argv[10].strip()
 runs = [json.loads(line) for line in open(sys.argv[6])]
@@ -245,6 +261,8 @@ print(f"hearthd memory: base {base} KiB, per camera {camera - base} KiB, per dis
 print()
 print(f"camera's own lag (capture → ingest mux, no gateway): p50 {cam_p50} ms, p99 {cam_p99} ms")
 print(f"hearthd with the camera and no display: {100 * idle_core:.2f} % of a core (ingest); load: {load}")
+if os.environ.get("HEARTH_BENCH_HEAPTRACK"):
+    print("hearthd ran under heaptrack: its CPU, memory and latency figures include heaptrack's own")
 hdr = f"{'N':>4} {'server':<8} {'Mbit/disp':>9} {'CPU-s/GB':>9} {'serve/GB':>9} {'%core':>7} {'ratio':>6} {'r.serve':>7} {'TTFF p50':>9} {'TTFF p99':>9} {'joins':>5} {'add p50':>8} {'add p99':>8}  cipher"
 print(hdr)
 for n in ns:
