@@ -32,18 +32,25 @@ PACKAGES=(
   libavahi-client-dev libavahi-glib-dev
 )
 
-# The test suite's real peers and tools (the browsers: e2e-viewer). libc6-dbg names the dynamic
+# The test suite's real peers and tools (the browsers: e2e-viewer; wsdd, a
+# WS-Discovery host that is not a camera: e2e-onvif-fake). libc6-dbg names the dynamic
 # loader's frames, which tests/lsan.supp needs to match GLib's one
 # allocation at load time (without it every sanitizer test fails). clang and
 # its runtime libraries build the fuzz targets (libFuzzer).
 TEST_PACKAGES=(
   python3 python3-cryptography gstreamer1.0-tools gnutls-bin openssl qrencode libnss3-tools
-  avahi-daemon avahi-utils dbus
+  avahi-daemon avahi-utils dbus wsdd
   ffmpeg curl iproute2 procps strace libc6-dbg
   debhelper dpkg-dev fakeroot lintian
   chromium firefox-esr
   clang libclang-rt-14-dev
 )
+# Node.js and npm run the npm `onvif` client (tests/onvif-client), the
+# ONVIF client the project did not write. Debian's packages only where the
+# commands are missing: a nodejs from elsewhere brings its own npm, which
+# Debian's npm package would conflict with.
+command -v node >/dev/null || TEST_PACKAGES+=(nodejs)
+command -v npm >/dev/null || TEST_PACKAGES+=(npm)
 $with_tests && PACKAGES+=("${TEST_PACKAGES[@]}")
 
 missing=()
@@ -59,6 +66,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
     --no-install-recommends "${missing[@]}"
+  # wsdd's package starts its service under systemd, which would announce
+  # this machine on the real network; the tests run their own in namespaces.
+  if [[ " ${missing[*]} " == *" wsdd "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now wsdd.service || true
+  fi
+fi
+
+# The npm onvif client, as pinned by its package-lock.json (again only when
+# the lock changed since the last install).
+if $with_tests; then
+  client=tests/onvif-client
+  if ! cmp -s "$client/package-lock.json" "$client/node_modules/.package-lock.json.installed"; then
+    (cd "$client" && npm ci --no-audit --no-fund --loglevel=error) || exit 1
+    cp "$client/package-lock.json" "$client/node_modules/.package-lock.json.installed"
+  fi
 fi
 
 BUILD_DIR=${BUILD_DIR:-build}

@@ -94,17 +94,12 @@ typedef struct {
 } HlsNumbers;
 
 typedef struct {
+  HearthHeldRequest held;
   HlsIndex *index;
-  SoupServerMessage *msg;
-  char *camera_id;            /* what the request resolved to */
-  char *fingerprint;          /* the connection's, to ask the choke point again */
-  gint64 display_id;
-  gint64 household_id;
   guint64 msn;
   gint64 part;                /* -1: the whole segment */
   char *part_name;            /* (nullable) a hinted part, not a playlist */
   guint64 part_sequence;      /* ... its first chunk */
-  gulong finished_id;
   GSource *timeout;
 } HlsWaiter;
 
@@ -215,16 +210,12 @@ close_part (Segment *seg, guint end, guint64 end_time)
 static void
 waiter_free (HlsWaiter *waiter)
 {
-  if (waiter->finished_id != 0)
-    g_signal_handler_disconnect (waiter->msg, waiter->finished_id);
   if (waiter->timeout != NULL) {
     g_source_destroy (waiter->timeout);
     g_source_unref (waiter->timeout);
   }
-  g_object_unref (waiter->msg);
+  hearth_held_request_clear (&waiter->held);
   g_free (waiter->part_name);
-  g_free (waiter->camera_id);
-  g_free (waiter->fingerprint);
   g_free (waiter);
 }
 
@@ -244,9 +235,9 @@ index_free (HlsIndex *index)
   for (guint i = 0; i < index->waiters->len; i++) {
     HlsWaiter *waiter = index->waiters->pdata[i];
 
-    if (waiter->finished_id != 0) {
-      hearth_http_reply_unavailable (waiter->msg, "the camera restarted; try again");
-      soup_server_message_unpause (waiter->msg);
+    if (!hearth_held_request_is_gone (&waiter->held)) {
+      hearth_http_reply_unavailable (waiter->held.msg, "the camera restarted; try again");
+      hearth_held_request_resume (&waiter->held);
     }
   }
   g_ptr_array_unref (index->waiters);
@@ -632,24 +623,22 @@ waiter_is_ready (HlsWaiter *waiter)
 static void
 waiter_answer (HlsWaiter *waiter)
 {
-  gboolean allowed;
+  HearthHeldRequest *held = &waiter->held;
 
-  if (waiter->finished_id == 0)
-    return;
-  /* Held a while: the display may have lost the camera meanwhile (then
-   * this has answered). */
-  allowed = hearth_http_still_allowed (waiter->index->indexes->access, waiter->msg,
-                                       waiter->fingerprint, waiter->camera_id);
-  if (allowed && waiter->part_name == NULL)
-    serve_playlist (waiter->index, waiter->msg, waiter->camera_id,
-                    waiter->display_id, waiter->household_id);
-  else if (allowed && waiter_is_ready (waiter))
-    serve_media (waiter->index, waiter->msg, waiter->camera_id,
-                 waiter->display_id, waiter->household_id, waiter->part_name);
-  else if (allowed)
-    hearth_http_reply_unavailable (waiter->msg, "the hinted part did not come in "
-                                   "time; ask for the playlist again");
-  soup_server_message_unpause (waiter->msg);
+  /* Held a while: the display may have gone, or lost the camera meanwhile
+   * (then this has answered). */
+  if (hearth_held_request_still_allowed (held)) {
+    if (waiter->part_name == NULL)
+      serve_playlist (waiter->index, held->msg, held->camera_id,
+                      held->display_id, held->household_id);
+    else if (waiter_is_ready (waiter))
+      serve_media (waiter->index, held->msg, held->camera_id,
+                   held->display_id, held->household_id, waiter->part_name);
+    else
+      hearth_http_reply_unavailable (held->msg, "the hinted part did not come "
+                                     "in time; ask for the playlist again");
+  }
+  hearth_held_request_resume (held);
 }
 
 /* Answers the waiters whose part arrived, or all of them. */
@@ -659,7 +648,8 @@ index_answer_waiters (HlsIndex *index, gboolean all)
   for (guint i = 0; i < index->waiters->len;) {
     HlsWaiter *waiter = index->waiters->pdata[i];
 
-    if (all || waiter->finished_id == 0 || waiter_is_ready (waiter)) {
+    if (all || hearth_held_request_is_gone (&waiter->held) ||
+        waiter_is_ready (waiter)) {
       g_ptr_array_steal_index (index->waiters, i);
       waiter_answer (waiter);
       waiter_free (waiter);
@@ -684,15 +674,6 @@ on_waiter_timeout (gpointer user_data)
     waiter_free (waiter);
   }
   return G_SOURCE_REMOVE;
-}
-
-static void
-on_waiter_finished (SoupServerMessage *msg, gpointer user_data)
-{
-  HlsWaiter *waiter = user_data;
-
-  g_signal_handler_disconnect (msg, waiter->finished_id);
-  waiter->finished_id = 0;
 }
 
 /* ---- segments and parts ---- */
@@ -839,22 +820,15 @@ hold_request (HlsIndex *index, HearthHttpRequest *request, const char *camera_id
   }
   waiter = g_new0 (HlsWaiter, 1);
   waiter->index = index;
-  waiter->msg = g_object_ref (request->msg);
-  waiter->camera_id = g_strdup (camera_id);
-  waiter->fingerprint = g_strdup (request->fingerprint);
-  waiter->display_id = request->display->id;
-  waiter->household_id = request->display->household_id;
   waiter->msn = msn;
   waiter->part = part;
   waiter->part_name = g_strdup (part_name);
   waiter->part_sequence = part_sequence;
-  waiter->finished_id = g_signal_connect (request->msg, "finished",
-                                          G_CALLBACK (on_waiter_finished), waiter);
   waiter->timeout = g_timeout_source_new (timeout_ms);
   g_source_set_callback (waiter->timeout, on_waiter_timeout, waiter, NULL);
   g_source_attach (waiter->timeout, NULL);
   g_ptr_array_add (index->waiters, waiter);
-  soup_server_message_pause (request->msg);
+  hearth_held_request_init (&waiter->held, request, camera_id);
 }
 
 static gboolean

@@ -52,14 +52,9 @@ struct _SnapshotEntry {
 };
 
 typedef struct {
+  HearthHeldRequest held;
   HearthSnapshotCache *cache; /* unowned: answers us before it is freed */
-  SoupServerMessage *msg;
-  char *fingerprint;
-  char *camera_id;            /* what the request resolved to */
-  guint64 generation;
-  gint64 display_id;
-  gint64 household_id;
-  gulong finished_id;         /* 0 once the message finished */
+  guint64 generation;         /* the camera's, when the request came */
 } Waiter;
 
 /* ---- entries ---- */
@@ -83,23 +78,9 @@ entry_equal (gconstpointer a, gconstpointer b)
 }
 
 static void
-on_waiter_finished (SoupServerMessage *msg, gpointer user_data)
-{
-  Waiter *waiter = user_data;
-
-  /* The display went away while we decoded: nobody to answer. */
-  g_signal_handler_disconnect (msg, waiter->finished_id);
-  waiter->finished_id = 0;
-}
-
-static void
 waiter_free (Waiter *waiter)
 {
-  if (waiter->finished_id != 0)
-    g_signal_handler_disconnect (waiter->msg, waiter->finished_id);
-  g_object_unref (waiter->msg);
-  g_free (waiter->fingerprint);
-  g_free (waiter->camera_id);
+  hearth_held_request_clear (&waiter->held);
   g_free (waiter);
 }
 
@@ -247,19 +228,17 @@ serve (HearthSnapshotCache *cache, SoupServerMessage *msg, const char *camera_id
 static void
 answer_waiter (Waiter *waiter, SnapshotEntry *entry, const GError *decode_error)
 {
-  if (waiter->finished_id == 0)
-    return;
+  HearthHeldRequest *held = &waiter->held;
 
-  /* Refused: still_allowed has answered. */
-  if (hearth_http_still_allowed (waiter->cache->access, waiter->msg,
-                                 waiter->fingerprint, waiter->camera_id)) {
+  /* Gone while we decoded: nobody to answer. Refused: answered. */
+  if (hearth_held_request_still_allowed (held)) {
     if (decode_error != NULL)
-      hearth_http_reply_unavailable (waiter->msg, "the picture could not be decoded");
+      hearth_http_reply_unavailable (held->msg, "the picture could not be decoded");
     else
-      serve (waiter->cache, waiter->msg, waiter->camera_id, waiter->generation,
-             waiter->display_id, waiter->household_id, entry);
+      serve (waiter->cache, held->msg, held->camera_id, waiter->generation,
+             held->display_id, held->household_id, entry);
   }
-  soup_server_message_unpause (waiter->msg);
+  hearth_held_request_resume (held);
 }
 
 static void
@@ -354,17 +333,9 @@ handle_snapshot (HearthHttpRequest *request, gpointer state)
 
   waiter = g_new0 (Waiter, 1);
   waiter->cache = cache;
-  waiter->msg = g_object_ref (request->msg);
-  waiter->fingerprint = g_strdup (request->fingerprint);
-  waiter->camera_id = g_strdup (row->id);
   waiter->generation = hearth_stream_get_generation (stream);
-  waiter->display_id = request->display->id;
-  waiter->household_id = request->display->household_id;
-  waiter->finished_id = g_signal_connect (request->msg, "finished",
-                                          G_CALLBACK (on_waiter_finished),
-                                          waiter);
   g_ptr_array_add (entry->waiters, waiter);
-  soup_server_message_pause (request->msg);
+  hearth_held_request_init (&waiter->held, request, row->id);
 }
 
 void

@@ -201,22 +201,74 @@ hearth_http_request_camera (HearthHttpRequest *request, const char *camera_id)
   return row;
 }
 
+/* --- held requests --------------------------------------------------------- */
+
+static void
+on_held_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  HearthHeldRequest *held = user_data;
+
+  g_signal_handler_disconnect (msg, held->finished_id);
+  held->finished_id = 0;
+}
+
+void
+hearth_held_request_init (HearthHeldRequest *held, HearthHttpRequest *request,
+                          const char *camera_id)
+{
+  held->msg = g_object_ref (request->msg);
+  held->access = request->access;
+  held->fingerprint = g_strdup (request->fingerprint);
+  held->camera_id = g_strdup (camera_id);
+  held->display_id = request->display->id;
+  held->household_id = request->display->household_id;
+  held->finished_id = g_signal_connect (request->msg, "finished",
+                                        G_CALLBACK (on_held_finished), held);
+  soup_server_message_pause (request->msg);
+}
+
 gboolean
-hearth_http_still_allowed (HearthAccess *access, SoupServerMessage *msg,
-                           const char *fingerprint, const char *camera_id)
+hearth_held_request_is_gone (const HearthHeldRequest *held)
+{
+  return held->finished_id == 0;
+}
+
+gboolean
+hearth_held_request_still_allowed (HearthHeldRequest *held)
 {
   g_autoptr (HearthDisplayRow) display = NULL;
   g_autoptr (HearthCameraRow) row = NULL;
   g_autoptr (GError) error = NULL;
 
-  display = hearth_access_resolve_display (access, fingerprint, &error);
+  if (hearth_held_request_is_gone (held))
+    return FALSE;
+  display = hearth_access_resolve_display (held->access, held->fingerprint,
+                                           &error);
   if (display != NULL)
-    row = hearth_access_camera (access, display, camera_id, &error);
+    row = hearth_access_camera (held->access, display, held->camera_id, &error);
   if (row == NULL) {
-    hearth_http_reply_gerror (msg, error);
+    hearth_http_reply_gerror (held->msg, error);
     return FALSE;
   }
   return TRUE;
+}
+
+void
+hearth_held_request_resume (HearthHeldRequest *held)
+{
+  if (!hearth_held_request_is_gone (held))
+    soup_server_message_unpause (held->msg);
+}
+
+void
+hearth_held_request_clear (HearthHeldRequest *held)
+{
+  if (held->finished_id != 0)
+    g_signal_handler_disconnect (held->msg, held->finished_id);
+  held->finished_id = 0;
+  g_clear_object (&held->msg);
+  g_clear_pointer (&held->fingerprint, g_free);
+  g_clear_pointer (&held->camera_id, g_free);
 }
 
 /* --- the exit -------------------------------------------------------------- */

@@ -34,14 +34,34 @@ HearthCameraRow *hearth_http_request_camera (HearthHttpRequest *request,
                                              const char *camera_id);
 
 /*
- * For a request that was held (a blocking playlist reload, a snapshot being
- * decoded): asks the choke point again whether the display behind
- * @fingerprint may still see @camera_id. If not, answers the refusal on @msg
- * and returns FALSE.
+ * A request answered later (a blocking playlist reload, a snapshot being
+ * decoded): the message, paused, with what it resolved to. A route embeds
+ * one in its own waiter. The display may go away meanwhile (then @msg
+ * finished and nothing is to be answered) or lose the camera (then
+ * hearth_held_request_still_allowed() answers the refusal).
  */
-gboolean hearth_http_still_allowed (HearthAccess *access, SoupServerMessage *msg,
-                                    const char *fingerprint,
-                                    const char *camera_id);
+typedef struct {
+  SoupServerMessage *msg;        /* (owned) paused until resumed */
+  HearthAccess *access;          /* unowned: the route's, outliving us */
+  char *fingerprint;             /* the connection's, to ask the choke point again */
+  char *camera_id;               /* what the request resolved to */
+  gint64 display_id;
+  gint64 household_id;
+  gulong finished_id;            /* 0 once the message finished */
+} HearthHeldRequest;
+
+/* Pauses @request's message and keeps what it resolved to (@camera_id). */
+void hearth_held_request_init (HearthHeldRequest *held,
+                               HearthHttpRequest *request,
+                               const char *camera_id);
+/* TRUE once the display went away: nothing to answer. */
+gboolean hearth_held_request_is_gone (const HearthHeldRequest *held);
+/* Asks the choke point again whether the display may still see the camera.
+ * FALSE when it went away, or with the refusal answered. */
+gboolean hearth_held_request_still_allowed (HearthHeldRequest *held);
+/* Sends what was answered meanwhile (unless the display went away). */
+void hearth_held_request_resume (HearthHeldRequest *held);
+void hearth_held_request_clear (HearthHeldRequest *held);
 
 /* Invariant 3 for any response with camera data (live chunks, snapshots,
  * HLS): FALSE, with the connection dropped and the event audited, unless

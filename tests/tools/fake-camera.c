@@ -42,8 +42,15 @@
  * With --tls-cert FILE --tls-key FILE (PEM) it serves RTSPS instead, as a
  * camera with a self-signed certificate does: every connection is TLS from
  * its first byte (gst-rtsp-server does TLS when the server's GstRTSPAuth has
- * a certificate). That auth asks for no credentials: its default token may
- * view the stream, as anyone may without TLS.
+ * a certificate). Without --user that auth asks for no credentials: its
+ * default token may view the stream, as anyone may without TLS.
+ *
+ * With --user NAME --password-file FILE it requires RTSP authentication, as
+ * real cameras do: gst-rtsp-server's GstRTSPAuth answers 401 with a Digest
+ * challenge (--auth-methods basic or digest,basic: Basic too) until the
+ * client sends that user and password (the file's first line); anyone else
+ * gets 401 again. The password is never printed or logged. Works with
+ * --tls-cert as well.
  *
  * With --resize WxH it changes its picture size inside the running RTSP
  * session, as a camera whose resolution is changed in its settings does: on
@@ -96,6 +103,10 @@ typedef struct {
   char *resize;           /* (nullable) WxH */
   int resize_after;       /* seconds, 0: on SIGUSR1 only */
   char *redirect_to;      /* (nullable) answer DESCRIBE with 302 to this URL */
+  char *user;             /* (nullable) RTSP authentication */
+  char *password_file;    /* (nullable) its password, first line */
+  char *auth_methods;     /* "digest", "basic" or "digest,basic" */
+  char *password;         /* (nullable) read from password_file */
 } Options;
 
 typedef struct {
@@ -132,6 +143,10 @@ options_clear (Options *options)
   g_clear_pointer (&options->codec, g_free);
   g_clear_pointer (&options->resize, g_free);
   g_clear_pointer (&options->redirect_to, g_free);
+  g_clear_pointer (&options->user, g_free);
+  g_clear_pointer (&options->password_file, g_free);
+  g_clear_pointer (&options->auth_methods, g_free);
+  g_clear_pointer (&options->password, g_free);
 }
 
 static gboolean
@@ -203,6 +218,52 @@ pattern_is_valid (const char *pattern)
                                    pattern) != NULL;
 }
 
+/* --user, --password-file, --auth-methods. The password is read here and
+ * appears in no message. */
+static gboolean
+parse_auth_options (Options *options, GError **error)
+{
+  g_autofree char *contents = NULL;
+  char *end;
+
+  if (options->auth_methods == NULL)
+    options->auth_methods = g_strdup ("digest");
+  if (!g_str_equal (options->auth_methods, "digest") &&
+      !g_str_equal (options->auth_methods, "basic") &&
+      !g_str_equal (options->auth_methods, "digest,basic")) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--auth-methods must be digest, basic or digest,basic");
+    return FALSE;
+  }
+  if ((options->user == NULL) != (options->password_file == NULL)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--user and --password-file go together");
+    return FALSE;
+  }
+  if (options->user == NULL)
+    return TRUE;
+  if (*options->user == '\0' || strchr (options->user, ':') != NULL ||
+      !g_utf8_validate (options->user, -1, NULL)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--user must be a non-empty UTF-8 name without “:”");
+    return FALSE;
+  }
+  if (!g_file_get_contents (options->password_file, &contents, NULL, error)) {
+    g_prefix_error (error, "--password-file: ");
+    return FALSE;
+  }
+  end = strpbrk (contents, "\r\n");
+  if (end != NULL)
+    *end = '\0';
+  if (*contents == '\0' || !g_utf8_validate (contents, -1, NULL)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--password-file must start with a non-empty UTF-8 line");
+    return FALSE;
+  }
+  options->password = g_steal_pointer (&contents);
+  return TRUE;
+}
+
 static gboolean
 parse_options (int *argc, char ***argv, Options *options, Camera *camera,
                GError **error)
@@ -258,6 +319,12 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
     { "redirect-to", 0, 0, G_OPTION_ARG_STRING, &options->redirect_to,
       "answer every DESCRIBE with 302 Moved Temporarily to this URL, as a "
       "hostile camera could", "URL" },
+    { "user", 0, 0, G_OPTION_ARG_STRING, &options->user,
+      "require RTSP authentication as this user (needs --password-file)", "NAME" },
+    { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &options->password_file,
+      "the password of --user: this file's first line", "FILE" },
+    { "auth-methods", 0, 0, G_OPTION_ARG_STRING, &options->auth_methods,
+      "with --user: digest, basic or digest,basic (default digest)", "LIST" },
     { "resize", 0, 0, G_OPTION_ARG_STRING, &options->resize,
       "change to this picture size inside the running session, on SIGUSR1 "
       "or after --resize-after", "WxH" },
@@ -398,7 +465,7 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
   }
   if (options->service_type == NULL)
     options->service_type = g_strdup (DEFAULT_SERVICE_TYPE);
-  return TRUE;
+  return parse_auth_options (options, error);
 }
 
 /* The key of a TXT string: what comes before '=', or all of it. */
@@ -711,20 +778,40 @@ on_quit_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* RTSPS: the auth gives every connection @certificate, and lets anyone
- * view the stream (a server with an auth refuses what no token allows). */
+/* RTSPS and RTSP authentication: the auth gives every connection
+ * @certificate; with --user only that user's token may view the stream,
+ * otherwise the default token lets anyone (a server with an auth refuses
+ * what no token allows). */
 static void
-set_up_tls (GstRTSPServer *server, GstRTSPMediaFactory *factory,
-            GTlsCertificate *certificate)
+set_up_auth (GstRTSPServer *server, GstRTSPMediaFactory *factory,
+             const Options *options, GTlsCertificate *certificate)
 {
   g_autoptr (GstRTSPAuth) auth = gst_rtsp_auth_new ();
   g_autoptr (GstRTSPToken) token = NULL;
 
-  gst_rtsp_auth_set_tls_certificate (auth, certificate);
+  if (certificate != NULL)
+    gst_rtsp_auth_set_tls_certificate (auth, certificate);
   token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE, G_TYPE_STRING,
-                              "anyone", NULL);
-  gst_rtsp_auth_set_default_token (auth, token);
-  gst_rtsp_media_factory_add_role (factory, "anyone",
+                              "viewer", NULL);
+  if (options->user != NULL) {
+    GstRTSPAuthMethod methods = 0;
+
+    if (strstr (options->auth_methods, "digest") != NULL) {
+      methods |= GST_RTSP_AUTH_DIGEST;
+      gst_rtsp_auth_add_digest (auth, options->user, options->password, token);
+    }
+    if (strstr (options->auth_methods, "basic") != NULL) {
+      g_autofree char *basic = gst_rtsp_auth_make_basic (options->user,
+                                                         options->password);
+
+      methods |= GST_RTSP_AUTH_BASIC;
+      gst_rtsp_auth_add_basic (auth, basic, token);
+    }
+    gst_rtsp_auth_set_supported_methods (auth, methods);
+  } else {
+    gst_rtsp_auth_set_default_token (auth, token);
+  }
+  gst_rtsp_media_factory_add_role (factory, "viewer",
                                    GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
                                    GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE,
                                    NULL);
@@ -811,8 +898,8 @@ make_server (const Options *options, Camera *camera,
   gst_rtsp_media_factory_set_shared (factory, TRUE);
   g_signal_connect (factory, "media-configure",
                     G_CALLBACK (on_media_configure), camera);
-  if (certificate != NULL)
-    set_up_tls (server, factory, certificate);
+  if (certificate != NULL || options->user != NULL)
+    set_up_auth (server, factory, options, certificate);
 
   if (options->redirect_to != NULL)
     g_signal_connect (server, "client-connected", G_CALLBACK (redirect_client),
