@@ -88,7 +88,7 @@ test_stats (void)
   g_assert_cmpstr (json, ==,
                    "{\"id\":\"6f1c1f52-3c36-4a5e-9d0c-0b8c2d9f4e11\",\"name\":\"Door\","
                    "\"state\":\"stopped\",\"codec\":null,\"audio\":null,"
-                   "\"audio_ignored\":null,\"generation\":0,\"bitrate_kbps\":0.0,"
+                   "\"audio_source\":null,\"audio_ignored\":null,\"generation\":0,\"bitrate_kbps\":0.0,"
                    "\"fps\":0.0,\"keyframe_interval_frames\":0,\"keyframe_interval_s\":0.0,"
                    "\"displays\":2,\"drops\":0,\"frames\":0,\"audio_fragments\":0,"
                    "\"bytes\":0,\"sub\":null}");

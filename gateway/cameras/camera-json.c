@@ -160,7 +160,7 @@ add_sub (JsonBuilder *b, const HearthCameraRow *row, HearthCamera *camera,
  *                               ingest's state (hearth_camera_get_state_name)
  *   reason                      ADMIN
  *   codec, audio                MEDIA or STATS
- *   audio_ignored               STATS
+ *   audio_source, audio_ignored STATS
  *   width, height               MEDIA
  *   generation, bitrate_kbps    STATS
  *   fps                         MEDIA: as the camera sends it (null if unknown);
@@ -182,7 +182,8 @@ hearth_camera_json_add (JsonBuilder *b, const HearthCameraRow *row, HearthCamera
   gboolean is_admin = (flags & HEARTH_CAMERA_JSON_ADMIN) != 0;
   gboolean media = (flags & HEARTH_CAMERA_JSON_MEDIA) != 0;
   gboolean stats_wanted = (flags & HEARTH_CAMERA_JSON_STATS) != 0;
-  const char *codec = NULL, *audio = NULL, *audio_ignored = NULL, *reason = NULL;
+  const char *codec = NULL, *audio = NULL, *audio_source = NULL;
+  const char *audio_ignored = NULL, *reason = NULL;
   int width = 0, height = 0;
   double fps = 0;
   gboolean known = FALSE;
@@ -193,7 +194,7 @@ hearth_camera_json_add (JsonBuilder *b, const HearthCameraRow *row, HearthCamera
 
   if (camera != NULL) {
     known = hearth_camera_get_video_info (camera, &codec, &width, &height, &fps);
-    hearth_camera_get_audio_info (camera, &audio, &audio_ignored);
+    hearth_camera_get_audio_info (camera, &audio, &audio_source, &audio_ignored);
     if (stats_wanted)
       hearth_stream_get_stats (hearth_camera_get_stream (camera), &stats);
   }
@@ -228,8 +229,11 @@ hearth_camera_json_add (JsonBuilder *b, const HearthCameraRow *row, HearthCamera
     /* "aac" or "none": what live.mp4 carries besides the video. */
     hearth_json_add_string_or_null (b, "audio", audio);
   }
-  if (stats_wanted)
+  if (stats_wanted) {
+    /* "aac", or "pcma"/"pcmu" transcoded to AAC: what the camera sends. */
+    hearth_json_add_string_or_null (b, "audio_source", audio_source);
     hearth_json_add_string_or_null (b, "audio_ignored", audio_ignored);
+  }
   if (media) {
     add_int_or_null (b, "width", known, width);
     add_int_or_null (b, "height", known, height);

@@ -31,9 +31,10 @@
  * VIDEO_CHANGED_MESSAGE and the run is started again at once, without the
  * error backoff.
  *
- * Audio (camera-audio.c): the first AAC stream of an RTSP camera is passed
- * through as the MP4's second track; other audio is not set up, and
- * hearth_camera_get_audio_info() says why. mp4mux waits for every track, so
+ * Audio (camera-audio.c): the first AAC or G.711 stream of an RTSP camera
+ * is the MP4's second track, AAC passed through and G.711 transcoded to
+ * AAC; other audio is not set up, and hearth_camera_get_audio_info() says
+ * why. mp4mux waits for every track, so
  * audio that never comes or stops would stall the video too. The watchdog
  * asks the muxer: video waiting at its pad, none of audio, and nothing out
  * of it for AUDIO_STALL_US means the audio is to blame (a camera gone
@@ -165,6 +166,8 @@ typedef struct {
   gint64 last_sample_us;
   gboolean run_audio;     /* this run asked the muxer for an audio track */
   const char *audio_codec; /* static string; from the run's init segment */
+  const char *audio_source; /* static string: what the camera sends, "aac",
+                             * "pcma" or "pcmu" (transcoded); NULL: none */
   gint64 audio_wait_us;   /* since when the muxer waits for audio; 0: not */
   gboolean have_video_info;
   const char *codec;      /* static string */
@@ -210,6 +213,8 @@ struct _HearthCamera {
   char *audio_off;        /* (nullable) */
   char *audio_ignored;    /* (nullable) the run's camera audio not taken */
   char *logged_audio;     /* (nullable) the audio_ignored already logged */
+  const char *logged_audio_source; /* (nullable) static: the transcode
+                                    * already logged */
 
   HearthCamera *sub;      /* (nullable) (owned) the sub stream's ingest */
 };
@@ -971,12 +976,23 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
     break;
   case GST_MESSAGE_ELEMENT: {
     g_autofree char *codec = NULL;
+    g_autofree char *source = NULL;
     g_autofree char *ignored = NULL;
 
-    if (!hearth_camera_audio_parse_message (message, &codec, &ignored))
+    if (!hearth_camera_audio_parse_message (message, &codec, &source,
+                                            &ignored))
       break;
-    if (codec != NULL)
+    if (codec != NULL) {
       run->run_audio = TRUE;
+      run->audio_source = g_strcmp0 (source, "pcma") == 0 ? "pcma"
+                        : g_strcmp0 (source, "pcmu") == 0 ? "pcmu" : "aac";
+      if (g_strcmp0 (run->audio_source, self->logged_audio_source) != 0) {
+        if (!g_str_equal (run->audio_source, "aac"))
+          g_message ("Camera %s: %s (G.711) audio, transcoded to AAC",
+                     self->id, run->audio_source);
+        self->logged_audio_source = run->audio_source;
+      }
+    }
     if (ignored != NULL) {
       /* Logged once per change, not once per run. */
       if (g_strcmp0 (ignored, self->logged_audio) != 0) {
@@ -1585,12 +1601,15 @@ hearth_camera_get_video_info (HearthCamera *self, const char **codec,
  * @codec: (out) (optional) (nullable): "aac" while the current generation's
  *   MP4 carries the camera's audio, "none" if it carries only video, NULL
  *   before its init segment
+ * @source: (out) (optional) (nullable): with @codec "aac", the camera's
+ *   audio it came from: "aac" (passed through), "pcma" or "pcmu" (G.711,
+ *   transcoded); else NULL
  * @ignored: (out) (optional) (nullable): why the camera's audio is not
- *   passed through this run (e.g. G.711), else NULL
+ *   taken this run (e.g. Opus), else NULL
  */
 void
 hearth_camera_get_audio_info (HearthCamera *self, const char **codec,
-                              const char **ignored)
+                              const char **source, const char **ignored)
 {
   CameraRun *run;
 
@@ -1600,6 +1619,8 @@ hearth_camera_get_audio_info (HearthCamera *self, const char **codec,
   if (codec)
     *codec = run == NULL || !run->have_video_info ? NULL :
              run->audio_codec != NULL ? run->audio_codec : "none";
+  if (source)
+    *source = run == NULL || run->audio_codec == NULL ? NULL : run->audio_source;
   if (ignored)
     *ignored = self->audio_ignored;
 }

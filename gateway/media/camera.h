@@ -70,11 +70,12 @@ gboolean hearth_camera_get_video_info (HearthCamera *self, const char **codec,
                                        int *width, int *height, double *fps);
 
 /* The current run's audio: @codec "aac" if its MP4 has the camera's audio
- * track, "none" if not, NULL before its init segment; @ignored why the
- * camera's audio is not passed through (not AAC, or it stalled the
- * stream), or NULL. Valid until the next run. */
+ * track, "none" if not, NULL before its init segment; @source what the
+ * camera sends for that track ("aac", or "pcma"/"pcmu" transcoded to AAC),
+ * or NULL; @ignored why the camera's audio is not taken (not AAC nor
+ * G.711, or it stalled the stream), or NULL. Valid until the next run. */
 void hearth_camera_get_audio_info (HearthCamera *self, const char **codec,
-                                   const char **ignored);
+                                   const char **source, const char **ignored);
 
 /* The camera's second, smaller stream (an ONVIF camera's second profile),
  * ingested by a HearthCamera of its own (same id, a HEARTH_STREAM_SUB

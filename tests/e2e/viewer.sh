@@ -3,7 +3,7 @@
 # The viewer in real browsers, two households on one gateway; alice's display
 # is a headless Chromium, bob's a headless Firefox. Each page lists and plays
 # only its own household's camera (told apart by colour), with sound where
-# the camera sends AAC; the other household's camera id in the page's URL is
+# the camera sends AAC (bob's) or G.711, transcoded to AAC (alice's); the other household's camera id in the page's URL is
 # the same 404 as a missing camera; a camera that goes offline is said to be,
 # and its restart (a new generation) is followed without a reload; a hidden
 # page streams nothing; revoking the display stops its video within 1 s and
@@ -11,7 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/browser.sh"
 
-start_camera a --pattern red
+start_camera a --pattern red --audio pcma
 start_camera b --pattern blue --audio aac
 start_gateway
 
@@ -64,12 +64,13 @@ browser_wait alice 30 "alice's camera to play" "$JS_PLAYING" >/dev/null
 browser_wait bob 30 "bob's camera to play" "$JS_PLAYING" >/dev/null
 [ "$(browser_colour alice)" = red ] || fail "alice's camera is not red: $(browser alice eval "$JS_VIDEO_COLOUR")"
 [ "$(browser_colour bob)" = blue ] || fail "bob's camera is not blue: $(browser bob eval "$JS_VIDEO_COLOUR")"
-# Bob's camera sends AAC: the page plays it with sound (the browser may
-# autoplay with sound here).
-browser_wait bob 10 "bob's page to play sound" \
-  '(() => { const v = document.querySelector("video");
-     return !v.muted && (v.webkitAudioDecodedByteCount > 0 || v.mozHasAudio === true); })()' >/dev/null
-log "alice plays red, bob plays blue with sound"
+# Bob's camera sends AAC, alice's G.711 (the gateway makes it AAC): both
+# pages play them with sound (the browser may autoplay with sound here).
+JS_SOUND='(() => { const v = document.querySelector("video");
+  return !v.muted && (v.webkitAudioDecodedByteCount > 0 || v.mozHasAudio === true); })()'
+browser_wait alice 10 "alice's page to play the G.711 camera's sound" "$JS_SOUND" >/dev/null
+browser_wait bob 10 "bob's page to play sound" "$JS_SOUND" >/dev/null
+log "alice plays red, bob plays blue, both with sound"
 
 # Bob's page, pointed at alice's camera, is told what a missing camera is
 # told: the same 404, and the page says not found.

@@ -8,8 +8,14 @@
  *
  * With --audio it sends a second stream, a sine tone from audiotestsrc:
  * "aac" as RTP MPEG4-GENERIC (avenc_aac, rtpmp4gpay: what most cameras with
- * AAC send), "aac-latm" as MP4A-LATM (rtpmp4apay), or "pcma" as G.711
- * A-law (alawenc, rtppcmapay), which the gateway does not pass through.
+ * AAC send), "aac-latm" as MP4A-LATM (rtpmp4apay), "pcma" or "pcmu" as
+ * G.711 A-law or µ-law at 8 kHz in 20 ms packets, as cameras send it
+ * (alawenc/mulawenc, rtppcmapay/rtppcmupay: what the gateway transcodes to
+ * AAC), or "opus" (opusenc, rtpopuspay: audio
+ * the gateway does not take).
+ * --audio-ticks makes the tone a beep on every second of the media's clock
+ * instead (audiotestsrc wave=ticks), the beep of second n with the frame n
+ * times --fps of the first media: a check of A/V sync (tests/e2e/av-sync.py).
  * --audio-stop-after S makes the audio stop S seconds after its first
  * packet, as a camera whose audio encoder fails does; the video goes on.
  * Each media still sends its first audio packet (gst-rtsp-server answers
@@ -98,8 +104,9 @@ typedef struct {
   char *tls_cert;
   char *tls_key;
   char *codec;            /* "h264" or "h265" */
-  char *audio;            /* "none", "aac", "aac-latm" or "pcma" */
+  char *audio;            /* "none", "aac", "aac-latm", "pcma", "pcmu" or "opus" */
   double audio_stop_after; /* seconds; < 0: never */
+  gboolean audio_ticks;   /* a beep a second instead of a steady tone */
   char *resize;           /* (nullable) WxH */
   int resize_after;       /* seconds, 0: on SIGUSR1 only */
   char *redirect_to;      /* (nullable) answer DESCRIBE with 302 to this URL */
@@ -190,9 +197,15 @@ audio_description (const char *codec)
     { "aac-latm", "audiotestsrc is-live=true wave=sine freq=440 "
                   "! audio/x-raw,rate=44100,channels=1 ! audioconvert "
                   "! avenc_aac ! aacparse ! rtpmp4apay name=pay1 pt=97" },
-    { "pcma", "audiotestsrc is-live=true wave=sine freq=440 "
+    { "pcma", "audiotestsrc is-live=true wave=sine freq=440 samplesperbuffer=160 "
               "! audio/x-raw,rate=8000,channels=1 ! alawenc "
               "! rtppcmapay name=pay1 pt=8" },
+    { "pcmu", "audiotestsrc is-live=true wave=sine freq=440 samplesperbuffer=160 "
+              "! audio/x-raw,rate=8000,channels=1 ! mulawenc "
+              "! rtppcmupay name=pay1 pt=0" },
+    { "opus", "audiotestsrc is-live=true wave=sine freq=440 "
+              "! audio/x-raw,rate=48000,channels=1 ! opusenc "
+              "! rtpopuspay name=pay1 pt=98" },
   };
 
   for (gsize i = 0; codec != NULL && i < G_N_ELEMENTS (audio); i++) {
@@ -312,7 +325,11 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
     { "codec", 0, 0, G_OPTION_ARG_STRING, &options->codec,
       "video codec: h264 or h265 (default h264)", "CODEC" },
     { "audio", 0, 0, G_OPTION_ARG_STRING, &options->audio,
-      "audio too: none, aac, aac-latm or pcma (default none)", "CODEC" },
+      "audio too: none, aac, aac-latm, pcma, pcmu or opus (default none)", "CODEC" },
+    { "audio-ticks", 0, 0, G_OPTION_ARG_NONE, &options->audio_ticks,
+      "audio: a 440 Hz beep on every second of the media's clock (with the "
+      "frame whose counter is a multiple of --fps) instead of a steady tone",
+      NULL },
     { "audio-stop-after", 0, 0, G_OPTION_ARG_DOUBLE, &options->audio_stop_after,
       "stop sending audio this long after its first packet (default never)",
       "SECONDS" },
@@ -420,7 +437,7 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
   }
   if (audio_description (options->audio) == NULL) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--audio must be none, aac, aac-latm or pcma, not “%s”",
+                 "--audio must be none, aac, aac-latm, pcma, pcmu or opus, not “%s”",
                  options->audio);
     return FALSE;
   }
@@ -431,6 +448,11 @@ parse_options (int *argc, char ***argv, Options *options, Camera *camera,
   }
   camera->audio_stop_after_us = options->audio_stop_after < 0 ? -1 :
     (gint64) (options->audio_stop_after * G_USEC_PER_SEC);
+  if (options->audio_ticks && g_str_equal (options->audio, "none")) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--audio-ticks needs --audio");
+    return FALSE;
+  }
   if ((options->tls_cert == NULL) != (options->tls_key == NULL)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--tls-cert and --tls-key go together");
@@ -855,6 +877,13 @@ make_server (const Options *options, Camera *camera,
   GstRTSPMediaFactory *factory;
   g_autofree char *service = g_strdup_printf ("%d", options->port);
   g_autofree char *launch = NULL;
+  g_autoptr (GString) audio = g_string_new (audio_description (options->audio));
+
+  /* Ticks: audiotestsrc beeps at every tick-interval of its timestamps,
+   * which start at 0 with the video's: the beep of second n goes with
+   * the frame n * fps of the media (the first media's frame counters). */
+  if (options->audio_ticks)
+    g_string_replace (audio, "wave=sine", "wave=ticks tick-interval=1000000000", 1);
 
   /* threads=1: with tune=zerolatency x264 otherwise cuts each frame into
    * one slice per thread, and rtph264pay (config-interval=-1) then puts
@@ -875,7 +904,7 @@ make_server (const Options *options, Camera *camera,
         "! video/x-h265,stream-format=byte-stream,alignment=au "
         "! rtph265pay name=pay0 pt=96 config-interval=-1 %s )",
         options->pattern, options->width, options->height, options->fps,
-        options->key_int, options->bitrate, audio_description (options->audio));
+        options->key_int, options->bitrate, audio->str);
   } else {
     launch = g_strdup_printf (
         "( videotestsrc is-live=true pattern=%s "
@@ -887,7 +916,7 @@ make_server (const Options *options, Camera *camera,
         "profile=constrained-baseline "
         "! rtph264pay name=pay0 pt=96 config-interval=-1 %s )",
         options->pattern, options->width, options->height, options->fps,
-        options->key_int, options->bitrate, audio_description (options->audio));
+        options->key_int, options->bitrate, audio->str);
   }
 
   gst_rtsp_server_set_address (server, options->address);
