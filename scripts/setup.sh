@@ -78,6 +78,10 @@ fi
 if $with_tests; then
   client=tests/onvif-client
   if ! cmp -s "$client/package-lock.json" "$client/node_modules/.package-lock.json.installed"; then
+    # Node trusts its own CA list; the system's too (a proxy's CA that
+    # the machine trusts, as apt's downloads do).
+    ca=/etc/ssl/certs/ca-certificates.crt
+    [ -n "${NODE_EXTRA_CA_CERTS:-}" ] || [ ! -f "$ca" ] || export NODE_EXTRA_CA_CERTS=$ca
     (cd "$client" && npm ci --no-audit --no-fund --loglevel=error) || exit 1
     cp "$client/package-lock.json" "$client/node_modules/.package-lock.json.installed"
   fi
