@@ -376,7 +376,6 @@ types_have_camera (xmlDoc *doc, xmlNode *node)
 static OnvifDevice *
 parse_device (xmlDoc *doc, xmlNode *node)
 {
-  g_autoptr (GString) unused = NULL;
   xmlNode *epr = child (node, NS_WSA, "EndpointReference");
   OnvifDevice *device;
   g_autofree char *address = node_text (child (epr, NS_WSA, "Address"), 256);

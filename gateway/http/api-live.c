@@ -370,11 +370,12 @@ static void
 on_live_wrote_headers (SoupServerMessage *msg, gpointer user_data)
 {
   LiveStream *live = user_data;
+  /* live->msg is let go here; the message lives on until the steal. */
   g_autoptr (SoupServerMessage) keep = g_object_ref (msg);
 
   g_signal_handlers_disconnect_by_data (msg, live);
   g_clear_object (&live->msg);
-  live->io = soup_server_message_steal_connection (msg);
+  live->io = soup_server_message_steal_connection (keep);
   if (live->io == NULL || live->done) {
     live_stream_cut (live);
     return;
