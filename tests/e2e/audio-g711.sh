@@ -163,14 +163,17 @@ done
 # measure's own zero is off by some 40 ms: a camera's own AAC, passed
 # through, measures 10-26 ms ahead, 33-49 ms with the 23 ms of its
 # encoder's priming, which the gateway cannot know, counted). Seen for
-# G.711: 20-62 ms ahead on a loaded machine, 91 ms once under
-# AddressSanitizer. The transcode's own timing is checked sharply in
-# test-camera-audio.
+# G.711: 20-62 ms ahead on a loaded machine; under AddressSanitizer 91 ms,
+# and once 177 ms (every beep alike) on a fresh machine whose video lagged
+# 400 ms at p99: there the bound is 300 ms. The transcode's own timing is
+# checked sharply in test-camera-audio, and drift here in every build.
 log "sync"
+sync_bound=150
+[ "${HEARTH_SANITIZE:-none}" = none ] || sync_bound=300
 curl_as tv -N --max-time 6 "$(url "/v1/cameras/$cam_ticks/live.mp4")" -o "$T/ticks.mp4" || true
 "$BIN_STAMPS" --frames 150 "$T/ticks.mp4" >"$T/ticks.txt" || true
 grep -q "^frame key=1 stamp=$CAM_ID_ticks " "$T/ticks.txt" || fail "no stamped frame: $(head -3 "$T/ticks.txt")"
-python3 "$(dirname "$0")/av-sync.py" "$T/ticks.mp4" "$T/ticks.txt" 30 150 ||
+python3 "$(dirname "$0")/av-sync.py" "$T/ticks.mp4" "$T/ticks.txt" 30 "$sync_bound" ||
   fail "the beeping camera's audio is not in sync with its video"
 
 # --- the Opus camera: its video as before, no audio track -------------------

@@ -72,25 +72,33 @@ start_camera() {
   printf -v "CAM_PID_$name" '%s' "$!"
 }
 
-# start_gateway [--config FILE] [ARGS...]: hearthd on loopback with a private
-# state dir. hearthd runs without G_DEBUG=fatal-criticals: rtspsrc itself logs
-# a GStreamer critical on some reconnects. Criticals of any other domain
-# (ours, GLib's) still fail the test, in stop_gateway.
-# Here, in the machine's own network namespace, the gateway looks for no
-# camera ([discovery] enabled = false, added to the test's config): its
+# root_gateway_args [--config FILE] [ARGS...]: sets GATEWAY_ARGS to ARGS with
+# a --config that is FILE (if given) with [discovery] enabled = false added.
+# In the machine's own network namespace the gateway looks for no camera: its
 # WS-Discovery would multicast on the machine's real network. The tests that
 # discover run the gateway in a namespace of their own (netns.sh).
-start_gateway() {
-  local conf=$T/gateway-root.conf given="" args=()
+root_gateway_args() {
+  local conf=$T/gateway-root.conf given=""
+  GATEWAY_ARGS=()
   while [ $# -gt 0 ]; do
     case $1 in
       --config) given=$2; shift 2 ;;
-      *) args+=("$1"); shift ;;
+      *) GATEWAY_ARGS+=("$1"); shift ;;
     esac
   done
   { [ -z "$given" ] || cat "$given"; printf '\n[discovery]\nenabled = false\n'; } >"$conf"
-  env -u G_DEBUG "$BIN_HEARTHD" --config "$conf" --state-dir "$T/state" --listen 127.0.0.1:0 \
-    --pairing-listen 127.0.0.1:0 "${args[@]}" >>"$T/hearthd.log" 2>&1 &
+  GATEWAY_ARGS=(--config "$conf" "${GATEWAY_ARGS[@]}")
+}
+
+# start_gateway [--config FILE] [ARGS...]: hearthd on loopback with a private
+# state dir, in this namespace (root_gateway_args). hearthd runs without
+# G_DEBUG=fatal-criticals: rtspsrc itself logs a GStreamer critical on some
+# reconnects and stops. Criticals of any other domain (ours, GLib's) still
+# fail the test, in stop_gateway.
+start_gateway() {
+  root_gateway_args "$@"
+  env -u G_DEBUG "$BIN_HEARTHD" --state-dir "$T/state" --listen 127.0.0.1:0 \
+    --pairing-listen 127.0.0.1:0 "${GATEWAY_ARGS[@]}" >>"$T/hearthd.log" 2>&1 &
   GATEWAY_PID=$!
   PIDS+=($GATEWAY_PID)
   wait_for 20 "hearthd to answer" ctl status
