@@ -728,8 +728,10 @@ def answer_soap(camera, nonces, data, http_auth=None):
                 raise not_authorized("no UsernameToken", camera.auth_fault_status)
         operation = OPERATIONS.get((namespace, name))
         if operation is None:
+            # What a camera answers for an operation it does not offer
+            # (ONVIF Core, ter:ActionNotSupported).
             raise Fault("Receiver", ["ActionNotSupported"],
-                        "Optional Action Not Implemented")
+                        f"This device does not offer {name}")
         return 200, envelope(operation(camera, request)), \
             f"{name}: ok ({auth or 'no token'})"
     except Fault as fault:
